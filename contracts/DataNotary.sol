@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+
+/**
+ * @title DataNotary
+ * @notice Anchors the Merkle roots of batches of signed readings, so that anyone can later prove
+ * that a reading was part of a batch anchored at a given block. Trees follow OpenZeppelin's
+ * StandardMerkleTree: double-hashed leaves and sorted-pair nodes.
+ */
+contract DataNotary is AccessControl {
+    /// @notice Role allowed to anchor batches.
+    bytes32 public constant ANCHORER_ROLE = keccak256("ANCHORER_ROLE");
+
+    /// @notice An anchored batch.
+    struct Batch {
+        bytes32 root;
+        uint64 readingCount;
+        uint64 firstTimestamp;
+        uint64 lastTimestamp;
+        uint64 anchoredAt;
+        uint64 blockNumber;
+        address anchorer;
+        string contentId;
+    }
+
+    Batch[] private _batches;
+    mapping(bytes32 root => uint256 batchIdPlusOne) private _batchOfRoot;
+
+    /// @notice The root is zero.
+    error DataNotaryZeroRoot();
+    /// @notice The batch holds no readings.
+    error DataNotaryEmptyBatch();
+    /// @notice The batch's first timestamp is after its last.
+    error DataNotaryInvalidTimeRange(uint64 firstTimestamp, uint64 lastTimestamp);
+    /// @notice The root was already anchored, as batch `batchId`.
+    error DataNotaryRootAlreadyAnchored(bytes32 root, uint256 batchId);
+    /// @notice No batch has this id.
+    error DataNotaryUnknownBatch(uint256 batchId);
+    /// @notice No batch has this root.
+    error DataNotaryUnknownRoot(bytes32 root);
+
+    /// @notice Emitted when a batch root is anchored.
+    event BatchAnchored(
+        uint256 indexed batchId,
+        bytes32 indexed root,
+        address indexed anchorer,
+        uint64 readingCount,
+        uint64 firstTimestamp,
+        uint64 lastTimestamp,
+        string contentId
+    );
+
+    /**
+     * @param admin Account that receives the admin role and the anchorer role.
+     */
+    constructor(address admin) {
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(ANCHORER_ROLE, admin);
+    }
+
+    /**
+     * @notice Anchors the Merkle `root` of a batch of `readingCount` readings whose timestamps span
+     * `firstTimestamp` to `lastTimestamp`; `contentId` names the batch payload in a content store.
+     * @dev Requirements: the caller has ANCHORER_ROLE; the root is non-zero and new; the batch is
+     * non-empty and its time range is ordered. Emits {BatchAnchored}.
+     * @return batchId The id of the new batch, counting from zero.
+     */
+    function anchor(
+        bytes32 root,
+        uint64 readingCount,
+        uint64 firstTimestamp,
+        uint64 lastTimestamp,
+        string calldata contentId
+    ) external onlyRole(ANCHORER_ROLE) returns (uint256 batchId) {
+        if (root == bytes32(0)) revert DataNotaryZeroRoot();
+        if (readingCount == 0) revert DataNotaryEmptyBatch();
+        if (firstTimestamp > lastTimestamp) revert DataNotaryInvalidTimeRange(firstTimestamp, lastTimestamp);
+        uint256 existing = _batchOfRoot[root];
+        if (existing != 0) revert DataNotaryRootAlreadyAnchored(root, existing - 1);
+
+        batchId = _batches.length;
+        _batches.push(
+            Batch({
+                root: root,
+                readingCount: readingCount,
+                firstTimestamp: firstTimestamp,
+                lastTimestamp: lastTimestamp,
+                anchoredAt: uint64(block.timestamp),
+                blockNumber: uint64(block.number),
+                anchorer: _msgSender(),
+                contentId: contentId
+            })
+        );
+        _batchOfRoot[root] = batchId + 1;
+        emit BatchAnchored(batchId, root, _msgSender(), readingCount, firstTimestamp, lastTimestamp, contentId);
+    }
+
+    /**
+     * @notice Returns true when `root` is anchored and `proof` proves `leaf` under it.
+     */
+    function verify(bytes32 root, bytes32 leaf, bytes32[] calldata proof) external view returns (bool) {
+        return _batchOfRoot[root] != 0 && MerkleProof.verifyCalldata(proof, root, leaf);
+    }
+
+    /**
+     * @notice Returns the number of anchored batches.
+     */
+    function batchCount() external view returns (uint256) {
+        return _batches.length;
+    }
+
+    /**
+     * @notice Returns batch `batchId`.
+     * @dev Reverts with {DataNotaryUnknownBatch} when it does not exist.
+     */
+    function getBatch(uint256 batchId) external view returns (Batch memory) {
+        if (batchId >= _batches.length) revert DataNotaryUnknownBatch(batchId);
+        return _batches[batchId];
+    }
+
+    /**
+     * @notice Returns whether `root` is anchored.
+     */
+    function isAnchored(bytes32 root) external view returns (bool) {
+        return _batchOfRoot[root] != 0;
+    }
+
+    /**
+     * @notice Returns the id of the batch anchored with `root`.
+     * @dev Reverts with {DataNotaryUnknownRoot} when the root is not anchored.
+     */
+    function batchIdOf(bytes32 root) external view returns (uint256) {
+        uint256 idPlusOne = _batchOfRoot[root];
+        if (idPlusOne == 0) revert DataNotaryUnknownRoot(root);
+        return idPlusOne - 1;
+    }
+}

@@ -1,0 +1,185 @@
+"""Signed sensor readings: EIP-712 typed data, digests, signatures and Merkle leaves.
+
+A device signs the EIP-712 digest of a `Reading` under the domain of the `DeviceRegistry`
+contract. The reading's Merkle leaf commits to both the digest and the signature, so an anchored
+root proves what was signed and by which signature. See docs/proof-format.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi import encode
+from eth_keys import keys
+from eth_keys.exceptions import BadSignature, ValidationError
+from eth_utils import keccak, to_checksum_address
+
+from ledger_service.merkle import leaf_hash
+
+DOMAIN_NAME = "ProvenanceLedger"
+DOMAIN_VERSION = "1"
+READING_TYPE = (
+    "Reading(bytes32 deviceId,uint64 sequence,uint64 timestamp,string metric,"
+    "int256 value,int8 scale,string unit,bytes32 payloadHash)"
+)
+READING_TYPEHASH = keccak(text=READING_TYPE)
+DOMAIN_TYPEHASH = keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
+LEAF_TYPES = ("bytes32", "bytes32")
+ZERO_HASH = b"\x00" * 32
+_SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
+
+EIP712_TYPES: dict[str, list[dict[str, str]]] = {
+    "EIP712Domain": [
+        {"name": "name", "type": "string"},
+        {"name": "version", "type": "string"},
+        {"name": "chainId", "type": "uint256"},
+        {"name": "verifyingContract", "type": "address"},
+    ],
+    "Reading": [
+        {"name": "deviceId", "type": "bytes32"},
+        {"name": "sequence", "type": "uint64"},
+        {"name": "timestamp", "type": "uint64"},
+        {"name": "metric", "type": "string"},
+        {"name": "value", "type": "int256"},
+        {"name": "scale", "type": "int8"},
+        {"name": "unit", "type": "string"},
+        {"name": "payloadHash", "type": "bytes32"},
+    ],
+}
+
+
+class SignatureError(ValueError):
+    """A signature is malformed or does not recover to a key."""
+
+
+@dataclass(frozen=True)
+class Domain:
+    """The EIP-712 domain readings are signed under: the DeviceRegistry on one chain."""
+
+    chain_id: int
+    verifying_contract: str
+
+    @property
+    def separator(self) -> bytes:
+        """The domain separator."""
+        return keccak(
+            encode(
+                ["bytes32", "bytes32", "bytes32", "uint256", "address"],
+                [
+                    DOMAIN_TYPEHASH,
+                    keccak(text=DOMAIN_NAME),
+                    keccak(text=DOMAIN_VERSION),
+                    self.chain_id,
+                    to_checksum_address(self.verifying_contract),
+                ],
+            )
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The domain as EIP-712 JSON."""
+        return {
+            "name": DOMAIN_NAME,
+            "version": DOMAIN_VERSION,
+            "chainId": self.chain_id,
+            "verifyingContract": to_checksum_address(self.verifying_contract),
+        }
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A sensor reading. `value` is fixed-point: the measured quantity is value / 10**scale."""
+
+    device_id: bytes
+    sequence: int
+    timestamp: int
+    metric: str
+    value: int
+    scale: int
+    unit: str
+    payload_hash: bytes = ZERO_HASH
+
+    def struct_hash(self) -> bytes:
+        """EIP-712 hashStruct of the reading."""
+        return keccak(
+            encode(
+                ["bytes32", "bytes32", "uint64", "uint64", "bytes32", "int256", "int8", "bytes32", "bytes32"],
+                [
+                    READING_TYPEHASH,
+                    self.device_id,
+                    self.sequence,
+                    self.timestamp,
+                    keccak(text=self.metric),
+                    self.value,
+                    self.scale,
+                    keccak(text=self.unit),
+                    self.payload_hash,
+                ],
+            )
+        )
+
+    def digest(self, domain: Domain) -> bytes:
+        """The EIP-712 digest the device signs."""
+        return keccak(b"\x19\x01" + domain.separator + self.struct_hash())
+
+    def message(self) -> dict[str, Any]:
+        """The reading as the EIP-712 `message` object."""
+        return {
+            "deviceId": "0x" + self.device_id.hex(),
+            "sequence": self.sequence,
+            "timestamp": self.timestamp,
+            "metric": self.metric,
+            "value": self.value,
+            "scale": self.scale,
+            "unit": self.unit,
+            "payloadHash": "0x" + self.payload_hash.hex(),
+        }
+
+    def typed_data(self, domain: Domain) -> dict[str, Any]:
+        """The full EIP-712 typed-data document, as wallets and eth-account take it."""
+        return {"types": EIP712_TYPES, "primaryType": "Reading", "domain": domain.as_dict(), "message": self.message()}
+
+    def as_tuple(self) -> tuple[bytes, int, int, str, int, int, str, bytes]:
+        """The reading as the Solidity `DeviceRegistry.Reading` struct tuple."""
+        return (
+            self.device_id,
+            self.sequence,
+            self.timestamp,
+            self.metric,
+            self.value,
+            self.scale,
+            self.unit,
+            self.payload_hash,
+        )
+
+
+def sign_digest(digest: bytes, private_key: bytes) -> bytes:
+    """A 65-byte (r, s, v) secp256k1 signature over `digest`, v in {27, 28}, low s."""
+    signature = keys.PrivateKey(private_key).sign_msg_hash(digest)
+    return signature.to_bytes()[:64] + bytes([signature.v + 27])
+
+
+def recover_signer(digest: bytes, signature: bytes) -> str:
+    """The address whose key made `signature` over `digest`.
+
+    Only signatures that OpenZeppelin's ECDSA accepts on chain are accepted here: 65 bytes,
+    v in {27, 28}, s in the lower half of the curve order.
+    """
+    if len(signature) != 65:
+        raise SignatureError(f"a signature is 65 bytes (r, s, v), got {len(signature)}")
+    v = signature[64]
+    if v not in (27, 28):
+        raise SignatureError(f"v must be 27 or 28, got {v}")
+    s = int.from_bytes(signature[32:64], "big")
+    if s > _SECP256K1_HALF_N:
+        raise SignatureError("s is in the upper half of the curve order (malleable signature)")
+    try:
+        sig = keys.Signature(signature[:64] + bytes([v - 27]))
+        return str(sig.recover_public_key_from_msg_hash(digest).to_checksum_address())
+    except (BadSignature, ValidationError) as exc:
+        raise SignatureError(f"signature does not recover to a key: {exc}") from exc
+
+
+def reading_leaf(digest: bytes, signature: bytes) -> bytes:
+    """The Merkle leaf of a signed reading; it is also the reading's id."""
+    return leaf_hash(LEAF_TYPES, [digest, keccak(signature)])

@@ -1,0 +1,64 @@
+"""The service's settings: one class, read from `PROVENANCE_*` environment variables and `.env`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Configuration of every component. Defaults run everything locally with nothing installed."""
+
+    model_config = SettingsConfigDict(env_prefix="PROVENANCE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path(".provenance"), description="Where state lives: database, chain, manifest, keys.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite under the data directory.")
+    rpc_url: str | None = Field(None, description="Attach to this EVM JSON-RPC node instead of starting anvil.")
+    anvil_port: int = Field(0, ge=0, le=65535, description="Port of the managed anvil; 0 picks a free one.")
+    anvil_bin: Path | None = Field(None, description="anvil binary; default the one from npm under node_modules.")
+    chain_id: int = Field(31337, gt=0, description="Chain id of the managed anvil.")
+    operator_key: SecretStr | None = Field(
+        None, description="Private key that deploys and anchors; default a key generated in the data directory."
+    )
+    api_host: str = Field("127.0.0.1", description="Address the HTTP API listens on.")
+    api_port: int = Field(8000, ge=0, le=65535, description="Port the HTTP API listens on.")
+    batch_size: int = Field(1000, ge=1, le=100_000, description="A batch closes when it holds this many readings.")
+    batch_age: float = Field(5.0, gt=0, description="A batch closes when its oldest reading is this many seconds old.")
+    batch_poll: float = Field(0.25, gt=0, description="Seconds between the batcher's checks.")
+    max_batch_request: int = Field(5000, ge=1, description="Most readings accepted in one batch request.")
+    build_dir: Path = Field(PROJECT_ROOT / "build", description="Where compiled contract artifacts are cached.")
+    log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")
+    log_json: bool = Field(False, description="Write logs as JSON lines instead of text.")
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"unknown log level {value!r}")
+        return level
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL in force: the configured one, or SQLite in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'provenance.db').resolve()}"
+
+    @property
+    def manifest_path(self) -> Path:
+        """Where the deployment manifest is kept."""
+        return self.data_dir / "deployment.json"
+
+    @property
+    def chain_dir(self) -> Path:
+        """Where the managed anvil keeps its state."""
+        return self.data_dir / "chain"
+
+    def ensure_dirs(self) -> None:
+        """Creates the data directory tree."""
+        self.chain_dir.mkdir(parents=True, exist_ok=True)
