@@ -180,6 +180,11 @@ def recover_signer(digest: bytes, signature: bytes) -> str:
         raise SignatureError(f"signature does not recover to a key: {exc}") from exc
 
 
+def leaf_values(digest: bytes, signature: bytes) -> list[bytes]:
+    """The values hashed into a reading's leaf, typed as `LEAF_TYPES`: the digest and keccak(signature)."""
+    return [digest, keccak(signature)]
+
+
 def reading_leaf(digest: bytes, signature: bytes) -> bytes:
     """The Merkle leaf of a signed reading; it is also the reading's id."""
-    return leaf_hash(LEAF_TYPES, [digest, keccak(signature)])
+    return leaf_hash(LEAF_TYPES, leaf_values(digest, signature))

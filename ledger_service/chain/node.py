@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import platform
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -20,6 +22,7 @@ from ledger_service.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
 
+_PR_SET_PDEATHSIG = 1
 _PLATFORMS = {
     ("Linux", "x86_64"): "linux-amd64",
     ("Linux", "aarch64"): "linux-arm64",
@@ -57,6 +60,13 @@ def rpc_answers(url: str, timeout: float = 1.0) -> bool:
             return "result" in json.loads(response.read())
     except (OSError, urllib.error.URLError, ValueError):
         return False
+
+
+def _die_with_parent() -> None:
+    """In the child: ask Linux to send SIGTERM when the parent dies, even by SIGKILL."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class ManagedAnvil:
@@ -115,7 +125,12 @@ class ManagedAnvil:
             log_path = Path(tempfile.gettempdir()) / f"provenance-anvil-{self.port}.log"
         with log_path.open("wb") as log_file:
             self._process = subprocess.Popen(
-                self.command(), stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                self.command(),
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # a terminal's Ctrl-C reaches us, and we stop anvil in order
+                preexec_fn=_die_with_parent,
             )
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:

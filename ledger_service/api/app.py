@@ -1,0 +1,24 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from ledger_service import __version__
+from ledger_service.api.problems import install_problem_handlers
+from ledger_service.api.routes import health, readings
+from ledger_service.services import Services
+
+
+def create_app(services: Services) -> FastAPI:
+    """The API bound to `services`."""
+    app = FastAPI(
+        title="provenance-ledger",
+        version=__version__,
+        description="Signed IoT readings, batched into Merkle trees and anchored on an EVM chain.",
+    )
+    app.state.services = services
+    install_problem_handlers(app)
+    app.include_router(health.router)
+    app.include_router(readings.router)
+    return app

@@ -1,0 +1,66 @@
+"""RFC 9457 problem responses: every error leaves the API as `application/problem+json`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ledger_service.errors import ProvenanceError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_TYPE_BASE = "urn:provenance-ledger:problem:"
+MEDIA_TYPE = "application/problem+json"
+
+
+def problem(status: int, code: str, title: str, detail: str, instance: str, **extra: Any) -> JSONResponse:
+    """A problem response with a stable `code`."""
+    body = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        "code": code,
+        **extra,
+    }
+    return JSONResponse(jsonable_encoder(body), status_code=status, media_type=MEDIA_TYPE)
+
+
+def _context(exc: ProvenanceError) -> dict[str, Any]:
+    return {k: ("0x" + v.hex() if isinstance(v, bytes) else v) for k, v in exc.context.items() if v is not None}
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Maps every exception the API can raise to a problem response."""
+
+    @app.exception_handler(ProvenanceError)
+    async def _provenance_error(request: Request, exc: ProvenanceError) -> JSONResponse:
+        if exc.status >= 500:
+            log.error("request failed", extra={"path": request.url.path, "code": exc.code, "detail": exc.detail})
+        return problem(exc.status, exc.code, exc.title, exc.detail, request.url.path, **_context(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+            for err in exc.errors()
+        ]
+        detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
+        return problem(422, "validation-error", "Invalid request", detail, request.url.path, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, f"http-{exc.status_code}")
+        return problem(exc.status_code, code, str(exc.detail), str(exc.detail), request.url.path)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", extra={"path": request.url.path})
+        return problem(500, "internal-error", "Internal error", "an unexpected error occurred", request.url.path)

@@ -1,0 +1,147 @@
+"""Starting and stopping the parts: the chain, the deployment, the API server and the batcher."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from ledger_service.api.app import create_app
+from ledger_service.chain.client import ChainClient, connect
+from ledger_service.chain.deploy import Deployment, deploy
+from ledger_service.chain.node import managed_anvil_for, rpc_answers
+from ledger_service.compiler import Artifact, compile_contracts
+from ledger_service.errors import ChainError, ConfigurationError
+from ledger_service.services import Services
+from ledger_service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _runtime_file(settings: Settings) -> Path:
+    return settings.data_dir / "runtime.json"
+
+
+def read_runtime(settings: Settings) -> dict[str, Any]:
+    """What the running `provenance up` or `provenance chain` of this data directory published."""
+    path = _runtime_file(settings)
+    if not path.exists():
+        return {}
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except ValueError:
+        return {}
+    return data
+
+
+@contextmanager
+def published(settings: Settings, **info: Any) -> Iterator[None]:
+    """Publishes `info` (URLs of running parts) in the data directory while the context is open."""
+    path = _runtime_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**info, "pid": os.getpid()}, indent=2))
+    try:
+        yield
+    finally:
+        current = read_runtime(settings)
+        if current.get("pid") == os.getpid():
+            path.unlink(missing_ok=True)
+
+
+@contextmanager
+def open_chain(settings: Settings) -> Iterator[str]:
+    """Yields the RPC URL of the chain: the configured node, or a managed anvil for the context."""
+    if settings.rpc_url:
+        if not rpc_answers(settings.rpc_url, timeout=5):
+            raise ChainError(f"no JSON-RPC node answers at PROVENANCE_RPC_URL={settings.rpc_url}")
+        yield settings.rpc_url
+        return
+    with managed_anvil_for(settings) as node:
+        yield node.url
+
+
+def running_chain_url(settings: Settings) -> str:
+    """The URL of an already running chain: the configured one or the one a running instance published."""
+    if settings.rpc_url:
+        return settings.rpc_url
+    url = read_runtime(settings).get("rpc_url")
+    if url and rpc_answers(url):
+        return str(url)
+    raise ConfigurationError(
+        "no running chain: start one with `provenance up` or `provenance chain`, or set PROVENANCE_RPC_URL"
+    )
+
+
+@dataclass
+class ChainContext:
+    """A connected, deployed chain."""
+
+    client: ChainClient
+    deployment: Deployment
+    artifacts: dict[str, Artifact]
+    deployed_now: bool
+
+
+def prepare_chain(settings: Settings, rpc_url: str) -> ChainContext:
+    """Compiles if needed, connects, and deploys unless the manifest still matches the chain."""
+    artifacts = compile_contracts(settings.build_dir)
+    client = connect(settings, rpc_url)
+    deployment, deployed_now = deploy(client, artifacts, settings.manifest_path)
+    return ChainContext(client, deployment, artifacts, deployed_now)
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket, so that port 0 resolves to a real port before the server starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock.listen(2048)
+    return sock
+
+
+@contextmanager
+def batcher_thread(services: Services) -> Iterator[threading.Thread]:
+    """Runs the batcher in a thread for the context; stops it and waits for it on exit."""
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=services.batcher().run, args=(stop, services.settings.batch_poll), name="batcher", daemon=True
+    )
+    thread.start()
+    try:
+        yield thread
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+
+
+def serve(services: Services, sock: socket.socket, on_ready: Callable[[], None] | None = None) -> None:
+    """Serves the API on `sock` until SIGINT or SIGTERM."""
+    config = uvicorn.Config(
+        create_app(services), log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=10
+    )
+    server = uvicorn.Server(config)
+    if on_ready is not None:
+        threading.Thread(target=_call_when_started, args=(server, on_ready), daemon=True).start()
+    server.run(sockets=[sock])
+
+
+def _call_when_started(server: uvicorn.Server, callback: Callable[[], None]) -> None:
+    event = threading.Event()
+    while not server.started and not server.should_exit:
+        event.wait(0.05)
+    if server.started:
+        callback()

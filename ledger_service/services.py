@@ -1,0 +1,51 @@
+"""The service's parts wired together once per process, from settings and a chain connection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+
+from ledger_service.batcher import Batcher
+from ledger_service.chain.client import ChainClient
+from ledger_service.chain.deploy import Deployment
+from ledger_service.chain.ledger import Ledger
+from ledger_service.compiler import Artifact
+from ledger_service.db import create_schema, make_engine
+from ledger_service.ingest import DeviceDirectory, Ingestor
+from ledger_service.proofs import ProofService
+from ledger_service.settings import Settings
+
+
+@dataclass
+class Services:
+    """Everything a request handler or a worker needs."""
+
+    settings: Settings
+    engine: Engine
+    ledger: Ledger
+    ingestor: Ingestor
+    proofs: ProofService
+
+    @classmethod
+    def build(
+        cls, settings: Settings, client: ChainClient, deployment: Deployment, artifacts: dict[str, Artifact]
+    ) -> Services:
+        """Opens the database and binds the contracts of `deployment`."""
+        settings.ensure_dirs()
+        engine = make_engine(settings.resolved_database_url)
+        create_schema(engine)
+        ledger = Ledger(client, deployment, artifacts)
+        ingestor = Ingestor(engine, ledger.domain, DeviceDirectory(ledger.device_signer))
+        proofs = ProofService(engine, deployment, ledger.domain)
+        return cls(settings=settings, engine=engine, ledger=ledger, ingestor=ingestor, proofs=proofs)
+
+    def batcher(self) -> Batcher:
+        """A batcher over this service's database and chain."""
+        return Batcher(
+            self.engine, self.ledger, batch_size=self.settings.batch_size, batch_age=self.settings.batch_age
+        )
+
+    def close(self) -> None:
+        """Releases database connections."""
+        self.engine.dispose()
