@@ -66,11 +66,11 @@ def find_solc() -> Path:
     return SHIM
 
 
-def _sources() -> dict[str, str]:
-    files = sorted(CONTRACTS_DIR.rglob("*.sol"))
+def _sources(contracts_dir: Path) -> dict[str, str]:
+    files = sorted(contracts_dir.rglob("*.sol"))
     if not files:
-        raise ToolchainError(f"no Solidity sources under {CONTRACTS_DIR}")
-    return {path.relative_to(PROJECT_ROOT).as_posix(): path.read_text() for path in files}
+        raise ToolchainError(f"no Solidity sources under {contracts_dir}")
+    return {"contracts/" + path.relative_to(contracts_dir).as_posix(): path.read_text() for path in files}
 
 
 def _library_version() -> str:
@@ -95,9 +95,10 @@ def _cache_key(sources: dict[str, str], compiler_version: str) -> str:
 class Compiler:
     """Compiles the project's contracts into `build_dir`, reusing a matching cache."""
 
-    def __init__(self, build_dir: Path, solc: Path | None = None) -> None:
+    def __init__(self, build_dir: Path, solc: Path | None = None, contracts_dir: Path = CONTRACTS_DIR) -> None:
         self.build_dir = build_dir
         self.solc = solc or find_solc()
+        self.contracts_dir = contracts_dir
 
     @property
     def _artifact_dir(self) -> Path:
@@ -109,7 +110,7 @@ class Compiler:
 
     def compile(self, force: bool = False) -> tuple[dict[str, Artifact], bool]:
         """Returns the artifacts by contract name and whether solc actually ran."""
-        sources = _sources()
+        sources = _sources(self.contracts_dir)
         version = solcx.wrapper.get_version_str_from_solc_binary(self.solc)
         key = _cache_key(sources, version)
         if not force and self._key_file.exists() and self._key_file.read_text() == key:
@@ -130,7 +131,7 @@ class Compiler:
                 solc_binary=self.solc,
             )
         except SolcError as exc:
-            raise ToolchainError(f"solc failed:\n{exc}") from exc
+            raise ToolchainError(f"solc failed:\n{exc.message}") from exc
 
         artifacts: dict[str, Artifact] = {}
         for source_name in sources:

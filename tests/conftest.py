@@ -1,0 +1,111 @@
+"""Fixtures: one real anvil per test session, compiled artifacts, deployed contracts, databases."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from ledger_service.chain.client import ChainClient, connect
+from ledger_service.chain.deploy import deploy
+from ledger_service.chain.ledger import Ledger
+from ledger_service.chain.node import ManagedAnvil
+from ledger_service.compiler import Artifact, compile_contracts
+from ledger_service.runtime import ChainContext
+from ledger_service.services import Services
+from ledger_service.settings import Settings
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "PROVENANCE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    """Settings for a test, ignoring the developer's environment and .env."""
+    return Settings(_env_file=None, data_dir=data_dir, **overrides)  # type: ignore[call-arg]
+
+
+def require_service(name: str, reason: str) -> None:
+    """Skips a test whose service is missing, except under CI=true, where it fails."""
+    message = f"{name} is not reachable: {reason}"
+    if IN_CI:
+        pytest.fail(message + " (CI=true: services must be running)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> dict[str, Artifact]:
+    """The project's contracts, compiled once (or taken from build/)."""
+    return compile_contracts(Settings(_env_file=None).build_dir)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def anvil() -> Iterator[ManagedAnvil]:
+    """A fresh anvil for the test session, stopped at the end."""
+    with ManagedAnvil(state_dir=None) as node:
+        yield node
+
+
+@pytest.fixture(scope="session")
+def chain(anvil: ManagedAnvil, artifacts: dict[str, Artifact], tmp_path_factory: pytest.TempPathFactory) -> ChainContext:
+    """The contracts deployed once on the session's anvil."""
+    settings = make_settings(tmp_path_factory.mktemp("chain"))
+    client = connect(settings, anvil.url)
+    deployment, deployed = deploy(client, artifacts, settings.manifest_path)
+    return ChainContext(client, deployment, artifacts, deployed)
+
+
+@pytest.fixture(scope="session")
+def client(chain: ChainContext) -> ChainClient:
+    """The operator's chain client."""
+    return chain.client
+
+
+@pytest.fixture(scope="session")
+def ledger(chain: ChainContext) -> Ledger:
+    """The deployed contracts."""
+    return Ledger(chain.client, chain.deployment, chain.artifacts)
+
+
+def _postgres_database() -> Iterator[str]:
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"provenance_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as exc:
+        admin.dispose()
+        require_service("PostgreSQL", str(exc).splitlines()[0])
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: SQLite in a temporary folder, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'provenance.db'}"
+    else:
+        yield from _postgres_database()
+
+
+@pytest.fixture
+def services(database_url: str, chain: ChainContext, tmp_path: Path) -> Iterator[Services]:
+    """The service's parts over a fresh database and the session's chain."""
+    settings = make_settings(tmp_path / "data", database_url=database_url, batch_size=4, batch_age=60.0)
+    built = Services.build(settings, chain.client, chain.deployment, chain.artifacts)
+    try:
+        yield built
+    finally:
+        built.close()
