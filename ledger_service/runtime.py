@@ -129,14 +129,17 @@ def batcher_thread(services: Services) -> Iterator[threading.Thread]:
 
 
 def serve(services: Services, sock: socket.socket, on_ready: Callable[[], None] | None = None) -> None:
-    """Serves the API on `sock` until SIGINT or SIGTERM."""
+    """Serves the API on `sock` until SIGINT (returns) or SIGTERM (raises SystemExit)."""
     config = uvicorn.Config(
         create_app(services), log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=10
     )
     server = uvicorn.Server(config)
     if on_ready is not None:
         threading.Thread(target=_call_when_started, args=(server, on_ready), daemon=True).start()
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled; it was the way to stop
+        pass
 
 
 def _call_when_started(server: uvicorn.Server, callback: Callable[[], None]) -> None:

@@ -24,6 +24,13 @@ log = logging.getLogger(__name__)
 
 _FUNDING_WEI = 1000 * 10**18
 _METHOD_NOT_FOUND = -32601
+_UNSUPPORTED_HINTS = ("does not exist", "not available", "not supported", "method not found", "unknown method")
+
+
+def _is_unsupported_method(error: dict[str, Any]) -> bool:
+    """True when a JSON-RPC error says the node lacks the method (each node words it its own way)."""
+    message = str(error.get("message", "")).lower()
+    return error.get("code") == _METHOD_NOT_FOUND or any(hint in message for hint in _UNSUPPORTED_HINTS)
 
 
 def operator_account(settings: Settings) -> LocalAccount:
@@ -74,10 +81,12 @@ class ChainClient:
                 f"operator {self.operator.address} has {balance} wei and the node has no unlocked account "
                 "to fund it: send it ether or set PROVENANCE_OPERATOR_KEY"
             )
-        tx_hash = self.w3.eth.send_transaction(
-            {"from": accounts[0], "to": self.operator.address, "value": _FUNDING_WEI}
-        )
-        self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
+        amount = min(_FUNDING_WEI, self.w3.eth.get_balance(accounts[0]) // 2)
+        try:
+            tx_hash = self.w3.eth.send_transaction({"from": accounts[0], "to": self.operator.address, "value": amount})
+            self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
+        except Web3RPCError as exc:
+            raise ChainError(f"could not fund the operator {self.operator.address} from {accounts[0]}: {exc}") from exc
         log.info("funded operator", extra={"address": self.operator.address, "from": accounts[0]})
 
     def transact(self, call: ContractFunction | ContractConstructor) -> TxReceipt:
@@ -94,21 +103,34 @@ class ChainClient:
                 raise TransactionReverted(
                     self.errors.describe(exc), error=self.errors.name_of(exc), data=getattr(exc, "data", None)
                 ) from exc
-            tx["nonce"] = self._next_nonce()
             if "gasPrice" not in tx and "maxFeePerGas" not in tx:
                 tx["gasPrice"] = self.w3.eth.gas_price
-            signed = self.operator.sign_transaction(tx)
-            try:
-                receipt = self._send_raw(signed.raw_transaction)
-            except Exception:
-                self._nonce = None
-                raise
-            self._nonce = int(tx["nonce"]) + 1
+            receipt = self._sign_and_send(tx)
         if receipt["status"] != 1:
             raise TransactionReverted(
                 f"transaction {HexBytes(receipt['transactionHash']).to_0x_hex()} reverted", receipt=receipt
             )
         return receipt
+
+    def _sign_and_send(self, tx: TxParams) -> TxReceipt:
+        """Signs with the next nonce and sends; when another process used the same key in the
+        meantime ("nonce too low"), takes a fresh nonce from the node and tries once more."""
+        for attempt in (1, 2):
+            tx["nonce"] = self._next_nonce()
+            signed = self.operator.sign_transaction(tx)
+            try:
+                receipt = self._send_raw(signed.raw_transaction)
+            except ChainError as exc:
+                self._nonce = None
+                if attempt == 1 and "nonce" in str(exc).lower():
+                    continue
+                raise
+            except Exception:
+                self._nonce = None
+                raise
+            self._nonce = int(tx["nonce"]) + 1
+            return receipt
+        raise AssertionError("unreachable")
 
     def _next_nonce(self) -> int:
         if self._nonce is None:
@@ -125,7 +147,7 @@ class ChainClient:
                 self._sync_send = True
                 tx_hash = response["result"]["transactionHash"]
                 return self.w3.eth.get_transaction_receipt(tx_hash)
-            if error.get("code") != _METHOD_NOT_FOUND and "not supported" not in str(error.get("message", "")):
+            if not _is_unsupported_method(error):
                 raise ChainError(f"sending the transaction failed: {error.get('message')}", error=error)
             self._sync_send = False
         try:

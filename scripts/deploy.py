@@ -1,0 +1,40 @@
+"""Brownie smoke deploy: DeviceRegistry and DataNotary on a local chain, exercised once.
+
+Run with `brownie run scripts/deploy.py --network development` (see scripts/brownie-smoke.sh).
+This is a Brownie script, not part of the service: ledger_service never imports it.
+"""
+
+from __future__ import annotations
+
+from brownie import DataNotary, DeviceRegistry, accounts, web3
+from eth_abi import encode
+
+
+def _leaf(payload_hash: bytes) -> bytes:
+    """A StandardMerkleTree leaf for the value tuple (bytes32): keccak256(keccak256(abi.encode(v)))."""
+    return bytes(web3.keccak(web3.keccak(encode(["bytes32"], [payload_hash]))))
+
+
+def main() -> tuple[str, str]:
+    admin = accounts[0]
+    registry = DeviceRegistry.deploy(admin, {"from": admin})
+    notary = DataNotary.deploy(admin, {"from": admin})
+
+    device_id = bytes(web3.keccak(text="brownie-smoke-device"))
+    registry.registerDevice(device_id, accounts[1], {"from": admin})
+    if not registry.isRegistered(device_id):
+        raise RuntimeError("device was not registered")
+
+    # A single-leaf tree: the root is the leaf itself and the proof is empty.
+    leaf = _leaf(bytes(web3.keccak(text="brownie-smoke-reading")))
+    root = leaf
+    notary.anchor(root, 1, 1_700_000_000, 1_700_000_000, "brownie-smoke", {"from": admin})
+    if not notary.verify(root, leaf, []):
+        raise RuntimeError("DataNotary.verify rejected a valid proof")
+    if notary.verify(root, bytes(32), []):
+        raise RuntimeError("DataNotary.verify accepted a wrong leaf")
+
+    print(f"DeviceRegistry: {registry.address}")
+    print(f"DataNotary:     {notary.address}")
+    print(f"batches anchored: {notary.batchCount()}, proof verified: True")
+    return registry.address, notary.address

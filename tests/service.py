@@ -1,0 +1,112 @@
+"""Runs `provenance up` as a real process for end-to-end tests, and stops it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def children_of(pid: int) -> list[int]:
+    """The direct child processes of `pid` (Linux /proc)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def alive(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "State:\tZ" not in status
+
+
+class RunningService:
+    """`provenance up` in a data directory, as a child process, with its published URLs."""
+
+    def __init__(self, workdir: Path, env: dict[str, str] | None = None, timeout: float = 90.0) -> None:
+        self.workdir = workdir
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("PROVENANCE_")},
+            "PROVENANCE_API_PORT": "0",
+            "PROVENANCE_BATCH_AGE": "1",
+            "PROVENANCE_BATCH_POLL": "0.1",
+            **(env or {}),
+        }
+        self.timeout = timeout
+        self.process: subprocess.Popen[bytes] | None = None
+        self.info: dict[str, Any] = {}
+        self.log_path = workdir / "up.log"
+
+    def start(self) -> RunningService:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        runtime = self.workdir / ".provenance" / "runtime.json"
+        runtime.unlink(missing_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(VENV_BIN / "provenance"), "up"], cwd=self.workdir, env=self.env, stdout=log, stderr=log
+            )
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"provenance up exited with {self.process.returncode}:\n{self.log()}")
+            if runtime.exists() and "is up" in self.log():
+                self.info = json.loads(runtime.read_text())
+                return self
+            time.sleep(0.1)
+        self.kill()
+        raise RuntimeError(f"provenance up did not come up in {self.timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    @property
+    def api_url(self) -> str:
+        return str(self.info["api_url"])
+
+    @property
+    def rpc_url(self) -> str:
+        return str(self.info["rpc_url"])
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 30.0) -> int:
+        """Sends `sig` (Ctrl-C by default) and waits; returns the exit code."""
+        assert self.process is not None
+        self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def __enter__(self) -> RunningService:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.process is not None and self.process.poll() is None:
+            try:
+                self.stop(signal.SIGTERM, timeout=20)
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill()

@@ -1,0 +1,146 @@
+"""The walking skeleton as a user runs it: `provenance up`, a device registered with the CLI, a
+reading signed outside the service and posted over HTTP, anchored, proven, verified on chain,
+and Ctrl-C leaving no process behind. Also: an acknowledged reading survives a crash."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from eth_account import Account
+from web3 import Web3
+
+from ledger_service.compiler import Artifact
+from tests.service import VENV_BIN, RunningService, alive, children_of
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def register_with_cli(service: RunningService, address: str) -> str:
+    result = subprocess.run(
+        [str(VENV_BIN / "provenance"), "device", "register", address],
+        cwd=service.workdir,
+        env=service.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+def sign_outside(service: RunningService, key: str, sequence: int, value: int) -> dict[str, Any]:
+    result = subprocess.run(
+        [str(VENV_BIN / "python"), str(ROOT / "scripts" / "sign_reading.py"), "--key", key,
+         "--api", service.api_url, "--sequence", str(sequence), "--value", str(value)],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    body: dict[str, Any] = json.loads(result.stdout)
+    return body
+
+
+def wait_for_status(api: httpx.Client, reading_id: str, wanted: str, timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status: dict[str, Any] = api.get(f"/v1/readings/{reading_id}").json()
+        if status["status"] == wanted:
+            return status
+        time.sleep(0.1)
+    raise AssertionError(f"reading {reading_id} not {wanted} after {timeout}s: {status}")
+
+
+def verify_on_chain(rpc_url: str, artifacts: dict[str, Artifact], bundle: dict[str, Any]) -> tuple[bool, bool]:
+    """DataNotary.verify for the bundle's leaf, and for the leaf with one bit flipped."""
+    w3 = Web3(Web3.HTTPProvider(rpc_url))
+    notary = w3.eth.contract(address=bundle["anchor"]["notary"], abi=artifacts["DataNotary"].abi)
+    root = bytes.fromhex(bundle["merkle"]["root"][2:])
+    leaf = bytes.fromhex(bundle["leaf"]["hash"][2:])
+    proof = [bytes.fromhex(p[2:]) for p in bundle["merkle"]["proof"]]
+    tampered = leaf[:-1] + bytes([leaf[-1] ^ 1])
+    return notary.functions.verify(root, leaf, proof).call(), notary.functions.verify(root, tampered, proof).call()
+
+
+def exercise_skeleton(service: RunningService, artifacts: dict[str, Artifact]) -> None:
+    device = Account.create()
+    device_id = register_with_cli(service, device.address)
+    assert device_id == "0x" + "00" * 12 + device.address[2:].lower()
+    with httpx.Client(base_url=service.api_url, timeout=30) as api:
+        body = sign_outside(service, device.key.to_0x_hex(), sequence=1, value=2150)
+        posted = api.post("/v1/readings", json=body)
+        assert posted.status_code == 201, posted.text
+        reading_id = posted.json()["id"]
+        assert api.post("/v1/readings", json=body).status_code == 200
+
+        forged = {**body, "value": 9999}
+        assert api.post("/v1/readings", json=forged).json()["code"] == "invalid-signature"
+
+        status = wait_for_status(api, reading_id, "anchored", timeout=15)
+        assert status["batch"]["transaction_hash"].startswith("0x")
+        bundle = api.get(f"/v1/readings/{reading_id}/proof").json()
+    assert verify_on_chain(service.rpc_url, artifacts, bundle) == (True, False)
+
+
+def test_skeleton_on_managed_anvil_and_ctrl_c_leaves_nothing_running(
+    tmp_path: Path, artifacts: dict[str, Artifact]
+) -> None:
+    with RunningService(tmp_path) as service:
+        assert service.process is not None
+        children = children_of(service.process.pid)
+        assert children, "the managed anvil should be a child process"
+        exercise_skeleton(service, artifacts)
+        assert service.stop(signal.SIGINT) == 0
+    for pid in children:
+        assert not alive(pid), f"child {pid} outlived provenance up"
+    assert not (tmp_path / ".provenance" / "runtime.json").exists()
+    assert "anvil stopped" in service.log()
+
+
+def test_restart_keeps_the_chain_and_the_deployment(tmp_path: Path) -> None:
+    with RunningService(tmp_path) as first:
+        manifest = json.loads((tmp_path / ".provenance" / "deployment.json").read_text())
+        time.sleep(2.5)  # let anvil's periodic state dump catch up
+        first.stop()
+    with RunningService(tmp_path) as second:
+        assert "contracts already deployed" in second.log()
+        with httpx.Client(base_url=second.api_url) as api:
+            contracts = api.get("/health").json()["contracts"]
+        assert contracts == {name: c["address"] for name, c in manifest["contracts"].items()}
+
+
+def test_acknowledged_reading_is_anchored_after_a_crash(tmp_path: Path, artifacts: dict[str, Artifact]) -> None:
+    device = Account.create()
+    with RunningService(tmp_path, env={"PROVENANCE_BATCH_AGE": "3600"}) as service:
+        register_with_cli(service, device.address)
+        body = sign_outside(service, device.key.to_0x_hex(), sequence=1, value=-40)
+        reading_id = httpx.post(f"{service.api_url}/v1/readings", json=body, timeout=30).json()["id"]
+        service.kill()  # SIGKILL right after the acknowledgement
+    with RunningService(tmp_path) as restarted, httpx.Client(base_url=restarted.api_url, timeout=30) as api:
+        wait_for_status(api, reading_id, "anchored", timeout=15)
+        bundle = api.get(f"/v1/readings/{reading_id}/proof").json()
+        assert verify_on_chain(restarted.rpc_url, artifacts, bundle) == (True, False)
+
+
+@pytest.mark.parametrize("command", [["device", "register", "0x1234"], ["device", "register", "0x" + "11" * 20,
+                                                                         "--id", "0xabc"]])
+def test_cli_refuses_bad_device_arguments(tmp_path: Path, command: list[str]) -> None:
+    result = subprocess.run(
+        [str(VENV_BIN / "provenance"), *command], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        env={"PATH": str(VENV_BIN), "PROVENANCE_RPC_URL": "http://127.0.0.1:9"},
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "error" in result.stderr.lower()
+
+
+def test_cli_without_a_chain_says_how_to_start_one(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(VENV_BIN / "provenance"), "device", "register", "0x" + "11" * 20],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60, env={"PATH": str(VENV_BIN)},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "provenance up" in result.stderr and "configuration-error" in result.stderr
