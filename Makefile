@@ -1,0 +1,39 @@
+# Two commands for a fresh machine: `make run` starts the service, `make test` runs the tests.
+# Both install what they need first (a Python venv in .venv, the node tools in node_modules)
+# and are idempotent: a second run installs nothing.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY_STAMP   := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+
+.PHONY: install run test lint brownie-smoke clean
+
+install: $(PY_STAMP) $(NODE_STAMP)
+
+$(PY_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+run: install
+	$(BIN)/provenance up
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check ledger_service tests scripts
+	$(BIN)/mypy ledger_service
+
+brownie-smoke: install
+	scripts/brownie-smoke.sh
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache .mypy_cache
