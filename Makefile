@@ -32,8 +32,8 @@ lint: install
 	$(BIN)/ruff check ledger_service tests scripts
 	$(BIN)/mypy ledger_service
 
-brownie-smoke: install
-	scripts/brownie-smoke.sh
+brownie-smoke: $(NODE_STAMP)
+	bash scripts/brownie-smoke.sh
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache .mypy_cache

@@ -84,7 +84,7 @@ class Batcher:
             )
             session.add(batch)
             session.flush()
-            session.exec(  # type: ignore[call-overload]
+            session.exec(
                 update(StoredReading)
                 .where(col(StoredReading.id).in_([reading_id for reading_id, _ in rows]))
                 .values(batch_id=batch.id)
@@ -129,7 +129,12 @@ class Batcher:
             session.commit()
         log.info(
             "anchored batch",
-            extra={"batch_id": batch.id, "root": batch.root, "tx": record.transaction_hash, "block": record.block_number},
+            extra={
+                "batch_id": batch.id,
+                "root": batch.root,
+                "tx": record.transaction_hash,
+                "block": record.block_number,
+            },
         )
 
     def _record_failure(self, batch: Batch, exc: Exception) -> None:

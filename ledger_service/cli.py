@@ -11,10 +11,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from ledger_service.chain.client import connect
 from ledger_service.chain.ledger import Ledger
 from ledger_service.chain.node import managed_anvil_for
-from ledger_service.compiler import Compiler
+from ledger_service.compiler import Compiler, find_solc
 from ledger_service.demo import run_demo
 from ledger_service.devices import parse_device_id
 from ledger_service.errors import ProvenanceError, TransactionReverted
@@ -117,7 +116,7 @@ def compile(force: Annotated[bool, typer.Option(help="Recompile even when nothin
     """Compile the contracts into build/ (skipped when the sources are unchanged)."""
     settings = _settings()
     try:
-        artifacts, ran = Compiler(settings.build_dir).compile(force=force)
+        artifacts, ran = Compiler(settings.build_dir, solc=find_solc(settings.solc)).compile(force=force)
     except ProvenanceError as exc:
         _fail(exc)
     verb = "compiled" if ran else "up to date:"
@@ -187,8 +186,11 @@ def device_register(
     address: Annotated[str, typer.Argument(help="The device's signing address (0x + 40 hex digits).")],
     device_id: Annotated[
         str | None,
-        typer.Option("--id", help="Device id: 0x + 64 hex digits, or a name hashed with keccak256. "
-                     "Default: the address, left-padded to 32 bytes."),
+        typer.Option(
+            "--id",
+            help="Device id: 0x + 64 hex digits, or a name hashed with keccak256. "
+            "Default: the address, left-padded to 32 bytes.",
+        ),
     ] = None,
 ) -> None:
     """Register a device whose key lives elsewhere (a secure element, another host)."""

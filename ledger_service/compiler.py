@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,11 +52,10 @@ class Artifact:
         return "0x" + hashlib.sha256(bytes.fromhex(self.bytecode.removeprefix("0x"))).hexdigest()
 
 
-def find_solc() -> Path:
-    """Returns the solc to use: `PROVENANCE_SOLC`, a native solc on PATH, or the npm shim."""
-    configured = os.environ.get("PROVENANCE_SOLC")
-    if configured:
-        return Path(configured)
+def find_solc(configured: Path | None = None) -> Path:
+    """Returns the solc to use: the configured one, a native solc on PATH, or the npm shim."""
+    if configured is not None:
+        return configured
     native = shutil.which("solc")
     if native and Path(native).resolve() != SHIM.resolve():
         return Path(native)
@@ -176,7 +174,7 @@ class Compiler:
         return artifacts
 
 
-def compile_contracts(build_dir: Path, force: bool = False) -> dict[str, Artifact]:
+def compile_contracts(build_dir: Path, solc: Path | None = None, force: bool = False) -> dict[str, Artifact]:
     """Compiles (or loads from cache) the project's contracts."""
-    artifacts, _ = Compiler(build_dir).compile(force=force)
+    artifacts, _ = Compiler(build_dir, solc=find_solc(solc)).compile(force=force)
     return artifacts

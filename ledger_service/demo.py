@@ -72,9 +72,7 @@ def register_devices(ledger: Ledger, count: int) -> list[SimulatedDevice]:
     return devices
 
 
-def run_demo(
-    ledger: Ledger, api_url: str, devices: int, rate: float, duration: float, console: Console
-) -> DemoSummary:
+def run_demo(ledger: Ledger, api_url: str, devices: int, rate: float, duration: float, console: Console) -> DemoSummary:
     """Runs the simulation and prints progress and a summary."""
     fleet = register_devices(ledger, devices)
     console.print(f"registered {len(fleet)} devices; sending {rate}/s for {duration}s to {api_url}")

@@ -129,4 +129,3 @@ class Ingestor:
             f"device {device_id} already has a different reading with sequence {reading.sequence}",
             existing_id=other.id if other else None,
         )
-

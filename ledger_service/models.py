@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
-class BatchStatus(str, Enum):
+class BatchStatus(StrEnum):
     """Where a batch is on its way to the chain."""
 
     SEALED = "sealed"

@@ -93,7 +93,7 @@ class ChainContext:
 
 def prepare_chain(settings: Settings, rpc_url: str) -> ChainContext:
     """Compiles if needed, connects, and deploys unless the manifest still matches the chain."""
-    artifacts = compile_contracts(settings.build_dir)
+    artifacts = compile_contracts(settings.build_dir, settings.solc)
     client = connect(settings, rpc_url)
     deployment, deployed_now = deploy(client, artifacts, settings.manifest_path)
     return ChainContext(client, deployment, artifacts, deployed_now)

@@ -42,9 +42,7 @@ class Services:
 
     def batcher(self) -> Batcher:
         """A batcher over this service's database and chain."""
-        return Batcher(
-            self.engine, self.ledger, batch_size=self.settings.batch_size, batch_age=self.settings.batch_age
-        )
+        return Batcher(self.engine, self.ledger, batch_size=self.settings.batch_size, batch_age=self.settings.batch_age)
 
     def close(self) -> None:
         """Releases database connections."""

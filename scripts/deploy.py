@@ -7,12 +7,14 @@ This is a Brownie script, not part of the service: ledger_service never imports 
 from __future__ import annotations
 
 from brownie import DataNotary, DeviceRegistry, accounts, web3
-from eth_abi import encode
 
 
 def _leaf(payload_hash: bytes) -> bytes:
-    """A StandardMerkleTree leaf for the value tuple (bytes32): keccak256(keccak256(abi.encode(v)))."""
-    return bytes(web3.keccak(web3.keccak(encode(["bytes32"], [payload_hash]))))
+    """StandardMerkleTree leaf of the value tuple (bytes32): keccak256(keccak256(abi.encode(v))).
+
+    abi.encode of a single bytes32 is the 32 bytes themselves.
+    """
+    return bytes(web3.keccak(web3.keccak(payload_hash)))
 
 
 def main() -> tuple[str, str]:

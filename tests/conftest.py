@@ -53,7 +53,9 @@ def anvil() -> Iterator[ManagedAnvil]:
 
 
 @pytest.fixture(scope="session")
-def chain(anvil: ManagedAnvil, artifacts: dict[str, Artifact], tmp_path_factory: pytest.TempPathFactory) -> ChainContext:
+def chain(
+    anvil: ManagedAnvil, artifacts: dict[str, Artifact], tmp_path_factory: pytest.TempPathFactory
+) -> ChainContext:
     """The contracts deployed once on the session's anvil."""
     settings = make_settings(tmp_path_factory.mktemp("chain"))
     client = connect(settings, anvil.url)

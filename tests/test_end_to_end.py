@@ -126,8 +126,9 @@ def test_acknowledged_reading_is_anchored_after_a_crash(tmp_path: Path, artifact
         assert verify_on_chain(restarted.rpc_url, artifacts, bundle) == (True, False)
 
 
-@pytest.mark.parametrize("command", [["device", "register", "0x1234"], ["device", "register", "0x" + "11" * 20,
-                                                                         "--id", "0xabc"]])
+@pytest.mark.parametrize(
+    "command", [["device", "register", "0x1234"], ["device", "register", "0x" + "11" * 20, "--id", "0xabc"]]
+)
 def test_cli_refuses_bad_device_arguments(tmp_path: Path, command: list[str]) -> None:
     result = subprocess.run(
         [str(VENV_BIN / "provenance"), *command], cwd=tmp_path, capture_output=True, text=True, timeout=60,

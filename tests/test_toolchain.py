@@ -73,7 +73,9 @@ def test_manifest_is_refused_when_code_or_artifacts_changed(chain: ChainContext)
     client, deployment, artifacts = chain.client, chain.deployment, chain.artifacts
     assert manifest_matches(client, deployment, artifacts) is None
     rebuilt = dict(artifacts)
-    rebuilt["DataNotary"] = dataclasses.replace(artifacts["DataNotary"], bytecode=artifacts["DataNotary"].bytecode + "00")
+    rebuilt["DataNotary"] = dataclasses.replace(
+        artifacts["DataNotary"], bytecode=artifacts["DataNotary"].bytecode + "00"
+    )
     assert "rebuilt" in (manifest_matches(client, deployment, rebuilt) or "")
     moved = dataclasses.replace(
         deployment,

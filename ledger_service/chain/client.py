@@ -14,7 +14,7 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
-from web3.types import TxParams, TxReceipt
+from web3.types import Nonce, RPCEndpoint, TxParams, TxReceipt, Wei
 
 from ledger_service.chain.revert import RevertDecoder
 from ledger_service.errors import ChainError, TransactionReverted
@@ -36,11 +36,13 @@ def _is_unsupported_method(error: dict[str, Any]) -> bool:
 def operator_account(settings: Settings) -> LocalAccount:
     """The account that deploys and anchors: the configured key, else one kept in the data directory."""
     if settings.operator_key is not None:
-        return Account.from_key(settings.operator_key.get_secret_value())
+        configured: LocalAccount = Account.from_key(settings.operator_key.get_secret_value())
+        return configured
     key_file = settings.data_dir / "operator.key"
     if key_file.exists():
-        return Account.from_key(key_file.read_text().strip())
-    account = Account.create()
+        stored: LocalAccount = Account.from_key(key_file.read_text().strip())
+        return stored
+    account: LocalAccount = Account.create()
     key_file.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -83,7 +85,9 @@ class ChainClient:
             )
         amount = min(_FUNDING_WEI, self.w3.eth.get_balance(accounts[0]) // 2)
         try:
-            tx_hash = self.w3.eth.send_transaction({"from": accounts[0], "to": self.operator.address, "value": amount})
+            tx_hash = self.w3.eth.send_transaction(
+                {"from": accounts[0], "to": self.operator.address, "value": Wei(amount)}
+            )
             self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
         except Web3RPCError as exc:
             raise ChainError(f"could not fund the operator {self.operator.address} from {accounts[0]}: {exc}") from exc
@@ -116,8 +120,8 @@ class ChainClient:
         """Signs with the next nonce and sends; when another process used the same key in the
         meantime ("nonce too low"), takes a fresh nonce from the node and tries once more."""
         for attempt in (1, 2):
-            tx["nonce"] = self._next_nonce()
-            signed = self.operator.sign_transaction(tx)
+            tx["nonce"] = Nonce(self._next_nonce())
+            signed = self.operator.sign_transaction(dict(tx))  # type: ignore[arg-type]
             try:
                 receipt = self._send_raw(signed.raw_transaction)
             except ChainError as exc:
@@ -139,9 +143,9 @@ class ChainClient:
 
     def _send_raw(self, raw: bytes) -> TxReceipt:
         if self._sync_send is not False:
-            response: dict[str, Any] = self.w3.provider.make_request(
-                "eth_sendRawTransactionSync", [HexBytes(raw).to_0x_hex()]
-            )  # type: ignore[assignment]
+            response: dict[str, Any] = self.w3.provider.make_request(  # type: ignore[assignment]
+                RPCEndpoint("eth_sendRawTransactionSync"), [HexBytes(raw).to_0x_hex()]
+            )
             error = response.get("error")
             if error is None:
                 self._sync_send = True
@@ -168,4 +172,3 @@ def connect(settings: Settings, rpc_url: str) -> ChainClient:
         raise ChainError(f"no JSON-RPC node answers at {rpc_url}")
     client.ensure_funded()
     return client
-
