@@ -39,7 +39,7 @@ app = typer.Typer(
 )
 device_app = typer.Typer(help="Manage devices in the on-chain registry.", no_args_is_help=True)
 app.add_typer(device_app, name="device")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 def _settings() -> Settings:

@@ -38,8 +38,17 @@ def alive(pid: int) -> bool:
 class RunningService:
     """`provenance up` in a data directory, as a child process, with its published URLs."""
 
-    def __init__(self, workdir: Path, env: dict[str, str] | None = None, timeout: float = 90.0) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        env: dict[str, str] | None = None,
+        timeout: float = 90.0,
+        command: tuple[str, ...] = ("up",),
+        ready_text: str = "is up",
+    ) -> None:
         self.workdir = workdir
+        self.command = command
+        self.ready_text = ready_text
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("PROVENANCE_")},
             "PROVENANCE_API_PORT": "0",
@@ -50,26 +59,29 @@ class RunningService:
         self.timeout = timeout
         self.process: subprocess.Popen[bytes] | None = None
         self.info: dict[str, Any] = {}
-        self.log_path = workdir / "up.log"
+        self.log_path = workdir / f"{command[0]}.log"
 
     def start(self) -> RunningService:
         self.workdir.mkdir(parents=True, exist_ok=True)
         runtime = self.workdir / ".provenance" / "runtime.json"
-        runtime.unlink(missing_ok=True)
+        if self.command[0] in ("up", "chain"):
+            runtime.unlink(missing_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [str(VENV_BIN / "provenance"), "up"], cwd=self.workdir, env=self.env, stdout=log, stderr=log
+                [str(VENV_BIN / "provenance"), *self.command], cwd=self.workdir, env=self.env, stdout=log, stderr=log
             )
+        name = " ".join(self.command)
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"provenance up exited with {self.process.returncode}:\n{self.log()}")
-            if runtime.exists() and "is up" in self.log():
-                self.info = json.loads(runtime.read_text())
+                raise RuntimeError(f"provenance {name} exited with {self.process.returncode}:\n{self.log()}")
+            if self.ready_text in self.log():
+                if runtime.exists():
+                    self.info = json.loads(runtime.read_text())
                 return self
             time.sleep(0.1)
         self.kill()
-        raise RuntimeError(f"provenance up did not come up in {self.timeout}s:\n{self.log()}")
+        raise RuntimeError(f"provenance {name} did not come up in {self.timeout}s:\n{self.log()}")
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -5,6 +5,7 @@ and Ctrl-C leaving no process behind. Also: an acknowledged reading survives a c
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -145,3 +146,50 @@ def test_cli_without_a_chain_says_how_to_start_one(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 1
     assert "provenance up" in result.stderr and "configuration-error" in result.stderr
+
+
+def run_cli(workdir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PROVENANCE_")}
+    return subprocess.run(
+        [str(VENV_BIN / "provenance"), *args], cwd=workdir, env={**base, **(env or {})},
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+def test_each_component_runs_alone(tmp_path: Path, artifacts: dict[str, Artifact]) -> None:
+    """`provenance chain`, `deploy`, `serve` and `batcher` as separate processes make one service."""
+    fast = {"PROVENANCE_BATCH_AGE": "1", "PROVENANCE_BATCH_POLL": "0.1"}
+    with RunningService(tmp_path, command=("chain",), ready_text="chain up") as chain:
+        deployed = run_cli(tmp_path, "deploy")
+        assert deployed.returncode == 0, deployed.stderr
+        assert "deployed on chain 31337" in deployed.stderr
+        again = run_cli(tmp_path, "deploy")
+        assert "already deployed" in again.stderr
+        with (
+            RunningService(tmp_path, command=("serve",), ready_text="API on http://") as api_process,
+            RunningService(tmp_path, command=("batcher",), ready_text="batcher running", env=fast),
+        ):
+            api_url = api_process.log().split("API on ")[1].split()[0]
+            device = Account.create()
+            registered = run_cli(tmp_path, "device", "register", device.address)
+            assert registered.returncode == 0, registered.stderr
+            api_process.info = {"api_url": api_url, "rpc_url": chain.rpc_url}
+            body = sign_outside(api_process, device.key.to_0x_hex(), sequence=1, value=7)
+            with httpx.Client(base_url=api_url, timeout=30) as api:
+                reading_id = api.post("/v1/readings", json=body).json()["id"]
+                wait_for_status(api, reading_id, "anchored", timeout=15)
+                bundle = api.get(f"/v1/readings/{reading_id}/proof").json()
+        assert verify_on_chain(chain.rpc_url, artifacts, bundle) == (True, False)
+
+
+def test_demo_sends_signed_readings_that_get_anchored(tmp_path: Path) -> None:
+    with RunningService(tmp_path) as service:
+        result = run_cli(tmp_path, "demo", "--devices", "2", "--rate", "20", "--duration", "1")
+        assert result.returncode == 0, result.stderr
+        assert "rejected 0" in result.stderr
+        with httpx.Client(base_url=service.api_url) as api:
+            deadline = time.monotonic() + 15
+            while api.get("/health").json()["counts"]["pending_readings"] and time.monotonic() < deadline:
+                time.sleep(0.2)
+            counts = api.get("/health").json()["counts"]
+        assert counts["pending_readings"] == 0 and counts["anchored_batches"] >= 1
