@@ -4,12 +4,22 @@ pragma solidity ^0.8.24;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {P256} from "@openzeppelin/contracts/utils/cryptography/P256.sol";
 
 /**
  * @title DeviceRegistry
  * @notice On-chain identities of the IoT devices whose signed readings the ledger notarizes.
- * A device is known by a stable 32-byte id and signs its readings as EIP-712 typed data whose
- * domain is this contract ("ProvenanceLedger", version "1").
+ *
+ * A device has a stable 32-byte id, an owner who manages it, a signing key (secp256k1, given as
+ * an address, or P-256, given as the point (x, y)), metadata and a status. Keys rotate without
+ * changing the id; every key keeps the time and block range in which it was valid, so a reading
+ * is checked against the key that was valid when it was taken. Revocation is final and ends the
+ * validity of the current key.
+ *
+ * Devices sign readings as EIP-712 typed data under this contract's domain
+ * ("ProvenanceLedger", version "1"): secp256k1 keys as Ethereum signatures (r, s, v), P-256 keys
+ * as (r, s) over the same digest. Every change emits an event carrying the full new state, so an
+ * indexer can rebuild the registry from the events alone.
  */
 contract DeviceRegistry is AccessControl, EIP712 {
     /// @notice Role allowed to register devices.
@@ -20,6 +30,53 @@ contract DeviceRegistry is AccessControl, EIP712 {
         keccak256(
             "Reading(bytes32 deviceId,uint64 sequence,uint64 timestamp,string metric,int256 value,int8 scale,string unit,bytes32 payloadHash)"
         );
+
+    /// @notice The kind of a device's signing key.
+    enum KeyType {
+        None,
+        Secp256k1,
+        P256
+    }
+
+    /// @notice The lifecycle of a device. Revoked is final.
+    enum Status {
+        None,
+        Active,
+        Suspended,
+        Revoked
+    }
+
+    /// @notice A public key: `signer` for secp256k1, (`x`, `y`) for P-256; the other fields zero.
+    struct PublicKey {
+        KeyType keyType;
+        address signer;
+        bytes32 x;
+        bytes32 y;
+    }
+
+    /// @notice A key in a device's history, valid from `validFrom` until `validUntil` (0: still valid).
+    struct KeyRecord {
+        PublicKey key;
+        uint64 validFrom;
+        uint64 validFromBlock;
+        uint64 validUntil;
+        uint64 validUntilBlock;
+    }
+
+    /// @notice Descriptive data of a device.
+    struct Metadata {
+        string model;
+        bytes32 firmwareHash;
+        string metadataCid;
+    }
+
+    /// @notice A registered device.
+    struct Device {
+        address owner;
+        Status status;
+        uint64 registeredAt;
+        Metadata metadata;
+    }
 
     /// @notice A sensor reading as its device signs it.
     struct Reading {
@@ -33,26 +90,49 @@ contract DeviceRegistry is AccessControl, EIP712 {
         bytes32 payloadHash;
     }
 
-    /// @notice A registered device.
-    struct Device {
-        address signer;
-        address owner;
-        uint64 registeredAt;
-    }
-
     mapping(bytes32 deviceId => Device) private _devices;
+    mapping(bytes32 deviceId => KeyRecord[]) private _keys;
 
     /// @notice The device id is zero.
     error DeviceRegistryZeroDeviceId();
-    /// @notice The signing address is zero.
-    error DeviceRegistryZeroSigner();
+    /// @notice The owner address is zero.
+    error DeviceRegistryZeroOwner();
+    /// @notice The key is malformed: a zero address, a point not on P-256, or mixed fields.
+    error DeviceRegistryInvalidKey();
+    /// @notice The new key equals the current one.
+    error DeviceRegistrySameKey(bytes32 deviceId);
     /// @notice A device with this id is already registered.
     error DeviceRegistryDeviceAlreadyRegistered(bytes32 deviceId);
     /// @notice No device with this id is registered.
     error DeviceRegistryUnknownDevice(bytes32 deviceId);
+    /// @notice `caller` is not the owner of the device (nor, for revocation, an admin).
+    error DeviceRegistryUnauthorizedOwner(bytes32 deviceId, address caller);
+    /// @notice The device's status does not allow the change.
+    error DeviceRegistryInvalidStatus(bytes32 deviceId, Status status);
+    /// @notice The key index is out of range.
+    error DeviceRegistryUnknownKey(bytes32 deviceId, uint256 index);
 
-    /// @notice Emitted when a device is registered.
-    event DeviceRegistered(bytes32 indexed deviceId, address indexed signer, address indexed owner);
+    /// @notice Emitted when a device is registered, with its first key and metadata.
+    event DeviceRegistered(
+        bytes32 indexed deviceId,
+        address indexed owner,
+        address indexed registrar,
+        PublicKey key,
+        Metadata metadata
+    );
+    /// @notice Emitted when a device's key is replaced; key `keyIndex` is valid from this block on.
+    event DeviceKeyRotated(bytes32 indexed deviceId, uint256 indexed keyIndex, PublicKey key);
+    /// @notice Emitted when a device's status changes.
+    event DeviceStatusChanged(bytes32 indexed deviceId, Status previousStatus, Status newStatus);
+    /// @notice Emitted when a device changes owner.
+    event DeviceOwnershipTransferred(bytes32 indexed deviceId, address indexed previousOwner, address indexed newOwner);
+    /// @notice Emitted when a device's metadata changes.
+    event DeviceMetadataUpdated(bytes32 indexed deviceId, Metadata metadata);
+
+    modifier onlyDeviceOwner(bytes32 deviceId) {
+        _checkDeviceOwner(deviceId);
+        _;
+    }
 
     /**
      * @param admin Account that receives the admin role and the registrar role.
@@ -63,18 +143,106 @@ contract DeviceRegistry is AccessControl, EIP712 {
     }
 
     /**
-     * @notice Registers a device that signs its readings with the secp256k1 key of `signer`.
-     * @dev Requirements: the caller has REGISTRAR_ROLE; `deviceId` and `signer` are non-zero;
-     * the id is not yet registered. The caller becomes the device's owner.
-     * Emits {DeviceRegistered}.
+     * @notice Registers device `deviceId`, owned by `owner`, signing with `key`.
+     * @dev Requirements: the caller has REGISTRAR_ROLE; the id, owner and key are valid; the id is new.
+     * The device starts Active with `key` valid from this block. Emits {DeviceRegistered}.
      */
-    function registerDevice(bytes32 deviceId, address signer) external onlyRole(REGISTRAR_ROLE) {
+    function registerDevice(
+        bytes32 deviceId,
+        address owner,
+        PublicKey calldata key,
+        Metadata calldata metadata
+    ) external onlyRole(REGISTRAR_ROLE) {
         if (deviceId == bytes32(0)) revert DeviceRegistryZeroDeviceId();
-        if (signer == address(0)) revert DeviceRegistryZeroSigner();
-        if (_devices[deviceId].signer != address(0)) revert DeviceRegistryDeviceAlreadyRegistered(deviceId);
+        if (owner == address(0)) revert DeviceRegistryZeroOwner();
+        _checkKey(key);
+        Device storage device = _devices[deviceId];
+        if (device.status != Status.None) revert DeviceRegistryDeviceAlreadyRegistered(deviceId);
 
-        _devices[deviceId] = Device({signer: signer, owner: _msgSender(), registeredAt: uint64(block.timestamp)});
-        emit DeviceRegistered(deviceId, signer, _msgSender());
+        device.owner = owner;
+        device.status = Status.Active;
+        device.registeredAt = uint64(block.timestamp);
+        device.metadata = metadata;
+        _keys[deviceId].push(_openKey(key));
+        emit DeviceRegistered(deviceId, owner, _msgSender(), key, metadata);
+    }
+
+    /**
+     * @notice Replaces the signing key of `deviceId` with `newKey`, keeping the id.
+     * @dev Requirements: the caller owns the device; it is not revoked; `newKey` is valid and differs
+     * from the current key. The current key stays in the history, valid until this block.
+     * Emits {DeviceKeyRotated}.
+     */
+    function rotateKey(bytes32 deviceId, PublicKey calldata newKey) external onlyDeviceOwner(deviceId) {
+        Status status = _devices[deviceId].status;
+        if (status == Status.Revoked) revert DeviceRegistryInvalidStatus(deviceId, status);
+        _checkKey(newKey);
+        KeyRecord[] storage history = _keys[deviceId];
+        KeyRecord storage current = history[history.length - 1];
+        if (_sameKey(current.key, newKey)) revert DeviceRegistrySameKey(deviceId);
+
+        _closeKey(current);
+        history.push(_openKey(newKey));
+        emit DeviceKeyRotated(deviceId, history.length - 1, newKey);
+    }
+
+    /**
+     * @notice Suspends `deviceId`: its readings are refused until it is reactivated.
+     * @dev Requirements: the caller owns the device; it is Active. Emits {DeviceStatusChanged}.
+     */
+    function suspendDevice(bytes32 deviceId) external onlyDeviceOwner(deviceId) {
+        _setStatus(deviceId, Status.Active, Status.Suspended);
+    }
+
+    /**
+     * @notice Reactivates a suspended device.
+     * @dev Requirements: the caller owns the device; it is Suspended. Emits {DeviceStatusChanged}.
+     */
+    function reactivateDevice(bytes32 deviceId) external onlyDeviceOwner(deviceId) {
+        _setStatus(deviceId, Status.Suspended, Status.Active);
+    }
+
+    /**
+     * @notice Revokes `deviceId` for good; its current key stops being valid in this block.
+     * @dev Requirements: the caller owns the device or has DEFAULT_ADMIN_ROLE; it is not revoked yet.
+     * Readings taken before the revocation still verify. Emits {DeviceStatusChanged}.
+     */
+    function revokeDevice(bytes32 deviceId) external {
+        Device storage device = _requireDevice(deviceId);
+        if (device.owner != _msgSender() && !hasRole(DEFAULT_ADMIN_ROLE, _msgSender())) {
+            revert DeviceRegistryUnauthorizedOwner(deviceId, _msgSender());
+        }
+        Status previous = device.status;
+        if (previous == Status.Revoked) revert DeviceRegistryInvalidStatus(deviceId, previous);
+        device.status = Status.Revoked;
+        KeyRecord[] storage history = _keys[deviceId];
+        _closeKey(history[history.length - 1]);
+        emit DeviceStatusChanged(deviceId, previous, Status.Revoked);
+    }
+
+    /**
+     * @notice Hands `deviceId` over to `newOwner`.
+     * @dev Requirements: the caller owns the device; `newOwner` is non-zero; the device is not revoked.
+     * Emits {DeviceOwnershipTransferred}.
+     */
+    function transferDeviceOwnership(bytes32 deviceId, address newOwner) external onlyDeviceOwner(deviceId) {
+        if (newOwner == address(0)) revert DeviceRegistryZeroOwner();
+        Device storage device = _devices[deviceId];
+        if (device.status == Status.Revoked) revert DeviceRegistryInvalidStatus(deviceId, Status.Revoked);
+        address previous = device.owner;
+        device.owner = newOwner;
+        emit DeviceOwnershipTransferred(deviceId, previous, newOwner);
+    }
+
+    /**
+     * @notice Replaces the metadata of `deviceId` (after a firmware update, for example).
+     * @dev Requirements: the caller owns the device; it is not revoked. Emits {DeviceMetadataUpdated}.
+     */
+    function updateDeviceMetadata(bytes32 deviceId, Metadata calldata metadata) external onlyDeviceOwner(deviceId) {
+        Device storage device = _devices[deviceId];
+        if (device.status == Status.Revoked) revert DeviceRegistryInvalidStatus(deviceId, Status.Revoked);
+        device.metadata = metadata;
+        emit DeviceMetadataUpdated(deviceId, metadata);
     }
 
     /**
@@ -82,16 +250,31 @@ contract DeviceRegistry is AccessControl, EIP712 {
      * @dev Reverts with {DeviceRegistryUnknownDevice} when it is not registered.
      */
     function getDevice(bytes32 deviceId) external view returns (Device memory) {
-        Device memory device = _devices[deviceId];
-        if (device.signer == address(0)) revert DeviceRegistryUnknownDevice(deviceId);
-        return device;
+        return _requireDevice(deviceId);
     }
 
     /**
-     * @notice Returns whether `deviceId` is registered.
+     * @notice Returns whether `deviceId` is registered (in any status).
      */
     function isRegistered(bytes32 deviceId) external view returns (bool) {
-        return _devices[deviceId].signer != address(0);
+        return _devices[deviceId].status != Status.None;
+    }
+
+    /**
+     * @notice Returns how many keys `deviceId` has had.
+     */
+    function keyCount(bytes32 deviceId) external view returns (uint256) {
+        return _keys[deviceId].length;
+    }
+
+    /**
+     * @notice Returns key `index` of `deviceId`'s history (0 is the key it was registered with).
+     * @dev Reverts with {DeviceRegistryUnknownKey} when out of range.
+     */
+    function getKey(bytes32 deviceId, uint256 index) external view returns (KeyRecord memory) {
+        KeyRecord[] storage history = _keys[deviceId];
+        if (index >= history.length) revert DeviceRegistryUnknownKey(deviceId, index);
+        return history[index];
     }
 
     /**
@@ -102,14 +285,67 @@ contract DeviceRegistry is AccessControl, EIP712 {
     }
 
     /**
-     * @notice Returns true when `signature` over `digest` was made by the signing key of `deviceId`.
-     * @dev Returns false (never reverts) for unknown devices and malformed signatures.
+     * @notice Returns true when `signature` over `digest` is by the key of `deviceId` that is valid
+     * now, and the device is Active.
+     * @dev secp256k1 signatures are 65 bytes (r, s, v); P-256 signatures are 64 bytes (r, s). Both
+     * must have a low `s`. Never reverts.
      */
     function verifyReading(bytes32 deviceId, bytes32 digest, bytes calldata signature) external view returns (bool) {
-        address signer = _devices[deviceId].signer;
-        if (signer == address(0)) return false;
-        (address recovered, ECDSA.RecoverError err, ) = ECDSA.tryRecover(digest, signature);
-        return err == ECDSA.RecoverError.NoError && recovered == signer;
+        if (_devices[deviceId].status != Status.Active) return false;
+        return _verifyAt(deviceId, digest, signature, uint64(block.timestamp));
+    }
+
+    /**
+     * @notice Returns true when `signature` over `digest` is by the key of `deviceId` that was valid
+     * at time `timestamp` (a key rotated out or revoked before then does not count).
+     * @dev Ignores the current status, so readings taken before a suspension or revocation verify.
+     */
+    function verifyReadingAt(
+        bytes32 deviceId,
+        bytes32 digest,
+        bytes calldata signature,
+        uint64 timestamp
+    ) external view returns (bool) {
+        return _verifyAt(deviceId, digest, signature, timestamp);
+    }
+
+    /**
+     * @notice Returns true when `signature` is by the key of `reading.deviceId` valid at `reading.timestamp`.
+     * @dev Computes the EIP-712 digest of `reading` itself.
+     */
+    function verifySignedReading(Reading calldata reading, bytes calldata signature) external view returns (bool) {
+        return _verifyAt(reading.deviceId, readingDigest(reading), signature, reading.timestamp);
+    }
+
+    function _verifyAt(
+        bytes32 deviceId,
+        bytes32 digest,
+        bytes calldata signature,
+        uint64 timestamp
+    ) private view returns (bool) {
+        KeyRecord[] storage history = _keys[deviceId];
+        for (uint256 i = history.length; i > 0; --i) {
+            KeyRecord storage record = history[i - 1];
+            if (record.validFrom > timestamp) continue;
+            if (record.validUntil != 0 && timestamp >= record.validUntil) return false;
+            return _verifySignature(record.key, digest, signature);
+        }
+        return false;
+    }
+
+    function _verifySignature(
+        PublicKey storage key,
+        bytes32 digest,
+        bytes calldata signature
+    ) private view returns (bool) {
+        if (key.keyType == KeyType.Secp256k1) {
+            (address recovered, ECDSA.RecoverError err, ) = ECDSA.tryRecover(digest, signature);
+            return err == ECDSA.RecoverError.NoError && recovered == key.signer;
+        }
+        if (key.keyType == KeyType.P256 && signature.length == 64) {
+            return P256.verify(digest, bytes32(signature[0:32]), bytes32(signature[32:64]), key.x, key.y);
+        }
+        return false;
     }
 
     function _hashReading(Reading calldata reading) private pure returns (bytes32) {
@@ -127,5 +363,53 @@ contract DeviceRegistry is AccessControl, EIP712 {
                     reading.payloadHash
                 )
             );
+    }
+
+    function _setStatus(bytes32 deviceId, Status from, Status to) private {
+        Device storage device = _devices[deviceId];
+        if (device.status != from) revert DeviceRegistryInvalidStatus(deviceId, device.status);
+        device.status = to;
+        emit DeviceStatusChanged(deviceId, from, to);
+    }
+
+    function _requireDevice(bytes32 deviceId) private view returns (Device storage device) {
+        device = _devices[deviceId];
+        if (device.status == Status.None) revert DeviceRegistryUnknownDevice(deviceId);
+    }
+
+    function _checkDeviceOwner(bytes32 deviceId) private view {
+        if (_requireDevice(deviceId).owner != _msgSender()) {
+            revert DeviceRegistryUnauthorizedOwner(deviceId, _msgSender());
+        }
+    }
+
+    function _checkKey(PublicKey calldata key) private pure {
+        if (key.keyType == KeyType.Secp256k1) {
+            if (key.signer == address(0) || key.x != 0 || key.y != 0) revert DeviceRegistryInvalidKey();
+        } else if (key.keyType == KeyType.P256) {
+            if (key.signer != address(0) || !P256.isValidPublicKey(key.x, key.y)) revert DeviceRegistryInvalidKey();
+        } else {
+            revert DeviceRegistryInvalidKey();
+        }
+    }
+
+    function _sameKey(PublicKey storage a, PublicKey calldata b) private view returns (bool) {
+        return a.keyType == b.keyType && a.signer == b.signer && a.x == b.x && a.y == b.y;
+    }
+
+    function _openKey(PublicKey calldata key) private view returns (KeyRecord memory) {
+        return
+            KeyRecord({
+                key: key,
+                validFrom: uint64(block.timestamp),
+                validFromBlock: uint64(block.number),
+                validUntil: 0,
+                validUntilBlock: 0
+            });
+    }
+
+    function _closeKey(KeyRecord storage record) private {
+        record.validUntil = uint64(block.timestamp);
+        record.validUntilBlock = uint64(block.number);
     }
 }

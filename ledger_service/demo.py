@@ -8,19 +8,19 @@ import time
 from dataclasses import dataclass, field
 
 import httpx
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
 from rich.console import Console
 
 from ledger_service.chain.ledger import Ledger
-from ledger_service.readings import Domain, Reading, sign_digest
+from ledger_service.devices import default_device_id
+from ledger_service.keys import DeviceKey, KeyType
+from ledger_service.readings import Domain, Reading
 
 
 @dataclass
 class SimulatedDevice:
-    """A device with its own key, counting its readings."""
+    """A device with its own key (secp256k1 or P-256), counting its readings."""
 
-    account: LocalAccount
+    key: DeviceKey
     device_id: bytes
     sequence: int = 0
 
@@ -37,7 +37,7 @@ class SimulatedDevice:
             scale=2,
             unit="Cel",
         )
-        signature = sign_digest(reading.digest(domain), self.account.key)
+        signature = self.key.sign(reading.digest(domain))
         body: dict[str, object] = {
             "device_id": "0x" + reading.device_id.hex(),
             "sequence": reading.sequence,
@@ -62,12 +62,12 @@ class DemoSummary:
 
 
 def register_devices(ledger: Ledger, count: int) -> list[SimulatedDevice]:
-    """Creates `count` device keys and registers them, id = address left-padded."""
+    """Creates `count` device keys, alternately secp256k1 and P-256, and registers them."""
     devices = []
-    for _ in range(count):
-        account = Account.create()
-        device = SimulatedDevice(account=account, device_id=bytes(12) + bytes.fromhex(account.address[2:]))
-        ledger.register_device(device.device_id, account.address)
+    for index in range(count):
+        key = DeviceKey.generate(KeyType.P256 if index % 2 else KeyType.SECP256K1)
+        device = SimulatedDevice(key=key, device_id=default_device_id(key.public_key))
+        ledger.register_device(device.device_id, key.public_key)
         devices.append(device)
     return devices
 
@@ -75,7 +75,10 @@ def register_devices(ledger: Ledger, count: int) -> list[SimulatedDevice]:
 def run_demo(ledger: Ledger, api_url: str, devices: int, rate: float, duration: float, console: Console) -> DemoSummary:
     """Runs the simulation and prints progress and a summary."""
     fleet = register_devices(ledger, devices)
-    console.print(f"registered {len(fleet)} devices; sending {rate}/s for {duration}s to {api_url}")
+    kinds = sorted({d.key.key_type.label for d in fleet})
+    console.print(
+        f"registered {len(fleet)} devices ({', '.join(kinds)}); sending {rate}/s for {duration}s to {api_url}"
+    )
     summary = DemoSummary()
     interval = 1.0 / rate
     start = time.monotonic()

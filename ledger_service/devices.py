@@ -1,25 +1,33 @@
-"""Device ids as people type them."""
+"""Device ids and keys as people give them: on the command line and in API bodies."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
-from eth_utils import is_address, keccak, to_checksum_address
+from eth_utils import is_address, keccak
+
+from ledger_service.keys import DeviceKey, KeyType, PublicKey
 
 _HEX32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
 
 
-def parse_device_id(text: str | None, address: str) -> tuple[bytes, str]:
-    """Returns (device id, checksummed signer) from a CLI id option and a signing address.
+def default_device_id(key: PublicKey) -> bytes:
+    """The id a device gets when none is given: its address left-padded (secp256k1), or
+    keccak256(x ‖ y) of its point (P-256)."""
+    if key.key_type is KeyType.SECP256K1:
+        assert key.signer is not None
+        return bytes(12) + bytes.fromhex(key.signer[2:])
+    assert key.x is not None and key.y is not None
+    return keccak(key.x.to_bytes(32, "big") + key.y.to_bytes(32, "big"))
 
-    The id is 0x + 64 hex digits taken as is, any other text hashed with keccak256, or by default
-    the address left-padded to 32 bytes.
-    """
-    if not is_address(address):
-        raise ValueError(f"not an address: {address!r}")
-    signer = to_checksum_address(address)
+
+def parse_device_id(text: str | None, key: PublicKey | None = None) -> bytes:
+    """A device id from 0x + 64 hex digits, any other text (hashed with keccak256), or the key's default."""
     if text is None:
-        return bytes(12) + bytes.fromhex(signer[2:]), signer
+        if key is None:
+            raise ValueError("a device id is needed")
+        return default_device_id(key)
     if _HEX32.match(text):
         device_id = bytes.fromhex(text[2:])
     elif text.startswith("0x"):
@@ -30,4 +38,14 @@ def parse_device_id(text: str | None, address: str) -> tuple[bytes, str]:
         raise ValueError("the device id is empty")
     if device_id == bytes(32):
         raise ValueError("the device id must not be zero")
-    return device_id, signer
+    return device_id
+
+
+def parse_public_key(text: str) -> PublicKey:
+    """A public key from an address (secp256k1) or a key file written by `provenance device keygen`."""
+    if is_address(text):
+        return PublicKey(KeyType.SECP256K1, signer=text)
+    path = Path(text)
+    if path.is_file():
+        return DeviceKey.load(path).public_key
+    raise ValueError(f"{text!r} is neither an address nor a key file")

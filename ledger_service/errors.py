@@ -76,12 +76,79 @@ class UnknownDevice(ReadingRejected):
     title = "Unknown device"
 
 
-class SequenceConflict(ReadingRejected):
-    """Another reading with the same device and sequence number is already stored."""
+class DeviceSuspended(ReadingRejected):
+    """The device is suspended: its readings are refused until it is reactivated."""
 
-    code = "sequence-conflict"
+    code = "device-suspended"
+    title = "Device suspended"
+
+
+class DeviceRevoked(ReadingRejected):
+    """The device is revoked for good."""
+
+    code = "device-revoked"
+    title = "Device revoked"
+
+
+class KeyRotated(ReadingRejected):
+    """The reading is signed with a key the device no longer uses."""
+
+    code = "key-rotated"
+    title = "Signed with a rotated-out key"
+
+
+class KeyNotYetValid(ReadingRejected):
+    """The reading's timestamp is before its signing key became valid, so it could not verify on chain."""
+
+    code = "key-not-yet-valid"
+    title = "Timestamp before the key was valid"
+
+
+class TimestampInFuture(ReadingRejected):
+    """The reading's timestamp is further ahead of the service's clock than the allowed skew."""
+
+    code = "timestamp-in-future"
+    title = "Timestamp in the future"
+
+
+class SequenceNotIncreasing(ReadingRejected):
+    """The sequence number is not above the device's last one: a replay or a reordering."""
+
+    code = "sequence-not-increasing"
     status = 409
-    title = "Sequence number already used"
+    title = "Sequence number not increasing"
+
+
+class InvalidKey(ProvenanceError, ValueError):
+    """A public key is malformed or not on its curve."""
+
+    code = "invalid-key"
+    status = 422
+    title = "Invalid key"
+
+
+class Unauthorized(ProvenanceError, PermissionError):
+    """The request carries no valid API key."""
+
+    code = "unauthorized"
+    status = 401
+    title = "API key missing or invalid"
+
+
+class Forbidden(ProvenanceError, PermissionError):
+    """The API key's roles do not allow the action."""
+
+    code = "forbidden"
+    status = 403
+    title = "Not allowed"
+
+
+class ChainRefused(ProvenanceError, ValueError):
+    """The contract refused the change (its custom error is in `error`)."""
+
+    code = "chain-refused"
+    status = 409
+    title = "Refused by the contract"
 
 
 class NotFound(ProvenanceError, LookupError):

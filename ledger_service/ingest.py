@@ -1,51 +1,50 @@
-"""Ingest: verify a signed reading against the device registry, then store it durably.
+"""Ingest: check a signed reading against the device registry, then store it durably.
 
-A reading is acknowledged only after its row is committed. Posting the same signed reading again
-is answered with the stored one and stores nothing.
+Checks, in order, each with its own error: timestamp not too far ahead; device known, not
+suspended, not revoked; signature by the device's current key (a signature by an earlier key is
+`key-rotated`); timestamp not before that key became valid; sequence above the device's last.
+Only then is the reading written, and the answer given after the commit. The same signed
+reading posted again is answered with the stored one and stores nothing.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from ledger_service.errors import InvalidSignature, SequenceConflict, UnknownDevice
-from ledger_service.models import StoredReading
-from ledger_service.readings import Domain, Reading, SignatureError, reading_leaf, recover_signer
+from ledger_service.errors import (
+    DeviceRevoked,
+    DeviceSuspended,
+    InvalidSignature,
+    KeyNotYetValid,
+    KeyRotated,
+    SequenceNotIncreasing,
+    TimestampInFuture,
+    UnknownDevice,
+)
+from ledger_service.models import DeviceCursor, StoredReading
+from ledger_service.readings import Domain, Reading, reading_leaf
+from ledger_service.registry import DeviceRecord, DeviceStatus, KeyRecord, RegistryCache
 
 log = logging.getLogger(__name__)
 
 
-class DeviceDirectory:
-    """Answers "which key signs for this device?", remembering what the registry said.
+@dataclass(frozen=True)
+class VerifiedReading:
+    """A reading whose signature checked out, with what the check established."""
 
-    Registered devices are cached; unknown ids are asked again each time, so a device registered
-    a moment ago is accepted at once.
-    """
-
-    def __init__(self, lookup: Callable[[bytes], str | None]) -> None:
-        self._lookup = lookup
-        self._signers: dict[bytes, str] = {}
-        self._lock = threading.Lock()
-
-    def signer_of(self, device_id: bytes) -> str | None:
-        """The signing address of `device_id`, or None when it is not registered."""
-        with self._lock:
-            cached = self._signers.get(device_id)
-        if cached is not None:
-            return cached
-        signer = self._lookup(device_id)
-        if signer is not None:
-            with self._lock:
-                self._signers[device_id] = signer
-        return signer
+    reading: Reading
+    signature: bytes
+    digest: bytes
+    signer: str
+    leaf: bytes
 
 
 @dataclass(frozen=True)
@@ -56,76 +55,143 @@ class IngestResult:
     created: bool
 
 
+def key_label(record: KeyRecord) -> str:
+    """How a stored reading names the key that signed it: the address, or p256:x."""
+    key = record.key
+    return key.signer if key.signer else f"p256:0x{key.x:064x}"
+
+
 class Ingestor:
     """Verifies and stores readings."""
 
     def __init__(
-        self, engine: Engine, domain: Domain, devices: DeviceDirectory, clock: Callable[[], float] = time.time
+        self,
+        engine: Engine,
+        domain: Domain,
+        registry: RegistryCache,
+        max_clock_skew: float = 300.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.engine = engine
         self.domain = domain
-        self.devices = devices
+        self.registry = registry
+        self.max_clock_skew = max_clock_skew
         self.clock = clock
 
-    def verify(self, reading: Reading, signature: bytes) -> tuple[bytes, str]:
-        """Checks the signature against the registry; returns the digest and the signer."""
-        signer = self.devices.signer_of(reading.device_id)
-        if signer is None:
-            raise UnknownDevice(f"device 0x{reading.device_id.hex()} is not registered", device_id=reading.device_id)
-        digest = reading.digest(self.domain)
-        try:
-            recovered = recover_signer(digest, signature)
-        except SignatureError as exc:
-            raise InvalidSignature(str(exc)) from exc
-        if recovered != signer:
-            raise InvalidSignature(
-                f"signature is by {recovered}, not by the key registered for device 0x{reading.device_id.hex()}"
+    def verify(self, reading: Reading, signature: bytes) -> VerifiedReading:
+        """Runs every check that needs no database; raises the matching `ReadingRejected`."""
+        if reading.timestamp > self.clock() + self.max_clock_skew:
+            raise TimestampInFuture(
+                f"timestamp {reading.timestamp} is more than {self.max_clock_skew:g}s ahead of the service's clock",
+                timestamp=reading.timestamp,
             )
-        return digest, signer
+        device = self._device(reading.device_id)
+        digest = reading.digest(self.domain)
+        current = device.current_key
+        if not current.key.verify(digest, signature):
+            # The cache may be a moment behind a rotation: look again before refusing.
+            if self.registry.refresh():
+                device = self._device(reading.device_id)
+                current = device.current_key
+            if not current.key.verify(digest, signature):
+                self._refuse_signature(device, digest, signature)
+        if reading.timestamp < current.valid_from:
+            raise KeyNotYetValid(
+                f"timestamp {reading.timestamp} is before the signing key became valid at {current.valid_from}",
+                valid_from=current.valid_from,
+            )
+        return VerifiedReading(reading, signature, digest, key_label(current), reading_leaf(digest, signature))
+
+    def _device(self, device_id: bytes) -> DeviceRecord:
+        device = self.registry.get(device_id)
+        if device is None:
+            raise UnknownDevice(f"device 0x{device_id.hex()} is not registered", device_id=device_id)
+        if device.status is DeviceStatus.REVOKED:
+            raise DeviceRevoked(f"device 0x{device_id.hex()} is revoked", device_id=device_id)
+        if device.status is DeviceStatus.SUSPENDED:
+            raise DeviceSuspended(f"device 0x{device_id.hex()} is suspended", device_id=device_id)
+        return device
+
+    def _refuse_signature(self, device: DeviceRecord, digest: bytes, signature: bytes) -> None:
+        for index, record in enumerate(device.keys[:-1]):
+            if record.key.verify(digest, signature):
+                raise KeyRotated(
+                    f"signed with key {index} of device 0x{device.device_id.hex()}, "
+                    f"rotated out at {record.valid_until}",
+                    key_index=index,
+                )
+        raise InvalidSignature(
+            f"the signature is not a valid {device.current_key.key.key_type.label} signature by the current key "
+            f"of device 0x{device.device_id.hex()} over this reading"
+        )
 
     def ingest(self, reading: Reading, signature: bytes) -> IngestResult:
         """Verifies `reading` and stores it; returns the stored row and whether it is new."""
-        digest, signer = self.verify(reading, signature)
-        leaf = "0x" + reading_leaf(digest, signature).hex()
+        return self.store(self.verify(reading, signature))
+
+    def store(self, verified: VerifiedReading) -> IngestResult:
+        """Stores a verified reading, enforcing the device's increasing sequence, in one transaction.
+
+        A concurrent request for the same device can make the first attempt collide on the
+        device's cursor row; the attempt is then repeated with the row in place.
+        """
+        for attempt in range(3):
+            try:
+                return self._store_once(verified)
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _store_once(self, verified: VerifiedReading) -> IngestResult:
+        reading = verified.reading
+        leaf = "0x" + verified.leaf.hex()
+        device_id = "0x" + reading.device_id.hex()
         with Session(self.engine, expire_on_commit=False) as session:
             existing = session.get(StoredReading, leaf)
             if existing is not None:
                 return IngestResult(existing, created=False)
-            row = StoredReading(
-                id=leaf,
-                device_id="0x" + reading.device_id.hex(),
-                sequence=reading.sequence,
-                timestamp=reading.timestamp,
-                metric=reading.metric,
-                value=str(reading.value),
-                scale=reading.scale,
-                unit=reading.unit,
-                payload_hash="0x" + reading.payload_hash.hex(),
-                digest="0x" + digest.hex(),
-                signature="0x" + signature.hex(),
-                signer=signer,
-                received_at=self.clock(),
-            )
-            session.add(row)
             try:
+                self._advance_cursor(session, device_id, reading.sequence)
+                row = StoredReading(
+                    id=leaf,
+                    device_id=device_id,
+                    sequence=reading.sequence,
+                    timestamp=reading.timestamp,
+                    metric=reading.metric,
+                    value=str(reading.value),
+                    scale=reading.scale,
+                    unit=reading.unit,
+                    payload_hash="0x" + reading.payload_hash.hex(),
+                    digest="0x" + verified.digest.hex(),
+                    signature="0x" + verified.signature.hex(),
+                    signer=verified.signer,
+                    received_at=self.clock(),
+                )
+                session.add(row)
                 session.commit()
-            except IntegrityError:
+            except (SequenceNotIncreasing, IntegrityError):
                 session.rollback()
-                return self._after_conflict(session, leaf, reading)
-        log.debug("stored reading", extra={"reading_id": leaf, "device_id": row.device_id})
+                existing = session.get(StoredReading, leaf)
+                if existing is not None:  # the same reading, stored by a concurrent request
+                    return IngestResult(existing, created=False)
+                raise
+        log.debug("stored reading", extra={"reading_id": leaf, "device_id": device_id})
         return IngestResult(row, created=True)
 
-    def _after_conflict(self, session: Session, leaf: str, reading: Reading) -> IngestResult:
-        existing = session.get(StoredReading, leaf)
-        if existing is not None:  # the same reading, stored by a concurrent request
-            return IngestResult(existing, created=False)
-        device_id = "0x" + reading.device_id.hex()
-        other = session.exec(
-            select(StoredReading).where(
-                StoredReading.device_id == device_id, StoredReading.sequence == reading.sequence
-            )
-        ).first()
-        raise SequenceConflict(
-            f"device {device_id} already has a different reading with sequence {reading.sequence}",
-            existing_id=other.id if other else None,
+    def _advance_cursor(self, session: Session, device_id: str, sequence: int) -> None:
+        moved = session.execute(
+            update(DeviceCursor)
+            .where(DeviceCursor.device_id == device_id, DeviceCursor.last_sequence < sequence)  # type: ignore[arg-type]
+            .values(last_sequence=sequence)
         )
+        if moved.rowcount == 1:  # type: ignore[attr-defined]
+            return
+        cursor = session.get(DeviceCursor, device_id)
+        if cursor is not None:
+            raise SequenceNotIncreasing(
+                f"sequence {sequence} is not above device {device_id}'s last sequence {cursor.last_sequence}",
+                last_sequence=cursor.last_sequence,
+            )
+        session.add(DeviceCursor(device_id=device_id, last_sequence=sequence))
+        session.flush()

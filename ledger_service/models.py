@@ -51,6 +51,29 @@ class StoredReading(SQLModel, table=True):
     payload_hash: str = Field(max_length=66)
     digest: str = Field(max_length=66)
     signature: str = Field(max_length=200)
-    signer: str = Field(max_length=42)
+    signer: str = Field(max_length=80, description="The signing key: an address, or p256:0x<x>")
     received_at: float = Field(index=True)
     batch_id: int | None = Field(default=None, foreign_key="batch.id", index=True)
+
+
+class DeviceCursor(SQLModel, table=True):
+    """The last sequence number stored per device: readings must go above it."""
+
+    __tablename__ = "device_cursor"
+
+    device_id: str = Field(primary_key=True, max_length=66)
+    last_sequence: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class ApiKey(SQLModel, table=True):
+    """An API key for the write endpoints. Only a hash of the secret is kept."""
+
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    key_hash: str = Field(unique=True, max_length=64)
+    prefix: str = Field(max_length=16, description="The first characters of the key, to recognise it")
+    roles: str = Field(description="Comma-separated roles")
+    created_at: float
+    revoked_at: float | None = None

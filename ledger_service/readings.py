@@ -8,11 +8,11 @@ root proves what was signed and by which signature. See docs/proof-format.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import Any
 
+from Crypto.Hash import keccak as _keccak
 from eth_abi import encode
-from eth_keys import keys
-from eth_keys.exceptions import BadSignature, ValidationError
 from eth_utils import keccak, to_checksum_address
 
 from ledger_service.merkle import leaf_hash
@@ -27,7 +27,6 @@ READING_TYPEHASH = keccak(text=READING_TYPE)
 DOMAIN_TYPEHASH = keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
 LEAF_TYPES = ("bytes32", "bytes32")
 ZERO_HASH = b"\x00" * 32
-_SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
 
 EIP712_TYPES: dict[str, list[dict[str, str]]] = {
     "EIP712Domain": [
@@ -49,8 +48,15 @@ EIP712_TYPES: dict[str, list[dict[str, str]]] = {
 }
 
 
-class SignatureError(ValueError):
-    """A signature is malformed or does not recover to a key."""
+def keccak256(data: bytes) -> bytes:
+    """keccak256, called straight on pycryptodome (the hot path of ingest)."""
+    return _keccak.new(data=data, digest_bits=256).digest()
+
+
+@lru_cache(maxsize=4096)
+def _string_hash(text: str) -> bytes:
+    """keccak256 of a string member; metric and unit names repeat, so they are cached."""
+    return keccak256(text.encode())
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,7 @@ class Domain:
     chain_id: int
     verifying_contract: str
 
-    @property
+    @cached_property
     def separator(self) -> bytes:
         """The domain separator."""
         return keccak(
@@ -100,27 +106,22 @@ class Reading:
     payload_hash: bytes = ZERO_HASH
 
     def struct_hash(self) -> bytes:
-        """EIP-712 hashStruct of the reading."""
-        return keccak(
-            encode(
-                ["bytes32", "bytes32", "uint64", "uint64", "bytes32", "int256", "int8", "bytes32", "bytes32"],
-                [
-                    READING_TYPEHASH,
-                    self.device_id,
-                    self.sequence,
-                    self.timestamp,
-                    keccak(text=self.metric),
-                    self.value,
-                    self.scale,
-                    keccak(text=self.unit),
-                    self.payload_hash,
-                ],
-            )
+        """EIP-712 hashStruct of the reading (every member is one 32-byte word)."""
+        return keccak256(
+            READING_TYPEHASH
+            + self.device_id
+            + self.sequence.to_bytes(32, "big")
+            + self.timestamp.to_bytes(32, "big")
+            + _string_hash(self.metric)
+            + self.value.to_bytes(32, "big", signed=True)
+            + self.scale.to_bytes(32, "big", signed=True)
+            + _string_hash(self.unit)
+            + self.payload_hash
         )
 
     def digest(self, domain: Domain) -> bytes:
         """The EIP-712 digest the device signs."""
-        return keccak(b"\x19\x01" + domain.separator + self.struct_hash())
+        return keccak256(b"\x19\x01" + domain.separator + self.struct_hash())
 
     def message(self) -> dict[str, Any]:
         """The reading as the EIP-712 `message` object."""
@@ -151,33 +152,6 @@ class Reading:
             self.unit,
             self.payload_hash,
         )
-
-
-def sign_digest(digest: bytes, private_key: bytes) -> bytes:
-    """A 65-byte (r, s, v) secp256k1 signature over `digest`, v in {27, 28}, low s."""
-    signature = keys.PrivateKey(private_key).sign_msg_hash(digest)
-    return signature.to_bytes()[:64] + bytes([signature.v + 27])
-
-
-def recover_signer(digest: bytes, signature: bytes) -> str:
-    """The address whose key made `signature` over `digest`.
-
-    Only signatures that OpenZeppelin's ECDSA accepts on chain are accepted here: 65 bytes,
-    v in {27, 28}, s in the lower half of the curve order.
-    """
-    if len(signature) != 65:
-        raise SignatureError(f"a signature is 65 bytes (r, s, v), got {len(signature)}")
-    v = signature[64]
-    if v not in (27, 28):
-        raise SignatureError(f"v must be 27 or 28, got {v}")
-    s = int.from_bytes(signature[32:64], "big")
-    if s > _SECP256K1_HALF_N:
-        raise SignatureError("s is in the upper half of the curve order (malleable signature)")
-    try:
-        sig = keys.Signature(signature[:64] + bytes([v - 27]))
-        return str(sig.recover_public_key_from_msg_hash(digest).to_checksum_address())
-    except (BadSignature, ValidationError) as exc:
-        raise SignatureError(f"signature does not recover to a key: {exc}") from exc
 
 
 def leaf_values(digest: bytes, signature: bytes) -> list[bytes]:

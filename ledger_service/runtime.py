@@ -128,6 +128,21 @@ def batcher_thread(services: Services) -> Iterator[threading.Thread]:
         thread.join(timeout=60)
 
 
+@contextmanager
+def registry_follower(services: Services) -> Iterator[threading.Thread]:
+    """Keeps the device registry cache in step with the chain for the context."""
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=services.registry.run, args=(stop, services.settings.registry_poll), name="registry", daemon=True
+    )
+    thread.start()
+    try:
+        yield thread
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
 def serve(services: Services, sock: socket.socket, on_ready: Callable[[], None] | None = None) -> None:
     """Serves the API on `sock` until SIGINT (returns) or SIGTERM (raises SystemExit)."""
     config = uvicorn.Config(

@@ -12,8 +12,9 @@ from ledger_service.chain.deploy import Deployment
 from ledger_service.chain.ledger import Ledger
 from ledger_service.compiler import Artifact
 from ledger_service.db import create_schema, make_engine
-from ledger_service.ingest import DeviceDirectory, Ingestor
+from ledger_service.ingest import Ingestor
 from ledger_service.proofs import ProofService
+from ledger_service.registry import RegistryCache
 from ledger_service.settings import Settings
 
 
@@ -24,6 +25,7 @@ class Services:
     settings: Settings
     engine: Engine
     ledger: Ledger
+    registry: RegistryCache
     ingestor: Ingestor
     proofs: ProofService
 
@@ -36,9 +38,11 @@ class Services:
         engine = make_engine(settings.resolved_database_url)
         create_schema(engine)
         ledger = Ledger(client, deployment, artifacts)
-        ingestor = Ingestor(engine, ledger.domain, DeviceDirectory(ledger.device_signer))
+        registry = RegistryCache(ledger.registry, deployment.contracts["DeviceRegistry"].block_number)
+        registry.sync()
+        ingestor = Ingestor(engine, ledger.domain, registry, max_clock_skew=settings.max_clock_skew)
         proofs = ProofService(engine, deployment, ledger.domain)
-        return cls(settings=settings, engine=engine, ledger=ledger, ingestor=ingestor, proofs=proofs)
+        return cls(settings=settings, engine=engine, ledger=ledger, registry=registry, ingestor=ingestor, proofs=proofs)
 
     def batcher(self) -> Batcher:
         """A batcher over this service's database and chain."""

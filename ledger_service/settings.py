@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     batch_size: int = Field(1000, ge=1, le=100_000, description="A batch closes when it holds this many readings.")
     batch_age: float = Field(5.0, gt=0, description="A batch closes when its oldest reading is this many seconds old.")
     batch_poll: float = Field(0.25, gt=0, description="Seconds between the batcher's checks.")
+    max_clock_skew: float = Field(300.0, ge=0, description="How far (seconds) a reading's timestamp may be ahead.")
+    registry_poll: float = Field(1.0, gt=0, description="Seconds between the device registry cache's syncs.")
     build_dir: Path = Field(PROJECT_ROOT / "build", description="Where compiled contract artifacts are cached.")
     solc: Path | None = Field(None, description="Solidity compiler; default a native solc on PATH, else scripts/solc.")
     log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")

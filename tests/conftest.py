@@ -75,6 +75,17 @@ def ledger(chain: ChainContext) -> Ledger:
     return Ledger(chain.client, chain.deployment, chain.artifacts)
 
 
+@pytest.fixture(scope="session")
+def fallback_ledger(artifacts: dict[str, Artifact], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
+    """The contracts on a second anvil running Prague: no P256VERIFY precompile, so P-256
+    signatures go through OpenZeppelin's Solidity fallback (the default, Osaka, has the precompile)."""
+    with ManagedAnvil(state_dir=None, extra_args=["--hardfork", "prague"]) as node:
+        settings = make_settings(tmp_path_factory.mktemp("fallback"))
+        client = connect(settings, node.url)
+        deployment, _ = deploy(client, artifacts, settings.manifest_path)
+        yield Ledger(client, deployment, artifacts)
+
+
 def _postgres_database() -> Iterator[str]:
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     name = f"provenance_test_{uuid.uuid4().hex[:12]}"

@@ -7,18 +7,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
-
 from ledger_service.chain.ledger import Ledger
-from ledger_service.readings import Domain, Reading, sign_digest
+from ledger_service.keys import DeviceKey, KeyType
+from ledger_service.readings import Domain, Reading
 
 
 @dataclass
 class Device:
-    """A registered (or not) device key and id, with a running sequence number."""
+    """A device key and id, with a running sequence number."""
 
-    account: LocalAccount
+    key: DeviceKey
     device_id: bytes = field(default_factory=lambda: os.urandom(32))
     sequence: int = 0
 
@@ -37,12 +35,16 @@ class Device:
         values.update(overrides)
         return Reading(**values)
 
+    def sign(self, reading: Reading, domain: Domain) -> bytes:
+        """The device's signature over `reading`."""
+        return self.key.sign(reading.digest(domain))
 
-def new_device(ledger: Ledger | None = None) -> Device:
-    """A fresh device key, registered in `ledger` when one is given."""
-    device = Device(account=Account.create())
+
+def new_device(ledger: Ledger | None = None, key_type: KeyType = KeyType.SECP256K1) -> Device:
+    """A fresh device key, registered in `ledger` (owned by the operator) when one is given."""
+    device = Device(key=DeviceKey.generate(key_type))
     if ledger is not None:
-        ledger.register_device(device.device_id, device.account.address)
+        ledger.register_device(device.device_id, device.key.public_key)
     return device
 
 
@@ -64,4 +66,4 @@ def body_of(reading: Reading, signature: bytes) -> dict[str, Any]:
 def signed_body(device: Device, domain: Domain, **overrides: Any) -> dict[str, Any]:
     """The device's next reading, signed with its key, as a JSON body."""
     reading = device.reading(**overrides)
-    return body_of(reading, sign_digest(reading.digest(domain), device.account.key))
+    return body_of(reading, device.sign(reading, domain))

@@ -66,6 +66,7 @@ class RunningService:
         runtime = self.workdir / ".provenance" / "runtime.json"
         if self.command[0] in ("up", "chain"):
             runtime.unlink(missing_ok=True)
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [str(VENV_BIN / "provenance"), *self.command], cwd=self.workdir, env=self.env, stdout=log, stderr=log
@@ -75,7 +76,7 @@ class RunningService:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"provenance {name} exited with {self.process.returncode}:\n{self.log()}")
-            if self.ready_text in self.log():
+            if self.ready_text in self.log()[offset:]:
                 if runtime.exists():
                     self.info = json.loads(runtime.read_text())
                 return self

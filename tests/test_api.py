@@ -7,13 +7,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from eth_account import Account
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
 from ledger_service.api.app import create_app
+from ledger_service.keys import DeviceKey, KeyType
 from ledger_service.models import Batch, StoredReading
-from ledger_service.readings import sign_digest
 from ledger_service.services import Services
 from tests.factories import Device, body_of, new_device, signed_body
 
@@ -61,13 +60,13 @@ def test_a_signed_reading_is_stored_and_a_repeat_is_not(api: TestClient, service
 
     status = api.get(f"/v1/readings/{reading_id}").json()
     assert status["status"] == "pending"
-    assert status["signer"] == device.account.address
+    assert status["signer"] == device.key.public_key.signer
     assert status["reading"]["value"] == body["value"]
 
 
 def test_reading_signed_by_another_key_is_refused(api: TestClient, services: Services, device: Device) -> None:
     reading = device.reading()
-    signature = sign_digest(reading.digest(services.ledger.domain), Account.create().key)
+    signature = DeviceKey.generate(KeyType.SECP256K1).sign(reading.digest(services.ledger.domain))
     assert_problem(api.post("/v1/readings", json=body_of(reading, signature)), 422, "invalid-signature")
     assert stored_count(services) == 0
 
@@ -90,7 +89,7 @@ def test_reading_altered_after_signing_is_refused(api: TestClient, services: Ser
 )
 def test_malformed_signature_is_refused(api: TestClient, services: Services, device: Device, mangle: Any) -> None:
     reading = device.reading()
-    signature = mangle(sign_digest(reading.digest(services.ledger.domain), device.account.key))
+    signature = mangle(device.sign(reading, services.ledger.domain))
     assert_problem(api.post("/v1/readings", json=body_of(reading, signature)), 422, "invalid-signature")
     assert stored_count(services) == 0
 
@@ -142,13 +141,17 @@ def test_body_that_is_not_json_is_refused(api: TestClient, services: Services) -
     assert stored_count(services) == 0
 
 
-def test_other_reading_with_a_used_sequence_is_a_conflict(api: TestClient, services: Services, device: Device) -> None:
-    first = api.post("/v1/readings", json=signed_body(device, services.ledger.domain))
-    device.sequence -= 1
-    clash = api.post("/v1/readings", json=signed_body(device, services.ledger.domain, value=-1))
-    problem = assert_problem(clash, 409, "sequence-conflict")
-    assert problem["existing_id"] == first.json()["id"]
+def test_replayed_or_lower_sequence_is_refused(api: TestClient, services: Services, device: Device) -> None:
+    device.sequence = 9
+    api.post("/v1/readings", json=signed_body(device, services.ledger.domain))  # sequence 10
+    for sequence in (10, 3):
+        device.sequence = sequence - 1
+        clash = api.post("/v1/readings", json=signed_body(device, services.ledger.domain, value=-1))
+        problem = assert_problem(clash, 409, "sequence-not-increasing")
+        assert problem["last_sequence"] == 10
     assert stored_count(services) == 1
+    device.sequence = 10
+    assert api.post("/v1/readings", json=signed_body(device, services.ledger.domain)).status_code == 201
 
 
 def test_unknown_reading_and_route_give_problems(api: TestClient) -> None:
@@ -181,7 +184,7 @@ def test_proof_is_refused_until_anchored_then_verifies_on_chain(
         assert not ledger.verify(root, tampered, proof)
         assert bundle["anchor"]["notary"] == ledger.notary.address
         assert bundle["anchor"]["transaction_hash"].startswith("0x")
-        assert bundle["reading"]["signer"] == device.account.address
+        assert bundle["reading"]["signer"] == device.key.public_key.signer
     assert api.get(f"/v1/readings/{ids[0]}").json()["status"] == "anchored"
     with Session(services.engine) as session:
         assert len(session.exec(select(Batch)).all()) == 1

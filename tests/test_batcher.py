@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlmodel import Session, col, select
 
@@ -10,14 +12,13 @@ from ledger_service.chain.ledger import AnchorRecord, Ledger
 from ledger_service.errors import ChainError
 from ledger_service.merkle import MerkleTree
 from ledger_service.models import Batch, BatchStatus, StoredReading
-from ledger_service.readings import sign_digest
 from ledger_service.services import Services
 from tests.factories import Device, new_device
 
 
 class Clock:
     def __init__(self) -> None:
-        self.now = 1_000_000.0
+        self.now = time.time()
 
     def __call__(self) -> float:
         self.now += 0.001  # time moves on a little at every look
@@ -28,7 +29,7 @@ def store(services: Services, device: Device, count: int) -> list[str]:
     ids = []
     for _ in range(count):
         reading = device.reading()
-        signature = sign_digest(reading.digest(services.ledger.domain), device.account.key)
+        signature = device.sign(reading, services.ledger.domain)
         ids.append(services.ingestor.ingest(reading, signature).reading.id)
     return ids
 

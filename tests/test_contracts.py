@@ -1,4 +1,4 @@
-"""DeviceRegistry and DataNotary on a real anvil: access control, custom errors, events."""
+"""DataNotary on a real anvil: access control, custom errors, events. (DeviceRegistry: test_device_registry.)"""
 
 from __future__ import annotations
 
@@ -15,8 +15,6 @@ from ledger_service.chain.client import ChainClient
 from ledger_service.chain.ledger import Ledger
 from ledger_service.errors import TransactionReverted
 from ledger_service.merkle import MerkleTree
-from ledger_service.readings import READING_TYPEHASH, sign_digest
-from tests.factories import new_device
 
 
 def outsider(client: ChainClient) -> ChainClient:
@@ -28,69 +26,10 @@ def outsider(client: ChainClient) -> ChainClient:
 
 
 def error_of(call: Callable[[], Any]) -> str | None:
+    """The custom error a transaction reverts with."""
     with pytest.raises(TransactionReverted) as info:
         call()
     return info.value.context["error"]
-
-
-def test_registrar_registers_a_device_and_the_event_says_so(ledger: Ledger) -> None:
-    signer = Account.create().address
-    device_id = os.urandom(32)
-    receipt = ledger.register_device(device_id, signer)
-    (event,) = ledger.registry.events.DeviceRegistered().process_receipt(receipt)
-    assert event["args"]["deviceId"] == device_id
-    assert event["args"]["signer"] == signer
-    assert event["args"]["owner"] == ledger.client.operator.address
-    assert ledger.device_signer(device_id) == signer
-    assert ledger.registry.functions.isRegistered(device_id).call()
-
-
-def test_revert_when_caller_is_not_registrar(ledger: Ledger, client: ChainClient) -> None:
-    stranger = outsider(client)
-    registry = stranger.w3.eth.contract(address=ledger.registry.address, abi=ledger.registry.abi)
-    device_id = os.urandom(32)
-    call = registry.functions.registerDevice(device_id, Account.create().address)
-    assert error_of(lambda: stranger.transact(call)) == "AccessControlUnauthorizedAccount"
-    assert ledger.device_signer(device_id) is None
-
-
-@pytest.mark.parametrize(
-    ("device_id", "signer", "error"),
-    [
-        (bytes(32), "0x" + "11" * 20, "DeviceRegistryZeroDeviceId"),
-        (b"\x01" * 32, "0x" + "00" * 20, "DeviceRegistryZeroSigner"),
-    ],
-)
-def test_revert_when_registration_is_malformed(ledger: Ledger, device_id: bytes, signer: str, error: str) -> None:
-    assert error_of(lambda: ledger.register_device(device_id, signer)) == error
-
-
-def test_revert_when_device_is_registered_twice(ledger: Ledger) -> None:
-    device = new_device(ledger)
-    other = Account.create().address
-    assert error_of(lambda: ledger.register_device(device.device_id, other)) == "DeviceRegistryDeviceAlreadyRegistered"
-    assert ledger.device_signer(device.device_id) == device.account.address
-
-
-def test_unknown_device_lookup_reverts_with_custom_error(ledger: Ledger) -> None:
-    with pytest.raises(ContractCustomError) as info:
-        ledger.registry.functions.getDevice(os.urandom(32)).call()
-    assert ledger.client.errors.name_of(info.value) == "DeviceRegistryUnknownDevice"
-
-
-def test_reading_digest_and_signature_agree_with_python(ledger: Ledger) -> None:
-    device = new_device(ledger)
-    reading = device.reading(value=-(2**200), scale=-5, unit="µS/cm", payload_hash=keccak(b"payload"))
-    digest = reading.digest(ledger.domain)
-    assert ledger.reading_digest(reading) == digest
-    assert ledger.registry.functions.READING_TYPEHASH().call() == READING_TYPEHASH
-    signature = sign_digest(digest, device.account.key)
-    assert ledger.verify_reading(device.device_id, digest, signature)
-    assert not ledger.verify_reading(device.device_id, keccak(b"other"), signature)
-    assert not ledger.verify_reading(os.urandom(32), digest, signature)
-    impostor = sign_digest(digest, Account.create().key)
-    assert not ledger.verify_reading(device.device_id, digest, impostor)
-    assert not ledger.verify_reading(device.device_id, digest, b"\x00" * 10)
 
 
 def test_anchor_records_the_batch_and_emits_the_event(ledger: Ledger) -> None:

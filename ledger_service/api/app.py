@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from ledger_service import __version__
 from ledger_service.api.problems import install_problem_handlers
-from ledger_service.api.routes import health, readings
+from ledger_service.api.routes import devices, health, readings
 from ledger_service.services import Services
 
 
@@ -21,4 +21,5 @@ def create_app(services: Services) -> FastAPI:
     install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(readings.router)
+    app.include_router(devices.router)
     return app

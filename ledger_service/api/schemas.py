@@ -9,7 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from ledger_service.readings import ZERO_HASH, Reading
 
 Bytes32 = Annotated[StrictStr, Field(pattern=r"^0x[0-9a-fA-F]{64}$", examples=["0x" + "ab" * 32])]
-Signature = Annotated[StrictStr, Field(pattern=r"^0x[0-9a-fA-F]{130}$", description="65-byte r, s, v signature")]
+Signature = Annotated[
+    StrictStr,
+    Field(
+        pattern=r"^0x([0-9a-fA-F]{2}){1,100}$",
+        description="secp256k1: 65 bytes r, s, v (v 27 or 28); P-256: 64 bytes r, s. Low s in both.",
+    ),
+]
 Uint63 = Annotated[StrictInt, Field(ge=0, le=2**63 - 1)]
 Int256 = Annotated[StrictInt, Field(ge=-(2**255), le=2**255 - 1)]
 Int8 = Annotated[StrictInt, Field(ge=-128, le=127)]

@@ -8,13 +8,14 @@ from typing import Any
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from web3.contract import Contract
-from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.types import TxReceipt
 
 from ledger_service.chain.client import ChainClient
 from ledger_service.chain.deploy import Deployment
 from ledger_service.compiler import Artifact
+from ledger_service.keys import PublicKey
 from ledger_service.readings import Domain, Reading
+from ledger_service.registry import Metadata
 
 
 @dataclass(frozen=True)
@@ -45,27 +46,60 @@ class Ledger:
 
     # DeviceRegistry
 
-    def register_device(self, device_id: bytes, signer: str) -> TxReceipt:
-        """Registers a device with the operator as registrar."""
-        return self.client.transact(self.registry.functions.registerDevice(device_id, to_checksum_address(signer)))
+    def register_device(
+        self, device_id: bytes, key: PublicKey, owner: str | None = None, metadata: Metadata | None = None
+    ) -> TxReceipt:
+        """Registers a device (the operator is the registrar, and the owner unless one is given)."""
+        return self.client.transact(
+            self.registry.functions.registerDevice(
+                device_id,
+                to_checksum_address(owner or self.client.operator.address),
+                key.as_tuple(),
+                (metadata or Metadata()).as_tuple(),
+            )
+        )
 
-    def device_signer(self, device_id: bytes) -> str | None:
-        """The signing address of `device_id`, or None when it is not registered."""
-        try:
-            device = self.registry.functions.getDevice(device_id).call()
-        except (ContractCustomError, ContractLogicError) as exc:
-            if self.client.errors.name_of(exc) == "DeviceRegistryUnknownDevice":
-                return None
-            raise
-        return str(device[0])
+    def rotate_key(self, device_id: bytes, key: PublicKey) -> TxReceipt:
+        """Replaces the device's key (the operator must own the device)."""
+        return self.client.transact(self.registry.functions.rotateKey(device_id, key.as_tuple()))
+
+    def suspend_device(self, device_id: bytes) -> TxReceipt:
+        """Suspends the device."""
+        return self.client.transact(self.registry.functions.suspendDevice(device_id))
+
+    def reactivate_device(self, device_id: bytes) -> TxReceipt:
+        """Reactivates a suspended device."""
+        return self.client.transact(self.registry.functions.reactivateDevice(device_id))
+
+    def revoke_device(self, device_id: bytes) -> TxReceipt:
+        """Revokes the device for good."""
+        return self.client.transact(self.registry.functions.revokeDevice(device_id))
+
+    def transfer_device(self, device_id: bytes, new_owner: str) -> TxReceipt:
+        """Hands the device over to `new_owner`."""
+        return self.client.transact(
+            self.registry.functions.transferDeviceOwnership(device_id, to_checksum_address(new_owner))
+        )
+
+    def update_metadata(self, device_id: bytes, metadata: Metadata) -> TxReceipt:
+        """Replaces the device's metadata."""
+        return self.client.transact(self.registry.functions.updateDeviceMetadata(device_id, metadata.as_tuple()))
 
     def reading_digest(self, reading: Reading) -> bytes:
         """The digest the registry computes for `reading` (for cross-checks)."""
         return bytes(self.registry.functions.readingDigest(reading.as_tuple()).call())
 
     def verify_reading(self, device_id: bytes, digest: bytes, signature: bytes) -> bool:
-        """The registry's verdict on a reading signature."""
+        """The registry's verdict on a reading signature with the device's current key."""
         return bool(self.registry.functions.verifyReading(device_id, digest, signature).call())
+
+    def verify_reading_at(self, device_id: bytes, digest: bytes, signature: bytes, timestamp: int) -> bool:
+        """The registry's verdict with the key valid at `timestamp`."""
+        return bool(self.registry.functions.verifyReadingAt(device_id, digest, signature, timestamp).call())
+
+    def verify_signed_reading(self, reading: Reading, signature: bytes) -> bool:
+        """The registry's verdict on a whole reading, with the key valid at its timestamp."""
+        return bool(self.registry.functions.verifySignedReading(reading.as_tuple(), signature).call())
 
     # DataNotary
 

@@ -1,0 +1,27 @@
+"""The `provenance` command line."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from ledger_service.cli import apikeys, devices, service
+
+app = typer.Typer(
+    help="provenance-ledger: signed IoT readings, batched into Merkle trees and anchored on an EVM chain.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+service.register(app)
+app.add_typer(devices.app, name="device")
+app.add_typer(apikeys.app, name="apikey")
+
+
+def main() -> None:
+    """Entry point of the `provenance` console script."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,259 @@
+"""The device registry as the service sees it: a cache rebuilt from `DeviceRegistry` events.
+
+The cache applies the registry's events in chain order, so it holds the same devices, statuses,
+owners and key histories as the contract, without one RPC call per reading. It follows the head
+(a background loop, and an on-demand refresh, rate-limited, when a reading names a device or key
+it does not know yet), and starts over from the deployment block if the block it last saw was
+reorganized away.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+from eth_utils import event_abi_to_log_topic
+from web3 import Web3
+from web3.contract import Contract
+
+from ledger_service.keys import PublicKey
+
+log = logging.getLogger(__name__)
+
+
+class DeviceStatus(IntEnum):
+    """Device statuses, numbered as `DeviceRegistry.Status`."""
+
+    ACTIVE = 1
+    SUSPENDED = 2
+    REVOKED = 3
+
+    @property
+    def label(self) -> str:
+        """The lower-case name used in the API."""
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """Descriptive data of a device."""
+
+    model: str = ""
+    firmware_hash: bytes = bytes(32)
+    metadata_cid: str = ""
+
+    def as_tuple(self) -> tuple[str, bytes, str]:
+        """The metadata as the `DeviceRegistry.Metadata` struct tuple."""
+        return (self.model, self.firmware_hash, self.metadata_cid)
+
+    @classmethod
+    def from_tuple(cls, value: Any) -> Metadata:
+        """The metadata from its struct: a tuple (calls) or a mapping (events)."""
+        if isinstance(value, Mapping):
+            value = (value["model"], value["firmwareHash"], value["metadataCid"])
+        model, firmware_hash, cid = value
+        return cls(model=str(model), firmware_hash=bytes(firmware_hash), metadata_cid=str(cid))
+
+
+@dataclass
+class KeyRecord:
+    """A key in a device's history with the time and block range it was valid in."""
+
+    key: PublicKey
+    valid_from: int
+    valid_from_block: int
+    valid_until: int | None = None
+    valid_until_block: int | None = None
+
+    def valid_at(self, timestamp: int) -> bool:
+        """True when the key was valid at `timestamp`."""
+        return self.valid_from <= timestamp and (self.valid_until is None or timestamp < self.valid_until)
+
+
+@dataclass
+class DeviceRecord:
+    """A registered device and its key history (oldest key first)."""
+
+    device_id: bytes
+    owner: str
+    status: DeviceStatus
+    registered_at: int
+    registered_block: int
+    registrar: str
+    metadata: Metadata
+    keys: list[KeyRecord] = field(default_factory=list)
+
+    @property
+    def current_key(self) -> KeyRecord:
+        """The newest key (closed when the device is revoked)."""
+        return self.keys[-1]
+
+    def key_at(self, timestamp: int) -> KeyRecord | None:
+        """The key valid at `timestamp`, as `DeviceRegistry.verifyReadingAt` chooses it."""
+        for record in reversed(self.keys):
+            if record.valid_from > timestamp:
+                continue
+            return record if record.valid_at(timestamp) else None
+        return None
+
+
+class RegistryState:
+    """Devices by id, in registration order, built by applying decoded events."""
+
+    def __init__(self) -> None:
+        self.devices: dict[bytes, DeviceRecord] = {}
+
+    def apply(self, name: str, args: dict[str, Any], block_number: int, timestamp: int) -> None:
+        """Applies one decoded `DeviceRegistry` event."""
+        device_id = bytes(args["deviceId"])
+        if name == "DeviceRegistered":
+            self.devices[device_id] = DeviceRecord(
+                device_id=device_id,
+                owner=str(args["owner"]),
+                status=DeviceStatus.ACTIVE,
+                registered_at=timestamp,
+                registered_block=block_number,
+                registrar=str(args["registrar"]),
+                metadata=Metadata.from_tuple(args["metadata"]),
+                keys=[KeyRecord(PublicKey.from_tuple(args["key"]), timestamp, block_number)],
+            )
+            return
+        device = self.devices[device_id]
+        if name == "DeviceKeyRotated":
+            device.current_key.valid_until, device.current_key.valid_until_block = timestamp, block_number
+            device.keys.append(KeyRecord(PublicKey.from_tuple(args["key"]), timestamp, block_number))
+        elif name == "DeviceStatusChanged":
+            device.status = DeviceStatus(int(args["newStatus"]))
+            if device.status is DeviceStatus.REVOKED:
+                device.current_key.valid_until, device.current_key.valid_until_block = timestamp, block_number
+        elif name == "DeviceOwnershipTransferred":
+            device.owner = str(args["newOwner"])
+        elif name == "DeviceMetadataUpdated":
+            device.metadata = Metadata.from_tuple(args["metadata"])
+
+
+class RegistryCache:
+    """Keeps a `RegistryState` in step with the chain by reading the registry's logs."""
+
+    EVENTS = (
+        "DeviceRegistered",
+        "DeviceKeyRotated",
+        "DeviceStatusChanged",
+        "DeviceOwnershipTransferred",
+        "DeviceMetadataUpdated",
+    )
+
+    def __init__(
+        self,
+        registry: Contract,
+        start_block: int,
+        min_refresh_interval: float = 0.1,
+        chunk_size: int = 5000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.registry = registry
+        self.w3: Web3 = registry.w3
+        self.start_block = start_block
+        self.min_refresh_interval = min_refresh_interval
+        self.chunk_size = chunk_size
+        self.clock = clock
+        self.state = RegistryState()
+        self._next_block = start_block
+        self._last_seen: tuple[int, bytes] | None = None
+        self._last_refresh = float("-inf")
+        self._lock = threading.RLock()  # guards the state
+        self._sync_lock = threading.RLock()  # one sync at a time
+        self._decoders = {
+            bytes(event_abi_to_log_topic(entry)): getattr(registry.events, entry["name"])()  # type: ignore[arg-type,typeddict-item]
+            for entry in registry.abi
+            if entry.get("type") == "event" and entry.get("name") in self.EVENTS
+        }
+
+    def get(self, device_id: bytes) -> DeviceRecord | None:
+        """The device, refreshing first (rate-limited) when it is not known yet."""
+        with self._lock:
+            device = self.state.devices.get(device_id)
+        if device is None and self.refresh():
+            with self._lock:
+                device = self.state.devices.get(device_id)
+        return device
+
+    def devices(self) -> list[DeviceRecord]:
+        """Every device, in registration order."""
+        with self._lock:
+            return list(self.state.devices.values())
+
+    def refresh(self, force: bool = False) -> bool:
+        """Brings the cache up to the head as of this call.
+
+        Syncs run at most once per `min_refresh_interval` (a caller waits for the next slot, so a
+        flood of unknown device ids costs one sync per interval, not one per reading), and a
+        caller whose request was covered by a sync that started after it does not sync again.
+        """
+        requested = self.clock()
+        if not force:
+            wait = self._last_refresh + self.min_refresh_interval - requested
+            if wait > 0:
+                time.sleep(wait)
+        with self._sync_lock:
+            if self._last_refresh >= requested:
+                return True
+            self.sync()
+        return True
+
+    def sync(self) -> int:
+        """Applies the events up to the head; returns how many were applied."""
+        with self._sync_lock:
+            self._last_refresh = self.clock()
+            if self._last_seen is not None and self._reorganized():
+                log.warning("registry cache: reorg below its last block, rebuilding")
+                with self._lock:
+                    self.state = RegistryState()
+                self._next_block = self.start_block
+                self._last_seen = None
+            head = self.w3.eth.get_block("latest")
+            head_number = int(head["number"])
+            applied = 0
+            while self._next_block <= head_number:
+                to_block = min(self._next_block + self.chunk_size - 1, head_number)
+                applied += self._apply_range(self._next_block, to_block)
+                self._next_block = to_block + 1
+            self._last_seen = (head_number, bytes(head["hash"]))
+            if applied:
+                log.debug("registry cache synced", extra={"events": applied, "block": head_number})
+            return applied
+
+    def _reorganized(self) -> bool:
+        assert self._last_seen is not None
+        number, block_hash = self._last_seen
+        block = self.w3.eth.get_block(number)
+        return bytes(block["hash"]) != block_hash
+
+    def _apply_range(self, from_block: int, to_block: int) -> int:
+        logs = self.w3.eth.get_logs({"address": self.registry.address, "fromBlock": from_block, "toBlock": to_block})
+        times: dict[int, int] = {}
+        for entry in logs:
+            event = self._decoders.get(bytes(entry["topics"][0]))
+            if event is None:
+                continue
+            decoded = event.process_log(entry)
+            number = int(entry["blockNumber"])
+            if number not in times:
+                times[number] = int(self.w3.eth.get_block(number)["timestamp"])
+            with self._lock:
+                self.state.apply(decoded["event"], dict(decoded["args"]), number, times[number])
+        return len(logs)
+
+    def run(self, stop: threading.Event, poll: float) -> None:
+        """Follows the head until `stop` is set."""
+        while not stop.is_set():
+            try:
+                self.refresh(force=True)
+            except Exception:  # noqa: BLE001 - the loop retries on the next poll
+                log.exception("registry cache sync failed")
+            stop.wait(poll)
