@@ -23,6 +23,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature, encode_dss_signature
 from eth_utils import is_address, keccak, to_checksum_address
 
+from ledger_service.hashing import keccak256
+
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 _PREHASHED = ec.ECDSA(Prehashed(hashes.SHA256()))
@@ -157,7 +159,7 @@ def recover_secp256k1(digest: bytes, signature: bytes) -> bytes | None:
         )
     except ValueError:
         return None
-    return keccak(public.format(compressed=False)[1:])[12:]
+    return keccak256(public.format(compressed=False)[1:])[12:]
 
 
 def verify_p256(public: ec.EllipticCurvePublicKey, digest: bytes, signature: bytes) -> bool:

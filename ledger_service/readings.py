@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any
 
-from Crypto.Hash import keccak as _keccak
 from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
 
-from ledger_service.merkle import leaf_hash
+from ledger_service.hashing import keccak256
 
 DOMAIN_NAME = "ProvenanceLedger"
 DOMAIN_VERSION = "1"
@@ -46,11 +45,6 @@ EIP712_TYPES: dict[str, list[dict[str, str]]] = {
         {"name": "payloadHash", "type": "bytes32"},
     ],
 }
-
-
-def keccak256(data: bytes) -> bytes:
-    """keccak256, called straight on pycryptodome (the hot path of ingest)."""
-    return _keccak.new(data=data, digest_bits=256).digest()
 
 
 @lru_cache(maxsize=4096)
@@ -156,9 +150,13 @@ class Reading:
 
 def leaf_values(digest: bytes, signature: bytes) -> list[bytes]:
     """The values hashed into a reading's leaf, typed as `LEAF_TYPES`: the digest and keccak(signature)."""
-    return [digest, keccak(signature)]
+    return [digest, keccak256(signature)]
 
 
 def reading_leaf(digest: bytes, signature: bytes) -> bytes:
-    """The Merkle leaf of a signed reading; it is also the reading's id."""
-    return leaf_hash(LEAF_TYPES, leaf_values(digest, signature))
+    """The Merkle leaf of a signed reading; it is also the reading's id.
+
+    This is `merkle.leaf_hash(LEAF_TYPES, leaf_values(...))`: abi.encode of two bytes32 values is
+    their concatenation, so the hot path hashes the bytes directly.
+    """
+    return keccak256(keccak256(digest + keccak256(signature)))

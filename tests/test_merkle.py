@@ -12,6 +12,7 @@ from eth_utils import keccak
 
 from ledger_service.chain.ledger import Ledger
 from ledger_service.merkle import MerkleTree, StandardMerkleTree, process_proof, verify
+from ledger_service.readings import LEAF_TYPES, leaf_values, reading_leaf
 
 REFERENCE = Path(__file__).parent / "js" / "merkle-reference.js"
 
@@ -86,3 +87,9 @@ def test_python_proofs_verify_in_the_contract(ledger: Ledger) -> None:
     for leaf in leaves:
         assert ledger.verify(tree.root, leaf, tree.proof(leaf))
     assert not ledger.verify(tree.root, keccak(b"not in the tree"), tree.proof(leaves[0]))
+
+
+def test_reading_leaf_fast_path_equals_the_standard_leaf() -> None:
+    digest, signature = os.urandom(32), os.urandom(65)
+    expected = StandardMerkleTree([leaf_values(digest, signature)], list(LEAF_TYPES)).leaves[0]
+    assert reading_leaf(digest, signature) == expected
