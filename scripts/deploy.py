@@ -23,7 +23,9 @@ def main() -> tuple[str, str]:
     notary = DataNotary.deploy(admin, {"from": admin})
 
     device_id = bytes(web3.keccak(text="brownie-smoke-device"))
-    registry.registerDevice(device_id, accounts[1], {"from": admin})
+    secp256k1_key = (1, accounts[1].address, bytes(32), bytes(32))  # DeviceRegistry.PublicKey
+    metadata = ("brownie-smoke", bytes(32), "")  # DeviceRegistry.Metadata
+    registry.registerDevice(device_id, admin, secp256k1_key, metadata, {"from": admin})
     if not registry.isRegistered(device_id):
         raise RuntimeError("device was not registered")
 
