@@ -187,6 +187,7 @@ def test_demo_sends_signed_readings_that_get_anchored(tmp_path: Path) -> None:
         result = run_cli(tmp_path, "demo", "--devices", "2", "--rate", "20", "--duration", "1")
         assert result.returncode == 0, result.stderr
         assert "rejected 0" in result.stderr
+        assert "(p256, secp256k1)" in result.stderr  # the simulated fleet mixes both key types
         with httpx.Client(base_url=service.api_url) as api:
             deadline = time.monotonic() + 15
             while api.get("/health").json()["counts"]["pending_readings"] and time.monotonic() < deadline:

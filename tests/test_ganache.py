@@ -7,12 +7,18 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from web3 import Web3
 
 from ledger_service.chain.node import free_port, rpc_answers
 from ledger_service.compiler import Artifact
+from ledger_service.keys import DeviceKey, KeyType
+from ledger_service.readings import Domain
+from tests.factories import Device, body_of
 from tests.service import RunningService, children_of
-from tests.test_end_to_end import exercise_skeleton
+from tests.test_device_registry import P256_PRECOMPILE, WYCHEPROOF_VECTOR
+from tests.test_end_to_end import exercise_skeleton, register_with_cli, verify_on_chain, wait_for_status
 
 ROOT = Path(__file__).resolve().parent.parent
 GANACHE_CLI = ROOT / "node_modules" / "ganache" / "dist" / "node" / "cli.js"
@@ -57,4 +63,31 @@ def test_skeleton_on_ganache(tmp_path: Path, ganache_url: str, artifacts: dict[s
         assert service.process is not None
         assert children_of(service.process.pid) == [], "attached to a node, the service must start no chain"
         exercise_skeleton(service, artifacts)
+        assert service.stop(signal.SIGINT) == 0
+
+
+def test_p256_reading_end_to_end_on_ganache_uses_the_solidity_fallback(
+    tmp_path: Path, ganache_url: str, artifacts: dict[str, Artifact]
+) -> None:
+    """Ganache 7 has no P256VERIFY precompile: the registry verifies P-256 in Solidity."""
+    key = DeviceKey.generate(KeyType.P256)
+    key_file = tmp_path / "device.json"
+    key.save(key_file)
+    with RunningService(tmp_path, env={"PROVENANCE_RPC_URL": ganache_url}) as service:
+        device_id = register_with_cli(service, str(key_file))
+        device = Device(key=key, device_id=bytes.fromhex(device_id[2:]))
+        with httpx.Client(base_url=service.api_url, timeout=30) as api:
+            health = api.get("/health").json()
+            domain = Domain(health["chain_id"], health["contracts"]["DeviceRegistry"])
+            reading = device.reading()
+            posted = api.post("/v1/readings", json=body_of(reading, device.sign(reading, domain)))
+            assert posted.status_code == 201, posted.text
+            wait_for_status(api, posted.json()["id"], "anchored", timeout=20)
+            bundle = api.get(f"/v1/readings/{posted.json()['id']}/proof").json()
+        assert verify_on_chain(service.rpc_url, artifacts, bundle) == (True, False)
+        w3 = Web3(Web3.HTTPProvider(ganache_url))
+        registry = w3.eth.contract(address=domain.verifying_contract, abi=artifacts["DeviceRegistry"].abi)
+        assert w3.eth.call({"to": P256_PRECOMPILE, "data": "0x" + WYCHEPROOF_VECTOR}) == b""  # no precompile
+        signature = bytes.fromhex(bundle["reading"]["signature"][2:])
+        assert registry.functions.verifySignedReading(reading.as_tuple(), signature).call()
         assert service.stop(signal.SIGINT) == 0
