@@ -106,6 +106,19 @@ contract DataNotary is AccessControl {
     }
 
     /**
+     * @notice Returns true when `root` is anchored and the OpenZeppelin multiproof (`proof`,
+     * `proofFlags`) proves all of `leaves` under it at once.
+     */
+    function verifyMulti(
+        bytes32 root,
+        bytes32[] calldata leaves,
+        bytes32[] calldata proof,
+        bool[] calldata proofFlags
+    ) external view returns (bool) {
+        return _batchOfRoot[root] != 0 && MerkleProof.multiProofVerifyCalldata(proof, proofFlags, root, leaves);
+    }
+
+    /**
      * @notice Returns the number of anchored batches.
      */
     function batchCount() external view returns (uint256) {

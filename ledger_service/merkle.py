@@ -60,6 +60,18 @@ class MerkleTree:
         """The root."""
         return self._tree[0]
 
+    @property
+    def nodes(self) -> list[bytes]:
+        """The tree as one array, root first; node i has children 2i+1 and 2i+2 (leaves at the end)."""
+        return list(self._tree)
+
+    def index_of(self, leaf: bytes) -> int:
+        """The position of `leaf` in `nodes`."""
+        try:
+            return self._position[leaf]
+        except KeyError as exc:
+            raise KeyError(f"leaf 0x{leaf.hex()} is not in the tree") from exc
+
     def __len__(self) -> int:
         return len(self._position)
 
