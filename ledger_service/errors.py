@@ -151,6 +151,22 @@ class ChainRefused(ProvenanceError, ValueError):
     title = "Refused by the contract"
 
 
+class RateLimited(ReadingRejected):
+    """The device sends faster than its allowed rate."""
+
+    code = "rate-limited"
+    status = 429
+    title = "Too many readings from this device"
+
+
+class PayloadTooLarge(ProvenanceError, ValueError):
+    """The request body or batch is larger than allowed."""
+
+    code = "payload-too-large"
+    status = 413
+    title = "Payload too large"
+
+
 class NotFound(ProvenanceError, LookupError):
     """The thing asked for does not exist."""
 

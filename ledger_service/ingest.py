@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from ledger_service.errors import (
     DeviceRevoked,
@@ -25,11 +26,14 @@ from ledger_service.errors import (
     InvalidSignature,
     KeyNotYetValid,
     KeyRotated,
+    RateLimited,
+    ReadingRejected,
     SequenceNotIncreasing,
     TimestampInFuture,
     UnknownDevice,
 )
 from ledger_service.models import DeviceCursor, StoredReading
+from ledger_service.ratelimit import DeviceRateLimiter
 from ledger_service.readings import Domain, Reading, reading_leaf
 from ledger_service.registry import DeviceRecord, DeviceStatus, KeyRecord, RegistryCache
 
@@ -55,10 +59,43 @@ class IngestResult:
     created: bool
 
 
+@dataclass(frozen=True)
+class ItemResult:
+    """What happened to one reading of a batch request: stored, duplicate or refused."""
+
+    status: str
+    reading_id: str | None = None
+    error: ReadingRejected | None = None
+
+
 def key_label(record: KeyRecord) -> str:
     """How a stored reading names the key that signed it: the address, or p256:x."""
     key = record.key
     return key.signer if key.signer else f"p256:0x{key.x:064x}"
+
+
+class _CursorMoved(Exception):
+    """A concurrent request moved a device's cursor while this batch was being stored."""
+
+
+def _row(verified: VerifiedReading, leaf: str, received_at: float) -> dict[str, object]:
+    reading = verified.reading
+    return {
+        "id": leaf,
+        "device_id": "0x" + reading.device_id.hex(),
+        "sequence": reading.sequence,
+        "timestamp": reading.timestamp,
+        "metric": reading.metric,
+        "value": str(reading.value),
+        "scale": reading.scale,
+        "unit": reading.unit,
+        "payload_hash": "0x" + reading.payload_hash.hex(),
+        "digest": "0x" + verified.digest.hex(),
+        "signature": "0x" + verified.signature.hex(),
+        "signer": verified.signer,
+        "received_at": received_at,
+        "batch_id": None,
+    }
 
 
 class Ingestor:
@@ -71,12 +108,22 @@ class Ingestor:
         registry: RegistryCache,
         max_clock_skew: float = 300.0,
         clock: Callable[[], float] = time.time,
+        limiter: DeviceRateLimiter | None = None,
+        verify_threads: int = 1,
     ) -> None:
         self.engine = engine
         self.domain = domain
         self.registry = registry
         self.max_clock_skew = max_clock_skew
         self.clock = clock
+        self.limiter = limiter
+        self._pool = ThreadPoolExecutor(verify_threads, "verify") if verify_threads > 1 else None
+        self._threads = verify_threads
+
+    def close(self) -> None:
+        """Stops the verification threads."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
     def verify(self, reading: Reading, signature: bytes) -> VerifiedReading:
         """Runs every check that needs no database; raises the matching `ReadingRejected`."""
@@ -127,7 +174,131 @@ class Ingestor:
 
     def ingest(self, reading: Reading, signature: bytes) -> IngestResult:
         """Verifies `reading` and stores it; returns the stored row and whether it is new."""
-        return self.store(self.verify(reading, signature))
+        verified = self.verify(reading, signature)
+        self._check_rate(reading.device_id, 1)
+        return self.store(verified)
+
+    def _check_rate(self, device_id: bytes, count: int) -> None:
+        if self.limiter is None:
+            return
+        wait = self.limiter.take(device_id, count)
+        if wait:
+            raise RateLimited(
+                f"device 0x{device_id.hex()} sends faster than {self.limiter.rate:g} readings/s; retry in {wait:.1f}s",
+                retry_after=round(wait, 1),
+            )
+
+    def _verify_or_refusal(self, item: tuple[Reading, bytes]) -> VerifiedReading | ReadingRejected:
+        try:
+            return self.verify(*item)
+        except ReadingRejected as exc:
+            return exc
+
+    def verify_many(self, items: Sequence[tuple[Reading, bytes]]) -> list[VerifiedReading | ReadingRejected]:
+        """Verifies every reading, on the verification threads when there are several."""
+        if self._pool is None or len(items) < 64:
+            return [self._verify_or_refusal(item) for item in items]
+        size = -(-len(items) // (self._threads * 4))
+        chunks = [items[i : i + size] for i in range(0, len(items), size)]
+        results: list[VerifiedReading | ReadingRejected] = []
+        for part in self._pool.map(lambda chunk: [self._verify_or_refusal(i) for i in chunk], chunks):
+            results.extend(part)
+        return results
+
+    def ingest_many(self, items: Sequence[tuple[Reading, bytes]]) -> list[ItemResult]:
+        """Verifies and stores a batch: every reading gets its own result; the good ones are stored
+        together in one transaction, committed before this returns."""
+        checked = self.verify_many(items)
+        results: list[ItemResult | None] = [None] * len(items)
+        accepted: list[tuple[int, VerifiedReading]] = []
+        per_device: dict[bytes, list[int]] = {}
+        for index, outcome in enumerate(checked):
+            if isinstance(outcome, ReadingRejected):
+                results[index] = ItemResult("refused", error=outcome)
+            else:
+                per_device.setdefault(outcome.reading.device_id, []).append(index)
+        for device_id, indices in per_device.items():
+            try:
+                self._check_rate(device_id, len(indices))
+            except RateLimited as exc:
+                for index in indices:
+                    results[index] = ItemResult("refused", error=exc)
+                continue
+            accepted.extend((index, checked[index]) for index in indices)  # type: ignore[misc]
+        for index, result in self._store_many(accepted).items():
+            results[index] = result
+        return [r if r is not None else ItemResult("refused") for r in results]
+
+    def _store_many(self, accepted: list[tuple[int, VerifiedReading]]) -> dict[int, ItemResult]:
+        for attempt in range(3):
+            try:
+                return self._store_many_once(accepted)
+            except (IntegrityError, _CursorMoved):
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _store_many_once(self, accepted: list[tuple[int, VerifiedReading]]) -> dict[int, ItemResult]:
+        results: dict[int, ItemResult] = {}
+        if not accepted:
+            return results
+        leaves = {index: "0x" + v.leaf.hex() for index, v in accepted}
+        now = self.clock()
+        with Session(self.engine) as session:
+            existing: set[str] = set()
+            unique = list(set(leaves.values()))
+            for start in range(0, len(unique), 900):
+                existing.update(
+                    session.exec(select(StoredReading.id).where(col(StoredReading.id).in_(unique[start : start + 900])))
+                )
+            device_ids = {"0x" + v.reading.device_id.hex() for _, v in accepted}
+            cursors = {
+                c.device_id: c.last_sequence
+                for c in session.exec(select(DeviceCursor).where(col(DeviceCursor.device_id).in_(device_ids)))
+            }
+            start_cursors = dict(cursors)
+            rows: list[dict[str, object]] = []
+            seen: set[str] = set()
+            for index, verified in sorted(accepted, key=lambda item: item[1].reading.sequence):
+                leaf = leaves[index]
+                if leaf in existing or leaf in seen:
+                    results[index] = ItemResult("duplicate", reading_id=leaf)
+                    continue
+                reading = verified.reading
+                device_id = "0x" + reading.device_id.hex()
+                last = cursors.get(device_id)
+                if last is not None and reading.sequence <= last:
+                    results[index] = ItemResult(
+                        "refused",
+                        error=SequenceNotIncreasing(
+                            f"sequence {reading.sequence} is not above device {device_id}'s last sequence {last}",
+                            last_sequence=last,
+                        ),
+                    )
+                    continue
+                cursors[device_id] = reading.sequence
+                seen.add(leaf)
+                rows.append(_row(verified, leaf, now))
+                results[index] = ItemResult("stored", reading_id=leaf)
+            for device_id, last in cursors.items():
+                if device_id not in start_cursors:
+                    session.add(DeviceCursor(device_id=device_id, last_sequence=last))
+                elif last != start_cursors[device_id]:
+                    moved = session.execute(
+                        update(DeviceCursor)
+                        .where(
+                            DeviceCursor.device_id == device_id,  # type: ignore[arg-type]
+                            DeviceCursor.last_sequence == start_cursors[device_id],  # type: ignore[arg-type]
+                        )
+                        .values(last_sequence=last)
+                    )
+                    if moved.rowcount != 1:  # type: ignore[attr-defined]
+                        session.rollback()
+                        raise _CursorMoved
+            if rows:
+                session.execute(insert(StoredReading), rows)
+            session.commit()
+        return results
 
     def store(self, verified: VerifiedReading) -> IngestResult:
         """Stores a verified reading, enforcing the device's increasing sequence, in one transaction.
@@ -153,21 +324,7 @@ class Ingestor:
                 return IngestResult(existing, created=False)
             try:
                 self._advance_cursor(session, device_id, reading.sequence)
-                row = StoredReading(
-                    id=leaf,
-                    device_id=device_id,
-                    sequence=reading.sequence,
-                    timestamp=reading.timestamp,
-                    metric=reading.metric,
-                    value=str(reading.value),
-                    scale=reading.scale,
-                    unit=reading.unit,
-                    payload_hash="0x" + reading.payload_hash.hex(),
-                    digest="0x" + verified.digest.hex(),
-                    signature="0x" + verified.signature.hex(),
-                    signer=verified.signer,
-                    received_at=self.clock(),
-                )
+                row = StoredReading.model_validate(_row(verified, leaf, self.clock()))
                 session.add(row)
                 session.commit()
             except (SequenceNotIncreasing, IntegrityError):

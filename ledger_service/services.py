@@ -14,6 +14,7 @@ from ledger_service.compiler import Artifact
 from ledger_service.db import create_schema, make_engine
 from ledger_service.ingest import Ingestor
 from ledger_service.proofs import ProofService
+from ledger_service.ratelimit import DeviceRateLimiter
 from ledger_service.registry import RegistryCache
 from ledger_service.settings import Settings
 
@@ -40,7 +41,14 @@ class Services:
         ledger = Ledger(client, deployment, artifacts)
         registry = RegistryCache(ledger.registry, deployment.contracts["DeviceRegistry"].block_number)
         registry.sync()
-        ingestor = Ingestor(engine, ledger.domain, registry, max_clock_skew=settings.max_clock_skew)
+        ingestor = Ingestor(
+            engine,
+            ledger.domain,
+            registry,
+            max_clock_skew=settings.max_clock_skew,
+            limiter=DeviceRateLimiter(settings.device_rate, settings.device_burst),
+            verify_threads=settings.verify_threads,
+        )
         proofs = ProofService(engine, deployment, ledger.domain)
         return cls(settings=settings, engine=engine, ledger=ledger, registry=registry, ingestor=ingestor, proofs=proofs)
 
@@ -49,5 +57,6 @@ class Services:
         return Batcher(self.engine, self.ledger, batch_size=self.settings.batch_size, batch_age=self.settings.batch_age)
 
     def close(self) -> None:
-        """Releases database connections."""
+        """Stops the verification threads and releases database connections."""
+        self.ingestor.close()
         self.engine.dispose()

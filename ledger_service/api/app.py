@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from ledger_service import __version__
+from ledger_service.api.limits import BodySizeLimit
 from ledger_service.api.problems import install_problem_handlers
 from ledger_service.api.routes import devices, health, readings
 from ledger_service.services import Services
@@ -18,6 +19,7 @@ def create_app(services: Services) -> FastAPI:
         description="Signed IoT readings, batched into Merkle trees and anchored on an EVM chain.",
     )
     app.state.services = services
+    app.add_middleware(BodySizeLimit, max_bytes=services.settings.max_body_bytes)
     install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(readings.router)

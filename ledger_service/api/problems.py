@@ -44,7 +44,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _provenance_error(request: Request, exc: ProvenanceError) -> JSONResponse:
         if exc.status >= 500:
             log.error("request failed", extra={"path": request.url.path, "code": exc.code, "detail": exc.detail})
-        return problem(exc.status, exc.code, exc.title, exc.detail, request.url.path, **_context(exc))
+        response = problem(exc.status, exc.code, exc.title, exc.detail, request.url.path, **_context(exc))
+        if "retry_after" in exc.context:
+            response.headers["Retry-After"] = str(max(1, round(float(exc.context["retry_after"]))))
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -84,3 +84,22 @@ class Health(BaseModel):
     block_number: int | None
     contracts: dict[str, str]
     counts: dict[str, int]
+
+
+class BatchItem(BaseModel):
+    """The outcome of one reading of a batch request, in request order."""
+
+    index: int
+    status: str = Field(description="stored, duplicate or refused")
+    id: str | None = None
+    code: str | None = None
+    detail: str | None = None
+
+
+class BatchAccepted(BaseModel):
+    """The answer to a batch request: counts, then one result per reading."""
+
+    stored: int
+    duplicates: int
+    refused: int
+    results: list[BatchItem]

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
 from ledger_service.api.deps import ServicesDep
 from ledger_service.api.problems import MEDIA_TYPE
-from ledger_service.api.schemas import ReadingAccepted, ReadingIn, ReadingStatus
+from ledger_service.api.schemas import BatchAccepted, BatchItem, ReadingAccepted, ReadingIn, ReadingStatus
+from ledger_service.errors import PayloadTooLarge
 from ledger_service.proofs import stored_to_reading
+from ledger_service.services import Services
 
 router = APIRouter(prefix="/v1/readings", tags=["readings"])
 
@@ -47,6 +53,80 @@ def post_reading(body: ReadingIn, services: ServicesDep, response: Response) -> 
         duplicate=not result.created,
         status="pending" if result.reading.batch_id is None else "batched",
         links={"self": f"/v1/readings/{reading_id}", "proof": f"/v1/readings/{reading_id}/proof"},
+    )
+
+
+_BATCH_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["readings"],
+                    "properties": {"readings": {"type": "array", "items": ReadingIn.model_json_schema()}},
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/batch",
+    response_model=BatchAccepted,
+    openapi_extra=_BATCH_BODY,
+    responses={413: {"description": "Too many readings or too large a body"}, **_ERRORS},
+)
+async def post_batch(request: Request, services: ServicesDep) -> BatchAccepted:
+    """Verifies and stores up to `PROVENANCE_MAX_BATCH_READINGS` signed readings at once.
+
+    Each reading gets its own result (stored, duplicate, or refused with the same codes as a single
+    POST); the stored ones are committed together before the answer.
+    """
+    raw = await request.body()
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise RequestValidationError(
+            [{"loc": ("body",), "msg": f"invalid JSON: {exc}", "type": "json_invalid"}]
+        ) from exc
+    if not isinstance(body, dict) or not isinstance(body.get("readings"), list):
+        raise RequestValidationError(
+            [{"loc": ("body", "readings"), "msg": "expected an object with a readings array", "type": "type_error"}]
+        )
+    items = body["readings"]
+    limit = services.settings.max_batch_readings
+    if len(items) > limit:
+        raise PayloadTooLarge(f"{len(items)} readings in one request; at most {limit}", max_readings=limit)
+    return await run_in_threadpool(_ingest_batch, services, items)
+
+
+def _ingest_batch(services: Services, items: list[Any]) -> BatchAccepted:
+    parsed: list[tuple[int, ReadingIn]] = []
+    results: list[BatchItem | None] = [None] * len(items)
+    for index, item in enumerate(items):
+        try:
+            parsed.append((index, ReadingIn.model_validate(item)))
+        except ValidationError as exc:
+            detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+            results[index] = BatchItem(index=index, status="refused", code="validation-error", detail=detail)
+    outcomes = services.ingestor.ingest_many([(r.to_reading(), r.signature_bytes()) for _, r in parsed])
+    for (index, _), outcome in zip(parsed, outcomes, strict=True):
+        error = outcome.error
+        results[index] = BatchItem(
+            index=index,
+            status=outcome.status,
+            id=outcome.reading_id,
+            code=error.code if error else None,
+            detail=error.detail if error else None,
+        )
+    final = [r for r in results if r is not None]
+    return BatchAccepted(
+        stored=sum(r.status == "stored" for r in final),
+        duplicates=sum(r.status == "duplicate" for r in final),
+        refused=sum(r.status == "refused" for r in final),
+        results=final,
     )
 
 

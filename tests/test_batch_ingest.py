@@ -1,0 +1,131 @@
+"""POST /v1/readings/batch: per-reading results, one transaction, limits (413), floods (429)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ledger_service.api.app import create_app
+from ledger_service.keys import DeviceKey, KeyType
+from ledger_service.runtime import ChainContext
+from ledger_service.services import Services
+from tests.conftest import make_settings
+from tests.factories import body_of, new_device, signed_body
+from tests.test_api import assert_problem, stored_count
+
+
+@pytest.fixture
+def make_api(
+    database_url: str, chain: ChainContext, tmp_path: Path
+) -> Iterator[Callable[..., tuple[TestClient, Services]]]:
+    opened: list[tuple[TestClient, Services]] = []
+
+    def build(**overrides: Any) -> tuple[TestClient, Services]:
+        settings = make_settings(tmp_path / f"data{len(opened)}", database_url=database_url, **overrides)
+        services = Services.build(settings, chain.client, chain.deployment, chain.artifacts)
+        client = TestClient(create_app(services))
+        opened.append((client, services))
+        return client, services
+
+    yield build
+    for client, services in opened:
+        client.close()
+        services.close()
+
+
+def test_batch_stores_the_good_readings_and_reports_each_refusal(make_api: Callable[..., Any]) -> None:
+    api, services = make_api(verify_threads=2)
+    domain = services.ledger.domain
+    k1, p256 = new_device(services.ledger), new_device(services.ledger, KeyType.P256)
+    good = [signed_body(k1, domain) for _ in range(150)] + [signed_body(p256, domain) for _ in range(150)]
+    forged = signed_body(k1, domain)
+    forged["value"] += 1
+    stranger = signed_body(new_device(None), domain)
+    not_a_reading = {"device_id": 7}
+    body = {"readings": [*good, good[0], forged, stranger, not_a_reading]}
+
+    answer = api.post("/v1/readings/batch", json=body)
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    assert (result["stored"], result["duplicates"], result["refused"]) == (300, 1, 3)
+    codes = [r["code"] for r in result["results"][300:]]
+    assert codes == [None, "invalid-signature", "unknown-device", "validation-error"]
+    assert [r["index"] for r in result["results"]] == list(range(304))
+    assert stored_count(services) == 300
+
+    again = api.post("/v1/readings/batch", json={"readings": good[:10]}).json()
+    assert again["duplicates"] == 10 and stored_count(services) == 300
+
+
+def test_sequence_order_inside_a_batch_and_replays_across_batches(make_api: Callable[..., Any]) -> None:
+    api, services = make_api()
+    device = new_device(services.ledger)
+    domain = services.ledger.domain
+    bodies = [signed_body(device, domain) for _ in range(5)]  # sequences 1..5
+    shuffled = [bodies[3], bodies[0], bodies[4], bodies[2], bodies[1]]
+    assert api.post("/v1/readings/batch", json={"readings": shuffled}).json()["stored"] == 5
+    device.sequence = 2  # replay sequence 3 with other content
+    replay = api.post("/v1/readings/batch", json={"readings": [signed_body(device, domain, value=-5)]}).json()
+    assert replay["results"][0]["code"] == "sequence-not-increasing"
+    assert stored_count(services) == 5
+
+
+def test_too_many_readings_or_too_large_a_body_is_refused_whole(make_api: Callable[..., Any]) -> None:
+    api, services = make_api(max_batch_readings=3, max_body_bytes=20_000)
+    device = new_device(services.ledger)
+    four = [signed_body(device, services.ledger.domain) for _ in range(4)]
+    assert_problem(api.post("/v1/readings/batch", json={"readings": four}), 413, "payload-too-large")
+    padding = {"readings": four[:1], "padding": "x" * 30_000}
+    assert_problem(api.post("/v1/readings/batch", json=padding), 413, "payload-too-large")
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"readings": ['
+        for _ in range(200):
+            yield b'{"device_id": "0x' + b"0" * 64 + b'"},'
+        yield b"{}]}"
+
+    assert_problem(api.post("/v1/readings/batch", content=chunks()), 413, "payload-too-large")
+    assert_problem(api.post("/v1/readings", json={**four[0], "metric": "m" * 25_000}), 413, "payload-too-large")
+    assert stored_count(services) == 0
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"{not json", b"[1, 2]", b'{"readings": 5}', b'{"readings": {"a": 1}}', b"null"],
+    ids=["broken", "array", "number", "object", "null"],
+)
+def test_malformed_batch_bodies_are_refused(make_api: Callable[..., Any], content: bytes) -> None:
+    api, services = make_api()
+    response = api.post("/v1/readings/batch", content=content, headers={"content-type": "application/json"})
+    assert_problem(response, 422, "validation-error")
+    assert stored_count(services) == 0
+
+
+def test_a_flooding_device_gets_429_and_others_are_unaffected(make_api: Callable[..., Any]) -> None:
+    api, services = make_api(device_rate=0.5, device_burst=3)
+    domain = services.ledger.domain
+    flooder, quiet = new_device(services.ledger), new_device(services.ledger)
+    for _ in range(3):
+        assert api.post("/v1/readings", json=signed_body(flooder, domain)).status_code == 201
+    refused = api.post("/v1/readings", json=signed_body(flooder, domain))
+    assert_problem(refused, 429, "rate-limited")
+    assert int(refused.headers["retry-after"]) >= 1
+    burst = api.post("/v1/readings/batch", json={"readings": [signed_body(flooder, domain) for _ in range(4)]})
+    assert {r["code"] for r in burst.json()["results"]} == {"rate-limited"}
+    assert api.post("/v1/readings", json=signed_body(quiet, domain)).status_code == 201
+    assert stored_count(services) == 4
+
+
+def test_forged_readings_do_not_use_up_a_device_rate(make_api: Callable[..., Any]) -> None:
+    api, services = make_api(device_rate=0.5, device_burst=2)
+    device = new_device(services.ledger)
+    domain = services.ledger.domain
+    for _ in range(5):  # someone else floods with the device's id but cannot sign
+        reading = device.reading()
+        forged = body_of(reading, DeviceKey.generate(KeyType.SECP256K1).sign(reading.digest(domain)))
+        assert_problem(api.post("/v1/readings", json=forged), 422, "invalid-signature")
+    assert api.post("/v1/readings", json=signed_body(device, domain)).status_code == 201
