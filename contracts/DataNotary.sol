@@ -108,6 +108,8 @@ contract DataNotary is AccessControl {
     /**
      * @notice Returns true when `root` is anchored and the OpenZeppelin multiproof (`proof`,
      * `proofFlags`) proves all of `leaves` under it at once.
+     * @dev An empty `leaves` proves nothing and returns false (OpenZeppelin's library would accept
+     * `proof = [root]` for it). A malformed proof reverts with `MerkleProofInvalidMultiproof`.
      */
     function verifyMulti(
         bytes32 root,
@@ -115,7 +117,10 @@ contract DataNotary is AccessControl {
         bytes32[] calldata proof,
         bool[] calldata proofFlags
     ) external view returns (bool) {
-        return _batchOfRoot[root] != 0 && MerkleProof.multiProofVerifyCalldata(proof, proofFlags, root, leaves);
+        return
+            leaves.length != 0 &&
+            _batchOfRoot[root] != 0 &&
+            MerkleProof.multiProofVerifyCalldata(proof, proofFlags, root, leaves);
     }
 
     /**

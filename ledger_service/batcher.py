@@ -1,29 +1,38 @@
-"""The batcher: seals stored readings into Merkle batches and anchors their roots on chain.
+"""The batcher: seals stored readings into Merkle batches, anchors their roots, confirms them.
 
 A batch is sealed when the unbatched readings reach `batch_size` or the oldest of them is
-`batch_age` seconds old. Sealing (tree, root, batch row, reading assignment) is one database
-transaction. Anchoring first asks the chain whether the root is already anchored, so a batch
-whose transaction was sent just before a crash is recorded, never anchored twice.
+`batch_age` seconds old. Sealing builds the tree, writes the batch payload (every reading, in
+canonical JSON) to the content store, and records the batch and its readings in one database
+transaction. Anchoring (`anchor_batch`, also run as a Celery task) first asks the chain whether
+the root is already anchored, so a batch whose transaction was sent just before a crash is
+recorded, never anchored twice. An anchored batch becomes confirmed after `confirmations` blocks
+(or once the chain's finalized block reaches it); if its transaction leaves the canonical chain,
+the batch goes back to sealed and is anchored again.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select, update
 
 from ledger_service.chain.ledger import AnchorRecord
+from ledger_service.content import ContentStore
 from ledger_service.errors import ProvenanceError
 from ledger_service.merkle import MerkleTree
 from ledger_service.models import Batch, BatchStatus, StoredReading
+from ledger_service.readings import LEAF_TYPES
 
 log = logging.getLogger(__name__)
+
+PAYLOAD_FORMAT = "provenance-ledger/batch@1"
 
 
 class Anchorer(Protocol):
@@ -33,9 +42,36 @@ class Anchorer(Protocol):
 
     def find_anchor(self, root: bytes) -> AnchorRecord | None: ...
 
+    def anchor_depth(self, transaction_hash: str, block_hash: str) -> int | None: ...
+
+    def finalized_block(self) -> int | None: ...
+
+
+def batch_payload(header: dict[str, Any], root: str, rows: list[StoredReading]) -> bytes:
+    """The batch payload: every reading of the batch, sorted by id, as canonical JSON (sorted keys,
+    no spaces, UTF-8; `value` as a decimal string so no reader loses precision)."""
+    readings = [
+        {
+            "id": row.id,
+            "device_id": row.device_id,
+            "sequence": row.sequence,
+            "timestamp": row.timestamp,
+            "metric": row.metric,
+            "value": row.value,
+            "scale": row.scale,
+            "unit": row.unit,
+            "payload_hash": row.payload_hash,
+            "signature": row.signature,
+            "signer": row.signer,
+        }
+        for row in sorted(rows, key=lambda r: r.id)
+    ]
+    document = {**header, "format": PAYLOAD_FORMAT, "leaf_types": list(LEAF_TYPES), "root": root, "readings": readings}
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
 
 class Batcher:
-    """Seals and anchors batches; `run_once` does one round, `run` loops until stopped."""
+    """Seals, anchors and confirms batches; `run_once` does one round, `run` loops until stopped."""
 
     def __init__(
         self,
@@ -43,13 +79,25 @@ class Batcher:
         anchorer: Anchorer,
         batch_size: int,
         batch_age: float,
+        content: ContentStore,
+        payload_header: dict[str, Any] | None = None,
+        confirmations: int = 1,
+        use_finalized: bool = False,
+        dispatch: Callable[[int], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.engine = engine
         self.anchorer = anchorer
         self.batch_size = batch_size
         self.batch_age = batch_age
+        self.content = content
+        self.payload_header = payload_header or {}
+        self.confirmations = confirmations
+        self.use_finalized = use_finalized
+        self.dispatch = dispatch
         self.clock = clock
+
+    # Sealing
 
     def seal_due(self) -> list[int]:
         """Seals every batch that is due; returns the new batch ids."""
@@ -67,45 +115,64 @@ class Batcher:
                 return None
             if pending < self.batch_size and self.clock() - float(oldest) < self.batch_age:
                 return None
-            rows = session.exec(
-                select(StoredReading.id, StoredReading.timestamp)
-                .where(col(StoredReading.batch_id).is_(None))
-                .order_by(col(StoredReading.received_at), col(StoredReading.id))
-                .limit(self.batch_size)
-            ).all()
-            tree = MerkleTree([bytes.fromhex(reading_id[2:]) for reading_id, _ in rows])
-            timestamps = [ts for _, ts in rows]
+            rows = list(
+                session.exec(
+                    select(StoredReading)
+                    .where(col(StoredReading.batch_id).is_(None))
+                    .order_by(col(StoredReading.received_at), col(StoredReading.id))
+                    .limit(self.batch_size)
+                ).all()
+            )
+            tree = MerkleTree([bytes.fromhex(row.id[2:]) for row in rows])
+            root = "0x" + tree.root.hex()
+            content_id = self.content.put(batch_payload(self.payload_header, root, rows))
+            timestamps = [row.timestamp for row in rows]
             batch = Batch(
-                root="0x" + tree.root.hex(),
+                root=root,
                 reading_count=len(rows),
                 first_timestamp=min(timestamps),
                 last_timestamp=max(timestamps),
+                content_id=content_id,
                 sealed_at=self.clock(),
             )
             session.add(batch)
             session.flush()
             session.exec(
                 update(StoredReading)
-                .where(col(StoredReading.id).in_([reading_id for reading_id, _ in rows]))
+                .where(col(StoredReading.id).in_([row.id for row in rows]))
                 .values(batch_id=batch.id)
             )
             session.commit()
-            log.info("sealed batch", extra={"batch_id": batch.id, "readings": len(rows), "root": batch.root})
+            log.info(
+                "sealed batch",
+                extra={"batch_id": batch.id, "readings": len(rows), "root": root, "content_id": content_id},
+            )
             return batch.id
 
-    def anchor_sealed(self) -> list[int]:
-        """Anchors every sealed batch, oldest first; returns the ids anchored in this call."""
-        with Session(self.engine) as session:
-            batches = session.exec(
-                select(Batch).where(Batch.status == BatchStatus.SEALED).order_by(col(Batch.id))
-            ).all()
-        anchored = []
-        for batch in batches:
-            self._anchor(batch)
-            anchored.append(int(batch.id or 0))
-        return anchored
+    # Anchoring
 
-    def _anchor(self, batch: Batch) -> None:
+    def sealed_ids(self) -> list[int]:
+        """Ids of sealed batches, oldest first."""
+        with Session(self.engine) as session:
+            ids = session.exec(select(Batch.id).where(Batch.status == BatchStatus.SEALED).order_by(col(Batch.id)))
+            return [int(i) for i in ids if i is not None]
+
+    def anchor_sealed(self) -> list[int]:
+        """Anchors (or dispatches the anchoring of) every sealed batch; returns their ids."""
+        ids = self.sealed_ids()
+        for batch_id in ids:
+            if self.dispatch is not None:
+                self.dispatch(batch_id)
+            else:
+                self.anchor_batch(batch_id)
+        return ids
+
+    def anchor_batch(self, batch_id: int) -> AnchorRecord | None:
+        """Anchors batch `batch_id` unless it is anchored already; idempotent."""
+        with Session(self.engine) as session:
+            batch = session.get(Batch, batch_id)
+        if batch is None or batch.status != BatchStatus.SEALED:
+            return None
         root = bytes.fromhex(batch.root[2:])
         try:
             record = self.anchorer.find_anchor(root)
@@ -114,45 +181,81 @@ class Batcher:
                     root, batch.reading_count, batch.first_timestamp, batch.last_timestamp, batch.content_id
                 )
         except Exception as exc:
-            self._record_failure(batch, exc)
+            self._record_failure(batch_id, exc)
             raise
         with Session(self.engine) as session:
-            row = session.get(Batch, batch.id)
+            row = session.get(Batch, batch_id)
             assert row is not None
             row.status = BatchStatus.ANCHORED
             row.anchored_at = self.clock()
             row.chain_batch_id = record.chain_batch_id
             row.transaction_hash = record.transaction_hash
             row.block_number = record.block_number
+            row.block_hash = record.block_hash
             row.last_error = None
             session.add(row)
             session.commit()
         log.info(
             "anchored batch",
             extra={
-                "batch_id": batch.id,
+                "batch_id": batch_id,
                 "root": batch.root,
                 "tx": record.transaction_hash,
                 "block": record.block_number,
             },
         )
+        return record
 
-    def _record_failure(self, batch: Batch, exc: Exception) -> None:
+    def _record_failure(self, batch_id: int, exc: Exception) -> None:
         with Session(self.engine) as session:
-            row = session.get(Batch, batch.id)
+            row = session.get(Batch, batch_id)
             if row is not None:
                 row.attempts += 1
                 row.last_error = str(exc)[:1000]
                 session.add(row)
                 session.commit()
 
+    # Confirming
+
+    def confirm_anchored(self) -> list[int]:
+        """Marks anchored batches confirmed when deep enough; sends reorged ones back to sealed."""
+        with Session(self.engine) as session:
+            batches = list(session.exec(select(Batch).where(Batch.status == BatchStatus.ANCHORED)).all())
+        if not batches:
+            return []
+        finalized = self.anchorer.finalized_block() if self.use_finalized else None
+        confirmed = []
+        for batch in batches:
+            depth = self.anchorer.anchor_depth(batch.transaction_hash or "", batch.block_hash or "")
+            with Session(self.engine) as session:
+                row = session.get(Batch, batch.id)
+                if row is None or row.status != BatchStatus.ANCHORED:
+                    continue
+                if depth is None:
+                    log.warning("anchor left the canonical chain, re-anchoring", extra={"batch_id": row.id})
+                    row.status = BatchStatus.SEALED
+                    row.transaction_hash = row.block_hash = None
+                    row.block_number = row.chain_batch_id = None
+                elif (finalized is not None and finalized >= (row.block_number or 0)) or (
+                    not self.use_finalized and depth >= self.confirmations
+                ):
+                    row.status = BatchStatus.CONFIRMED
+                    row.confirmed_at = self.clock()
+                    confirmed.append(int(row.id or 0))
+                else:
+                    continue
+                session.add(row)
+                session.commit()
+        return confirmed
+
     def run_once(self) -> None:
-        """Seals what is due and anchors what is sealed."""
+        """Seals what is due, anchors what is sealed, confirms what is deep enough."""
         self.seal_due()
         self.anchor_sealed()
+        self.confirm_anchored()
 
     def run(self, stop: threading.Event, poll: float) -> None:
-        """Loops until `stop` is set, then finishes the round it is in."""
+        """Loops until `stop` is set, then finishes the round it is in; backs off on failures."""
         log.info("batcher running", extra={"batch_size": self.batch_size, "batch_age": self.batch_age})
         backoff = poll
         while not stop.is_set():

@@ -13,6 +13,7 @@ class BatchStatus(StrEnum):
 
     SEALED = "sealed"
     ANCHORED = "anchored"
+    CONFIRMED = "confirmed"
 
 
 class Batch(SQLModel, table=True):
@@ -30,6 +31,8 @@ class Batch(SQLModel, table=True):
     chain_batch_id: int | None = None
     transaction_hash: str | None = Field(default=None, max_length=66)
     block_number: int | None = Field(default=None, sa_column=Column(BigInteger))
+    block_hash: str | None = Field(default=None, max_length=66)
+    confirmed_at: float | None = None
     attempts: int = 0
     last_error: str | None = None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
@@ -11,9 +12,10 @@ from ledger_service.chain.client import ChainClient
 from ledger_service.chain.deploy import Deployment
 from ledger_service.chain.ledger import Ledger
 from ledger_service.compiler import Artifact
+from ledger_service.content import ContentStore, IpfsContentStore, LocalContentStore
 from ledger_service.db import create_schema, make_engine
 from ledger_service.ingest import Ingestor
-from ledger_service.proofs import ProofService
+from ledger_service.proofs import HeadTracker, ProofService
 from ledger_service.ratelimit import DeviceRateLimiter
 from ledger_service.registry import RegistryCache
 from ledger_service.settings import Settings
@@ -49,12 +51,34 @@ class Services:
             limiter=DeviceRateLimiter(settings.device_rate, settings.device_burst),
             verify_threads=settings.verify_threads,
         )
-        proofs = ProofService(engine, deployment, ledger.domain)
+        head = HeadTracker(lambda: int(client.w3.eth.block_number))
+        proofs = ProofService(engine, deployment, ledger.domain, registry=registry, head=head)
         return cls(settings=settings, engine=engine, ledger=ledger, registry=registry, ingestor=ingestor, proofs=proofs)
 
-    def batcher(self) -> Batcher:
-        """A batcher over this service's database and chain."""
-        return Batcher(self.engine, self.ledger, batch_size=self.settings.batch_size, batch_age=self.settings.batch_age)
+    def content_store(self) -> ContentStore:
+        """The content store the settings name: IPFS when an API URL is set, else the data directory."""
+        if self.settings.ipfs_api_url:
+            return IpfsContentStore(self.settings.ipfs_api_url)
+        return LocalContentStore(self.settings.content_dir)
+
+    def batcher(self, dispatch: Callable[[int], None] | None = None) -> Batcher:
+        """A batcher over this service's database, chain and content store."""
+        deployment = self.ledger.deployment
+        return Batcher(
+            self.engine,
+            self.ledger,
+            batch_size=self.settings.batch_size,
+            batch_age=self.settings.batch_age,
+            content=self.content_store(),
+            payload_header={
+                "chain_id": deployment.chain_id,
+                "notary": deployment.address_of("DataNotary"),
+                "registry": deployment.address_of("DeviceRegistry"),
+            },
+            confirmations=self.settings.confirmations,
+            use_finalized=self.settings.use_finalized,
+            dispatch=dispatch,
+        )
 
     def close(self) -> None:
         """Stops the verification threads and releases database connections."""

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     batch_size: int = Field(1000, ge=1, le=100_000, description="A batch closes when it holds this many readings.")
     batch_age: float = Field(5.0, gt=0, description="A batch closes when its oldest reading is this many seconds old.")
     batch_poll: float = Field(0.25, gt=0, description="Seconds between the batcher's checks.")
+    ipfs_api_url: str | None = Field(None, description="IPFS HTTP RPC API; unset: payloads stay in the data dir.")
+    confirmations: int = Field(1, ge=1, description="Blocks (the anchor's included) before a batch is confirmed.")
+    use_finalized: bool = Field(False, description="Confirm batches by the chain's `finalized` tag instead.")
     max_batch_readings: int = Field(5000, ge=1, description="Most readings accepted in one batch request.")
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Largest request body accepted, in bytes.")
     device_rate: float = Field(200.0, ge=0, description="Readings per second a device may send on average (0: off).")
@@ -60,6 +63,11 @@ class Settings(BaseSettings):
     def manifest_path(self) -> Path:
         """Where the deployment manifest is kept."""
         return self.data_dir / "deployment.json"
+
+    @property
+    def content_dir(self) -> Path:
+        """Where the local content store keeps blobs."""
+        return self.data_dir / "content"
 
     @property
     def chain_dir(self) -> Path:

@@ -185,7 +185,7 @@ def test_proof_is_refused_until_anchored_then_verifies_on_chain(
         assert bundle["anchor"]["notary"] == ledger.notary.address
         assert bundle["anchor"]["transaction_hash"].startswith("0x")
         assert bundle["reading"]["signer"] == device.key.public_key.signer
-    assert api.get(f"/v1/readings/{ids[0]}").json()["status"] == "anchored"
+    assert api.get(f"/v1/readings/{ids[0]}").json()["status"] == "confirmed"
     with Session(services.engine) as session:
         assert len(session.exec(select(Batch)).all()) == 1
 

@@ -8,6 +8,7 @@ from typing import Any
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from web3.contract import Contract
+from web3.exceptions import TransactionNotFound
 from web3.types import TxReceipt
 
 from ledger_service.chain.client import ChainClient
@@ -25,6 +26,7 @@ class AnchorRecord:
     chain_batch_id: int
     transaction_hash: str
     block_number: int
+    block_hash: str
 
 
 class Ledger:
@@ -113,6 +115,7 @@ class Ledger:
             chain_batch_id=int(events[0]["args"]["batchId"]),
             transaction_hash=HexBytes(receipt["transactionHash"]).to_0x_hex(),
             block_number=int(receipt["blockNumber"]),
+            block_hash=HexBytes(receipt["blockHash"]).to_0x_hex(),
         )
 
     def find_anchor(self, root: bytes) -> AnchorRecord | None:
@@ -129,7 +132,26 @@ class Ledger:
             chain_batch_id=int(entry["args"]["batchId"]),
             transaction_hash=HexBytes(entry["transactionHash"]).to_0x_hex(),
             block_number=int(entry["blockNumber"]),
+            block_hash=HexBytes(entry["blockHash"]).to_0x_hex(),
         )
+
+    def anchor_depth(self, transaction_hash: str, block_hash: str) -> int | None:
+        """How many blocks (its own included) confirm the anchor, or None when its transaction is
+        no longer in that block of the canonical chain (a reorg)."""
+        try:
+            receipt = self.client.w3.eth.get_transaction_receipt(transaction_hash)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return None
+        if HexBytes(receipt["blockHash"]).to_0x_hex() != block_hash or receipt["status"] != 1:
+            return None
+        return int(self.client.w3.eth.block_number) - int(receipt["blockNumber"]) + 1
+
+    def finalized_block(self) -> int | None:
+        """The number of the chain's finalized block, or None when the node has no such tag."""
+        try:
+            return int(self.client.w3.eth.get_block("finalized")["number"])
+        except Exception:  # noqa: BLE001 - nodes without the tag answer with various errors
+            return None
 
     def verify(self, root: bytes, leaf: bytes, proof: list[bytes]) -> bool:
         """`DataNotary.verify` on chain."""

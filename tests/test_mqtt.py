@@ -1,0 +1,396 @@
+"""MQTT ingest over a real Mosquitto broker and real services: storage, duplicates, arrays, refusals,
+acknowledgement after storage and a persistent session across restarts."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any, cast
+
+import pytest
+from sqlmodel import Session, select
+
+from ledger_service.errors import UnknownDevice
+from ledger_service.ingest import Ingestor, IngestResult
+from ledger_service.keys import DeviceKey, KeyType
+from ledger_service.models import StoredReading
+from ledger_service.readings import Reading
+from ledger_service.services import Services
+from tests.conftest import IN_CI, require_service
+from tests.factories import Device, body_of, new_device, signed_body
+
+try:
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
+    from ledger_service.mqtt_ingest import MqttError, MqttIngest
+except ImportError:  # pragma: no cover - paho-mqtt not installed
+    if IN_CI:
+        raise
+    pytest.skip("paho-mqtt is not installed", allow_module_level=True)
+
+MQTT_HOST = os.environ.get("PROVENANCE_TEST_MQTT_HOST", "127.0.0.1")
+MQTT_PORT = int(os.environ.get("PROVENANCE_TEST_MQTT_PORT", "1883"))
+WAIT = 5.0
+
+
+@pytest.fixture
+def broker() -> tuple[str, int]:
+    """The broker's address, once it is known to accept connections."""
+    try:
+        socket.create_connection((MQTT_HOST, MQTT_PORT), timeout=2).close()
+    except OSError as exc:
+        require_service("Mosquitto", f"{MQTT_HOST}:{MQTT_PORT}: {exc}")
+    return MQTT_HOST, MQTT_PORT
+
+
+@pytest.fixture
+def prefix() -> str:
+    """A topic prefix no other test uses."""
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+class DeviceSide:
+    """A separate MQTT client playing the devices: publishes readings, collects the results."""
+
+    def __init__(self, host: str, port: int, prefix: str) -> None:
+        self.prefix = prefix
+        self.acks: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"test-devices-{uuid.uuid4().hex[:8]}",
+            protocol=MQTTProtocolVersion.MQTTv5,
+        )
+        subscribed = queue.Queue[bool]()
+        self.client.on_message = lambda _c, _u, msg: self.acks.put((msg.topic, json.loads(msg.payload)))
+        self.client.on_subscribe = lambda *_args: subscribed.put(True)
+        self.client.on_connect = lambda client, *_args: client.subscribe(f"{prefix}/+/acks", qos=1)
+        self.client.connect(host, port)
+        self.client.loop_start()
+        subscribed.get(timeout=WAIT)
+
+    def topic(self, device: Device | str, kind: str = "readings") -> str:
+        """The device's readings (or acks) topic."""
+        name = device if isinstance(device, str) else "0x" + device.device_id.hex()
+        return f"{self.prefix}/{name}/{kind}"
+
+    def publish(self, device: Device | str, payload: Any) -> None:
+        """Publishes `payload` (bytes as they are, anything else as JSON) with QoS 1 and waits for the PUBACK."""
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        self.client.publish(self.topic(device), data, qos=1).wait_for_publish(WAIT)
+
+    def next_ack(self, device: Device | str | None = None) -> dict[str, Any]:
+        """The next result the service published (on `device`'s acks topic, when given)."""
+        topic, result = self.acks.get(timeout=WAIT)
+        if device is not None:
+            assert topic == self.topic(device, "acks")
+        return result
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def devices(broker: tuple[str, int], prefix: str) -> Iterator[DeviceSide]:
+    side = DeviceSide(*broker, prefix)
+    try:
+        yield side
+    finally:
+        side.close()
+
+
+IngestFactory = Callable[..., MqttIngest]
+
+
+@pytest.fixture
+def make_ingest(services: Services, broker: tuple[str, int], prefix: str) -> Iterator[IngestFactory]:
+    """Builds MqttIngest clients on the test's prefix (short-lived sessions); stops them all at the end."""
+    made: list[MqttIngest] = []
+
+    def make(**overrides: Any) -> MqttIngest:
+        options: dict[str, Any] = {
+            "ingestor": services.ingestor,
+            "host": broker[0],
+            "port": broker[1],
+            "topic_prefix": prefix,
+            "client_id": f"test-ingest-{uuid.uuid4().hex[:12]}",
+            "session_expiry": 60,
+            "retry_delay": 0.05,
+            **overrides,
+        }
+        ingest = MqttIngest(**options)
+        made.append(ingest)
+        return ingest
+
+    yield make
+    for ingest in made:
+        ingest.stop()
+
+
+@pytest.fixture
+def ingest(make_ingest: IngestFactory) -> MqttIngest:
+    service = make_ingest()
+    service.start()
+    return service
+
+
+@pytest.fixture
+def device(services: Services) -> Device:
+    return new_device(services.ledger)
+
+
+def stored_ids(services: Services) -> list[str]:
+    with Session(services.engine) as session:
+        return list(session.exec(select(StoredReading.id).order_by(StoredReading.sequence)).all())  # type: ignore[arg-type]
+
+
+def wait_for_stored(services: Services, count: int, timeout: float = WAIT) -> list[str]:
+    """Polls the database until it holds `count` readings; returns their ids."""
+    deadline = time.monotonic() + timeout
+    ids = stored_ids(services)
+    while len(ids) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+        ids = stored_ids(services)
+    assert len(ids) == count, ids
+    return ids
+
+
+def test_published_reading_is_stored_then_acknowledged(
+    services: Services, ingest: MqttIngest, devices: DeviceSide, device: Device
+) -> None:
+    devices.publish(device, signed_body(device, services.ledger.domain))
+    [reading_id] = wait_for_stored(services, 1)
+    assert devices.next_ack(device) == {
+        "id": reading_id,
+        "status": "stored",
+        "code": None,
+        "detail": None,
+        "sequence": 1,
+    }
+    assert ingest.connected
+    stats = ingest.stats
+    assert (stats.received, stats.stored, stats.duplicates, stats.refused) == (1, 1, 0, 0)
+
+
+def test_duplicate_publish_is_stored_once(
+    services: Services, ingest: MqttIngest, devices: DeviceSide, device: Device
+) -> None:
+    body = signed_body(device, services.ledger.domain)
+    devices.publish(device, body)
+    devices.publish(device, body)
+    first, second = devices.next_ack(device), devices.next_ack(device)
+    assert (first["status"], second["status"]) == ("stored", "duplicate")
+    assert first["id"] == second["id"]
+    assert wait_for_stored(services, 1) == [first["id"]]
+    assert (ingest.stats.stored, ingest.stats.duplicates) == (1, 1)
+
+
+def test_json_array_of_readings_is_stored(
+    services: Services, ingest: MqttIngest, devices: DeviceSide, device: Device
+) -> None:
+    bodies = [signed_body(device, services.ledger.domain) for _ in range(3)]
+    devices.publish(device, bodies)
+    ids = wait_for_stored(services, 3)
+    acks = [devices.next_ack(device) for _ in bodies]
+    assert [(a["status"], a["sequence"]) for a in acks] == [("stored", 1), ("stored", 2), ("stored", 3)]
+    assert [a["id"] for a in acks] == ids
+    assert (ingest.stats.received, ingest.stats.stored) == (1, 3)
+
+
+def test_array_with_a_bad_reading_stores_the_others(
+    services: Services, ingest: MqttIngest, devices: DeviceSide, device: Device
+) -> None:
+    domain = services.ledger.domain
+    first = signed_body(device, domain)
+    forged = device.reading()
+    bodies = [
+        first,
+        body_of(forged, DeviceKey.generate(KeyType.SECP256K1).sign(forged.digest(domain))),
+        signed_body(device, domain),
+    ]
+    devices.publish(device, bodies)
+    acks = [devices.next_ack(device) for _ in bodies]
+    assert [(a["status"], a["code"], a["sequence"]) for a in acks] == [
+        ("stored", None, 1),
+        ("refused", "invalid-signature", 2),
+        ("stored", None, 3),
+    ]
+    assert wait_for_stored(services, 2) == [acks[0]["id"], acks[2]["id"]]
+
+
+def _not_json(services: Services, device: Device, other: Device) -> tuple[Device, bytes]:
+    return device, b"{not json"
+
+
+def _not_utf8(services: Services, device: Device, other: Device) -> tuple[Device, bytes]:
+    return device, b"\xff\xfe\x00"
+
+
+def _not_a_reading(services: Services, device: Device, other: Device) -> tuple[Device, bytes]:
+    return device, b"42"
+
+
+def _empty_array(services: Services, device: Device, other: Device) -> tuple[Device, bytes]:
+    return device, b"[]"
+
+
+def _wrong_type(services: Services, device: Device, other: Device) -> tuple[Device, bytes]:
+    body = signed_body(device, services.ledger.domain)
+    body["sequence"] = str(body["sequence"])
+    return device, json.dumps(body).encode()
+
+
+def _bad_signature(services: Services, device: Device, other: Device) -> tuple[Device, bytes]:
+    body = signed_body(device, services.ledger.domain)
+    body["value"] += 1  # altered after signing
+    return device, json.dumps(body).encode()
+
+
+def _unknown_device(services: Services, device: Device, other: Device) -> tuple[Device, bytes]:
+    stranger = new_device(None)
+    return stranger, json.dumps(signed_body(stranger, services.ledger.domain)).encode()
+
+
+def _topic_mismatch(services: Services, device: Device, other: Device) -> tuple[Device, bytes]:
+    return device, json.dumps(signed_body(other, services.ledger.domain)).encode()
+
+
+@pytest.mark.parametrize(
+    ("make_message", "code"),
+    [
+        (_not_json, "invalid-json"),
+        (_not_utf8, "invalid-json"),
+        (_not_a_reading, "validation-error"),
+        (_empty_array, "validation-error"),
+        (_wrong_type, "validation-error"),
+        (_bad_signature, "invalid-signature"),
+        (_unknown_device, UnknownDevice.code),
+        (_topic_mismatch, "topic-mismatch"),
+    ],
+    ids=lambda v: v.__name__.strip("_") if callable(v) else None,
+)
+def test_bad_message_is_refused_acknowledged_and_does_not_block_the_topic(
+    services: Services,
+    ingest: MqttIngest,
+    devices: DeviceSide,
+    device: Device,
+    make_message: Callable[[Services, Device, Device], tuple[Device, bytes]],
+    code: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="ledger_service.mqtt_ingest")
+    other = new_device(services.ledger)
+    sender, payload = make_message(services, device, other)
+    devices.publish(sender, payload)
+
+    refused = devices.next_ack(sender)
+    assert refused["status"] == "refused"
+    assert refused["id"] is None
+    assert refused["code"] == code, refused
+    assert refused["detail"]
+    assert stored_ids(services) == []
+    [record] = [r for r in caplog.records if r.getMessage() == "mqtt reading refused"]
+    assert (record.topic, record.code) == (devices.topic(sender), code)  # type: ignore[attr-defined]
+
+    if sender.device_id != device.device_id and sender.device_id != other.device_id:
+        services.ledger.register_device(sender.device_id, sender.key.public_key)  # the stranger joins
+    devices.publish(sender, signed_body(sender, services.ledger.domain))
+    stored = devices.next_ack(sender)
+    assert stored["status"] == "stored", stored
+    assert wait_for_stored(services, 1) == [stored["id"]]
+    assert (ingest.stats.received, ingest.stats.stored, ingest.stats.refused) == (2, 1, 1)
+
+
+def test_readings_published_while_stopped_are_stored_on_restart(
+    services: Services, make_ingest: IngestFactory, devices: DeviceSide, device: Device
+) -> None:
+    client_id = f"test-ingest-{uuid.uuid4().hex[:12]}"
+    first = make_ingest(client_id=client_id)
+    first.start()  # creates the session and its subscription on the broker
+    first.stop()
+
+    bodies = [signed_body(device, services.ledger.domain) for _ in range(3)]
+    for body in bodies[:2]:
+        devices.publish(device, body)
+    devices.publish(device, bodies[2:])
+    time.sleep(0.2)
+    assert stored_ids(services) == []
+
+    second = make_ingest(client_id=client_id)
+    second.start()
+    assert len(wait_for_stored(services, 3)) == 3
+    assert [devices.next_ack(device)["status"] for _ in bodies] == ["stored"] * 3
+    assert (second.stats.received, second.stats.stored) == (3, 3)
+
+
+class FailingIngestor(Ingestor):
+    """An ingestor whose first `failures` calls fail as if the database were down (None: all of them)."""
+
+    def __init__(self, inner: Ingestor, failures: int | None) -> None:
+        super().__init__(inner.engine, inner.domain, inner.registry, inner.max_clock_skew, inner.clock)
+        self.failures = failures
+        self.calls = 0
+
+    def ingest(self, reading: Reading, signature: bytes) -> IngestResult:
+        self.calls += 1
+        if self.failures is None or self.calls <= self.failures:
+            raise RuntimeError("database unavailable")
+        return super().ingest(reading, signature)
+
+
+def test_transient_failure_is_retried_before_acknowledging(
+    services: Services, make_ingest: IngestFactory, devices: DeviceSide, device: Device
+) -> None:
+    flaky = FailingIngestor(services.ingestor, failures=2)
+    ingest = make_ingest(ingestor=flaky)
+    ingest.start()
+    devices.publish(device, signed_body(device, services.ledger.domain))
+    ack = devices.next_ack(device)
+    assert ack["status"] == "stored"
+    assert wait_for_stored(services, 1) == [ack["id"]]
+    assert (flaky.calls, ingest.stats.retries, ingest.stats.stored) == (3, 2, 1)
+
+
+def test_message_not_stored_is_not_acknowledged_and_comes_again(
+    services: Services, make_ingest: IngestFactory, devices: DeviceSide, device: Device
+) -> None:
+    client_id = f"test-ingest-{uuid.uuid4().hex[:12]}"
+    broken = FailingIngestor(services.ingestor, failures=None)
+    first = make_ingest(client_id=client_id, ingestor=broken)
+    first.start()
+    devices.publish(device, signed_body(device, services.ledger.domain))
+    deadline = time.monotonic() + WAIT
+    while broken.calls < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert broken.calls >= 2
+    first.stop()  # gives up while retrying: the message stays unacknowledged on the broker
+    assert stored_ids(services) == []
+    assert devices.acks.empty()
+
+    second = make_ingest(client_id=client_id)
+    second.start()
+    ack = devices.next_ack(device)
+    assert ack["status"] == "stored"
+    assert wait_for_stored(services, 1) == [ack["id"]]
+
+
+def test_start_fails_when_the_broker_cannot_be_reached() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ingest = MqttIngest(cast(Ingestor, None), "127.0.0.1", port, topic_prefix="unreachable")
+    with pytest.raises(MqttError, match="cannot connect"):
+        ingest.start(timeout=2)
+
+
+@pytest.mark.parametrize("bad", [{"qos": 2}, {"topic_prefix": "a/+/b"}, {"topic_prefix": ""}])
+def test_invalid_options_are_refused(bad: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        MqttIngest(cast(Ingestor, None), "127.0.0.1", **bad)
