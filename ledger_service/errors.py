@@ -167,6 +167,14 @@ class PayloadTooLarge(ProvenanceError, ValueError):
     title = "Payload too large"
 
 
+class InvalidProofRequest(ProvenanceError, ValueError):
+    """A multiproof was asked for readings that do not share a batch."""
+
+    code = "readings-span-batches"
+    status = 422
+    title = "Readings span several batches"
+
+
 class NotFound(ProvenanceError, LookupError):
     """The thing asked for does not exist."""
 

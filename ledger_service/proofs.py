@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from ledger_service.chain.deploy import Deployment
-from ledger_service.errors import NotFound, NotYetAnchored
+from ledger_service.errors import InvalidProofRequest, NotFound, NotYetAnchored
 from ledger_service.merkle import MerkleTree
 from ledger_service.models import Batch, BatchStatus, StoredReading
 from ledger_service.multiproof import multiproof
@@ -189,7 +189,9 @@ class ProofService:
             pairs = [self._anchored(session, reading_id) for reading_id in reading_ids]
             batch_ids = {batch.id for _, batch in pairs}
             if len(batch_ids) != 1:
-                raise NotFound("a multiproof covers readings of one batch; these span several", batches=batch_ids)
+                raise InvalidProofRequest(
+                    "a multiproof covers readings of one batch; these span several", batches=sorted(batch_ids)
+                )
             batch = pairs[0][1]
             tree = self._tree(session, int(batch.id or 0))
         proof = multiproof(tree, [bytes.fromhex(row.id[2:]) for row, _ in pairs])

@@ -38,6 +38,14 @@ def _die_with_parent() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
+    """Sends `sig` to the process group that `process` leads (it was started in a new session)."""
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
 def _port_of(multiaddr: str) -> int | None:
     """The TCP port in a multiaddr such as /ip4/127.0.0.1/tcp/5001/http, or None."""
     match = re.search(r"/tcp/(\d+)", multiaddr)
@@ -71,6 +79,7 @@ class IpfsNode:
         self._process: subprocess.Popen[bytes] | None = None
         self._api_port: int | None = None
         self._gateway_port: int | None = None
+        self._held_lock = False
 
     @property
     def api_url(self) -> str:
@@ -113,13 +122,16 @@ class IpfsNode:
         config_path = self.repo / "config"
         if not config_path.exists():
             self.repo.mkdir(parents=True, exist_ok=True)
-            result = subprocess.run(
-                self._cli("init", "--profile", "test", "--empty-repo"),
-                env=self._env(),
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                timeout=self.startup_timeout,
-            )
+            try:
+                result = subprocess.run(
+                    self._cli("init", "--profile", "test", "--empty-repo"),
+                    env=self._env(),
+                    stdin=subprocess.DEVNULL,
+                    capture_output=True,
+                    timeout=self.startup_timeout,
+                )
+            except subprocess.TimeoutExpired as error:
+                raise RuntimeError(f"jsipfs init did not finish within {self.startup_timeout}s") from error
             if result.returncode != 0:
                 output = (result.stdout + result.stderr).decode(errors="replace")
                 raise RuntimeError(f"jsipfs init failed ({result.returncode}):\n{output}")
@@ -173,6 +185,7 @@ class IpfsNode:
             port = _port_of(api_file.read_text()) if api_file.exists() else None
             if port is not None and self._answers(port):
                 self._api_port = port
+                self._held_lock = True
                 if self.gateway:
                     match = _GATEWAY_LINE.search(self.log())
                     if match is None:
@@ -193,18 +206,19 @@ class IpfsNode:
         """Stops the daemon (SIGTERM, then SIGKILL if it lingers) and removes a temporary repo."""
         process, self._process = self._process, None
         self._api_port = self._gateway_port = None
-        if process is not None:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=self.stop_timeout)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+        if process is not None and process.poll() is None:
+            # Signal its whole process group while the daemon is not yet reaped, so the group id is still ours.
+            _signal_group(process, signal.SIGTERM)
             try:
-                os.killpg(process.pid, signal.SIGKILL)  # anything it may have spawned in its session
-            except ProcessLookupError:
-                pass
+                process.wait(timeout=self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+                process.wait()
+        if self._held_lock and self.repo is not None:
+            # Our daemon is gone: drop what a crashed one leaves (its repo lock stays "fresh" for 20 s).
+            shutil.rmtree(self.repo / "repo.lock", ignore_errors=True)
+            (self.repo / "api").unlink(missing_ok=True)
+        self._held_lock = False
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None

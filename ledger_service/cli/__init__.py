@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from ledger_service.cli import apikeys, devices, service
+from ledger_service.cli import apikeys, devices, proofs, service
 
 app = typer.Typer(
     help="provenance-ledger: signed IoT readings, batched into Merkle trees and anchored on an EVM chain.",
@@ -15,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 service.register(app)
+proofs.register(app)
 app.add_typer(devices.app, name="device")
 app.add_typer(apikeys.app, name="apikey")
 

@@ -1,0 +1,111 @@
+"""Batches: where readings are on their way to the chain, and the lag."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from ledger_service.api.deps import ServicesDep
+from ledger_service.errors import NotFound
+from ledger_service.models import Batch, BatchStatus, StoredReading
+from ledger_service.services import Services
+
+router = APIRouter(prefix="/v1/batches", tags=["batches"])
+
+
+def batch_view(batch: Batch) -> dict[str, Any]:
+    """A batch as the API shows it."""
+    return {
+        "id": batch.id,
+        "status": batch.status.value,
+        "root": batch.root,
+        "content_id": batch.content_id,
+        "reading_count": batch.reading_count,
+        "first_timestamp": batch.first_timestamp,
+        "last_timestamp": batch.last_timestamp,
+        "sealed_at": batch.sealed_at,
+        "anchored_at": batch.anchored_at,
+        "confirmed_at": batch.confirmed_at,
+        "chain_batch_id": batch.chain_batch_id,
+        "transaction_hash": batch.transaction_hash,
+        "block_number": batch.block_number,
+        "block_hash": batch.block_hash,
+        "attempts": batch.attempts,
+        "last_error": batch.last_error,
+    }
+
+
+def open_batch(services: Services) -> dict[str, Any]:
+    """The readings not yet sealed into a batch, as a pseudo-batch with status `open`."""
+    with Session(services.engine) as session:
+        count, oldest = session.exec(
+            select(func.count(), func.min(StoredReading.received_at)).where(col(StoredReading.batch_id).is_(None))
+        ).one()
+    return {
+        "id": None,
+        "status": "open",
+        "reading_count": int(count),
+        "oldest_received_at": oldest,
+        "age_seconds": round(time.time() - float(oldest), 3) if oldest is not None else None,
+    }
+
+
+def lag_report(services: Services) -> dict[str, Any]:
+    """Pending work, the last anchored batch and how far behind anchoring is."""
+    with Session(services.engine) as session:
+        last = session.exec(
+            select(Batch)
+            .where(col(Batch.status).in_([BatchStatus.ANCHORED, BatchStatus.CONFIRMED]))
+            .order_by(col(Batch.id).desc())
+            .limit(1)
+        ).first()
+        sealed = session.exec(select(func.count()).select_from(Batch).where(Batch.status == BatchStatus.SEALED)).one()
+    pending = open_batch(services)
+    return {
+        "open": pending,
+        "sealed_batches": int(sealed),
+        "last_anchored": batch_view(last) if last else None,
+        "lag_seconds": pending["age_seconds"],
+        "counts": services.proofs.counts(),
+    }
+
+
+@router.get("")
+def list_batches(
+    services: ServicesDep,
+    status: Annotated[str | None, Query(pattern="^(open|sealed|anchored|confirmed)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Batches, newest first, filtered by status; `status=open` gives the readings not yet sealed."""
+    if status == "open":
+        return {"data": [open_batch(services)], "count": 1}
+    with Session(services.engine) as session:
+        query = select(Batch)
+        counter = select(func.count()).select_from(Batch)
+        if status:
+            query = query.where(Batch.status == BatchStatus(status))
+            counter = counter.where(Batch.status == BatchStatus(status))
+        rows = session.exec(query.order_by(col(Batch.id).desc()).offset(offset).limit(limit)).all()
+        total = session.exec(counter).one()
+    return {"data": [batch_view(b) for b in rows], "count": int(total)}
+
+
+@router.get("/lag")
+def lag(services: ServicesDep) -> dict[str, Any]:
+    """Pending work, the last anchored batch and the age of the oldest unsealed reading."""
+    return lag_report(services)
+
+
+@router.get("/{batch_id}")
+def get_batch(services: ServicesDep, batch_id: Annotated[int, Path(ge=1)]) -> dict[str, Any]:
+    """One batch with its anchor."""
+    with Session(services.engine) as session:
+        batch = session.get(Batch, batch_id)
+    if batch is None:
+        raise NotFound(f"no batch {batch_id}")
+    return batch_view(batch)
