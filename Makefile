@@ -7,10 +7,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PY_STAMP   := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+IPFS_STAMP := tools/ipfs/node_modules/.installed
 
 .PHONY: install run test lint brownie-smoke clean
 
-install: $(PY_STAMP) $(NODE_STAMP)
+install: $(PY_STAMP) $(NODE_STAMP) $(IPFS_STAMP)
 
 $(PY_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +21,11 @@ $(PY_STAMP): pyproject.toml
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
+	touch $@
+
+# js-ipfs, for the content store's IPFS tests (the service itself needs no IPFS node).
+$(IPFS_STAMP): tools/ipfs/package.json tools/ipfs/package-lock.json
+	cd tools/ipfs && npm ci --no-audit --no-fund
 	touch $@
 
 run: install

@@ -84,6 +84,7 @@ class Batcher:
         confirmations: int = 1,
         use_finalized: bool = False,
         dispatch: Callable[[int], None] | None = None,
+        redispatch_after: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.engine = engine
@@ -95,7 +96,9 @@ class Batcher:
         self.confirmations = confirmations
         self.use_finalized = use_finalized
         self.dispatch = dispatch
+        self.redispatch_after = redispatch_after
         self.clock = clock
+        self._dispatched: dict[int, float] = {}
 
     # Sealing
 
@@ -160,11 +163,14 @@ class Batcher:
     def anchor_sealed(self) -> list[int]:
         """Anchors (or dispatches the anchoring of) every sealed batch; returns their ids."""
         ids = self.sealed_ids()
+        now = self.clock()
+        self._dispatched = {i: t for i, t in self._dispatched.items() if i in ids}
         for batch_id in ids:
-            if self.dispatch is not None:
-                self.dispatch(batch_id)
-            else:
+            if self.dispatch is None:
                 self.anchor_batch(batch_id)
+            elif now - self._dispatched.get(batch_id, float("-inf")) >= self.redispatch_after:
+                self.dispatch(batch_id)  # a task that was lost (a broker restart) is sent again later
+                self._dispatched[batch_id] = now
         return ids
 
     def anchor_batch(self, batch_id: int) -> AnchorRecord | None:

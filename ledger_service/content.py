@@ -78,7 +78,8 @@ class LocalContentStore:
 
 
 class IpfsContentStore:
-    """Blobs added and pinned on an IPFS node through its HTTP RPC API, as single raw blocks."""
+    """Blobs added and pinned on an IPFS node through its HTTP RPC API (plain HTTP: the
+    unmaintained ipfshttpclient refuses current daemons), each as one raw block."""
 
     def __init__(self, api_url: str, timeout: float = 60.0) -> None:
         self.api_url = api_url.rstrip("/")
@@ -86,28 +87,36 @@ class IpfsContentStore:
 
     def put(self, data: bytes) -> str:
         expected = cid_of(data)
+        # One chunk as large as the blob keeps it a single raw block, so the node's CID is the
+        # local one; base32 so that the strings compare.
+        params = {
+            "cid-version": "1",
+            "raw-leaves": "true",
+            "pin": "true",
+            "cid-base": "base32",
+            "chunker": f"size-{max(262144, len(data))}",
+        }
         try:
             response = httpx.post(
-                f"{self.api_url}/api/v0/block/put",
-                params={"cid-codec": "raw", "mhtype": "sha2-256", "pin": "true"},
-                files={"data": ("blob", data)},
-                timeout=self.timeout,
+                f"{self.api_url}/api/v0/add", params=params, files={"file": ("blob", data)}, timeout=self.timeout
             )
             response.raise_for_status()
         except httpx.HTTPError as exc:
-            raise ContentError(f"IPFS block/put failed: {exc}") from exc
+            raise ContentError(f"IPFS add failed: {exc}") from exc
         answer = response.json()
-        cid = str(answer.get("Key") or answer.get("Cid", {}).get("/", ""))
+        cid = str(answer.get("Hash") or answer.get("Cid", {}).get("/", ""))
         if cid != expected:
             raise ContentError(f"IPFS named the blob {cid}, expected {expected}")
         return cid
 
     def get(self, cid: str) -> bytes:
         try:
-            response = httpx.post(f"{self.api_url}/api/v0/block/get", params={"arg": cid}, timeout=self.timeout)
+            response = httpx.post(
+                f"{self.api_url}/api/v0/cat", params={"arg": cid, "timeout": "10s"}, timeout=self.timeout
+            )
             response.raise_for_status()
         except httpx.HTTPError as exc:
-            raise ContentError(f"IPFS block/get {cid} failed: {exc}") from exc
+            raise ContentError(f"IPFS cat {cid} failed: {exc}") from exc
         if cid_of(response.content) != cid:
             raise ContentError(f"IPFS returned other bytes for {cid}")
         return response.content

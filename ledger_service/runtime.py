@@ -6,6 +6,8 @@ import json
 import logging
 import os
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,9 +20,10 @@ import uvicorn
 from ledger_service.api.app import create_app
 from ledger_service.chain.client import ChainClient, connect
 from ledger_service.chain.deploy import Deployment, deploy
-from ledger_service.chain.node import managed_anvil_for, rpc_answers
+from ledger_service.chain.node import die_with_parent, managed_anvil_for, rpc_answers
 from ledger_service.compiler import Artifact, compile_contracts
 from ledger_service.errors import ChainError, ConfigurationError
+from ledger_service.mqtt_ingest import MqttIngest
 from ledger_service.services import Services
 from ledger_service.settings import Settings
 
@@ -116,9 +119,12 @@ def bind_socket(host: str, port: int) -> socket.socket:
 @contextmanager
 def batcher_thread(services: Services) -> Iterator[threading.Thread]:
     """Runs the batcher in a thread for the context; stops it and waits for it on exit."""
+    from ledger_service.tasks import dispatcher
+
     stop = threading.Event()
+    batcher = services.batcher(dispatch=dispatcher(services))
     thread = threading.Thread(
-        target=services.batcher().run, args=(stop, services.settings.batch_poll), name="batcher", daemon=True
+        target=batcher.run, args=(stop, services.settings.batch_poll), name="batcher", daemon=True
     )
     thread.start()
     try:
@@ -126,6 +132,53 @@ def batcher_thread(services: Services) -> Iterator[threading.Thread]:
     finally:
         stop.set()
         thread.join(timeout=60)
+
+
+@contextmanager
+def worker_process(settings: Settings, rpc_url: str) -> Iterator[subprocess.Popen[bytes] | None]:
+    """A `provenance worker` child for the context when a broker is configured; none otherwise."""
+    if not settings.broker_url:
+        yield None
+        return
+    env = {**os.environ, "PROVENANCE_RPC_URL": rpc_url, "PROVENANCE_DATA_DIR": str(settings.data_dir.resolve())}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ledger_service.cli", "worker"], env=env, stdin=subprocess.DEVNULL,
+        start_new_session=True, preexec_fn=die_with_parent,
+    )  # fmt: skip
+    log.info("started anchoring worker", extra={"pid": process.pid, "broker": settings.broker_url})
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.info("anchoring worker stopped", extra={"pid": process.pid})
+
+
+@contextmanager
+def mqtt_ingest(services: Services) -> Iterator[MqttIngest | None]:
+    """MQTT ingest for the context when a broker is configured; nothing otherwise."""
+    settings = services.settings
+    if not settings.mqtt_host:
+        yield None
+        return
+    ingest = MqttIngest(
+        services.ingestor,
+        settings.mqtt_host,
+        settings.mqtt_port,
+        topic_prefix=settings.mqtt_topic_prefix,
+        client_id=settings.mqtt_client_id,
+        username=settings.mqtt_username,
+        password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
+    )
+    ingest.start()
+    try:
+        yield ingest
+    finally:
+        ingest.stop()
 
 
 @contextmanager

@@ -29,6 +29,16 @@ class Settings(BaseSettings):
     batch_size: int = Field(1000, ge=1, le=100_000, description="A batch closes when it holds this many readings.")
     batch_age: float = Field(5.0, gt=0, description="A batch closes when its oldest reading is this many seconds old.")
     batch_poll: float = Field(0.25, gt=0, description="Seconds between the batcher's checks.")
+    mqtt_host: str | None = Field(None, description="MQTT broker host; unset: no MQTT ingest.")
+    mqtt_port: int = Field(1883, ge=1, le=65535, description="MQTT broker port.")
+    mqtt_topic_prefix: str = Field("devices", description="Readings arrive on {prefix}/{device id}/readings.")
+    mqtt_client_id: str | None = Field(None, description="Stable MQTT client id (the broker keeps its session).")
+    mqtt_username: str | None = Field(None, description="MQTT user name.")
+    mqtt_password: SecretStr | None = Field(None, description="MQTT password.")
+    broker_url: str | None = Field(
+        None, description="Celery broker (redis://, amqp://) for anchoring tasks; unset: tasks run in-process."
+    )
+    worker_concurrency: int = Field(2, ge=1, description="Processes of a `provenance worker`.")
     ipfs_api_url: str | None = Field(None, description="IPFS HTTP RPC API; unset: payloads stay in the data dir.")
     confirmations: int = Field(1, ge=1, description="Blocks (the anchor's included) before a batch is confirmed.")
     use_finalized: bool = Field(False, description="Confirm batches by the chain's `finalized` tag instead.")

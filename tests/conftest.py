@@ -53,11 +53,15 @@ def anvil() -> Iterator[ManagedAnvil]:
 
 
 @pytest.fixture(scope="session")
-def chain(
-    anvil: ManagedAnvil, artifacts: dict[str, Artifact], tmp_path_factory: pytest.TempPathFactory
-) -> ChainContext:
+def chain_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The settings the session's deployment was made with (its data dir holds manifest and operator key)."""
+    return make_settings(tmp_path_factory.mktemp("chain"))
+
+
+@pytest.fixture(scope="session")
+def chain(anvil: ManagedAnvil, artifacts: dict[str, Artifact], chain_settings: Settings) -> ChainContext:
     """The contracts deployed once on the session's anvil."""
-    settings = make_settings(tmp_path_factory.mktemp("chain"))
+    settings = chain_settings
     client = connect(settings, anvil.url)
     deployment, deployed = deploy(client, artifacts, settings.manifest_path)
     return ChainContext(client, deployment, artifacts, deployed)

@@ -136,6 +136,11 @@ class ChainClient:
             return receipt
         raise AssertionError("unreachable")
 
+    def reset_nonce(self) -> None:
+        """Forgets the cached nonce, so the next transaction asks the node (other senders may have sent)."""
+        with self._lock:
+            self._nonce = None
+
     def _next_nonce(self) -> int:
         if self._nonce is None:
             self._nonce = int(self.w3.eth.get_transaction_count(self.operator.address, "pending"))

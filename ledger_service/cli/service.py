@@ -15,6 +15,7 @@ from ledger_service.errors import ProvenanceError
 from ledger_service.runtime import (
     batcher_thread,
     bind_socket,
+    mqtt_ingest,
     open_chain,
     prepare_chain,
     published,
@@ -22,13 +23,15 @@ from ledger_service.runtime import (
     registry_follower,
     running_chain_url,
     serve,
+    worker_process,
 )
 from ledger_service.services import Services
+from ledger_service.tasks import configure, dispatcher
 
 
 def register(app: typer.Typer) -> None:
     """Adds these commands to `app`."""
-    for command in (up, chain, compile_command, deploy, serve_command, batcher, demo):
+    for command in (up, chain, compile_command, deploy, serve_command, batcher, worker, mqtt, demo):
         name = {"compile_command": "compile", "serve_command": "serve"}.get(command.__name__, command.__name__)
         app.command(name)(command)
 
@@ -48,7 +51,9 @@ def up() -> None:
             try:
                 with (
                     published(settings, rpc_url=rpc_url, api_url=api_url),
+                    worker_process(settings, rpc_url),
                     registry_follower(services),
+                    mqtt_ingest(services) as mqtt,
                     batcher_thread(services),
                 ):
 
@@ -57,6 +62,8 @@ def up() -> None:
                         console.print(f"chain {rpc_url}  id {chain.deployment.chain_id}")
                         for name, contract in chain.deployment.contracts.items():
                             console.print(f"  {name:<15} {contract.address}")
+                        if mqtt is not None:
+                            console.print(f"MQTT {mqtt.host}:{mqtt.port} topics {mqtt.subscription}")
                         console.print("Ctrl-C stops everything.")
 
                     serve(services, sock, on_ready=ready)
@@ -141,9 +148,45 @@ def batcher() -> None:
         stop = threading.Event()
         console.print(f"batcher running (size {settings.batch_size}, age {settings.batch_age}s); Ctrl-C stops it")
         try:
-            services.batcher().run(stop, settings.batch_poll)
+            services.batcher(dispatch=dispatcher(services)).run(stop, settings.batch_poll)
         except KeyboardInterrupt:
             pass
+        finally:
+            services.close()
+    except ProvenanceError as exc:
+        fail(exc)
+
+
+def worker() -> None:
+    """Run a Celery worker for anchoring tasks (needs PROVENANCE_BROKER_URL), until Ctrl-C."""
+    settings = load_settings()
+    if not settings.broker_url:
+        fail(ValueError("set PROVENANCE_BROKER_URL (redis://… or amqp://…) to run a worker"))
+    celery = configure(settings)
+    console.print(f"anchoring worker on {settings.broker_url} ({settings.worker_concurrency} processes)")
+    celery.worker_main(
+        ["worker", "--loglevel", settings.log_level, "--concurrency", str(settings.worker_concurrency),
+         "--queues", f"provenance-{settings.chain_id}", "--without-gossip", "--without-mingle"]
+    )  # fmt: skip
+
+
+def mqtt() -> None:
+    """Run MQTT ingest alone (PROVENANCE_MQTT_HOST), against a running chain, until Ctrl-C."""
+    settings = load_settings()
+    terminate_on_sigterm()
+    if not settings.mqtt_host:
+        fail(ValueError("set PROVENANCE_MQTT_HOST to the broker to ingest from"))
+    try:
+        chain = prepare_chain(settings, running_chain_url(settings))
+        services = Services.build(settings, chain.client, chain.deployment, chain.artifacts)
+        try:
+            with registry_follower(services), mqtt_ingest(services) as ingest:
+                assert ingest is not None
+                console.print(f"MQTT ingest from {ingest.host}:{ingest.port} ({ingest.subscription}); Ctrl-C stops it")
+                try:
+                    threading.Event().wait()
+                except KeyboardInterrupt:
+                    pass
         finally:
             services.close()
     except ProvenanceError as exc:
