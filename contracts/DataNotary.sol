@@ -7,27 +7,29 @@ import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProo
 /**
  * @title DataNotary
  * @notice Anchors the Merkle roots of batches of signed readings, so that anyone can later prove
- * that a reading was part of a batch anchored at a given block. Trees follow OpenZeppelin's
+ * that a reading was part of a batch anchored at a given time. Trees follow OpenZeppelin's
  * StandardMerkleTree: double-hashed leaves and sorted-pair nodes.
+ *
+ * Storage is one slot per batch, so anchoring costs the same whatever the batch size: the batch
+ * payload's content id, the anchorer and the rest live in the {BatchAnchored} event, which is
+ * where indexers and verifiers read them.
  */
 contract DataNotary is AccessControl {
     /// @notice Role allowed to anchor batches.
     bytes32 public constant ANCHORER_ROLE = keccak256("ANCHORER_ROLE");
 
-    /// @notice An anchored batch.
-    struct Batch {
-        bytes32 root;
-        uint64 readingCount;
-        uint64 firstTimestamp;
-        uint64 lastTimestamp;
-        uint64 anchoredAt;
-        uint64 blockNumber;
-        address anchorer;
-        string contentId;
+    /// @notice An anchored batch, packed into one storage slot.
+    struct Anchor {
+        uint40 batchId;
+        uint40 anchoredAt;
+        uint48 blockNumber;
+        uint32 readingCount;
+        uint48 firstTimestamp;
+        uint48 lastTimestamp;
     }
 
-    Batch[] private _batches;
-    mapping(bytes32 root => uint256 batchIdPlusOne) private _batchOfRoot;
+    mapping(bytes32 root => Anchor) private _anchors;
+    uint40 private _batchCount;
 
     /// @notice The root is zero.
     error DataNotaryZeroRoot();
@@ -37,12 +39,10 @@ contract DataNotary is AccessControl {
     error DataNotaryInvalidTimeRange(uint64 firstTimestamp, uint64 lastTimestamp);
     /// @notice The root was already anchored, as batch `batchId`.
     error DataNotaryRootAlreadyAnchored(bytes32 root, uint256 batchId);
-    /// @notice No batch has this id.
-    error DataNotaryUnknownBatch(uint256 batchId);
     /// @notice No batch has this root.
     error DataNotaryUnknownRoot(bytes32 root);
 
-    /// @notice Emitted when a batch root is anchored.
+    /// @notice Emitted when a batch root is anchored; `contentId` names the batch payload.
     event BatchAnchored(
         uint256 indexed batchId,
         bytes32 indexed root,
@@ -70,39 +70,36 @@ contract DataNotary is AccessControl {
      */
     function anchor(
         bytes32 root,
-        uint64 readingCount,
-        uint64 firstTimestamp,
-        uint64 lastTimestamp,
+        uint32 readingCount,
+        uint48 firstTimestamp,
+        uint48 lastTimestamp,
         string calldata contentId
     ) external onlyRole(ANCHORER_ROLE) returns (uint256 batchId) {
         if (root == bytes32(0)) revert DataNotaryZeroRoot();
         if (readingCount == 0) revert DataNotaryEmptyBatch();
         if (firstTimestamp > lastTimestamp) revert DataNotaryInvalidTimeRange(firstTimestamp, lastTimestamp);
-        uint256 existing = _batchOfRoot[root];
-        if (existing != 0) revert DataNotaryRootAlreadyAnchored(root, existing - 1);
+        Anchor storage existing = _anchors[root];
+        if (existing.anchoredAt != 0) revert DataNotaryRootAlreadyAnchored(root, existing.batchId);
 
-        batchId = _batches.length;
-        _batches.push(
-            Batch({
-                root: root,
-                readingCount: readingCount,
-                firstTimestamp: firstTimestamp,
-                lastTimestamp: lastTimestamp,
-                anchoredAt: uint64(block.timestamp),
-                blockNumber: uint64(block.number),
-                anchorer: _msgSender(),
-                contentId: contentId
-            })
-        );
-        _batchOfRoot[root] = batchId + 1;
-        emit BatchAnchored(batchId, root, _msgSender(), readingCount, firstTimestamp, lastTimestamp, contentId);
+        uint40 id = _batchCount;
+        _batchCount = id + 1;
+        _anchors[root] = Anchor({
+            batchId: id,
+            anchoredAt: uint40(block.timestamp),
+            blockNumber: uint48(block.number),
+            readingCount: readingCount,
+            firstTimestamp: firstTimestamp,
+            lastTimestamp: lastTimestamp
+        });
+        emit BatchAnchored(id, root, _msgSender(), readingCount, firstTimestamp, lastTimestamp, contentId);
+        return id;
     }
 
     /**
      * @notice Returns true when `root` is anchored and `proof` proves `leaf` under it.
      */
     function verify(bytes32 root, bytes32 leaf, bytes32[] calldata proof) external view returns (bool) {
-        return _batchOfRoot[root] != 0 && MerkleProof.verifyCalldata(proof, root, leaf);
+        return _anchors[root].anchoredAt != 0 && MerkleProof.verifyCalldata(proof, root, leaf);
     }
 
     /**
@@ -119,7 +116,7 @@ contract DataNotary is AccessControl {
     ) external view returns (bool) {
         return
             leaves.length != 0 &&
-            _batchOfRoot[root] != 0 &&
+            _anchors[root].anchoredAt != 0 &&
             MerkleProof.multiProofVerifyCalldata(proof, proofFlags, root, leaves);
     }
 
@@ -127,23 +124,24 @@ contract DataNotary is AccessControl {
      * @notice Returns the number of anchored batches.
      */
     function batchCount() external view returns (uint256) {
-        return _batches.length;
-    }
-
-    /**
-     * @notice Returns batch `batchId`.
-     * @dev Reverts with {DataNotaryUnknownBatch} when it does not exist.
-     */
-    function getBatch(uint256 batchId) external view returns (Batch memory) {
-        if (batchId >= _batches.length) revert DataNotaryUnknownBatch(batchId);
-        return _batches[batchId];
+        return _batchCount;
     }
 
     /**
      * @notice Returns whether `root` is anchored.
      */
     function isAnchored(bytes32 root) external view returns (bool) {
-        return _batchOfRoot[root] != 0;
+        return _anchors[root].anchoredAt != 0;
+    }
+
+    /**
+     * @notice Returns the anchor of `root`: batch id, time, block, reading count and time range.
+     * @dev Reverts with {DataNotaryUnknownRoot} when the root is not anchored.
+     */
+    function getAnchor(bytes32 root) public view returns (Anchor memory) {
+        Anchor memory found = _anchors[root];
+        if (found.anchoredAt == 0) revert DataNotaryUnknownRoot(root);
+        return found;
     }
 
     /**
@@ -151,8 +149,6 @@ contract DataNotary is AccessControl {
      * @dev Reverts with {DataNotaryUnknownRoot} when the root is not anchored.
      */
     function batchIdOf(bytes32 root) external view returns (uint256) {
-        uint256 idPlusOne = _batchOfRoot[root];
-        if (idPlusOne == 0) revert DataNotaryUnknownRoot(root);
-        return idPlusOne - 1;
+        return getAnchor(root).batchId;
     }
 }

@@ -96,13 +96,17 @@ def test_anchoring_marks_batches_anchored_with_their_transaction(services: Servi
     batcher.run_once()
     (batch,) = batches(services)
     assert batch.status == BatchStatus.CONFIRMED  # one confirmation, the default, is the anchor block itself
-    onchain = services.ledger.notary.functions.getBatch(batch.chain_batch_id).call()
-    assert "0x" + onchain[0].hex() == batch.root
-    assert onchain[1] == 5
-    assert services.ledger.find_anchor(bytes.fromhex(batch.root[2:])) == AnchorRecord(
+    root = bytes.fromhex(batch.root[2:])
+    batch_id, _, block_number, count, first, last = services.ledger.notary.functions.getAnchor(root).call()
+    assert (batch_id, block_number, count) == (batch.chain_batch_id, batch.block_number, 5)
+    assert (first, last) == (batch.first_timestamp, batch.last_timestamp)
+    assert services.ledger.find_anchor(root) == AnchorRecord(
         batch.chain_batch_id or 0, batch.transaction_hash or "", batch.block_number or 0, batch.block_hash or ""
     )
-    assert onchain[7] == batch.content_id
+    (event,) = services.ledger.notary.events.BatchAnchored().get_logs(
+        from_block=batch.block_number, to_block=batch.block_number
+    )
+    assert event["args"]["contentId"] == batch.content_id
 
 
 def test_payload_is_stored_under_its_cid_and_lists_every_reading(services: Services, clock: Clock) -> None:

@@ -37,9 +37,15 @@ def test_anchor_records_the_batch_and_emits_the_event(ledger: Ledger) -> None:
     before = ledger.notary.functions.batchCount().call()
     record = ledger.anchor(tree.root, 3, 100, 200, "bafy-test")
     assert record.chain_batch_id == before
-    batch = ledger.notary.functions.getBatch(record.chain_batch_id).call()
-    assert tuple(batch[:4]) == (tree.root, 3, 100, 200)
-    assert batch[6] == ledger.client.operator.address and batch[7] == "bafy-test"
+    batch_id, anchored_at, block_number, count, first, last = ledger.notary.functions.getAnchor(tree.root).call()
+    assert (batch_id, block_number, count, first, last) == (record.chain_batch_id, record.block_number, 3, 100, 200)
+    block = ledger.client.w3.eth.get_block(record.block_number)
+    assert anchored_at == block["timestamp"]
+    (event,) = ledger.notary.events.BatchAnchored().get_logs(
+        from_block=record.block_number, to_block=record.block_number
+    )
+    assert event["args"]["anchorer"] == ledger.client.operator.address and event["args"]["contentId"] == "bafy-test"
+    assert (event["args"]["batchId"], event["args"]["root"]) == (record.chain_batch_id, tree.root)
     assert ledger.notary.functions.batchIdOf(tree.root).call() == record.chain_batch_id
     assert ledger.find_anchor(tree.root) == record
 
@@ -77,8 +83,8 @@ def test_revert_when_root_is_anchored_twice(ledger: Ledger) -> None:
 
 def test_unknown_batch_and_root_revert_and_verify_refuses_unanchored_roots(ledger: Ledger) -> None:
     with pytest.raises(ContractCustomError) as info:
-        ledger.notary.functions.getBatch(10**9).call()
-    assert ledger.client.errors.name_of(info.value) == "DataNotaryUnknownBatch"
+        ledger.notary.functions.getAnchor(keccak(b"never")).call()
+    assert ledger.client.errors.name_of(info.value) == "DataNotaryUnknownRoot"
     with pytest.raises(ContractCustomError) as info:
         ledger.notary.functions.batchIdOf(keccak(b"never")).call()
     assert ledger.client.errors.name_of(info.value) == "DataNotaryUnknownRoot"
@@ -97,3 +103,20 @@ def test_admin_can_grant_roles_and_outsiders_cannot(ledger: Ledger, client: Chai
     root = keccak(os.urandom(4))
     stranger.transact(notary_as_stranger.functions.anchor(root, 1, 1, 1, ""))
     assert ledger.notary.functions.isAnchored(root).call()
+
+
+def test_anchoring_costs_the_same_for_any_batch_size(ledger: Ledger) -> None:
+    """One storage slot per batch: the gas does not depend on how many readings the root covers."""
+    small = ledger.client.transact(ledger.notary.functions.anchor(keccak(os.urandom(4)), 1, 1, 1, "bafkrei" + "a" * 52))
+    large = ledger.client.transact(
+        ledger.notary.functions.anchor(keccak(os.urandom(4)), 10_000, 1, 2, "bafkrei" + "a" * 52)
+    )
+    assert abs(small["gasUsed"] - large["gasUsed"]) < 200
+    assert large["gasUsed"] <= 100_000  # at most 10 gas per reading for a batch of 10,000
+
+
+def test_values_beyond_the_packed_fields_are_refused_before_sending(ledger: Ledger) -> None:
+    with pytest.raises(Exception, match="uint32|out of range|bounds|Could not identify"):
+        ledger.notary.functions.anchor(keccak(b"big"), 2**32, 1, 1, "").build_transaction(
+            {"from": ledger.client.operator.address}
+        )
