@@ -10,9 +10,9 @@ reading posted again is answered with the stored one and stores nothing.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy import insert, update
@@ -36,6 +36,7 @@ from ledger_service.models import DeviceCursor, StoredReading
 from ledger_service.ratelimit import DeviceRateLimiter
 from ledger_service.readings import Domain, Reading, reading_leaf
 from ledger_service.registry import DeviceRecord, DeviceStatus, KeyRecord, RegistryCache
+from ledger_service.sigcheck import Job, SignaturePool, key_tuple
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ class Ingestor:
         max_clock_skew: float = 300.0,
         clock: Callable[[], float] = time.time,
         limiter: DeviceRateLimiter | None = None,
-        verify_threads: int = 1,
+        verify_processes: int = 0,
     ) -> None:
         self.engine = engine
         self.domain = domain
@@ -117,21 +118,34 @@ class Ingestor:
         self.max_clock_skew = max_clock_skew
         self.clock = clock
         self.limiter = limiter
-        self._pool = ThreadPoolExecutor(verify_threads, "verify") if verify_threads > 1 else None
-        self._threads = verify_threads
+        self._processes = verify_processes
+        self._pool: SignaturePool | None = None
+        self._pool_lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        """Starts the signature-checking processes now rather than at the first large batch."""
+        pool = self._signature_pool()
+        if pool is not None:
+            pool.check(self.domain, [])
+
+    def _signature_pool(self) -> SignaturePool | None:
+        if self._processes < 1:
+            return None
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = SignaturePool(self._processes)
+            return self._pool
 
     def close(self) -> None:
-        """Stops the verification threads."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
+        """Stops the signature-checking processes."""
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
 
     def verify(self, reading: Reading, signature: bytes) -> VerifiedReading:
         """Runs every check that needs no database; raises the matching `ReadingRejected`."""
-        if reading.timestamp > self.clock() + self.max_clock_skew:
-            raise TimestampInFuture(
-                f"timestamp {reading.timestamp} is more than {self.max_clock_skew:g}s ahead of the service's clock",
-                timestamp=reading.timestamp,
-            )
+        self._check_timestamp(reading)
         device = self._device(reading.device_id)
         digest = reading.digest(self.domain)
         current = device.current_key
@@ -148,6 +162,13 @@ class Ingestor:
                 valid_from=current.valid_from,
             )
         return VerifiedReading(reading, signature, digest, key_label(current), reading_leaf(digest, signature))
+
+    def _check_timestamp(self, reading: Reading) -> None:
+        if reading.timestamp > self.clock() + self.max_clock_skew:
+            raise TimestampInFuture(
+                f"timestamp {reading.timestamp} is more than {self.max_clock_skew:g}s ahead of the service's clock",
+                timestamp=reading.timestamp,
+            )
 
     def _device(self, device_id: bytes) -> DeviceRecord:
         device = self.registry.get(device_id)
@@ -195,15 +216,35 @@ class Ingestor:
             return exc
 
     def verify_many(self, items: Sequence[tuple[Reading, bytes]]) -> list[VerifiedReading | ReadingRejected]:
-        """Verifies every reading, on the verification threads when there are several."""
-        if self._pool is None or len(items) < 64:
+        """Verifies every reading. With worker processes, the signatures are checked there and
+        only the readings that fail come back here for the full check that names the reason."""
+        pool = self._signature_pool()
+        if pool is None or len(items) < 256:
             return [self._verify_or_refusal(item) for item in items]
-        size = -(-len(items) // (self._threads * 4))
-        chunks = [items[i : i + size] for i in range(0, len(items), size)]
-        results: list[VerifiedReading | ReadingRejected] = []
-        for part in self._pool.map(lambda chunk: [self._verify_or_refusal(i) for i in chunk], chunks):
-            results.extend(part)
-        return results
+        results: list[VerifiedReading | ReadingRejected | None] = [None] * len(items)
+        jobs: list[Job] = []
+        positions: list[tuple[int, KeyRecord]] = []
+        for index, (reading, signature) in enumerate(items):
+            try:
+                self._check_timestamp(reading)
+                current = self._device(reading.device_id).current_key
+            except ReadingRejected as exc:
+                results[index] = exc
+                continue
+            jobs.append((reading.as_tuple(), signature, key_tuple(current.key)))
+            positions.append((index, current))
+        for (index, current), (valid, digest, leaf) in zip(positions, pool.check(self.domain, jobs), strict=True):
+            reading, signature = items[index]
+            if not valid:
+                results[index] = self._verify_or_refusal(items[index])  # names the reason, or finds a fresh key
+            elif reading.timestamp < current.valid_from:
+                results[index] = KeyNotYetValid(
+                    f"timestamp {reading.timestamp} is before the signing key became valid at {current.valid_from}",
+                    valid_from=current.valid_from,
+                )
+            else:
+                results[index] = VerifiedReading(reading, signature, digest, key_label(current), leaf)
+        return [r for r in results if r is not None]
 
     def ingest_many(self, items: Sequence[tuple[Reading, bytes]]) -> list[ItemResult]:
         """Verifies and stores a batch: every reading gets its own result; the good ones are stored

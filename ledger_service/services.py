@@ -49,7 +49,7 @@ class Services:
             registry,
             max_clock_skew=settings.max_clock_skew,
             limiter=DeviceRateLimiter(settings.device_rate, settings.device_burst),
-            verify_threads=settings.verify_threads,
+            verify_processes=settings.verify_processes,
         )
         head = HeadTracker(lambda: int(client.w3.eth.block_number))
         proofs = ProofService(engine, deployment, ledger.domain, registry=registry, head=head)

@@ -46,7 +46,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Largest request body accepted, in bytes.")
     device_rate: float = Field(200.0, ge=0, description="Readings per second a device may send on average (0: off).")
     device_burst: float = Field(10_000.0, ge=1, description="Readings a device may send at once above its rate.")
-    verify_threads: int = Field(2, ge=1, le=64, description="Threads that check signatures of batch requests.")
+    verify_processes: int = Field(
+        2, ge=0, le=64, description="Processes that check the signatures of batch requests (0: in the request thread)."
+    )
     max_clock_skew: float = Field(300.0, ge=0, description="How far (seconds) a reading's timestamp may be ahead.")
     registry_poll: float = Field(1.0, gt=0, description="Seconds between the device registry cache's syncs.")
     build_dir: Path = Field(PROJECT_ROOT / "build", description="Where compiled contract artifacts are cached.")

@@ -38,7 +38,7 @@ def make_api(
 
 
 def test_batch_stores_the_good_readings_and_reports_each_refusal(make_api: Callable[..., Any]) -> None:
-    api, services = make_api(verify_threads=2)
+    api, services = make_api(verify_processes=2)
     domain = services.ledger.domain
     k1, p256 = new_device(services.ledger), new_device(services.ledger, KeyType.P256)
     good = [signed_body(k1, domain) for _ in range(150)] + [signed_body(p256, domain) for _ in range(150)]
@@ -46,15 +46,20 @@ def test_batch_stores_the_good_readings_and_reports_each_refusal(make_api: Calla
     forged["value"] += 1
     stranger = signed_body(new_device(None), domain)
     not_a_reading = {"device_id": 7}
-    body = {"readings": [*good, good[0], forged, stranger, not_a_reading]}
+    rotated = new_device(services.ledger, KeyType.P256)
+    old_key_reading = rotated.reading()
+    services.ledger.rotate_key(rotated.device_id, DeviceKey.generate(KeyType.P256).public_key)
+    services.registry.refresh(force=True)
+    stale = body_of(old_key_reading, rotated.sign(old_key_reading, domain))
+    body = {"readings": [*good, good[0], forged, stranger, not_a_reading, stale]}
 
     answer = api.post("/v1/readings/batch", json=body)
     assert answer.status_code == 200, answer.text
     result = answer.json()
-    assert (result["stored"], result["duplicates"], result["refused"]) == (300, 1, 3)
+    assert (result["stored"], result["duplicates"], result["refused"]) == (300, 1, 4)
     codes = [r["code"] for r in result["results"][300:]]
-    assert codes == [None, "invalid-signature", "unknown-device", "validation-error"]
-    assert [r["index"] for r in result["results"]] == list(range(304))
+    assert codes == [None, "invalid-signature", "unknown-device", "validation-error", "key-rotated"]
+    assert [r["index"] for r in result["results"]] == list(range(305))
     assert stored_count(services) == 300
 
     again = api.post("/v1/readings/batch", json={"readings": good[:10]}).json()

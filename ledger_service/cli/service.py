@@ -46,6 +46,7 @@ def up() -> None:
         with open_chain(settings) as rpc_url:
             chain = prepare_chain(settings, rpc_url)
             services = Services.build(settings, chain.client, chain.deployment, chain.artifacts)
+            services.ingestor.warm_up()
             host, port = sock.getsockname()[:2]
             api_url = f"http://{host}:{port}"
             try:
@@ -127,6 +128,7 @@ def serve_command() -> None:
     try:
         chain = prepare_chain(settings, running_chain_url(settings))
         services = Services.build(settings, chain.client, chain.deployment, chain.artifacts)
+        services.ingestor.warm_up()
         sock = bind_socket(settings.api_host, settings.api_port)
         host, port = sock.getsockname()[:2]
         try:
