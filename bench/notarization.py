@@ -231,13 +231,11 @@ def main() -> None:
 
     print()
     print("Ingest throughput (verified, stored, committed), 2 cores, client on the same machine")
-    print(
-        f"  batch endpoint : {batch['per_second']:>9,.0f} readings/s  ({batch['stored']:,.0f} in {batch['seconds']:.1f}s)"
-    )
+    stored, seconds = batch["stored"], batch["seconds"]
+    print(f"  batch endpoint : {batch['per_second']:>9,.0f} readings/s  ({stored:,.0f} in {seconds:.1f}s)")
     if mqtt:
-        print(
-            f"  MQTT (QoS 1)   : {mqtt['per_second']:>9,.0f} readings/s  ({mqtt['readings']:,.0f} in {mqtt['seconds']:.1f}s)"
-        )
+        count, seconds = mqtt["readings"], mqtt["seconds"]
+        print(f"  MQTT (QoS 1)   : {mqtt['per_second']:>9,.0f} readings/s  ({count:,.0f} in {seconds:.1f}s)")
     print(f"Acknowledged -> anchored ({len(latencies)} readings at {args.steady_rate:g}/s, batch age 1 s)")
     print(f"  median {statistics.median(latencies):.2f}s   p99 {percentile(latencies, 0.99):.2f}s")
     proofs = steady["proof_latencies"]

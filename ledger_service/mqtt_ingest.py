@@ -80,8 +80,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import ValidationError
 
 from ledger_service.api.schemas import ReadingIn
-from ledger_service.errors import ProvenanceError, ReadingRejected
-from ledger_service.ingest import Ingestor, IngestResult
+from ledger_service.errors import ProvenanceError
+from ledger_service.ingest import Ingestor, ItemResult
 
 log = logging.getLogger(__name__)
 
@@ -394,17 +394,30 @@ class MqttIngest:
                 log.info("mqtt ack not sent, the broker will redeliver", extra={"mid": message.mid, "rc": rc})
 
     def _results(self, payload: bytes | bytearray, device: str, topic: str) -> list[dict[str, Any]]:
+        """One result per reading of the message, in order; the valid readings are verified and
+        stored together (`Ingestor.ingest_many`, one transaction)."""
         try:
             items = self._parse(payload)
         except _Refused as refused:
             return [self._refused(topic, refused)]
-        results = []
-        for item in items:
+        results: list[dict[str, Any] | None] = [None] * len(items)
+        valid: list[tuple[int, ReadingIn]] = []
+        for index, item in enumerate(items):
             try:
-                results.append(self._ingest_item(item, device))
+                valid.append((index, self._validate(item, device)))
             except _Refused as refused:
-                results.append(self._refused(topic, refused))
-        return results
+                results[index] = self._refused(topic, refused)
+        outcomes = self._ingest_many([body for _, body in valid]) if valid else []
+        for (index, body), outcome in zip(valid, outcomes, strict=True):
+            if outcome.error is not None:
+                results[index] = self._refused(topic, _Refused(outcome.error.code, outcome.error.detail, body.sequence))
+                continue
+            self._count(**({"stored": 1} if outcome.status == "stored" else {"duplicates": 1}))
+            results[index] = {
+                "id": outcome.reading_id, "status": outcome.status, "code": None, "detail": None,
+                "sequence": body.sequence,
+            }  # fmt: skip
+        return [r for r in results if r is not None]
 
     def _parse(self, payload: bytes | bytearray) -> list[Any]:
         try:
@@ -421,7 +434,7 @@ class MqttIngest:
             raise _Refused(VALIDATION_ERROR, f"payload holds {len(document)} readings, more than {self.max_batch}")
         return document
 
-    def _ingest_item(self, item: Any, device: str) -> dict[str, Any]:
+    def _validate(self, item: Any, device: str) -> ReadingIn:
         sequence = item.get("sequence") if isinstance(item, dict) else None
         sequence = sequence if isinstance(sequence, int) and not isinstance(sequence, bool) else None
         try:
@@ -432,29 +445,17 @@ class MqttIngest:
             raise _Refused(
                 TOPIC_MISMATCH, f"reading of device {body.device_id} published on topic of {device}", sequence
             )
-        try:
-            result = self._ingest(body)
-        except ReadingRejected as exc:
-            raise _Refused(exc.code, exc.detail, sequence) from exc
-        if result.created:
-            self._count(stored=1)
-            log.debug("mqtt reading stored", extra={"reading_id": result.reading.id})
-        else:
-            self._count(duplicates=1)
-        status = "stored" if result.created else "duplicate"
-        return {"id": result.reading.id, "status": status, "code": None, "detail": None, "sequence": body.sequence}
+        return body
 
-    def _ingest(self, body: ReadingIn) -> IngestResult:
-        """`Ingestor.ingest`, repeated with backoff while it fails for reasons other than the reading."""
+    def _ingest_many(self, bodies: list[ReadingIn]) -> list[ItemResult]:
+        """`Ingestor.ingest_many`, repeated with backoff while it fails for reasons other than the readings."""
         delay = self.retry_delay
         while True:
             try:
-                return self.ingestor.ingest(body.to_reading(), body.signature_bytes())
-            except ReadingRejected:
-                raise
+                return self.ingestor.ingest_many([(b.to_reading(), b.signature_bytes()) for b in bodies])
             except Exception:  # noqa: BLE001 - database or chain trouble: retry, never acknowledge
                 self._count(retries=1)
-                log.exception("mqtt reading not stored, retrying", extra={"retry_in": delay})
+                log.exception("mqtt readings not stored, retrying", extra={"retry_in": delay})
             if self._stop.wait(delay):
                 raise _Stopping
             delay = min(delay * 2, self.max_retry_delay)

@@ -61,8 +61,8 @@ class SignaturePool:
     def check(self, domain: Domain, jobs: list[Job]) -> list[Outcome]:
         """Outcomes in job order (no jobs: just makes sure every process has started)."""
         if not jobs:
-            for future in [self._pool.submit(_ready) for _ in range(self.processes)]:
-                future.result()
+            for started in [self._pool.submit(_ready) for _ in range(self.processes)]:
+                started.result()
             return []
         size = max(64, -(-len(jobs) // (self.processes * 2)))
         chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]

@@ -10,14 +10,14 @@ import queue
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, cast
 
 import pytest
 from sqlmodel import Session, select
 
 from ledger_service.errors import UnknownDevice
-from ledger_service.ingest import Ingestor, IngestResult
+from ledger_service.ingest import Ingestor, ItemResult
 from ledger_service.keys import DeviceKey, KeyType
 from ledger_service.models import StoredReading
 from ledger_service.readings import Reading
@@ -338,11 +338,11 @@ class FailingIngestor(Ingestor):
         self.failures = failures
         self.calls = 0
 
-    def ingest(self, reading: Reading, signature: bytes) -> IngestResult:
+    def ingest_many(self, items: Sequence[tuple[Reading, bytes]]) -> list[ItemResult]:
         self.calls += 1
         if self.failures is None or self.calls <= self.failures:
             raise RuntimeError("database unavailable")
-        return super().ingest(reading, signature)
+        return super().ingest_many(items)
 
 
 def test_transient_failure_is_retried_before_acknowledging(
