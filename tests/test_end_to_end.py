@@ -93,7 +93,8 @@ def test_skeleton_on_managed_anvil_and_ctrl_c_leaves_nothing_running(
     with RunningService(tmp_path) as service:
         assert service.process is not None
         children = children_of(service.process.pid)
-        assert children, "the managed anvil should be a child process"
+        commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in children]
+        assert any(b"anvil" in c for c in commands), "the managed anvil should be a child process"
         exercise_skeleton(service, artifacts)
         assert service.stop(signal.SIGINT) == 0
     for pid in children:
