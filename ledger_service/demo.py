@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import httpx
 from rich.console import Console
 
+from ledger_service.api.schemas import reading_body
 from ledger_service.chain.ledger import Ledger
 from ledger_service.devices import default_device_id
 from ledger_service.keys import DeviceKey, KeyType
@@ -37,18 +38,7 @@ class SimulatedDevice:
             scale=2,
             unit="Cel",
         )
-        signature = self.key.sign(reading.digest(domain))
-        body: dict[str, object] = {
-            "device_id": "0x" + reading.device_id.hex(),
-            "sequence": reading.sequence,
-            "timestamp": reading.timestamp,
-            "metric": reading.metric,
-            "value": reading.value,
-            "scale": reading.scale,
-            "unit": reading.unit,
-            "signature": "0x" + signature.hex(),
-        }
-        return body
+        return reading_body(reading, self.key.sign(reading.digest(domain)))
 
 
 @dataclass

@@ -121,17 +121,24 @@ def batcher_thread(services: Services) -> Iterator[threading.Thread]:
     """Runs the batcher in a thread for the context; stops it and waits for it on exit."""
     from ledger_service.tasks import dispatcher
 
-    stop = threading.Event()
     batcher = services.batcher(dispatch=dispatcher(services))
-    thread = threading.Thread(
-        target=batcher.run, args=(stop, services.settings.batch_poll), name="batcher", daemon=True
-    )
+    with loop_thread("batcher", batcher.run, services.settings.batch_poll, join_timeout=60) as thread:
+        yield thread
+
+
+@contextmanager
+def loop_thread(
+    name: str, run: Callable[[threading.Event, float], None], poll: float, join_timeout: float = 30
+) -> Iterator[threading.Thread]:
+    """Runs `run(stop, poll)` in a thread for the context; sets `stop` and waits for it on exit."""
+    stop = threading.Event()
+    thread = threading.Thread(target=run, args=(stop, poll), name=name, daemon=True)
     thread.start()
     try:
         yield thread
     finally:
         stop.set()
-        thread.join(timeout=60)
+        thread.join(timeout=join_timeout)
 
 
 @contextmanager
@@ -184,16 +191,19 @@ def mqtt_ingest(services: Services) -> Iterator[MqttIngest | None]:
 @contextmanager
 def registry_follower(services: Services) -> Iterator[threading.Thread]:
     """Keeps the device registry cache in step with the chain for the context."""
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=services.registry.run, args=(stop, services.settings.registry_poll), name="registry", daemon=True
-    )
-    thread.start()
-    try:
+    with loop_thread("registry", services.registry.run, services.settings.registry_poll) as thread:
         yield thread
+
+
+@contextmanager
+def attached_services(settings: Settings) -> Iterator[Services]:
+    """The services over the running chain (compiled and deployed if needed), closed on exit."""
+    chain = prepare_chain(settings, running_chain_url(settings))
+    services = Services.build(settings, chain.client, chain.deployment, chain.artifacts)
+    try:
+        yield services
     finally:
-        stop.set()
-        thread.join(timeout=30)
+        services.close()
 
 
 def serve(services: Services, sock: socket.socket, on_ready: Callable[[], None] | None = None) -> None:

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ledger_service.api.schemas import reading_body
 from ledger_service.chain.ledger import Ledger
 from ledger_service.keys import DeviceKey, KeyType
 from ledger_service.readings import Domain, Reading
@@ -50,17 +51,7 @@ def new_device(ledger: Ledger | None = None, key_type: KeyType = KeyType.SECP256
 
 def body_of(reading: Reading, signature: bytes) -> dict[str, Any]:
     """The JSON body that posts `reading` with `signature`."""
-    return {
-        "device_id": "0x" + reading.device_id.hex(),
-        "sequence": reading.sequence,
-        "timestamp": reading.timestamp,
-        "metric": reading.metric,
-        "value": reading.value,
-        "scale": reading.scale,
-        "unit": reading.unit,
-        "payload_hash": "0x" + reading.payload_hash.hex(),
-        "signature": "0x" + signature.hex(),
-    }
+    return reading_body(reading, signature)
 
 
 def signed_body(device: Device, domain: Domain, **overrides: Any) -> dict[str, Any]:

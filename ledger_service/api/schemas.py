@@ -54,6 +54,21 @@ class ReadingIn(BaseModel):
         return bytes.fromhex(self.signature[2:])
 
 
+def reading_body(reading: Reading, signature: bytes) -> dict[str, Any]:
+    """A signed reading as the JSON body that `POST /v1/readings` (and MQTT) take."""
+    return {
+        "device_id": "0x" + reading.device_id.hex(),
+        "sequence": reading.sequence,
+        "timestamp": reading.timestamp,
+        "metric": reading.metric,
+        "value": reading.value,
+        "scale": reading.scale,
+        "unit": reading.unit,
+        "payload_hash": "0x" + reading.payload_hash.hex(),
+        "signature": "0x" + signature.hex(),
+    }
+
+
 class ReadingAccepted(BaseModel):
     """The answer to an accepted reading."""
 

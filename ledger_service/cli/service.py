@@ -13,6 +13,7 @@ from ledger_service.compiler import Compiler, find_solc
 from ledger_service.demo import run_demo
 from ledger_service.errors import ProvenanceError
 from ledger_service.runtime import (
+    attached_services,
     batcher_thread,
     bind_socket,
     mqtt_ingest,
@@ -21,7 +22,6 @@ from ledger_service.runtime import (
     published,
     read_runtime,
     registry_follower,
-    running_chain_url,
     serve,
     worker_process,
 )
@@ -126,16 +126,11 @@ def serve_command() -> None:
     settings = load_settings()
     terminate_on_sigterm()
     try:
-        chain = prepare_chain(settings, running_chain_url(settings))
-        services = Services.build(settings, chain.client, chain.deployment, chain.artifacts)
-        services.ingestor.warm_up()
-        sock = bind_socket(settings.api_host, settings.api_port)
-        host, port = sock.getsockname()[:2]
-        try:
-            with registry_follower(services):
-                serve(services, sock, on_ready=lambda: console.print(f"API on http://{host}:{port}"))
-        finally:
-            services.close()
+        with attached_services(settings) as services, registry_follower(services):
+            services.ingestor.warm_up()
+            sock = bind_socket(settings.api_host, settings.api_port)
+            host, port = sock.getsockname()[:2]
+            serve(services, sock, on_ready=lambda: console.print(f"API on http://{host}:{port}"))
     except ProvenanceError as exc:
         fail(exc)
 
@@ -145,16 +140,12 @@ def batcher() -> None:
     settings = load_settings()
     terminate_on_sigterm()
     try:
-        chain = prepare_chain(settings, running_chain_url(settings))
-        services = Services.build(settings, chain.client, chain.deployment, chain.artifacts)
-        stop = threading.Event()
-        console.print(f"batcher running (size {settings.batch_size}, age {settings.batch_age}s); Ctrl-C stops it")
-        try:
-            services.batcher(dispatch=dispatcher(services)).run(stop, settings.batch_poll)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            services.close()
+        with attached_services(settings) as services:
+            console.print(f"batcher running (size {settings.batch_size}, age {settings.batch_age}s); Ctrl-C stops it")
+            try:
+                services.batcher(dispatch=dispatcher(services)).run(threading.Event(), settings.batch_poll)
+            except KeyboardInterrupt:
+                pass
     except ProvenanceError as exc:
         fail(exc)
 
@@ -179,18 +170,13 @@ def mqtt() -> None:
     if not settings.mqtt_host:
         fail(ValueError("set PROVENANCE_MQTT_HOST to the broker to ingest from"))
     try:
-        chain = prepare_chain(settings, running_chain_url(settings))
-        services = Services.build(settings, chain.client, chain.deployment, chain.artifacts)
-        try:
-            with registry_follower(services), mqtt_ingest(services) as ingest:
-                assert ingest is not None
-                console.print(f"MQTT ingest from {ingest.host}:{ingest.port} ({ingest.subscription}); Ctrl-C stops it")
-                try:
-                    threading.Event().wait()
-                except KeyboardInterrupt:
-                    pass
-        finally:
-            services.close()
+        with attached_services(settings) as services, registry_follower(services), mqtt_ingest(services) as ingest:
+            assert ingest is not None
+            console.print(f"MQTT ingest from {ingest.host}:{ingest.port} ({ingest.subscription}); Ctrl-C stops it")
+            try:
+                threading.Event().wait()
+            except KeyboardInterrupt:
+                pass
     except ProvenanceError as exc:
         fail(exc)
 
