@@ -44,7 +44,7 @@ class StoredReading(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("device_id", "sequence", name="uq_reading_device_sequence"),)
 
     id: str = Field(primary_key=True, max_length=66)
-    device_id: str = Field(index=True, max_length=66)
+    device_id: str = Field(max_length=66)  # looked up through the (device_id, sequence) unique index
     sequence: int = Field(sa_column=Column(BigInteger, nullable=False))
     timestamp: int = Field(sa_column=Column(BigInteger, nullable=False))
     metric: str = Field(max_length=64)

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Path, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from ledger_service.api.deps import ServicesDep
 from ledger_service.api.problems import MEDIA_TYPE
@@ -56,6 +56,7 @@ def post_reading(body: ReadingIn, services: ServicesDep, response: Response) -> 
     )
 
 
+_READINGS = TypeAdapter(list[ReadingIn])
 _BATCH_BODY = {
     "requestBody": {
         "required": True,
@@ -105,12 +106,15 @@ async def post_batch(request: Request, services: ServicesDep) -> BatchAccepted:
 def _ingest_batch(services: Services, items: list[Any]) -> BatchAccepted:
     parsed: list[tuple[int, ReadingIn]] = []
     results: list[BatchItem | None] = [None] * len(items)
-    for index, item in enumerate(items):
-        try:
-            parsed.append((index, ReadingIn.model_validate(item)))
-        except ValidationError as exc:
-            detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-            results[index] = BatchItem(index=index, status="refused", code="validation-error", detail=detail)
+    try:  # the whole list at once when it is valid (the usual case), else reading by reading
+        parsed = list(enumerate(_READINGS.validate_python(items)))
+    except ValidationError:
+        for index, item in enumerate(items):
+            try:
+                parsed.append((index, ReadingIn.model_validate(item)))
+            except ValidationError as exc:
+                detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+                results[index] = BatchItem(index=index, status="refused", code="validation-error", detail=detail)
     outcomes = services.ingestor.ingest_many([(r.to_reading(), r.signature_bytes()) for _, r in parsed])
     for (index, _), outcome in zip(parsed, outcomes, strict=True):
         error = outcome.error
