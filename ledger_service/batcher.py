@@ -16,7 +16,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import func
@@ -47,8 +47,9 @@ class Anchorer(Protocol):
     def finalized_block(self) -> int | None: ...
 
 
-def batch_payload(header: dict[str, Any], root: str, rows: list[StoredReading]) -> bytes:
-    """The batch payload: every reading of the batch, sorted by id, as canonical JSON (sorted keys,
+def batch_payload(header: dict[str, Any], root: str, rows: Sequence[Any]) -> bytes:
+    """The batch payload: every reading of the batch (rows with the `reading` table's columns),
+    sorted by id, as canonical JSON (sorted keys,
     no spaces, UTF-8; `value` as a decimal string so no reader loses precision)."""
     readings = [
         {
@@ -118,11 +119,12 @@ class Batcher:
                 return None
             if pending < self.batch_size and self.clock() - float(oldest) < self.batch_age:
                 return None
-            rows = list(
-                session.exec(
-                    select(StoredReading)
-                    .where(col(StoredReading.batch_id).is_(None))
-                    .order_by(col(StoredReading.received_at), col(StoredReading.id))
+            table = StoredReading.__table__  # type: ignore[attr-defined]
+            rows = list(  # plain rows, not ORM objects: a batch can hold many thousands
+                session.execute(
+                    select(table)
+                    .where(table.c.batch_id.is_(None))
+                    .order_by(table.c.received_at, table.c.id)
                     .limit(self.batch_size)
                 ).all()
             )
@@ -140,11 +142,13 @@ class Batcher:
             )
             session.add(batch)
             session.flush()
-            session.exec(
-                update(StoredReading)
-                .where(col(StoredReading.id).in_([row.id for row in rows]))
-                .values(batch_id=batch.id)
-            )
+            ids = [row.id for row in rows]
+            for start in range(0, len(ids), 5000):  # stays under the databases' bound-parameter limits
+                session.exec(
+                    update(StoredReading)
+                    .where(col(StoredReading.id).in_(ids[start : start + 5000]))
+                    .values(batch_id=batch.id)
+                )
             session.commit()
             log.info(
                 "sealed batch",

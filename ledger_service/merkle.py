@@ -13,6 +13,8 @@ from typing import Any
 from eth_abi import encode
 from eth_utils import keccak
 
+from ledger_service.hashing import keccak256
+
 
 def leaf_hash(types: Sequence[str], values: Sequence[Any]) -> bytes:
     """The double-hashed leaf of `values` ABI-encoded as `types`."""
@@ -21,7 +23,7 @@ def leaf_hash(types: Sequence[str], values: Sequence[Any]) -> bytes:
 
 def hash_pair(a: bytes, b: bytes) -> bytes:
     """The parent of two nodes: keccak256 of the smaller followed by the larger."""
-    return keccak(a + b) if a <= b else keccak(b + a)
+    return keccak256(a + b) if a <= b else keccak256(b + a)
 
 
 def process_proof(leaf: bytes, proof: Sequence[bytes]) -> bytes:
