@@ -117,16 +117,6 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 @contextmanager
-def batcher_thread(services: Services) -> Iterator[threading.Thread]:
-    """Runs the batcher in a thread for the context; stops it and waits for it on exit."""
-    from ledger_service.tasks import dispatcher
-
-    batcher = services.batcher(dispatch=dispatcher(services))
-    with loop_thread("batcher", batcher.run, services.settings.batch_poll, join_timeout=60) as thread:
-        yield thread
-
-
-@contextmanager
 def loop_thread(
     name: str, run: Callable[[threading.Event, float], None], poll: float, join_timeout: float = 30
 ) -> Iterator[threading.Thread]:
@@ -142,27 +132,35 @@ def loop_thread(
 
 
 @contextmanager
-def worker_process(settings: Settings, rpc_url: str) -> Iterator[subprocess.Popen[bytes] | None]:
-    """A `provenance worker` child for the context when a broker is configured; none otherwise."""
-    if not settings.broker_url:
-        yield None
-        return
+def component_process(settings: Settings, rpc_url: str, command: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`provenance COMMAND` as a child for the context, on the same chain and data directory;
+    stopped on exit, and dying with this process if it is killed."""
     env = {**os.environ, "PROVENANCE_RPC_URL": rpc_url, "PROVENANCE_DATA_DIR": str(settings.data_dir.resolve())}
     process = subprocess.Popen(
-        [sys.executable, "-m", "ledger_service.cli", "worker"], env=env, stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "ledger_service.cli", command], env=env, stdin=subprocess.DEVNULL,
         start_new_session=True, preexec_fn=die_with_parent,
     )  # fmt: skip
-    log.info("started anchoring worker", extra={"pid": process.pid, "broker": settings.broker_url})
+    log.info("started component", extra={"component": command, "pid": process.pid})
     try:
         yield process
     finally:
         process.terminate()
         try:
-            process.wait(timeout=20)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        log.info("anchoring worker stopped", extra={"pid": process.pid})
+        log.info("component stopped", extra={"component": command, "pid": process.pid})
+
+
+@contextmanager
+def worker_process(settings: Settings, rpc_url: str) -> Iterator[subprocess.Popen[bytes] | None]:
+    """A `provenance worker` child for the context when a broker is configured; none otherwise."""
+    if not settings.broker_url:
+        yield None
+        return
+    with component_process(settings, rpc_url, "worker") as process:
+        yield process
 
 
 @contextmanager

@@ -14,8 +14,8 @@ from ledger_service.demo import run_demo
 from ledger_service.errors import ProvenanceError
 from ledger_service.runtime import (
     attached_services,
-    batcher_thread,
     bind_socket,
+    component_process,
     mqtt_ingest,
     open_chain,
     prepare_chain,
@@ -55,7 +55,7 @@ def up() -> None:
                     worker_process(settings, rpc_url),
                     registry_follower(services),
                     mqtt_ingest(services) as mqtt,
-                    batcher_thread(services),
+                    component_process(settings, rpc_url, "batcher"),
                 ):
 
                     def ready() -> None:
