@@ -55,7 +55,7 @@ class StoredReading(SQLModel, table=True):
     digest: str = Field(max_length=66)
     signature: str = Field(max_length=200)
     signer: str = Field(max_length=80, description="The signing key: an address, or p256:0x<x>")
-    received_at: float = Field(index=True)
+    received_at: float  # the batcher finds unsealed readings through the batch_id index
     batch_id: int | None = Field(default=None, foreign_key="batch.id", index=True)
 
 
