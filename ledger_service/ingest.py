@@ -36,7 +36,7 @@ from ledger_service.models import DeviceCursor, StoredReading
 from ledger_service.ratelimit import DeviceRateLimiter
 from ledger_service.readings import Domain, Reading, reading_leaf
 from ledger_service.registry import DeviceRecord, DeviceStatus, KeyRecord, RegistryCache
-from ledger_service.sigcheck import Job, SignaturePool, key_tuple
+from ledger_service.sigcheck import Job, KeyTuple, SignaturePool, key_tuple
 
 log = logging.getLogger(__name__)
 
@@ -224,15 +224,26 @@ class Ingestor:
         results: list[VerifiedReading | ReadingRejected | None] = [None] * len(items)
         jobs: list[Job] = []
         positions: list[tuple[int, KeyRecord]] = []
+        keys: dict[bytes, tuple[KeyRecord, KeyTuple] | ReadingRejected] = {}  # one registry lookup per device
         for index, (reading, signature) in enumerate(items):
             try:
                 self._check_timestamp(reading)
-                current = self._device(reading.device_id).current_key
             except ReadingRejected as exc:
                 results[index] = exc
                 continue
-            jobs.append((reading.as_tuple(), signature, key_tuple(current.key)))
-            positions.append((index, current))
+            known = keys.get(reading.device_id)
+            if known is None:
+                try:
+                    record = self._device(reading.device_id).current_key
+                    known = (record, key_tuple(record.key))
+                except ReadingRejected as exc:
+                    known = exc
+                keys[reading.device_id] = known
+            if isinstance(known, ReadingRejected):
+                results[index] = known
+                continue
+            jobs.append((reading.as_tuple(), signature, known[1]))
+            positions.append((index, known[0]))
         for (index, current), (valid, digest, leaf) in zip(positions, pool.check(self.domain, jobs), strict=True):
             reading, signature = items[index]
             if not valid:
