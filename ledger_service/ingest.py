@@ -143,15 +143,16 @@ class Ingestor:
                 self._pool.close()
                 self._pool = None
 
-    def verify(self, reading: Reading, signature: bytes) -> VerifiedReading:
+    def verify(self, reading: Reading, signature: bytes, refresh_unknown: bool = True) -> VerifiedReading:
         """Runs every check that needs no database; raises the matching `ReadingRejected`."""
         self._check_timestamp(reading)
-        device = self._device(reading.device_id)
+        device = self._device(reading.device_id, refresh=refresh_unknown)
         digest = reading.digest(self.domain)
         current = device.current_key
         if not current.key.verify(digest, signature):
-            # The cache may be a moment behind a rotation: look again before refusing.
-            if self.registry.refresh():
+            # The cache may be a moment behind a rotation: look again before refusing, unless it
+            # looked a moment ago (a flood of forged signatures must not cost a sync each).
+            if self.registry.refresh(wait=False):
                 device = self._device(reading.device_id)
                 current = device.current_key
             if not current.key.verify(digest, signature):
@@ -170,8 +171,8 @@ class Ingestor:
                 timestamp=reading.timestamp,
             )
 
-    def _device(self, device_id: bytes) -> DeviceRecord:
-        device = self.registry.get(device_id)
+    def _device(self, device_id: bytes, refresh: bool = True) -> DeviceRecord:
+        device = self.registry.get(device_id, refresh=refresh)
         if device is None:
             raise UnknownDevice(f"device 0x{device_id.hex()} is not registered", device_id=device_id)
         if device.status is DeviceStatus.REVOKED:
@@ -211,13 +212,15 @@ class Ingestor:
 
     def _verify_or_refusal(self, item: tuple[Reading, bytes]) -> VerifiedReading | ReadingRejected:
         try:
-            return self.verify(*item)
+            return self.verify(*item, refresh_unknown=False)  # verify_many refreshed once already
         except ReadingRejected as exc:
             return exc
 
     def verify_many(self, items: Sequence[tuple[Reading, bytes]]) -> list[VerifiedReading | ReadingRejected]:
         """Verifies every reading. With worker processes, the signatures are checked there and
         only the readings that fail come back here for the full check that names the reason."""
+        if not self.registry.knows({reading.device_id for reading, _ in items}):
+            self.registry.refresh()  # once for the request, not once per unknown device
         pool = self._signature_pool()
         if pool is None or len(items) < 256:
             return [self._verify_or_refusal(item) for item in items]
@@ -234,7 +237,7 @@ class Ingestor:
             known = keys.get(reading.device_id)
             if known is None:
                 try:
-                    record = self._device(reading.device_id).current_key
+                    record = self._device(reading.device_id, refresh=False).current_key
                     known = (record, key_tuple(record.key))
                 except ReadingRejected as exc:
                     known = exc

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
@@ -174,32 +174,40 @@ class RegistryCache:
             if entry.get("type") == "event" and entry.get("name") in self.EVENTS
         }
 
-    def get(self, device_id: bytes) -> DeviceRecord | None:
-        """The device, refreshing first (rate-limited) when it is not known yet."""
+    def get(self, device_id: bytes, refresh: bool = True) -> DeviceRecord | None:
+        """The device; when it is not known yet, refreshes first (rate-limited) unless told not to."""
         with self._lock:
             device = self.state.devices.get(device_id)
-        if device is None and self.refresh():
+        if device is None and refresh and self.refresh():
             with self._lock:
                 device = self.state.devices.get(device_id)
         return device
+
+    def knows(self, device_ids: Iterable[bytes]) -> bool:
+        """True when every one of `device_ids` is in the cache."""
+        with self._lock:
+            return all(device_id in self.state.devices for device_id in device_ids)
 
     def devices(self) -> list[DeviceRecord]:
         """Every device, in registration order."""
         with self._lock:
             return list(self.state.devices.values())
 
-    def refresh(self, force: bool = False) -> bool:
-        """Brings the cache up to the head as of this call.
+    def refresh(self, force: bool = False, wait: bool = True) -> bool:
+        """Brings the cache up to the head as of this call; True when it did.
 
-        Syncs run at most once per `min_refresh_interval` (a caller waits for the next slot, so a
-        flood of unknown device ids costs one sync per interval, not one per reading), and a
-        caller whose request was covered by a sync that started after it does not sync again.
+        Syncs run at most once per `min_refresh_interval`: a caller waits for the next slot (or,
+        with `wait=False`, gives up at once), so a flood of unknown device ids or bad signatures
+        costs one sync per interval, not one per reading. A caller whose request was covered by a
+        sync that started after it does not sync again.
         """
         requested = self.clock()
         if not force:
-            wait = self._last_refresh + self.min_refresh_interval - requested
-            if wait > 0:
-                time.sleep(wait)
+            delay = self._last_refresh + self.min_refresh_interval - requested
+            if delay > 0:
+                if not wait:
+                    return False
+                time.sleep(delay)
         with self._sync_lock:
             if self._last_refresh >= requested:
                 return True

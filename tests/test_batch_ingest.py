@@ -134,3 +134,31 @@ def test_forged_readings_do_not_use_up_a_device_rate(make_api: Callable[..., Any
         forged = body_of(reading, DeviceKey.generate(KeyType.SECP256K1).sign(reading.digest(domain)))
         assert_problem(api.post("/v1/readings", json=forged), 422, "invalid-signature")
     assert api.post("/v1/readings", json=signed_body(device, domain)).status_code == 201
+
+
+@pytest.mark.parametrize("size", [50, 300], ids=["in-thread", "worker-processes"])
+def test_unknown_devices_and_forgeries_cost_one_registry_sync_not_one_each(
+    make_api: Callable[..., Any], size: int
+) -> None:
+    api, services = make_api(verify_processes=2)
+    domain = services.ledger.domain
+    known = new_device(services.ledger)
+    services.registry.refresh(force=True)
+    strangers = [signed_body(new_device(None), domain) for _ in range(size // 2)]
+    forged = []
+    for _ in range(size - size // 2):
+        reading = known.reading()
+        forged.append(body_of(reading, DeviceKey.generate(KeyType.SECP256K1).sign(reading.digest(domain))))
+    syncs = 0
+    original = services.registry.sync
+
+    def counting_sync() -> int:
+        nonlocal syncs
+        syncs += 1
+        return original()
+
+    services.registry.sync = counting_sync  # type: ignore[method-assign]
+    result = api.post("/v1/readings/batch", json={"readings": strangers + forged}).json()
+    assert {r["code"] for r in result["results"]} == {"unknown-device", "invalid-signature"}
+    assert syncs <= 2, f"{syncs} registry syncs for one request"
+    assert stored_count(services) == 0
