@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {Multicall} from "@openzeppelin/contracts/utils/Multicall.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 
 /**
@@ -12,9 +13,10 @@ import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProo
  *
  * Storage is one slot per batch, so anchoring costs the same whatever the batch size: the batch
  * payload's content id, the anchorer and the rest live in the {BatchAnchored} event, which is
- * where indexers and verifiers read them.
+ * where indexers and verifiers read them. {Multicall} lets an anchorer anchor several batches in
+ * one transaction (each call keeps its own access check).
  */
-contract DataNotary is AccessControl {
+contract DataNotary is AccessControl, Multicall {
     /// @notice Role allowed to anchor batches.
     bytes32 public constant ANCHORER_ROLE = keccak256("ANCHORER_ROLE");
 

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {Multicall} from "@openzeppelin/contracts/utils/Multicall.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {P256} from "@openzeppelin/contracts/utils/cryptography/P256.sol";
@@ -19,9 +20,10 @@ import {P256} from "@openzeppelin/contracts/utils/cryptography/P256.sol";
  * Devices sign readings as EIP-712 typed data under this contract's domain
  * ("ProvenanceLedger", version "1"): secp256k1 keys as Ethereum signatures (r, s, v), P-256 keys
  * as (r, s) over the same digest. Every change emits an event carrying the full new state, so an
- * indexer can rebuild the registry from the events alone.
+ * indexer can rebuild the registry from the events alone. {Multicall} batches calls (a fleet's
+ * registrations, say) into one transaction, each call with its own access check.
  */
-contract DeviceRegistry is AccessControl, EIP712 {
+contract DeviceRegistry is AccessControl, EIP712, Multicall {
     /// @notice Role allowed to register devices.
     bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
 

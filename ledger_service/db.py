@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event, inspect
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, SQLModel, create_engine
 
+import indexer.models  # noqa: F401 - registers the mirror's tables
 from ledger_service import models  # noqa: F401 - registers the tables
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+#: The first revision: the service's tables as `create_all` made them before migrations existed.
+BASELINE_REVISION = "0001"
 
 
 def make_engine(url: str) -> Engine:
@@ -30,8 +40,54 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+def alembic_config(connection: Connection | None = None, url: str | None = None) -> Config:
+    """Alembic's configuration for the project's migrations, on a connection or a URL."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The migration revision the database is at (None: not under migrations yet)."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str:
+    """The newest migration revision."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise RuntimeError("no migrations found")
+    return head
+
+
+def upgrade_schema(engine: Engine) -> tuple[str | None, str]:
+    """Migrates the database to the newest revision; returns (revision before, revision after).
+
+    A database made before migrations existed (the service's tables, no revision) is stamped
+    with the baseline first, so its data is kept.
+    """
+    with engine.begin() as conn:
+        before = MigrationContext.configure(conn).get_current_revision()
+        config = alembic_config(conn)
+        if before is None and inspect(conn).has_table("batch"):
+            command.stamp(config, BASELINE_REVISION)
+        command.upgrade(config, "head")
+        after = MigrationContext.configure(conn).get_current_revision()
+    return before, str(after)
+
+
 def create_schema(engine: Engine) -> None:
-    """Creates missing tables."""
+    """Brings the schema up to date through the migrations."""
+    upgrade_schema(engine)
+
+
+def create_tables_unmigrated(engine: Engine) -> None:
+    """Creates the tables straight from the models (tests that compare against the migrations)."""
     SQLModel.metadata.create_all(engine)
 
 

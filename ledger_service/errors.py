@@ -189,3 +189,11 @@ class NotYetAnchored(ProvenanceError, LookupError):
     code = "not-yet-anchored"
     status = 409
     title = "Not anchored yet"
+
+
+class IndexChainChanged(ProvenanceError, RuntimeError):
+    """The chain (or deployment) is not the one the SQL mirror was built from."""
+
+    code = "index-chain-changed"
+    status = 409
+    title = "The mirror follows another chain"

@@ -1,0 +1,115 @@
+"""Which events the indexer knows: topic 0 -> decoder and typed table, built once from the ABIs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, Integer, SmallInteger
+
+from indexer.abi import EventDecoder
+from indexer.models import EVENT_TABLES, EventRow
+
+BASE_COLUMNS = tuple(EventRow.model_fields)  # block_number, log_index, transaction_hash, address
+_INT64_MAX = (1 << 63) - 1
+
+
+class CatalogError(Exception):
+    """A project event has no typed table, or its table's columns do not match the event."""
+
+
+def _to_int(column: str) -> Callable[[Any], Any]:
+    def convert(value: Any) -> Any:
+        if isinstance(value, bool):
+            return int(value)
+        if not -_INT64_MAX - 1 <= value <= _INT64_MAX:
+            raise OverflowError(f"{value} does not fit the 64-bit column {column}")
+        return value
+
+    return convert
+
+
+def _to_text(value: Any) -> Any:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return json.dumps(value)
+    return str(value)
+
+
+@dataclass
+class EventSpec:
+    """One event: how to decode its logs and where its rows go."""
+
+    name: str
+    signature_topic: str
+    table: str
+    columns: tuple[str, ...]  # BASE_COLUMNS + the decoded fields
+    decoder: EventDecoder
+    converters: tuple[Callable[[Any], Any] | None, ...]
+
+    def row(self, base: tuple[Any, ...], topics: list[str], data: bytes) -> tuple[Any, ...]:
+        """The typed row of a log whose base columns are `base`."""
+        values = self.decoder.decode(topics, data)
+        for index, convert in enumerate(self.converters):
+            if convert is not None:
+                values[index] = convert(values[index])
+        return (*base, *values)
+
+
+class EventCatalog:
+    """The events of the project contracts, by topic 0."""
+
+    def __init__(self, abis: Iterable[list[dict[str, Any]]]) -> None:
+        self.by_topic: dict[str, EventSpec] = {}
+        for abi in abis:
+            for entry in abi:
+                if entry.get("type") != "event" or entry.get("anonymous"):
+                    continue
+                decoder = EventDecoder(entry)
+                if decoder.topic0 in self.by_topic:
+                    continue
+                self.by_topic[decoder.topic0] = self._spec(decoder)
+
+    @staticmethod
+    def _spec(decoder: EventDecoder) -> EventSpec:
+        model = EVENT_TABLES.get(decoder.name)
+        if model is None:
+            raise CatalogError(f"event {decoder.name} has no typed table: add one to indexer.models.EVENT_TABLES")
+        table = model.__table__  # type: ignore[attr-defined]
+        columns = tuple(c.name for c in table.columns)
+        expected = BASE_COLUMNS + tuple(f.name for f in decoder.fields)
+        if columns != expected:
+            raise CatalogError(f"table {table.name} has columns {columns}, event {decoder.name} needs {expected}")
+        converters: list[Callable[[Any], Any] | None] = []
+        for field in decoder.fields:
+            column_type = table.columns[field.name].type
+            numeric_abi = field.abi_type.startswith(("uint", "int"))
+            if isinstance(column_type, BigInteger | Integer | SmallInteger):
+                converters.append(None if field.abi_type in _SMALL_INTS else _to_int(field.name))
+            elif isinstance(column_type, Boolean):
+                converters.append(None)
+            elif numeric_abi or field.abi_type.endswith("]"):
+                converters.append(_to_text)
+            else:
+                converters.append(None)
+        return EventSpec(
+            name=decoder.name,
+            signature_topic=decoder.topic0,
+            table=str(table.name),
+            columns=columns,
+            decoder=decoder,
+            converters=tuple(converters),
+        )
+
+    @property
+    def tables(self) -> dict[str, tuple[str, ...]]:
+        """Typed table name -> columns."""
+        return {spec.table: spec.columns for spec in self.by_topic.values()}
+
+
+_SMALL_INTS = frozenset(
+    [f"uint{bits}" for bits in range(8, 64, 8)] + [f"int{bits}" for bits in range(8, 72, 8)] + ["bool"]
+)

@@ -1,0 +1,241 @@
+"""Fetching a range of blocks as one consistent chunk: blocks, transactions with receipts, and the
+project's logs (through `eth_getLogs` over an adaptive block range), decoded into table rows."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from indexer.catalog import EventCatalog
+from indexer.rpc import JsonRpc, RpcError
+
+log = logging.getLogger(__name__)
+
+BLOCK_COLUMNS = (
+    "number", "hash", "parent_hash", "timestamp", "miner", "gas_used", "gas_limit", "base_fee_per_gas",
+    "transaction_count",
+)  # fmt: skip
+TRANSACTION_COLUMNS = (
+    "hash", "block_number", "transaction_index", "from_address", "to_address", "contract_address", "value",
+    "nonce", "gas", "gas_price", "gas_used", "status", "input",
+)  # fmt: skip
+LOG_COLUMNS = (
+    "block_number", "log_index", "transaction_hash", "transaction_index", "address", "event",
+    "topic0", "topic1", "topic2", "topic3", "data",
+)  # fmt: skip
+
+_BLOCKS_PER_CALL = 25
+
+
+class ChunkInconsistent(Exception):
+    """The node's answers for a range do not fit together (the chain moved while it was read)."""
+
+
+@dataclass
+class DecodedEvent:
+    """A decoded project event, as the derived-state projections consume it."""
+
+    name: str
+    block_number: int
+    log_index: int
+    transaction_hash: str
+    address: str
+    values: dict[str, Any]
+
+
+@dataclass
+class Chunk:
+    """Everything the mirror keeps for blocks `first`..`last`, ready to insert."""
+
+    first: int
+    last: int
+    parent_hash: str  # of block `first`
+    blocks: list[tuple[Any, ...]] = field(default_factory=list)
+    transactions: list[tuple[Any, ...]] = field(default_factory=list)
+    logs: list[tuple[Any, ...]] = field(default_factory=list)
+    typed: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
+    events: list[DecodedEvent] = field(default_factory=list)
+    block_times: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def last_hash(self) -> str:
+        """The hash of block `last`."""
+        return str(self.blocks[-1][1])
+
+    @property
+    def event_count(self) -> int:
+        """Project events in the chunk."""
+        return len(self.logs)
+
+
+def _int(value: str | None) -> int:
+    return int(value, 16) if value else 0
+
+
+def _address(value: str | None) -> str | None:
+    return value.lower() if value else None
+
+
+class Fetcher:
+    """Reads chunks of the chain. The log range adapts: it halves when the node refuses a query as
+    too large, and grows while answers stay light."""
+
+    def __init__(
+        self,
+        rpc: JsonRpc,
+        catalog: EventCatalog,
+        addresses: list[str],
+        span: int = 200,
+        max_span: int = 5000,
+        target_logs: int = 10_000,
+        derived_events: frozenset[str] = frozenset(),
+    ) -> None:
+        self.rpc = rpc
+        self.catalog = catalog
+        self.addresses = [a.lower() for a in addresses]
+        self.span = span
+        self.max_span = max_span
+        self.target_logs = target_logs
+        self.derived_events = derived_events
+        self._pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="fetch")
+        self._block_receipts: bool | None = None
+
+    def close(self) -> None:
+        """Stops the fetch threads."""
+        self._pool.shutdown(wait=True)
+
+    def logs(self, first: int, last: int) -> tuple[int, list[dict[str, Any]]]:
+        """The project's logs from `first` to at most `last`; returns the last block actually covered."""
+        while True:
+            end = min(last, first + self.span - 1)
+            try:
+                found = self.rpc.call(
+                    "eth_getLogs", {"fromBlock": hex(first), "toBlock": hex(end), "address": self.addresses}
+                )
+            except RpcError as exc:
+                if exc.too_many_results and end > first:
+                    self.span = max(1, (end - first + 1) // 2)
+                    log.info("log range shrunk", extra={"span": self.span, "reason": exc.message})
+                    continue
+                raise
+            if len(found) < self.target_logs // 2 and end - first + 1 >= self.span:
+                self.span = min(self.max_span, self.span * 2)
+            elif len(found) > self.target_logs * 2:
+                self.span = max(1, self.span // 2)
+            return end, found
+
+    def _blocks(self, numbers: list[int]) -> list[dict[str, Any]]:
+        return list(self.rpc.batch([("eth_getBlockByNumber", [hex(n), True]) for n in numbers]))
+
+    def _receipts(self, numbers: list[int]) -> list[list[dict[str, Any]]]:
+        if self._block_receipts is not False:
+            try:
+                found = self.rpc.batch([("eth_getBlockReceipts", [hex(n)]) for n in numbers])
+                self._block_receipts = True
+                return [r or [] for r in found]
+            except RpcError as exc:
+                if not exc.unsupported:
+                    raise
+                self._block_receipts = False
+        return []  # fetched per transaction once the blocks are known
+
+    def _receipts_by_transaction(self, blocks: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        hashes = [tx["hash"] for block in blocks for tx in block["transactions"]]
+        found = iter(self.rpc.batch([("eth_getTransactionReceipt", [h]) for h in hashes]))
+        return [[next(found) for _ in block["transactions"]] for block in blocks]
+
+    def fetch(self, first: int, last: int) -> Chunk:
+        """A consistent chunk starting at `first` and ending at or before `last`."""
+        for attempt in range(5):
+            try:
+                return self._fetch_once(first, last)
+            except ChunkInconsistent as exc:
+                log.info("chain moved while reading; reading again", extra={"first": first, "reason": str(exc)})
+                if attempt == 4:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _fetch_once(self, first: int, last: int) -> Chunk:
+        tentative = min(last, first + self.span - 1)
+        numbers = list(range(first, tentative + 1))
+        groups = [numbers[i : i + _BLOCKS_PER_CALL] for i in range(0, len(numbers), _BLOCKS_PER_CALL)]
+        logs_future = self._pool.submit(self.logs, first, tentative)
+        block_futures = [self._pool.submit(self._blocks, g) for g in groups]
+        receipt_futures = [self._pool.submit(self._receipts, g) for g in groups]
+        end, raw_logs = logs_future.result()
+        blocks = [b for f in block_futures for b in f.result()]
+        receipts = [r for f in receipt_futures for r in f.result()]
+        if any(b is None for b in blocks):
+            raise ChunkInconsistent("a block is missing (the chain is shorter than asked)")
+        blocks = blocks[: end - first + 1]
+        if len(receipts) != len(numbers):
+            receipts = self._receipts_by_transaction(blocks)
+        return self._assemble(first, end, blocks, receipts[: len(blocks)], raw_logs)
+
+    def _assemble(
+        self,
+        first: int,
+        last: int,
+        blocks: list[dict[str, Any]],
+        receipts: list[list[dict[str, Any]]],
+        raw_logs: list[dict[str, Any]],
+    ) -> Chunk:
+        chunk = Chunk(first=first, last=last, parent_hash=blocks[0]["parentHash"])
+        hashes: dict[int, str] = {}
+        previous = blocks[0]["parentHash"]
+        for block, block_receipts in zip(blocks, receipts, strict=True):
+            number = _int(block["number"])
+            block_hash = block["hash"]
+            if block["parentHash"] != previous:
+                raise ChunkInconsistent(f"block {number} does not follow block {number - 1}")
+            previous = block_hash
+            hashes[number] = block_hash
+            timestamp = _int(block["timestamp"])
+            chunk.block_times[number] = timestamp
+            transactions = block["transactions"]
+            if len(block_receipts) != len(transactions):
+                raise ChunkInconsistent(f"block {number}: {len(transactions)} transactions, {len(block_receipts)} receipts")
+            base_fee = block.get("baseFeePerGas")
+            chunk.blocks.append((
+                number, block_hash, block["parentHash"], timestamp, (block.get("miner") or "0x" + "00" * 20).lower(),
+                _int(block["gasUsed"]), _int(block["gasLimit"]), str(int(base_fee, 16)) if base_fee else None,
+                len(transactions),
+            ))  # fmt: skip
+            for tx, receipt in zip(transactions, block_receipts, strict=True):
+                if receipt is None or receipt.get("blockHash") != block_hash or receipt["transactionHash"] != tx["hash"]:
+                    raise ChunkInconsistent(f"receipt of {tx['hash']} is not from block {number}")
+                chunk.transactions.append((
+                    tx["hash"], number, _int(tx["transactionIndex"]), tx["from"].lower(), _address(tx.get("to")),
+                    _address(receipt.get("contractAddress")), str(_int(tx.get("value"))), _int(tx["nonce"]), _int(tx["gas"]),
+                    str(_int(receipt.get("effectiveGasPrice") or tx.get("gasPrice"))), _int(receipt["gasUsed"]),
+                    _int(receipt.get("status")), tx.get("input") or tx.get("data") or "0x",
+                ))  # fmt: skip
+        by_topic = self.catalog.by_topic
+        derived = self.derived_events
+        for entry in raw_logs:
+            number = _int(entry["blockNumber"])
+            if hashes.get(number) != entry["blockHash"]:
+                raise ChunkInconsistent(f"a log of block {number} is from another block")
+            if entry.get("removed"):
+                raise ChunkInconsistent(f"a log of block {number} was removed")
+            topics = entry["topics"]
+            log_index = _int(entry["logIndex"])
+            tx_hash = entry["transactionHash"]
+            address = entry["address"].lower()
+            data = entry["data"]
+            spec = by_topic.get(topics[0]) if topics else None
+            padded = (topics + [None, None, None, None])[:4]
+            chunk.logs.append((
+                number, log_index, tx_hash, _int(entry["transactionIndex"]), address,
+                spec.name if spec else None, *padded, data,
+            ))  # fmt: skip
+            if spec is None:
+                continue
+            row = spec.row((number, log_index, tx_hash, address), topics, bytes.fromhex(data[2:]))
+            chunk.typed.setdefault(spec.table, []).append(row)
+            if spec.name in derived:
+                values = dict(zip(spec.columns[4:], row[4:], strict=True))
+                chunk.events.append(DecodedEvent(spec.name, number, log_index, tx_hash, address, values))
+        return chunk

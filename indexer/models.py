@@ -1,0 +1,309 @@
+"""Tables of the SQL mirror (SQLModel).
+
+Three layers, all stamped with the block that produced them so that a reorg rolls them back:
+- the chain itself: `chain_block`, `chain_transaction`, and `event_log` (every log of a project
+  contract, raw, so the layers above can be rebuilt without the chain);
+- one typed table per project event (`ev_*`), its parameters flattened into columns named as
+  `indexer.abi.flatten_event` names them;
+- derived state that matches the contracts: `device`, `device_key`, `anchored_batch`, `role_member`.
+
+`index_state` holds the checkpoint: the chain it follows and the last block written, committed in
+the same transaction as that block's data.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Text
+from sqlmodel import Field, SQLModel
+
+HASH = 66
+ADDRESS = 42
+
+
+class IndexState(SQLModel, table=True):
+    """The checkpoint of one indexer: which chain and deployment it mirrors, and how far."""
+
+    __tablename__ = "index_state"
+
+    id: str = Field(primary_key=True, max_length=32)
+    chain_id: int = Field(sa_type=BigInteger)
+    genesis_hash: str = Field(max_length=HASH)
+    contracts: str = Field(sa_type=Text, description="JSON: contract name -> address")
+    start_block: int = Field(sa_type=BigInteger)
+    head_number: int | None = Field(default=None, sa_type=BigInteger)
+    head_hash: str | None = Field(default=None, max_length=HASH)
+    chain_head: int | None = Field(default=None, sa_type=BigInteger, description="Chain head last seen")
+    confirmed_through: int = Field(default=-1, sa_type=BigInteger, description="Deepest block deemed confirmed")
+    events_per_second: float = 0.0
+    blocks_per_second: float = 0.0
+    reorgs: int = 0
+    updated_at: float = 0.0
+
+
+class ChainBlock(SQLModel, table=True):
+    """A block of the indexed range."""
+
+    __tablename__ = "chain_block"
+
+    number: int = Field(primary_key=True, sa_type=BigInteger)
+    hash: str = Field(max_length=HASH, unique=True)
+    parent_hash: str = Field(max_length=HASH)
+    timestamp: int = Field(sa_type=BigInteger)
+    miner: str = Field(max_length=ADDRESS)
+    gas_used: int = Field(sa_type=BigInteger)
+    gas_limit: int = Field(sa_type=BigInteger)
+    base_fee_per_gas: str | None = Field(default=None, max_length=80)
+    transaction_count: int
+
+
+class ChainTransaction(SQLModel, table=True):
+    """A transaction of an indexed block, with what its receipt says."""
+
+    __tablename__ = "chain_transaction"
+
+    hash: str = Field(primary_key=True, max_length=HASH)
+    block_number: int = Field(sa_type=BigInteger, index=True)
+    transaction_index: int
+    from_address: str = Field(max_length=ADDRESS, index=True)
+    to_address: str | None = Field(default=None, max_length=ADDRESS, index=True)
+    contract_address: str | None = Field(default=None, max_length=ADDRESS)
+    value: str = Field(max_length=80, description="wei, decimal")
+    nonce: int = Field(sa_type=BigInteger)
+    gas: int = Field(sa_type=BigInteger)
+    gas_price: str = Field(max_length=80, description="effective gas price, wei, decimal")
+    gas_used: int = Field(sa_type=BigInteger)
+    status: int
+    input: str = Field(sa_type=Text)
+
+
+class EventLog(SQLModel, table=True):
+    """A log of a project contract, as the chain gave it."""
+
+    __tablename__ = "event_log"
+
+    block_number: int = Field(primary_key=True, sa_type=BigInteger)
+    log_index: int = Field(primary_key=True)
+    transaction_hash: str = Field(max_length=HASH, index=True)
+    transaction_index: int
+    address: str = Field(max_length=ADDRESS)
+    event: str | None = Field(default=None, max_length=100, description="Decoded event name; null if unknown")
+    topic0: str | None = Field(default=None, max_length=HASH)
+    topic1: str | None = Field(default=None, max_length=HASH)
+    topic2: str | None = Field(default=None, max_length=HASH)
+    topic3: str | None = Field(default=None, max_length=HASH)
+    data: str = Field(sa_type=Text)
+
+
+class EventRow(SQLModel):
+    """Columns every typed event table starts with."""
+
+    block_number: int = Field(primary_key=True, sa_type=BigInteger)
+    log_index: int = Field(primary_key=True)
+    transaction_hash: str = Field(max_length=HASH)
+    address: str = Field(max_length=ADDRESS)
+
+
+class EvDeviceRegistered(EventRow, table=True):
+    """DeviceRegistry.DeviceRegistered."""
+
+    __tablename__ = "ev_device_registered"
+
+    device_id: str = Field(max_length=HASH, index=True)
+    owner: str = Field(max_length=ADDRESS)
+    registrar: str = Field(max_length=ADDRESS)
+    key_type: int
+    signer: str = Field(max_length=ADDRESS)
+    x: str = Field(max_length=HASH)
+    y: str = Field(max_length=HASH)
+    model: str = Field(sa_type=Text)
+    firmware_hash: str = Field(max_length=HASH)
+    metadata_cid: str = Field(sa_type=Text)
+
+
+class EvDeviceKeyRotated(EventRow, table=True):
+    """DeviceRegistry.DeviceKeyRotated."""
+
+    __tablename__ = "ev_device_key_rotated"
+
+    device_id: str = Field(max_length=HASH, index=True)
+    key_index: int = Field(sa_type=BigInteger)
+    key_type: int
+    signer: str = Field(max_length=ADDRESS)
+    x: str = Field(max_length=HASH)
+    y: str = Field(max_length=HASH)
+
+
+class EvDeviceStatusChanged(EventRow, table=True):
+    """DeviceRegistry.DeviceStatusChanged."""
+
+    __tablename__ = "ev_device_status_changed"
+
+    device_id: str = Field(max_length=HASH, index=True)
+    previous_status: int
+    new_status: int
+
+
+class EvDeviceOwnershipTransferred(EventRow, table=True):
+    """DeviceRegistry.DeviceOwnershipTransferred."""
+
+    __tablename__ = "ev_device_ownership_transferred"
+
+    device_id: str = Field(max_length=HASH, index=True)
+    previous_owner: str = Field(max_length=ADDRESS)
+    new_owner: str = Field(max_length=ADDRESS)
+
+
+class EvDeviceMetadataUpdated(EventRow, table=True):
+    """DeviceRegistry.DeviceMetadataUpdated."""
+
+    __tablename__ = "ev_device_metadata_updated"
+
+    device_id: str = Field(max_length=HASH, index=True)
+    model: str = Field(sa_type=Text)
+    firmware_hash: str = Field(max_length=HASH)
+    metadata_cid: str = Field(sa_type=Text)
+
+
+class EvBatchAnchored(EventRow, table=True):
+    """DataNotary.BatchAnchored."""
+
+    __tablename__ = "ev_batch_anchored"
+
+    batch_id: int = Field(sa_type=BigInteger)
+    root: str = Field(max_length=HASH)
+    anchorer: str = Field(max_length=ADDRESS)
+    reading_count: int = Field(sa_type=BigInteger)
+    first_timestamp: int = Field(sa_type=BigInteger)
+    last_timestamp: int = Field(sa_type=BigInteger)
+    content_id: str = Field(sa_type=Text)
+
+
+class EvRoleGranted(EventRow, table=True):
+    """AccessControl.RoleGranted, from any project contract."""
+
+    __tablename__ = "ev_role_granted"
+
+    role: str = Field(max_length=HASH)
+    account: str = Field(max_length=ADDRESS)
+    sender: str = Field(max_length=ADDRESS)
+
+
+class EvRoleRevoked(EventRow, table=True):
+    """AccessControl.RoleRevoked, from any project contract."""
+
+    __tablename__ = "ev_role_revoked"
+
+    role: str = Field(max_length=HASH)
+    account: str = Field(max_length=ADDRESS)
+    sender: str = Field(max_length=ADDRESS)
+
+
+class EvRoleAdminChanged(EventRow, table=True):
+    """AccessControl.RoleAdminChanged, from any project contract."""
+
+    __tablename__ = "ev_role_admin_changed"
+
+    role: str = Field(max_length=HASH)
+    previous_admin_role: str = Field(max_length=HASH)
+    new_admin_role: str = Field(max_length=HASH)
+
+
+class EvEip712DomainChanged(EventRow, table=True):
+    """ERC-5267 EIP712DomainChanged (no parameters)."""
+
+    __tablename__ = "ev_eip712_domain_changed"
+
+
+class Device(SQLModel, table=True):
+    """A device as `DeviceRegistry` holds it now."""
+
+    __tablename__ = "device"
+
+    device_id: str = Field(primary_key=True, max_length=HASH)
+    owner: str = Field(max_length=ADDRESS, index=True)
+    registrar: str = Field(max_length=ADDRESS)
+    status: str = Field(max_length=16, index=True, description="active, suspended or revoked")
+    key_index: int
+    key_type: int
+    signer: str = Field(max_length=ADDRESS)
+    x: str = Field(max_length=HASH)
+    y: str = Field(max_length=HASH)
+    model: str = Field(sa_type=Text)
+    firmware_hash: str = Field(max_length=HASH)
+    metadata_cid: str = Field(sa_type=Text)
+    registered_block: int = Field(sa_type=BigInteger)
+    registered_at: int = Field(sa_type=BigInteger)
+    updated_block: int = Field(sa_type=BigInteger)
+
+
+class DeviceKey(SQLModel, table=True):
+    """A key in a device's history, with the blocks and times it was valid in."""
+
+    __tablename__ = "device_key"
+
+    device_id: str = Field(primary_key=True, max_length=HASH)
+    key_index: int = Field(primary_key=True)
+    key_type: int
+    signer: str = Field(max_length=ADDRESS)
+    x: str = Field(max_length=HASH)
+    y: str = Field(max_length=HASH)
+    valid_from_block: int = Field(sa_type=BigInteger)
+    valid_from: int = Field(sa_type=BigInteger)
+    valid_until_block: int | None = Field(default=None, sa_type=BigInteger)
+    valid_until: int | None = Field(default=None, sa_type=BigInteger)
+
+
+class AnchoredBatch(SQLModel, table=True):
+    """A batch anchored in `DataNotary`, with its status by the chain's depth."""
+
+    __tablename__ = "anchored_batch"
+
+    batch_id: int = Field(primary_key=True, sa_type=BigInteger)
+    root: str = Field(max_length=HASH, unique=True)
+    anchorer: str = Field(max_length=ADDRESS)
+    reading_count: int = Field(sa_type=BigInteger)
+    first_timestamp: int = Field(sa_type=BigInteger)
+    last_timestamp: int = Field(sa_type=BigInteger)
+    content_id: str = Field(sa_type=Text)
+    block_number: int = Field(sa_type=BigInteger, index=True)
+    transaction_hash: str = Field(max_length=HASH)
+    anchored_at: int = Field(sa_type=BigInteger, description="Block time")
+    status: str = Field(max_length=16, description="anchored or confirmed")
+
+
+class RoleMember(SQLModel, table=True):
+    """An account holding a role in a project contract now."""
+
+    __tablename__ = "role_member"
+
+    contract: str = Field(primary_key=True, max_length=ADDRESS)
+    role: str = Field(primary_key=True, max_length=HASH)
+    account: str = Field(primary_key=True, max_length=ADDRESS, index=True)
+    granted_block: int = Field(sa_type=BigInteger)
+    granted_by: str = Field(max_length=ADDRESS)
+
+
+#: Typed event tables by event name.
+EVENT_TABLES: dict[str, type[SQLModel]] = {
+    "DeviceRegistered": EvDeviceRegistered,
+    "DeviceKeyRotated": EvDeviceKeyRotated,
+    "DeviceStatusChanged": EvDeviceStatusChanged,
+    "DeviceOwnershipTransferred": EvDeviceOwnershipTransferred,
+    "DeviceMetadataUpdated": EvDeviceMetadataUpdated,
+    "BatchAnchored": EvBatchAnchored,
+    "RoleGranted": EvRoleGranted,
+    "RoleRevoked": EvRoleRevoked,
+    "RoleAdminChanged": EvRoleAdminChanged,
+    "EIP712DomainChanged": EvEip712DomainChanged,
+}
+
+#: Tables whose rows belong to one block (column `block_number`, or `number` for blocks).
+BLOCK_TABLES: tuple[type[SQLModel], ...] = (
+    ChainBlock,
+    ChainTransaction,
+    EventLog,
+    *EVENT_TABLES.values(),
+    AnchoredBatch,
+)
+#: Derived tables rebuilt from the typed events.
+DERIVED_TABLES: tuple[type[SQLModel], ...] = (Device, DeviceKey, AnchoredBatch, RoleMember)

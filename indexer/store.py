@@ -1,0 +1,297 @@
+"""Writing the mirror: each chunk in one transaction with its checkpoint; rollbacks likewise.
+
+Bulk rows go through the driver directly (`executemany` on SQLite, `COPY` on PostgreSQL); the
+derived tables through SQLAlchemy. Readers never see half a chunk: it commits whole or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
+from sqlalchemy.engine import Engine
+
+from indexer.catalog import EventCatalog
+from indexer.fetch import LOG_COLUMNS, TRANSACTION_COLUMNS, BLOCK_COLUMNS, Chunk, DecodedEvent
+from indexer.models import (
+    BLOCK_TABLES,
+    DERIVED_TABLES,
+    EVENT_TABLES,
+    AnchoredBatch,
+    ChainBlock,
+    EventLog,
+    IndexState,
+)
+from indexer.projections import DEVICE_EVENTS, ROLE_EVENTS, DeviceProjection, RoleProjection
+
+STATE_ID = "main"
+BATCH_COLUMNS = (
+    "batch_id", "root", "anchorer", "reading_count", "first_timestamp", "last_timestamp", "content_id",
+    "block_number", "transaction_hash", "anchored_at", "status",
+)  # fmt: skip
+
+
+@dataclass
+class State:
+    """The checkpoint as read from the database."""
+
+    chain_id: int
+    genesis_hash: str
+    contracts: dict[str, str]
+    start_block: int
+    head_number: int | None
+    head_hash: str | None
+
+
+class Store:
+    """The mirror's database side."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.postgres = engine.dialect.name == "postgresql"
+        self.devices = DeviceProjection()
+        self.roles = RoleProjection()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A connection in a transaction, committed on success."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    def bulk_insert(self, conn: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+        """Inserts `rows` fast, inside the connection's transaction."""
+        if not rows:
+            return
+        raw = conn.connection.driver_connection
+        names = ", ".join(columns)
+        if self.postgres:
+            with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:  # type: ignore[union-attr]
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join("?" * len(columns))
+            cursor = raw.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+            finally:
+                cursor.close()
+
+    # -- checkpoint ---------------------------------------------------------------------------
+
+    def state(self, conn: Connection | None = None) -> State | None:
+        """The checkpoint, or None before the first run."""
+        query = select(IndexState.__table__).where(IndexState.__table__.c.id == STATE_ID)
+        if conn is None:
+            with self.engine.connect() as own:
+                row = own.execute(query).first()
+        else:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        m = row._mapping
+        return State(
+            chain_id=int(m["chain_id"]),
+            genesis_hash=str(m["genesis_hash"]),
+            contracts=json.loads(m["contracts"]),
+            start_block=int(m["start_block"]),
+            head_number=None if m["head_number"] is None else int(m["head_number"]),
+            head_hash=m["head_hash"],
+        )
+
+    def initialise(self, chain_id: int, genesis_hash: str, contracts: dict[str, str], start_block: int) -> State:
+        """Records which chain and contracts this mirror follows."""
+        with self.transaction() as conn:
+            conn.execute(
+                insert(IndexState.__table__),
+                [{
+                    "id": STATE_ID, "chain_id": chain_id, "genesis_hash": genesis_hash,
+                    "contracts": json.dumps(contracts, sort_keys=True), "start_block": start_block,
+                    "updated_at": time.time(),
+                }],
+            )  # fmt: skip
+        return State(chain_id, genesis_hash, contracts, start_block, None, None)
+
+    def stored_hashes(self, numbers: Sequence[int]) -> dict[int, str]:
+        """Stored block hashes by number."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT number, hash FROM chain_block WHERE number IN :n").bindparams(
+                    bindparam("n", expanding=True)
+                ),
+                {"n": list(numbers)},
+            )
+            return {int(n): str(h) for n, h in rows}
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def write(self, chunk: Chunk, confirmed_through: int, chain_head: int, rates: tuple[float, float]) -> None:
+        """Writes `chunk` and moves the checkpoint to its last block, in one transaction.
+
+        Raises `ParentMismatch` (and writes nothing) when the chunk does not follow the stored head.
+        """
+        with self.transaction() as conn:
+            state = self.state(conn)
+            if state is None:
+                raise RuntimeError("the index state is missing; initialise first")
+            if state.head_number is not None:
+                if chunk.first != state.head_number + 1:
+                    raise RuntimeError(f"chunk starts at {chunk.first}, the mirror is at {state.head_number}")
+                if chunk.parent_hash != state.head_hash:
+                    raise ParentMismatch(state.head_number, str(state.head_hash), chunk.parent_hash)
+            self.bulk_insert(conn, "chain_block", BLOCK_COLUMNS, chunk.blocks)
+            self.bulk_insert(conn, "chain_transaction", TRANSACTION_COLUMNS, chunk.transactions)
+            self.bulk_insert(conn, "event_log", LOG_COLUMNS, chunk.logs)
+            self._write_events(conn, chunk.typed, chunk.events, chunk.block_times, confirmed_through)
+            conn.execute(
+                update(AnchoredBatch.__table__)
+                .where(AnchoredBatch.__table__.c.status == "anchored")
+                .where(AnchoredBatch.__table__.c.block_number <= confirmed_through)
+                .values(status="confirmed")
+            )
+            conn.execute(
+                update(IndexState.__table__)
+                .where(IndexState.__table__.c.id == STATE_ID)
+                .values(
+                    head_number=chunk.last, head_hash=chunk.last_hash, chain_head=chain_head,
+                    confirmed_through=confirmed_through,
+                    blocks_per_second=rates[0], events_per_second=rates[1], updated_at=time.time(),
+                )
+            )  # fmt: skip
+
+    def _write_events(
+        self,
+        conn: Connection,
+        typed: dict[str, list[tuple[Any, ...]]],
+        events: Sequence[DecodedEvent],
+        block_times: dict[int, int],
+        confirmed_through: int,
+    ) -> None:
+        for table, rows in typed.items():
+            columns = tuple(c.name for c in EVENT_TABLE_BY_NAME[table].columns)
+            self.bulk_insert(conn, table, columns, rows)
+        anchored = typed.get("ev_batch_anchored", [])
+        if anchored:
+            self.bulk_insert(
+                conn,
+                "anchored_batch",
+                BATCH_COLUMNS,
+                [
+                    (*r[4:11], r[0], r[2], block_times[r[0]], "confirmed" if r[0] <= confirmed_through else "anchored")
+                    for r in anchored
+                ],
+            )
+        if events:
+            self.devices.apply(conn, events, block_times)
+            self.roles.apply(conn, events, block_times)
+
+    def update_head(self, chain_head: int, confirmed_through: int) -> None:
+        """Records the chain head seen and confirms batches deep enough, with no new block written."""
+        with self.transaction() as conn:
+            conn.execute(
+                update(AnchoredBatch.__table__)
+                .where(AnchoredBatch.__table__.c.status == "anchored")
+                .where(AnchoredBatch.__table__.c.block_number <= confirmed_through)
+                .values(status="confirmed")
+            )
+            conn.execute(
+                update(IndexState.__table__)
+                .where(IndexState.__table__.c.id == STATE_ID)
+                .values(chain_head=chain_head, confirmed_through=confirmed_through, updated_at=time.time())
+            )
+
+    # -- reorgs and resets --------------------------------------------------------------------
+
+    def rollback(self, to_block: int, confirmed_through: int) -> int:
+        """Removes everything above block `to_block` and rebuilds the derived state it touched, in
+        one transaction. Returns the number of blocks removed."""
+        with self.transaction() as conn:
+            removed = int(conn.execute(text("SELECT COUNT(*) FROM chain_block WHERE number > :n"), {"n": to_block}).scalar_one())
+            device_ids: set[str] = set()
+            for model in DEVICE_EVENTS.values():
+                table = model.__table__  # type: ignore[attr-defined]
+                device_ids.update(
+                    r[0] for r in conn.execute(select(table.c.device_id).where(table.c.block_number > to_block))
+                )
+            roles_touched = any(
+                conn.execute(select(m.__table__.c.block_number).where(m.__table__.c.block_number > to_block)).first()  # type: ignore[attr-defined]
+                for m in ROLE_EVENTS.values()
+            )
+            for model in BLOCK_TABLES:
+                table = model.__table__  # type: ignore[attr-defined]
+                column = table.c.number if model is ChainBlock else table.c.block_number
+                conn.execute(delete(table).where(column > to_block))
+            if device_ids:
+                self.devices.rebuild(conn, sorted(device_ids))
+            if roles_touched:
+                self.roles.rebuild_all(conn)
+            conn.execute(
+                update(AnchoredBatch.__table__)
+                .where(AnchoredBatch.__table__.c.block_number > confirmed_through)
+                .values(status="anchored")
+            )
+            head_hash = conn.execute(
+                select(ChainBlock.__table__.c.hash).where(ChainBlock.__table__.c.number == to_block)
+            ).scalar_one_or_none()
+            conn.execute(
+                update(IndexState.__table__)
+                .where(IndexState.__table__.c.id == STATE_ID)
+                .values(
+                    head_number=to_block if head_hash is not None else None,
+                    head_hash=head_hash,
+                    reorgs=IndexState.__table__.c.reorgs + 1,
+                    confirmed_through=min(confirmed_through, to_block),
+                    updated_at=time.time(),
+                )
+            )
+        return removed
+
+    def reset(self) -> None:
+        """Empties the mirror and forgets the checkpoint."""
+        with self.transaction() as conn:
+            for model in (*BLOCK_TABLES, *DERIVED_TABLES, IndexState):
+                conn.execute(delete(model.__table__))  # type: ignore[attr-defined]
+
+    def rebuild_from_log(self, catalog: EventCatalog) -> int:
+        """Rebuilds the typed and derived tables from the raw event log alone; returns the events."""
+        with self.transaction() as conn:
+            for model in (*EVENT_TABLES.values(), *DERIVED_TABLES):
+                conn.execute(delete(model.__table__))  # type: ignore[attr-defined]
+            times = {int(n): int(t) for n, t in conn.execute(text("SELECT number, timestamp FROM chain_block"))}
+            typed: dict[str, list[tuple[Any, ...]]] = {}
+            events: list[DecodedEvent] = []
+            log_table = EventLog.__table__
+            count = 0
+            for row in conn.execute(select(log_table).order_by(log_table.c.block_number, log_table.c.log_index)):
+                m = row._mapping
+                topics = [t for t in (m["topic0"], m["topic1"], m["topic2"], m["topic3"]) if t is not None]
+                spec = catalog.by_topic.get(topics[0]) if topics else None
+                if spec is None:
+                    continue
+                base = (m["block_number"], m["log_index"], m["transaction_hash"], m["address"])
+                typed_row = spec.row(base, topics, bytes.fromhex(str(m["data"])[2:]))
+                typed.setdefault(spec.table, []).append(typed_row)
+                if spec.name in DEVICE_EVENTS or spec.name in ROLE_EVENTS:
+                    values = dict(zip(spec.columns[4:], typed_row[4:], strict=True))
+                    events.append(DecodedEvent(spec.name, base[0], base[1], base[2], base[3], values))
+                count += 1
+            confirmed = conn.execute(
+                select(IndexState.__table__.c.confirmed_through).where(IndexState.__table__.c.id == STATE_ID)
+            ).scalar_one_or_none()
+            self._write_events(conn, typed, events, times, -1 if confirmed is None else int(confirmed))
+        return count
+
+
+class ParentMismatch(Exception):
+    """A new block's parent is not the stored head: the chain reorganised."""
+
+    def __init__(self, number: int, stored: str, parent: str) -> None:
+        self.number = number
+        super().__init__(f"block {number + 1}'s parent is {parent}, the mirror holds {stored} at {number}")
+
+
+EVENT_TABLE_BY_NAME = {model.__tablename__: model.__table__ for model in EVENT_TABLES.values()}  # type: ignore[attr-defined]
