@@ -87,9 +87,9 @@ class Fetcher:
         rpc: JsonRpc,
         catalog: EventCatalog,
         addresses: list[str],
-        span: int = 200,
+        span: int = 20,
         max_span: int = 5000,
-        target_logs: int = 10_000,
+        target_logs: int = 4_000,
         derived_events: frozenset[str] = frozenset(),
     ) -> None:
         self.rpc = rpc
