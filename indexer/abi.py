@@ -168,7 +168,9 @@ def _value_reader(param: dict[str, Any]) -> Callable[[bytes, int], Value]:
 
         return read_array
     if abi_type == "tuple":
-        readers = [(_is_dynamic(c), _value_reader(c), 32 if _is_dynamic(c) else _static_size(c)) for c in param["components"]]
+        readers = [
+            (_is_dynamic(c), _value_reader(c), 32 if _is_dynamic(c) else _static_size(c)) for c in param["components"]
+        ]
 
         def read_tuple(data: bytes, start: int) -> Value:
             values, pos = [], start
@@ -378,7 +380,9 @@ def _topic_source(abi_type: str, index: int) -> str | None:
     return None
 
 
-def _body_sources(params: Sequence[dict[str, Any]], base: str, lines: list[str], counter: list[int]) -> list[str] | None:
+def _body_sources(
+    params: Sequence[dict[str, Any]], base: str, lines: list[str], counter: list[int]
+) -> list[str] | None:
     """Expressions for the flattened values of a tuple of `params` whose encoding starts at `base`."""
     out: list[str] = []
     offset = 0

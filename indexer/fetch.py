@@ -196,7 +196,9 @@ class Fetcher:
             chunk.block_times[number] = timestamp
             transactions = block["transactions"]
             if len(block_receipts) != len(transactions):
-                raise ChunkInconsistent(f"block {number}: {len(transactions)} transactions, {len(block_receipts)} receipts")
+                raise ChunkInconsistent(
+                    f"block {number}: {len(transactions)} transactions, {len(block_receipts)} receipts"
+                )
             base_fee = block.get("baseFeePerGas")
             chunk.blocks.append((
                 number, block_hash, block["parentHash"], timestamp, (block.get("miner") or "0x" + "00" * 20).lower(),
@@ -204,13 +206,17 @@ class Fetcher:
                 len(transactions),
             ))  # fmt: skip
             for tx, receipt in zip(transactions, block_receipts, strict=True):
-                if receipt is None or receipt.get("blockHash") != block_hash or receipt["transactionHash"] != tx["hash"]:
+                if (
+                    receipt is None
+                    or receipt.get("blockHash") != block_hash
+                    or receipt["transactionHash"] != tx["hash"]
+                ):
                     raise ChunkInconsistent(f"receipt of {tx['hash']} is not from block {number}")
                 chunk.transactions.append((
                     tx["hash"], number, _int(tx["transactionIndex"]), tx["from"].lower(), _address(tx.get("to")),
                     _address(receipt.get("contractAddress")), str(_int(tx.get("value"))), _int(tx["nonce"]), _int(tx["gas"]),
                     str(_int(receipt.get("effectiveGasPrice") or tx.get("gasPrice"))), _int(receipt["gasUsed"]),
-                    _int(receipt.get("status")), tx.get("input") or tx.get("data") or "0x",
+                    _int(receipt.get("status")), bytes.fromhex((tx.get("input") or tx.get("data") or "0x")[2:]),
                 ))  # fmt: skip
         by_topic = self.catalog.by_topic
         derived = self.derived_events
@@ -224,7 +230,7 @@ class Fetcher:
             log_index = _int(entry["logIndex"])
             tx_hash = entry["transactionHash"]
             address = entry["address"].lower()
-            data = entry["data"]
+            data = bytes.fromhex(entry["data"][2:])
             spec = by_topic.get(topics[0]) if topics else None
             padded = (topics + [None, None, None, None])[:4]
             chunk.logs.append((
@@ -233,7 +239,7 @@ class Fetcher:
             ))  # fmt: skip
             if spec is None:
                 continue
-            row = spec.row((number, log_index, tx_hash, address), topics, bytes.fromhex(data[2:]))
+            row = spec.row((number, log_index, tx_hash, address), topics, data)
             chunk.typed.setdefault(spec.table, []).append(row)
             if spec.name in derived:
                 values = dict(zip(spec.columns[4:], row[4:], strict=True))

@@ -5,7 +5,8 @@ Three layers, all stamped with the block that produced them so that a reorg roll
   contract, raw, so the layers above can be rebuilt without the chain);
 - one typed table per project event (`ev_*`), its parameters flattened into columns named as
   `indexer.abi.flatten_event` names them;
-- derived state that matches the contracts: `device`, `device_key`, `anchored_batch`, `role_member`.
+- derived state that matches the contracts: `device`, `device_key`, `role_member`, and the view
+  `anchored_batch` (anchors never change, so a view over `ev_batch_anchored` is exact).
 
 `index_state` holds the checkpoint: the chain it follows and the last block written, committed in
 the same transaction as that block's data.
@@ -13,7 +14,7 @@ the same transaction as that block's data.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Text
+from sqlalchemy import BigInteger, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 HASH = 66
@@ -73,7 +74,7 @@ class ChainTransaction(SQLModel, table=True):
     gas_price: str = Field(max_length=80, description="effective gas price, wei, decimal")
     gas_used: int = Field(sa_type=BigInteger)
     status: int
-    input: str = Field(sa_type=Text)
+    input: bytes = Field(sa_type=LargeBinary)
 
 
 class EventLog(SQLModel, table=True):
@@ -83,15 +84,15 @@ class EventLog(SQLModel, table=True):
 
     block_number: int = Field(primary_key=True, sa_type=BigInteger)
     log_index: int = Field(primary_key=True)
-    transaction_hash: str = Field(max_length=HASH, index=True)
-    transaction_index: int
+    transaction_hash: str = Field(max_length=HASH)
+    transaction_index: int  # a transaction's logs are found through (block_number, transaction_index)
     address: str = Field(max_length=ADDRESS)
     event: str | None = Field(default=None, max_length=100, description="Decoded event name; null if unknown")
     topic0: str | None = Field(default=None, max_length=HASH)
     topic1: str | None = Field(default=None, max_length=HASH)
     topic2: str | None = Field(default=None, max_length=HASH)
     topic3: str | None = Field(default=None, max_length=HASH)
-    data: str = Field(sa_type=Text)
+    data: bytes = Field(sa_type=LargeBinary)
 
 
 class EventRow(SQLModel):
@@ -170,7 +171,7 @@ class EvBatchAnchored(EventRow, table=True):
     __tablename__ = "ev_batch_anchored"
 
     batch_id: int = Field(sa_type=BigInteger)
-    root: str = Field(max_length=HASH)
+    root: str = Field(max_length=HASH, index=True)
     anchorer: str = Field(max_length=ADDRESS)
     reading_count: int = Field(sa_type=BigInteger)
     first_timestamp: int = Field(sa_type=BigInteger)
@@ -253,24 +254,6 @@ class DeviceKey(SQLModel, table=True):
     valid_until: int | None = Field(default=None, sa_type=BigInteger)
 
 
-class AnchoredBatch(SQLModel, table=True):
-    """A batch anchored in `DataNotary`, with its status by the chain's depth."""
-
-    __tablename__ = "anchored_batch"
-
-    batch_id: int = Field(primary_key=True, sa_type=BigInteger)
-    root: str = Field(max_length=HASH, unique=True)
-    anchorer: str = Field(max_length=ADDRESS)
-    reading_count: int = Field(sa_type=BigInteger)
-    first_timestamp: int = Field(sa_type=BigInteger)
-    last_timestamp: int = Field(sa_type=BigInteger)
-    content_id: str = Field(sa_type=Text)
-    block_number: int = Field(sa_type=BigInteger, index=True)
-    transaction_hash: str = Field(max_length=HASH)
-    anchored_at: int = Field(sa_type=BigInteger, description="Block time")
-    status: str = Field(max_length=16, description="anchored or confirmed")
-
-
 class RoleMember(SQLModel, table=True):
     """An account holding a role in a project contract now."""
 
@@ -303,7 +286,6 @@ BLOCK_TABLES: tuple[type[SQLModel], ...] = (
     ChainTransaction,
     EventLog,
     *EVENT_TABLES.values(),
-    AnchoredBatch,
 )
 #: Derived tables rebuilt from the typed events.
-DERIVED_TABLES: tuple[type[SQLModel], ...] = (Device, DeviceKey, AnchoredBatch, RoleMember)
+DERIVED_TABLES: tuple[type[SQLModel], ...] = (Device, DeviceKey, RoleMember)

@@ -109,9 +109,7 @@ class DeviceProjection:
         if event.name == "DeviceKeyRotated":
             close_current()
             open_key(int(v["key_index"]))
-            device.update(
-                key_index=int(v["key_index"]), key_type=v["key_type"], signer=v["signer"], x=v["x"], y=v["y"]
-            )
+            device.update(key_index=int(v["key_index"]), key_type=v["key_type"], signer=v["signer"], x=v["x"], y=v["y"])
         elif event.name == "DeviceStatusChanged":
             device["status"] = STATUS_NAMES.get(v["new_status"], str(v["new_status"]))
             if v["new_status"] == 3:

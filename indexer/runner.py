@@ -76,9 +76,7 @@ class ChainIndexer:
         self.rpc = JsonRpc(rpc_url)
         self.target = target
         self.catalog = EventCatalog(target.abis)
-        self.fetcher = Fetcher(
-            self.rpc, self.catalog, list(target.contracts.values()), derived_events=PROJECTED
-        )
+        self.fetcher = Fetcher(self.rpc, self.catalog, list(target.contracts.values()), derived_events=PROJECTED)
         self.confirmations = confirmations
         self.use_finalized = use_finalized
         self.batch_confirmations = batch_confirmations
@@ -103,7 +101,9 @@ class ChainIndexer:
         contracts = {name: address.lower() for name, address in self.target.contracts.items()}
         state = self.store.state()
         if state is None:
-            log.info("new mirror", extra={"chain_id": chain_id, "genesis": genesis, "start_block": self.target.start_block})
+            log.info(
+                "new mirror", extra={"chain_id": chain_id, "genesis": genesis, "start_block": self.target.start_block}
+            )
             return self.store.initialise(chain_id, genesis, contracts, self.target.start_block)
         if state.chain_id != chain_id or state.genesis_hash != genesis:
             raise IndexChainChanged(
@@ -250,7 +250,9 @@ class ChainIndexer:
                 producer.join()
         return written
 
-    def _produce(self, start: int, target: int, out: queue.Queue[Chunk | BaseException | None], halt: threading.Event) -> None:
+    def _produce(
+        self, start: int, target: int, out: queue.Queue[Chunk | BaseException | None], halt: threading.Event
+    ) -> None:
         try:
             next_block = start
             while next_block <= target and not halt.is_set():

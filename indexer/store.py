@@ -22,7 +22,6 @@ from indexer.models import (
     BLOCK_TABLES,
     DERIVED_TABLES,
     EVENT_TABLES,
-    AnchoredBatch,
     ChainBlock,
     EventLog,
     IndexState,
@@ -30,10 +29,6 @@ from indexer.models import (
 from indexer.projections import DEVICE_EVENTS, ROLE_EVENTS, DeviceProjection, RoleProjection
 
 STATE_ID = "main"
-BATCH_COLUMNS = (
-    "batch_id", "root", "anchorer", "reading_count", "first_timestamp", "last_timestamp", "content_id",
-    "block_number", "transaction_hash", "anchored_at", "status",
-)  # fmt: skip
 
 
 @dataclass
@@ -63,7 +58,9 @@ class Store:
         with self.engine.begin() as conn:
             yield conn
 
-    def bulk_insert(self, conn: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+    def bulk_insert(
+        self, conn: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    ) -> None:
         """Inserts `rows` fast, inside the connection's transaction."""
         if not rows:
             return
@@ -146,13 +143,7 @@ class Store:
             self.bulk_insert(conn, "chain_block", BLOCK_COLUMNS, chunk.blocks)
             self.bulk_insert(conn, "chain_transaction", TRANSACTION_COLUMNS, chunk.transactions)
             self.bulk_insert(conn, "event_log", LOG_COLUMNS, chunk.logs)
-            self._write_events(conn, chunk.typed, chunk.events, chunk.block_times, confirmed_through)
-            conn.execute(
-                update(AnchoredBatch.__table__)
-                .where(AnchoredBatch.__table__.c.status == "anchored")
-                .where(AnchoredBatch.__table__.c.block_number <= confirmed_through)
-                .values(status="confirmed")
-            )
+            self._write_events(conn, chunk.typed, chunk.events, chunk.block_times)
             conn.execute(
                 update(IndexState.__table__)
                 .where(IndexState.__table__.c.id == STATE_ID)
@@ -169,35 +160,18 @@ class Store:
         typed: dict[str, list[tuple[Any, ...]]],
         events: Sequence[DecodedEvent],
         block_times: dict[int, int],
-        confirmed_through: int,
     ) -> None:
         for table, rows in typed.items():
             columns = tuple(c.name for c in EVENT_TABLE_BY_NAME[table].columns)
             self.bulk_insert(conn, table, columns, rows)
-        anchored = typed.get("ev_batch_anchored", [])
-        if anchored:
-            self.bulk_insert(
-                conn,
-                "anchored_batch",
-                BATCH_COLUMNS,
-                [
-                    (*r[4:11], r[0], r[2], block_times[r[0]], "confirmed" if r[0] <= confirmed_through else "anchored")
-                    for r in anchored
-                ],
-            )
         if events:
             self.devices.apply(conn, events, block_times)
             self.roles.apply(conn, events, block_times)
 
     def update_head(self, chain_head: int, confirmed_through: int) -> None:
-        """Records the chain head seen and confirms batches deep enough, with no new block written."""
+        """Records the chain head seen and how deep batches count as confirmed (the view
+        `anchored_batch` derives their status from it), with no new block written."""
         with self.transaction() as conn:
-            conn.execute(
-                update(AnchoredBatch.__table__)
-                .where(AnchoredBatch.__table__.c.status == "anchored")
-                .where(AnchoredBatch.__table__.c.block_number <= confirmed_through)
-                .values(status="confirmed")
-            )
             conn.execute(
                 update(IndexState.__table__)
                 .where(IndexState.__table__.c.id == STATE_ID)
@@ -210,7 +184,9 @@ class Store:
         """Removes everything above block `to_block` and rebuilds the derived state it touched, in
         one transaction. Returns the number of blocks removed."""
         with self.transaction() as conn:
-            removed = int(conn.execute(text("SELECT COUNT(*) FROM chain_block WHERE number > :n"), {"n": to_block}).scalar_one())
+            removed = int(
+                conn.execute(text("SELECT COUNT(*) FROM chain_block WHERE number > :n"), {"n": to_block}).scalar_one()
+            )
             device_ids: set[str] = set()
             for model in DEVICE_EVENTS.values():
                 table = model.__table__  # type: ignore[attr-defined]
@@ -229,11 +205,6 @@ class Store:
                 self.devices.rebuild(conn, sorted(device_ids))
             if roles_touched:
                 self.roles.rebuild_all(conn)
-            conn.execute(
-                update(AnchoredBatch.__table__)
-                .where(AnchoredBatch.__table__.c.block_number > confirmed_through)
-                .values(status="anchored")
-            )
             head_hash = conn.execute(
                 select(ChainBlock.__table__.c.hash).where(ChainBlock.__table__.c.number == to_block)
             ).scalar_one_or_none()
@@ -273,16 +244,13 @@ class Store:
                 if spec is None:
                     continue
                 base = (m["block_number"], m["log_index"], m["transaction_hash"], m["address"])
-                typed_row = spec.row(base, topics, bytes.fromhex(str(m["data"])[2:]))
+                typed_row = spec.row(base, topics, bytes(m["data"]))
                 typed.setdefault(spec.table, []).append(typed_row)
                 if spec.name in DEVICE_EVENTS or spec.name in ROLE_EVENTS:
                     values = dict(zip(spec.columns[4:], typed_row[4:], strict=True))
                     events.append(DecodedEvent(spec.name, base[0], base[1], base[2], base[3], values))
                 count += 1
-            confirmed = conn.execute(
-                select(IndexState.__table__.c.confirmed_through).where(IndexState.__table__.c.id == STATE_ID)
-            ).scalar_one_or_none()
-            self._write_events(conn, typed, events, times, -1 if confirmed is None else int(confirmed))
+            self._write_events(conn, typed, events, times)
         return count
 
 

@@ -23,8 +23,13 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BASELINE_REVISION = "0001"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite connections are made safe for concurrent, durable writes."""
+def make_engine(url: str, bulk: bool = False) -> Engine:
+    """An engine for `url`; SQLite connections are made safe for concurrent, durable writes.
+
+    `bulk` is for the chain mirror's writer, whose data can always be fetched again from the chain:
+    its SQLite connections sync the write-ahead log at checkpoints rather than at every commit
+    (a power cut may lose the last commits, never consistency) and keep a large page cache.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -32,8 +37,11 @@ def make_engine(url: str) -> Engine:
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute(f"PRAGMA synchronous={'NORMAL' if bulk else 'FULL'}")
             cursor.execute("PRAGMA foreign_keys=ON")
+            if bulk:
+                cursor.execute("PRAGMA cache_size=-262144")
+                cursor.execute("PRAGMA temp_store=MEMORY")
             cursor.close()
 
         return engine

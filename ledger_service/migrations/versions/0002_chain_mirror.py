@@ -20,25 +20,6 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table(
-        "anchored_batch",
-        sa.Column("batch_id", sa.BigInteger(), nullable=False),
-        sa.Column("root", sqlmodel.sql.sqltypes.AutoString(length=66), nullable=False),
-        sa.Column("anchorer", sqlmodel.sql.sqltypes.AutoString(length=42), nullable=False),
-        sa.Column("reading_count", sa.BigInteger(), nullable=False),
-        sa.Column("first_timestamp", sa.BigInteger(), nullable=False),
-        sa.Column("last_timestamp", sa.BigInteger(), nullable=False),
-        sa.Column("content_id", sa.Text(), nullable=False),
-        sa.Column("block_number", sa.BigInteger(), nullable=False),
-        sa.Column("transaction_hash", sqlmodel.sql.sqltypes.AutoString(length=66), nullable=False),
-        sa.Column("anchored_at", sa.BigInteger(), nullable=False),
-        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-        sa.PrimaryKeyConstraint("batch_id"),
-        sa.UniqueConstraint("root"),
-    )
-    with op.batch_alter_table("anchored_batch", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_anchored_batch_block_number"), ["block_number"], unique=False)
-
-    op.create_table(
         "chain_block",
         sa.Column("number", sa.BigInteger(), nullable=False),
         sa.Column("hash", sqlmodel.sql.sqltypes.AutoString(length=66), nullable=False),
@@ -66,7 +47,7 @@ def upgrade() -> None:
         sa.Column("gas_price", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
         sa.Column("gas_used", sa.BigInteger(), nullable=False),
         sa.Column("status", sa.Integer(), nullable=False),
-        sa.Column("input", sa.Text(), nullable=False),
+        sa.Column("input", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("hash"),
     )
     with op.batch_alter_table("chain_transaction", schema=None) as batch_op:
@@ -126,6 +107,9 @@ def upgrade() -> None:
         sa.Column("content_id", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("block_number", "log_index"),
     )
+    with op.batch_alter_table("ev_batch_anchored", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_ev_batch_anchored_root"), ["root"], unique=False)
+
     op.create_table(
         "ev_device_key_rotated",
         sa.Column("block_number", sa.BigInteger(), nullable=False),
@@ -260,12 +244,9 @@ def upgrade() -> None:
         sa.Column("topic1", sqlmodel.sql.sqltypes.AutoString(length=66), nullable=True),
         sa.Column("topic2", sqlmodel.sql.sqltypes.AutoString(length=66), nullable=True),
         sa.Column("topic3", sqlmodel.sql.sqltypes.AutoString(length=66), nullable=True),
-        sa.Column("data", sa.Text(), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("block_number", "log_index"),
     )
-    with op.batch_alter_table("event_log", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_event_log_transaction_hash"), ["transaction_hash"], unique=False)
-
     op.create_table(
         "index_state",
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -302,9 +283,6 @@ def downgrade() -> None:
 
     op.drop_table("role_member")
     op.drop_table("index_state")
-    with op.batch_alter_table("event_log", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_event_log_transaction_hash"))
-
     op.drop_table("event_log")
     op.drop_table("ev_role_revoked")
     op.drop_table("ev_role_granted")
@@ -330,6 +308,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_ev_device_key_rotated_device_id"))
 
     op.drop_table("ev_device_key_rotated")
+    with op.batch_alter_table("ev_batch_anchored", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_ev_batch_anchored_root"))
+
     op.drop_table("ev_batch_anchored")
     op.drop_table("device_key")
     with op.batch_alter_table("device", schema=None) as batch_op:
@@ -344,7 +325,3 @@ def downgrade() -> None:
 
     op.drop_table("chain_transaction")
     op.drop_table("chain_block")
-    with op.batch_alter_table("anchored_batch", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_anchored_batch_block_number"))
-
-    op.drop_table("anchored_batch")

@@ -4,7 +4,7 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-28
 
-Views for the questions operators ask, in SQL that SQLite and PostgreSQL both run. Times are Unix
+The derived view of anchored batches, and views for the questions operators ask, in SQL that SQLite and PostgreSQL both run. Times are Unix
 seconds; an hour is the Unix time of its start.
 """
 
@@ -18,6 +18,17 @@ branch_labels = None
 depends_on = None
 
 VIEWS = {
+    # Batches anchored in DataNotary, with their status by how deep the chain holds them (anchors
+    # never change, so this view is exact; `index_state.confirmed_through` moves with the head).
+    "anchored_batch": """
+        SELECT e.batch_id, e.root, e.anchorer, e.reading_count, e.first_timestamp, e.last_timestamp,
+               e.content_id, e.block_number, e.transaction_hash, e.address AS notary,
+               b.timestamp AS anchored_at,
+               CASE WHEN e.block_number <= COALESCE(
+                   (SELECT s.confirmed_through FROM index_state s WHERE s.id = 'main'), -1)
+                    THEN 'confirmed' ELSE 'anchored' END AS status
+        FROM ev_batch_anchored e JOIN chain_block b ON b.number = e.block_number
+    """,
     # Readings stored per device per hour (by the readings' own timestamps).
     "v_readings_per_device_hour": """
         SELECT device_id, (timestamp / 3600) * 3600 AS hour, COUNT(*) AS readings,
@@ -55,5 +66,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name in VIEWS:
+    for name in reversed(list(VIEWS)):
         op.execute(f"DROP VIEW IF EXISTS {name}")
