@@ -29,6 +29,7 @@ class Generated:
     """What was sent: transactions (one event each) and blocks mined."""
 
     events: int
+    transactions: int
     blocks: int
     seconds: float
 
@@ -55,8 +56,8 @@ def generate(
     per_tx: int = 1,
     progress: Callable[[int], None] | None = None,
 ) -> Generated:
-    """Emits `events` project events from the operator: `per_tx` calls a transaction (through
-    `multicall` when above one), about `per_block` events a block."""
+    """Emits `events` project events from the operator, `per_block` a block; each block's calls are
+    grouped by contract into transactions of up to `per_tx` calls (through `multicall`)."""
     w3 = client.w3
     registry = w3.eth.contract(address=deployment.address_of("DeviceRegistry"), abi=artifacts["DeviceRegistry"].abi)
     notary = w3.eth.contract(address=deployment.address_of("DataNotary"), abi=artifacts["DataNotary"].abi)
@@ -88,33 +89,32 @@ def generate(
     nonce = w3.eth.get_transaction_count(operator.address)
     gas_price = w3.eth.gas_price * 2
     blocks = 0
+    first_nonce = nonce
     with httpx.Client(timeout=120) as http:
         _rpc(http, url, [("evm_setAutomine", [False])])
         try:
             sent = 0
             while sent < events:
+                count = min(per_block, events - sent)
+                by_target: dict[str, list[str]] = {}
+                for to, data in (calldata(sent + k) for k in range(count)):
+                    by_target.setdefault(to, []).append(data)
                 raw = []
-                emitted = 0
-                while emitted < per_block and sent + emitted < events:
-                    calls = [calldata(sent + emitted + k) for k in range(min(per_tx, events - sent - emitted))]
-                    emitted += len(calls)
-                    by_target: dict[str, list[str]] = {}
-                    for to, data in calls:
-                        by_target.setdefault(to, []).append(data)
-                    for to, datas in by_target.items():
-                        if len(datas) == 1:
-                            data = datas[0]
+                for to, datas in by_target.items():
+                    for start in range(0, len(datas), per_tx):
+                        group = datas[start : start + per_tx]
+                        if len(group) == 1:
+                            data = group[0]
                         else:
                             target = registry if to == registry.address else notary
-                            data = target.encode_abi("multicall", [[bytes.fromhex(d[2:]) for d in datas]])
+                            data = target.encode_abi("multicall", [[bytes.fromhex(d[2:]) for d in group]])
                         tx = {
-                            "to": to, "data": data, "nonce": nonce, "gas": 150_000 + 120_000 * len(datas),
+                            "to": to, "data": data, "nonce": nonce, "gas": 100_000 + 130_000 * len(group),
                             "gasPrice": gas_price, "chainId": deployment.chain_id, "value": 0,
                         }  # fmt: skip
                         signed = Account.sign_transaction(tx, operator.key)
                         raw.append(("eth_sendRawTransaction", ["0x" + signed.raw_transaction.hex()]))
                         nonce += 1
-                count = emitted
                 _rpc(http, url, raw)
                 _rpc(http, url, [("evm_mine", [])])
                 blocks += 1
@@ -123,4 +123,4 @@ def generate(
                     progress(count)
         finally:
             _rpc(http, url, [("evm_setAutomine", [True])])
-    return Generated(events=events, blocks=blocks, seconds=time.perf_counter() - started)
+    return Generated(events, nonce - first_nonce, blocks, time.perf_counter() - started)

@@ -114,7 +114,7 @@ def follow_latency(url: str, rpc_url: str, target: IndexTarget, ledger: Ledger, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--per-tx", type=int, default=20)
+    parser.add_argument("--per-tx", type=int, default=50)
     parser.add_argument("--per-block", type=int, default=100)
     parser.add_argument("--follow-samples", type=int, default=50)
     parser.add_argument("--skip-postgres", action="store_true")
@@ -136,8 +136,9 @@ def main() -> None:
         generated = generate(client, deployment, artifacts, args.events, args.per_block, args.per_tx, progress)
         head = client.w3.eth.block_number
         print(
-            f"chain: {generated.events:,} project events over {generated.blocks:,} blocks "
-            f"(head {head}), {args.per_tx} events a transaction, generated in {generated.seconds:.1f} s",
+            f"chain: {generated.events:,} project events in {generated.transactions:,} transactions over "
+            f"{generated.blocks:,} blocks (head {head}), up to {args.per_tx} events a transaction, "
+            f"generated in {generated.seconds:.1f} s",
             flush=True,
         )
         target = IndexTarget(

@@ -312,7 +312,7 @@ class EventDecoder:
                 index, read = how
                 values.append(read(bytes.fromhex(topics[index][2:]), 0))
             else:
-                values.append(topics[how].lower())
+                values.append(topics[how])
         return values
 
 
@@ -366,7 +366,7 @@ def _scalar_source(abi_type: str, at: str) -> str | None:
 def _topic_source(abi_type: str, index: int) -> str | None:
     topic = f"topics[{index}]"
     if abi_type == "address":
-        return f"'0x' + {topic}[26:].lower()"
+        return f"'0x' + {topic}[26:]"
     if abi_type == "bool":
         return f"int({topic}, 16) != 0"
     match = _INT.match(abi_type)
@@ -374,9 +374,9 @@ def _topic_source(abi_type: str, index: int) -> str | None:
         return f"int({topic}, 16)" if match.group(1) == "u" else f"_signed(bytes.fromhex({topic}[2:]))"
     match = _FIXED_BYTES.match(abi_type)
     if match:
-        return f"{topic}[:{2 + 2 * int(match.group(1))}].lower()"
+        return f"{topic}[:{2 + 2 * int(match.group(1))}]"
     if abi_type in ("string", "bytes") or abi_type.startswith("tuple") or _ARRAY.match(abi_type):
-        return f"{topic}.lower()"
+        return topic
     return None
 
 

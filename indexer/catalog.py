@@ -20,15 +20,8 @@ class CatalogError(Exception):
     """A project event has no typed table, or its table's columns do not match the event."""
 
 
-def _to_int(column: str) -> Callable[[Any], Any]:
-    def convert(value: Any) -> Any:
-        if isinstance(value, bool):
-            return int(value)
-        if not -_INT64_MAX - 1 <= value <= _INT64_MAX:
-            raise OverflowError(f"{value} does not fit the 64-bit column {column}")
-        return value
-
-    return convert
+def _overflow(value: int, column: str) -> int:
+    raise OverflowError(f"{value} does not fit the 64-bit column {column}")
 
 
 def _to_text(value: Any) -> Any:
@@ -37,6 +30,29 @@ def _to_text(value: Any) -> Any:
     if isinstance(value, list):
         return json.dumps(value)
     return str(value)
+
+
+def _row_function(
+    decode: Callable[[list[str], bytes], list[Any]], kinds: list[str | None], columns: list[str]
+) -> Callable[[tuple[Any, ...], list[str], bytes], tuple[Any, ...]]:
+    """A generated `row(base, topics, data)`: the decoded values converted for their columns."""
+    parts = []
+    for index, (kind, column) in enumerate(zip(kinds, columns, strict=True)):
+        value = f"v[{index}]"
+        if kind == "int64":
+            parts.append(
+                f"({value} if -{_INT64_MAX + 1} <= {value} <= {_INT64_MAX} else _overflow({value}, {column!r}))"
+            )
+        elif kind == "text":
+            parts.append(f"_to_text({value})")
+        else:
+            parts.append(value)
+    source = "def row(base, topics, data):\n    v = decode(topics, data)\n"
+    source += f"    return (*base, {''.join(p + ', ' for p in parts)})\n"
+    namespace: dict[str, Any] = {"decode": decode, "_overflow": _overflow, "_to_text": _to_text}
+    exec(source, namespace)  # noqa: S102 - source built from the table's column types only
+    function: Callable[[tuple[Any, ...], list[str], bytes], tuple[Any, ...]] = namespace["row"]
+    return function
 
 
 @dataclass
@@ -48,15 +64,8 @@ class EventSpec:
     table: str
     columns: tuple[str, ...]  # BASE_COLUMNS + the decoded fields
     decoder: EventDecoder
-    converters: tuple[Callable[[Any], Any] | None, ...]
-
-    def row(self, base: tuple[Any, ...], topics: list[str], data: bytes) -> tuple[Any, ...]:
-        """The typed row of a log whose base columns are `base`."""
-        values = self.decoder.decode(topics, data)
-        for index, convert in enumerate(self.converters):
-            if convert is not None:
-                values[index] = convert(values[index])
-        return (*base, *values)
+    row: Callable[[tuple[Any, ...], list[str], bytes], tuple[Any, ...]]
+    """The typed row of a log whose base columns are `base`: `row(base, topics, data)`."""
 
 
 class EventCatalog:
@@ -83,25 +92,25 @@ class EventCatalog:
         expected = BASE_COLUMNS + tuple(f.name for f in decoder.fields)
         if columns != expected:
             raise CatalogError(f"table {table.name} has columns {columns}, event {decoder.name} needs {expected}")
-        converters: list[Callable[[Any], Any] | None] = []
+        kinds: list[str | None] = []
         for field in decoder.fields:
             column_type = table.columns[field.name].type
             numeric_abi = field.abi_type.startswith(("uint", "int"))
-            if isinstance(column_type, BigInteger | Integer | SmallInteger):
-                converters.append(None if field.abi_type in _SMALL_INTS else _to_int(field.name))
+            if isinstance(column_type, BigInteger | Integer | SmallInteger) and not isinstance(column_type, Boolean):
+                kinds.append(None if field.abi_type in _SMALL_INTS else "int64")
             elif isinstance(column_type, Boolean):
-                converters.append(None)
+                kinds.append(None)
             elif numeric_abi or field.abi_type.endswith("]"):
-                converters.append(_to_text)
+                kinds.append("text")
             else:
-                converters.append(None)
+                kinds.append(None)
         return EventSpec(
             name=decoder.name,
             signature_topic=decoder.topic0,
             table=str(table.name),
             columns=columns,
             decoder=decoder,
-            converters=tuple(converters),
+            row=_row_function(decoder.decode, kinds, [f.name for f in decoder.fields]),
         )
 
     @property

@@ -91,7 +91,11 @@ class Fetcher:
         max_span: int = 5000,
         target_logs: int = 4_000,
         derived_events: frozenset[str] = frozenset(),
+        transactions: str = "all",
     ) -> None:
+        if transactions not in ("all", "project"):
+            raise ValueError(f"transactions must be 'all' or 'project', not {transactions!r}")
+        self.transactions = transactions
         self.rpc = rpc
         self.catalog = catalog
         self.addresses = [a.lower() for a in addresses]
@@ -120,14 +124,11 @@ class Fetcher:
                     log.info("log range shrunk", extra={"span": self.span, "reason": exc.message})
                     continue
                 raise
-            if len(found) < self.target_logs // 2 and end - first + 1 >= self.span:
-                self.span = min(self.max_span, self.span * 2)
-            elif len(found) > self.target_logs * 2:
-                self.span = max(1, self.span // 2)
+            self._adapt(len(found), end - first + 1)
             return end, found
 
-    def _blocks(self, numbers: list[int]) -> list[dict[str, Any]]:
-        return list(self.rpc.batch([("eth_getBlockByNumber", [hex(n), True]) for n in numbers]))
+    def _blocks(self, numbers: list[int], full: bool) -> list[dict[str, Any]]:
+        return list(self.rpc.batch([("eth_getBlockByNumber", [hex(n), full]) for n in numbers]))
 
     def _receipts(self, numbers: list[int]) -> list[list[dict[str, Any]]]:
         if self._block_receipts is not False:
@@ -158,34 +159,85 @@ class Fetcher:
         raise AssertionError("unreachable")
 
     def _fetch_once(self, first: int, last: int) -> Chunk:
-        tentative = min(last, first + self.span - 1)
-        numbers = list(range(first, tentative + 1))
-        groups = [numbers[i : i + _BLOCKS_PER_CALL] for i in range(0, len(numbers), _BLOCKS_PER_CALL)]
-        logs_future = self._pool.submit(self.logs, first, tentative)
-        block_futures = [self._pool.submit(self._blocks, g) for g in groups]
+        if self.transactions == "all":
+            return self._fetch_all(first, last)
+        return self._fetch_project(first, last)
+
+    def _groups(self, first: int, last: int) -> list[list[int]]:
+        numbers = list(range(first, last + 1))
+        return [numbers[i : i + _BLOCKS_PER_CALL] for i in range(0, len(numbers), _BLOCKS_PER_CALL)]
+
+    def _fetch_all(self, first: int, last: int) -> Chunk:
+        """Every transaction of every block, with receipts; the project's logs come from the
+        receipts (fetching them again with `eth_getLogs` would read every log twice)."""
+        end = min(last, first + self.span - 1)
+        groups = self._groups(first, end)
+        block_futures = [self._pool.submit(self._blocks, g, True) for g in groups]
         receipt_futures = [self._pool.submit(self._receipts, g) for g in groups]
-        end, raw_logs = logs_future.result()
         blocks = [b for f in block_futures for b in f.result()]
         receipts = [r for f in receipt_futures for r in f.result()]
         if any(b is None for b in blocks):
             raise ChunkInconsistent("a block is missing (the chain is shorter than asked)")
-        blocks = blocks[: end - first + 1]
-        if len(receipts) != len(numbers):
+        if len(receipts) != len(blocks):
             receipts = self._receipts_by_transaction(blocks)
-        return self._assemble(first, end, blocks, receipts[: len(blocks)], raw_logs)
+        addresses = set(self.addresses)
+        raw_logs = [
+            entry
+            for block_receipts in receipts
+            for receipt in block_receipts
+            if receipt is not None
+            for entry in receipt.get("logs", ())
+            if entry["address"].lower() in addresses
+        ]
+        self._adapt(len(raw_logs), end - first + 1)
+        pairs = []
+        for block, block_receipts in zip(blocks, receipts, strict=True):
+            if len(block_receipts) != len(block["transactions"]):
+                raise ChunkInconsistent(f"block {block['number']}: transactions and receipts differ in number")
+            pairs.append(list(zip(block["transactions"], block_receipts, strict=True)))
+        return self._assemble(first, end, blocks, pairs, raw_logs)
+
+    def _fetch_project(self, first: int, last: int) -> Chunk:
+        """Block headers for every block; the project's logs through `eth_getLogs` over an adaptive
+        range; transactions and receipts only for the transactions that emitted those logs."""
+        tentative = min(last, first + self.span - 1)
+        logs_future = self._pool.submit(self.logs, first, tentative)
+        header_futures = [self._pool.submit(self._blocks, g, False) for g in self._groups(first, tentative)]
+        end, raw_logs = logs_future.result()
+        blocks = [b for f in header_futures for b in f.result()][: end - first + 1]
+        if any(b is None for b in blocks):
+            raise ChunkInconsistent("a block is missing (the chain is shorter than asked)")
+        hashes = list(dict.fromkeys(entry["transactionHash"] for entry in raw_logs))
+        bodies = self.rpc.batch([("eth_getTransactionByHash", [h]) for h in hashes])
+        receipts = self.rpc.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
+        by_block: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
+        for body, receipt in zip(bodies, receipts, strict=True):
+            if body is None or receipt is None:
+                raise ChunkInconsistent("a transaction of a log is missing")
+            by_block.setdefault(body["blockHash"], []).append((body, receipt))
+        pairs = [by_block.get(block["hash"], []) for block in blocks]
+        if sum(len(p) for p in pairs) != len(hashes):
+            raise ChunkInconsistent("a transaction of a log is from a block outside the range")
+        return self._assemble(first, end, blocks, pairs, raw_logs)
+
+    def _adapt(self, found: int, span: int) -> None:
+        if found < self.target_logs // 2 and span >= self.span:
+            self.span = min(self.max_span, self.span * 2)
+        elif found > self.target_logs * 2:
+            self.span = max(1, self.span // 2)
 
     def _assemble(
         self,
         first: int,
         last: int,
         blocks: list[dict[str, Any]],
-        receipts: list[list[dict[str, Any]]],
+        pairs: list[list[tuple[dict[str, Any], dict[str, Any]]]],
         raw_logs: list[dict[str, Any]],
     ) -> Chunk:
         chunk = Chunk(first=first, last=last, parent_hash=blocks[0]["parentHash"])
         hashes: dict[int, str] = {}
         previous = blocks[0]["parentHash"]
-        for block, block_receipts in zip(blocks, receipts, strict=True):
+        for block, block_pairs in zip(blocks, pairs, strict=True):
             number = _int(block["number"])
             block_hash = block["hash"]
             if block["parentHash"] != previous:
@@ -195,17 +247,13 @@ class Fetcher:
             timestamp = _int(block["timestamp"])
             chunk.block_times[number] = timestamp
             transactions = block["transactions"]
-            if len(block_receipts) != len(transactions):
-                raise ChunkInconsistent(
-                    f"block {number}: {len(transactions)} transactions, {len(block_receipts)} receipts"
-                )
             base_fee = block.get("baseFeePerGas")
             chunk.blocks.append((
                 number, block_hash, block["parentHash"], timestamp, (block.get("miner") or "0x" + "00" * 20).lower(),
                 _int(block["gasUsed"]), _int(block["gasLimit"]), str(int(base_fee, 16)) if base_fee else None,
                 len(transactions),
             ))  # fmt: skip
-            for tx, receipt in zip(transactions, block_receipts, strict=True):
+            for tx, receipt in block_pairs:
                 if (
                     receipt is None
                     or receipt.get("blockHash") != block_hash
@@ -220,27 +268,36 @@ class Fetcher:
                 ))  # fmt: skip
         by_topic = self.catalog.by_topic
         derived = self.derived_events
+        numbers = {hex(n): n for n in hashes}  # JSON-RPC quantities are minimal hex, as hex() writes them
+        logs_append = chunk.logs.append
+        typed = chunk.typed
+        padding = [None, None, None, None]
         for entry in raw_logs:
-            number = _int(entry["blockNumber"])
-            if hashes.get(number) != entry["blockHash"]:
-                raise ChunkInconsistent(f"a log of block {number} is from another block")
+            number = numbers.get(entry["blockNumber"])
+            if number is None or hashes[number] != entry["blockHash"]:
+                raise ChunkInconsistent(f"a log of block {entry['blockNumber']} is not from the blocks read")
             if entry.get("removed"):
                 raise ChunkInconsistent(f"a log of block {number} was removed")
             topics = entry["topics"]
-            log_index = _int(entry["logIndex"])
+            log_index = int(entry["logIndex"], 16)
             tx_hash = entry["transactionHash"]
-            address = entry["address"].lower()
+            address = entry["address"]
+            if not address.islower():
+                address = address.lower()
             data = bytes.fromhex(entry["data"][2:])
             spec = by_topic.get(topics[0]) if topics else None
-            padded = (topics + [None, None, None, None])[:4]
-            chunk.logs.append((
-                number, log_index, tx_hash, _int(entry["transactionIndex"]), address,
+            padded = (topics + padding)[:4]
+            logs_append((
+                number, log_index, tx_hash, int(entry["transactionIndex"], 16), address,
                 spec.name if spec else None, *padded, data,
             ))  # fmt: skip
             if spec is None:
                 continue
             row = spec.row((number, log_index, tx_hash, address), topics, data)
-            chunk.typed.setdefault(spec.table, []).append(row)
+            rows = typed.get(spec.table)
+            if rows is None:
+                rows = typed[spec.table] = []
+            rows.append(row)
             if spec.name in derived:
                 values = dict(zip(spec.columns[4:], row[4:], strict=True))
                 chunk.events.append(DecodedEvent(spec.name, number, log_index, tx_hash, address, values))

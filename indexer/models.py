@@ -31,6 +31,7 @@ class IndexState(SQLModel, table=True):
     genesis_hash: str = Field(max_length=HASH)
     contracts: str = Field(sa_type=Text, description="JSON: contract name -> address")
     start_block: int = Field(sa_type=BigInteger)
+    transactions: str = Field(default="all", max_length=16, description="all, or project (only those with events)")
     head_number: int | None = Field(default=None, sa_type=BigInteger)
     head_hash: str | None = Field(default=None, max_length=HASH)
     chain_head: int | None = Field(default=None, sa_type=BigInteger, description="Chain head last seen")
@@ -77,10 +78,16 @@ class ChainTransaction(SQLModel, table=True):
     input: bytes = Field(sa_type=LargeBinary)
 
 
+#: Tables keyed by (block_number, log_index) are clustered on that key in SQLite: one B-tree per
+#: table instead of a rowid table plus a key index, which halves the work of bulk inserts.
+CLUSTERED = {"sqlite_with_rowid": False}
+
+
 class EventLog(SQLModel, table=True):
     """A log of a project contract, as the chain gave it."""
 
     __tablename__ = "event_log"
+    __table_args__ = CLUSTERED
 
     block_number: int = Field(primary_key=True, sa_type=BigInteger)
     log_index: int = Field(primary_key=True)
@@ -108,6 +115,7 @@ class EvDeviceRegistered(EventRow, table=True):
     """DeviceRegistry.DeviceRegistered."""
 
     __tablename__ = "ev_device_registered"
+    __table_args__ = CLUSTERED
 
     device_id: str = Field(max_length=HASH, index=True)
     owner: str = Field(max_length=ADDRESS)
@@ -125,6 +133,7 @@ class EvDeviceKeyRotated(EventRow, table=True):
     """DeviceRegistry.DeviceKeyRotated."""
 
     __tablename__ = "ev_device_key_rotated"
+    __table_args__ = CLUSTERED
 
     device_id: str = Field(max_length=HASH, index=True)
     key_index: int = Field(sa_type=BigInteger)
@@ -138,6 +147,7 @@ class EvDeviceStatusChanged(EventRow, table=True):
     """DeviceRegistry.DeviceStatusChanged."""
 
     __tablename__ = "ev_device_status_changed"
+    __table_args__ = CLUSTERED
 
     device_id: str = Field(max_length=HASH, index=True)
     previous_status: int
@@ -148,6 +158,7 @@ class EvDeviceOwnershipTransferred(EventRow, table=True):
     """DeviceRegistry.DeviceOwnershipTransferred."""
 
     __tablename__ = "ev_device_ownership_transferred"
+    __table_args__ = CLUSTERED
 
     device_id: str = Field(max_length=HASH, index=True)
     previous_owner: str = Field(max_length=ADDRESS)
@@ -158,6 +169,7 @@ class EvDeviceMetadataUpdated(EventRow, table=True):
     """DeviceRegistry.DeviceMetadataUpdated."""
 
     __tablename__ = "ev_device_metadata_updated"
+    __table_args__ = CLUSTERED
 
     device_id: str = Field(max_length=HASH, index=True)
     model: str = Field(sa_type=Text)
@@ -169,6 +181,7 @@ class EvBatchAnchored(EventRow, table=True):
     """DataNotary.BatchAnchored."""
 
     __tablename__ = "ev_batch_anchored"
+    __table_args__ = CLUSTERED
 
     batch_id: int = Field(sa_type=BigInteger)
     root: str = Field(max_length=HASH, index=True)
@@ -183,6 +196,7 @@ class EvRoleGranted(EventRow, table=True):
     """AccessControl.RoleGranted, from any project contract."""
 
     __tablename__ = "ev_role_granted"
+    __table_args__ = CLUSTERED
 
     role: str = Field(max_length=HASH)
     account: str = Field(max_length=ADDRESS)
@@ -193,6 +207,7 @@ class EvRoleRevoked(EventRow, table=True):
     """AccessControl.RoleRevoked, from any project contract."""
 
     __tablename__ = "ev_role_revoked"
+    __table_args__ = CLUSTERED
 
     role: str = Field(max_length=HASH)
     account: str = Field(max_length=ADDRESS)
@@ -203,6 +218,7 @@ class EvRoleAdminChanged(EventRow, table=True):
     """AccessControl.RoleAdminChanged, from any project contract."""
 
     __tablename__ = "ev_role_admin_changed"
+    __table_args__ = CLUSTERED
 
     role: str = Field(max_length=HASH)
     previous_admin_role: str = Field(max_length=HASH)
@@ -213,6 +229,7 @@ class EvEip712DomainChanged(EventRow, table=True):
     """ERC-5267 EIP712DomainChanged (no parameters)."""
 
     __tablename__ = "ev_eip712_domain_changed"
+    __table_args__ = CLUSTERED
 
 
 class Device(SQLModel, table=True):

@@ -110,3 +110,18 @@ class JsonRpc:
                 raise RpcError(calls[index][0], answer["error"])
             results[index] = answer.get("result")
         return results
+
+    def batch_lenient(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        """Like `batch`, with None in place of each call the node answered with an error."""
+        if not calls:
+            return []
+        body = [{"jsonrpc": "2.0", "id": index, "method": m, "params": p} for index, (m, p) in enumerate(calls)]
+        answers = self._post(body)
+        results: list[Any] = [None] * len(calls)
+        if isinstance(answers, dict):
+            return results
+        for answer in answers:
+            index = answer.get("id")
+            if isinstance(index, int) and 0 <= index < len(calls) and "result" in answer:
+                results[index] = answer["result"]
+        return results

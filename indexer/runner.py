@@ -37,6 +37,17 @@ class IndexTarget:
     abis: list[list[dict[str, Any]]]
 
 
+def target_of(deployment: Any, artifacts: dict[str, Any]) -> IndexTarget:
+    """What to index for a deployment (`ledger_service.chain.deploy.Deployment`) and its artifacts."""
+    return IndexTarget(
+        chain_id=deployment.chain_id,
+        genesis_hash=deployment.genesis_hash,
+        contracts={name: contract.address for name, contract in deployment.contracts.items()},
+        start_block=deployment.start_block,
+        abis=[artifacts[name].abi for name in deployment.contracts],
+    )
+
+
 @dataclass
 class Progress:
     """Where a run is: for progress bars and logs."""
@@ -71,12 +82,20 @@ class ChainIndexer:
         batch_confirmations: int = 1,
         poll: float = 0.1,
         progress: Callable[[Progress], None] | None = None,
+        transactions: str = "all",
     ) -> None:
         self.store = Store(engine)
         self.rpc = JsonRpc(rpc_url)
         self.target = target
         self.catalog = EventCatalog(target.abis)
-        self.fetcher = Fetcher(self.rpc, self.catalog, list(target.contracts.values()), derived_events=PROJECTED)
+        self.transactions = transactions
+        self.fetcher = Fetcher(
+            self.rpc,
+            self.catalog,
+            list(target.contracts.values()),
+            derived_events=PROJECTED,
+            transactions=transactions,
+        )
         self.confirmations = confirmations
         self.use_finalized = use_finalized
         self.batch_confirmations = batch_confirmations
@@ -104,7 +123,7 @@ class ChainIndexer:
             log.info(
                 "new mirror", extra={"chain_id": chain_id, "genesis": genesis, "start_block": self.target.start_block}
             )
-            return self.store.initialise(chain_id, genesis, contracts, self.target.start_block)
+            return self.store.initialise(chain_id, genesis, contracts, self.target.start_block, self.transactions)
         if state.chain_id != chain_id or state.genesis_hash != genesis:
             raise IndexChainChanged(
                 f"the node's chain (id {chain_id}, genesis {genesis}) is not the one this mirror was built from "
@@ -112,6 +131,11 @@ class ChainIndexer:
                 "URL points elsewhere. Run `provenance index reset` to drop the mirror and index this chain.",
                 expected=state.genesis_hash,
                 found=genesis,
+            )
+        if state.transactions != self.transactions:
+            raise IndexChainChanged(
+                f"this mirror keeps {state.transactions!r} transactions, the indexer is set to "
+                f"{self.transactions!r}: run `provenance index reset` to rebuild it that way, or change the setting back.",
             )
         if state.contracts != contracts:
             raise IndexChainChanged(

@@ -41,6 +41,7 @@ class State:
     start_block: int
     head_number: int | None
     head_hash: str | None
+    transactions: str = "all"
 
 
 class Store:
@@ -98,9 +99,12 @@ class Store:
             start_block=int(m["start_block"]),
             head_number=None if m["head_number"] is None else int(m["head_number"]),
             head_hash=m["head_hash"],
+            transactions=str(m["transactions"]),
         )
 
-    def initialise(self, chain_id: int, genesis_hash: str, contracts: dict[str, str], start_block: int) -> State:
+    def initialise(
+        self, chain_id: int, genesis_hash: str, contracts: dict[str, str], start_block: int, transactions: str = "all"
+    ) -> State:
         """Records which chain and contracts this mirror follows."""
         with self.transaction() as conn:
             conn.execute(
@@ -108,10 +112,10 @@ class Store:
                 [{
                     "id": STATE_ID, "chain_id": chain_id, "genesis_hash": genesis_hash,
                     "contracts": json.dumps(contracts, sort_keys=True), "start_block": start_block,
-                    "updated_at": time.time(),
+                    "transactions": transactions, "updated_at": time.time(),
                 }],
             )  # fmt: skip
-        return State(chain_id, genesis_hash, contracts, start_block, None, None)
+        return State(chain_id, genesis_hash, contracts, start_block, None, None, transactions)
 
     def stored_hashes(self, numbers: Sequence[int]) -> dict[int, str]:
         """Stored block hashes by number."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -51,6 +52,17 @@ class Settings(BaseSettings):
     )
     max_clock_skew: float = Field(300.0, ge=0, description="How far (seconds) a reading's timestamp may be ahead.")
     registry_poll: float = Field(1.0, gt=0, description="Seconds between the device registry cache's syncs.")
+    index: bool = Field(True, description="Run the chain indexer (SQL mirror) as part of `provenance up`.")
+    index_confirmations: int = Field(
+        0, ge=0, description="Blocks the indexer stays behind the head (0: follow the head, rolling back reorgs)."
+    )
+    index_finalized: bool = Field(False, description="Index only up to the chain's `finalized` block.")
+    index_transactions: Literal["all", "project"] = Field(
+        "all",
+        description="Transactions the mirror keeps: all of every block, or project (those that emitted project "
+        "events; for a shared public chain).",
+    )
+    index_poll: float = Field(0.1, gt=0, description="Seconds between the indexer's looks at the chain head.")
     build_dir: Path = Field(PROJECT_ROOT / "build", description="Where compiled contract artifacts are cached.")
     solc: Path | None = Field(None, description="Solidity compiler; default a native solc on PATH, else scripts/solc.")
     log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")

@@ -106,6 +106,7 @@ def upgrade() -> None:
         sa.Column("last_timestamp", sa.BigInteger(), nullable=False),
         sa.Column("content_id", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("block_number", "log_index"),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("ev_batch_anchored", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_ev_batch_anchored_root"), ["root"], unique=False)
@@ -123,6 +124,7 @@ def upgrade() -> None:
         sa.Column("x", sqlmodel.sql.sqltypes.AutoString(length=66), nullable=False),
         sa.Column("y", sqlmodel.sql.sqltypes.AutoString(length=66), nullable=False),
         sa.PrimaryKeyConstraint("block_number", "log_index"),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("ev_device_key_rotated", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_ev_device_key_rotated_device_id"), ["device_id"], unique=False)
@@ -138,6 +140,7 @@ def upgrade() -> None:
         sa.Column("firmware_hash", sqlmodel.sql.sqltypes.AutoString(length=66), nullable=False),
         sa.Column("metadata_cid", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("block_number", "log_index"),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("ev_device_metadata_updated", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_ev_device_metadata_updated_device_id"), ["device_id"], unique=False)
@@ -152,6 +155,7 @@ def upgrade() -> None:
         sa.Column("previous_owner", sqlmodel.sql.sqltypes.AutoString(length=42), nullable=False),
         sa.Column("new_owner", sqlmodel.sql.sqltypes.AutoString(length=42), nullable=False),
         sa.PrimaryKeyConstraint("block_number", "log_index"),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("ev_device_ownership_transferred", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_ev_device_ownership_transferred_device_id"), ["device_id"], unique=False)
@@ -173,6 +177,7 @@ def upgrade() -> None:
         sa.Column("firmware_hash", sqlmodel.sql.sqltypes.AutoString(length=66), nullable=False),
         sa.Column("metadata_cid", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("block_number", "log_index"),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("ev_device_registered", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_ev_device_registered_device_id"), ["device_id"], unique=False)
@@ -187,6 +192,7 @@ def upgrade() -> None:
         sa.Column("previous_status", sa.Integer(), nullable=False),
         sa.Column("new_status", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("block_number", "log_index"),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("ev_device_status_changed", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_ev_device_status_changed_device_id"), ["device_id"], unique=False)
@@ -198,6 +204,7 @@ def upgrade() -> None:
         sa.Column("transaction_hash", sqlmodel.sql.sqltypes.AutoString(length=66), nullable=False),
         sa.Column("address", sqlmodel.sql.sqltypes.AutoString(length=42), nullable=False),
         sa.PrimaryKeyConstraint("block_number", "log_index"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "ev_role_admin_changed",
@@ -209,6 +216,7 @@ def upgrade() -> None:
         sa.Column("previous_admin_role", sqlmodel.sql.sqltypes.AutoString(length=66), nullable=False),
         sa.Column("new_admin_role", sqlmodel.sql.sqltypes.AutoString(length=66), nullable=False),
         sa.PrimaryKeyConstraint("block_number", "log_index"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "ev_role_granted",
@@ -220,6 +228,7 @@ def upgrade() -> None:
         sa.Column("account", sqlmodel.sql.sqltypes.AutoString(length=42), nullable=False),
         sa.Column("sender", sqlmodel.sql.sqltypes.AutoString(length=42), nullable=False),
         sa.PrimaryKeyConstraint("block_number", "log_index"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "ev_role_revoked",
@@ -231,6 +240,7 @@ def upgrade() -> None:
         sa.Column("account", sqlmodel.sql.sqltypes.AutoString(length=42), nullable=False),
         sa.Column("sender", sqlmodel.sql.sqltypes.AutoString(length=42), nullable=False),
         sa.PrimaryKeyConstraint("block_number", "log_index"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "event_log",
@@ -246,6 +256,7 @@ def upgrade() -> None:
         sa.Column("topic3", sqlmodel.sql.sqltypes.AutoString(length=66), nullable=True),
         sa.Column("data", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("block_number", "log_index"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "index_state",
@@ -254,6 +265,7 @@ def upgrade() -> None:
         sa.Column("genesis_hash", sqlmodel.sql.sqltypes.AutoString(length=66), nullable=False),
         sa.Column("contracts", sa.Text(), nullable=False),
         sa.Column("start_block", sa.BigInteger(), nullable=False),
+        sa.Column("transactions", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("head_number", sa.BigInteger(), nullable=True),
         sa.Column("head_hash", sqlmodel.sql.sqltypes.AutoString(length=66), nullable=True),
         sa.Column("chain_head", sa.BigInteger(), nullable=True),

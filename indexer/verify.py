@@ -1,0 +1,220 @@
+"""`provenance index verify`: the mirror against the contracts' own state, at the mirror's head.
+
+Every check reads the chain at the block the mirror has reached, so a mirror that merely lags is
+not reported; what differs is a divergence: a row that is wrong, missing or extra.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_abi import decode as abi_decode
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from web3 import Web3
+
+from indexer.projections import STATUS_NAMES
+from indexer.rpc import JsonRpc
+from indexer.store import Store
+
+_CALLS_PER_REQUEST = 200
+
+
+@dataclass
+class Report:
+    """What `verify` checked and what it found different."""
+
+    head: int | None
+    checked: dict[str, int] = field(default_factory=dict)
+    divergences: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing diverges."""
+        return not self.divergences
+
+
+class _Caller:
+    """Batched `eth_call`s of one contract at one block."""
+
+    def __init__(self, rpc: JsonRpc, w3: Web3, address: str, abi: list[dict[str, Any]], block: int) -> None:
+        self.rpc = rpc
+        self.contract = w3.eth.contract(address=Web3.to_checksum_address(address), abi=abi)
+        self.address = address
+        self.block = hex(block)
+
+    def many(self, function: str, argument_lists: list[list[Any]]) -> Iterator[tuple[Any, ...] | None]:
+        """The decoded results of `function` for each argument list (None where it reverted)."""
+        fn_abi = next(e for e in self.contract.abi if e.get("type") == "function" and e["name"] == function)
+        types = [_type(o) for o in fn_abi["outputs"]]
+        for start in range(0, len(argument_lists), _CALLS_PER_REQUEST):
+            part = argument_lists[start : start + _CALLS_PER_REQUEST]
+            calls = [
+                ("eth_call", [{"to": self.address, "data": self.contract.encode_abi(function, args)}, self.block])
+                for args in part
+            ]
+            for result in self.rpc.batch_lenient(calls):
+                yield None if result is None else abi_decode(types, bytes.fromhex(result[2:]))
+
+
+def _type(output: dict[str, Any]) -> str:
+    if output["type"].startswith("tuple"):
+        return "(" + ",".join(_type(c) for c in output["components"]) + ")" + output["type"][5:]
+    return str(output["type"])
+
+
+def _hex(value: bytes) -> str:
+    return "0x" + value.hex()
+
+
+def verify(engine: Engine, rpc_url: str, contracts: dict[str, str], abis: dict[str, list[dict[str, Any]]]) -> Report:
+    """Compares devices, keys, batches, roles and blocks of the mirror with the chain."""
+    store = Store(engine)
+    state = store.state()
+    report = Report(head=None if state is None else state.head_number)
+    if state is None or state.head_number is None:
+        report.divergences.append("the mirror is empty: run `provenance index` first")
+        return report
+    head = state.head_number
+    rpc = JsonRpc(rpc_url)
+    w3 = Web3()
+    try:
+        with engine.connect() as conn:
+            query: Callable[[str], list[Any]] = lambda sql: list(conn.execute(text(sql)))  # noqa: E731
+            _check_blocks(rpc, query, state.start_block, head, report)
+            registry = _Caller(rpc, w3, contracts["DeviceRegistry"], abis["DeviceRegistry"], head)
+            _check_devices(registry, query, report)
+            notary = _Caller(rpc, w3, contracts["DataNotary"], abis["DataNotary"], head)
+            _check_batches(notary, query, report)
+            _check_roles(rpc, w3, contracts, abis, head, query, report)
+    finally:
+        rpc.close()
+    return report
+
+
+def _check_blocks(rpc: JsonRpc, query: Callable[[str], list[Any]], start: int, head: int, report: Report) -> None:
+    rows = query("SELECT number, hash, transaction_count FROM chain_block ORDER BY number")
+    report.checked["blocks"] = len(rows)
+    numbers = [int(r[0]) for r in rows]
+    expected = list(range(start, head + 1))
+    if numbers != expected:
+        missing = sorted(set(expected) - set(numbers))[:10]
+        extra = sorted(set(numbers) - set(expected))[:10]
+        report.divergences.append(f"blocks: expected {start}..{head}, missing {missing}, extra {extra}")
+    tx_counts = {
+        int(n): int(c) for n, c in query("SELECT block_number, COUNT(*) FROM chain_transaction GROUP BY block_number")
+    }
+    for start_index in range(0, len(rows), 100):
+        part = rows[start_index : start_index + 100]
+        chain = rpc.batch([("eth_getBlockByNumber", [hex(int(r[0])), False]) for r in part])
+        for (number, block_hash, count), block in zip(part, chain, strict=True):
+            if block is None or block["hash"] != block_hash:
+                report.divergences.append(f"block {number}: mirror hash {block_hash}, chain {block and block['hash']}")
+            elif len(block["transactions"]) != count or tx_counts.get(int(number), 0) != count:
+                report.divergences.append(
+                    f"block {number}: chain has {len(block['transactions'])} transactions, "
+                    f"mirror {tx_counts.get(int(number), 0)} (header says {count})"
+                )
+
+
+def _check_devices(registry: _Caller, query: Callable[[str], list[Any]], report: Report) -> None:
+    devices = query("SELECT device_id, owner, status, model, firmware_hash, metadata_cid, key_index FROM device")
+    report.checked["devices"] = len(devices)
+    registered = query("SELECT COUNT(DISTINCT device_id) FROM ev_device_registered")[0][0]
+    if registered != len(devices):
+        report.divergences.append(f"devices: {registered} registered in the event log, {len(devices)} in `device`")
+    ids = [bytes.fromhex(d[0][2:]) for d in devices]
+    for row, found in zip(devices, registry.many("getDevice", [[i] for i in ids]), strict=True):
+        device_id = row[0]
+        if found is None:
+            report.divergences.append(f"device {device_id}: in the mirror, unknown to the registry")
+            continue
+        owner, status, _registered_at, (model, firmware, cid) = found[0]
+        chain_values = {
+            "owner": owner.lower(), "status": STATUS_NAMES.get(status, str(status)), "model": model,
+            "firmware_hash": _hex(firmware), "metadata_cid": cid,
+        }  # fmt: skip
+        mirror_values = dict(zip(("owner", "status", "model", "firmware_hash", "metadata_cid"), row[1:6], strict=True))
+        for name, value in chain_values.items():
+            if mirror_values[name] != value:
+                report.divergences.append(f"device {device_id}: {name} is {mirror_values[name]!r}, chain {value!r}")
+    keys = query(
+        "SELECT device_id, key_index, key_type, signer, x, y, valid_from, valid_from_block, "
+        "valid_until, valid_until_block FROM device_key ORDER BY device_id, key_index"
+    )
+    report.checked["device keys"] = len(keys)
+    counts: dict[str, int] = {}
+    for key in keys:
+        counts[key[0]] = counts.get(key[0], 0) + 1
+    for row, found in zip(devices, registry.many("keyCount", [[i] for i in ids]), strict=True):
+        if found is not None and found[0] != counts.get(row[0], 0):
+            report.divergences.append(f"device {row[0]}: {found[0]} keys on chain, {counts.get(row[0], 0)} mirrored")
+    args = [[bytes.fromhex(k[0][2:]), int(k[1])] for k in keys]
+    for row, found in zip(keys, registry.many("getKey", args), strict=True):
+        if found is None:
+            report.divergences.append(f"device {row[0]} key {row[1]}: in the mirror, not on chain")
+            continue
+        (key_type, signer, x, y), valid_from, from_block, valid_until, until_block = found[0]
+        chain_values = (
+            key_type, signer.lower(), _hex(x), _hex(y), valid_from, from_block,
+            valid_until or None, until_block or None,
+        )  # fmt: skip
+        if tuple(row[2:]) != chain_values:
+            report.divergences.append(f"device {row[0]} key {row[1]}: mirror {tuple(row[2:])}, chain {chain_values}")
+
+
+def _check_batches(notary: _Caller, query: Callable[[str], list[Any]], report: Report) -> None:
+    batches = query(
+        "SELECT batch_id, root, reading_count, first_timestamp, last_timestamp, block_number, anchored_at "
+        "FROM anchored_batch ORDER BY batch_id"
+    )
+    report.checked["batches"] = len(batches)
+    count = next(notary.many("batchCount", [[]]))
+    if count is not None and count[0] != len(batches):
+        report.divergences.append(f"batches: {count[0]} anchored on chain, {len(batches)} mirrored")
+    ids = [int(b[0]) for b in batches]
+    if ids != list(range(len(ids))):
+        report.divergences.append("batches: batch ids are not 0..n-1 without gaps")
+    roots = [[bytes.fromhex(b[1][2:])] for b in batches]
+    for row, found in zip(batches, notary.many("getAnchor", roots), strict=True):
+        if found is None:
+            report.divergences.append(f"batch {row[0]}: root {row[1]} is not anchored on chain")
+            continue
+        batch_id, anchored_at, block_number, reading_count, first, last = found[0]
+        chain_values = (batch_id, reading_count, first, last, block_number, anchored_at)
+        mirror_values = (int(row[0]), *map(int, row[2:7]))
+        if mirror_values != chain_values:
+            report.divergences.append(f"batch {row[0]} ({row[1]}): mirror {mirror_values}, chain {chain_values}")
+
+
+def _check_roles(
+    rpc: JsonRpc,
+    w3: Web3,
+    contracts: dict[str, str],
+    abis: dict[str, list[dict[str, Any]]],
+    head: int,
+    query: Callable[[str], list[Any]],
+    report: Report,
+) -> None:
+    members = query("SELECT contract, role, account FROM role_member ORDER BY contract, role, account")
+    report.checked["role members"] = len(members)
+    by_address = {address.lower(): name for name, address in contracts.items()}
+    for address, rows in _group(members).items():
+        name = by_address.get(address)
+        if name is None:
+            report.divergences.append(f"role members of {address}, which is not a project contract")
+            continue
+        caller = _Caller(rpc, w3, address, abis[name], head)
+        args = [[bytes.fromhex(r[1][2:]), Web3.to_checksum_address(r[2])] for r in rows]
+        for row, found in zip(rows, caller.many("hasRole", args), strict=True):
+            if not found or not found[0]:
+                report.divergences.append(f"{name}: {row[2]} holds role {row[1]} in the mirror, not on chain")
+
+
+def _group(rows: list[Any]) -> dict[str, list[Any]]:
+    grouped: dict[str, list[Any]] = {}
+    for row in rows:
+        grouped.setdefault(row[0], []).append(row)
+    return grouped
