@@ -7,12 +7,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Integer, SmallInteger
-
 from indexer.abi import EventDecoder
-from indexer.models import EVENT_TABLES, EventRow
 
-BASE_COLUMNS = tuple(EventRow.model_fields)  # block_number, log_index, transaction_hash, address
+#: Columns every typed event table starts with (`indexer.models.EventRow`).
+BASE_COLUMNS = ("block_number", "log_index", "transaction_hash", "address")
 _INT64_MAX = (1 << 63) - 1
 
 
@@ -68,22 +66,23 @@ class EventSpec:
     """The typed row of a log whose base columns are `base`: `row(base, topics, data)`."""
 
 
-class EventCatalog:
-    """The events of the project contracts, by topic 0."""
+@dataclass(frozen=True)
+class TableLayout:
+    """Where an event's rows go: its typed table, the columns, and each field's conversion."""
 
-    def __init__(self, abis: Iterable[list[dict[str, Any]]]) -> None:
-        self.by_topic: dict[str, EventSpec] = {}
-        for abi in abis:
-            for entry in abi:
-                if entry.get("type") != "event" or entry.get("anonymous"):
-                    continue
-                decoder = EventDecoder(entry)
-                if decoder.topic0 in self.by_topic:
-                    continue
-                self.by_topic[decoder.topic0] = self._spec(decoder)
+    table: str
+    columns: tuple[str, ...]
+    kinds: tuple[str | None, ...]  # per decoded field: None (as decoded), "int64" (checked) or "text"
 
-    @staticmethod
-    def _spec(decoder: EventDecoder) -> EventSpec:
+
+def table_layouts(abis: Iterable[list[dict[str, Any]]]) -> dict[str, TableLayout]:
+    """The typed table of every event in `abis`, checked against the event: event name -> layout."""
+    from sqlalchemy import BigInteger, Boolean, Integer, SmallInteger
+
+    from indexer.models import EVENT_TABLES
+
+    layouts: dict[str, TableLayout] = {}
+    for decoder in _decoders(abis):
         model = EVENT_TABLES.get(decoder.name)
         if model is None:
             raise CatalogError(f"event {decoder.name} has no typed table: add one to indexer.models.EVENT_TABLES")
@@ -96,22 +95,51 @@ class EventCatalog:
         for field in decoder.fields:
             column_type = table.columns[field.name].type
             numeric_abi = field.abi_type.startswith(("uint", "int"))
-            if isinstance(column_type, BigInteger | Integer | SmallInteger) and not isinstance(column_type, Boolean):
-                kinds.append(None if field.abi_type in _SMALL_INTS else "int64")
-            elif isinstance(column_type, Boolean):
+            if isinstance(column_type, Boolean):
                 kinds.append(None)
+            elif isinstance(column_type, BigInteger | Integer | SmallInteger):
+                kinds.append(None if field.abi_type in _SMALL_INTS else "int64")
             elif numeric_abi or field.abi_type.endswith("]"):
                 kinds.append("text")
             else:
                 kinds.append(None)
-        return EventSpec(
-            name=decoder.name,
-            signature_topic=decoder.topic0,
-            table=str(table.name),
-            columns=columns,
-            decoder=decoder,
-            row=_row_function(decoder.decode, kinds, [f.name for f in decoder.fields]),
-        )
+        layouts[decoder.name] = TableLayout(str(table.name), columns, tuple(kinds))
+    return layouts
+
+
+def _decoders(abis: Iterable[list[dict[str, Any]]]) -> list[EventDecoder]:
+    seen: dict[str, EventDecoder] = {}
+    for abi in abis:
+        for entry in abi:
+            if entry.get("type") != "event" or entry.get("anonymous"):
+                continue
+            decoder = EventDecoder(entry)
+            seen.setdefault(decoder.topic0, decoder)
+    return list(seen.values())
+
+
+class EventCatalog:
+    """The events of the project contracts, by topic 0.
+
+    Built from the ABIs and the table layouts (`table_layouts`, computed from the models when not
+    given; a fetch process gets them ready-made and so never imports the models).
+    """
+
+    def __init__(self, abis: Iterable[list[dict[str, Any]]], layouts: dict[str, TableLayout] | None = None) -> None:
+        abis = list(abis)
+        layouts = layouts if layouts is not None else table_layouts(abis)
+        self.layouts = layouts
+        self.by_topic: dict[str, EventSpec] = {}
+        for decoder in _decoders(abis):
+            layout = layouts[decoder.name]
+            self.by_topic[decoder.topic0] = EventSpec(
+                name=decoder.name,
+                signature_topic=decoder.topic0,
+                table=layout.table,
+                columns=layout.columns,
+                decoder=decoder,
+                row=_row_function(decoder.decode, list(layout.kinds), [f.name for f in decoder.fields]),
+            )
 
     @property
     def tables(self) -> dict[str, tuple[str, ...]]:

@@ -4,7 +4,8 @@ project's logs (through `eth_getLogs` over an adaptive block range), decoded int
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,10 +171,16 @@ class Fetcher:
     def _fetch_all(self, first: int, last: int) -> Chunk:
         """Every transaction of every block, with receipts; the project's logs come from the
         receipts (fetching them again with `eth_getLogs` would read every log twice)."""
-        end = min(last, first + self.span - 1)
+        return self._finish_all(self._request_all(first, min(last, first + self.span - 1)))
+
+    def _request_all(self, first: int, end: int) -> tuple[int, int, list[Future[Any]], list[Future[Any]]]:
         groups = self._groups(first, end)
         block_futures = [self._pool.submit(self._blocks, g, True) for g in groups]
         receipt_futures = [self._pool.submit(self._receipts, g) for g in groups]
+        return first, end, block_futures, receipt_futures
+
+    def _finish_all(self, request: tuple[int, int, list[Future[Any]], list[Future[Any]]]) -> Chunk:
+        first, end, block_futures, receipt_futures = request
         blocks = [b for f in block_futures for b in f.result()]
         receipts = [r for f in receipt_futures for r in f.result()]
         if any(b is None for b in blocks):
@@ -196,6 +203,31 @@ class Fetcher:
                 raise ChunkInconsistent(f"block {block['number']}: transactions and receipts differ in number")
             pairs.append(list(zip(block["transactions"], block_receipts, strict=True)))
         return self._assemble(first, end, blocks, pairs, raw_logs)
+
+    def stream(self, first: int, last: int) -> Iterator[Chunk]:
+        """Consecutive chunks from `first` to `last`. With all transactions, the next range's
+        requests go out before the current one is decoded, so the node works while we do."""
+        if self.transactions != "all":
+            while first <= last:
+                chunk = self.fetch(first, last)
+                yield chunk
+                first = chunk.last + 1
+            return
+        pending = self._request_all(first, min(last, first + self.span - 1))
+        while pending is not None:
+            start, end = pending[0], pending[1]
+            following = end + 1
+            upcoming = self._request_all(following, min(last, following + self.span - 1)) if following <= last else None
+            try:
+                chunk = self._finish_all(pending)
+            except ChunkInconsistent:
+                chunk = self.fetch(start, end)  # read the range again, checking it as `fetch` does
+                if chunk.last != end and upcoming is not None:
+                    upcoming = None  # ranges no longer line up: ask again from where this one ended
+            yield chunk
+            if upcoming is None and chunk.last < last:
+                upcoming = self._request_all(chunk.last + 1, min(last, chunk.last + self.span))
+            pending = upcoming
 
     def _fetch_project(self, first: int, last: int) -> Chunk:
         """Block headers for every block; the project's logs through `eth_getLogs` over an adaptive

@@ -4,7 +4,6 @@ rolled back to the common ancestor, and a different chain is refused with a way 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from indexer.catalog import EventCatalog
 from indexer.fetch import Chunk, Fetcher
+from indexer.producer import FetchJob, fetching
 from indexer.projections import PROJECTED
 from indexer.rpc import JsonRpc
 from indexer.store import ParentMismatch, State, Store
@@ -23,7 +23,6 @@ from ledger_service.errors import IndexChainChanged
 log = logging.getLogger(__name__)
 
 _ANCESTOR_WINDOW = 64
-_BACKFILL_QUEUE = 4
 
 
 @dataclass(frozen=True)
@@ -83,12 +82,14 @@ class ChainIndexer:
         poll: float = 0.1,
         progress: Callable[[Progress], None] | None = None,
         transactions: str = "all",
+        process_threshold: int = 500,
     ) -> None:
         self.store = Store(engine)
         self.rpc = JsonRpc(rpc_url)
         self.target = target
         self.catalog = EventCatalog(target.abis)
         self.transactions = transactions
+        self.process_threshold = process_threshold  # backfills of this many blocks fetch in a child process
         self.fetcher = Fetcher(
             self.rpc,
             self.catalog,
@@ -242,50 +243,28 @@ class ChainIndexer:
             if start > target:
                 self.store.update_head(latest, confirmed)
                 return written
-            chunks: queue.Queue[Chunk | BaseException | None] = queue.Queue(maxsize=_BACKFILL_QUEUE)
-            halt = threading.Event()
-            producer = threading.Thread(
-                target=self._produce, args=(start, target, chunks, halt), name="index-fetch", daemon=True
+            job = FetchJob(
+                rpc_url=self.rpc.url,
+                abis=self.target.abis,
+                layouts=self.catalog.layouts,
+                addresses=list(self.target.contracts.values()),
+                derived_events=PROJECTED,
+                transactions=self.transactions,
+                start=start,
+                target=target,
             )
-            producer.start()
-            try:
-                while True:
-                    item = chunks.get()
-                    if item is None:
-                        break
-                    if isinstance(item, BaseException):
-                        raise item
+            with fetching(job, in_process=target - start + 1 >= self.process_threshold) as chunks:
+                for chunk in chunks:
                     try:
-                        self._write(item, latest, confirmed)
+                        self._write(chunk, latest, confirmed)
                     except ParentMismatch:
                         self.recover_from_reorg()
                         break
-                    written += item.last - item.first + 1
-                    self._report(item.last, target)
+                    written += chunk.last - chunk.first + 1
+                    self._report(chunk.last, target)
                     if stop.is_set():
                         break
-            finally:
-                halt.set()
-                while producer.is_alive():
-                    try:
-                        chunks.get(timeout=0.1)
-                    except queue.Empty:
-                        pass
-                producer.join()
         return written
-
-    def _produce(
-        self, start: int, target: int, out: queue.Queue[Chunk | BaseException | None], halt: threading.Event
-    ) -> None:
-        try:
-            next_block = start
-            while next_block <= target and not halt.is_set():
-                chunk = self.fetcher.fetch(next_block, target)
-                out.put(chunk)
-                next_block = chunk.last + 1
-            out.put(None)
-        except BaseException as exc:  # handed to the writer, which raises it
-            out.put(exc)
 
     def run(self, stop: threading.Event, follow: bool = True) -> None:
         """Backfills, then (with `follow`) indexes new blocks as they come until `stop` is set."""

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, text, upda
 from sqlalchemy.engine import Engine
 
 from indexer.catalog import EventCatalog
-from indexer.fetch import LOG_COLUMNS, TRANSACTION_COLUMNS, BLOCK_COLUMNS, Chunk, DecodedEvent
+from indexer.fetch import BLOCK_COLUMNS, LOG_COLUMNS, TRANSACTION_COLUMNS, Chunk, DecodedEvent
 from indexer.models import (
     BLOCK_TABLES,
     DERIVED_TABLES,

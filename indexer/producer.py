@@ -1,0 +1,141 @@
+"""Fetching beside writing during backfill: in a child process for long ranges, so that JSON
+parsing and decoding run on another core instead of taking turns with the writes under the GIL;
+in a thread for short ones, where starting a process would cost more than it saves."""
+
+from __future__ import annotations
+
+import fcntl
+import pickle
+import queue
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from indexer.catalog import EventCatalog, TableLayout
+from indexer.fetch import Chunk, Fetcher
+from indexer.fetch_worker import FetchFailed, read_record
+from indexer.rpc import JsonRpc
+
+_PIPE_BYTES = 16 * 1024 * 1024
+_F_SETPIPE_SZ = 1031
+
+
+@dataclass(frozen=True)
+class FetchJob:
+    """What a fetcher needs: where, what and which range."""
+
+    rpc_url: str
+    abis: list[list[dict[str, Any]]]
+    layouts: dict[str, TableLayout]
+    addresses: list[str]
+    derived_events: frozenset[str]
+    transactions: str
+    start: int
+    target: int
+
+
+def _die_with_parent() -> None:
+    from ledger_service.chain.node import die_with_parent
+
+    die_with_parent()
+
+
+@contextmanager
+def fetching(job: FetchJob, in_process: bool, depth: int = 4) -> Iterator[Iterator[Chunk]]:
+    """Yields the chunks of `job` in order; stops the fetcher when the context closes, whether or
+    not every chunk was taken."""
+    if in_process:
+        with _process_fetch(job) as chunks:
+            yield chunks
+    else:
+        with _thread_fetch(job, depth) as chunks:
+            yield chunks
+
+
+@contextmanager
+def _process_fetch(job: FetchJob) -> Iterator[Iterator[Chunk]]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "indexer.fetch_worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        preexec_fn=_die_with_parent,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    try:
+        fcntl.fcntl(process.stdout.fileno(), _F_SETPIPE_SZ, _PIPE_BYTES)
+    except OSError:
+        pass  # a smaller pipe only means less read-ahead
+    process.stdin.write(pickle.dumps(job))
+    process.stdin.close()
+    stdout = process.stdout
+
+    def chunks() -> Iterator[Chunk]:
+        while True:
+            item = read_record(stdout)
+            if item is None:
+                return
+            if isinstance(item, FetchFailed):
+                raise item
+            yield item
+
+    try:
+        yield chunks()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        stdout.close()
+        process.wait()
+
+
+@contextmanager
+def _thread_fetch(job: FetchJob, depth: int) -> Iterator[Iterator[Chunk]]:
+    out: queue.Queue[Chunk | FetchFailed | None] = queue.Queue(maxsize=depth)
+    halt = threading.Event()
+
+    def run() -> None:
+        rpc = JsonRpc(job.rpc_url)
+        fetcher = Fetcher(
+            rpc,
+            EventCatalog(job.abis, job.layouts),
+            job.addresses,
+            derived_events=job.derived_events,
+            transactions=job.transactions,
+        )
+        try:
+            for chunk in fetcher.stream(job.start, job.target):
+                if halt.is_set():
+                    break
+                out.put(chunk)
+            out.put(None)
+        except Exception as exc:  # noqa: BLE001 - handed to the writer
+            out.put(FetchFailed(f"{type(exc).__name__}: {exc}"))
+        finally:
+            fetcher.close()
+            rpc.close()
+
+    worker = threading.Thread(target=run, name="index-fetch", daemon=True)
+    worker.start()
+
+    def chunks() -> Iterator[Chunk]:
+        while True:
+            item = out.get()
+            if item is None:
+                return
+            if isinstance(item, FetchFailed):
+                raise item
+            yield item
+
+    try:
+        yield chunks()
+    finally:
+        halt.set()
+        while worker.is_alive():
+            try:
+                out.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        worker.join()
