@@ -36,7 +36,9 @@ class Generated:
 
 def _rpc(http: httpx.Client, url: str, calls: list[tuple[str, list[object]]]) -> list[object]:
     body = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
-    answers = orjson.loads(http.post(url, content=orjson.dumps(body), headers={"content-type": "application/json"}).content)
+    answers = orjson.loads(
+        http.post(url, content=orjson.dumps(body), headers={"content-type": "application/json"}).content
+    )
     if isinstance(answers, dict):
         raise RuntimeError(f"batch refused: {answers}")
     results = []

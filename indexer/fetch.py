@@ -102,6 +102,7 @@ class Fetcher:
         self.addresses = [a.lower() for a in addresses]
         self.span = span
         self.max_span = max_span
+        self._ceiling = max_span  # lowered below each range the node refused as too large
         self.target_logs = target_logs
         self.derived_events = derived_events
         self._pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="fetch")
@@ -121,6 +122,7 @@ class Fetcher:
                 )
             except RpcError as exc:
                 if exc.too_many_results and end > first:
+                    self._ceiling = end - first  # never ask for this many blocks again
                     self.span = max(1, (end - first + 1) // 2)
                     log.info("log range shrunk", extra={"span": self.span, "reason": exc.message})
                     continue
@@ -254,7 +256,7 @@ class Fetcher:
 
     def _adapt(self, found: int, span: int) -> None:
         if found < self.target_logs // 2 and span >= self.span:
-            self.span = min(self.max_span, self.span * 2)
+            self.span = min(self.max_span, self._ceiling, self.span * 2)
         elif found > self.target_logs * 2:
             self.span = max(1, self.span // 2)
 

@@ -60,6 +60,8 @@ def main() -> None:
         job.addresses,
         derived_events=job.derived_events,
         transactions=job.transactions,
+        span=min(20, job.max_span),
+        max_span=job.max_span,
     )
     try:
         for chunk in fetcher.stream(job.start, job.target):

@@ -1,6 +1,7 @@
 """Fetching beside writing during backfill: in a child process for long ranges, so that JSON
 parsing and decoding run on another core instead of taking turns with the writes under the GIL;
-in a thread for short ones, where starting a process would cost more than it saves."""
+in a thread (with the indexer's own fetcher) for short ones, where a process would cost more
+than it saves."""
 
 from __future__ import annotations
 
@@ -15,10 +16,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from indexer.catalog import EventCatalog, TableLayout
+from indexer.catalog import TableLayout
 from indexer.fetch import Chunk, Fetcher
 from indexer.fetch_worker import FetchFailed, read_record
-from indexer.rpc import JsonRpc
 
 _PIPE_BYTES = 16 * 1024 * 1024
 _F_SETPIPE_SZ = 1031
@@ -34,6 +34,7 @@ class FetchJob:
     addresses: list[str]
     derived_events: frozenset[str]
     transactions: str
+    max_span: int
     start: int
     target: int
 
@@ -45,14 +46,15 @@ def _die_with_parent() -> None:
 
 
 @contextmanager
-def fetching(job: FetchJob, in_process: bool, depth: int = 4) -> Iterator[Iterator[Chunk]]:
-    """Yields the chunks of `job` in order; stops the fetcher when the context closes, whether or
-    not every chunk was taken."""
-    if in_process:
+def fetching(job: FetchJob, fetcher: Fetcher | None = None, depth: int = 4) -> Iterator[Iterator[Chunk]]:
+    """Yields the chunks of `job` in order: fetched by `fetcher` in a thread when one is given,
+    else by a child process. The fetcher stops when the context closes, whether or not every
+    chunk was taken."""
+    if fetcher is None:
         with _process_fetch(job) as chunks:
             yield chunks
     else:
-        with _thread_fetch(job, depth) as chunks:
+        with _thread_fetch(job, fetcher, depth) as chunks:
             yield chunks
 
 
@@ -92,19 +94,11 @@ def _process_fetch(job: FetchJob) -> Iterator[Iterator[Chunk]]:
 
 
 @contextmanager
-def _thread_fetch(job: FetchJob, depth: int) -> Iterator[Iterator[Chunk]]:
+def _thread_fetch(job: FetchJob, fetcher: Fetcher, depth: int) -> Iterator[Iterator[Chunk]]:
     out: queue.Queue[Chunk | FetchFailed | None] = queue.Queue(maxsize=depth)
     halt = threading.Event()
 
     def run() -> None:
-        rpc = JsonRpc(job.rpc_url)
-        fetcher = Fetcher(
-            rpc,
-            EventCatalog(job.abis, job.layouts),
-            job.addresses,
-            derived_events=job.derived_events,
-            transactions=job.transactions,
-        )
         try:
             for chunk in fetcher.stream(job.start, job.target):
                 if halt.is_set():
@@ -113,9 +107,6 @@ def _thread_fetch(job: FetchJob, depth: int) -> Iterator[Iterator[Chunk]]:
             out.put(None)
         except Exception as exc:  # noqa: BLE001 - handed to the writer
             out.put(FetchFailed(f"{type(exc).__name__}: {exc}"))
-        finally:
-            fetcher.close()
-            rpc.close()
 
     worker = threading.Thread(target=run, name="index-fetch", daemon=True)
     worker.start()

@@ -83,6 +83,7 @@ class ChainIndexer:
         progress: Callable[[Progress], None] | None = None,
         transactions: str = "all",
         process_threshold: int = 500,
+        max_span: int = 5000,
     ) -> None:
         self.store = Store(engine)
         self.rpc = JsonRpc(rpc_url)
@@ -96,6 +97,8 @@ class ChainIndexer:
             list(target.contracts.values()),
             derived_events=PROJECTED,
             transactions=transactions,
+            span=min(20, max_span),
+            max_span=max_span,
         )
         self.confirmations = confirmations
         self.use_finalized = use_finalized
@@ -250,10 +253,12 @@ class ChainIndexer:
                 addresses=list(self.target.contracts.values()),
                 derived_events=PROJECTED,
                 transactions=self.transactions,
+                max_span=self.fetcher.max_span,
                 start=start,
                 target=target,
             )
-            with fetching(job, in_process=target - start + 1 >= self.process_threshold) as chunks:
+            in_process = target - start + 1 >= self.process_threshold
+            with fetching(job, None if in_process else self.fetcher) as chunks:
                 for chunk in chunks:
                     try:
                         self._write(chunk, latest, confirmed)

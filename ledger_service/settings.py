@@ -62,6 +62,7 @@ class Settings(BaseSettings):
         description="Transactions the mirror keeps: all of every block, or project (those that emitted project "
         "events; for a shared public chain).",
     )
+    index_max_span: int = Field(5000, ge=1, description="Most blocks the indexer reads in one chunk.")
     index_poll: float = Field(0.1, gt=0, description="Seconds between the indexer's looks at the chain head.")
     build_dir: Path = Field(PROJECT_ROOT / "build", description="Where compiled contract artifacts are cached.")
     solc: Path | None = Field(None, description="Solidity compiler; default a native solc on PATH, else scripts/solc.")

@@ -51,9 +51,7 @@ def test_generated_and_general_decoders_match_eth_abi(seed: int) -> None:
     types = [rng.choice([*SCALARS, "string", "bytes"]) for _ in range(rng.randrange(1, 6))]
     struct = [rng.choice([*SCALARS, "string"]) for _ in range(rng.randrange(1, 4))]
     indexed = [rng.choice(SCALARS) for _ in range(rng.randrange(0, 4))]
-    inputs: list[dict[str, Any]] = [
-        {"name": f"topicArg{i}", "type": t, "indexed": True} for i, t in enumerate(indexed)
-    ]
+    inputs: list[dict[str, Any]] = [{"name": f"topicArg{i}", "type": t, "indexed": True} for i, t in enumerate(indexed)]
     inputs += [{"name": f"bodyArg{i}", "type": t, "indexed": False} for i, t in enumerate(types)]
     inputs.append({
         "name": "info", "type": "tuple", "indexed": False,

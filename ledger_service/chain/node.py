@@ -83,6 +83,7 @@ class ManagedAnvil:
         binary: Path | None = None,
         extra_args: list[str] | None = None,
         startup_timeout: float = 30.0,
+        keep_states: int | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.port = port or free_port()
@@ -90,6 +91,7 @@ class ManagedAnvil:
         self.binary = find_anvil(binary)
         self.extra_args = extra_args or []
         self.startup_timeout = startup_timeout
+        self.keep_states = keep_states  # states kept in memory: reorgs (`anvil_reorg`) need them
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -109,7 +111,7 @@ class ManagedAnvil:
             "--host", "127.0.0.1",
             "--port", str(self.port),
             "--chain-id", str(self.chain_id),
-            "--prune-history",
+            "--prune-history", *([str(self.keep_states)] if self.keep_states else []),
             "--slots-in-an-epoch", "1",
         ]  # fmt: skip
         if self.state_dir is not None:

@@ -39,6 +39,7 @@ def build_indexer(settings: Settings) -> ChainIndexer:
         batch_confirmations=settings.confirmations,
         poll=settings.index_poll,
         transactions=settings.index_transactions,
+        max_span=settings.index_max_span,
     )
 
 
@@ -67,7 +68,8 @@ def index(
                 console=console,
                 transient=False,
             ) as bar:
-                task = bar.add_task("backfill", total=None, completed=max(start - 1, 0), rates="")
+                _, target, _ = indexer.heads()
+                task = bar.add_task("backfill", total=max(target, 0), completed=max(start - 1, 0), rates="")
 
                 def report(p: IndexProgress) -> None:
                     bar.update(
