@@ -35,8 +35,8 @@ test: install
 	$(BIN)/pytest
 
 lint: install
-	$(BIN)/ruff check ledger_service tests scripts
-	$(BIN)/mypy ledger_service
+	$(BIN)/ruff check ledger_service indexer tests scripts bench
+	$(BIN)/mypy ledger_service indexer
 
 brownie-smoke: $(NODE_STAMP)
 	bash scripts/brownie-smoke.sh

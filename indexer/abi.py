@@ -293,7 +293,7 @@ class EventDecoder:
         self._plan = plan
         generated = _generate(entry)
         if generated is not None:
-            self.decode = generated  # type: ignore[method-assign]
+            self.decode = generated  # type: ignore[method-assign,assignment]
 
     def decode(self, topics: Sequence[str], data: bytes) -> list[Value]:
         """The values of a log with `topics` (0x-hex, topic 0 first) and `data`."""

@@ -79,14 +79,14 @@ def table_layouts(abis: Iterable[list[dict[str, Any]]]) -> dict[str, TableLayout
     """The typed table of every event in `abis`, checked against the event: event name -> layout."""
     from sqlalchemy import BigInteger, Boolean, Integer, SmallInteger
 
-    from indexer.models import EVENT_TABLES
+    from indexer.models import EVENT_TABLES, table_of
 
     layouts: dict[str, TableLayout] = {}
     for decoder in _decoders(abis):
         model = EVENT_TABLES.get(decoder.name)
         if model is None:
             raise CatalogError(f"event {decoder.name} has no typed table: add one to indexer.models.EVENT_TABLES")
-        table = model.__table__  # type: ignore[attr-defined]
+        table = table_of(model)
         columns = tuple(c.name for c in table.columns)
         expected = BASE_COLUMNS + tuple(f.name for f in decoder.fields)
         if columns != expected:

@@ -30,6 +30,10 @@ LOG_COLUMNS = (
 _BLOCKS_PER_CALL = 25
 
 
+#: Requests out for a range: (first, last, block futures, receipt futures).
+_Request = tuple[int, int, list[Future[Any]], list[Future[Any]]]
+
+
 class ChunkInconsistent(Exception):
     """The node's answers for a range do not fit together (the chain moved while it was read)."""
 
@@ -175,13 +179,13 @@ class Fetcher:
         receipts (fetching them again with `eth_getLogs` would read every log twice)."""
         return self._finish_all(self._request_all(first, min(last, first + self.span - 1)))
 
-    def _request_all(self, first: int, end: int) -> tuple[int, int, list[Future[Any]], list[Future[Any]]]:
+    def _request_all(self, first: int, end: int) -> _Request:
         groups = self._groups(first, end)
         block_futures = [self._pool.submit(self._blocks, g, True) for g in groups]
         receipt_futures = [self._pool.submit(self._receipts, g) for g in groups]
         return first, end, block_futures, receipt_futures
 
-    def _finish_all(self, request: tuple[int, int, list[Future[Any]], list[Future[Any]]]) -> Chunk:
+    def _finish_all(self, request: _Request) -> Chunk:
         first, end, block_futures, receipt_futures = request
         blocks = [b for f in block_futures for b in f.result()]
         receipts = [r for f in receipt_futures for r in f.result()]
@@ -215,11 +219,13 @@ class Fetcher:
                 yield chunk
                 first = chunk.last + 1
             return
-        pending = self._request_all(first, min(last, first + self.span - 1))
+        pending: _Request | None = self._request_all(first, min(last, first + self.span - 1))
         while pending is not None:
             start, end = pending[0], pending[1]
             following = end + 1
-            upcoming = self._request_all(following, min(last, following + self.span - 1)) if following <= last else None
+            upcoming: _Request | None = None
+            if following <= last:
+                upcoming = self._request_all(following, min(last, following + self.span - 1))
             try:
                 chunk = self._finish_all(pending)
             except ChunkInconsistent:
@@ -296,7 +302,8 @@ class Fetcher:
                     raise ChunkInconsistent(f"receipt of {tx['hash']} is not from block {number}")
                 chunk.transactions.append((
                     tx["hash"], number, _int(tx["transactionIndex"]), tx["from"].lower(), _address(tx.get("to")),
-                    _address(receipt.get("contractAddress")), str(_int(tx.get("value"))), _int(tx["nonce"]), _int(tx["gas"]),
+                    _address(receipt.get("contractAddress")), str(_int(tx.get("value"))), _int(tx["nonce"]),
+                    _int(tx["gas"]),
                     str(_int(receipt.get("effectiveGasPrice") or tx.get("gasPrice"))), _int(receipt["gasUsed"]),
                     _int(receipt.get("status")), bytes.fromhex((tx.get("input") or tx.get("data") or "0x")[2:]),
                 ))  # fmt: skip
@@ -307,9 +314,10 @@ class Fetcher:
         typed = chunk.typed
         padding = [None, None, None, None]
         for entry in raw_logs:
-            number = numbers.get(entry["blockNumber"])
-            if number is None or hashes[number] != entry["blockHash"]:
+            found = numbers.get(entry["blockNumber"])
+            if found is None or hashes[found] != entry["blockHash"]:
                 raise ChunkInconsistent(f"a log of block {entry['blockNumber']} is not from the blocks read")
+            number = found
             if entry.get("removed"):
                 raise ChunkInconsistent(f"a log of block {number} was removed")
             topics = entry["topics"]

@@ -14,7 +14,7 @@ the same transaction as that block's data.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, LargeBinary, Text
+from sqlalchemy import BigInteger, LargeBinary, Table, Text
 from sqlmodel import Field, SQLModel
 
 HASH = 66
@@ -306,3 +306,9 @@ BLOCK_TABLES: tuple[type[SQLModel], ...] = (
 )
 #: Derived tables rebuilt from the typed events.
 DERIVED_TABLES: tuple[type[SQLModel], ...] = (Device, DeviceKey, RoleMember)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The SQLAlchemy table of a table model."""
+    found: Table = model.__table__  # type: ignore[attr-defined]
+    return found

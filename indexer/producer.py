@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from indexer.catalog import TableLayout
 from indexer.fetch import Chunk, Fetcher
@@ -73,7 +73,7 @@ def _process_fetch(job: FetchJob) -> Iterator[Iterator[Chunk]]:
         pass  # a smaller pipe only means less read-ahead
     process.stdin.write(pickle.dumps(job))
     process.stdin.close()
-    stdout = process.stdout
+    stdout = cast(BinaryIO, process.stdout)
 
     def chunks() -> Iterator[Chunk]:
         while True:

@@ -24,6 +24,7 @@ from indexer.models import (
     EvRoleGranted,
     EvRoleRevoked,
     RoleMember,
+    table_of,
 )
 
 STATUS_NAMES = {0: "none", 1: "active", 2: "suspended", 3: "revoked"}
@@ -61,10 +62,10 @@ class DeviceProjection:
         if not mine:
             return
         ids = sorted({e.values["device_id"] for e in mine})
-        devices = {r["device_id"]: r for r in _rows(conn, Device.__table__, Device.__table__.c.device_id, ids)}
+        devices = {r["device_id"]: r for r in _rows(conn, table_of(Device), table_of(Device).c.device_id, ids)}
         keys = {
             (r["device_id"], r["key_index"]): r
-            for r in _rows(conn, DeviceKey.__table__, DeviceKey.__table__.c.device_id, ids)
+            for r in _rows(conn, table_of(DeviceKey), table_of(DeviceKey).c.device_id, ids)
         }
         for event in mine:
             self._apply_one(event, block_times[event.block_number], devices, keys)
@@ -126,7 +127,7 @@ class DeviceProjection:
         devices: dict[str, dict[str, Any]],
         keys: dict[tuple[str, int], dict[str, Any]],
     ) -> None:
-        device_table, key_table = Device.__table__, DeviceKey.__table__
+        device_table, key_table = table_of(Device), table_of(DeviceKey)
         for part in _chunks(ids):
             conn.execute(delete(device_table).where(device_table.c.device_id.in_(part)))
             conn.execute(delete(key_table).where(key_table.c.device_id.in_(part)))
@@ -137,7 +138,7 @@ class DeviceProjection:
 
     def rebuild(self, conn: Connection, ids: Sequence[str]) -> None:
         """Rebuilds devices `ids` from their stored typed events (after a rollback removed some)."""
-        device_table, key_table = Device.__table__, DeviceKey.__table__
+        device_table, key_table = table_of(Device), table_of(DeviceKey)
         for part in _chunks(list(ids)):
             conn.execute(delete(device_table).where(device_table.c.device_id.in_(part)))
             conn.execute(delete(key_table).where(key_table.c.device_id.in_(part)))
@@ -151,7 +152,7 @@ class RoleProjection:
     def apply(self, conn: Connection, events: Sequence[DecodedEvent], block_times: dict[int, int]) -> None:
         """Applies grants and revocations in order."""
         del block_times
-        table = RoleMember.__table__
+        table = table_of(RoleMember)
         for event in events:
             if event.name not in ROLE_EVENTS:
                 continue
@@ -168,7 +169,7 @@ class RoleProjection:
 
     def rebuild_all(self, conn: Connection) -> None:
         """Rebuilds every role member from the stored events."""
-        conn.execute(delete(RoleMember.__table__))
+        conn.execute(delete(table_of(RoleMember)))
         events, times = stored_events(conn, ROLE_EVENTS, None, None)
         self.apply(conn, events, times)
 
@@ -180,7 +181,7 @@ def stored_events(
     order, with the times of their blocks."""
     events: list[DecodedEvent] = []
     for name, model in tables.items():
-        table = model.__table__
+        table = table_of(model)
         query = select(table)
         parts: list[Sequence[str] | None] = list(_chunks(list(keys))) if keys is not None else [None]
         for part in parts:

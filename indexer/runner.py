@@ -139,7 +139,8 @@ class ChainIndexer:
         if state.transactions != self.transactions:
             raise IndexChainChanged(
                 f"this mirror keeps {state.transactions!r} transactions, the indexer is set to "
-                f"{self.transactions!r}: run `provenance index reset` to rebuild it that way, or change the setting back.",
+                f"{self.transactions!r}: run `provenance index reset` to rebuild it that way, "
+                "or change the setting back.",
             )
         if state.contracts != contracts:
             raise IndexChainChanged(

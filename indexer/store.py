@@ -11,10 +11,11 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
 from sqlalchemy.engine import Engine
+from sqlmodel import SQLModel
 
 from indexer.catalog import EventCatalog
 from indexer.fetch import BLOCK_COLUMNS, LOG_COLUMNS, TRANSACTION_COLUMNS, Chunk, DecodedEvent
@@ -25,6 +26,7 @@ from indexer.models import (
     ChainBlock,
     EventLog,
     IndexState,
+    table_of,
 )
 from indexer.projections import DEVICE_EVENTS, ROLE_EVENTS, DeviceProjection, RoleProjection
 
@@ -83,7 +85,7 @@ class Store:
 
     def state(self, conn: Connection | None = None) -> State | None:
         """The checkpoint, or None before the first run."""
-        query = select(IndexState.__table__).where(IndexState.__table__.c.id == STATE_ID)
+        query = select(table_of(IndexState)).where(table_of(IndexState).c.id == STATE_ID)
         if conn is None:
             with self.engine.connect() as own:
                 row = own.execute(query).first()
@@ -108,7 +110,7 @@ class Store:
         """Records which chain and contracts this mirror follows."""
         with self.transaction() as conn:
             conn.execute(
-                insert(IndexState.__table__),
+                insert(table_of(IndexState)),
                 [{
                     "id": STATE_ID, "chain_id": chain_id, "genesis_hash": genesis_hash,
                     "contracts": json.dumps(contracts, sort_keys=True), "start_block": start_block,
@@ -149,8 +151,8 @@ class Store:
             self.bulk_insert(conn, "event_log", LOG_COLUMNS, chunk.logs)
             self._write_events(conn, chunk.typed, chunk.events, chunk.block_times)
             conn.execute(
-                update(IndexState.__table__)
-                .where(IndexState.__table__.c.id == STATE_ID)
+                update(table_of(IndexState))
+                .where(table_of(IndexState).c.id == STATE_ID)
                 .values(
                     head_number=chunk.last, head_hash=chunk.last_hash, chain_head=chain_head,
                     confirmed_through=confirmed_through,
@@ -177,8 +179,8 @@ class Store:
         `anchored_batch` derives their status from it), with no new block written."""
         with self.transaction() as conn:
             conn.execute(
-                update(IndexState.__table__)
-                .where(IndexState.__table__.c.id == STATE_ID)
+                update(table_of(IndexState))
+                .where(table_of(IndexState).c.id == STATE_ID)
                 .values(chain_head=chain_head, confirmed_through=confirmed_through, updated_at=time.time())
             )
 
@@ -193,16 +195,16 @@ class Store:
             )
             device_ids: set[str] = set()
             for model in DEVICE_EVENTS.values():
-                table = model.__table__  # type: ignore[attr-defined]
+                table = table_of(cast(type[SQLModel], model))
                 device_ids.update(
                     r[0] for r in conn.execute(select(table.c.device_id).where(table.c.block_number > to_block))
                 )
             roles_touched = any(
-                conn.execute(select(m.__table__.c.block_number).where(m.__table__.c.block_number > to_block)).first()  # type: ignore[attr-defined]
+                conn.execute(select(table_of(m).c.block_number).where(table_of(m).c.block_number > to_block)).first()
                 for m in ROLE_EVENTS.values()
             )
             for model in BLOCK_TABLES:
-                table = model.__table__  # type: ignore[attr-defined]
+                table = table_of(model)
                 column = table.c.number if model is ChainBlock else table.c.block_number
                 conn.execute(delete(table).where(column > to_block))
             if device_ids:
@@ -210,15 +212,15 @@ class Store:
             if roles_touched:
                 self.roles.rebuild_all(conn)
             head_hash = conn.execute(
-                select(ChainBlock.__table__.c.hash).where(ChainBlock.__table__.c.number == to_block)
+                select(table_of(ChainBlock).c.hash).where(table_of(ChainBlock).c.number == to_block)
             ).scalar_one_or_none()
             conn.execute(
-                update(IndexState.__table__)
-                .where(IndexState.__table__.c.id == STATE_ID)
+                update(table_of(IndexState))
+                .where(table_of(IndexState).c.id == STATE_ID)
                 .values(
                     head_number=to_block if head_hash is not None else None,
                     head_hash=head_hash,
-                    reorgs=IndexState.__table__.c.reorgs + 1,
+                    reorgs=table_of(IndexState).c.reorgs + 1,
                     confirmed_through=min(confirmed_through, to_block),
                     updated_at=time.time(),
                 )
@@ -228,18 +230,19 @@ class Store:
     def reset(self) -> None:
         """Empties the mirror and forgets the checkpoint."""
         with self.transaction() as conn:
-            for model in (*BLOCK_TABLES, *DERIVED_TABLES, IndexState):
-                conn.execute(delete(model.__table__))  # type: ignore[attr-defined]
+            models: list[type[SQLModel]] = [*BLOCK_TABLES, *DERIVED_TABLES, IndexState]
+            for model in models:
+                conn.execute(delete(table_of(model)))
 
     def rebuild_from_log(self, catalog: EventCatalog) -> int:
         """Rebuilds the typed and derived tables from the raw event log alone; returns the events."""
         with self.transaction() as conn:
             for model in (*EVENT_TABLES.values(), *DERIVED_TABLES):
-                conn.execute(delete(model.__table__))  # type: ignore[attr-defined]
+                conn.execute(delete(table_of(model)))
             times = {int(n): int(t) for n, t in conn.execute(text("SELECT number, timestamp FROM chain_block"))}
             typed: dict[str, list[tuple[Any, ...]]] = {}
             events: list[DecodedEvent] = []
-            log_table = EventLog.__table__
+            log_table = table_of(EventLog)
             count = 0
             for row in conn.execute(select(log_table).order_by(log_table.c.block_number, log_table.c.log_index)):
                 m = row._mapping
@@ -266,4 +269,4 @@ class ParentMismatch(Exception):
         super().__init__(f"block {number + 1}'s parent is {parent}, the mirror holds {stored} at {number}")
 
 
-EVENT_TABLE_BY_NAME = {model.__tablename__: model.__table__ for model in EVENT_TABLES.values()}  # type: ignore[attr-defined]
+EVENT_TABLE_BY_NAME = {model.__tablename__: table_of(model) for model in EVENT_TABLES.values()}

@@ -47,7 +47,8 @@ class _Caller:
 
     def many(self, function: str, argument_lists: list[list[Any]]) -> Iterator[tuple[Any, ...] | None]:
         """The decoded results of `function` for each argument list (None where it reverted)."""
-        fn_abi = next(e for e in self.contract.abi if e.get("type") == "function" and e["name"] == function)
+        abi: list[dict[str, Any]] = list(self.contract.abi)  # type: ignore[arg-type]
+        fn_abi = next(e for e in abi if e.get("type") == "function" and e["name"] == function)
         types = [_type(o) for o in fn_abi["outputs"]]
         for start in range(0, len(argument_lists), _CALLS_PER_REQUEST):
             part = argument_lists[start : start + _CALLS_PER_REQUEST]
@@ -60,9 +61,10 @@ class _Caller:
 
 
 def _type(output: dict[str, Any]) -> str:
-    if output["type"].startswith("tuple"):
-        return "(" + ",".join(_type(c) for c in output["components"]) + ")" + output["type"][5:]
-    return str(output["type"])
+    kind = str(output["type"])
+    if kind.startswith("tuple"):
+        return "(" + ",".join(_type(c) for c in output["components"]) + ")" + kind[5:]
+    return kind
 
 
 def _hex(value: bytes) -> str:
@@ -157,12 +159,12 @@ def _check_devices(registry: _Caller, query: Callable[[str], list[Any]], report:
             report.divergences.append(f"device {row[0]} key {row[1]}: in the mirror, not on chain")
             continue
         (key_type, signer, x, y), valid_from, from_block, valid_until, until_block = found[0]
-        chain_values = (
+        key_values = (
             key_type, signer.lower(), _hex(x), _hex(y), valid_from, from_block,
             valid_until or None, until_block or None,
         )  # fmt: skip
-        if tuple(row[2:]) != chain_values:
-            report.divergences.append(f"device {row[0]} key {row[1]}: mirror {tuple(row[2:])}, chain {chain_values}")
+        if tuple(row[2:]) != key_values:
+            report.divergences.append(f"device {row[0]} key {row[1]}: mirror {tuple(row[2:])}, chain {key_values}")
 
 
 def _check_batches(notary: _Caller, query: Callable[[str], list[Any]], report: Report) -> None:

@@ -105,7 +105,7 @@ def contracts_and_abis(chain: ChainContext) -> tuple[dict[str, str], dict[str, l
 
 def dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     """Every mirrored row, in a stable order, for comparing two mirrors."""
-    tables = [m.__tablename__ for m in (*BLOCK_TABLES, *DERIVED_TABLES)] + ["anchored_batch"]  # type: ignore[attr-defined]
+    tables = [m.__tablename__ for m in (*BLOCK_TABLES, *DERIVED_TABLES)] + ["anchored_batch"]
     out: dict[str, list[tuple[Any, ...]]] = {}
     with engine.connect() as conn:
         for table in tables:

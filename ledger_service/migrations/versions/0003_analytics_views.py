@@ -4,8 +4,8 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-28
 
-The derived view of anchored batches, and views for the questions operators ask, in SQL that SQLite and PostgreSQL both run. Times are Unix
-seconds; an hour is the Unix time of its start.
+The derived view of anchored batches, and views for the questions operators ask, in SQL that
+SQLite and PostgreSQL both run. Times are Unix seconds; an hour is the Unix time of its start.
 """
 
 from __future__ import annotations
