@@ -119,6 +119,18 @@ class Store:
             )  # fmt: skip
         return State(chain_id, genesis_hash, contracts, start_block, None, None, transactions)
 
+    def progress(self) -> dict[str, Any] | None:
+        """The indexer's recorded progress (head, chain head, lag, rates, reorgs), or None."""
+        state = table_of(IndexState)
+        with self.engine.connect() as conn:
+            row = conn.execute(select(state).where(state.c.id == STATE_ID)).first()
+        if row is None:
+            return None
+        info = dict(row._mapping)
+        head, chain_head = info["head_number"], info["chain_head"]
+        info["lag"] = None if head is None or chain_head is None else max(0, chain_head - head)
+        return info
+
     def stored_hashes(self, numbers: Sequence[int]) -> dict[int, str]:
         """Stored block hashes by number."""
         with self.engine.connect() as conn:

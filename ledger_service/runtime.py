@@ -164,6 +164,16 @@ def worker_process(settings: Settings, rpc_url: str) -> Iterator[subprocess.Pope
 
 
 @contextmanager
+def indexer_process(settings: Settings, rpc_url: str) -> Iterator[subprocess.Popen[bytes] | None]:
+    """A `provenance index` child (the SQL mirror, following the head) unless PROVENANCE_INDEX=false."""
+    if not settings.index:
+        yield None
+        return
+    with component_process(settings, rpc_url, "index") as process:
+        yield process
+
+
+@contextmanager
 def mqtt_ingest(services: Services) -> Iterator[MqttIngest | None]:
     """MQTT ingest for the context when a broker is configured; nothing otherwise."""
     settings = services.settings

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from ledger_service import __version__
 from ledger_service.api.limits import BodySizeLimit
 from ledger_service.api.problems import install_problem_handlers
-from ledger_service.api.routes import batches, devices, health, proofs, readings
+from ledger_service.api.routes import batches, devices, health, metrics, proofs, readings
 from ledger_service.services import Services
 
 
@@ -22,6 +22,7 @@ def create_app(services: Services) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=services.settings.max_body_bytes)
     install_problem_handlers(app)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(readings.router)
     app.include_router(devices.router)
     app.include_router(batches.router)

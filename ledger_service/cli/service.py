@@ -16,6 +16,7 @@ from ledger_service.runtime import (
     attached_services,
     bind_socket,
     component_process,
+    indexer_process,
     mqtt_ingest,
     open_chain,
     prepare_chain,
@@ -37,7 +38,8 @@ def register(app: typer.Typer) -> None:
 
 
 def up() -> None:
-    """Compile if needed, start or attach the chain, deploy if needed, serve the API and run the batcher."""
+    """Compile if needed, start or attach the chain, deploy if needed, serve the API, run the batcher
+    and the indexer (and the worker and MQTT ingest when configured)."""
     settings = load_settings()
     terminate_on_sigterm()
     try:
@@ -56,6 +58,7 @@ def up() -> None:
                     registry_follower(services),
                     mqtt_ingest(services) as mqtt,
                     component_process(settings, rpc_url, "batcher"),
+                    indexer_process(settings, rpc_url),
                 ):
 
                     def ready() -> None:
