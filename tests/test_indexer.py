@@ -462,3 +462,35 @@ def test_log_queries_shrink_when_the_node_refuses_large_ranges(
             assert transactions == with_events  # project mode keeps the transactions that emitted events
         finally:
             indexer.close()
+
+
+def test_finalized_mode_stops_at_the_finalized_block(ix_chain: ChainContext, ix_ledger: Ledger, tmp_path: Path) -> None:
+    indexer = indexer_for(f"sqlite:///{tmp_path / 'final.db'}", ix_chain, use_finalized=True)
+    try:
+        indexer.backfill()
+        finalized = int(ix_chain.client.w3.eth.get_block("finalized")["number"])
+        head = ix_chain.client.w3.eth.block_number
+        assert finalized < head
+        assert indexer.store.state().head_number == finalized  # type: ignore[union-attr]
+    finally:
+        indexer.close()
+
+
+def test_metrics_expose_the_indexer(services: Any, chain: ChainContext) -> None:
+    from fastapi.testclient import TestClient
+
+    from ledger_service.api.app import create_app
+
+    client = TestClient(create_app(services))
+    assert "provenance_index_head_block" not in client.get("/metrics").text
+    indexer = ChainIndexer(services.engine, chain.client.rpc_url, target_of(chain.deployment, chain.artifacts))
+    try:
+        indexer.backfill()
+    finally:
+        indexer.close()
+    head = indexer.store.state().head_number  # type: ignore[union-attr]
+    answer = client.get("/metrics")
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
+    assert f"provenance_index_head_block {float(head)}" in answer.text
+    assert "provenance_index_lag_blocks 0.0" in answer.text
+    assert 'provenance_batches{status="confirmed"}' in answer.text
