@@ -235,12 +235,20 @@ def flatten(params: Sequence[dict[str, Any]], prefix: str = "") -> list[Field]:
 
 
 RESERVED = frozenset({"block_number", "log_index", "transaction_hash", "address"})
+#: Parameter names that are SQL keywords: an address becomes `{name}_address` (ERC-721's
+#: `Transfer(from, to, tokenId)` -> from_address, to_address, token_id), anything else `arg_{name}`.
+SQL_KEYWORDS = frozenset(
+    "all and as asc by case check column default desc else end from group in index into is join key "
+    "limit not null offset on or order primary references select table then to union unique user values "
+    "when where".split()
+)
 
 
 def flatten_event(entry: dict[str, Any]) -> list[Field]:
     """The columns of an event: its parameters in ABI order, structs flattened. A struct field whose
     name another field also has is prefixed with its parameter's name; a name that the log's own
-    columns use is prefixed with `arg_`."""
+    columns use is prefixed with `arg_`, and so is an SQL keyword (an address `from` becomes
+    `from_address`)."""
     counts: dict[str, int] = {}
     per_param = []
     for param in entry["inputs"]:
@@ -254,6 +262,8 @@ def flatten_event(entry: dict[str, Any]) -> list[Field]:
             name = f.name
             if counts[name] > 1 and param["type"] == "tuple":
                 name = f"{snake(str(param['name']))}_{name}"
+            if name in SQL_KEYWORDS:
+                name = f"{name}_address" if f.abi_type == "address" else f"arg_{name}"
             if name in RESERVED:
                 name = f"arg_{name}"
             out.append(Field(name, f.abi_type))

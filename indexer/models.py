@@ -232,6 +232,280 @@ class EvEip712DomainChanged(EventRow, table=True):
     __table_args__ = CLUSTERED
 
 
+class EvItemRegistered(EventRow, table=True):
+    """SupplyChain.ItemRegistered."""
+
+    __tablename__ = "ev_item_registered"
+    __table_args__ = CLUSTERED
+
+    item_id: str = Field(max_length=HASH, index=True)
+    manufacturer: str = Field(max_length=ADDRESS)
+    custodian: str = Field(max_length=ADDRESS)
+    content_hash: str = Field(max_length=HASH)
+    metadata_cid: str = Field(sa_type=Text)
+
+
+class EvDeviceAttached(EventRow, table=True):
+    """SupplyChain.DeviceAttached."""
+
+    __tablename__ = "ev_device_attached"
+    __table_args__ = CLUSTERED
+
+    item_id: str = Field(max_length=HASH, index=True)
+    device_id: str = Field(max_length=HASH)
+    actor: str = Field(max_length=ADDRESS)
+
+
+class EvDeviceDetached(EventRow, table=True):
+    """SupplyChain.DeviceDetached."""
+
+    __tablename__ = "ev_device_detached"
+    __table_args__ = CLUSTERED
+
+    item_id: str = Field(max_length=HASH, index=True)
+    device_id: str = Field(max_length=HASH)
+    actor: str = Field(max_length=ADDRESS)
+
+
+class EvTransferProposed(EventRow, table=True):
+    """SupplyChain.TransferProposed."""
+
+    __tablename__ = "ev_transfer_proposed"
+    __table_args__ = CLUSTERED
+
+    item_id: str = Field(max_length=HASH, index=True)
+    transfer_id: int = Field(sa_type=BigInteger)
+    custodian: str = Field(max_length=ADDRESS)
+    receiver: str = Field(max_length=ADDRESS)
+    latitude_e6: int
+    longitude_e6: int
+    site: str = Field(max_length=HASH)
+    expires_at: int = Field(sa_type=BigInteger)
+
+
+class EvTransferAccepted(EventRow, table=True):
+    """SupplyChain.TransferAccepted."""
+
+    __tablename__ = "ev_transfer_accepted"
+    __table_args__ = CLUSTERED
+
+    item_id: str = Field(max_length=HASH, index=True)
+    transfer_id: int = Field(sa_type=BigInteger)
+    previous_custodian: str = Field(max_length=ADDRESS)
+    new_custodian: str = Field(max_length=ADDRESS)
+    latitude_e6: int
+    longitude_e6: int
+    site: str = Field(max_length=HASH)
+
+
+class EvTransferCancelled(EventRow, table=True):
+    """SupplyChain.TransferCancelled."""
+
+    __tablename__ = "ev_transfer_cancelled"
+    __table_args__ = CLUSTERED
+
+    item_id: str = Field(max_length=HASH, index=True)
+    transfer_id: int = Field(sa_type=BigInteger)
+    actor: str = Field(max_length=ADDRESS)
+
+
+class EvCheckpointRecorded(EventRow, table=True):
+    """SupplyChain.CheckpointRecorded."""
+
+    __tablename__ = "ev_checkpoint_recorded"
+    __table_args__ = CLUSTERED
+
+    item_id: str = Field(max_length=HASH, index=True)
+    recorder: str = Field(max_length=ADDRESS)
+    status_code: int
+    latitude_e6: int
+    longitude_e6: int
+    site: str = Field(max_length=HASH)
+    evidence_root: str = Field(max_length=HASH)
+    evidence_leaf: str = Field(max_length=HASH)
+
+
+class EvConditionChanged(EventRow, table=True):
+    """SupplyChain.ConditionChanged."""
+
+    __tablename__ = "ev_condition_changed"
+    __table_args__ = CLUSTERED
+
+    item_id: str = Field(max_length=HASH, index=True)
+    previous_condition: int
+    new_condition: int
+    reporter: str = Field(max_length=ADDRESS)
+    evidence_root: str = Field(max_length=HASH)
+    evidence_leaf: str = Field(max_length=HASH)
+
+
+class EvItemHeld(EventRow, table=True):
+    """SupplyChain.ItemHeld."""
+
+    __tablename__ = "ev_item_held"
+    __table_args__ = CLUSTERED
+
+    item_id: str = Field(max_length=HASH, index=True)
+    actor: str = Field(max_length=ADDRESS)
+
+
+class EvItemReleased(EventRow, table=True):
+    """SupplyChain.ItemReleased."""
+
+    __tablename__ = "ev_item_released"
+    __table_args__ = CLUSTERED
+
+    item_id: str = Field(max_length=HASH, index=True)
+    actor: str = Field(max_length=ADDRESS)
+
+
+class EvItemRecalled(EventRow, table=True):
+    """SupplyChain.ItemRecalled."""
+
+    __tablename__ = "ev_item_recalled"
+    __table_args__ = CLUSTERED
+
+    item_id: str = Field(max_length=HASH, index=True)
+    actor: str = Field(max_length=ADDRESS)
+    reason: str = Field(sa_type=Text)
+
+
+class EvItemDelivered(EventRow, table=True):
+    """SupplyChain.ItemDelivered."""
+
+    __tablename__ = "ev_item_delivered"
+    __table_args__ = CLUSTERED
+
+    item_id: str = Field(max_length=HASH, index=True)
+    custodian: str = Field(max_length=ADDRESS)
+    latitude_e6: int
+    longitude_e6: int
+    site: str = Field(max_length=HASH)
+
+
+class EvTransfer(EventRow, table=True):
+    """ERC-721 Transfer of AssetToken (token ids as decimal text)."""
+
+    __tablename__ = "ev_transfer"
+    __table_args__ = CLUSTERED
+
+    from_address: str = Field(max_length=ADDRESS)
+    to_address: str = Field(max_length=ADDRESS, index=True)
+    token_id: str = Field(max_length=80, index=True)
+
+
+class EvApproval(EventRow, table=True):
+    """ERC-721 Approval."""
+
+    __tablename__ = "ev_approval"
+    __table_args__ = CLUSTERED
+
+    owner: str = Field(max_length=ADDRESS)
+    approved: str = Field(max_length=ADDRESS)
+    token_id: str = Field(max_length=80)
+
+
+class EvApprovalForAll(EventRow, table=True):
+    """ERC-721 ApprovalForAll."""
+
+    __tablename__ = "ev_approval_for_all"
+    __table_args__ = CLUSTERED
+
+    owner: str = Field(max_length=ADDRESS)
+    operator: str = Field(max_length=ADDRESS)
+    approved: bool
+
+
+class EvMetadataUpdate(EventRow, table=True):
+    """ERC-4906 MetadataUpdate."""
+
+    __tablename__ = "ev_metadata_update"
+    __table_args__ = CLUSTERED
+
+    token_id: str = Field(max_length=80)
+
+
+class EvBatchMetadataUpdate(EventRow, table=True):
+    """ERC-4906 BatchMetadataUpdate."""
+
+    __tablename__ = "ev_batch_metadata_update"
+    __table_args__ = CLUSTERED
+
+    from_token_id: str = Field(max_length=80)
+    to_token_id: str = Field(max_length=80)
+
+
+class EvAssetMinted(EventRow, table=True):
+    """AssetToken.AssetMinted."""
+
+    __tablename__ = "ev_asset_minted"
+    __table_args__ = CLUSTERED
+
+    token_id: str = Field(max_length=80)
+    item_id: str = Field(max_length=HASH, index=True)
+    owner: str = Field(max_length=ADDRESS)
+    uri: str = Field(sa_type=Text)
+
+
+class Item(SQLModel, table=True):
+    """An item as `SupplyChain` holds it now."""
+
+    __tablename__ = "item"
+
+    item_id: str = Field(primary_key=True, max_length=HASH)
+    manufacturer: str = Field(max_length=ADDRESS, index=True)
+    custodian: str = Field(max_length=ADDRESS, index=True)
+    status: str = Field(max_length=16, index=True, description="active, delivered or recalled")
+    condition: str = Field(max_length=20, description="compliant or out_of_compliance")
+    held: bool
+    content_hash: str = Field(max_length=HASH)
+    metadata_cid: str = Field(sa_type=Text)
+    transfer_count: int
+    pending_transfer_id: int | None = None
+    pending_receiver: str | None = Field(default=None, max_length=ADDRESS)
+    pending_expires_at: int | None = Field(default=None, sa_type=BigInteger)
+    registered_block: int = Field(sa_type=BigInteger)
+    registered_at: int = Field(sa_type=BigInteger)
+    updated_block: int = Field(sa_type=BigInteger)
+
+
+class ItemDevice(SQLModel, table=True):
+    """A sensor device attached to an item now."""
+
+    __tablename__ = "item_device"
+
+    item_id: str = Field(primary_key=True, max_length=HASH)
+    device_id: str = Field(primary_key=True, max_length=HASH, index=True)
+    attached_block: int = Field(sa_type=BigInteger)
+
+
+class CustodyPeriod(SQLModel, table=True):
+    """A span of time an account held an item (open while `until_block` is null)."""
+
+    __tablename__ = "custody_period"
+
+    item_id: str = Field(primary_key=True, max_length=HASH)
+    sequence: int = Field(primary_key=True, description="0 for the first custodian, then one per handover")
+    custodian: str = Field(max_length=ADDRESS, index=True)
+    from_block: int = Field(sa_type=BigInteger)
+    from_time: int = Field(sa_type=BigInteger)
+    until_block: int | None = Field(default=None, sa_type=BigInteger)
+    until_time: int | None = Field(default=None, sa_type=BigInteger)
+
+
+class AssetTokenRow(SQLModel, table=True):
+    """An asset token now: its item, owner and metadata URI."""
+
+    __tablename__ = "asset_token"
+
+    token_id: str = Field(primary_key=True, max_length=80, description="decimal")
+    item_id: str = Field(max_length=HASH, index=True)
+    owner: str = Field(max_length=ADDRESS, index=True)
+    uri: str = Field(sa_type=Text)
+    minted_block: int = Field(sa_type=BigInteger)
+    transfers: int
+
+
 class Device(SQLModel, table=True):
     """A device as `DeviceRegistry` holds it now."""
 
@@ -295,6 +569,24 @@ EVENT_TABLES: dict[str, type[SQLModel]] = {
     "RoleRevoked": EvRoleRevoked,
     "RoleAdminChanged": EvRoleAdminChanged,
     "EIP712DomainChanged": EvEip712DomainChanged,
+    "ItemRegistered": EvItemRegistered,
+    "DeviceAttached": EvDeviceAttached,
+    "DeviceDetached": EvDeviceDetached,
+    "TransferProposed": EvTransferProposed,
+    "TransferAccepted": EvTransferAccepted,
+    "TransferCancelled": EvTransferCancelled,
+    "CheckpointRecorded": EvCheckpointRecorded,
+    "ConditionChanged": EvConditionChanged,
+    "ItemHeld": EvItemHeld,
+    "ItemReleased": EvItemReleased,
+    "ItemRecalled": EvItemRecalled,
+    "ItemDelivered": EvItemDelivered,
+    "Transfer": EvTransfer,
+    "Approval": EvApproval,
+    "ApprovalForAll": EvApprovalForAll,
+    "MetadataUpdate": EvMetadataUpdate,
+    "BatchMetadataUpdate": EvBatchMetadataUpdate,
+    "AssetMinted": EvAssetMinted,
 }
 
 #: Tables whose rows belong to one block (column `block_number`, or `number` for blocks).
@@ -305,7 +597,9 @@ BLOCK_TABLES: tuple[type[SQLModel], ...] = (
     *EVENT_TABLES.values(),
 )
 #: Derived tables rebuilt from the typed events.
-DERIVED_TABLES: tuple[type[SQLModel], ...] = (Device, DeviceKey, RoleMember)
+DERIVED_TABLES: tuple[type[SQLModel], ...] = (
+    Device, DeviceKey, RoleMember, Item, ItemDevice, CustodyPeriod, AssetTokenRow,
+)  # fmt: skip
 
 
 def table_of(model: type[SQLModel]) -> Table:

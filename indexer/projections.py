@@ -36,25 +36,27 @@ DEVICE_EVENTS = {
     "DeviceMetadataUpdated": EvDeviceMetadataUpdated,
 }
 ROLE_EVENTS = {"RoleGranted": EvRoleGranted, "RoleRevoked": EvRoleRevoked}
-#: Events the projections consume.
-PROJECTED = frozenset(DEVICE_EVENTS) | frozenset(ROLE_EVENTS)
 _IN_CHUNK = 500
 
 
-def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+def chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    """`values` in slices small enough for an SQL IN list."""
     for start in range(0, len(values), _IN_CHUNK):
         yield values[start : start + _IN_CHUNK]
 
 
 def _rows(conn: Connection, table: Any, column: Any, keys: Sequence[Any]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
-    for part in _chunks(keys):
+    for part in chunks(keys):
         found.extend(dict(r._mapping) for r in conn.execute(select(table).where(column.in_(part))))
     return found
 
 
 class DeviceProjection:
     """`device` and `device_key` from the DeviceRegistry events."""
+
+    events = DEVICE_EVENTS
+    key_column = "device_id"
 
     def apply(self, conn: Connection, events: Sequence[DecodedEvent], block_times: dict[int, int]) -> None:
         """Applies `events` (chain order) to the devices they name."""
@@ -128,7 +130,7 @@ class DeviceProjection:
         keys: dict[tuple[str, int], dict[str, Any]],
     ) -> None:
         device_table, key_table = table_of(Device), table_of(DeviceKey)
-        for part in _chunks(ids):
+        for part in chunks(ids):
             conn.execute(delete(device_table).where(device_table.c.device_id.in_(part)))
             conn.execute(delete(key_table).where(key_table.c.device_id.in_(part)))
         if devices:
@@ -139,7 +141,7 @@ class DeviceProjection:
     def rebuild(self, conn: Connection, ids: Sequence[str]) -> None:
         """Rebuilds devices `ids` from their stored typed events (after a rollback removed some)."""
         device_table, key_table = table_of(Device), table_of(DeviceKey)
-        for part in _chunks(list(ids)):
+        for part in chunks(list(ids)):
             conn.execute(delete(device_table).where(device_table.c.device_id.in_(part)))
             conn.execute(delete(key_table).where(key_table.c.device_id.in_(part)))
         events, times = stored_events(conn, DEVICE_EVENTS, "device_id", ids)
@@ -183,7 +185,7 @@ def stored_events(
     for name, model in tables.items():
         table = table_of(model)
         query = select(table)
-        parts: list[Sequence[str] | None] = list(_chunks(list(keys))) if keys is not None else [None]
+        parts: list[Sequence[str] | None] = list(chunks(list(keys))) if keys is not None else [None]
         for part in parts:
             q = query.where(table.c[key_column].in_(part)) if part is not None and key_column else query
             for row in conn.execute(q):
@@ -193,7 +195,7 @@ def stored_events(
     events.sort(key=lambda e: (e.block_number, e.log_index))
     blocks = sorted({e.block_number for e in events})
     times: dict[int, int] = {}
-    for part in _chunks(blocks):
+    for part in chunks(blocks):
         for number, timestamp in conn.execute(
             text("SELECT number, timestamp FROM chain_block WHERE number IN :numbers").bindparams(
                 bindparam("numbers", expanding=True)

@@ -15,9 +15,8 @@ from sqlalchemy.engine import Engine
 from indexer.catalog import EventCatalog
 from indexer.fetch import Chunk, Fetcher
 from indexer.producer import FetchJob, fetching
-from indexer.projections import PROJECTED
 from indexer.rpc import JsonRpc
-from indexer.store import ParentMismatch, State, Store
+from indexer.store import PROJECTED, ParentMismatch, State, Store
 from ledger_service.errors import IndexChainChanged
 
 log = logging.getLogger(__name__)

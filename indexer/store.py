@@ -28,7 +28,13 @@ from indexer.models import (
     IndexState,
     table_of,
 )
-from indexer.projections import DEVICE_EVENTS, ROLE_EVENTS, DeviceProjection, RoleProjection
+from indexer.projections import ROLE_EVENTS, DeviceProjection, RoleProjection
+from indexer.supply_projections import ItemProjection, TokenProjection
+
+#: Projections of entities (devices, items, tokens): each names its events and key column.
+ENTITY_PROJECTIONS = (DeviceProjection(), ItemProjection(), TokenProjection())
+#: Events the derived tables consume; the fetcher hands them over decoded.
+PROJECTED = frozenset(ROLE_EVENTS).union(*(p.events for p in ENTITY_PROJECTIONS))
 
 STATE_ID = "main"
 
@@ -52,7 +58,6 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.postgres = engine.dialect.name == "postgresql"
-        self.devices = DeviceProjection()
         self.roles = RoleProjection()
 
     @contextmanager
@@ -183,7 +188,8 @@ class Store:
             columns = tuple(c.name for c in EVENT_TABLE_BY_NAME[table].columns)
             self.bulk_insert(conn, table, columns, rows)
         if events:
-            self.devices.apply(conn, events, block_times)
+            for projection in ENTITY_PROJECTIONS:
+                projection.apply(conn, events, block_times)
             self.roles.apply(conn, events, block_times)
 
     def update_head(self, chain_head: int, confirmed_through: int) -> None:
@@ -205,12 +211,14 @@ class Store:
             removed = int(
                 conn.execute(text("SELECT COUNT(*) FROM chain_block WHERE number > :n"), {"n": to_block}).scalar_one()
             )
-            device_ids: set[str] = set()
-            for model in DEVICE_EVENTS.values():
-                table = table_of(cast(type[SQLModel], model))
-                device_ids.update(
-                    r[0] for r in conn.execute(select(table.c.device_id).where(table.c.block_number > to_block))
-                )
+            touched: list[set[str]] = []
+            for projection in ENTITY_PROJECTIONS:
+                keys: set[str] = set()
+                for model in projection.events.values():
+                    table = table_of(cast(type[SQLModel], model))
+                    column = table.c[projection.key_column]
+                    keys.update(r[0] for r in conn.execute(select(column).where(table.c.block_number > to_block)))
+                touched.append(keys)
             roles_touched = any(
                 conn.execute(select(table_of(m).c.block_number).where(table_of(m).c.block_number > to_block)).first()
                 for m in ROLE_EVENTS.values()
@@ -219,8 +227,9 @@ class Store:
                 table = table_of(model)
                 column = table.c.number if model is ChainBlock else table.c.block_number
                 conn.execute(delete(table).where(column > to_block))
-            if device_ids:
-                self.devices.rebuild(conn, sorted(device_ids))
+            for index, keys in enumerate(touched):
+                if keys:
+                    ENTITY_PROJECTIONS[index].rebuild(conn, sorted(keys))
             if roles_touched:
                 self.roles.rebuild_all(conn)
             head_hash = conn.execute(
@@ -265,7 +274,7 @@ class Store:
                 base = (m["block_number"], m["log_index"], m["transaction_hash"], m["address"])
                 typed_row = spec.row(base, topics, bytes(m["data"]))
                 typed.setdefault(spec.table, []).append(typed_row)
-                if spec.name in DEVICE_EVENTS or spec.name in ROLE_EVENTS:
+                if spec.name in PROJECTED:
                     values = dict(zip(spec.columns[4:], typed_row[4:], strict=True))
                     events.append(DecodedEvent(spec.name, base[0], base[1], base[2], base[3], values))
                 count += 1

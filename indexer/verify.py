@@ -91,6 +91,12 @@ def verify(engine: Engine, rpc_url: str, contracts: dict[str, str], abis: dict[s
             notary = _Caller(rpc, w3, contracts["DataNotary"], abis["DataNotary"], head)
             _check_batches(notary, query, report)
             _check_roles(rpc, w3, contracts, abis, head, query, report)
+            if "SupplyChain" in contracts:
+                chain = _Caller(rpc, w3, contracts["SupplyChain"], abis["SupplyChain"], head)
+                _check_items(chain, query, report)
+            if "AssetToken" in contracts:
+                tokens = _Caller(rpc, w3, contracts["AssetToken"], abis["AssetToken"], head)
+                _check_tokens(tokens, query, report)
     finally:
         rpc.close()
     return report
@@ -189,6 +195,51 @@ def _check_batches(notary: _Caller, query: Callable[[str], list[Any]], report: R
         mirror_values = (int(row[0]), *map(int, row[2:7]))
         if mirror_values != chain_values:
             report.divergences.append(f"batch {row[0]} ({row[1]}): mirror {mirror_values}, chain {chain_values}")
+
+
+ITEM_STATUSES = {1: "active", 2: "delivered", 3: "recalled"}
+CONDITIONS = {0: "compliant", 1: "out_of_compliance"}
+
+
+def _check_items(chain: _Caller, query: Callable[[str], list[Any]], report: Report) -> None:
+    items = query(
+        "SELECT item_id, manufacturer, status, condition, held, custodian, transfer_count, content_hash "
+        "FROM item ORDER BY item_id"
+    )
+    report.checked["items"] = len(items)
+    registered = query("SELECT COUNT(*) FROM ev_item_registered")[0][0]
+    if registered != len(items):
+        report.divergences.append(f"items: {registered} registered in the event log, {len(items)} in `item`")
+    attached: dict[str, set[str]] = {}
+    for item_id, device_id in query("SELECT item_id, device_id FROM item_device"):
+        attached.setdefault(item_id, set()).add(device_id)
+    ids = [[bytes.fromhex(i[0][2:])] for i in items]
+    for row, found in zip(items, chain.many("getItem", ids), strict=True):
+        if found is None:
+            report.divergences.append(f"item {row[0]}: in the mirror, unknown to SupplyChain")
+            continue
+        manufacturer, status, condition, held, _registered, transfers, custodian, content_hash = found[0]
+        chain_values = (
+            manufacturer.lower(), ITEM_STATUSES.get(status, str(status)), CONDITIONS.get(condition, str(condition)),
+            bool(held), custodian.lower(), transfers, _hex(content_hash),
+        )  # fmt: skip
+        mirror_values = (row[1], row[2], row[3], bool(row[4]), row[5], int(row[6]), row[7])
+        if mirror_values != chain_values:
+            report.divergences.append(f"item {row[0]}: mirror {mirror_values}, chain {chain_values}")
+    for row, found in zip(items, chain.many("devicesOf", ids), strict=True):
+        if found is not None and {_hex(d) for d in found[0]} != attached.get(row[0], set()):
+            report.divergences.append(f"item {row[0]}: attached devices differ from the chain's")
+
+
+def _check_tokens(tokens: _Caller, query: Callable[[str], list[Any]], report: Report) -> None:
+    rows = query("SELECT token_id, owner, uri FROM asset_token ORDER BY token_id")
+    report.checked["tokens"] = len(rows)
+    ids = [[int(r[0])] for r in rows]
+    for row, owner, uri in zip(rows, tokens.many("ownerOf", ids), tokens.many("tokenURI", ids), strict=True):
+        if owner is None or owner[0].lower() != row[1]:
+            report.divergences.append(f"token {row[0]}: owner {row[1]} in the mirror, {owner and owner[0]} on chain")
+        if uri is None or uri[0] != row[2]:
+            report.divergences.append(f"token {row[0]}: URI differs from the chain's")
 
 
 def _check_roles(

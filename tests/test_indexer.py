@@ -34,8 +34,10 @@ from ledger_service.keys import DeviceKey, KeyType
 from ledger_service.registry import Metadata
 from ledger_service.runtime import ChainContext
 from ledger_service.settings import Settings
+from ledger_service.supply_chain import Condition, Location, SupplyChainContract
 from tests.conftest import _postgres_database, make_settings
 from tests.rpc_proxy import LogRangeLimitProxy
+from tests.test_contracts import outsider
 
 ANCHORER_ROLE = keccak(text="ANCHORER_ROLE")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -63,11 +65,11 @@ def ix_chain(reorg_node: ManagedAnvil, artifacts: dict[str, Artifact], ix_settin
 @pytest.fixture(scope="module")
 def ix_ledger(ix_chain: ChainContext) -> Ledger:
     ledger = Ledger(ix_chain.client, ix_chain.deployment, ix_chain.artifacts)
-    activity(ledger)
+    activity(ledger, ix_chain)
     return ledger
 
 
-def activity(ledger: Ledger) -> list[bytes]:
+def activity(ledger: Ledger, chain: ChainContext) -> list[bytes]:
     """Every kind of project event: registrations (both key types), rotation, suspension and
     reactivation, ownership transfer, metadata update, revocation, anchors and a role grant."""
     devices = []
@@ -86,7 +88,32 @@ def activity(ledger: Ledger) -> list[bytes]:
         ledger.anchor(os.urandom(32), 10 + index, 1_700_000_000, 1_700_000_060, f"cid-{index}")
     unlocked = ledger.client.w3.eth.accounts[0]
     ledger.client.transact(ledger.notary.functions.grantRole(ANCHORER_ROLE, unlocked))
+    supply_chain_activity(chain, devices[0])
     return devices
+
+
+def supply_chain_activity(context: ChainContext, device: bytes) -> None:
+    """An item with a sensor, handed over and accepted, checkpointed, out of compliance, with its
+    token minted; a second item recalled while a transfer was pending."""
+    chain = context.client
+    supply = SupplyChainContract(chain, context.deployment, context.artifacts)
+    receiver = outsider(chain)
+    operator = chain.operator.address
+    item_id = os.urandom(32)
+    supply.register_item(item_id, operator, keccak(b"lot"), "bafy-lot", [device])
+    expires = int(chain.w3.eth.get_block("latest")["timestamp"]) + 3600
+    supply.propose_transfer(item_id, receiver.operator.address, Location.of(53.5, 9.9, "4012345000009"), expires)
+    supply.as_account(receiver).accept_transfer(item_id, Location.of(51.9, 4.5))
+    supply.as_account(receiver).record_checkpoint(item_id, Location.of(51.9, 4.5), 200)
+    supply.set_condition(item_id, Condition.OUT_OF_COMPLIANCE)
+    token = chain.w3.eth.contract(
+        address=context.deployment.address_of("AssetToken"), abi=context.artifacts["AssetToken"].abi
+    )
+    chain.transact(token.functions.mint(operator, item_id, "ipfs://bafy-token"))
+    other = os.urandom(32)
+    supply.register_item(other, operator, keccak(b"other"), "", [])
+    supply.propose_transfer(other, receiver.operator.address, Location(), expires)
+    supply.recall(other, "contamination")
 
 
 def indexer_for(url: str, chain: ChainContext, rpc_url: str | None = None, **options: Any) -> ChainIndexer:
@@ -146,6 +173,7 @@ def test_backfill_mirrors_the_contracts(database_url: str, ix_chain: ChainContex
         report = verify(engine, ix_chain.client.rpc_url, *contracts_and_abis(ix_chain))
         assert report.ok, report.divergences
         assert report.checked["devices"] >= 3 and report.checked["batches"] >= 3
+        assert report.checked["items"] >= 2 and report.checked["tokens"] >= 1
         with engine.connect() as conn:
             statuses = dict(conn.execute(text("SELECT status, COUNT(*) FROM device GROUP BY status")).all())
             assert statuses.get("revoked", 0) >= 1 and statuses.get("active", 0) >= 2
@@ -167,6 +195,43 @@ def test_backfill_mirrors_the_contracts(database_url: str, ix_chain: ChainContex
                 text("SELECT status, content_id, reading_count FROM anchored_batch ORDER BY batch_id")
             ).first()
             assert batch is not None and batch[0] == "confirmed" and batch[1] == "cid-0" and batch[2] == 10
+            breached = conn.execute(
+                text("SELECT item_id FROM item WHERE condition = 'out_of_compliance' AND status = 'active'")
+            ).scalar_one()
+            periods = conn.execute(
+                text("SELECT custodian, until_block FROM custody_period WHERE item_id = :i ORDER BY sequence"),
+                {"i": breached},
+            ).all()
+            assert len(periods) == 2 and periods[0][1] is not None and periods[1][1] is None
+            assert (
+                conn.execute(text("SELECT custodian FROM item WHERE item_id = :i"), {"i": breached}).scalar_one()
+                == periods[1][0]
+            )
+            assert (
+                conn.execute(text("SELECT COUNT(*) FROM item_device WHERE item_id = :i"), {"i": breached}).scalar_one()
+                == 1
+            )
+            assert (
+                conn.execute(
+                    text("SELECT breaches FROM v_breaches_per_item WHERE item_id = :i"), {"i": breached}
+                ).scalar_one()
+                == 1
+            )
+            assert (
+                conn.execute(
+                    text("SELECT COUNT(*) FROM v_custody_durations WHERE item_id = :i"), {"i": breached}
+                ).scalar_one()
+                == 2
+            )
+            assert (
+                conn.execute(
+                    text("SELECT COUNT(*) FROM item WHERE status = 'recalled' AND pending_receiver IS NULL")
+                ).scalar_one()
+                >= 1
+            )
+            token = conn.execute(text("SELECT item_id, uri FROM asset_token WHERE item_id = :i"), {"i": breached}).one()
+            assert token[1] == "ipfs://bafy-token"
+            assert conn.execute(text("SELECT COUNT(*) FROM v_token_ownership_history")).scalar_one() >= 1
             logs, typed = conn.execute(
                 text("SELECT COUNT(*), SUM(CASE WHEN event IS NULL THEN 0 ELSE 1 END) FROM event_log")
             ).one()
@@ -178,7 +243,7 @@ def test_backfill_mirrors_the_contracts(database_url: str, ix_chain: ChainContex
                 tx is not None
                 and tx[0] == 1
                 and tx[1] > 21_000
-                and bytes(tx[2])[:4] == keccak(text="grantRole(bytes32,address)")[:4]
+                and bytes(tx[2])[:4] == keccak(text="recallItem(bytes32,string)")[:4]
             )
     finally:
         indexer.close()
@@ -248,7 +313,7 @@ def test_snapshot_revert_to_a_shorter_chain(ix_chain: ChainContext, ix_ledger: L
     rpc = JsonRpc(ix_chain.client.rpc_url)
     try:
         snapshot = rpc.call("evm_snapshot")
-        activity(ix_ledger)
+        activity(ix_ledger, ix_chain)
         indexer.backfill()
         assert rpc.call("evm_revert", snapshot) is True
         ix_chain.client.reset_nonce()

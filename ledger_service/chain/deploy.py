@@ -25,7 +25,7 @@ from ledger_service.errors import DeploymentError
 log = logging.getLogger(__name__)
 
 #: Contracts in deployment order, each with its constructor arguments given the operator address.
-CONTRACTS: tuple[str, ...] = ("DeviceRegistry", "DataNotary")
+CONTRACTS: tuple[str, ...] = ("DeviceRegistry", "DataNotary", "SupplyChain", "AssetToken")
 
 
 @dataclass(frozen=True)
@@ -109,9 +109,13 @@ def manifest_matches(client: ChainClient, deployment: Deployment, artifacts: dic
     return None
 
 
-def _constructor_args(name: str, admin: str) -> list[Any]:
+def _constructor_args(name: str, admin: str, deployed: dict[str, DeployedContract]) -> list[Any]:
     if name in ("DeviceRegistry", "DataNotary"):
         return [admin]
+    if name == "SupplyChain":
+        return [admin, deployed["DeviceRegistry"].address, deployed["DataNotary"].address]
+    if name == "AssetToken":
+        return [admin, deployed["SupplyChain"].address]
     raise DeploymentError(f"no constructor arguments known for {name}")
 
 
@@ -135,7 +139,7 @@ def deploy(
         artifact = artifacts[name]
         client.errors.register(artifact.abi)
         factory = client.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-        receipt = client.transact(factory.constructor(*_constructor_args(name, client.operator.address)))
+        receipt = client.transact(factory.constructor(*_constructor_args(name, client.operator.address, deployed)))
         address = receipt["contractAddress"]
         if not address:
             raise DeploymentError(f"deploying {name} created no contract")

@@ -1,0 +1,200 @@
+"""Derived state of SupplyChain and AssetToken: items, their devices, custody periods and tokens.
+
+Like the device projection: events applied in chain order to the rows of the entities they name,
+which are then written back; the same code rebuilds an entity from its stored typed events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select
+
+from indexer.fetch import DecodedEvent
+from indexer.models import (
+    AssetTokenRow,
+    CustodyPeriod,
+    EvAssetMinted,
+    EvCheckpointRecorded,
+    EvConditionChanged,
+    EvDeviceAttached,
+    EvDeviceDetached,
+    EvItemDelivered,
+    EvItemHeld,
+    EvItemRecalled,
+    EvItemRegistered,
+    EvItemReleased,
+    EvTransfer,
+    EvTransferAccepted,
+    EvTransferCancelled,
+    EvTransferProposed,
+    Item,
+    ItemDevice,
+    table_of,
+)
+from indexer.projections import chunks, stored_events
+
+ITEM_EVENTS: dict[str, Any] = {
+    "ItemRegistered": EvItemRegistered,
+    "DeviceAttached": EvDeviceAttached,
+    "DeviceDetached": EvDeviceDetached,
+    "TransferProposed": EvTransferProposed,
+    "TransferAccepted": EvTransferAccepted,
+    "TransferCancelled": EvTransferCancelled,
+    "CheckpointRecorded": EvCheckpointRecorded,
+    "ConditionChanged": EvConditionChanged,
+    "ItemHeld": EvItemHeld,
+    "ItemReleased": EvItemReleased,
+    "ItemRecalled": EvItemRecalled,
+    "ItemDelivered": EvItemDelivered,
+}
+TOKEN_EVENTS: dict[str, Any] = {"AssetMinted": EvAssetMinted, "Transfer": EvTransfer}
+CONDITIONS = {0: "compliant", 1: "out_of_compliance"}
+_ZERO = "0x" + "00" * 20
+
+
+def _load(conn: Connection, model: Any, column: str, keys: Sequence[str]) -> list[dict[str, Any]]:
+    table = table_of(model)
+    rows: list[dict[str, Any]] = []
+    for part in chunks(list(keys)):
+        rows.extend(dict(r._mapping) for r in conn.execute(select(table).where(table.c[column].in_(part))))
+    return rows
+
+
+def _replace(conn: Connection, model: Any, column: str, keys: Sequence[str], rows: list[dict[str, Any]]) -> None:
+    table = table_of(model)
+    for part in chunks(list(keys)):
+        conn.execute(delete(table).where(table.c[column].in_(part)))
+    if rows:
+        conn.execute(insert(table), rows)
+
+
+class ItemProjection:
+    """`item`, `item_device` and `custody_period` from the SupplyChain events."""
+
+    events = ITEM_EVENTS
+    key_column = "item_id"
+
+    def apply(self, conn: Connection, events: Sequence[DecodedEvent], block_times: dict[int, int]) -> None:
+        """Applies `events` (chain order) to the items they name."""
+        mine = [e for e in events if e.name in ITEM_EVENTS]
+        if not mine:
+            return
+        ids = sorted({e.values["item_id"] for e in mine})
+        items = {r["item_id"]: r for r in _load(conn, Item, "item_id", ids)}
+        devices = {(r["item_id"], r["device_id"]): r for r in _load(conn, ItemDevice, "item_id", ids)}
+        periods = {(r["item_id"], r["sequence"]): r for r in _load(conn, CustodyPeriod, "item_id", ids)}
+        for event in mine:
+            self._apply_one(event, block_times[event.block_number], items, devices, periods)
+        _replace(conn, Item, "item_id", ids, list(items.values()))
+        _replace(conn, ItemDevice, "item_id", ids, list(devices.values()))
+        _replace(conn, CustodyPeriod, "item_id", ids, list(periods.values()))
+
+    @staticmethod
+    def _apply_one(
+        event: DecodedEvent,
+        time: int,
+        items: dict[str, dict[str, Any]],
+        devices: dict[tuple[str, str], dict[str, Any]],
+        periods: dict[tuple[str, int], dict[str, Any]],
+    ) -> None:
+        v, block, item_id = event.values, event.block_number, event.values["item_id"]
+
+        def open_period(custodian: str) -> None:
+            sequence = sum(1 for key in periods if key[0] == item_id)
+            periods[(item_id, sequence)] = {
+                "item_id": item_id, "sequence": sequence, "custodian": custodian, "from_block": block,
+                "from_time": time, "until_block": None, "until_time": None,
+            }  # fmt: skip
+
+        def close_period() -> None:
+            for key, period in periods.items():
+                if key[0] == item_id and period["until_block"] is None:
+                    period["until_block"], period["until_time"] = block, time
+
+        if event.name == "ItemRegistered":
+            items[item_id] = {
+                "item_id": item_id, "manufacturer": v["manufacturer"], "custodian": v["custodian"],
+                "status": "active", "condition": "compliant", "held": False, "content_hash": v["content_hash"],
+                "metadata_cid": v["metadata_cid"], "transfer_count": 0, "pending_transfer_id": None,
+                "pending_receiver": None, "pending_expires_at": None, "registered_block": block,
+                "registered_at": time, "updated_block": block,
+            }  # fmt: skip
+            open_period(v["custodian"])
+            return
+        item = items.get(item_id)
+        if item is None:  # an event for an item registered before the indexed range
+            return
+        item["updated_block"] = block
+        name = event.name
+        if name == "DeviceAttached":
+            devices[(item_id, v["device_id"])] = {
+                "item_id": item_id,
+                "device_id": v["device_id"],
+                "attached_block": block,
+            }
+        elif name == "DeviceDetached":
+            devices.pop((item_id, v["device_id"]), None)
+        elif name == "TransferProposed":
+            item.update(
+                transfer_count=v["transfer_id"], pending_transfer_id=v["transfer_id"],
+                pending_receiver=v["receiver"], pending_expires_at=v["expires_at"],
+            )  # fmt: skip
+        elif name == "TransferAccepted":
+            close_period()
+            open_period(v["new_custodian"])
+            item.update(custodian=v["new_custodian"], pending_transfer_id=None, pending_receiver=None,
+                        pending_expires_at=None)  # fmt: skip
+        elif name == "TransferCancelled":
+            item.update(pending_transfer_id=None, pending_receiver=None, pending_expires_at=None)
+        elif name == "ConditionChanged":
+            item["condition"] = CONDITIONS.get(v["new_condition"], str(v["new_condition"]))
+        elif name in ("ItemHeld", "ItemReleased"):
+            item["held"] = name == "ItemHeld"
+        elif name == "ItemRecalled":
+            item["status"] = "recalled"
+        elif name == "ItemDelivered":
+            item["status"] = "delivered"
+            close_period()
+
+    def rebuild(self, conn: Connection, ids: Sequence[str]) -> None:
+        """Rebuilds items `ids` from their stored typed events."""
+        for model in (Item, ItemDevice, CustodyPeriod):
+            _replace(conn, model, "item_id", ids, [])
+        events, times = stored_events(conn, ITEM_EVENTS, "item_id", ids)
+        self.apply(conn, events, times)
+
+
+class TokenProjection:
+    """`asset_token` from AssetToken's AssetMinted and Transfer events."""
+
+    events = TOKEN_EVENTS
+    key_column = "token_id"
+
+    def apply(self, conn: Connection, events: Sequence[DecodedEvent], block_times: dict[int, int]) -> None:
+        """Applies mints and transfers in order."""
+        del block_times
+        mine = [e for e in events if e.name in TOKEN_EVENTS]
+        if not mine:
+            return
+        ids = sorted({e.values["token_id"] for e in mine})
+        tokens = {r["token_id"]: r for r in _load(conn, AssetTokenRow, "token_id", ids)}
+        for event in mine:
+            v = event.values
+            if event.name == "AssetMinted":
+                tokens[v["token_id"]] = {
+                    "token_id": v["token_id"], "item_id": v["item_id"], "owner": v["owner"], "uri": v["uri"],
+                    "minted_block": event.block_number, "transfers": 0,
+                }  # fmt: skip
+            elif v["from_address"] != _ZERO and v["token_id"] in tokens:
+                token = tokens[v["token_id"]]
+                token["owner"] = v["to_address"]
+                token["transfers"] += 1
+        _replace(conn, AssetTokenRow, "token_id", ids, list(tokens.values()))
+
+    def rebuild(self, conn: Connection, ids: Sequence[str]) -> None:
+        """Rebuilds tokens `ids` from their stored typed events."""
+        _replace(conn, AssetTokenRow, "token_id", ids, [])
+        events, times = stored_events(conn, TOKEN_EVENTS, "token_id", ids)
+        self.apply(conn, events, times)

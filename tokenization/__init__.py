@@ -1,0 +1,1 @@
+"""Asset tokens: ERC-721 tokens for the physical items tracked in SupplyChain."""
