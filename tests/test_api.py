@@ -196,4 +196,4 @@ def test_health_reports_chain_and_queue(api: TestClient, services: Services, dev
     assert health["status"] == "ok"
     assert health["chain_id"] == services.ledger.deployment.chain_id
     assert health["counts"]["pending_readings"] == 1
-    assert set(health["contracts"]) == {"DeviceRegistry", "DataNotary"}
+    assert set(health["contracts"]) == {"DeviceRegistry", "DataNotary", "SupplyChain", "AssetToken"}

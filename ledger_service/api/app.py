@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from ledger_service import __version__
 from ledger_service.api.limits import BodySizeLimit
 from ledger_service.api.problems import install_problem_handlers
-from ledger_service.api.routes import batches, devices, health, metrics, proofs, readings
+from ledger_service.api.routes import batches, devices, health, items, metrics, proofs, readings, tokens
 from ledger_service.services import Services
 
 
@@ -27,4 +27,6 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(devices.router)
     app.include_router(batches.router)
     app.include_router(proofs.router)
+    app.include_router(items.router)
+    app.include_router(tokens.router)
     return app
