@@ -62,7 +62,8 @@ def flow(services: Services, chain: ChainContext, tmp_path: Path) -> Iterator[tu
         indexer.close()
     yield api, {
         "item": "0x" + item_id.hex(), "token": str(token_id), "carrier": carrier.operator.address.lower(),
-        "device": "0x" + device.device_id.hex(), "evidence_leaf": "0x" + evidence.leaf.hex(), "operator": operator.lower(),
+        "device": "0x" + device.device_id.hex(), "evidence_leaf": "0x" + evidence.leaf.hex(),
+        "operator": operator.lower(),
     }  # fmt: skip
 
 
