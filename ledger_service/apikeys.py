@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from ledger_service.errors import Forbidden, NotFound, Unauthorized
 from ledger_service.models import ApiKey
+from ledger_service.parties import check_party_name
 
 
 class Role(StrEnum):
@@ -24,16 +25,21 @@ class Role(StrEnum):
     ADMIN = "admin"  # everything
     REGISTRAR = "registrar"  # register devices
     DEVICE_MANAGER = "device-manager"  # rotate keys, suspend, reactivate, revoke, transfer devices
+    MANUFACTURER = "manufacturer"  # register, hold, release and recall items
+    CUSTODIAN = "custodian"  # hand items over, accept, cancel, record checkpoints, confirm delivery
 
 
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_key(engine: Engine, name: str, roles: list[Role]) -> tuple[ApiKey, str]:
-    """Issues a key; returns its record and the secret, which is shown once and never stored."""
+def create_key(engine: Engine, name: str, roles: list[Role], party: str | None = None) -> tuple[ApiKey, str]:
+    """Issues a key (acting on chain as `party` when given); returns its record and the secret,
+    which is shown once and never stored."""
     if not roles:
         raise ValueError("a key needs at least one role")
+    if party is not None:
+        check_party_name(party)
     prefix = secrets.token_hex(4)
     secret = f"pl_{prefix}_{secrets.token_urlsafe(32)}"
     record = ApiKey(
@@ -41,6 +47,7 @@ def create_key(engine: Engine, name: str, roles: list[Role]) -> tuple[ApiKey, st
         key_hash=_hash(secret),
         prefix=prefix,
         roles=",".join(sorted({r.value for r in roles})),
+        party=party,
         created_at=time.time(),
     )
     with Session(engine, expire_on_commit=False) as session:

@@ -78,5 +78,8 @@ class ApiKey(SQLModel, table=True):
     key_hash: str = Field(unique=True, max_length=64)
     prefix: str = Field(max_length=16, description="The first characters of the key, to recognise it")
     roles: str = Field(description="Comma-separated roles")
+    party: str | None = Field(
+        default=None, max_length=64, description="On-chain account the service acts as for this key (else operator)"
+    )
     created_at: float
     revoked_at: float | None = None

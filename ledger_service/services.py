@@ -15,10 +15,12 @@ from ledger_service.compiler import Artifact
 from ledger_service.content import ContentStore, IpfsContentStore, LocalContentStore
 from ledger_service.db import create_schema, make_engine
 from ledger_service.ingest import Ingestor
+from ledger_service.parties import Parties
 from ledger_service.proofs import HeadTracker, ProofService
 from ledger_service.ratelimit import DeviceRateLimiter
 from ledger_service.registry import RegistryCache
 from ledger_service.settings import Settings
+from ledger_service.supply_chain import SupplyChainContract
 
 
 @dataclass
@@ -31,6 +33,8 @@ class Services:
     registry: RegistryCache
     ingestor: Ingestor
     proofs: ProofService
+    parties: Parties
+    artifacts: dict[str, Artifact]
 
     @classmethod
     def build(
@@ -53,7 +57,11 @@ class Services:
         )
         head = HeadTracker(lambda: int(client.w3.eth.block_number))
         proofs = ProofService(engine, deployment, ledger.domain, registry=registry, head=head)
-        return cls(settings=settings, engine=engine, ledger=ledger, registry=registry, ingestor=ingestor, proofs=proofs)
+        parties = Parties(settings.data_dir, client.rpc_url, client)
+        return cls(
+            settings=settings, engine=engine, ledger=ledger, registry=registry, ingestor=ingestor, proofs=proofs,
+            parties=parties, artifacts=artifacts,
+        )  # fmt: skip
 
     def content_store(self) -> ContentStore:
         """The content store the settings name: IPFS when an API URL is set, else the data directory."""
@@ -79,6 +87,10 @@ class Services:
             use_finalized=self.settings.use_finalized,
             dispatch=dispatch,
         )
+
+    def supply_chain(self, party: str | None = None) -> SupplyChainContract:
+        """SupplyChain called as `party` (None: the operator)."""
+        return SupplyChainContract(self.parties.client(party), self.ledger.deployment, self.artifacts)
 
     def close(self) -> None:
         """Stops the verification threads and releases database connections."""

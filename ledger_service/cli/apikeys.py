@@ -13,6 +13,7 @@ from ledger_service.apikeys import Role, create_key, list_keys, revoke_key
 from ledger_service.cli.common import console, fail, load_settings
 from ledger_service.db import create_schema, make_engine
 from ledger_service.errors import ProvenanceError
+from ledger_service.parties import party_account
 
 app = typer.Typer(help="Issue and revoke API keys (stored as hashes in the service's database).", no_args_is_help=True)
 
@@ -29,10 +30,20 @@ def _engine() -> Engine:
 def create(
     name: Annotated[str, typer.Argument(help="Who or what the key is for.")],
     role: Annotated[list[Role], typer.Option("--role", help="A role the key has; repeat for several.")],
+    party: Annotated[
+        str | None,
+        typer.Option(help="Act on chain as this party (an account the service holds, made on first use)."),
+    ] = None,
 ) -> None:
     """Issue a key. The secret is printed once, on stdout; only its hash is stored."""
-    record, secret = create_key(_engine(), name, role)
-    console.print(f"created API key '{record.name}' (prefix {record.prefix}) with roles {record.roles}")
+    try:
+        record, secret = create_key(_engine(), name, role, party=party)
+    except ProvenanceError as exc:
+        fail(exc)
+    acting = ""
+    if party:
+        acting = f", acting as party {party} ({party_account(load_settings().data_dir, party).address})"
+    console.print(f"created API key '{record.name}' (prefix {record.prefix}) with roles {record.roles}{acting}")
     console.print("store the key now: it cannot be shown again")
     print(secret)
 
@@ -40,10 +51,11 @@ def create(
 @app.command("list")
 def list_command() -> None:
     """List keys (prefix, name, roles, state)."""
-    table = Table("prefix", "name", "roles", "created", "state")
+    table = Table("prefix", "name", "roles", "party", "created", "state")
     for record in list_keys(_engine()):
         created = time.strftime("%Y-%m-%d %H:%M", time.gmtime(record.created_at))
-        table.add_row(record.prefix, record.name, record.roles, created, "revoked" if record.revoked_at else "active")
+        state = "revoked" if record.revoked_at else "active"
+        table.add_row(record.prefix, record.name, record.roles, record.party or "-", created, state)
     console.print(table)
 
 

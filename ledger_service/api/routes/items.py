@@ -1,15 +1,30 @@
-"""Items of the supply chain, read from the SQL mirror: state, list, and the history timeline."""
+"""Items of the supply chain. Reads come from the SQL mirror (state, list, history timeline);
+writes are sent to SupplyChain as the API key's party (or the operator) and answer with the
+transaction."""
 
 from __future__ import annotations
 
+import json
+import os
+import time
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from eth_utils import keccak
+from fastapi import APIRouter, Path, Query, status
+from hexbytes import HexBytes
+from web3.types import TxReceipt
 
 from indexer import queries
 from ledger_service.api.deps import ServicesDep
+from ledger_service.api.item_schemas import AcceptIn, CheckpointIn, DeliveryIn, HandoverIn, ItemCreate, RecallIn
 from ledger_service.api.problems import MEDIA_TYPE
-from ledger_service.errors import NotFound
+from ledger_service.api.routes.devices import require
+from ledger_service.apikeys import Role
+from ledger_service.errors import ChainRefused, NotFound, TransactionReverted
+from ledger_service.models import ApiKey
+from ledger_service.services import Services
+from ledger_service.supply_chain import Evidence, SupplyChainContract
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
 
@@ -19,6 +34,74 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such item in the mirror", "content": {MEDIA_TYPE: {}}},
     422: {"description": "Malformed id or filter", "content": {MEDIA_TYPE: {}}},
 }
+_WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"description": text, "content": {MEDIA_TYPE: {}}}
+    for code, text in {
+        401: "No valid API key",
+        403: "The key lacks the role, or its account may not do this to the item",
+        404: "No such item",
+        409: "The item's state does not allow it (closed, on hold, transfer pending or expired...)",
+        422: "Invalid body, evidence that is not anchored, unknown device",
+    }.items()
+}
+# Custom errors of SupplyChain, as the API reports them: (status, code).
+_REVERTS = {
+    "SupplyChainUnknownItem": (404, "unknown-item"),
+    "SupplyChainItemExists": (409, "item-exists"),
+    "SupplyChainNotCustodian": (403, "not-custodian"),
+    "SupplyChainNotReceiver": (403, "not-receiver"),
+    "SupplyChainNotTransferParty": (403, "not-transfer-party"),
+    "SupplyChainNotManufacturer": (403, "not-manufacturer"),
+    "SupplyChainNotCheckpointer": (403, "not-checkpointer"),
+    "AccessControlUnauthorizedAccount": (403, "missing-chain-role"),
+    "SupplyChainItemClosed": (409, "item-closed"),
+    "SupplyChainItemOnHold": (409, "item-on-hold"),
+    "SupplyChainTransferPending": (409, "transfer-pending"),
+    "SupplyChainNoPendingTransfer": (409, "no-pending-transfer"),
+    "SupplyChainTransferExpired": (409, "transfer-expired"),
+    "SupplyChainDeviceAlreadyAttached": (409, "device-already-attached"),
+    "SupplyChainSameCondition": (409, "same-condition"),
+    "SupplyChainInvalidReceiver": (422, "invalid-receiver"),
+    "SupplyChainInvalidExpiry": (422, "invalid-expiry"),
+    "SupplyChainEvidenceNotAnchored": (422, "evidence-not-anchored"),
+    "SupplyChainUnknownDevice": (422, "unknown-device"),
+    "SupplyChainZeroItemId": (422, "invalid-item-id"),
+}
+ManufacturerKey = Annotated[ApiKey, require(Role.MANUFACTURER)]
+CustodianKey = Annotated[ApiKey, require(Role.CUSTODIAN)]
+
+
+def _refused(exc: TransactionReverted) -> ChainRefused:
+    name = str(exc.context.get("error") or "")
+    status_code, code = _REVERTS.get(name, (409, "chain-refused"))
+    refused = ChainRefused(f"SupplyChain refused: {exc.detail}", contract_error=name or None)
+    refused.status, refused.code = status_code, code
+    return refused
+
+
+def _address(services: Services, party: str) -> str:
+    return services.parties.address(party[6:]) if party.startswith("party:") else party
+
+
+def _send(
+    services: Services, key: ApiKey, item_id: str, action: Callable[[SupplyChainContract], TxReceipt]
+) -> dict[str, Any]:
+    contract = services.supply_chain(key.party)
+    try:
+        receipt = action(contract)
+    except TransactionReverted as exc:
+        raise _refused(exc) from exc
+    return {
+        "item_id": item_id,
+        "account": contract.client.operator.address,
+        "transaction_hash": HexBytes(receipt["transactionHash"]).to_0x_hex(),
+        "block_number": int(receipt["blockNumber"]),
+        "links": {"item": f"/v1/items/{item_id}", "history": f"/v1/items/{item_id}/history"},
+    }
+
+
+def _item_bytes(item_id: str) -> bytes:
+    return bytes.fromhex(item_id[2:])
 
 
 @router.get("", responses=_ERRORS)
@@ -70,3 +153,87 @@ def item_history(services: ServicesDep, item_id: str = Hex32) -> dict[str, Any]:
         entries = queries.item_history(conn, item_id.lower())
         block = queries.indexed_block(conn)
     return {"item_id": item_id.lower(), "entries": entries, "indexed_block": block}
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, responses=_WRITE_ERRORS)
+def register_item(body: ItemCreate, services: ServicesDep, key: ManufacturerKey) -> dict[str, Any]:
+    """Registers an item on chain (`manufacturer` role): its description goes to the content
+    store, its keccak-256 becomes the content hash; sensors must be registered devices."""
+    item_id = body.item_id.lower() if body.item_id else "0x" + os.urandom(32).hex()
+    description = json.dumps(body.description, sort_keys=True, separators=(",", ":")).encode()
+    cid = services.content_store().put(description)
+    contract = services.supply_chain(key.party)
+    custodian = _address(services, body.custodian) if body.custodian else contract.client.operator.address
+    devices = [bytes.fromhex(d[2:]) for d in body.devices]
+    answer = _send(
+        services, key, item_id,
+        lambda c: c.register_item(_item_bytes(item_id), custodian, keccak(description), cid, devices),
+    )  # fmt: skip
+    return {**answer, "content_hash": "0x" + keccak(description).hex(), "metadata_cid": cid}
+
+
+@router.post("/{item_id}/handover", responses=_WRITE_ERRORS)
+def propose_handover(
+    body: HandoverIn, services: ServicesDep, key: CustodianKey, item_id: str = Hex32
+) -> dict[str, Any]:
+    """Proposes to hand the item to `to` (the key's account must be the custodian); the receiver
+    accepts with `POST /v1/items/{id}/accept` before `expires_in` seconds pass."""
+    to = _address(services, body.to)
+    expires_at = int(time.time()) + body.expires_in
+    location = body.location.to_location()
+    return _send(
+        services, key, item_id.lower(),
+        lambda c: c.propose_transfer(_item_bytes(item_id), to, location, expires_at),
+    )  # fmt: skip
+
+
+@router.post("/{item_id}/accept", responses=_WRITE_ERRORS)
+def accept_handover(body: AcceptIn, services: ServicesDep, key: CustodianKey, item_id: str = Hex32) -> dict[str, Any]:
+    """Accepts the pending handover (the key's account must be the named receiver)."""
+    location = body.location.to_location()
+    return _send(services, key, item_id.lower(), lambda c: c.accept_transfer(_item_bytes(item_id), location))
+
+
+@router.post("/{item_id}/cancel", responses=_WRITE_ERRORS)
+def cancel_handover(services: ServicesDep, key: CustodianKey, item_id: str = Hex32) -> dict[str, Any]:
+    """Withdraws (custodian) or refuses (receiver) the pending handover."""
+    return _send(services, key, item_id.lower(), lambda c: c.cancel_transfer(_item_bytes(item_id)))
+
+
+@router.post("/{item_id}/checkpoints", status_code=status.HTTP_201_CREATED, responses=_WRITE_ERRORS)
+def record_checkpoint(
+    body: CheckpointIn, services: ServicesDep, key: CustodianKey, item_id: str = Hex32
+) -> dict[str, Any]:
+    """Records a checkpoint; with `evidence_reading_id`, the reading's Merkle proof against its
+    anchored batch is checked on chain (409 `not-yet-anchored` while its batch is not anchored)."""
+    evidence = Evidence()
+    if body.evidence_reading_id:
+        bundle = services.proofs.bundle(body.evidence_reading_id.lower())
+        evidence = Evidence(
+            bytes.fromhex(bundle["merkle"]["root"][2:]),
+            bytes.fromhex(bundle["leaf"]["hash"][2:]),
+            [bytes.fromhex(p[2:]) for p in bundle["merkle"]["proof"]],
+        )
+    location = body.location.to_location()
+    answer = _send(
+        services, key, item_id.lower(),
+        lambda c: c.record_checkpoint(_item_bytes(item_id), location, body.status_code, evidence),
+    )  # fmt: skip
+    if body.evidence_reading_id:
+        answer["evidence_proof"] = f"/v1/readings/{body.evidence_reading_id.lower()}/proof"
+    return answer
+
+
+@router.post("/{item_id}/recall", responses=_WRITE_ERRORS)
+def recall_item(body: RecallIn, services: ServicesDep, key: ManufacturerKey, item_id: str = Hex32) -> dict[str, Any]:
+    """Recalls the item (`manufacturer` role; the key's account must be its manufacturer); final."""
+    return _send(services, key, item_id.lower(), lambda c: c.recall(_item_bytes(item_id), body.reason))
+
+
+@router.post("/{item_id}/deliver", responses=_WRITE_ERRORS)
+def confirm_delivery(
+    body: DeliveryIn, services: ServicesDep, key: CustodianKey, item_id: str = Hex32
+) -> dict[str, Any]:
+    """The custodian takes final delivery; final."""
+    location = body.location.to_location()
+    return _send(services, key, item_id.lower(), lambda c: c.confirm_delivery(_item_bytes(item_id), location))

@@ -1,0 +1,133 @@
+"""Item writes through the API, each party acting through its own API key, and every refusal."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ledger_service.api.app import create_app
+from ledger_service.apikeys import Role, create_key
+from ledger_service.services import Services
+from ledger_service.supply_chain import ItemStatus
+from tests.factories import new_device, signed_body
+from tests.test_api import assert_problem
+
+HERE = {"latitude": 53.5461, "longitude": 9.9661, "site": "4012345000009"}
+
+
+@pytest.fixture
+def keys(services: Services) -> dict[str, dict[str, str]]:
+    def key(name: str, roles: list[Role], party: str | None = None) -> dict[str, str]:
+        _, secret = create_key(services.engine, name, roles, party=party)
+        return {"Authorization": f"Bearer {secret}"}
+
+    return {
+        "maker": key("maker", [Role.MANUFACTURER, Role.CUSTODIAN]),
+        "carrier": key("carrier", [Role.CUSTODIAN], party="carrier"),
+        "warehouse": key("warehouse", [Role.CUSTODIAN], party="warehouse"),
+        "stranger": key("stranger", [Role.CUSTODIAN, Role.MANUFACTURER], party="stranger"),
+        "registrar": key("registrar", [Role.REGISTRAR]),
+    }
+
+
+def item_state(services: Services, item_id: str) -> Any:
+    return services.supply_chain().get_item(bytes.fromhex(item_id[2:]))
+
+
+def test_cold_chain_through_the_api(services: Services, keys: dict[str, dict[str, str]]) -> None:
+    api = TestClient(create_app(services))
+    device = new_device(services.ledger)
+    body = {"description": {"product": "vaccine", "lot": "L-42"}, "devices": ["0x" + device.device_id.hex()]}
+    assert_problem(api.post("/v1/items", json=body), 401, "unauthorized")
+    assert_problem(api.post("/v1/items", json=body, headers=keys["registrar"]), 403, "forbidden")
+    created = api.post("/v1/items", json=body, headers=keys["maker"])
+    assert created.status_code == 201, created.text
+    item = created.json()["item_id"]
+    assert created.json()["metadata_cid"].startswith("bafk")
+    assert item_state(services, item).status is ItemStatus.ACTIVE
+
+    handover = {"to": "party:carrier", "location": HERE, "expires_in": 3600}
+    assert_problem(api.post(f"/v1/items/{item}/handover", json=handover, headers=keys["carrier"]), 403, "not-custodian")
+    assert api.post(f"/v1/items/{item}/handover", json=handover, headers=keys["maker"]).status_code == 200
+    before = item_state(services, item).custodian
+    assert_problem(
+        api.post(f"/v1/items/{item}/accept", json={"location": HERE}, headers=keys["warehouse"]), 403, "not-receiver"
+    )
+    assert item_state(services, item).custodian == before  # a refusal changes nothing
+    accepted = api.post(f"/v1/items/{item}/accept", json={"location": HERE}, headers=keys["carrier"])
+    assert accepted.status_code == 200 and accepted.json()["account"] == services.parties.address("carrier")
+    assert item_state(services, item).custodian == services.parties.address("carrier")
+    assert_problem(
+        api.post(f"/v1/items/{item}/accept", json={"location": HERE}, headers=keys["carrier"]),
+        409,
+        "no-pending-transfer",
+    )
+
+    # checkpoints, with evidence from a reading of the item's sensor
+    ids = [api.post("/v1/readings", json=signed_body(device, services.ledger.domain)).json()["id"] for _ in range(2)]
+    checkpoint = {"location": HERE, "status_code": 200, "evidence_reading_id": ids[0]}
+    assert_problem(
+        api.post(f"/v1/items/{item}/checkpoints", json=checkpoint, headers=keys["carrier"]), 409, "not-yet-anchored"
+    )
+    batcher = services.batcher()
+    batcher.batch_age = 0.0
+    batcher.run_once()
+    assert_problem(
+        api.post(f"/v1/items/{item}/checkpoints", json=checkpoint, headers=keys["stranger"]), 403, "not-checkpointer"
+    )
+    recorded = api.post(f"/v1/items/{item}/checkpoints", json=checkpoint, headers=keys["carrier"])
+    assert recorded.status_code == 201, recorded.text
+    assert recorded.json()["evidence_proof"] == f"/v1/readings/{ids[0]}/proof"
+    unknown = {**checkpoint, "evidence_reading_id": "0x" + "cd" * 32}
+    assert_problem(api.post(f"/v1/items/{item}/checkpoints", json=unknown, headers=keys["carrier"]), 404, "not-found")
+
+    # a handover refused by its receiver, then the recall closes the item
+    onward = {"to": "party:warehouse", "location": HERE, "expires_in": 3600}
+    assert api.post(f"/v1/items/{item}/handover", json=onward, headers=keys["carrier"]).status_code == 200
+    assert_problem(
+        api.post(f"/v1/items/{item}/handover", json=onward, headers=keys["carrier"]), 409, "transfer-pending"
+    )
+    assert_problem(api.post(f"/v1/items/{item}/cancel", headers=keys["stranger"]), 403, "not-transfer-party")
+    assert api.post(f"/v1/items/{item}/cancel", headers=keys["warehouse"]).status_code == 200
+    assert_problem(
+        api.post(f"/v1/items/{item}/recall", json={"reason": "x"}, headers=keys["stranger"]), 403, "not-manufacturer"
+    )
+    assert (
+        api.post(f"/v1/items/{item}/recall", json={"reason": "cold chain broken"}, headers=keys["maker"]).status_code
+        == 200
+    )
+    assert item_state(services, item).status is ItemStatus.RECALLED
+    assert_problem(api.post(f"/v1/items/{item}/handover", json=onward, headers=keys["carrier"]), 409, "item-closed")
+    assert_problem(
+        api.post(f"/v1/items/{item}/deliver", json={"location": HERE}, headers=keys["carrier"]), 409, "item-closed"
+    )
+
+
+def test_delivery_is_final_and_bad_bodies_are_refused(services: Services, keys: dict[str, dict[str, str]]) -> None:
+    api = TestClient(create_app(services))
+    item = "0x" + os.urandom(32).hex()
+    assert api.post("/v1/items", json={"item_id": item}, headers=keys["maker"]).status_code == 201
+    assert_problem(api.post("/v1/items", json={"item_id": item}, headers=keys["maker"]), 409, "item-exists")
+    assert_problem(
+        api.post("/v1/items", json={"devices": ["0x" + "11" * 32]}, headers=keys["maker"]), 422, "unknown-device"
+    )
+    assert api.post(f"/v1/items/{item}/deliver", json={"location": HERE}, headers=keys["maker"]).status_code == 200
+    assert item_state(services, item).status is ItemStatus.DELIVERED
+    handover = {"to": "party:carrier", "location": HERE}
+    assert_problem(api.post(f"/v1/items/{item}/handover", json=handover, headers=keys["maker"]), 409, "item-closed")
+    unknown = "0x" + os.urandom(32).hex()
+    assert_problem(api.post(f"/v1/items/{unknown}/handover", json=handover, headers=keys["maker"]), 404, "unknown-item")
+    for bad in (
+        {"to": "party:carrier", "location": {**HERE, "latitude": 91}},
+        {"to": "someone", "location": HERE},
+        {"to": "party:Carrier!", "location": HERE},
+        {"to": "party:carrier", "location": HERE, "expires_in": 10},
+        {"to": "party:carrier", "location": HERE, "extra": 1},
+    ):
+        assert_problem(api.post(f"/v1/items/{item}/handover", json=bad, headers=keys["maker"]), 422, "validation-error")
+    assert_problem(
+        api.post(f"/v1/items/{item}/recall", json={"reason": ""}, headers=keys["maker"]), 422, "validation-error"
+    )
