@@ -25,10 +25,13 @@ class SimulatedDevice:
     device_id: bytes
     sequence: int = 0
 
-    def next_reading(self, domain: Domain, now: int, metric: str = "temperature") -> dict[str, object]:
-        """The next signed reading, as the API takes it."""
+    def next_reading(
+        self, domain: Domain, now: int, metric: str = "temperature", celsius: float | None = None
+    ) -> dict[str, object]:
+        """The next signed reading, as the API takes it (a cold-chain temperature unless given)."""
         self.sequence += 1
-        celsius = 4.0 + 2.0 * math.sin(self.sequence / 10) + random.uniform(-0.2, 0.2)
+        if celsius is None:
+            celsius = 4.0 + 2.0 * math.sin(self.sequence / 10) + random.uniform(-0.2, 0.2)
         reading = Reading(
             device_id=self.device_id,
             sequence=self.sequence,

@@ -27,6 +27,7 @@ from ledger_service.runtime import (
     worker_process,
 )
 from ledger_service.services import Services
+from ledger_service.shipment_demo import run_shipment
 from ledger_service.tasks import configure, dispatcher
 
 
@@ -189,9 +190,23 @@ def demo(
     rate: Annotated[float, typer.Option(min=0.1, help="Readings per second, all devices together.")] = 5.0,
     duration: Annotated[float, typer.Option(min=0.1, help="Seconds to run.")] = 10.0,
     api: Annotated[str | None, typer.Option(help="API base URL; default the running instance's.")] = None,
+    shipment: Annotated[
+        bool, typer.Option("--shipment", help="Run a cold-chain shipment through several custodians instead.")
+    ] = False,
 ) -> None:
-    """Simulated devices register and send signed readings to the API at a chosen rate."""
+    """Simulated devices register and send signed readings to the API at a chosen rate; with
+    --shipment, a lot with a temperature logger travels through three custodians instead."""
     settings = load_settings()
+    if shipment:
+        api_url = api or read_runtime(settings).get("api_url") or f"http://127.0.0.1:{settings.api_port}"
+        try:
+            with attached_services(settings) as services:
+                console.print(f"cold-chain shipment through {api_url}")
+                done = run_shipment(services, api_url, console)
+        except (ProvenanceError, RuntimeError) as exc:
+            fail(exc)
+        console.print(f"item {done.item_id}, token {done.token_id}")
+        return
     try:
         api_url = api or read_runtime(settings).get("api_url") or f"http://127.0.0.1:{settings.api_port}"
         ledger = connect_ledger(settings)

@@ -4,18 +4,16 @@ transaction."""
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from eth_utils import keccak
 from fastapi import APIRouter, Path, Query, status
 from hexbytes import HexBytes
 from web3.types import TxReceipt
 
 from indexer import queries
+from ledger_service import items as actions
 from ledger_service.api.deps import ServicesDep
 from ledger_service.api.item_schemas import AcceptIn, CheckpointIn, DeliveryIn, HandoverIn, ItemCreate, RecallIn
 from ledger_service.api.problems import MEDIA_TYPE
@@ -77,10 +75,6 @@ def _refused(exc: TransactionReverted) -> ChainRefused:
     refused = ChainRefused(f"SupplyChain refused: {exc.detail}", contract_error=name or None)
     refused.status, refused.code = status_code, code
     return refused
-
-
-def _address(services: Services, party: str) -> str:
-    return services.parties.address(party[6:]) if party.startswith("party:") else party
 
 
 def _send(
@@ -159,17 +153,22 @@ def item_history(services: ServicesDep, item_id: str = Hex32) -> dict[str, Any]:
 def register_item(body: ItemCreate, services: ServicesDep, key: ManufacturerKey) -> dict[str, Any]:
     """Registers an item on chain (`manufacturer` role): its description goes to the content
     store, its keccak-256 becomes the content hash; sensors must be registered devices."""
-    item_id = body.item_id.lower() if body.item_id else "0x" + os.urandom(32).hex()
-    description = json.dumps(body.description, sort_keys=True, separators=(",", ":")).encode()
-    cid = services.content_store().put(description)
-    contract = services.supply_chain(key.party)
-    custodian = _address(services, body.custodian) if body.custodian else contract.client.operator.address
-    devices = [bytes.fromhex(d[2:]) for d in body.devices]
-    answer = _send(
-        services, key, item_id,
-        lambda c: c.register_item(_item_bytes(item_id), custodian, keccak(description), cid, devices),
-    )  # fmt: skip
-    return {**answer, "content_hash": "0x" + keccak(description).hex(), "metadata_cid": cid}
+    done: list[actions.Registered] = []
+
+    def register(_: SupplyChainContract) -> TxReceipt:
+        done.append(
+            actions.register_item(services, key.party, body.item_id, body.custodian, body.description, body.devices)
+        )
+        return done[0].receipt
+
+    item_id = (body.item_id or "").lower()
+    answer = _send(services, key, item_id, register)
+    registered = done[0]
+    return {
+        **answer, "item_id": registered.item_id, "content_hash": registered.content_hash,
+        "metadata_cid": registered.metadata_cid,
+        "links": {"item": f"/v1/items/{registered.item_id}", "history": f"/v1/items/{registered.item_id}/history"},
+    }  # fmt: skip
 
 
 @router.post("/{item_id}/handover", responses=_WRITE_ERRORS)
@@ -178,7 +177,7 @@ def propose_handover(
 ) -> dict[str, Any]:
     """Proposes to hand the item to `to` (the key's account must be the custodian); the receiver
     accepts with `POST /v1/items/{id}/accept` before `expires_in` seconds pass."""
-    to = _address(services, body.to)
+    to = actions.resolve_account(services, body.to)
     expires_at = int(time.time()) + body.expires_in
     location = body.location.to_location()
     return _send(
@@ -206,14 +205,7 @@ def record_checkpoint(
 ) -> dict[str, Any]:
     """Records a checkpoint; with `evidence_reading_id`, the reading's Merkle proof against its
     anchored batch is checked on chain (409 `not-yet-anchored` while its batch is not anchored)."""
-    evidence = Evidence()
-    if body.evidence_reading_id:
-        bundle = services.proofs.bundle(body.evidence_reading_id.lower())
-        evidence = Evidence(
-            bytes.fromhex(bundle["merkle"]["root"][2:]),
-            bytes.fromhex(bundle["leaf"]["hash"][2:]),
-            [bytes.fromhex(p[2:]) for p in bundle["merkle"]["proof"]],
-        )
+    evidence = actions.evidence_of(services, body.evidence_reading_id) if body.evidence_reading_id else Evidence()
     location = body.location.to_location()
     answer = _send(
         services, key, item_id.lower(),

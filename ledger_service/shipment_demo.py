@@ -1,0 +1,112 @@
+"""A cold-chain shipment, end to end through the API: a temperature logger signs readings, the
+shipment passes from the manufacturer through a carrier and a warehouse to a pharmacy with a
+two-party handover at each step, checkpoints carry anchored readings as evidence, one excursion
+above 8 °C puts the lot out of compliance and freezes its token's transfers."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from rich.console import Console
+
+from ledger_service.apikeys import Role, create_key
+from ledger_service.demo import register_devices
+from ledger_service.items import evidence_of
+from ledger_service.services import Services
+from ledger_service.supply_chain import Condition
+from tokenization.assets import AssetTokens
+
+STOPS = [
+    ("carrier", {"latitude": 53.5461, "longitude": 9.9661, "site": "4012345000009"}),
+    ("warehouse", {"latitude": 51.9036, "longitude": 4.4996, "site": "8712345000004"}),
+    ("pharmacy", {"latitude": 52.3702, "longitude": 4.8952, "site": "8712345000011"}),
+]
+FACTORY = {"latitude": 50.1109, "longitude": 8.6821, "site": "4012345000016"}
+
+
+@dataclass
+class Shipment:
+    """What the demo did."""
+
+    item_id: str = ""
+    token_id: str = ""
+    readings: list[str] = field(default_factory=list)
+    breach_reading: str = ""
+    steps: list[str] = field(default_factory=list)
+
+
+def _ok(response: httpx.Response, what: str) -> dict[str, Any]:
+    if response.status_code >= 400:
+        raise RuntimeError(f"{what}: {response.status_code} {response.text[:300]}")
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def run_shipment(services: Services, api_url: str, console: Console, anchor_timeout: float = 60.0) -> Shipment:
+    """Runs the shipment against the API at `api_url` (the service behind it shares `services`'
+    database and chain) and prints each step."""
+    ledger = services.ledger
+    shipment = Shipment()
+    logger = register_devices(ledger, 1)[0]
+    keys = {"maker": create_key(services.engine, "demo-maker", [Role.MANUFACTURER, Role.CUSTODIAN])[1]}
+    for party, _ in STOPS:
+        keys[party] = create_key(services.engine, f"demo-{party}", [Role.CUSTODIAN], party=party)[1]
+    headers = {name: {"Authorization": f"Bearer {secret}"} for name, secret in keys.items()}
+
+    def step(text: str) -> None:
+        shipment.steps.append(text)
+        console.print(f"  {text}")
+
+    with httpx.Client(base_url=api_url, timeout=60) as http:
+        description = {"product": "insulin", "lot": "L-2026-11", "keep": "2-8 Cel"}
+        created = _ok(
+            http.post(
+                "/v1/items",
+                json={"description": description, "devices": ["0x" + logger.device_id.hex()]},
+                headers=headers["maker"],
+            ),
+            "register",
+        )
+        item = shipment.item_id = created["item_id"]
+        step(f"registered lot {item[:18]}… with temperature logger 0x{logger.device_id.hex()[:16]}…")
+        holder, here = "maker", FACTORY
+        for index, (party, place) in enumerate(STOPS):
+            celsius = 11.5 if party == "warehouse" else 4.0 + index
+            sent = http.post("/v1/readings", json=logger.next_reading(ledger.domain, int(time.time()), celsius=celsius))
+            reading = str(_ok(sent, "reading")["id"])
+            shipment.readings.append(reading)
+            _wait_anchored(http, reading, anchor_timeout)
+            handover = {"to": f"party:{party}", "location": here}
+            _ok(http.post(f"/v1/items/{item}/handover", json=handover, headers=headers[holder]), f"handover to {party}")
+            _ok(http.post(f"/v1/items/{item}/accept", json={"location": place}, headers=headers[party]), "accept")
+            step(f"{holder} -> {party}: proposed, then accepted at site {place['site']}")
+            checkpoint = {"location": place, "status_code": 200, "evidence_reading_id": reading}
+            _ok(http.post(f"/v1/items/{item}/checkpoints", json=checkpoint, headers=headers[party]), "checkpoint")
+            step(f"checkpoint at {party}: {celsius:.1f} °C, reading {reading[:18]}… proven on chain")
+            if celsius > 8:
+                shipment.breach_reading = reading
+                evidence = evidence_of(services, reading)
+                services.supply_chain().set_condition(bytes.fromhex(item[2:]), Condition.OUT_OF_COMPLIANCE, evidence)
+                step(f"excursion above 8 °C at {party}: lot out of compliance (evidence checked on chain)")
+            if index == 0:
+                tokens = AssetTokens(ledger.client, ledger.deployment, services.artifacts, services.content_store())
+                token_id, uri = tokens.mint(bytes.fromhex(item[2:]), ledger.client.operator.address)
+                shipment.token_id = str(token_id)
+                step(f"asset token minted to the manufacturer, metadata {uri}")
+            holder, here = party, place
+        _ok(http.post(f"/v1/items/{item}/deliver", json={"location": here}, headers=headers[holder]), "deliver")
+        step("delivered to the pharmacy")
+    console.print(f"history: {api_url}/v1/items/{shipment.item_id}/history (once the indexer has caught up)")
+    return shipment
+
+
+def _wait_anchored(http: httpx.Client, reading_id: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if http.get(f"/v1/readings/{reading_id}/proof").status_code == 200:
+            return
+        time.sleep(0.25)
+    raise RuntimeError(f"reading {reading_id} was not anchored within {timeout}s: is the batcher running?")
