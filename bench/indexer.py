@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, text
 
@@ -80,6 +81,50 @@ def backfill(url: str, rpc_url: str, target: IndexTarget, label: str) -> tuple[f
         flush=True,
     )
     return seconds, events, blocks
+
+
+def decode_rates(rpc_url: str, target: IndexTarget, artifacts: dict[str, Any], count: int = 20_000) -> None:
+    """Logs decoded per second: this indexer's generated decoders against web3's `process_log`."""
+    from web3 import Web3
+
+    from indexer.catalog import EventCatalog
+    from indexer.rpc import JsonRpc
+
+    rpc = JsonRpc(rpc_url)
+    head = int(rpc.call("eth_blockNumber"), 16)
+    logs: list[dict[str, Any]] = []
+    start = target.start_block
+    while len(logs) < count and start <= head:
+        logs += rpc.call(
+            "eth_getLogs",
+            {"fromBlock": hex(start), "toBlock": hex(min(head, start + 99)), "address": target.contracts["DataNotary"]},
+        )
+        start += 100
+    rpc.close()
+    catalog = EventCatalog(target.abis)
+    anchored = next(topic for topic, spec in catalog.by_topic.items() if spec.name == "BatchAnchored")
+    logs = [entry for entry in logs if entry["topics"][0] == anchored][:count]
+    started = time.perf_counter()
+    for entry in logs:
+        spec = catalog.by_topic[entry["topics"][0]]
+        spec.row((0, 0, "", ""), entry["topics"], bytes.fromhex(entry["data"][2:]))
+    ours = len(logs) / (time.perf_counter() - started)
+    w3 = Web3()
+    event = w3.eth.contract(abi=artifacts["DataNotary"].abi).events.BatchAnchored()
+    formatted = [
+        {**e, "blockNumber": int(e["blockNumber"], 16), "logIndex": int(e["logIndex"], 16),
+         "transactionIndex": int(e["transactionIndex"], 16), "topics": [bytes.fromhex(t[2:]) for t in e["topics"]],
+         "data": bytes.fromhex(e["data"][2:]), "address": Web3.to_checksum_address(e["address"])}
+        for e in logs
+    ]  # fmt: skip
+    started = time.perf_counter()
+    for entry in formatted:
+        event.process_log(entry)  # type: ignore[arg-type]
+    theirs = len(logs) / (time.perf_counter() - started)
+    print(
+        f"decoding {len(logs):,} BatchAnchored logs: {ours:,.0f} logs/s here, "
+        f"{theirs:,.0f} logs/s with web3 process_log"
+    )
 
 
 def follow_latency(url: str, rpc_url: str, target: IndexTarget, ledger: Ledger, samples: int) -> list[float]:
@@ -156,6 +201,7 @@ def main() -> None:
                 backfill(pg_url, node.url, target, "PostgreSQL backfill")
             finally:
                 drop_postgres(name)
+        decode_rates(node.url, target, artifacts)
         ledger = Ledger(client, deployment, artifacts)
         latencies = follow_latency(sqlite_url, node.url, target, ledger, args.follow_samples)
         print(
