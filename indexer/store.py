@@ -30,6 +30,7 @@ from indexer.models import (
 )
 from indexer.projections import ROLE_EVENTS, DeviceProjection, RoleProjection
 from indexer.supply_projections import ItemProjection, TokenProjection
+from ledger_service.db import bulk_insert
 
 #: Projections of entities (devices, items, tokens): each names its events and key column.
 ENTITY_PROJECTIONS = (DeviceProjection(), ItemProjection(), TokenProjection())
@@ -70,21 +71,7 @@ class Store:
         self, conn: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
     ) -> None:
         """Inserts `rows` fast, inside the connection's transaction."""
-        if not rows:
-            return
-        raw = conn.connection.driver_connection
-        names = ", ".join(columns)
-        if self.postgres:
-            with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:  # type: ignore[union-attr]
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            marks = ", ".join("?" * len(columns))
-            cursor = raw.cursor()  # type: ignore[union-attr]
-            try:
-                cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
-            finally:
-                cursor.close()
+        bulk_insert(conn, table, columns, rows)
 
     # -- checkpoint ---------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, inspect
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, create_engine
 
 import indexer.models  # noqa: F401 - registers the mirror's tables
@@ -46,6 +47,28 @@ def make_engine(url: str, bulk: bool = False) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def bulk_insert(conn: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Inserts `rows` fast inside the connection's transaction: `executemany` on SQLite, `COPY` on
+    PostgreSQL. A duplicate key raises SQLAlchemy's `IntegrityError`, as an ORM insert would."""
+    if not rows:
+        return
+    raw = conn.connection.driver_connection
+    names = ", ".join(columns)
+    try:
+        if conn.dialect.name == "postgresql":
+            with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:  # type: ignore[union-attr]
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor = raw.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})", rows)
+            finally:
+                cursor.close()
+    except conn.dialect.dbapi.IntegrityError as exc:  # type: ignore[union-attr]
+        raise IntegrityError(f"bulk insert into {table}", None, exc) from exc
 
 
 def alembic_config(connection: Connection | None = None, url: str | None = None) -> Config:

@@ -15,11 +15,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import insert, update
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from ledger_service.db import bulk_insert
 from ledger_service.errors import (
     DeviceRevoked,
     DeviceSuspended,
@@ -79,24 +80,24 @@ class _CursorMoved(Exception):
     """A concurrent request moved a device's cursor while this batch was being stored."""
 
 
-def _row(verified: VerifiedReading, leaf: str, received_at: float) -> dict[str, object]:
+_READING_COLUMNS = (
+    "id", "device_id", "sequence", "timestamp", "metric", "value", "scale", "unit", "payload_hash", "digest",
+    "signature", "signer", "received_at", "batch_id",
+)  # fmt: skip
+
+
+def _values(verified: VerifiedReading, leaf: str, received_at: float) -> tuple[object, ...]:
+    """A reading row in `_READING_COLUMNS` order."""
     reading = verified.reading
-    return {
-        "id": leaf,
-        "device_id": "0x" + reading.device_id.hex(),
-        "sequence": reading.sequence,
-        "timestamp": reading.timestamp,
-        "metric": reading.metric,
-        "value": str(reading.value),
-        "scale": reading.scale,
-        "unit": reading.unit,
-        "payload_hash": "0x" + reading.payload_hash.hex(),
-        "digest": "0x" + verified.digest.hex(),
-        "signature": "0x" + verified.signature.hex(),
-        "signer": verified.signer,
-        "received_at": received_at,
-        "batch_id": None,
-    }
+    return (
+        leaf, "0x" + reading.device_id.hex(), reading.sequence, reading.timestamp, reading.metric, str(reading.value),
+        reading.scale, reading.unit, "0x" + reading.payload_hash.hex(), "0x" + verified.digest.hex(),
+        "0x" + verified.signature.hex(), verified.signer, received_at, None,
+    )  # fmt: skip
+
+
+def _row(verified: VerifiedReading, leaf: str, received_at: float) -> dict[str, object]:
+    return dict(zip(_READING_COLUMNS, _values(verified, leaf, received_at), strict=True))
 
 
 class Ingestor:
@@ -312,7 +313,7 @@ class Ingestor:
                 for c in session.exec(select(DeviceCursor).where(col(DeviceCursor.device_id).in_(device_ids)))
             }
             start_cursors = dict(cursors)
-            rows: list[dict[str, object]] = []
+            rows: list[tuple[object, ...]] = []
             seen: set[str] = set()
             for index, verified in sorted(accepted, key=lambda item: item[1].reading.sequence):
                 leaf = leaves[index]
@@ -333,7 +334,7 @@ class Ingestor:
                     continue
                 cursors[device_id] = reading.sequence
                 seen.add(leaf)
-                rows.append(_row(verified, leaf, now))
+                rows.append(_values(verified, leaf, now))
                 results[index] = ItemResult("stored", reading_id=leaf)
             for device_id, last in cursors.items():
                 if device_id not in start_cursors:
@@ -351,7 +352,7 @@ class Ingestor:
                         session.rollback()
                         raise _CursorMoved
             if rows:
-                session.execute(insert(StoredReading), rows)
+                bulk_insert(session.connection(), "reading", _READING_COLUMNS, rows)
             session.commit()
         return results
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Path, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 
 from ledger_service.api.deps import ServicesDep
@@ -84,7 +83,7 @@ _BATCH_BODY = {
         **_ERRORS,
     },
 )
-async def post_batch(request: Request, services: ServicesDep) -> JSONResponse:
+async def post_batch(request: Request, services: ServicesDep) -> Response:
     """Verifies and stores up to `PROVENANCE_MAX_BATCH_READINGS` signed readings at once.
 
     Each reading gets its own result (stored, duplicate, or refused with the same codes as a single
@@ -92,8 +91,8 @@ async def post_batch(request: Request, services: ServicesDep) -> JSONResponse:
     """
     raw = await request.body()
     try:
-        body = json.loads(raw)
-    except ValueError as exc:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
         raise RequestValidationError(
             [{"loc": ("body",), "msg": f"invalid JSON: {exc}", "type": "json_invalid"}]
         ) from exc
@@ -112,7 +111,7 @@ def _item(index: int, status: str, reading_id: str | None, code: str | None, det
     return {"index": index, "status": status, "id": reading_id, "code": code, "detail": detail}
 
 
-def _ingest_batch(services: Services, items: list[Any]) -> JSONResponse:
+def _ingest_batch(services: Services, items: list[Any]) -> Response:
     """Validates, verifies and stores; the answer is built as plain JSON (documented by
     `BatchAccepted`), since thousands of results need no second validation on the way out."""
     parsed: list[tuple[int, ReadingIn]] = []
@@ -136,9 +135,13 @@ def _ingest_batch(services: Services, items: list[Any]) -> JSONResponse:
     counts = {"stored": 0, "duplicate": 0, "refused": 0}
     for r in final:
         counts[r["status"]] += 1
-    return JSONResponse(
-        {"stored": counts["stored"], "duplicates": counts["duplicate"], "refused": counts["refused"], "results": final}
-    )
+    answer = {
+        "stored": counts["stored"],
+        "duplicates": counts["duplicate"],
+        "refused": counts["refused"],
+        "results": final,
+    }
+    return Response(orjson.dumps(answer), media_type="application/json")
 
 
 @router.get("/{reading_id}", response_model=ReadingStatus, responses=_ERRORS)
