@@ -63,6 +63,7 @@ class Settings(BaseSettings):
         "events; for a shared public chain).",
     )
     index_max_span: int = Field(5000, ge=1, description="Most blocks the indexer reads in one chunk.")
+    ready_max_lag: int = Field(10, ge=0, description="Blocks the SQL mirror may trail the head for /readyz to pass.")
     index_poll: float = Field(0.1, gt=0, description="Seconds between the indexer's looks at the chain head.")
     build_dir: Path = Field(PROJECT_ROOT / "build", description="Where compiled contract artifacts are cached.")
     solc: Path | None = Field(None, description="Solidity compiler; default a native solc on PATH, else scripts/solc.")

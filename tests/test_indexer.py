@@ -559,3 +559,25 @@ def test_metrics_expose_the_indexer(services: Any, chain: ChainContext) -> None:
     assert f"provenance_index_head_block {float(head)}" in answer.text
     assert "provenance_index_lag_blocks 0.0" in answer.text
     assert 'provenance_batches{status="confirmed"}' in answer.text
+
+
+def test_liveness_and_readiness(services: Any, chain: ChainContext) -> None:
+    from fastapi.testclient import TestClient
+
+    from ledger_service.api.app import create_app
+
+    client = TestClient(create_app(services))
+    assert client.get("/healthz").json() == {"status": "ok"}
+    waiting = client.get("/readyz")
+    assert waiting.status_code == 503 and waiting.headers["content-type"].startswith("application/problem+json")
+    body = waiting.json()
+    assert body["code"] == "not-ready" and body["checks"]["database"]["ok"] and body["checks"]["chain"]["ok"]
+    assert body["checks"]["indexer"]["ok"] is False
+    indexer = ChainIndexer(services.engine, chain.client.rpc_url, target_of(chain.deployment, chain.artifacts))
+    try:
+        indexer.backfill()
+    finally:
+        indexer.close()
+    ready = client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"]["indexer"]["lag_blocks"] <= services.settings.ready_max_lag
