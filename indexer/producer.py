@@ -11,7 +11,7 @@ import queue
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
@@ -58,6 +58,17 @@ def fetching(job: FetchJob, fetcher: Fetcher | None = None, depth: int = 4) -> I
             yield chunks
 
 
+def _until_done(take: Callable[[], Chunk | FetchFailed | None]) -> Iterator[Chunk]:
+    """The chunks `take` hands over, until None; a FetchFailed is raised."""
+    while True:
+        item = take()
+        if item is None:
+            return
+        if isinstance(item, FetchFailed):
+            raise item
+        yield item
+
+
 @contextmanager
 def _process_fetch(job: FetchJob) -> Iterator[Iterator[Chunk]]:
     process = subprocess.Popen(
@@ -75,17 +86,8 @@ def _process_fetch(job: FetchJob) -> Iterator[Iterator[Chunk]]:
     process.stdin.close()
     stdout = cast(BinaryIO, process.stdout)
 
-    def chunks() -> Iterator[Chunk]:
-        while True:
-            item = read_record(stdout)
-            if item is None:
-                return
-            if isinstance(item, FetchFailed):
-                raise item
-            yield item
-
     try:
-        yield chunks()
+        yield _until_done(lambda: read_record(stdout))
     finally:
         if process.poll() is None:
             process.kill()
@@ -111,17 +113,8 @@ def _thread_fetch(job: FetchJob, fetcher: Fetcher, depth: int) -> Iterator[Itera
     worker = threading.Thread(target=run, name="index-fetch", daemon=True)
     worker.start()
 
-    def chunks() -> Iterator[Chunk]:
-        while True:
-            item = out.get()
-            if item is None:
-                return
-            if isinstance(item, FetchFailed):
-                raise item
-            yield item
-
     try:
-        yield chunks()
+        yield _until_done(out.get)
     finally:
         halt.set()
         while worker.is_alive():

@@ -72,6 +72,16 @@ def item_view(conn: Connection, item_id: str) -> dict[str, Any] | None:
     return item
 
 
+def _where(filters: dict[str, Any], cursor_column: str, after: str | None) -> tuple[str, dict[str, Any]]:
+    """A WHERE clause for equality filters (None: no filter) and a cursor, with its parameters."""
+    clauses = [f"{column} = :{column}" for column, value in filters.items() if value is not None]
+    params = {column: value for column, value in filters.items() if value is not None}
+    if after is not None:
+        clauses.append(f"{cursor_column} > :after")
+        params["after"] = after
+    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
+
+
 def list_items(
     conn: Connection,
     custodian: str | None,
@@ -81,16 +91,8 @@ def list_items(
     limit: int,
 ) -> list[dict[str, Any]]:
     """Items in id order after cursor `after`, filtered."""
-    clauses: list[str] = []
-    params: dict[str, Any] = {"limit": limit}
-    for column, value in (("custodian", custodian), ("status", status), ("manufacturer", manufacturer)):
-        if value is not None:
-            clauses.append(f"{column} = :{column}")
-            params[column] = value
-    if after is not None:
-        clauses.append("item_id > :after")
-        params["after"] = after
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    where, params = _where({"custodian": custodian, "status": status, "manufacturer": manufacturer}, "item_id", after)
+    params["limit"] = limit
     rows = conn.execute(
         text(
             "SELECT item_id, manufacturer, custodian, status, condition, held, transfer_count, registered_at "
@@ -225,15 +227,8 @@ def token_view(conn: Connection, token_id: str) -> dict[str, Any] | None:
 
 def list_tokens(conn: Connection, owner: str | None, after: str | None, limit: int) -> list[dict[str, Any]]:
     """Tokens in id order after cursor `after`, optionally of one owner."""
-    clauses: list[str] = []
-    params: dict[str, Any] = {"limit": limit}
-    if owner is not None:
-        clauses.append("owner = :owner")
-        params["owner"] = owner
-    if after is not None:
-        clauses.append("token_id > :after")
-        params["after"] = after
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    where, params = _where({"owner": owner}, "token_id", after)
+    params["limit"] = limit
     rows = conn.execute(
         text(
             f"SELECT token_id, item_id, owner, uri, minted_block, transfers FROM asset_token {where} "

@@ -13,22 +13,9 @@ from sqlalchemy import Connection, delete, insert, select
 
 from indexer.fetch import DecodedEvent
 from indexer.models import (
+    EVENT_TABLES,
     AssetTokenRow,
     CustodyPeriod,
-    EvAssetMinted,
-    EvCheckpointRecorded,
-    EvConditionChanged,
-    EvDeviceAttached,
-    EvDeviceDetached,
-    EvItemDelivered,
-    EvItemHeld,
-    EvItemRecalled,
-    EvItemRegistered,
-    EvItemReleased,
-    EvTransfer,
-    EvTransferAccepted,
-    EvTransferCancelled,
-    EvTransferProposed,
     Item,
     ItemDevice,
     table_of,
@@ -36,20 +23,14 @@ from indexer.models import (
 from indexer.projections import chunks, stored_events
 
 ITEM_EVENTS: dict[str, Any] = {
-    "ItemRegistered": EvItemRegistered,
-    "DeviceAttached": EvDeviceAttached,
-    "DeviceDetached": EvDeviceDetached,
-    "TransferProposed": EvTransferProposed,
-    "TransferAccepted": EvTransferAccepted,
-    "TransferCancelled": EvTransferCancelled,
-    "CheckpointRecorded": EvCheckpointRecorded,
-    "ConditionChanged": EvConditionChanged,
-    "ItemHeld": EvItemHeld,
-    "ItemReleased": EvItemReleased,
-    "ItemRecalled": EvItemRecalled,
-    "ItemDelivered": EvItemDelivered,
-}
-TOKEN_EVENTS: dict[str, Any] = {"AssetMinted": EvAssetMinted, "Transfer": EvTransfer}
+    name: EVENT_TABLES[name]
+    for name in (
+        "ItemRegistered", "DeviceAttached", "DeviceDetached", "TransferProposed", "TransferAccepted",
+        "TransferCancelled", "CheckpointRecorded", "ConditionChanged", "ItemHeld", "ItemReleased", "ItemRecalled",
+        "ItemDelivered",
+    )
+}  # fmt: skip
+TOKEN_EVENTS: dict[str, Any] = {name: EVENT_TABLES[name] for name in ("AssetMinted", "Transfer")}
 CONDITIONS = {0: "compliant", 1: "out_of_compliance"}
 _ZERO = "0x" + "00" * 20
 

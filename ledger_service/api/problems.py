@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ledger_service.errors import ProvenanceError
+from ledger_service.errors import ChainRefused, ProvenanceError, TransactionReverted
 
 log = logging.getLogger(__name__)
 
@@ -67,3 +67,18 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"path": request.url.path})
         return problem(500, "internal-error", "Internal error", "an unexpected error occurred", request.url.path)
+
+
+def refusal(exc: TransactionReverted, reverts: dict[str, tuple[int, str]], contract: str) -> ChainRefused:
+    """A contract's revert as the API reports it: the custom error's (status, code) from `reverts`,
+    409 `chain-refused` for errors not listed."""
+    name = str(exc.context.get("error") or "")
+    status_code, code = reverts.get(name, (409, "chain-refused"))
+    refused = ChainRefused(f"{contract} refused: {exc.detail}", contract_error=name or None)
+    refused.status, refused.code = status_code, code
+    return refused
+
+
+def write_errors(texts: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for problem answers: status -> description."""
+    return {code: {"description": text, "content": {MEDIA_TYPE: {}}} for code, text in texts.items()}

@@ -220,6 +220,11 @@ def history(item_id: ItemId) -> None:
     console.print(table)
 
 
+def _tokens(services: Services, party: str | None = None) -> AssetTokens:
+    client = services.parties.client(party)
+    return AssetTokens(client, services.ledger.deployment, services.artifacts, services.content_store())
+
+
 @token_app.command("mint")
 def mint(item_id: ItemId, to: Annotated[str, typer.Option("--to", help="Owner: address or party:NAME.")] = "") -> None:
     """Mint the item's asset token, its metadata written to the content store."""

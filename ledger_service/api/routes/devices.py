@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, status
 
 from ledger_service.api.deps import ServicesDep
 from ledger_service.api.device_schemas import DeviceCreate, DeviceList, DevicePublic, RotateKeyIn, TransferIn
-from ledger_service.api.problems import MEDIA_TYPE
+from ledger_service.api.problems import refusal, write_errors
 from ledger_service.apikeys import Role, authorize
 from ledger_service.devices import default_device_id
 from ledger_service.errors import ChainRefused, NotFound, TransactionReverted
@@ -19,16 +19,15 @@ from ledger_service.services import Services
 router = APIRouter(prefix="/v1/devices", tags=["devices"])
 
 DeviceIdPath = Path(pattern=r"^0x[0-9a-fA-F]{64}$", description="The device's 32-byte id")
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"description": text, "content": {MEDIA_TYPE: {}}}
-    for code, text in {
+_ERRORS = write_errors(
+    {
         401: "No valid API key",
         403: "The API key lacks the role, or the service does not own the device",
         404: "No such device",
         409: "The registry refused the change",
         422: "Invalid body or key",
-    }.items()
-}
+    }
+)
 # Custom errors of DeviceRegistry, as the API reports them: (status, code).
 _REVERTS = {
     "DeviceRegistryDeviceAlreadyRegistered": (409, "device-exists"),
@@ -62,11 +61,7 @@ ManagerKey = Annotated[ApiKey, require(Role.DEVICE_MANAGER)]
 
 
 def _refused(exc: TransactionReverted) -> ChainRefused:
-    name = str(exc.context.get("error") or "")
-    status_code, code = _REVERTS.get(name, (409, "chain-refused"))
-    refused = ChainRefused(f"the registry refused: {exc.detail}", contract_error=name or None)
-    refused.status, refused.code = status_code, code
-    return refused
+    return refusal(exc, _REVERTS, "the registry")
 
 
 def _known(services: Services, device_id: str) -> DeviceRecord:

@@ -16,7 +16,7 @@ from indexer import queries
 from ledger_service import items as actions
 from ledger_service.api.deps import ServicesDep
 from ledger_service.api.item_schemas import AcceptIn, CheckpointIn, DeliveryIn, HandoverIn, ItemCreate, RecallIn
-from ledger_service.api.problems import MEDIA_TYPE
+from ledger_service.api.problems import MEDIA_TYPE, refusal, write_errors
 from ledger_service.api.routes.devices import require
 from ledger_service.apikeys import Role
 from ledger_service.errors import ChainRefused, NotFound, TransactionReverted
@@ -32,16 +32,15 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such item in the mirror", "content": {MEDIA_TYPE: {}}},
     422: {"description": "Malformed id or filter", "content": {MEDIA_TYPE: {}}},
 }
-_WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"description": text, "content": {MEDIA_TYPE: {}}}
-    for code, text in {
+_WRITE_ERRORS = write_errors(
+    {
         401: "No valid API key",
         403: "The key lacks the role, or its account may not do this to the item",
         404: "No such item",
         409: "The item's state does not allow it (closed, on hold, transfer pending or expired...)",
         422: "Invalid body, evidence that is not anchored, unknown device",
-    }.items()
-}
+    }
+)
 # Custom errors of SupplyChain, as the API reports them: (status, code).
 _REVERTS = {
     "SupplyChainUnknownItem": (404, "unknown-item"),
@@ -70,11 +69,7 @@ CustodianKey = Annotated[ApiKey, require(Role.CUSTODIAN)]
 
 
 def _refused(exc: TransactionReverted) -> ChainRefused:
-    name = str(exc.context.get("error") or "")
-    status_code, code = _REVERTS.get(name, (409, "chain-refused"))
-    refused = ChainRefused(f"SupplyChain refused: {exc.detail}", contract_error=name or None)
-    refused.status, refused.code = status_code, code
-    return refused
+    return refusal(exc, _REVERTS, "SupplyChain")
 
 
 def _send(
