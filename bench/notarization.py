@@ -184,6 +184,7 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=100)
     parser.add_argument("--steady-rate", type=float, default=200.0)
     parser.add_argument("--steady-seconds", type=float, default=15.0)
+    parser.add_argument("--no-index", action="store_true", help="run `up` without its indexer (for comparison)")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-notarization-"))
@@ -194,6 +195,7 @@ def main() -> None:
         "PROVENANCE_LOG_LEVEL": "WARNING",
         "PROVENANCE_MQTT_HOST": "127.0.0.1" if args.mqtt_readings else "",
         "PROVENANCE_MQTT_CLIENT_ID": f"bench-ingest-{os.getpid()}",
+        "PROVENANCE_INDEX": "false" if args.no_index else "",
     }
     env = {k: v for k, v in env.items() if v}
     with RunningService(workdir, env=env, timeout=120) as service:
