@@ -33,17 +33,25 @@ from ledger_service.content import LocalContentStore  # noqa: E402
 from ledger_service.keys import DeviceKey, KeyType  # noqa: E402
 from ledger_service.merkle import MerkleTree  # noqa: E402
 from ledger_service.settings import Settings  # noqa: E402
-from ledger_service.supply_chain import Condition, Evidence, Location, SupplyChainContract  # noqa: E402
+from ledger_service.supply_chain import (  # noqa: E402
+    Condition,
+    Evidence,
+    Location,
+    SupplyChainContract,
+    reading_leaf_of,
+)
 from tokenization.assets import AssetTokens  # noqa: E402
 
 HERE = Location.of(52.37, 4.89, "8712345000004")
 
 
 def evidence(ledger: Ledger, readings: int) -> Evidence:
-    leaves = [keccak(os.urandom(32)) for _ in range(readings)]
+    pairs = [(os.urandom(32), os.urandom(32)) for _ in range(readings)]
+    leaves = [reading_leaf_of(d, s) for d, s in pairs]
     tree = MerkleTree(leaves)
     ledger.anchor(tree.root, readings, 1_700_000_000, 1_700_000_100, "bafy-bench")
-    return Evidence(tree.root, leaves[readings // 2], tree.proof(leaves[readings // 2]))
+    chosen = readings // 2
+    return Evidence(tree.root, pairs[chosen][0], pairs[chosen][1], tree.proof(leaves[chosen]))
 
 
 def main() -> None:

@@ -57,10 +57,14 @@ contract SupplyChain is AccessControl, Multicall {
         bytes32 site;
     }
 
-    /// @notice A reading leaf proven under a root anchored in the notary (root zero: none).
+    /// @notice A signed reading proven under a batch root anchored in the notary (root zero: none).
+    /// The leaf is computed here from the reading's EIP-712 digest and the keccak-256 of its
+    /// signature, as the notary's trees build it, so an inner node or the root itself cannot pass
+    /// for a reading.
     struct Evidence {
         bytes32 root;
-        bytes32 leaf;
+        bytes32 digest;
+        bytes32 signatureHash;
         bytes32[] proof;
     }
 
@@ -343,8 +347,8 @@ contract SupplyChain is AccessControl, Multicall {
         if (item.custodian != _msgSender() && !hasRole(ORACLE_ROLE, _msgSender())) {
             revert SupplyChainNotCheckpointer(itemId, _msgSender());
         }
-        _checkEvidence(evidence);
-        emit CheckpointRecorded(itemId, _msgSender(), statusCode, location, evidence.root, evidence.leaf);
+        bytes32 leaf = _checkEvidence(evidence);
+        emit CheckpointRecorded(itemId, _msgSender(), statusCode, location, evidence.root, leaf);
     }
 
     /**
@@ -360,9 +364,9 @@ contract SupplyChain is AccessControl, Multicall {
         Item storage item = _requireOpen(itemId);
         Condition previous = item.condition;
         if (previous == condition) revert SupplyChainSameCondition(itemId, condition);
-        _checkEvidence(evidence);
+        bytes32 leaf = _checkEvidence(evidence);
         item.condition = condition;
-        emit ConditionChanged(itemId, previous, condition, _msgSender(), evidence.root, evidence.leaf);
+        emit ConditionChanged(itemId, previous, condition, _msgSender(), evidence.root, leaf);
     }
 
     /**
@@ -477,9 +481,13 @@ contract SupplyChain is AccessControl, Multicall {
         }
     }
 
-    function _checkEvidence(Evidence calldata evidence) private view {
-        if (evidence.root != bytes32(0) && !notary.verify(evidence.root, evidence.leaf, evidence.proof)) {
-            revert SupplyChainEvidenceNotAnchored(evidence.root, evidence.leaf);
+    /// @dev Returns the reading's leaf (zero without evidence); reverts unless it is proven under
+    /// an anchored root.
+    function _checkEvidence(Evidence calldata evidence) private view returns (bytes32 leaf) {
+        if (evidence.root == bytes32(0)) return bytes32(0);
+        leaf = keccak256(bytes.concat(keccak256(abi.encode(evidence.digest, evidence.signatureHash))));
+        if (!notary.verify(evidence.root, leaf, evidence.proof)) {
+            revert SupplyChainEvidenceNotAnchored(evidence.root, leaf);
         }
     }
 

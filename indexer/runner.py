@@ -190,12 +190,18 @@ class ChainIndexer:
         return removed
 
     def _head_still_canonical(self, state: State, latest: int) -> bool:
+        """False when the stored head is no longer on the chain. A node whose head is below ours
+        is only behind (a lagging or load-balanced RPC) while its block at its own head is the one
+        we stored; a different block there means the chain was rolled back under us."""
         if state.head_number is None:
             return True
-        if state.head_number > latest:
-            return False
-        block = self.rpc.call("eth_getBlockByNumber", hex(state.head_number), False)
-        return block is not None and block["hash"] == state.head_hash
+        number = min(state.head_number, latest)
+        block = self.rpc.call("eth_getBlockByNumber", hex(number), False)
+        if block is None:
+            return True  # the node does not have it yet: wait
+        if number == state.head_number:
+            return bool(block["hash"] == state.head_hash)
+        return bool(self.store.stored_hashes([number]).get(number) == block["hash"])
 
     # -- running ------------------------------------------------------------------------------
 

@@ -163,15 +163,18 @@ class TokenProjection:
         tokens = {r["token_id"]: r for r in _load(conn, AssetTokenRow, "token_id", ids)}
         for event in mine:
             v = event.values
-            if event.name == "AssetMinted":
-                tokens[v["token_id"]] = {
-                    "token_id": v["token_id"], "item_id": v["item_id"], "owner": v["owner"], "uri": v["uri"],
-                    "minted_block": event.block_number, "transfers": 0,
+            token = tokens.get(v["token_id"])
+            if token is None:  # the mint's Transfer comes first, AssetMinted after it
+                token = tokens[v["token_id"]] = {
+                    "token_id": v["token_id"], "item_id": "0x" + int(v["token_id"]).to_bytes(32, "big").hex(),
+                    "owner": _ZERO, "uri": "", "minted_block": event.block_number, "transfers": 0,
                 }  # fmt: skip
-            elif v["from_address"] != _ZERO and v["token_id"] in tokens:
-                token = tokens[v["token_id"]]
+            if event.name == "AssetMinted":
+                token.update(item_id=v["item_id"], uri=v["uri"])
+            else:  # ownership follows Transfer events only, the mint's included
                 token["owner"] = v["to_address"]
-                token["transfers"] += 1
+                if v["from_address"] != _ZERO:
+                    token["transfers"] += 1
         _replace(conn, AssetTokenRow, "token_id", ids, list(tokens.values()))
 
     def rebuild(self, conn: Connection, ids: Sequence[str]) -> None:

@@ -54,8 +54,10 @@ def evidence_of(services: Services, reading_id: str) -> Evidence:
     """The evidence a stored, anchored reading gives: its batch root, leaf and Merkle proof
     (raises `NotFound` or `NotYetAnchored` otherwise)."""
     bundle = services.proofs.bundle(reading_id.lower())
+    digest, signature_hash = (bytes.fromhex(v[2:]) for v in bundle["leaf"]["values"])
     return Evidence(
         bytes.fromhex(bundle["merkle"]["root"][2:]),
-        bytes.fromhex(bundle["leaf"]["hash"][2:]),
+        digest,
+        signature_hash,
         [bytes.fromhex(p[2:]) for p in bundle["merkle"]["proof"]],
     )

@@ -36,13 +36,18 @@ def party_account(data_dir: Path, name: str) -> LocalAccount:
         return account
     path.parent.mkdir(parents=True, exist_ok=True)
     created: LocalAccount = Account.create()
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # made by another process meanwhile
-        return party_account(data_dir, name)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(created.key.hex())
-    return created
+    try:
+        os.link(draft, path)  # appears complete or not at all; the first writer wins
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+    kept: LocalAccount = Account.from_key(path.read_text().strip())
+    return kept
 
 
 class Parties:

@@ -15,6 +15,7 @@ from web3.types import TxReceipt
 from ledger_service.chain.client import ChainClient
 from ledger_service.chain.deploy import Deployment
 from ledger_service.compiler import Artifact
+from ledger_service.hashing import keccak256
 
 
 class ItemStatus(IntEnum):
@@ -64,15 +65,27 @@ class Location:
 
 @dataclass(frozen=True)
 class Evidence:
-    """A reading leaf and its Merkle proof under an anchored batch root (empty: no evidence)."""
+    """A signed reading (its EIP-712 digest and the keccak-256 of its signature) and the Merkle proof
+    of its leaf under an anchored batch root; the contract computes the leaf. Empty: no evidence."""
 
     root: bytes = bytes(32)
-    leaf: bytes = bytes(32)
+    digest: bytes = bytes(32)
+    signature_hash: bytes = bytes(32)
     proof: list[bytes] = field(default_factory=list)
 
-    def as_tuple(self) -> tuple[bytes, bytes, list[bytes]]:
+    @property
+    def leaf(self) -> bytes:
+        """The reading's leaf, as the contract computes it."""
+        return reading_leaf_of(self.digest, self.signature_hash)
+
+    def as_tuple(self) -> tuple[bytes, bytes, bytes, list[bytes]]:
         """The `SupplyChain.Evidence` struct."""
-        return (self.root, self.leaf, list(self.proof))
+        return (self.root, self.digest, self.signature_hash, list(self.proof))
+
+
+def reading_leaf_of(digest: bytes, signature_hash: bytes) -> bytes:
+    """keccak256(keccak256(digest ‖ signature hash)): a reading's leaf in the notary's trees."""
+    return keccak256(keccak256(digest + signature_hash))
 
 
 @dataclass(frozen=True)

@@ -31,14 +31,18 @@ def flow(services: Services, chain: ChainContext, tmp_path: Path) -> Iterator[tu
     api = TestClient(create_app(services))
     ledger = services.ledger
     device = new_device(ledger)
-    ids = [api.post("/v1/readings", json=signed_body(device, ledger.domain)).json()["id"] for _ in range(4)]
+    answers = [api.post("/v1/readings", json=signed_body(device, ledger.domain)) for _ in range(4)]
+    assert all(a.status_code == 201 for a in answers), answers[0].text
+    ids = [a.json()["id"] for a in answers]
     batcher = services.batcher()
     batcher.batch_age = 0.0
     batcher.run_once()
     bundle = api.get(f"/v1/readings/{ids[1]}/proof").json()
+    digest, signature_hash = (bytes.fromhex(v[2:]) for v in bundle["leaf"]["values"])
     evidence = Evidence(
         bytes.fromhex(bundle["merkle"]["root"][2:]),
-        bytes.fromhex(bundle["leaf"]["hash"][2:]),
+        digest,
+        signature_hash,
         [bytes.fromhex(p[2:]) for p in bundle["merkle"]["proof"]],
     )
 

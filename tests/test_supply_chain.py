@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,14 @@ from ledger_service.content import LocalContentStore
 from ledger_service.keys import DeviceKey, KeyType
 from ledger_service.merkle import MerkleTree
 from ledger_service.runtime import ChainContext
-from ledger_service.supply_chain import Condition, Evidence, ItemStatus, Location, SupplyChainContract
+from ledger_service.supply_chain import (
+    Condition,
+    Evidence,
+    ItemStatus,
+    Location,
+    SupplyChainContract,
+    reading_leaf_of,
+)
 from tests.test_contracts import error_of, outsider
 from tokenization.assets import AssetTokens, token_id_of
 
@@ -49,11 +57,14 @@ def new_item(manufacturer: SupplyChainContract, ledger: Ledger, custodian: str) 
     return item_id, device
 
 
-def anchored_evidence(ledger: Ledger) -> Evidence:
-    leaves = [os.urandom(32) for _ in range(4)]
+def anchored_evidence(ledger: Ledger, readings: int = 4) -> Evidence:
+    """Evidence for one of `readings` (digest, signature hash) pairs anchored as a batch."""
+    pairs = [(os.urandom(32), os.urandom(32)) for _ in range(readings)]
+    leaves = [reading_leaf_of(d, s) for d, s in pairs]
     tree = MerkleTree(leaves)
-    ledger.anchor(tree.root, 4, 1_700_000_000, 1_700_000_100, "bafy-batch")
-    return Evidence(tree.root, leaves[2], tree.proof(leaves[2]))
+    ledger.anchor(tree.root, readings, 1_700_000_000, 1_700_000_100, "bafy-batch")
+    chosen = readings // 2
+    return Evidence(tree.root, pairs[chosen][0], pairs[chosen][1], tree.proof(leaves[chosen]))
 
 
 def events(receipt: Any, contract: SupplyChainContract, name: str) -> list[Any]:
@@ -152,8 +163,8 @@ def test_handover_refusals(
     assert error_of(lambda: carrier.accept_transfer(item_id)) == "SupplyChainNoPendingTransfer"  # no double acceptance
 
     # an expired proposal cannot be accepted
-    carrier.propose_transfer(item_id, operator, HAMBURG, now(chain) + 5)
-    chain.client.w3.provider.make_request("evm_increaseTime", [10])  # type: ignore[arg-type]
+    carrier.propose_transfer(item_id, operator, HAMBURG, now(chain) + 2)
+    time.sleep(3)  # real time: moving the shared chain's clock ahead would date keys in the future
     chain.client.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
     assert error_of(lambda: manufacturer.accept_transfer(item_id)) == "SupplyChainTransferExpired"
     manufacturer.as_account(parties["carrier"]).cancel_transfer(item_id)  # the custodian withdraws it
@@ -206,16 +217,24 @@ def test_registration_devices_and_evidence_refusals(
     # checkpoints: custodian or oracle only; evidence must be anchored and prove its leaf
     assert error_of(lambda: stranger.record_checkpoint(item_id, HAMBURG, 1)) == "SupplyChainNotCheckpointer"
     evidence = anchored_evidence(ledger)
-    unanchored = Evidence(keccak(b"never anchored"), evidence.leaf, evidence.proof)
+    unanchored = Evidence(keccak(b"never anchored"), evidence.digest, evidence.signature_hash, evidence.proof)
     assert (
         error_of(lambda: manufacturer.record_checkpoint(item_id, HAMBURG, 1, unanchored))
         == "SupplyChainEvidenceNotAnchored"
     )
-    wrong_leaf = Evidence(evidence.root, keccak(b"not in the batch"), evidence.proof)
+    wrong_leaf = Evidence(evidence.root, keccak(b"not in the batch"), evidence.signature_hash, evidence.proof)
     assert (
         error_of(lambda: manufacturer.record_checkpoint(item_id, HAMBURG, 1, wrong_leaf))
         == "SupplyChainEvidenceNotAnchored"
     )
+    # the root itself, or an inner node, cannot pass for a reading: the contract computes the leaf
+    single = anchored_evidence(ledger, readings=1)
+    as_root = Evidence(single.root, single.root, single.root, [])
+    assert (
+        error_of(lambda: manufacturer.record_checkpoint(item_id, HAMBURG, 1, as_root))
+        == "SupplyChainEvidenceNotAnchored"
+    )
+    manufacturer.record_checkpoint(item_id, HAMBURG, 1, single)  # one-reading batch: its leaf is the root
     manufacturer.record_checkpoint(item_id, HAMBURG, 1, evidence)
 
     # conditions: oracle role only, a real change, anchored evidence

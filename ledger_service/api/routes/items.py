@@ -93,6 +93,21 @@ def _item_bytes(item_id: str) -> bytes:
     return bytes.fromhex(item_id[2:])
 
 
+def _require(services: Services, key: ApiKey, item_id: str, relation: Literal["custodian", "manufacturer"]) -> None:
+    """The key's account must be the item's custodian or manufacturer, whatever roles the account
+    holds on chain (the operator's admin and oracle roles are not for API keys to borrow)."""
+    contract = services.supply_chain(key.party)
+    try:
+        item = contract.get_item(_item_bytes(item_id))
+    except Exception as exc:  # noqa: BLE001 - an unknown item reverts the view call
+        raise NotFound(f"no item {item_id}", item_id=item_id) from exc
+    account = contract.client.operator.address
+    if getattr(item, relation).lower() != account.lower():
+        refused = ChainRefused(f"{account} is not the item's {relation}", contract_error=None)
+        refused.status, refused.code = 403, f"not-{relation}"
+        raise refused
+
+
 @router.get("", responses=_ERRORS)
 def list_items(
     services: ServicesDep,
@@ -200,6 +215,7 @@ def record_checkpoint(
 ) -> dict[str, Any]:
     """Records a checkpoint; with `evidence_reading_id`, the reading's Merkle proof against its
     anchored batch is checked on chain (409 `not-yet-anchored` while its batch is not anchored)."""
+    _require(services, key, item_id.lower(), "custodian")
     evidence = actions.evidence_of(services, body.evidence_reading_id) if body.evidence_reading_id else Evidence()
     location = body.location.to_location()
     answer = _send(
@@ -214,6 +230,7 @@ def record_checkpoint(
 @router.post("/{item_id}/recall", responses=_WRITE_ERRORS)
 def recall_item(body: RecallIn, services: ServicesDep, key: ManufacturerKey, item_id: str = Hex32) -> dict[str, Any]:
     """Recalls the item (`manufacturer` role; the key's account must be its manufacturer); final."""
+    _require(services, key, item_id.lower(), "manufacturer")
     return _send(services, key, item_id.lower(), lambda c: c.recall(_item_bytes(item_id), body.reason))
 
 
