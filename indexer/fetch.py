@@ -9,6 +9,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from eth_utils import keccak
+
 from indexer.catalog import EventCatalog
 from indexer.rpc import JsonRpc, RpcError
 
@@ -79,6 +81,20 @@ def _int(value: str | None) -> int:
     return int(value, 16) if value else 0
 
 
+def bloom_bits(value: bytes) -> tuple[int, int, int]:
+    """The three bit positions `value` sets in a 2048-bit logs bloom (yellow paper, section 4.3.1)."""
+    digest = keccak(value)
+    return tuple((int.from_bytes(digest[i : i + 2], "big") & 2047) for i in (0, 2, 4))  # type: ignore[return-value]
+
+
+def bloom_mentions(bloom_hex: str | None, candidates: list[tuple[int, int, int]]) -> bool:
+    """True when the block's logs bloom may contain one of the candidates (False: surely not)."""
+    if not bloom_hex:
+        return False
+    bloom = int(bloom_hex, 16)
+    return any(all(bloom >> bit & 1 for bit in bits) for bits in candidates)
+
+
 def _address(value: str | None) -> str | None:
     return value.lower() if value else None
 
@@ -107,6 +123,7 @@ class Fetcher:
         self.span = span
         self.max_span = max_span
         self._ceiling = max_span  # lowered below each range the node refused as too large
+        self._bloom_bits = [bloom_bits(bytes.fromhex(a[2:])) for a in self.addresses]
         self.target_logs = target_logs
         self.derived_events = derived_events
         self._pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="fetch")
@@ -247,6 +264,12 @@ class Fetcher:
         blocks = [b for f in header_futures for b in f.result()][: end - first + 1]
         if any(b is None for b in blocks):
             raise ChunkInconsistent("a block is missing (the chain is shorter than asked)")
+        with_logs = {entry["blockHash"] for entry in raw_logs}
+        for block in blocks:  # a block whose bloom names a project contract must have brought its logs
+            if block["hash"] not in with_logs and bloom_mentions(block.get("logsBloom"), self._bloom_bits):
+                raise ChunkInconsistent(
+                    f"block {int(block['number'], 16)} may hold project logs the query did not return"
+                )
         hashes = list(dict.fromkeys(entry["transactionHash"] for entry in raw_logs))
         bodies = self.rpc.batch([("eth_getTransactionByHash", [h]) for h in hashes])
         receipts = self.rpc.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
