@@ -58,7 +58,6 @@ class EventSpec:
     """One event: how to decode its logs and where its rows go."""
 
     name: str
-    signature_topic: str
     table: str
     columns: tuple[str, ...]  # BASE_COLUMNS + the decoded fields
     decoder: EventDecoder
@@ -134,17 +133,11 @@ class EventCatalog:
             layout = layouts[decoder.name]
             self.by_topic[decoder.topic0] = EventSpec(
                 name=decoder.name,
-                signature_topic=decoder.topic0,
                 table=layout.table,
                 columns=layout.columns,
                 decoder=decoder,
                 row=_row_function(decoder.decode, list(layout.kinds), [f.name for f in decoder.fields]),
             )
-
-    @property
-    def tables(self) -> dict[str, tuple[str, ...]]:
-        """Typed table name -> columns."""
-        return {spec.table: spec.columns for spec in self.by_topic.values()}
 
 
 _SMALL_INTS = frozenset(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 _ZERO_ADDRESS = "0x" + "00" * 20
 _ZERO_HASH = "0x" + "00" * 32
@@ -237,8 +237,3 @@ def list_tokens(conn: Connection, owner: str | None, after: str | None, limit: i
         params,
     ).mappings()
     return [dict(r) for r in rows]
-
-
-def mirror(engine: Engine) -> Connection:
-    """A read connection to the mirror."""
-    return engine.connect()

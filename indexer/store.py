@@ -67,12 +67,6 @@ class Store:
         with self.engine.begin() as conn:
             yield conn
 
-    def bulk_insert(
-        self, conn: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
-    ) -> None:
-        """Inserts `rows` fast, inside the connection's transaction."""
-        bulk_insert(conn, table, columns, rows)
-
     # -- checkpoint ---------------------------------------------------------------------------
 
     def state(self, conn: Connection | None = None) -> State | None:
@@ -150,9 +144,9 @@ class Store:
                     raise RuntimeError(f"chunk starts at {chunk.first}, the mirror is at {state.head_number}")
                 if chunk.parent_hash != state.head_hash:
                     raise ParentMismatch(state.head_number, str(state.head_hash), chunk.parent_hash)
-            self.bulk_insert(conn, "chain_block", BLOCK_COLUMNS, chunk.blocks)
-            self.bulk_insert(conn, "chain_transaction", TRANSACTION_COLUMNS, chunk.transactions)
-            self.bulk_insert(conn, "event_log", LOG_COLUMNS, chunk.logs)
+            bulk_insert(conn, "chain_block", BLOCK_COLUMNS, chunk.blocks)
+            bulk_insert(conn, "chain_transaction", TRANSACTION_COLUMNS, chunk.transactions)
+            bulk_insert(conn, "event_log", LOG_COLUMNS, chunk.logs)
             self._write_events(conn, chunk.typed, chunk.events, chunk.block_times)
             conn.execute(
                 update(table_of(IndexState))
@@ -173,7 +167,7 @@ class Store:
     ) -> None:
         for table, rows in typed.items():
             columns = tuple(c.name for c in EVENT_TABLE_BY_NAME[table].columns)
-            self.bulk_insert(conn, table, columns, rows)
+            bulk_insert(conn, table, columns, rows)
         if events:
             for projection in ENTITY_PROJECTIONS:
                 projection.apply(conn, events, block_times)

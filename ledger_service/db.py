@@ -14,7 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import event, inspect
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 import indexer.models  # noqa: F401 - registers the mirror's tables
 from ledger_service import models  # noqa: F401 - registers the tables
@@ -115,11 +115,6 @@ def upgrade_schema(engine: Engine) -> tuple[str | None, str]:
 def create_schema(engine: Engine) -> None:
     """Brings the schema up to date through the migrations."""
     upgrade_schema(engine)
-
-
-def create_tables_unmigrated(engine: Engine) -> None:
-    """Creates the tables straight from the models (tests that compare against the migrations)."""
-    SQLModel.metadata.create_all(engine)
 
 
 @contextmanager

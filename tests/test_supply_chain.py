@@ -41,10 +41,6 @@ def parties(chain: ChainContext) -> dict[str, ChainClient]:
     return {name: outsider(chain.client) for name in ("carrier", "warehouse", "stranger")}
 
 
-def as_party(contract: SupplyChainContract, client: ChainClient) -> SupplyChainContract:
-    return contract.as_account(client)
-
-
 def now(chain: ChainContext) -> int:
     return int(chain.client.w3.eth.get_block("latest")["timestamp"])
 
@@ -80,7 +76,7 @@ def test_lifecycle_handover_checkpoints_breach_and_delivery(
     assert item.status is ItemStatus.ACTIVE and item.custodian == operator and item.manufacturer == operator
     assert manufacturer.devices_of(item_id) == [device]
 
-    carrier = as_party(manufacturer, parties["carrier"])
+    carrier = manufacturer.as_account(parties["carrier"])
     receipt = manufacturer.propose_transfer(item_id, parties["carrier"].operator.address, HAMBURG, now(chain) + 3600)
     proposed = events(receipt, manufacturer, "TransferProposed")[0]["args"]
     assert proposed["transferId"] == 1 and Location.from_tuple(proposed["location"]) == HAMBURG
@@ -102,7 +98,7 @@ def test_lifecycle_handover_checkpoints_breach_and_delivery(
     assert changed["newCondition"] == Condition.OUT_OF_COMPLIANCE and changed["evidenceRoot"] == evidence.root
     assert manufacturer.get_item(item_id).condition is Condition.OUT_OF_COMPLIANCE
 
-    warehouse = as_party(manufacturer, parties["warehouse"])
+    warehouse = manufacturer.as_account(parties["warehouse"])
     carrier.propose_transfer(item_id, parties["warehouse"].operator.address, ROTTERDAM, now(chain) + 3600)
     warehouse.accept_transfer(item_id)
     receipt = warehouse.confirm_delivery(item_id, ROTTERDAM)
@@ -125,8 +121,8 @@ def test_handover_refusals(
     operator = chain.client.operator.address
     carrier_address = parties["carrier"].operator.address
     item_id, _ = new_item(manufacturer, ledger, operator)
-    stranger = as_party(manufacturer, parties["stranger"])
-    carrier = as_party(manufacturer, parties["carrier"])
+    stranger = manufacturer.as_account(parties["stranger"])
+    carrier = manufacturer.as_account(parties["carrier"])
 
     assert (
         error_of(lambda: stranger.propose_transfer(item_id, carrier_address, HAMBURG, now(chain) + 60))
@@ -196,7 +192,7 @@ def test_registration_devices_and_evidence_refusals(
     chain: ChainContext, ledger: Ledger, manufacturer: SupplyChainContract, parties: dict[str, ChainClient]
 ) -> None:
     operator = chain.client.operator.address
-    stranger = as_party(manufacturer, parties["stranger"])
+    stranger = manufacturer.as_account(parties["stranger"])
     assert (
         error_of(lambda: stranger.register_item(os.urandom(32), operator, bytes(32)))
         == "AccessControlUnauthorizedAccount"
