@@ -11,14 +11,19 @@ import {SupplyChain} from "./SupplyChain.sol";
  * @notice ERC-721 tokens for physical assets tracked in {SupplyChain}: token id = uint256(item id),
  * one token per item, its URI pointing at ERC-721 metadata JSON in a content store. A token follows
  * its asset's condition: it cannot be transferred while the item is out of compliance, and once the
- * item is recalled it is frozen for good.
+ * item is recalled it is frozen for good. A freezer (the sensor oracle) may also freeze a token
+ * on a breach, until an admin lifts it.
  */
 contract AssetToken is ERC721URIStorage, AccessControl {
     /// @notice Role allowed to mint tokens for items.
     bytes32 public constant MINTER_ROLE = keccak256("MINTER_ROLE");
+    /// @notice Role allowed to freeze tokens (the sensor oracle, on a proven breach).
+    bytes32 public constant FREEZER_ROLE = keccak256("FREEZER_ROLE");
 
     /// @notice The supply chain whose items the tokens stand for.
     SupplyChain public immutable supplyChain;
+
+    mapping(uint256 tokenId => bool) private _frozen;
 
     /// @notice The item does not exist in the supply chain.
     error AssetTokenUnknownItem(bytes32 itemId);
@@ -27,6 +32,15 @@ contract AssetToken is ERC721URIStorage, AccessControl {
     /// @notice The item is out of compliance: its token cannot change hands now.
     error AssetTokenItemOutOfCompliance(uint256 tokenId);
 
+    /// @notice The token does not exist.
+    error AssetTokenUnknownToken(uint256 tokenId);
+    /// @notice The token is not frozen by a freezer.
+    error AssetTokenNotFrozen(uint256 tokenId);
+
+    /// @notice `actor` froze the token for `reason` (a report id).
+    event TokenFrozen(uint256 indexed tokenId, address indexed actor, bytes32 reason);
+    /// @notice `actor` lifted a freeze.
+    event TokenUnfrozen(uint256 indexed tokenId, address indexed actor);
     /// @notice A token was minted for an item, with its metadata URI.
     event AssetMinted(uint256 indexed tokenId, bytes32 indexed itemId, address indexed owner, string uri);
 
@@ -57,9 +71,37 @@ contract AssetToken is ERC721URIStorage, AccessControl {
     }
 
     /**
-     * @notice Returns whether the token is frozen for good (its item was recalled).
+     * @notice Freezes the token for `reason` (a report id): it cannot change hands until an admin
+     * unfreezes it. Freezing a frozen token changes nothing.
+     * @dev Requirements: FREEZER_ROLE; the token exists. Emits {TokenFrozen} when it was not frozen.
      */
-    function isFrozen(uint256 tokenId) external view returns (bool) {
+    function freeze(uint256 tokenId, bytes32 reason) external onlyRole(FREEZER_ROLE) {
+        if (_ownerOf(tokenId) == address(0)) revert AssetTokenUnknownToken(tokenId);
+        if (_frozen[tokenId]) return;
+        _frozen[tokenId] = true;
+        emit TokenFrozen(tokenId, _msgSender(), reason);
+    }
+
+    /**
+     * @notice Lifts a freeze (a recalled item's token stays frozen).
+     * @dev Requirements: DEFAULT_ADMIN_ROLE; the token is frozen by a freezer. Emits {TokenUnfrozen}.
+     */
+    function unfreeze(uint256 tokenId) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (!_frozen[tokenId]) revert AssetTokenNotFrozen(tokenId);
+        _frozen[tokenId] = false;
+        emit TokenUnfrozen(tokenId, _msgSender());
+    }
+
+    /// @notice Returns whether a token exists with id `tokenId`.
+    function exists(uint256 tokenId) external view returns (bool) {
+        return _ownerOf(tokenId) != address(0);
+    }
+
+    /**
+     * @notice Returns whether the token is frozen: by a freezer, or for good (its item was recalled).
+     */
+    function isFrozen(uint256 tokenId) public view returns (bool) {
+        if (_frozen[tokenId]) return true;
         (SupplyChain.Status status, ) = supplyChain.stateOf(bytes32(tokenId));
         return status == SupplyChain.Status.Recalled;
     }
@@ -69,7 +111,7 @@ contract AssetToken is ERC721URIStorage, AccessControl {
      */
     function isTransferable(uint256 tokenId) external view returns (bool) {
         (SupplyChain.Status status, SupplyChain.Condition condition) = supplyChain.stateOf(bytes32(tokenId));
-        return status != SupplyChain.Status.Recalled && condition == SupplyChain.Condition.Compliant;
+        return !_frozen[tokenId] && status != SupplyChain.Status.Recalled && condition == SupplyChain.Condition.Compliant;
     }
 
     /// @inheritdoc ERC721URIStorage
@@ -82,7 +124,7 @@ contract AssetToken is ERC721URIStorage, AccessControl {
         from = _ownerOf(tokenId);
         if (from != address(0)) {
             (SupplyChain.Status status, SupplyChain.Condition condition) = supplyChain.stateOf(bytes32(tokenId));
-            if (status == SupplyChain.Status.Recalled) revert AssetTokenFrozen(tokenId);
+            if (status == SupplyChain.Status.Recalled || _frozen[tokenId]) revert AssetTokenFrozen(tokenId);
             if (condition == SupplyChain.Condition.OutOfCompliance) revert AssetTokenItemOutOfCompliance(tokenId);
         }
         return super._update(to, tokenId, auth);

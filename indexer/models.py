@@ -447,6 +447,144 @@ class EvAssetMinted(EventRow, table=True):
     uri: str = Field(sa_type=Text)
 
 
+class EvTokenFrozen(EventRow, table=True):
+    """AssetToken.TokenFrozen."""
+
+    __tablename__ = "ev_token_frozen"
+    __table_args__ = CLUSTERED
+
+    token_id: str = Field(max_length=80, index=True)
+    actor: str = Field(max_length=ADDRESS)
+    reason: str = Field(max_length=HASH)
+
+
+class EvTokenUnfrozen(EventRow, table=True):
+    """AssetToken.TokenUnfrozen."""
+
+    __tablename__ = "ev_token_unfrozen"
+    __table_args__ = CLUSTERED
+
+    token_id: str = Field(max_length=80, index=True)
+    actor: str = Field(max_length=ADDRESS)
+
+
+class EvEscrowOpened(EventRow, table=True):
+    """ShipmentEscrow.EscrowOpened."""
+
+    __tablename__ = "ev_escrow_opened"
+    __table_args__ = CLUSTERED
+
+    item_id: str = Field(max_length=HASH, index=True)
+    buyer: str = Field(max_length=ADDRESS)
+    seller: str = Field(max_length=ADDRESS)
+    amount: str = Field(max_length=80)
+    deadline: int = Field(sa_type=BigInteger)
+
+
+class EvEscrowSettled(EventRow, table=True):
+    """ShipmentEscrow.EscrowSettled."""
+
+    __tablename__ = "ev_escrow_settled"
+    __table_args__ = CLUSTERED
+
+    item_id: str = Field(max_length=HASH, index=True)
+    payee: str = Field(max_length=ADDRESS)
+    outcome: int
+    amount: str = Field(max_length=80)
+    settled_by: str = Field(max_length=ADDRESS)
+
+
+class EvWithdrawn(EventRow, table=True):
+    """ShipmentEscrow.Withdrawn."""
+
+    __tablename__ = "ev_withdrawn"
+    __table_args__ = CLUSTERED
+
+    account: str = Field(max_length=ADDRESS, index=True)
+    amount: str = Field(max_length=80)
+
+
+class EvRuleAdded(EventRow, table=True):
+    """SensorOracle.RuleAdded."""
+
+    __tablename__ = "ev_rule_added"
+    __table_args__ = CLUSTERED
+
+    rule_id: str = Field(max_length=80, index=True)
+    manager: str = Field(max_length=ADDRESS)
+    item_id: str = Field(max_length=HASH, index=True)
+    device_id: str = Field(max_length=HASH)
+    metric: str = Field(sa_type=Text)
+    kind: int
+    comparison: int
+    lower: str = Field(max_length=80)
+    upper: str = Field(max_length=80)
+    scale: int
+    min_readings: int = Field(sa_type=BigInteger)
+    min_duration: int = Field(sa_type=BigInteger)
+    actions: int
+
+
+class EvRuleDisabled(EventRow, table=True):
+    """SensorOracle.RuleDisabled."""
+
+    __tablename__ = "ev_rule_disabled"
+    __table_args__ = CLUSTERED
+
+    rule_id: str = Field(max_length=80, index=True)
+    actor: str = Field(max_length=ADDRESS)
+
+
+class EvRuleFired(EventRow, table=True):
+    """SensorOracle.RuleFired."""
+
+    __tablename__ = "ev_rule_fired"
+    __table_args__ = CLUSTERED
+
+    rule_id: str = Field(max_length=80, index=True)
+    item_id: str = Field(max_length=HASH, index=True)
+    device_id: str = Field(max_length=HASH)
+    report_id: str = Field(max_length=HASH)
+    path: int
+    value: str = Field(max_length=80)
+    observed_at: int = Field(sa_type=BigInteger)
+    actions: int
+    evidence_root: str = Field(max_length=HASH)
+    submitter: str = Field(max_length=ADDRESS)
+
+
+class EvCommitteeMemberAdded(EventRow, table=True):
+    """SensorOracle.CommitteeMemberAdded."""
+
+    __tablename__ = "ev_committee_member_added"
+    __table_args__ = CLUSTERED
+
+    signer: str = Field(max_length=ADDRESS)
+    position: str = Field(max_length=80)
+    bls_key: str = Field(sa_type=Text)
+    config_version: int = Field(sa_type=BigInteger)
+
+
+class EvCommitteeMemberRemoved(EventRow, table=True):
+    """SensorOracle.CommitteeMemberRemoved."""
+
+    __tablename__ = "ev_committee_member_removed"
+    __table_args__ = CLUSTERED
+
+    signer: str = Field(max_length=ADDRESS)
+    config_version: int = Field(sa_type=BigInteger)
+
+
+class EvQuorumChanged(EventRow, table=True):
+    """SensorOracle.QuorumChanged."""
+
+    __tablename__ = "ev_quorum_changed"
+    __table_args__ = CLUSTERED
+
+    quorum: int
+    config_version: int = Field(sa_type=BigInteger)
+
+
 class Item(SQLModel, table=True):
     """An item as `SupplyChain` holds it now."""
 
@@ -587,6 +725,17 @@ EVENT_TABLES: dict[str, type[SQLModel]] = {
     "MetadataUpdate": EvMetadataUpdate,
     "BatchMetadataUpdate": EvBatchMetadataUpdate,
     "AssetMinted": EvAssetMinted,
+    "TokenFrozen": EvTokenFrozen,
+    "TokenUnfrozen": EvTokenUnfrozen,
+    "EscrowOpened": EvEscrowOpened,
+    "EscrowSettled": EvEscrowSettled,
+    "Withdrawn": EvWithdrawn,
+    "RuleAdded": EvRuleAdded,
+    "RuleDisabled": EvRuleDisabled,
+    "RuleFired": EvRuleFired,
+    "CommitteeMemberAdded": EvCommitteeMemberAdded,
+    "CommitteeMemberRemoved": EvCommitteeMemberRemoved,
+    "QuorumChanged": EvQuorumChanged,
 }
 
 #: Tables whose rows belong to one block (column `block_number`, or `number` for blocks).

@@ -83,3 +83,36 @@ class ApiKey(SQLModel, table=True):
     )
     created_at: float
     revoked_at: float | None = None
+
+
+class ReportStatus(StrEnum):
+    """Where an oracle report is on its way to the chain."""
+
+    PENDING = "pending"  # breach seen; waiting for its readings to be anchored
+    QUEUED = "queued"  # built and handed to the submit task
+    FIRED = "fired"  # the rule fired on this report
+    SUPERSEDED = "superseded"  # the rule had fired already (another report or daemon)
+    FAILED = "failed"  # the chain refused it for good (the reason is kept)
+
+
+class OracleReport(SQLModel, table=True):
+    """A report an oracle daemon found due: one per rule and breach, whoever found it first."""
+
+    __tablename__ = "oracle_report"
+
+    report_id: str = Field(primary_key=True, max_length=66)
+    rule_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    item_id: str = Field(max_length=66, index=True)
+    device_id: str = Field(max_length=66)
+    path: str = Field(max_length=16, description="evidence, ecdsa or bls")
+    status: str = Field(default=ReportStatus.PENDING.value, max_length=16, index=True)
+    reading_ids: str = Field(default="", description="Comma-separated reading ids (evidence path)")
+    payload: str = Field(default="", description="The committee report as JSON (committee paths)")
+    found_by: str = Field(max_length=100, description="The daemon that found the breach")
+    found_at: float
+    breach_reading_at: float | None = Field(default=None, description="When the first breaching reading was stored")
+    submitted_at: float | None = None
+    transaction_hash: str | None = Field(default=None, max_length=66)
+    block_number: int | None = Field(default=None, sa_column=Column(BigInteger))
+    attempts: int = 0
+    last_error: str | None = None

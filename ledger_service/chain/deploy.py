@@ -25,7 +25,14 @@ from ledger_service.errors import DeploymentError
 log = logging.getLogger(__name__)
 
 #: Contracts in deployment order, each with its constructor arguments given the operator address.
-CONTRACTS: tuple[str, ...] = ("DeviceRegistry", "DataNotary", "SupplyChain", "AssetToken")
+CONTRACTS: tuple[str, ...] = (
+    "DeviceRegistry",
+    "DataNotary",
+    "SupplyChain",
+    "AssetToken",
+    "ShipmentEscrow",
+    "SensorOracle",
+)
 
 
 @dataclass(frozen=True)
@@ -116,7 +123,22 @@ def _constructor_args(name: str, admin: str, deployed: dict[str, DeployedContrac
         return [admin, deployed["DeviceRegistry"].address, deployed["DataNotary"].address]
     if name == "AssetToken":
         return [admin, deployed["SupplyChain"].address]
+    if name == "ShipmentEscrow":
+        return [deployed["SupplyChain"].address]
+    if name == "SensorOracle":
+        return [admin] + [
+            deployed[dep].address for dep in ("DeviceRegistry", "DataNotary", "SupplyChain", "AssetToken", "ShipmentEscrow")
+        ]
     raise DeploymentError(f"no constructor arguments known for {name}")
+
+
+def _grant_oracle_roles(client: ChainClient, artifacts: dict[str, Artifact], deployed: dict[str, DeployedContract]) -> None:
+    """Lets the sensor oracle act: set item conditions in SupplyChain, freeze asset tokens."""
+    oracle = deployed["SensorOracle"].address
+    for name, role in (("SupplyChain", b"ORACLE_ROLE"), ("AssetToken", b"FREEZER_ROLE")):
+        contract = client.w3.eth.contract(address=deployed[name].address, abi=artifacts[name].abi)
+        client.transact(contract.functions.grantRole(keccak(role), oracle))
+        log.info("granted", extra={"contract": name, "role": role.decode(), "account": oracle})
 
 
 def deploy(
@@ -151,6 +173,7 @@ def deploy(
             code_hash=HexBytes(keccak(client.code_at(address))).to_0x_hex(),
         )
         log.info("deployed", extra={"contract": name, "address": address, "block": receipt["blockNumber"]})
+    _grant_oracle_roles(client, artifacts, deployed)
     deployment = Deployment(chain_id=client.chain_id, genesis_hash=client.genesis_hash(), contracts=deployed)
     _save_manifest(manifest_path, deployment)
     return deployment, True
