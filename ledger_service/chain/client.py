@@ -93,14 +93,17 @@ class ChainClient:
             raise ChainError(f"could not fund the operator {self.operator.address} from {accounts[0]}: {exc}") from exc
         log.info("funded operator", extra={"address": self.operator.address, "from": accounts[0]})
 
-    def transact(self, call: ContractFunction | ContractConstructor) -> TxReceipt:
-        """Sends `call` (a function call or a contract creation) from the operator; returns the receipt.
+    def transact(self, call: ContractFunction | ContractConstructor, value: int = 0) -> TxReceipt:
+        """Sends `call` (a function call or a contract creation, with `value` wei) from the operator;
+        returns the receipt.
 
         The gas estimate runs the call first, so a revert raises `TransactionReverted` with the
         decoded custom error before anything is sent.
         """
         with self._lock:
             base: TxParams = {"from": self.operator.address, "chainId": self.chain_id}
+            if value:
+                base["value"] = Wei(value)
             try:
                 tx = call.build_transaction(base)
             except (ContractCustomError, ContractLogicError) as exc:

@@ -1,0 +1,159 @@
+"""Sensor rules as `SensorOracle` stores them, and the breach test the contract applies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum, IntFlag
+from typing import Any
+
+from ledger_service.hashing import keccak256
+
+ZERO32 = bytes(32)
+
+
+class RuleKind(IntEnum):
+    """`SensorOracle.RuleKind`."""
+
+    THRESHOLD = 0
+    HEARTBEAT = 1
+    AGGREGATE = 2
+
+
+class Comparison(IntEnum):
+    """`SensorOracle.Comparison`: above `upper`, below `lower`, or outside [lower, upper]."""
+
+    ABOVE = 0
+    BELOW = 1
+    OUTSIDE = 2
+
+
+class Action(IntFlag):
+    """`SensorOracle.ACTION_*` bits."""
+
+    NONE = 0
+    MARK_OUT_OF_COMPLIANCE = 1
+    FREEZE_TOKEN = 2
+    SETTLE_ESCROW = 4
+
+    @classmethod
+    def parse(cls, names: str) -> Action:
+        """Actions from a comma-separated list of names (`mark,freeze,settle` or full names)."""
+        short = {"mark": cls.MARK_OUT_OF_COMPLIANCE, "freeze": cls.FREEZE_TOKEN, "settle": cls.SETTLE_ESCROW}
+        result = cls.NONE
+        for raw in filter(None, (n.strip().lower() for n in names.split(","))):
+            flag = short.get(raw) or cls.__members__.get(raw.upper().replace("-", "_"))
+            if flag is None:
+                raise ValueError(f"unknown action {raw!r} (known: mark, freeze, settle)")
+            result |= flag
+        return result
+
+    def names(self) -> list[str]:
+        """The short names of the set bits."""
+        short = {self.MARK_OUT_OF_COMPLIANCE: "mark", self.FREEZE_TOKEN: "freeze", self.SETTLE_ESCROW: "settle"}
+        return [name for flag, name in short.items() if flag in self]
+
+
+class Path(IntEnum):
+    """`SensorOracle.Path`: how a report was proven."""
+
+    EVIDENCE = 0
+    COMMITTEE_ECDSA = 1
+    COMMITTEE_BLS = 2
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """A rule as its manager gives it (`SensorOracle.RuleParams`)."""
+
+    item_id: bytes
+    metric: str
+    kind: RuleKind = RuleKind.THRESHOLD
+    comparison: Comparison = Comparison.ABOVE
+    lower: int = 0
+    upper: int = 0
+    scale: int = 0
+    min_readings: int = 1
+    min_duration: int = 0
+    actions: Action = Action.NONE
+    device_id: bytes = ZERO32
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        """The struct tuple for `addRule`."""
+        return (
+            self.item_id,
+            self.device_id,
+            self.metric,
+            int(self.kind),
+            int(self.comparison),
+            self.lower,
+            self.upper,
+            self.scale,
+            self.min_readings,
+            self.min_duration,
+            int(self.actions),
+        )
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule as stored on chain, with its id."""
+
+    rule_id: int
+    item_id: bytes
+    device_id: bytes
+    metric_hash: bytes
+    lower: int
+    upper: int
+    scale: int
+    min_readings: int
+    min_duration: int
+    actions: Action
+    kind: RuleKind
+    comparison: Comparison
+    active: bool
+    created_at: int
+    fired_at: int
+
+    @classmethod
+    def from_tuple(cls, rule_id: int, value: Any) -> Rule:
+        """Reads the `getRule` result."""
+        return cls(
+            rule_id,
+            bytes(value[0]),
+            bytes(value[1]),
+            bytes(value[2]),
+            int(value[3]),
+            int(value[4]),
+            int(value[5]),
+            int(value[6]),
+            int(value[7]),
+            Action(int(value[8])),
+            RuleKind(int(value[9])),
+            Comparison(int(value[10])),
+            bool(value[11]),
+            int(value[12]),
+            int(value[13]),
+        )
+
+    @property
+    def armed(self) -> bool:
+        """True while the rule can still fire."""
+        return self.active and self.fired_at == 0
+
+    def watches(self, device_id: bytes, attached: bool) -> bool:
+        """True when readings of `device_id` count for this rule (`attached`: to the rule's item)."""
+        if self.device_id != ZERO32 and device_id != self.device_id:
+            return False
+        return self.item_id == ZERO32 or attached
+
+    def matches_metric(self, metric: str, scale: int) -> bool:
+        """True when a reading of `metric` at `scale` is what the rule compares."""
+        return keccak256(metric.encode()) == self.metric_hash and scale == self.scale
+
+    def breaches(self, value: int) -> bool:
+        """The contract's comparison."""
+        if self.comparison is Comparison.ABOVE:
+            return value > self.upper
+        if self.comparison is Comparison.BELOW:
+            return value < self.lower
+        return value < self.lower or value > self.upper

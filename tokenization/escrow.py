@@ -1,0 +1,82 @@
+"""ShipmentEscrow from Python: a buyer's deposit for an item, settled from the item's fate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+from eth_utils import to_checksum_address
+from web3.contract import Contract
+from web3.types import TxReceipt
+
+from ledger_service.chain.client import ChainClient
+from ledger_service.chain.deploy import Deployment
+from ledger_service.compiler import Artifact
+
+ZERO_ADDRESS = "0x" + "00" * 20
+
+
+class Outcome(IntEnum):
+    """`ShipmentEscrow.Outcome`."""
+
+    NONE = 0
+    PAID_TO_SELLER = 1
+    REFUNDED_ON_BREACH = 2
+    REFUNDED_ON_RECALL = 3
+    REFUNDED_ON_EXPIRY = 4
+
+
+@dataclass(frozen=True)
+class Escrow:
+    """One item's escrow as stored."""
+
+    buyer: str
+    deadline: int
+    outcome: Outcome
+    seller: str
+    amount: int
+
+
+class ShipmentEscrowContract:
+    """ShipmentEscrow called from one account."""
+
+    def __init__(self, client: ChainClient, deployment: Deployment, artifacts: dict[str, Artifact]) -> None:
+        self.client = client
+        abi = artifacts["ShipmentEscrow"].abi
+        client.errors.register(abi)
+        self.contract: Contract = client.w3.eth.contract(
+            address=to_checksum_address(deployment.address_of("ShipmentEscrow")), abi=abi
+        )
+
+    def as_account(self, client: ChainClient) -> ShipmentEscrowContract:
+        """The same contract called from another account."""
+        other = ShipmentEscrowContract.__new__(ShipmentEscrowContract)
+        other.client = client
+        client.errors.register(self.contract.abi)  # type: ignore[arg-type]
+        other.contract = client.w3.eth.contract(address=self.contract.address, abi=self.contract.abi)
+        return other
+
+    def open(self, item_id: bytes, seller: str, deadline: int, amount_wei: int) -> TxReceipt:
+        """Deposits `amount_wei` for `item_id`, payable to `seller`."""
+        return self.client.transact(
+            self.contract.functions.open(item_id, to_checksum_address(seller), deadline), value=amount_wei
+        )
+
+    def settle(self, item_id: bytes) -> TxReceipt:
+        """Settles the item's escrow from its state."""
+        return self.client.transact(self.contract.functions.settle(item_id))
+
+    def withdraw(self) -> TxReceipt:
+        """Withdraws the caller's credit."""
+        return self.client.transact(self.contract.functions.withdraw())
+
+    def escrow_of(self, item_id: bytes) -> Escrow | None:
+        """The item's escrow, or None."""
+        buyer, deadline, outcome, seller, amount = self.contract.functions.escrowOf(item_id).call()
+        if buyer == ZERO_ADDRESS:
+            return None
+        return Escrow(str(buyer), int(deadline), Outcome(int(outcome)), str(seller), int(amount))
+
+    def credit_of(self, account: str) -> int:
+        """Wei `account` may withdraw."""
+        return int(self.contract.functions.creditOf(to_checksum_address(account)).call())
