@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
 from ledger_service.api.app import create_app
+from ledger_service.chain.deploy import CONTRACTS
 from ledger_service.keys import DeviceKey, KeyType
 from ledger_service.models import Batch, StoredReading
 from ledger_service.services import Services
@@ -196,4 +197,4 @@ def test_health_reports_chain_and_queue(api: TestClient, services: Services, dev
     assert health["status"] == "ok"
     assert health["chain_id"] == services.ledger.deployment.chain_id
     assert health["counts"]["pending_readings"] == 1
-    assert set(health["contracts"]) == {"DeviceRegistry", "DataNotary", "SupplyChain", "AssetToken"}
+    assert set(health["contracts"]) == set(CONTRACTS)

@@ -22,7 +22,7 @@ from ledger_service.settings import Settings
 
 log = logging.getLogger(__name__)
 
-_FUNDING_WEI = 1000 * 10**18
+_FUNDING_WEI = 100 * 10**18
 _METHOD_NOT_FOUND = -32601
 _UNSUPPORTED_HINTS = ("does not exist", "not available", "not supported", "method not found", "unknown method")
 

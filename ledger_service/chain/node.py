@@ -113,6 +113,7 @@ class ManagedAnvil:
             "--chain-id", str(self.chain_id),
             "--prune-history", *([str(self.keep_states)] if self.keep_states else []),
             "--slots-in-an-epoch", "1",
+            "--balance", "1000000",  # ether per dev account: a long test session funds many throwaway accounts
         ]  # fmt: skip
         if self.state_dir is not None:
             args += ["--state", str(self.state_dir / "anvil-state.json"), "--state-interval", "2"]
