@@ -35,8 +35,8 @@ test: install
 	$(BIN)/pytest
 
 lint: install
-	$(BIN)/ruff check ledger_service indexer tests scripts bench
-	$(BIN)/mypy ledger_service indexer
+	$(BIN)/ruff check ledger_service indexer oracles tokenization tests scripts bench
+	$(BIN)/mypy ledger_service indexer oracles tokenization
 
 brownie-smoke: $(NODE_STAMP)
 	bash scripts/brownie-smoke.sh

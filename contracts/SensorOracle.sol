@@ -64,6 +64,9 @@ contract SensorOracle is AccessControl, EIP712 {
     uint8 public constant ACTION_SETTLE_ESCROW = 4;
     /// @notice The largest committee (members are bits of a 256-bit map).
     uint256 public constant MAX_MEMBERS = 255;
+    /// @notice How far a committee report's `observedAt` may run ahead of the block's timestamp:
+    /// the members' clocks against the last block (gas estimates run on it) or a slow chain.
+    uint64 public constant CLOCK_TOLERANCE = 60;
 
     /// @notice EIP-712 type of the reports committees sign.
     bytes32 public constant COMMITTEE_REPORT_TYPEHASH =
@@ -183,9 +186,10 @@ contract SensorOracle is AccessControl, EIP712 {
     error OracleMixedDevices(uint256 index);
     /// @notice Reading `index` does not follow the previous one in its device's sequence.
     error OracleNotConsecutive(uint256 index, uint64 sequence);
-    /// @notice Reading `index` is of another metric or scale than the rule's.
+    /// @notice The first reading is of another metric or scale than the rule's.
     error OracleWrongMetric(uint256 index);
-    /// @notice Reading `index` was taken before the rule existed (a replayed reading).
+    /// @notice Reading `index` was taken before the rule existed (a replayed reading) or before
+    /// the previous reading of the metric.
     error OracleStaleReading(uint256 index, uint64 timestamp);
     /// @notice The value does not breach the rule.
     error OracleNoBreach(uint256 ruleId, int256 value);
@@ -195,7 +199,8 @@ contract SensorOracle is AccessControl, EIP712 {
     error OracleNotAnchored(bytes32 root, bytes32 leaf);
     /// @notice The committee report was signed for another committee version.
     error OracleStaleCommittee(uint32 reportVersion, uint32 currentVersion);
-    /// @notice The committee report's times are inconsistent or in the future.
+    /// @notice The committee report's times are inconsistent, before the rule or in the future
+    /// (beyond {CLOCK_TOLERANCE}).
     error OracleInvalidReportTime(uint64 windowStart, uint64 observedAt);
     /// @notice No committee is configured (quorum zero).
     error OracleNoCommittee();
@@ -333,33 +338,26 @@ contract SensorOracle is AccessControl, EIP712 {
     // ------------------------------------------------------------------------------------- reports
 
     /**
-     * @notice Fires threshold rule `ruleId` on `readings`: consecutive readings of one device, all
-     * breaching the rule, each signed by the device and proven under an anchored batch root.
-     * Anyone may submit.
+     * @notice Fires threshold rule `ruleId` on `readings`: consecutive readings of one device,
+     * each signed by the device and proven under an anchored batch root, where every reading of
+     * the rule's metric breaches the rule (readings of the device's other metrics may sit between
+     * them). Anyone may submit.
      * @dev Requirements: an active threshold rule that has not fired; the readings are of the
-     * rule's device (or one attached to its item), metric and scale, taken after the rule was
-     * added, consecutive in the device's sequence, as many and spanning as long as the debounce
-     * asks. Emits {RuleFired} and the events of the rule's actions.
+     * rule's device (or one attached to its item), consecutive in the device's sequence, the
+     * first of the rule's metric and scale; those of the metric are taken after the rule was
+     * added, in time order, and as many and spanning as long as the debounce asks. Emits {RuleFired} and the events of the rule's actions.
      * @return reportId The report's id, from the rule, device and first reading's sequence.
      */
     function submitEvidence(uint256 ruleId, SignedReading[] calldata readings) external returns (bytes32 reportId) {
         Rule storage rule = _firable(ruleId);
         if (rule.kind != RuleKind.Threshold) revert OracleWrongPath(ruleId, rule.kind);
-        uint256 count = readings.length;
-        if (count == 0) revert OracleDebounceNotMet(ruleId, 0, 0);
+        if (readings.length == 0) revert OracleDebounceNotMet(ruleId, 0, 0);
         DeviceRegistry.Reading calldata first = readings[0].reading;
-        DeviceRegistry.Reading calldata last = readings[count - 1].reading;
-        uint256 duration = last.timestamp > first.timestamp ? last.timestamp - first.timestamp : 0;
-        if (count < rule.minReadings || duration < rule.minDuration) {
-            revert OracleDebounceNotMet(ruleId, count, duration);
-        }
         _checkDevice(ruleId, rule, first.deviceId);
-        SupplyChain.Evidence memory evidence;
-        for (uint256 i = 0; i < count; ++i) {
-            SignedReading calldata signed = readings[i];
-            _checkReading(ruleId, rule, signed.reading, first, i);
-            (bytes32 digest, bytes32 signatureHash) = _proveReading(signed, i);
-            if (i == 0) evidence = SupplyChain.Evidence(signed.root, digest, signatureHash, signed.proof);
+        (uint256 matching, uint64 lastAt, SupplyChain.Evidence memory evidence) = _checkStretch(ruleId, rule, readings);
+        uint256 duration = lastAt - first.timestamp;
+        if (matching < rule.minReadings || duration < rule.minDuration) {
+            revert OracleDebounceNotMet(ruleId, matching, duration);
         }
         reportId = keccak256(abi.encode(block.chainid, address(this), ruleId, first.deviceId, first.sequence));
         _fire(ruleId, rule, first.deviceId, reportId, Path.Evidence, first.value, first.timestamp, evidence);
@@ -580,20 +578,37 @@ contract SensorOracle is AccessControl, EIP712 {
         return value < rule.lower || value > rule.upper;
     }
 
-    function _checkReading(
+    /**
+     * @dev Checks a stretch of one device's consecutive readings: each reading of the rule's metric
+     * breaches it and is not older than the rule; readings of other metrics (the device's other
+     * sensors, interleaved) are proven but not compared. The first reading must be of the metric.
+     * Returns how many readings are of the metric, the time of the last one, and the first
+     * reading's evidence.
+     */
+    function _checkStretch(
         uint256 ruleId,
         Rule storage rule,
-        DeviceRegistry.Reading calldata reading,
-        DeviceRegistry.Reading calldata first,
-        uint256 index
-    ) private view {
-        if (reading.deviceId != first.deviceId) revert OracleMixedDevices(index);
-        if (reading.sequence != first.sequence + index) revert OracleNotConsecutive(index, reading.sequence);
-        if (keccak256(bytes(reading.metric)) != rule.metricHash || reading.scale != rule.scale) {
-            revert OracleWrongMetric(index);
+        SignedReading[] calldata readings
+    ) private view returns (uint256 matching, uint64 lastAt, SupplyChain.Evidence memory evidence) {
+        DeviceRegistry.Reading calldata first = readings[0].reading;
+        for (uint256 i = 0; i < readings.length; ++i) {
+            SignedReading calldata signed = readings[i];
+            DeviceRegistry.Reading calldata reading = signed.reading;
+            if (reading.deviceId != first.deviceId) revert OracleMixedDevices(i);
+            if (reading.sequence != first.sequence + i) revert OracleNotConsecutive(i, reading.sequence);
+            if (keccak256(bytes(reading.metric)) == rule.metricHash && reading.scale == rule.scale) {
+                if (reading.timestamp < rule.createdAt || reading.timestamp < lastAt) {
+                    revert OracleStaleReading(i, reading.timestamp);
+                }
+                if (!_breaches(rule, reading.value)) revert OracleNoBreach(ruleId, reading.value);
+                ++matching;
+                lastAt = reading.timestamp;
+            } else if (i == 0) {
+                revert OracleWrongMetric(0);
+            }
+            (bytes32 digest, bytes32 signatureHash) = _proveReading(signed, i);
+            if (i == 0) evidence = SupplyChain.Evidence(signed.root, digest, signatureHash, signed.proof);
         }
-        if (reading.timestamp < rule.createdAt) revert OracleStaleReading(index, reading.timestamp);
-        if (!_breaches(rule, reading.value)) revert OracleNoBreach(ruleId, reading.value);
     }
 
     /// @dev Checks the reading's signature and its proof; returns its digest and signature hash.
@@ -618,7 +633,7 @@ contract SensorOracle is AccessControl, EIP712 {
         if (quorum == 0) revert OracleNoCommittee();
         if (report.configVersion != configVersion) revert OracleStaleCommittee(report.configVersion, configVersion);
         if (
-            report.observedAt > block.timestamp ||
+            report.observedAt > block.timestamp + CLOCK_TOLERANCE ||
             report.windowStart > report.observedAt ||
             report.observedAt < rule.createdAt
         ) revert OracleInvalidReportTime(report.windowStart, report.observedAt);

@@ -121,6 +121,31 @@ _TIMELINE: list[tuple[str, str, tuple[str, ...]]] = [
     ("ev_item_released", "released", ("actor",)),
     ("ev_item_recalled", "recalled", ("actor", "reason")),
     ("ev_item_delivered", "delivered", ("custodian",)),
+    (
+        "ev_rule_added",
+        "rule_added",
+        (
+            "rule_id",
+            "manager",
+            "device_id",
+            "metric",
+            "kind",
+            "comparison",
+            "lower",
+            "upper",
+            "scale",
+            "min_readings",
+            "min_duration",
+            "actions",
+        ),
+    ),  # fmt: skip
+    (
+        "ev_rule_fired",
+        "oracle_report",
+        ("rule_id", "device_id", "report_id", "path", "value", "observed_at", "actions", "evidence_root", "submitter"),
+    ),
+    ("ev_escrow_opened", "escrow_opened", ("buyer", "seller", "amount", "deadline")),
+    ("ev_escrow_settled", "escrow_settled", ("payee", "outcome", "amount", "settled_by")),
 ]
 _LOCATED = {"ev_transfer_proposed", "ev_transfer_accepted", "ev_checkpoint_recorded", "ev_item_delivered"}
 
@@ -156,6 +181,19 @@ def item_history(conn: Connection, item_id: str) -> list[dict[str, Any]]:
     ).mappings():
         kind = "token_minted" if row["from_address"] == _ZERO_ADDRESS else "token_transferred"
         entries.append(_entry(kind, row, {"token_id": token_id, "from": row["from_address"], "to": row["to_address"]}))
+    freezes: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+        ("ev_token_frozen", "token_frozen", ("actor", "reason")),
+        ("ev_token_unfrozen", "token_unfrozen", ("actor",)),
+    )
+    for table, kind, columns in freezes:
+        for row in conn.execute(
+            text(
+                f"SELECT e.block_number, e.log_index, e.transaction_hash, b.timestamp, {', '.join(columns)} "
+                f"FROM {table} e JOIN chain_block b ON b.number = e.block_number WHERE e.token_id = :t"
+            ),
+            {"t": token_id},
+        ).mappings():
+            entries.append(_entry(kind, row, {"token_id": token_id, **{c: row[c] for c in columns}}))
     entries.extend(_sensor_batches(conn, item_id))
     entries.sort(key=lambda e: (e["block_number"], e["log_index"]))
     return entries
@@ -203,6 +241,26 @@ def _sensor_batches(conn: Connection, item_id: str) -> list[dict[str, Any]]:
     ]
 
 
+def _freeze_of(conn: Connection, token_id: str) -> str | None:
+    """The report a token is frozen for (an oracle froze it and no admin lifted it since), or None."""
+    last: dict[str, tuple[int, int, str]] = {}
+    for table in ("ev_token_frozen", "ev_token_unfrozen"):
+        reason = "reason" if table == "ev_token_frozen" else "''"
+        row = conn.execute(
+            text(
+                f"SELECT block_number, log_index, {reason} FROM {table} WHERE token_id = :t "
+                "ORDER BY block_number DESC, log_index DESC LIMIT 1"
+            ),
+            {"t": token_id},
+        ).first()
+        if row is not None:
+            last[table] = (int(row[0]), int(row[1]), str(row[2]))
+    frozen, lifted = last.get("ev_token_frozen"), last.get("ev_token_unfrozen")
+    if frozen is None or (lifted is not None and lifted[:2] > frozen[:2]):
+        return None
+    return frozen[2]
+
+
 def token_view(conn: Connection, token_id: str) -> dict[str, Any] | None:
     """A token now, with its owner history and its item's state."""
     row = conn.execute(text("SELECT * FROM asset_token WHERE token_id = :t"), {"t": token_id}).mappings().first()
@@ -210,8 +268,10 @@ def token_view(conn: Connection, token_id: str) -> dict[str, Any] | None:
         return None
     token = dict(row)
     item = conn.execute(text("SELECT status, condition FROM item WHERE item_id = :i"), {"i": row["item_id"]}).first()
-    token["frozen"] = bool(item and item[0] == "recalled")
-    token["transferable"] = bool(item and item[0] != "recalled" and item[1] == "compliant")
+    frozen_by = _freeze_of(conn, token_id)
+    token["frozen"] = bool(item and item[0] == "recalled") or frozen_by is not None
+    token["frozen_by_report"] = frozen_by
+    token["transferable"] = bool(item and item[0] != "recalled" and item[1] == "compliant") and frozen_by is None
     token["history"] = [
         dict(r)
         for r in conn.execute(

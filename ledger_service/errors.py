@@ -197,3 +197,11 @@ class IndexChainChanged(ProvenanceError, RuntimeError):
     code = "index-chain-changed"
     status = 409
     title = "The mirror follows another chain"
+
+
+class InvalidRule(ProvenanceError, ValueError):
+    """A sensor rule that the contract cannot express (no threshold, a band upside down...)."""
+
+    code = "invalid-rule"
+    status = 422
+    title = "Invalid rule"

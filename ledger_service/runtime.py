@@ -154,22 +154,16 @@ def component_process(settings: Settings, rpc_url: str, command: str) -> Iterato
 
 
 @contextmanager
-def worker_process(settings: Settings, rpc_url: str) -> Iterator[subprocess.Popen[bytes] | None]:
-    """A `provenance worker` child for the context when a broker is configured; none otherwise."""
-    if not settings.broker_url:
+def optional_component(
+    settings: Settings, rpc_url: str, command: str, enabled: bool
+) -> Iterator[subprocess.Popen[bytes] | None]:
+    """`component_process` when `enabled`; nothing otherwise. `provenance up` runs the worker when a
+    broker is configured, the indexer unless PROVENANCE_INDEX=false and the oracle daemon unless
+    PROVENANCE_ORACLE=false."""
+    if not enabled:
         yield None
         return
-    with component_process(settings, rpc_url, "worker") as process:
-        yield process
-
-
-@contextmanager
-def indexer_process(settings: Settings, rpc_url: str) -> Iterator[subprocess.Popen[bytes] | None]:
-    """A `provenance index` child (the SQL mirror, following the head) unless PROVENANCE_INDEX=false."""
-    if not settings.index:
-        yield None
-        return
-    with component_process(settings, rpc_url, "index") as process:
+    with component_process(settings, rpc_url, command) as process:
         yield process
 
 

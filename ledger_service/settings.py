@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     index_max_span: int = Field(5000, ge=1, description="Most blocks the indexer reads in one chunk.")
     ready_max_lag: int = Field(10, ge=0, description="Blocks the SQL mirror may trail the head for /readyz to pass.")
     index_poll: float = Field(0.1, gt=0, description="Seconds between the indexer's looks at the chain head.")
+    oracle: bool = Field(True, description="Run the oracle daemon as part of `provenance up`.")
+    oracle_poll: float = Field(0.2, gt=0, description="Seconds between the oracle daemon's looks at new readings.")
+    oracle_scheme: Literal["bls", "ecdsa"] = Field(
+        "bls", description="How the committee signs heartbeat and aggregate reports: one aggregate BLS or ECDSA each."
+    )
     build_dir: Path = Field(PROJECT_ROOT / "build", description="Where compiled contract artifacts are cached.")
     solc: Path | None = Field(None, description="Solidity compiler; default a native solc on PATH, else scripts/solc.")
     log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")

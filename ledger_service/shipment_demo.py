@@ -1,7 +1,9 @@
 """A cold-chain shipment, end to end through the API: a temperature logger signs readings, the
 shipment passes from the manufacturer through a carrier and a warehouse to a pharmacy with a
-two-party handover at each step, checkpoints carry anchored readings as evidence, one excursion
-above 8 °C puts the lot out of compliance and freezes its token's transfers."""
+two-party handover at each step, checkpoints carry anchored readings as evidence. A rule (above
+8 °C for three readings) watches the lot and a buyer holds its payment in escrow; an excursion at
+the warehouse is proven on chain by the oracle daemon, which marks the lot out of compliance,
+freezes its token and refunds the buyer."""
 
 from __future__ import annotations
 
@@ -14,10 +16,12 @@ from rich.console import Console
 
 from ledger_service.apikeys import Role, create_key
 from ledger_service.demo import register_devices
-from ledger_service.items import evidence_of
 from ledger_service.services import Services
-from ledger_service.supply_chain import Condition
 from tokenization.assets import AssetTokens
+from tokenization.escrow import ShipmentEscrowContract
+
+PRICE_WEI = 10**18
+EXCURSION_READINGS = 3
 
 STOPS = [
     ("carrier", {"latitude": 53.5461, "longitude": 9.9661, "site": "4012345000009"}),
@@ -35,6 +39,8 @@ class Shipment:
     token_id: str = ""
     readings: list[str] = field(default_factory=list)
     breach_reading: str = ""
+    rule_id: int = 0
+    report: dict[str, Any] = field(default_factory=dict)
     steps: list[str] = field(default_factory=list)
 
 
@@ -72,13 +78,25 @@ def run_shipment(services: Services, api_url: str, console: Console, anchor_time
         )
         item = shipment.item_id = created["item_id"]
         step(f"registered lot {item[:18]}… with temperature logger 0x{logger.device_id.hex()[:16]}…")
+        rule = {"item_id": item, "metric": "temperature", "above": "8", "scale": 2,
+                "readings": EXCURSION_READINGS, "actions": ["mark", "freeze", "settle"]}  # fmt: skip
+        added = _ok(http.post("/v1/rules", json=rule, headers=headers["maker"]), "rule")
+        shipment.rule_id = int(added["rule_id"])
+        step(f"rule {shipment.rule_id}: {added['description']}: mark, freeze the token, refund the escrow")
+        escrow = ShipmentEscrowContract(services.parties.client("buyer"), ledger.deployment, services.artifacts)
+        escrow.open(bytes.fromhex(item[2:]), ledger.client.operator.address, int(time.time()) + 86_400, PRICE_WEI)
+        step("the buyer paid 1 ETH into escrow for the lot")
         holder, here = "maker", FACTORY
         for index, (party, place) in enumerate(STOPS):
             celsius = 11.5 if party == "warehouse" else 4.0 + index
-            sent = http.post("/v1/readings", json=logger.next_reading(ledger.domain, int(time.time()), celsius=celsius))
-            reading = str(_ok(sent, "reading")["id"])
-            shipment.readings.append(reading)
-            _wait_anchored(http, reading, anchor_timeout)
+            count = EXCURSION_READINGS if celsius > 8 else 1
+            sent_ids = []
+            for _ in range(count):
+                body = logger.next_reading(ledger.domain, int(time.time()), celsius=celsius)
+                sent_ids.append(str(_ok(http.post("/v1/readings", json=body), "reading")["id"]))
+            reading = sent_ids[0]
+            shipment.readings.extend(sent_ids)
+            _wait_anchored(http, sent_ids[-1], anchor_timeout)
             handover = {"to": f"party:{party}", "location": here}
             _ok(http.post(f"/v1/items/{item}/handover", json=handover, headers=headers[holder]), f"handover to {party}")
             _ok(http.post(f"/v1/items/{item}/accept", json={"location": place}, headers=headers[party]), "accept")
@@ -88,9 +106,12 @@ def run_shipment(services: Services, api_url: str, console: Console, anchor_time
             step(f"checkpoint at {party}: {celsius:.1f} °C, reading {reading[:18]}… proven on chain")
             if celsius > 8:
                 shipment.breach_reading = reading
-                evidence = evidence_of(services, reading)
-                services.supply_chain().set_condition(bytes.fromhex(item[2:]), Condition.OUT_OF_COMPLIANCE, evidence)
-                step(f"excursion above 8 °C at {party}: lot out of compliance (evidence checked on chain)")
+                shipment.report = _wait_fired(http, item, anchor_timeout)
+                step(
+                    f"excursion above 8 °C at {party} ({count} readings): the oracle proved it on chain "
+                    f"(report {shipment.report['report_id'][:18]}…): lot out of compliance, token frozen, "
+                    "buyer refunded"
+                )
             if index == 0:
                 tokens = AssetTokens(ledger.client, ledger.deployment, services.artifacts, services.content_store())
                 token_id, uri = tokens.mint(bytes.fromhex(item[2:]), ledger.client.operator.address)
@@ -101,6 +122,18 @@ def run_shipment(services: Services, api_url: str, console: Console, anchor_time
         step("delivered to the pharmacy")
     console.print(f"history: {api_url}/v1/items/{shipment.item_id}/history (once the indexer has caught up)")
     return shipment
+
+
+def _wait_fired(http: httpx.Client, item: str, timeout: float) -> dict[str, Any]:
+    """Waits until the oracle's report fired the item's rule and the mirror shows it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reports = http.get("/v1/oracle/reports", params={"item": item}).json().get("data", [])
+        fired = [r for r in reports if r["status"] == "fired"]
+        if fired and http.get(f"/v1/items/{item}").json().get("condition") == "out_of_compliance":
+            return dict(fired[0])
+        time.sleep(0.25)
+    raise RuntimeError(f"no oracle report fired for {item} within {timeout}s: is the oracle daemon running?")
 
 
 def _wait_anchored(http: httpx.Client, reading_id: str, timeout: float) -> None:

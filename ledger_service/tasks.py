@@ -28,7 +28,7 @@ from ledger_service.settings import Settings
 
 log = logging.getLogger(__name__)
 
-app = Celery("provenance_ledger")
+app = Celery("provenance_ledger", include=["oracles.tasks"])  # the worker registers the oracle task too
 app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,

@@ -8,6 +8,7 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import Hash32
 from eth_utils import to_checksum_address
 from web3.contract import Contract
 from web3.types import TxReceipt
@@ -210,7 +211,7 @@ class SensorOracleContract:
 def sign_ecdsa(members: Sequence[CommitteeMember], digest: bytes) -> list[bytes]:
     """Each member's signature of `digest`, ordered by signer address as the contract wants."""
     ordered = sorted(members, key=lambda m: int(m.address, 16))
-    return [bytes(m.account.unsafe_sign_hash(digest).signature) for m in ordered]
+    return [bytes(m.account.unsafe_sign_hash(Hash32(digest)).signature) for m in ordered]
 
 
 def sign_bls(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import IntEnum, IntFlag
 from typing import Any
 
@@ -157,3 +158,79 @@ class Rule:
         if self.comparison is Comparison.BELOW:
             return value < self.lower
         return value < self.lower or value > self.upper
+
+
+def fixed_point(value: Decimal | float | str, scale: int) -> int:
+    """A decimal threshold as the integer readings use at `scale` (value * 10**scale, exact)."""
+    scaled = Decimal(str(value)).scaleb(scale)
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{value} has more decimals than scale {scale} allows")
+    return int(scaled)
+
+
+def build_spec(
+    item_id: bytes,
+    *,
+    metric: str = "",
+    above: Decimal | float | str | None = None,
+    below: Decimal | float | str | None = None,
+    scale: int = 0,
+    heartbeat: int | None = None,
+    mean_over: int | None = None,
+    readings: int = 1,
+    duration: int = 0,
+    actions: Action = Action.NONE,
+    device_id: bytes = ZERO32,
+) -> RuleSpec:
+    """A rule from what people say: above and/or below a value (both: outside the band), a
+    heartbeat silence in seconds, or a mean over a window of seconds."""
+    if heartbeat is not None:
+        if above is not None or below is not None or mean_over is not None:
+            raise ValueError("a heartbeat rule takes no thresholds")
+        return RuleSpec(item_id, metric, RuleKind.HEARTBEAT, upper=heartbeat, actions=actions, device_id=device_id)
+    if above is None and below is None:
+        raise ValueError("give a threshold: above, below, or both for a band")
+    upper = fixed_point(above, scale) if above is not None else 0
+    lower = fixed_point(below, scale) if below is not None else 0
+    if above is not None and below is not None:
+        comparison = Comparison.OUTSIDE
+        lower, upper = fixed_point(below, scale), fixed_point(above, scale)
+        if lower > upper:
+            raise ValueError("for a band, 'below' is its lower edge and 'above' its upper edge")
+    else:
+        comparison = Comparison.ABOVE if above is not None else Comparison.BELOW
+    kind = RuleKind.AGGREGATE if mean_over is not None else RuleKind.THRESHOLD
+    return RuleSpec(
+        item_id,
+        metric,
+        kind,
+        comparison,
+        lower=lower,
+        upper=upper,
+        scale=scale,
+        min_readings=readings,
+        min_duration=mean_over if mean_over is not None else duration,
+        actions=actions,
+        device_id=device_id,
+    )
+
+
+def describe(rule: Rule | RuleSpec, metric: str = "") -> str:
+    """A one-line human description of a rule."""
+    name = metric or getattr(rule, "metric", "") or "value"
+    scale = 10**rule.scale if rule.scale >= 0 else 1
+
+    def show(v: int) -> str:
+        return f"{v / scale:g}"
+
+    if rule.kind is RuleKind.HEARTBEAT:
+        return f"no reading for more than {rule.upper}s"
+    if rule.comparison is Comparison.ABOVE:
+        test = f"{name} > {show(rule.upper)}"
+    elif rule.comparison is Comparison.BELOW:
+        test = f"{name} < {show(rule.lower)}"
+    else:
+        test = f"{name} outside [{show(rule.lower)}, {show(rule.upper)}]"
+    if rule.kind is RuleKind.AGGREGATE:
+        return f"mean {test} over {rule.min_duration}s"
+    return f"{test} for {rule.min_readings} readings and {rule.min_duration}s"

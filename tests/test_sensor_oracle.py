@@ -180,6 +180,29 @@ def test_breach_evidence_marks_freezes_and_refunds_exactly_once(
     )
 
 
+def test_readings_of_other_metrics_between_the_breaches_are_passed_through(
+    chain: ChainContext, ledger: Ledger, oracle: SensorOracleContract, supply: SupplyChainContract
+) -> None:
+    """A device that reports temperature and humidity in turn: the humidity readings sit between
+    the hot ones in its sequence; they are proven but not compared, and do not count."""
+    shipment = new_shipment(supply, ledger)
+    rule_id, _ = oracle.add_rule(cold_chain_rule(shipment, actions=Action.MARK_OUT_OF_COMPLIANCE))
+    start = now(chain) + 1
+    readings = []
+    for i, value in enumerate([900, 910, 920]):
+        readings += take_readings(ledger, shipment, [value], start + 20 * i)
+        readings += take_readings(ledger, shipment, [30], start + 20 * i + 5, metric="humidity")
+    evidence = anchor(ledger, readings)
+    # two hot readings and two humidity ones are not three hot readings
+    assert error_of(lambda: oracle.submit_evidence(rule_id, evidence[:4])) == "OracleDebounceNotMet"
+    # a stretch must start with the rule's metric
+    assert error_of(lambda: oracle.submit_evidence(rule_id, evidence[1:])) == "OracleWrongMetric"
+    receipt = oracle.submit_evidence(rule_id, evidence[:5])
+    event = fired(oracle, receipt)
+    assert event["value"] == 900 and event["observedAt"] == start
+    assert supply.get_item(shipment.item_id).condition is Condition.OUT_OF_COMPLIANCE
+
+
 def test_evidence_refusals(
     chain: ChainContext, ledger: Ledger, oracle: SensorOracleContract, supply: SupplyChainContract
 ) -> None:

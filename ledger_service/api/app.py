@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from ledger_service import __version__
 from ledger_service.api.limits import BodySizeLimit
 from ledger_service.api.problems import install_problem_handlers
-from ledger_service.api.routes import batches, devices, health, items, metrics, proofs, readings, tokens
+from ledger_service.api.routes import batches, devices, health, items, metrics, oracles, proofs, readings, tokens
 from ledger_service.services import Services
 
 
@@ -29,4 +29,5 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(proofs.router)
     app.include_router(items.router)
     app.include_router(tokens.router)
+    app.include_router(oracles.router)
     return app

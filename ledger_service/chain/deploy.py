@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eth_utils import keccak
+from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
 
 from ledger_service.chain.client import ChainClient
@@ -127,16 +127,19 @@ def _constructor_args(name: str, admin: str, deployed: dict[str, DeployedContrac
         return [deployed["SupplyChain"].address]
     if name == "SensorOracle":
         return [admin] + [
-            deployed[dep].address for dep in ("DeviceRegistry", "DataNotary", "SupplyChain", "AssetToken", "ShipmentEscrow")
+            deployed[dep].address
+            for dep in ("DeviceRegistry", "DataNotary", "SupplyChain", "AssetToken", "ShipmentEscrow")
         ]
     raise DeploymentError(f"no constructor arguments known for {name}")
 
 
-def _grant_oracle_roles(client: ChainClient, artifacts: dict[str, Artifact], deployed: dict[str, DeployedContract]) -> None:
+def _grant_oracle_roles(
+    client: ChainClient, artifacts: dict[str, Artifact], deployed: dict[str, DeployedContract]
+) -> None:
     """Lets the sensor oracle act: set item conditions in SupplyChain, freeze asset tokens."""
     oracle = deployed["SensorOracle"].address
     for name, role in (("SupplyChain", b"ORACLE_ROLE"), ("AssetToken", b"FREEZER_ROLE")):
-        contract = client.w3.eth.contract(address=deployed[name].address, abi=artifacts[name].abi)
+        contract = client.w3.eth.contract(address=to_checksum_address(deployed[name].address), abi=artifacts[name].abi)
         client.transact(contract.functions.grantRole(keccak(role), oracle))
         log.info("granted", extra={"contract": name, "role": role.decode(), "account": oracle})
 

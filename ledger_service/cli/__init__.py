@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from ledger_service.cli import apikeys, devices, index, items, proofs, service
+from ledger_service.cli import apikeys, devices, index, items, oracles, proofs, service
 
 app = typer.Typer(
     help="provenance-ledger: signed IoT readings, batched into Merkle trees and anchored on an EVM chain.",
@@ -22,6 +22,8 @@ app.add_typer(index.app, name="index")
 app.add_typer(index.db_app, name="db")
 app.add_typer(items.app, name="item")
 app.add_typer(items.token_app, name="token")
+app.add_typer(oracles.rule_app, name="rule")
+app.add_typer(oracles.oracle_app, name="oracle")
 
 
 def main() -> None:

@@ -16,15 +16,14 @@ from ledger_service.runtime import (
     attached_services,
     bind_socket,
     component_process,
-    indexer_process,
     mqtt_ingest,
     open_chain,
+    optional_component,
     prepare_chain,
     published,
     read_runtime,
     registry_follower,
     serve,
-    worker_process,
 )
 from ledger_service.services import Services
 from ledger_service.shipment_demo import run_shipment
@@ -39,8 +38,8 @@ def register(app: typer.Typer) -> None:
 
 
 def up() -> None:
-    """Compile if needed, start or attach the chain, deploy if needed, serve the API, run the batcher
-    and the indexer (and the worker and MQTT ingest when configured)."""
+    """Compile if needed, start or attach the chain, deploy if needed, serve the API, run the batcher,
+    the indexer and the oracle daemon (and the worker and MQTT ingest when configured)."""
     settings = load_settings()
     terminate_on_sigterm()
     try:
@@ -55,11 +54,12 @@ def up() -> None:
             try:
                 with (
                     published(settings, rpc_url=rpc_url, api_url=api_url),
-                    worker_process(settings, rpc_url),
+                    optional_component(settings, rpc_url, "worker", bool(settings.broker_url)),
                     registry_follower(services),
                     mqtt_ingest(services) as mqtt,
                     component_process(settings, rpc_url, "batcher"),
-                    indexer_process(settings, rpc_url),
+                    optional_component(settings, rpc_url, "index", settings.index),
+                    optional_component(settings, rpc_url, "oracle", settings.oracle),
                 ):
 
                     def ready() -> None:

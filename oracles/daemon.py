@@ -1,0 +1,268 @@
+"""The oracle daemon: follows verified readings in the store, evaluates every armed rule, and hands
+reports to the submit task once their evidence is anchored.
+
+Each step: load new rules (and refresh the others now and then), read the readings stored since
+the last step for every device a rule watches (in sequence order), feed threshold rules, claim the
+breaches found, check heartbeat and aggregate rules against the clock, and queue the claimed
+reports whose readings are anchored. Several daemons may run on one database: each evaluates
+everything, but a breach is claimed once (the row's primary key) and queued once (a conditional
+status change), and a report left queued by a daemon that died is queued again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from ledger_service.errors import ChainError
+from ledger_service.models import OracleReport, ReportStatus, StoredReading
+from ledger_service.services import Services
+from ledger_service.supply_chain import SupplyChainContract
+from oracles.contract import SensorOracleContract
+from oracles.evaluator import Breach, Observed, ThresholdEvaluator
+from oracles.reports import ReportBook, committee_breach_id, evidence_report_id
+from oracles.rules import ZERO32, Rule, RuleKind
+
+log = logging.getLogger(__name__)
+
+_PAGE = 2000
+
+
+@dataclass
+class StepResult:
+    """What one step did."""
+
+    readings: int = 0
+    claimed: list[str] = field(default_factory=list)
+    queued: list[str] = field(default_factory=list)
+
+
+def _hex(value: bytes) -> str:
+    return "0x" + value.hex()
+
+
+class OracleDaemon:
+    """Finds breaches and queues their reports; `dispatch(report_id)` submits one."""
+
+    def __init__(
+        self,
+        services: Services,
+        dispatch: Callable[[str], None],
+        name: str = "oracle",
+        rule_refresh: float = 5.0,
+        requeue_after: float = 10.0,
+        scheme: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.services = services
+        self.dispatch = dispatch
+        self.name = name
+        self.rule_refresh = rule_refresh
+        self.requeue_after = requeue_after
+        self.clock = clock
+        self.scheme = scheme or services.settings.oracle_scheme
+        client = services.ledger.client
+        deployment = services.ledger.deployment
+        self.oracle = SensorOracleContract(client, deployment, services.artifacts)
+        self.supply = SupplyChainContract(client, deployment, services.artifacts)
+        self.chain_id = deployment.chain_id
+        self.book = ReportBook(services.engine)
+        self.evaluator = ThresholdEvaluator()
+        self.rules: dict[int, Rule] = {}
+        self._devices: dict[int, list[bytes]] = {}  # rule id -> devices it watches
+        self._cursor: dict[bytes, int] = {}  # device -> last sequence evaluated
+        self._refreshed = 0.0
+        self._done: set[int] = set()  # rules this daemon found a breach for
+
+    # rules
+
+    def _load_rules(self) -> None:
+        count = self.oracle.rule_count()
+        refresh = self.clock() - self._refreshed >= self.rule_refresh
+        for rule_id in range(1, count + 1):
+            known = self.rules.get(rule_id)
+            if known is not None and (not known.armed or not refresh):
+                continue
+            rule = self.oracle.rule(rule_id)
+            self.rules[rule_id] = rule
+            if not rule.armed:
+                self.evaluator.forget(rule_id)
+                self._devices.pop(rule_id, None)
+                continue
+            if rule.device_id != ZERO32:
+                self._devices[rule_id] = [rule.device_id]
+            else:
+                self._devices[rule_id] = self.supply.devices_of(rule.item_id)
+        if refresh:
+            self._refreshed = self.clock()
+
+    def _armed(self) -> list[Rule]:
+        return [r for r in self.rules.values() if r.armed and r.rule_id not in self._done]
+
+    # threshold rules
+
+    def _follow_readings(self, result: StepResult) -> None:
+        threshold = [r for r in self._armed() if r.kind is RuleKind.THRESHOLD]
+        by_device: dict[bytes, list[Rule]] = {}
+        for rule in threshold:
+            for device in self._devices.get(rule.rule_id, []):
+                by_device.setdefault(device, []).append(rule)
+        for device, rules in by_device.items():
+            since = min(r.created_at for r in rules)
+            for reading in self._new_readings(device, since):
+                result.readings += 1
+                for rule in rules:
+                    if rule.rule_id in self._done:
+                        continue
+                    breach = self.evaluator.observe(rule, reading)
+                    if breach is not None:
+                        self._claim_evidence(breach, result)
+
+    def _new_readings(self, device: bytes, since: int) -> list[Observed]:
+        device_hex = _hex(device)
+        with Session(self.services.engine) as session:
+            query = select(StoredReading).where(StoredReading.device_id == device_hex)
+            cursor = self._cursor.get(device)
+            if cursor is None:
+                query = query.where(col(StoredReading.timestamp) >= since)
+            else:
+                query = query.where(col(StoredReading.sequence) > cursor)
+            rows = session.exec(query.order_by(col(StoredReading.sequence)).limit(_PAGE)).all()
+        if rows:
+            self._cursor[device] = rows[-1].sequence
+        return [
+            Observed(r.id, device, r.sequence, r.timestamp, r.metric, int(r.value), r.scale, r.received_at)
+            for r in rows
+        ]
+
+    def _claim_evidence(self, breach: Breach, result: StepResult) -> None:
+        rule = breach.rule
+        report_id = evidence_report_id(
+            self.chain_id, self.oracle.address, rule.rule_id, breach.device_id, breach.first_sequence
+        )
+        report = OracleReport(
+            report_id=report_id,
+            rule_id=rule.rule_id,
+            item_id=_hex(rule.item_id),
+            device_id=_hex(breach.device_id),
+            path="evidence",
+            reading_ids=",".join(r.reading_id for r in breach.readings),
+            found_by=self.name,
+            found_at=self.clock(),
+            breach_reading_at=breach.readings[-1].received_at,
+        )
+        self._done.add(rule.rule_id)
+        if self.book.claim(report):
+            result.claimed.append(report_id)
+            log.info("breach found", extra={"report_id": report_id, "rule_id": rule.rule_id, "by": self.name})
+
+    # committee rules
+
+    def _check_committee_rules(self, result: StepResult) -> None:
+        now = int(self.clock())
+        for rule in self._armed():
+            if rule.kind is RuleKind.THRESHOLD:
+                continue
+            for device in self._devices.get(rule.rule_id, []):
+                observation = self._observe(rule, device, now)
+                if observation is None:
+                    continue
+                value, window_start = observation
+                report_id = committee_breach_id(self.chain_id, self.oracle.address, rule.rule_id, device)
+                payload = {
+                    "rule_id": rule.rule_id,
+                    "device_id": _hex(device),
+                    "value": str(value),
+                    "window_start": window_start,
+                    "observed_at": now,
+                }
+                report = OracleReport(
+                    report_id=report_id,
+                    rule_id=rule.rule_id,
+                    item_id=_hex(rule.item_id),
+                    device_id=_hex(device),
+                    path=self.scheme,
+                    payload=json.dumps(payload),
+                    found_by=self.name,
+                    found_at=self.clock(),
+                )
+                self._done.add(rule.rule_id)
+                if self.book.claim(report):
+                    result.claimed.append(report_id)
+                    log.info("breach found", extra={"report_id": report_id, "rule_id": rule.rule_id, "by": self.name})
+                break
+
+    def _observe(self, rule: Rule, device: bytes, now: int) -> tuple[int, int] | None:
+        """(value, window start) when the rule is breached now, else None."""
+        device_hex = _hex(device)
+        with Session(self.services.engine) as session:
+            if rule.kind is RuleKind.HEARTBEAT:
+                last = session.exec(
+                    select(func.max(StoredReading.timestamp)).where(StoredReading.device_id == device_hex)
+                ).one()
+                window_start = max(int(last or 0), rule.created_at)
+                silence = now - window_start
+                return (silence, window_start) if silence > rule.upper else None
+            window_start = now - rule.min_duration
+            if window_start < rule.created_at:
+                return None
+            values = session.exec(
+                select(StoredReading.value, StoredReading.metric, StoredReading.scale).where(
+                    StoredReading.device_id == device_hex,
+                    col(StoredReading.timestamp) >= window_start,
+                    col(StoredReading.timestamp) <= now,
+                )
+            ).all()
+        matching = [int(v) for v, metric, scale in values if rule.matches_metric(metric, scale)]
+        if len(matching) < max(1, rule.min_readings):
+            return None
+        mean = int(sum(matching) / len(matching))
+        return (mean, window_start) if rule.breaches(mean) else None
+
+    # queueing
+
+    def _queue_ready(self, result: StepResult) -> None:
+        now = self.clock()
+        for report in self.book.with_status(ReportStatus.PENDING.value, ReportStatus.QUEUED.value):
+            if report.status == ReportStatus.QUEUED.value:
+                if report.submitted_at is not None and now - report.submitted_at < self.requeue_after:
+                    continue
+            elif report.path == "evidence" and not self.book.anchored(report):
+                continue
+            if not self.book.move(report.report_id, [report.status], ReportStatus.QUEUED.value, submitted_at=now):
+                continue  # another daemon took it
+            result.queued.append(report.report_id)
+            try:
+                self.dispatch(report.report_id)
+            except Exception as exc:  # eager mode: the task failed here; it is queued again later
+                log.warning("oracle report not submitted yet", extra={"report_id": report.report_id, "error": str(exc)})
+
+    # loop
+
+    def step(self) -> StepResult:
+        """One pass; returns what it did."""
+        result = StepResult()
+        self._load_rules()
+        self._follow_readings(result)
+        self._check_committee_rules(result)
+        self._queue_ready(result)
+        return result
+
+    def run(self, stop: threading.Event, poll: float) -> None:
+        """Steps until `stop` is set, `poll` seconds apart when idle."""
+        log.info("oracle daemon running", extra={"name": self.name, "poll": poll})
+        while not stop.is_set():
+            try:
+                result = self.step()
+            except (ChainError, OSError, ConnectionError) as exc:
+                log.warning("oracle step failed; retrying", extra={"error": str(exc)})
+                result = StepResult()
+            if not (result.readings or result.queued):
+                stop.wait(poll)

@@ -1,0 +1,263 @@
+"""The oracle daemon over the real store and chain: breaches found in ingested readings, reported
+once their batch is anchored, exactly once with several daemons; heartbeat rules through the
+committee (both schemes); submission through a real Celery worker; the evaluator's edge cases."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from eth_utils import keccak
+
+from ledger_service.keys import DeviceKey, KeyType
+from ledger_service.readings import Reading
+from ledger_service.runtime import ChainContext
+from ledger_service.services import Services
+from ledger_service.settings import Settings
+from ledger_service.supply_chain import Condition, SupplyChainContract
+from oracles.committee import load_committee, register_committee, save_committee
+from oracles.contract import CommitteeMember, SensorOracleContract
+from oracles.daemon import OracleDaemon
+from oracles.evaluator import Observed, ThresholdEvaluator
+from oracles.reports import ReportBook, build_evidence
+from oracles.rules import Action, Comparison, Rule, RuleKind, RuleSpec
+from oracles.rules import Path as ReportPath
+from oracles.tasks import report_dispatcher, submit_report, submitter_for
+from tests.test_anchoring import broker_url, start_worker, stop  # noqa: F401 - broker_url is a fixture
+from tests.test_contracts import outsider
+from tokenization.assets import AssetTokens, token_id_of
+from tokenization.escrow import Outcome, ShipmentEscrowContract
+
+ETHER = 10**18
+
+
+@dataclass
+class Sensor:
+    device_id: bytes
+    key: DeviceKey
+    sequence: int = 0
+
+
+def now(services: Services) -> int:
+    return int(services.ledger.client.w3.eth.get_block("latest")["timestamp"])
+
+
+def shipment(services: Services) -> tuple[bytes, Sensor]:
+    key = DeviceKey.generate(KeyType.SECP256K1)
+    sensor = Sensor(os.urandom(32), key)
+    services.ledger.register_device(sensor.device_id, key.public_key)
+    services.registry.refresh(force=True)
+    item_id = os.urandom(32)
+    supply = services.supply_chain()
+    supply.register_item(item_id, supply.client.operator.address, keccak(b"vaccines"), "", [sensor.device_id])
+    return item_id, sensor
+
+
+def ingest(services: Services, sensor: Sensor, values: list[int], start: int, metric: str = "temperature") -> list[str]:
+    ids = []
+    for offset, value in enumerate(values):
+        sensor.sequence += 1
+        reading = Reading(sensor.device_id, sensor.sequence, start + 10 * offset, metric, value, 2, "Cel")
+        result = services.ingestor.ingest(reading, sensor.key.sign(reading.digest(services.ledger.domain)))
+        ids.append(result.reading.id)
+    return ids
+
+
+def oracle_of(services: Services) -> SensorOracleContract:
+    return SensorOracleContract(services.ledger.client, services.ledger.deployment, services.artifacts)
+
+
+def fired_events(services: Services, rule_id: int) -> list[dict]:
+    oracle = oracle_of(services)
+    start = services.ledger.deployment.contracts["SensorOracle"].block_number
+    return list(oracle.contract.events.RuleFired().get_logs(argument_filters={"ruleId": rule_id}, from_block=start))
+
+
+def test_two_daemons_fire_a_proven_breach_once_after_anchoring(services: Services, chain: ChainContext) -> None:
+    item_id, sensor = shipment(services)
+    client = services.ledger.client
+    tokens = AssetTokens(client, services.ledger.deployment, services.artifacts, services.content_store())
+    tokens.mint(item_id, client.operator.address)
+    escrow = ShipmentEscrowContract(client, services.ledger.deployment, services.artifacts)
+    buyer = outsider(client)
+    escrow.as_account(buyer).open(item_id, outsider(client).operator.address, now(services) + 86_400, ETHER)
+    rule_id, _ = oracle_of(services).add_rule(
+        RuleSpec(
+            item_id, "temperature", comparison=Comparison.ABOVE, upper=800, scale=2, min_readings=3,
+            min_duration=20, actions=Action.MARK_OUT_OF_COMPLIANCE | Action.FREEZE_TOKEN | Action.SETTLE_ESCROW,
+        )
+    )  # fmt: skip
+    daemons = [OracleDaemon(services, report_dispatcher(services), name=name) for name in ("east", "west")]
+    ids = ingest(services, sensor, [500, 850, 900, 950], now(services) + 1)
+
+    results = [daemon.step() for daemon in daemons]
+    claimed = [report for result in results for report in result.claimed]
+    assert len(claimed) == 1  # both found it; one claimed it
+    book = ReportBook(services.engine)
+    report = book.get(claimed[0])
+    assert report is not None and report.status == "pending" and report.reading_ids.split(",") == ids[1:]
+    assert not any(result.queued for result in results)  # not anchored yet: nothing sent
+
+    services.batcher().run_once()  # four readings: a full batch, sealed and anchored
+    barrier = threading.Barrier(2)
+    queued: list[list[str]] = []
+
+    def race(daemon: OracleDaemon) -> None:
+        barrier.wait()
+        queued.append(daemon.step().queued)
+
+    threads = [threading.Thread(target=race, args=(daemon,)) for daemon in daemons]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(len(q) for q in queued) == [0, 1]
+
+    report = book.get(claimed[0])
+    assert report is not None and report.status == "fired" and report.transaction_hash
+    supply = services.supply_chain()
+    assert supply.get_item(item_id).condition is Condition.OUT_OF_COMPLIANCE
+    assert tokens.contract.functions.isFrozen(token_id_of(item_id)).call()
+    assert escrow.escrow_of(item_id).outcome is Outcome.REFUNDED_ON_BREACH  # type: ignore[union-attr]
+    assert escrow.credit_of(buyer.operator.address) == ETHER
+    events = fired_events(services, rule_id)
+    assert len(events) == 1 and "0x" + bytes(events[0]["args"]["reportId"]).hex() == report.report_id
+
+    # more breaching readings, and a daemon started afresh: the rule fired, nothing more happens
+    ingest(services, sensor, [990, 990, 990, 990], now(services) + 100)
+    services.batcher().run_once()
+    fresh = OracleDaemon(services, report_dispatcher(services), name="late")
+    for daemon in [*daemons, fresh]:
+        assert daemon.step().claimed == []
+    assert len(fired_events(services, rule_id)) == 1
+
+
+def test_a_breach_proven_by_someone_else_first_is_recorded_as_such(services: Services) -> None:
+    oracle = oracle_of(services)
+    rival = oracle.as_account(outsider(services.ledger.client))
+    outcomes = []
+    for rival_takes in (slice(0, 2), slice(2, 4)):  # the same readings as the daemon, or a later stretch
+        item_id, sensor = shipment(services)
+        rule_id, _ = oracle.add_rule(
+            RuleSpec(item_id, "temperature", upper=800, scale=2, min_readings=2, actions=Action.MARK_OUT_OF_COMPLIANCE)
+        )
+        ids = ingest(services, sensor, [900, 900, 900, 900], now(services) + 1)
+        claimed = OracleDaemon(services, lambda report_id: None, name="slow").step().claimed
+        services.batcher().run_once()
+        rival.submit_evidence(rule_id, build_evidence(services, ids[rival_takes]))
+        outcomes.append(submitter_for(services).submit(claimed[0]))
+        assert len(fired_events(services, rule_id)) == 1
+    assert outcomes == ["fired", "superseded"]
+
+
+@pytest.mark.parametrize("scheme", ["bls", "ecdsa"])
+def test_silent_device_fires_heartbeat_rule_through_the_committee(
+    services: Services, chain: ChainContext, scheme: str
+) -> None:
+    members = load_committee(services.settings.data_dir) or [CommitteeMember.generate() for _ in range(3)]
+    save_committee(services.settings.data_dir, members)
+    oracle = oracle_of(services)
+    register_committee(oracle, members, min(3, oracle.quorum() or 3))
+    item_id, sensor = shipment(services)
+    ingest(services, sensor, [400], now(services))
+    rule_id, _ = oracle.add_rule(
+        RuleSpec(item_id, "", kind=RuleKind.HEARTBEAT, upper=2, actions=Action.MARK_OUT_OF_COMPLIANCE)
+    )
+    daemon = OracleDaemon(services, report_dispatcher(services), name="watch", scheme=scheme)
+    assert daemon.step().claimed == []  # silent for less than 2 s since the rule
+    threading.Event().wait(3.5)
+    result = daemon.step()
+    assert len(result.claimed) == 1 and result.queued == result.claimed
+    report = ReportBook(services.engine).get(result.claimed[0])
+    assert report is not None and report.status == "fired" and report.path == scheme, report.last_error
+    events = fired_events(services, rule_id)
+    path = ReportPath.COMMITTEE_BLS if scheme == "bls" else ReportPath.COMMITTEE_ECDSA
+    assert len(events) == 1 and events[0]["args"]["path"] == path
+    assert services.supply_chain().get_item(item_id).condition is Condition.OUT_OF_COMPLIANCE
+
+
+def test_reports_are_submitted_by_a_celery_worker(
+    services: Services,
+    chain_settings: Settings,
+    database_url: str,
+    broker_url: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from ledger_service.tasks import configure
+
+    settings = services.settings.model_copy(update={"broker_url": broker_url})
+    configure(settings)
+    item_id, sensor = shipment(services)
+    rule_id, _ = oracle_of(services).add_rule(
+        RuleSpec(item_id, "temperature", upper=800, scale=2, min_readings=2, actions=Action.MARK_OUT_OF_COMPLIANCE)
+    )
+    daemons = [OracleDaemon(services, lambda report_id: submit_report.delay(report_id), name=f"d{i}") for i in range(2)]
+    ingest(services, sensor, [900, 900, 900, 900], now(services) + 1)
+    services.batcher().run_once()
+    log = tmp_path / "worker.log"
+    worker = start_worker(chain_settings, database_url, broker_url, services.ledger.client.rpc_url, log)
+    try:
+        for daemon in daemons:
+            daemon.step()
+        book = ReportBook(services.engine)
+        deadline = threading.Event()
+        for _ in range(150):
+            reports = book.with_status("fired")
+            if reports:
+                break
+            deadline.wait(0.2)
+    finally:
+        stop(worker)
+        configure(services.settings)
+    assert [r.rule_id for r in book.with_status("fired")] == [rule_id], log.read_text()[-3000:]
+    assert "provenance.submit_report" in log.read_text()
+    assert len(fired_events(services, rule_id)) == 1
+    assert (
+        SupplyChainContract(services.ledger.client, services.ledger.deployment, services.artifacts)
+        .get_item(item_id)
+        .condition
+        is Condition.OUT_OF_COMPLIANCE
+    )
+
+
+RULE = Rule(
+    rule_id=1, item_id=b"\1" * 32, device_id=bytes(32), metric_hash=keccak(b"temperature"), lower=0, upper=800,
+    scale=2, min_readings=3, min_duration=20, actions=Action.NONE, kind=RuleKind.THRESHOLD,
+    comparison=Comparison.ABOVE, active=True, created_at=1000, fired_at=0,
+)  # fmt: skip
+
+
+def observed(sequence: int, value: int, timestamp: int | None = None, metric: str = "temperature") -> Observed:
+    return Observed(f"r{sequence}", b"\2" * 32, sequence, timestamp or 1000 + 10 * sequence, metric, value, 2, 0.0)
+
+
+def feed(readings: list[Observed], rule: Rule = RULE) -> list[list[str]]:
+    evaluator = ThresholdEvaluator()
+    found = []
+    for reading in readings:
+        breach = evaluator.observe(rule, reading)
+        if breach is not None:
+            found.append([r.reading_id for r in breach.readings])
+    return found
+
+
+def test_evaluator_finds_the_first_stretch_that_meets_the_debounce() -> None:
+    assert feed([observed(1, 900), observed(2, 900), observed(3, 900)]) == [["r1", "r2", "r3"]]
+    # too short in time: 3 readings 10 s apart span 20 s; 5 s apart do not
+    assert feed([observed(i, 900, 1000 + 5 * i) for i in range(1, 4)]) == []
+    # a compliant reading, a gap in the sequence, or a reading before the rule resets the stretch
+    assert feed([observed(1, 900), observed(2, 700), observed(3, 900), observed(4, 900)]) == []
+    assert feed([observed(1, 900), observed(2, 900), observed(4, 900), observed(5, 900)]) == []
+    assert feed([observed(1, 900, 990), observed(2, 900), observed(3, 900)]) == []
+    # readings of other metrics inside the stretch are carried along, not compared
+    humid = [observed(1, 900), observed(2, 10, metric="humidity"), observed(3, 900), observed(4, 900)]
+    assert feed(humid) == [["r1", "r2", "r3", "r4"]]
+    # the threshold is strict, and a band breaches on both sides
+    assert feed([observed(i, 800) for i in range(1, 4)]) == []
+    band = Rule(**{**RULE.__dict__, "comparison": Comparison.OUTSIDE, "lower": 200, "upper": 800})
+    assert feed([observed(1, 100), observed(2, 900), observed(3, 150)], band) == [["r1", "r2", "r3"]]
+    fired = Rule(**{**RULE.__dict__, "fired_at": 5})
+    assert feed([observed(i, 900) for i in range(1, 4)], fired) == []
