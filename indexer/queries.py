@@ -10,6 +10,11 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from indexer.supply_projections import CONDITIONS
+from oracles.rules import Action
+from oracles.rules import Path as ReportPath
+from tokenization.escrow import Outcome
+
 _ZERO_ADDRESS = "0x" + "00" * 20
 _ZERO_HASH = "0x" + "00" * 32
 
@@ -150,6 +155,20 @@ _TIMELINE: list[tuple[str, str, tuple[str, ...]]] = [
 _LOCATED = {"ev_transfer_proposed", "ev_transfer_accepted", "ev_checkpoint_recorded", "ev_item_delivered"}
 
 
+def _name_codes(details: dict[str, Any]) -> None:
+    """Replaces the contracts' enum and flag codes in timeline details with their names."""
+    for key, names in (
+        ("old_condition", CONDITIONS),
+        ("new_condition", CONDITIONS),
+        ("outcome", {o.value: o.name.lower() for o in Outcome}),
+        ("path", {p.value: p.name.lower() for p in ReportPath}),
+    ):
+        if key in details and details[key] is not None:
+            details[key] = names.get(int(details[key]), str(details[key]))
+    if "actions" in details and details["actions"] is not None:
+        details["actions"] = Action(int(details["actions"])).names()
+
+
 def item_history(conn: Connection, item_id: str) -> list[dict[str, Any]]:
     """Everything that happened to the item, in chain order: its own events, token mints and
     transfers, and the anchored batches holding readings of its devices."""
@@ -167,6 +186,7 @@ def item_history(conn: Connection, item_id: str) -> list[dict[str, Any]]:
             details = {c: row[c] for c in columns}
             if table in _LOCATED:
                 details["location"] = _location(dict(row))
+            _name_codes(details)
             leaf = details.get("evidence_leaf")
             if leaf and leaf != _ZERO_HASH:
                 details["evidence_proof"] = f"/v1/readings/{leaf}/proof"

@@ -257,7 +257,7 @@ class OracleDaemon:
 
     def run(self, stop: threading.Event, poll: float) -> None:
         """Steps until `stop` is set, `poll` seconds apart when idle."""
-        log.info("oracle daemon running", extra={"name": self.name, "poll": poll})
+        log.info("oracle daemon running", extra={"daemon": self.name, "poll": poll})
         while not stop.is_set():
             try:
                 result = self.step()

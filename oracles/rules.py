@@ -233,4 +233,7 @@ def describe(rule: Rule | RuleSpec, metric: str = "") -> str:
         test = f"{name} outside [{show(rule.lower)}, {show(rule.upper)}]"
     if rule.kind is RuleKind.AGGREGATE:
         return f"mean {test} over {rule.min_duration}s"
-    return f"{test} for {rule.min_readings} readings and {rule.min_duration}s"
+    debounce = f"{rule.min_readings} reading{'s' if rule.min_readings != 1 else ''}"
+    if rule.min_duration:
+        debounce += f" over at least {rule.min_duration}s"
+    return f"{test} for {debounce}"

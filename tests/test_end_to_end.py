@@ -203,25 +203,40 @@ def test_demo_sends_signed_readings_that_get_anchored(tmp_path: Path) -> None:
 
 
 def test_cold_chain_shipment_demo_ends_in_the_item_history(tmp_path: Path) -> None:
-    """`provenance demo --shipment` against `provenance up`: three handovers with evidence, a
-    breach, a token, a delivery; the indexer inside `up` puts all of it in the item's timeline."""
+    """`provenance demo --shipment` against `provenance up` and a second oracle daemon: three
+    handovers with evidence, an excursion that the oracles prove on chain exactly once (lot out of
+    compliance, token frozen, buyer refunded), a delivery; the indexer inside `up` puts all of it
+    in the item's timeline."""
     with RunningService(tmp_path) as service:
-        result = run_cli(tmp_path, "demo", "--shipment")
-        assert result.returncode == 0, result.stderr
-        item = result.stderr.split("item ")[-1].split(",")[0].strip()
-        assert "out of compliance" in result.stderr and "delivered to the pharmacy" in result.stderr
-        with httpx.Client(base_url=service.api_url) as api:
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline:
-                found = api.get(f"/v1/items/{item}")
-                if found.status_code == 200 and found.json()["status"] == "delivered":
-                    break
-                time.sleep(0.2)
-            state = found.json()
-            history = api.get(f"/v1/items/{item}/history").json()["entries"]
+        second = RunningService(tmp_path, command=("oracle", "--name", "second"), ready_text="running")
+        with second:
+            result = run_cli(tmp_path, "demo", "--shipment")
+            assert result.returncode == 0, result.stderr + service.log()[-3000:]
+            item = result.stderr.split("item ")[-1].split(",")[0].strip()
+            assert "the oracle proved it on chain" in result.stderr and "delivered to the pharmacy" in result.stderr
+            with httpx.Client(base_url=service.api_url) as api:
+                deadline = time.monotonic() + 20
+                while time.monotonic() < deadline:
+                    found = api.get(f"/v1/items/{item}")
+                    history = api.get(f"/v1/items/{item}/history").json()["entries"]
+                    kinds = [e["type"] for e in history]
+                    if found.json().get("status") == "delivered" and "escrow_settled" in kinds:
+                        break
+                    time.sleep(0.2)
+                state = found.json()
+                reports = api.get("/v1/oracle/reports", params={"item": item}).json()["data"]
+                token = api.get(f"/v1/tokens/{state['token']['token_id']}").json() if state.get("token") else {}
+            assert second.stop() == 0
     assert state["status"] == "delivered" and state["condition"] == "out_of_compliance"
     assert len(state["custody"]) == 4 and state["custody"][-1]["until_block"] is not None
-    kinds = [e["type"] for e in history]
     assert kinds.count("handover_accepted") == 3 and kinds.count("checkpoint") == 3
     assert {"registered", "condition_changed", "token_minted", "delivered", "sensor_batch"} <= set(kinds)
     assert all(e["details"].get("evidence_proof") for e in history if e["type"] == "checkpoint")
+    # two daemons watched; the breach was reported and fired once, with all three actions
+    assert [r["status"] for r in reports] == ["fired"], reports
+    assert kinds.count("oracle_report") == 1 and kinds.count("rule_added") == 1
+    assert {"escrow_opened", "escrow_settled", "token_frozen"} <= set(kinds)
+    settled = next(e for e in history if e["type"] == "escrow_settled")
+    assert settled["details"]["outcome"] == "refunded_on_breach"
+    if token:
+        assert token["frozen"] is True

@@ -63,7 +63,7 @@ def test_rules_and_reports_through_the_api(services: Services, chain: ChainConte
         created = api.post("/v1/rules", json=rule, headers=maker)
         assert created.status_code == 201, created.text
         rule_id = created.json()["rule_id"]
-        assert created.json()["description"] == "temperature > 8 for 2 readings and 0s"
+        assert created.json()["description"] == "temperature > 8 for 2 readings"
 
         index(services, chain)
         listed = api.get("/v1/rules", params={"item": item}).json()
