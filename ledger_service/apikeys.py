@@ -74,14 +74,20 @@ def revoke_key(engine: Engine, prefix: str) -> ApiKey:
         return record
 
 
-def authorize(engine: Engine, secret: str | None, needed: Role) -> ApiKey:
-    """The key behind `secret` if it is valid and has `needed` (or admin); raises otherwise."""
+def authenticate(engine: Engine, secret: str | None) -> ApiKey:
+    """The key behind `secret` if it is valid (known, not revoked), whatever its roles; raises otherwise."""
     if not secret:
         raise Unauthorized("this endpoint needs an API key: send `Authorization: Bearer <key>`")
     with Session(engine) as session:
         record = session.exec(select(ApiKey).where(ApiKey.key_hash == _hash(secret))).first()
     if record is None or record.revoked_at is not None:
         raise Unauthorized("the API key is not valid (unknown or revoked)")
+    return record
+
+
+def authorize(engine: Engine, secret: str | None, needed: Role) -> ApiKey:
+    """The key behind `secret` if it is valid and has `needed` (or admin); raises otherwise."""
+    record = authenticate(engine, secret)
     roles = set(record.roles.split(","))
     if needed.value not in roles and Role.ADMIN.value not in roles:
         raise Forbidden(f"the API key '{record.name}' lacks the role {needed.value}", needed_role=needed.value)

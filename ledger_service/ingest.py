@@ -34,7 +34,7 @@ from ledger_service.errors import (
     UnknownDevice,
 )
 from ledger_service.models import DeviceCursor, StoredReading
-from ledger_service.ratelimit import DeviceRateLimiter
+from ledger_service.ratelimit import RateLimiter
 from ledger_service.readings import Domain, Reading, reading_leaf
 from ledger_service.registry import DeviceRecord, DeviceStatus, KeyRecord, RegistryCache
 from ledger_service.sigcheck import Job, KeyTuple, SignaturePool, key_tuple
@@ -110,7 +110,7 @@ class Ingestor:
         registry: RegistryCache,
         max_clock_skew: float = 300.0,
         clock: Callable[[], float] = time.time,
-        limiter: DeviceRateLimiter | None = None,
+        limiter: RateLimiter | None = None,
         verify_processes: int = 0,
     ) -> None:
         self.engine = engine

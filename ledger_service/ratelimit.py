@@ -1,32 +1,43 @@
-"""Per-device rate limits: a token bucket for each device, in memory."""
+"""Rate limits: a token bucket per key (a device, an API key, a client address), in memory."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 
-class DeviceRateLimiter:
-    """Allows each device `rate` readings per second on average, with bursts up to `burst`."""
+class RateLimiter:
+    """Allows each key `rate` events per second on average, with bursts up to `burst`."""
 
-    def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000
+    ) -> None:
         self.rate = rate
         self.burst = burst
         self.clock = clock
-        self._buckets: dict[bytes, tuple[float, float]] = {}
+        self.max_keys = max_keys
+        self._buckets: dict[Hashable, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
-    def take(self, device_id: bytes, count: int = 1) -> float:
+    def take(self, key: Hashable, count: int = 1) -> float:
         """Takes `count` tokens; returns 0 when allowed, else the seconds to wait before retrying."""
         if self.rate <= 0:
             return 0.0
         now = self.clock()
         with self._lock:
-            tokens, last = self._buckets.get(device_id, (self.burst, now))
+            if len(self._buckets) >= self.max_keys:
+                self._forget_full(now)
+            tokens, last = self._buckets.get(key, (self.burst, now))
             tokens = min(self.burst, tokens + (now - last) * self.rate)
             if tokens >= count:
-                self._buckets[device_id] = (tokens - count, now)
+                self._buckets[key] = (tokens - count, now)
                 return 0.0
-            self._buckets[device_id] = (tokens, now)
+            self._buckets[key] = (tokens, now)
             return (count - tokens) / self.rate
+
+    def _forget_full(self, now: float) -> None:
+        """Drops the buckets that have refilled: they hold nothing a fresh bucket would not."""
+        full = [k for k, (tokens, last) in self._buckets.items() if tokens + (now - last) * self.rate >= self.burst]
+        for key in full:
+            del self._buckets[key]

@@ -17,7 +17,7 @@ from ledger_service.db import create_schema, make_engine
 from ledger_service.ingest import Ingestor
 from ledger_service.parties import Parties
 from ledger_service.proofs import HeadTracker, ProofService
-from ledger_service.ratelimit import DeviceRateLimiter
+from ledger_service.ratelimit import RateLimiter
 from ledger_service.registry import RegistryCache
 from ledger_service.settings import Settings
 from ledger_service.supply_chain import SupplyChainContract
@@ -52,7 +52,7 @@ class Services:
             ledger.domain,
             registry,
             max_clock_skew=settings.max_clock_skew,
-            limiter=DeviceRateLimiter(settings.device_rate, settings.device_burst),
+            limiter=RateLimiter(settings.device_rate, settings.device_burst),
             verify_processes=settings.verify_processes,
         )
         head = HeadTracker(lambda: int(client.w3.eth.block_number))

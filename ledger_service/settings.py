@@ -63,6 +63,11 @@ class Settings(BaseSettings):
         "events; for a shared public chain).",
     )
     index_max_span: int = Field(5000, ge=1, description="Most blocks the indexer reads in one chunk.")
+    private_reads: bool = Field(False, description="Reads (API and explorer) need an API key of any role.")
+    api_key_rate: float = Field(100.0, ge=0, description="Requests per second one API key may make (0: off).")
+    api_client_rate: float = Field(
+        200.0, ge=0, description="Requests per second one client address may make without a key (0: off)."
+    )
     ready_max_lag: int = Field(10, ge=0, description="Blocks the SQL mirror may trail the head for /readyz to pass.")
     index_poll: float = Field(0.1, gt=0, description="Seconds between the indexer's looks at the chain head.")
     oracle: bool = Field(True, description="Run the oracle daemon as part of `provenance up`.")

@@ -5,9 +5,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from ledger_service import __version__
+from ledger_service.api.access import RequestRateLimit, read_access
 from ledger_service.api.limits import BodySizeLimit
 from ledger_service.api.problems import install_problem_handlers
 from ledger_service.api.routes import batches, devices, health, items, metrics, oracles, proofs, readings, tokens
+from ledger_service.explorer import routes as explorer
 from ledger_service.services import Services
 
 
@@ -18,16 +20,16 @@ def create_app(services: Services) -> FastAPI:
         version=__version__,
         description="Signed IoT readings, batched into Merkle trees and anchored on an EVM chain.",
     )
+    settings = services.settings
     app.state.services = services
-    app.add_middleware(BodySizeLimit, max_bytes=services.settings.max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestRateLimit, per_key=settings.api_key_rate, per_client=settings.api_client_rate)
     install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(metrics.router)
-    app.include_router(readings.router)
-    app.include_router(devices.router)
-    app.include_router(batches.router)
-    app.include_router(proofs.router)
-    app.include_router(items.router)
-    app.include_router(tokens.router)
-    app.include_router(oracles.router)
+    app.include_router(readings.router)  # ingest is public (device-signed); its reads depend on read_access
+    for router in (devices.router, batches.router, proofs.router, items.router, tokens.router, oracles.router):
+        app.include_router(router, dependencies=[read_access])
+    app.mount("/explorer/static", explorer.static, name="explorer-static")
+    app.include_router(explorer.router, dependencies=[read_access])
     return app

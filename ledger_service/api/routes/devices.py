@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, status
 
+from ledger_service.api.access import bearer_secret
 from ledger_service.api.deps import ServicesDep
 from ledger_service.api.device_schemas import DeviceCreate, DeviceList, DevicePublic, RotateKeyIn, TransferIn
 from ledger_service.api.problems import refusal, write_errors
@@ -42,9 +43,7 @@ _REVERTS = {
 
 
 def _bearer(authorization: Annotated[str | None, Header()] = None) -> str | None:
-    if authorization and authorization.lower().startswith("bearer "):
-        return authorization[7:].strip()
-    return None
+    return bearer_secret(authorization)
 
 
 def require(role: Role) -> Any:

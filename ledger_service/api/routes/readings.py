@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
+from ledger_service.api.access import read_access
 from ledger_service.api.deps import ServicesDep
 from ledger_service.api.problems import MEDIA_TYPE
 from ledger_service.api.schemas import BatchAccepted, ReadingAccepted, ReadingIn, ReadingStatus
@@ -144,7 +145,7 @@ def _ingest_batch(services: Services, items: list[Any]) -> Response:
     return Response(orjson.dumps(answer), media_type="application/json")
 
 
-@router.get("/{reading_id}", response_model=ReadingStatus, responses=_ERRORS)
+@router.get("/{reading_id}", response_model=ReadingStatus, responses=_ERRORS, dependencies=[read_access])
 def get_reading(services: ServicesDep, reading_id: str = ReadingId) -> ReadingStatus:
     """A stored reading and the state of its batch."""
     row, batch = services.proofs.status(reading_id)
@@ -172,7 +173,7 @@ def get_reading(services: ServicesDep, reading_id: str = ReadingId) -> ReadingSt
     )
 
 
-@router.get("/{reading_id}/proof", responses=_ERRORS)
+@router.get("/{reading_id}/proof", responses=_ERRORS, dependencies=[read_access])
 def get_proof(services: ServicesDep, reading_id: str = ReadingId) -> dict[str, Any]:
     """The reading's proof bundle: the signed reading, its leaf, the Merkle path and the anchor."""
     return services.proofs.bundle(reading_id)
