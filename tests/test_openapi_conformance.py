@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from schemathesis.checks import positive_data_acceptance
+from hypothesis import HealthCheck, given, settings
 
 from indexer.runner import ChainIndexer, target_of
 from ledger_service.api.app import create_app
@@ -25,7 +26,7 @@ EXAMPLES = 12
 def seeded(chain: ChainContext, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     """A service over SQLite with a device, anchored readings and the mirror filled."""
     data = tmp_path_factory.mktemp("fuzz")
-    settings_ = make_settings(data / "data", database_url=f"sqlite:///{data / 'fuzz.db'}", batch_size=4, batch_age=0.0)
+    settings_ = make_settings(data / "data", database_url=f"sqlite:///{data / 'fuzz.db'}", batch_size=4, batch_age=60.0)
     services = Services.build(settings_, chain.client, chain.deployment, chain.artifacts)
     try:
         device = new_device(services.ledger)
@@ -44,18 +45,28 @@ def seeded(chain: ChainContext, tmp_path_factory: pytest.TempPathFactory) -> Ite
         services.close()
 
 
-@pytest.fixture
-def api_schema(seeded: Services) -> schemathesis.schemas.BaseSchema:
-    return schemathesis.openapi.from_asgi("/openapi.json", create_app(seeded))
+def test_every_operation_answers_as_documented(seeded: Services) -> None:
+    """Each operation, EXAMPLES generated requests: no 5xx, every response allowed by the document
+    (status, media type, body schema). Schema-valid requests may still be refused (an unknown device,
+    a bad signature: things a schema cannot say), so that check is left out.
+    (Schemathesis's own pytest plugin does not run under pytest 9, so the operations are driven
+    here through their Hypothesis strategies.)"""
+    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(seeded))
+    failures: dict[str, str] = {}
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) > 30
+    for operation in operations:
 
+        @given(case=operation.as_strategy())
+        @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+        def check(case: schemathesis.Case) -> None:
+            case.call_and_validate(excluded_checks=[positive_data_acceptance])
 
-schema = schemathesis.pytest.from_fixture("api_schema")
-
-
-@schema.parametrize()
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
-def test_every_operation_answers_as_documented(case: schemathesis.Case) -> None:
-    case.call_and_validate()
+        try:
+            check()
+        except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - collected, reported together below
+            failures[operation.label] = str(exc)[:1500]
+    assert not failures, "\n\n".join(f"{label}:\n{error}" for label, error in failures.items())
 
 
 def test_the_document_describes_every_route(seeded: Services, tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from ledger_service import __version__
 from ledger_service.api.access import RequestRateLimit, read_access
 from ledger_service.api.limits import BodySizeLimit
-from ledger_service.api.problems import install_problem_handlers
+from ledger_service.api.problems import document_problems, install_problem_handlers, write_errors
 from ledger_service.api.routes import batches, devices, health, items, metrics, oracles, proofs, readings, tokens
 from ledger_service.explorer import routes as explorer
 from ledger_service.services import Services
@@ -19,12 +19,19 @@ def create_app(services: Services) -> FastAPI:
         title="provenance-ledger",
         version=__version__,
         description="Signed IoT readings, batched into Merkle trees and anchored on an EVM chain.",
+        responses=write_errors(
+            {
+                401: "An API key is needed (writes; reads when PROVENANCE_PRIVATE_READS is on) or is not valid",
+                429: "Too many requests from this API key or client address (see Retry-After)",
+            }
+        ),
     )
     settings = services.settings
     app.state.services = services
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestRateLimit, per_key=settings.api_key_rate, per_client=settings.api_client_rate)
     install_problem_handlers(app)
+    document_problems(app)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(readings.router)  # ingest is public (device-signed); its reads depend on read_access

@@ -82,3 +82,43 @@ def refusal(exc: TransactionReverted, reverts: dict[str, tuple[int, str]], contr
 def write_errors(texts: dict[int, str]) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for problem answers: status -> description."""
     return {code: {"description": text, "content": {MEDIA_TYPE: {}}} for code, text in texts.items()}
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "An error, as RFC 9457 problem details with a stable `code`; some carry more fields.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string", "description": "A URN naming the problem type"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "instance": {"type": "string", "description": "The request path"},
+        "code": {"type": "string", "description": "Stable machine-readable code, e.g. not-found"},
+    },
+    "additionalProperties": True,
+}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Makes the OpenAPI document describe every error response as it is sent: problem+json with
+    the Problem schema (FastAPI's default 422 says application/json HTTPValidationError)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()
+        document.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        for operations in document.get("paths", {}).values():
+            for operation in operations.values():
+                for code, response in operation.get("responses", {}).items():
+                    if code[:1] in ("4", "5"):
+                        response["content"] = {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+                        if response.get("description") == "Validation Error":
+                            response["description"] = "Malformed request (validation-error, with `errors`)"
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

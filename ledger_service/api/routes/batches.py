@@ -10,6 +10,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from ledger_service.api.deps import ServicesDep
+from ledger_service.api.problems import write_errors
 from ledger_service.errors import NotFound
 from ledger_service.models import Batch, BatchStatus, StoredReading
 from ledger_service.services import Services
@@ -74,7 +75,7 @@ def lag_report(services: Services) -> dict[str, Any]:
     }
 
 
-@router.get("")
+@router.get("", responses=write_errors({422: "Malformed filter or paging"}))
 def list_batches(
     services: ServicesDep,
     status: Annotated[str | None, Query(pattern="^(open|sealed|anchored|confirmed)$")] = None,
@@ -95,13 +96,13 @@ def list_batches(
     return {"data": [batch_view(b) for b in rows], "count": int(total)}
 
 
-@router.get("/lag")
+@router.get("/lag", responses=write_errors({422: "Malformed request"}))
 def lag(services: ServicesDep) -> dict[str, Any]:
     """Pending work, the last anchored batch and the age of the oldest unsealed reading."""
     return lag_report(services)
 
 
-@router.get("/{batch_id}")
+@router.get("/{batch_id}", responses=write_errors({404: "No such batch", 422: "Malformed batch id"}))
 def get_batch(services: ServicesDep, batch_id: Annotated[int, Path(ge=1)]) -> dict[str, Any]:
     """One batch with its anchor."""
     with Session(services.engine) as session:

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger_service.api.deps import ServicesDep
+from ledger_service.api.problems import write_errors
 
 router = APIRouter(prefix="/v1/proofs", tags=["proofs"])
 
@@ -22,7 +23,16 @@ class MultiProofIn(BaseModel):
     ]
 
 
-@router.post("/multi")
+@router.post(
+    "/multi",
+    responses=write_errors(
+        {
+            404: "A reading is unknown",
+            409: "A reading is not anchored yet, or the readings are of different batches",
+            422: "Malformed ids",
+        }
+    ),
+)
 def multi_proof(body: MultiProofIn, services: ServicesDep) -> dict[str, Any]:
     """One OpenZeppelin multiproof for readings of the same batch (verify with `DataNotary.verifyMulti`)."""
     return services.proofs.multi(list(dict.fromkeys(i.lower() for i in body.reading_ids)))

@@ -80,7 +80,7 @@ _BATCH_BODY = {
     openapi_extra=_BATCH_BODY,
     responses={
         200: {"model": BatchAccepted, "description": "One result per reading, in request order"},
-        413: {"description": "Too many readings or too large a body"},
+        413: {"description": "Too many readings or too large a body", "content": {MEDIA_TYPE: {}}},
         **_ERRORS,
     },
 )
