@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from schemathesis.checks import positive_data_acceptance
 from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import positive_data_acceptance
 
 from indexer.runner import ChainIndexer, target_of
 from ledger_service.api.app import create_app
