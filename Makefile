@@ -9,7 +9,7 @@ PY_STAMP   := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 IPFS_STAMP := tools/ipfs/node_modules/.installed
 
-.PHONY: install run test lint brownie-smoke clean
+.PHONY: install chromium run test lint brownie-smoke clean
 
 install: $(PY_STAMP) $(NODE_STAMP) $(IPFS_STAMP)
 
@@ -28,10 +28,17 @@ $(IPFS_STAMP): tools/ipfs/package.json tools/ipfs/package-lock.json
 	cd tools/ipfs && npm ci --no-audit --no-fund
 	touch $@
 
+# Debian's Chromium, for the browser tests (Playwright drives it; its own browser download is not used).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || \
+		{ echo "installing Chromium for the browser tests"; \
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null || \
+		  { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; }
+
 run: install
 	$(BIN)/provenance up
 
-test: install
+test: install chromium
 	$(BIN)/pytest
 
 lint: install
