@@ -82,7 +82,7 @@ def latency(services: Services, oracle: SensorOracleContract, trials: int) -> di
         last_id = ""
         for sequence in range(1, 4):
             reading = Reading(device, sequence, started + sequence, "temperature", 950, 2, "Cel")
-            last_id = services.ingestor.ingest(reading, key.sign(reading.digest(services.ledger.domain))).row.id
+            last_id = services.ingestor.ingest(reading, key.sign(reading.digest(services.ledger.domain))).reading.id
         crossed = time.time()
         deadline = crossed + 120
         while time.time() < deadline:

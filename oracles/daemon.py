@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
+from web3.exceptions import Web3Exception
 
 from ledger_service.errors import ChainError
 from ledger_service.models import OracleReport, ReportStatus, StoredReading
@@ -261,8 +262,11 @@ class OracleDaemon:
         while not stop.is_set():
             try:
                 result = self.step()
-            except (ChainError, OSError, ConnectionError) as exc:
+            except (ChainError, OSError, ConnectionError, Web3Exception) as exc:
                 log.warning("oracle step failed; retrying", extra={"error": str(exc)})
+                result = StepResult()
+            except Exception:  # noqa: BLE001 - a daemon outlives a bad step; the next one starts afresh
+                log.exception("oracle step failed unexpectedly; retrying")
                 result = StepResult()
             if not (result.readings or result.queued):
                 stop.wait(poll)
