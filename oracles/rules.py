@@ -162,7 +162,13 @@ class Rule:
 
 def fixed_point(value: Decimal | float | str, scale: int) -> int:
     """A decimal threshold as the integer readings use at `scale` (value * 10**scale, exact)."""
-    scaled = Decimal(str(value)).scaleb(scale)
+    try:
+        number = Decimal(str(value))
+    except ArithmeticError:
+        raise ValueError(f"{value!r} is not a number") from None
+    if not number.is_finite():
+        raise ValueError(f"{value!r} is not a finite number")
+    scaled = number.scaleb(scale)
     if scaled != scaled.to_integral_value():
         raise ValueError(f"{value} has more decimals than scale {scale} allows")
     return int(scaled)
