@@ -55,3 +55,40 @@ def test_clients_and_keys_past_their_rate_get_429(services: Services) -> None:
     device = new_device(services.ledger)
     posted = [api.post("/v1/readings", json=signed_body(device, services.ledger.domain)) for _ in range(8)]
     assert all(p.status_code == 201 for p in posted)
+
+
+def walk(api: TestClient, path: str, **params: object) -> list[dict]:
+    """Every page of a list, following `next_cursor`."""
+    seen: list[dict] = []
+    cursor = None
+    for _ in range(100):
+        query = {**params, **({"cursor": cursor} if cursor is not None else {})}
+        body = api.get(path, params=query).json()
+        seen.extend(body["data"])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return seen
+    raise AssertionError("the cursor never ended")
+
+
+def test_lists_page_with_cursors(services: Services) -> None:
+    api = TestClient(create_app(services))
+    devices = [new_device(services.ledger) for _ in range(5)]
+    services.registry.refresh(force=True)
+    everyone = api.get("/v1/devices", params={"limit": 500}).json()
+    paged = walk(api, "/v1/devices", limit=2)
+    assert [d["device_id"] for d in paged] == [d["device_id"] for d in everyone["data"]]
+    assert {"0x" + d.device_id.hex() for d in devices} <= {d["device_id"] for d in paged}
+    assert everyone["next_cursor"] is None and everyone["count"] == len(paged)
+
+    device = devices[0]
+    for _ in range(3):
+        for _ in range(4):
+            assert api.post("/v1/readings", json=signed_body(device, services.ledger.domain)).status_code == 201
+        services.batcher().run_once()  # a full batch (batch size 4) each time
+    newest_first = walk(api, "/v1/batches", limit=2)
+    oldest_first = walk(api, "/v1/batches", limit=2, order="asc")
+    ids = [b["id"] for b in newest_first]
+    assert len(ids) == 3 and ids == sorted(ids, reverse=True) and [b["id"] for b in oldest_first] == sorted(ids)
+    assert_problem(api.get("/v1/batches", params={"cursor": -1}), 422, "validation-error")
+    assert_problem(api.get("/v1/devices", params={"cursor": "0x12"}), 422, "validation-error")

@@ -133,3 +133,4 @@ class DeviceList(BaseModel):
 
     data: list[DevicePublic]
     count: int = Field(description="How many devices match, across all pages")
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page; null on the last")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from sqlalchemy import func
@@ -79,21 +79,29 @@ def lag_report(services: Services) -> dict[str, Any]:
 def list_batches(
     services: ServicesDep,
     status: Annotated[str | None, Query(pattern="^(open|sealed|anchored|confirmed)$")] = None,
+    order: Literal["desc", "asc"] = "desc",
+    cursor: Annotated[int | None, Query(ge=0, description="`next_cursor` of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, deprecated=True, description="Use `cursor`")] = 0,
 ) -> dict[str, Any]:
-    """Batches, newest first, filtered by status; `status=open` gives the readings not yet sealed."""
+    """Batches by id (newest first unless `order=asc`), filtered by status; cursor pagination.
+    `status=open` gives the readings not yet sealed."""
     if status == "open":
-        return {"data": [open_batch(services)], "count": 1}
+        return {"data": [open_batch(services)], "count": 1, "next_cursor": None}
     with Session(services.engine) as session:
         query = select(Batch)
         counter = select(func.count()).select_from(Batch)
         if status:
             query = query.where(Batch.status == BatchStatus(status))
             counter = counter.where(Batch.status == BatchStatus(status))
-        rows = session.exec(query.order_by(col(Batch.id).desc()).offset(offset).limit(limit)).all()
+        if cursor is not None:
+            query = query.where(col(Batch.id) < cursor if order == "desc" else col(Batch.id) > cursor)
+        ordering = col(Batch.id).desc() if order == "desc" else col(Batch.id).asc()
+        rows = session.exec(query.order_by(ordering).offset(offset).limit(limit + 1)).all()
         total = session.exec(counter).one()
-    return {"data": [batch_view(b) for b in rows], "count": int(total)}
+    page = rows[:limit]
+    next_cursor = page[-1].id if len(rows) > limit else None
+    return {"data": [batch_view(b) for b in page], "count": int(total), "next_cursor": next_cursor}
 
 
 @router.get("/lag", responses=write_errors({422: "Malformed request"}))

@@ -94,16 +94,29 @@ def list_devices(
     services: ServicesDep,
     owner: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
     status_: Annotated[str | None, Query(alias="status", pattern="^(active|suspended|revoked)$")] = None,
+    cursor: Annotated[
+        str | None, Query(pattern=r"^0x[0-9a-fA-F]{64}$", description="`next_cursor` of the previous page")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, deprecated=True, description="Use `cursor`")] = 0,
 ) -> DeviceList:
-    """Devices in registration order, filtered by owner and status, a page at a time."""
+    """Devices in registration order, filtered by owner and status; cursor pagination."""
     devices = services.registry.devices()
     if owner:
         devices = [d for d in devices if d.owner.lower() == owner.lower()]
     if status_:
         devices = [d for d in devices if d.status is DeviceStatus[status_.upper()]]
-    return DeviceList(data=[DevicePublic.of(d) for d in devices[offset : offset + limit]], count=len(devices))
+    start = offset
+    if cursor is not None:
+        ids = ["0x" + d.device_id.hex() for d in devices]
+        start = ids.index(cursor.lower()) + 1 if cursor.lower() in ids else len(ids)
+    page = devices[start : start + limit]
+    more = start + limit < len(devices)
+    return DeviceList(
+        data=[DevicePublic.of(d) for d in page],
+        count=len(devices),
+        next_cursor="0x" + page[-1].device_id.hex() if page and more else None,
+    )
 
 
 @router.get("/{device_id}", response_model=DevicePublic, responses=_ERRORS)
