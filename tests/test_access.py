@@ -92,3 +92,15 @@ def test_lists_page_with_cursors(services: Services) -> None:
     assert len(ids) == 3 and ids == sorted(ids, reverse=True) and [b["id"] for b in oldest_first] == sorted(ids)
     assert_problem(api.get("/v1/batches", params={"cursor": -1}), 422, "validation-error")
     assert_problem(api.get("/v1/devices", params={"cursor": "0x12"}), 422, "validation-error")
+
+
+def test_metrics_count_requests_by_route_template(services: Services) -> None:
+    api = TestClient(create_app(services))
+    for _ in range(3):
+        api.get("/v1/items/0x" + "ab" * 32)
+    api.get("/v1/items/0x12")
+    text = api.get("/metrics").text
+    assert 'provenance_http_requests_total{method="GET",route="/v1/items/{item_id}",status="404"} 3.0' in text
+    assert 'provenance_http_requests_total{method="GET",route="/v1/items/{item_id}",status="422"} 1.0' in text
+    assert 'provenance_http_request_seconds_count{method="GET",route="/v1/items/{item_id}"} 4.0' in text
+    assert "0x" + "ab" * 32 not in text  # ids never become labels

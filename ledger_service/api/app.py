@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 
 from ledger_service import __version__
 from ledger_service.api.access import RequestRateLimit, read_access
 from ledger_service.api.limits import BodySizeLimit
+from ledger_service.api.observe import RequestMetrics
 from ledger_service.api.problems import document_problems, install_problem_handlers, write_errors
 from ledger_service.api.routes import batches, devices, health, items, metrics, oracles, proofs, readings, tokens
 from ledger_service.explorer import routes as explorer
@@ -30,6 +32,8 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestRateLimit, per_key=settings.api_key_rate, per_client=settings.api_client_rate)
+    app.state.http_metrics = CollectorRegistry()
+    app.add_middleware(RequestMetrics, registry=app.state.http_metrics)
     install_problem_handlers(app)
     document_problems(app)
     app.include_router(health.router)

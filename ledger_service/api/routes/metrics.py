@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
@@ -20,8 +20,9 @@ router = APIRouter(tags=["health"])
     response_class=Response,
     responses={200: {"description": "Prometheus text exposition format", "content": {CONTENT_TYPE_LATEST: {}}}},
 )
-def metrics(services: ServicesDep) -> Response:
-    """Pending readings, batches by status, and the indexer's head, lag, rates and reorgs."""
+def metrics(request: Request, services: ServicesDep) -> Response:
+    """Pending readings, batches by status, the indexer's head, lag, rates and reorgs, and HTTP
+    requests by route and status with their latency."""
     registry = CollectorRegistry()
     counts = services.proofs.counts()
     Gauge("provenance_pending_readings", "Readings stored but not yet in a batch", registry=registry).set(
@@ -47,4 +48,6 @@ def metrics(services: ServicesDep) -> Response:
         for name, (help_text, value) in gauges.items():
             if value is not None:
                 Gauge(name, help_text, registry=registry).set(float(value))
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    http: CollectorRegistry | None = getattr(request.app.state, "http_metrics", None)
+    body = generate_latest(registry) + (generate_latest(http) if http is not None else b"")
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
