@@ -174,6 +174,11 @@ class RegistryCache:
             if entry.get("type") == "event" and entry.get("name") in self.EVENTS
         }
 
+    @property
+    def synced_block(self) -> int | None:
+        """The last block whose registry events are in the cache, or None before the first sync."""
+        return self._next_block - 1 if self._next_block > self.start_block else None
+
     def get(self, device_id: bytes, refresh: bool = True) -> DeviceRecord | None:
         """The device; when it is not known yet, refreshes first (rate-limited) unless told not to."""
         with self._lock:

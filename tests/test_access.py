@@ -80,6 +80,7 @@ def test_lists_page_with_cursors(services: Services) -> None:
     assert [d["device_id"] for d in paged] == [d["device_id"] for d in everyone["data"]]
     assert {"0x" + d.device_id.hex() for d in devices} <= {d["device_id"] for d in paged}
     assert everyone["next_cursor"] is None and everyone["count"] == len(paged)
+    assert everyone["indexed_block"] >= services.ledger.deployment.start_block  # the height the answer reflects
 
     device = devices[0]
     for _ in range(3):
@@ -90,6 +91,8 @@ def test_lists_page_with_cursors(services: Services) -> None:
     oldest_first = walk(api, "/v1/batches", limit=2, order="asc")
     ids = [b["id"] for b in newest_first]
     assert len(ids) == 3 and ids == sorted(ids, reverse=True) and [b["id"] for b in oldest_first] == sorted(ids)
+    for path in ("/v1/batches", f"/v1/batches/{ids[0]}", "/v1/batches/lag", "/v1/items", "/v1/tokens", "/v1/rules"):
+        assert "indexed_block" in api.get(path).json(), path
     assert_problem(api.get("/v1/batches", params={"cursor": -1}), 422, "validation-error")
     assert_problem(api.get("/v1/devices", params={"cursor": "0x12"}), 422, "validation-error")
 

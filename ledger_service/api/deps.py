@@ -16,3 +16,11 @@ def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def mirror_block(services: Services) -> int | None:
+    """The last block the SQL mirror holds: the height a read reflects."""
+    from indexer.queries import indexed_block
+
+    with services.engine.connect() as conn:
+        return indexed_block(conn)

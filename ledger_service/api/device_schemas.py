@@ -107,6 +107,7 @@ class DevicePublic(BaseModel):
     metadata: dict[str, str]
     current_key: KeyPublic
     keys: list[KeyPublic]
+    indexed_block: int | None = Field(None, description="The last block of the registry's chain log read")
 
     @classmethod
     def of(cls, device: DeviceRecord) -> DevicePublic:
@@ -134,3 +135,4 @@ class DeviceList(BaseModel):
     data: list[DevicePublic]
     count: int = Field(description="How many devices match, across all pages")
     next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page; null on the last")
+    indexed_block: int | None = Field(None, description="The last block of the registry's chain log read")

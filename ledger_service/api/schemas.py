@@ -89,6 +89,7 @@ class ReadingStatus(BaseModel):
     received_at: float
     batch: dict[str, Any] | None
     links: dict[str, str]
+    indexed_block: int | None = Field(None, description="The last block of the SQL mirror when answered")
 
 
 class Health(BaseModel):

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from ledger_service.api.deps import ServicesDep
+from ledger_service.api.deps import ServicesDep, mirror_block
 from ledger_service.api.problems import write_errors
 from ledger_service.errors import NotFound
 from ledger_service.models import Batch, BatchStatus, StoredReading
@@ -87,7 +87,8 @@ def list_batches(
     """Batches by id (newest first unless `order=asc`), filtered by status; cursor pagination.
     `status=open` gives the readings not yet sealed."""
     if status == "open":
-        return {"data": [open_batch(services)], "count": 1, "next_cursor": None}
+        block = mirror_block(services)
+        return {"data": [open_batch(services)], "count": 1, "next_cursor": None, "indexed_block": block}
     with Session(services.engine) as session:
         query = select(Batch)
         counter = select(func.count()).select_from(Batch)
@@ -101,13 +102,18 @@ def list_batches(
         total = session.exec(counter).one()
     page = rows[:limit]
     next_cursor = page[-1].id if len(rows) > limit else None
-    return {"data": [batch_view(b) for b in page], "count": int(total), "next_cursor": next_cursor}
+    return {
+        "data": [batch_view(b) for b in page],
+        "count": int(total),
+        "next_cursor": next_cursor,
+        "indexed_block": mirror_block(services),
+    }
 
 
 @router.get("/lag", responses=write_errors({422: "Malformed request"}))
 def lag(services: ServicesDep) -> dict[str, Any]:
     """Pending work, the last anchored batch and the age of the oldest unsealed reading."""
-    return lag_report(services)
+    return {**lag_report(services), "indexed_block": mirror_block(services)}
 
 
 @router.get("/{batch_id}", responses=write_errors({404: "No such batch", 422: "Malformed batch id"}))
@@ -117,4 +123,4 @@ def get_batch(services: ServicesDep, batch_id: Annotated[int, Path(ge=1)]) -> di
         batch = session.get(Batch, batch_id)
     if batch is None:
         raise NotFound(f"no batch {batch_id}")
-    return batch_view(batch)
+    return {**batch_view(batch), "indexed_block": mirror_block(services)}

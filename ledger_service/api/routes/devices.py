@@ -116,13 +116,16 @@ def list_devices(
         data=[DevicePublic.of(d) for d in page],
         count=len(devices),
         next_cursor="0x" + page[-1].device_id.hex() if page and more else None,
+        indexed_block=services.registry.synced_block,
     )
 
 
 @router.get("/{device_id}", response_model=DevicePublic, responses=_ERRORS)
 def get_device(services: ServicesDep, device_id: str = DeviceIdPath) -> DevicePublic:
     """A device with its status, owner, metadata and key history."""
-    return DevicePublic.of(_known(services, device_id))
+    return DevicePublic.of(_known(services, device_id)).model_copy(
+        update={"indexed_block": services.registry.synced_block}
+    )
 
 
 def _change(services: Services, device_id: str, action: Any) -> DevicePublic:

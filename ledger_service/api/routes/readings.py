@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
 from ledger_service.api.access import read_access
-from ledger_service.api.deps import ServicesDep
+from ledger_service.api.deps import ServicesDep, mirror_block
 from ledger_service.api.problems import MEDIA_TYPE
 from ledger_service.api.schemas import BatchAccepted, ReadingAccepted, ReadingIn, ReadingStatus
 from ledger_service.errors import PayloadTooLarge
@@ -170,6 +170,7 @@ def get_reading(services: ServicesDep, reading_id: str = ReadingId) -> ReadingSt
         received_at=row.received_at,
         batch=batch_info,
         links={"self": f"/v1/readings/{row.id}", "proof": f"/v1/readings/{row.id}/proof"},
+        indexed_block=mirror_block(services),
     )
 
 
