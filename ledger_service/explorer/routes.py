@@ -4,6 +4,7 @@ own tables. Unknown ids answer a 404 page, malformed ids a 422 page; every value
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,6 +24,7 @@ from ledger_service.services import Services
 
 HERE = Path(__file__).parent
 BLOCKS_PER_PAGE = 25
+HOME_TTL = 1.0
 _BATCH_ID = re.compile(r"^[0-9]{1,18}$")
 
 router = APIRouter(prefix="/explorer", include_in_schema=False)
@@ -83,7 +85,16 @@ def malformed(request: Request, what: str, key: str, expected: str) -> HTMLRespo
 
 @router.get("", response_class=HTMLResponse)
 def home(request: Request, services: ServicesDep) -> HTMLResponse:
-    """Latest blocks and transactions, counts, and the anchoring lag."""
+    """Latest blocks and transactions, counts, and the anchoring lag (computed at most once per
+    HOME_TTL seconds: a busy explorer's home page costs one set of queries a second)."""
+    cached: tuple[float, dict[str, Any]] | None = getattr(request.app.state, "explorer_home", None)
+    now = time.monotonic()
+    if cached is None or now - cached[0] > HOME_TTL:
+        cached = request.app.state.explorer_home = (now, _home_context(request, services))
+    return _page(request, "home.html", **cached[1])
+
+
+def _home_context(request: Request, services: Services) -> dict[str, Any]:
     from ledger_service.api.routes.batches import lag_report
 
     with services.engine.connect() as conn:
@@ -94,7 +105,7 @@ def home(request: Request, services: ServicesDep) -> HTMLResponse:
         call = abi.decode_call(tx["to_address"], bytes(tx["input"] or b""))
         tx["method"] = call.function if call else None
         tx["contract"] = abi.contract_name(tx["to_address"])
-    return _page(request, "home.html", data=data, lag=lag, title="Explorer")
+    return {"data": data, "lag": lag, "title": "Explorer"}
 
 
 @router.get("/search", response_class=HTMLResponse)
