@@ -22,7 +22,7 @@ BLOCK_COLUMNS = (
 )  # fmt: skip
 TRANSACTION_COLUMNS = (
     "hash", "block_number", "transaction_index", "from_address", "to_address", "contract_address", "value",
-    "nonce", "gas", "gas_price", "gas_used", "status", "input",
+    "nonce", "gas", "gas_price", "gas_used", "status", "input", "revert_data",
 )  # fmt: skip
 LOG_COLUMNS = (
     "block_number", "log_index", "transaction_hash", "transaction_index", "address", "event",
@@ -289,6 +289,38 @@ class Fetcher:
         elif found > self.target_logs * 2:
             self.span = max(1, self.span // 2)
 
+    def _add_revert_data(self, chunk: Chunk, failed: list[tuple[int, dict[str, Any], int]]) -> None:
+        """Replays each failed transaction as a call to learn its revert data (a custom error,
+        `Error(string)` or `Panic(uint256)`): on its block's parent state, or where the node keeps no
+        history (anvil with pruned history) on its own block's state. Left empty when neither
+        replay reverts (the transaction failed on what came before it in its block)."""
+        pending = list(failed)
+        for offset in (1, 0):
+            if not pending:
+                return
+            calls = []
+            for _, tx, number in pending:
+                call = {
+                    "from": tx["from"],
+                    "data": tx.get("input") or tx.get("data") or "0x",
+                    "value": tx.get("value") or "0x0",
+                    "gas": tx["gas"],
+                }
+                if tx.get("to"):
+                    call["to"] = tx["to"]
+                calls.append(("eth_call", [call, hex(max(number - offset, 0))]))
+            retry = []
+            for entry, error in zip(pending, self.rpc.batch_errors(calls), strict=True):
+                data = error.get("data") if error else None
+                if isinstance(data, dict):
+                    data = data.get("data")
+                if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
+                    row = chunk.transactions[entry[0]]
+                    chunk.transactions[entry[0]] = (*row[:-1], bytes.fromhex(data[2:]))
+                elif error is not None and error.get("code") != 3:
+                    retry.append(entry)  # no state for that block: try the next one
+            pending = retry
+
     def _assemble(
         self,
         first: int,
@@ -298,6 +330,7 @@ class Fetcher:
         raw_logs: list[dict[str, Any]],
     ) -> Chunk:
         chunk = Chunk(first=first, last=last, parent_hash=blocks[0]["parentHash"])
+        failed: list[tuple[int, dict[str, Any], int]] = []
         hashes: dict[int, str] = {}
         previous = blocks[0]["parentHash"]
         for block, block_pairs in zip(blocks, pairs, strict=True):
@@ -329,7 +362,11 @@ class Fetcher:
                     _int(tx["gas"]),
                     str(_int(receipt.get("effectiveGasPrice") or tx.get("gasPrice"))), _int(receipt["gasUsed"]),
                     _int(receipt.get("status")), bytes.fromhex((tx.get("input") or tx.get("data") or "0x")[2:]),
+                    None,
                 ))  # fmt: skip
+                if _int(receipt.get("status")) == 0:
+                    failed.append((len(chunk.transactions) - 1, tx, number))
+        self._add_revert_data(chunk, failed)
         by_topic = self.catalog.by_topic
         derived = self.derived_events
         numbers = {hex(n): n for n in hashes}  # JSON-RPC quantities are minimal hex, as hex() writes them

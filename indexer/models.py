@@ -76,6 +76,9 @@ class ChainTransaction(SQLModel, table=True):
     gas_used: int = Field(sa_type=BigInteger)
     status: int
     input: bytes = Field(sa_type=LargeBinary)
+    revert_data: bytes | None = Field(
+        default=None, sa_type=LargeBinary, description="A failed transaction's revert data, from its replay"
+    )
 
 
 #: Tables keyed by (block_number, log_index) are clustered on that key in SQLite: one B-tree per

@@ -111,6 +111,21 @@ class JsonRpc:
             results[index] = answer.get("result")
         return results
 
+    def batch_errors(self, calls: list[tuple[str, list[Any]]]) -> list[dict[str, Any] | None]:
+        """Several calls in one request; for each, the error the node answered with, or None."""
+        if not calls:
+            return []
+        body = [{"jsonrpc": "2.0", "id": index, "method": m, "params": p} for index, (m, p) in enumerate(calls)]
+        answers = self._post(body)
+        errors: list[dict[str, Any] | None] = [None] * len(calls)
+        if isinstance(answers, dict):
+            return [answers.get("error")] * len(calls)
+        for answer in answers:
+            index = answer.get("id")
+            if isinstance(index, int) and 0 <= index < len(calls) and isinstance(answer.get("error"), dict):
+                errors[index] = answer["error"]
+        return errors
+
     def batch_lenient(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
         """Like `batch`, with None in place of each call the node answered with an error."""
         if not calls:

@@ -52,6 +52,17 @@ def site(services: Services, chain: ChainContext, tmp_path: Path) -> Iterator[tu
     batcher.run_once()
     tokens = AssetTokens(chain.client, chain.deployment, chain.artifacts, LocalContentStore(tmp_path / "content"))
     token_id, _ = tokens.mint(item_id, operator)
+    # a transaction that fails on chain: sent with its own gas limit, so no estimate stops it first
+    w3 = chain.client.w3
+    failing = w3.eth.send_transaction(
+        {
+            "from": w3.eth.accounts[0],
+            "to": supply.contract.address,
+            "data": supply.contract.encode_abi("holdItem", args=[b"\x07" * 32]),
+            "gas": 200_000,
+        }
+    )
+    assert w3.eth.wait_for_transaction_receipt(failing)["status"] == 0
     indexer = ChainIndexer(services.engine, chain.client.rpc_url, target_of(chain.deployment, chain.artifacts))
     try:
         indexer.backfill()
@@ -61,7 +72,7 @@ def site(services: Services, chain: ChainContext, tmp_path: Path) -> Iterator[tu
     yield api, {
         "item": "0x" + item_id.hex(), "device": "0x" + device.device_id.hex(), "token": str(token_id),
         "operator": operator.lower(), "readings": ids, "register_tx": "0x" + bytes(register["transactionHash"]).hex(),
-        "register_block": int(register["blockNumber"]), "batch": batch,
+        "register_block": int(register["blockNumber"]), "batch": batch, "failed_tx": "0x" + bytes(failing).hex(),
     }  # fmt: skip
 
 
@@ -81,6 +92,10 @@ def test_every_page_renders_from_the_mirror(site: tuple[TestClient, dict[str, An
     home = page(api, "/explorer")
     assert "Latest blocks" in home and "registerItem" in home and "anchor" in home
     assert re.search(r"<b>6</b><span>readings</span>", home)
+
+    failed = page(api, f"/explorer/tx/{facts['failed_tx']}")
+    assert "reverted" in failed and "SupplyChain.holdItem" in failed
+    assert re.search(r'id="revert-reason"><b>SupplyChainUnknownItem</b>\(itemId=0x0707', failed), failed[:3000]
 
     tx = page(api, f"/explorer/tx/{facts['register_tx']}")
     assert "SupplyChain.registerItem" in tx and "ItemRegistered" in tx and "DeviceAttached" in tx

@@ -16,6 +16,9 @@ from ledger_service.compiler import Artifact
 
 #: Roles are keccak256 of their names, except the admin role, which is zero.
 ADMIN_ROLE = "0x" + "00" * 32
+#: Selectors of Solidity's built-in errors: `Error(string)` from require/revert, `Panic(uint256)`.
+ERROR_STRING = bytes.fromhex("08c379a0")
+PANIC = bytes.fromhex("4e487b71")
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,10 @@ class ProjectAbi:
         self._functions: dict[str, dict[bytes, dict[str, Any]]] = {}
         self._events: dict[str, dict[str, EventDecoder]] = {}
         self.roles: dict[str, str] = {ADMIN_ROLE: "DEFAULT_ADMIN_ROLE"}
+        self._errors: dict[bytes, dict[str, Any]] = {
+            ERROR_STRING: {"name": "Error", "inputs": [{"name": "message", "type": "string"}]},
+            PANIC: {"name": "Panic", "inputs": [{"name": "code", "type": "uint256"}]},
+        }
         for name in deployment.contracts:
             artifact = artifacts.get(name)
             if artifact is None:
@@ -66,6 +73,8 @@ class ProjectAbi:
                     role = str(entry["name"])
                     if role.endswith("_ROLE") and not entry.get("inputs") and role != "DEFAULT_ADMIN_ROLE":
                         self.roles["0x" + keccak(text=entry["name"]).hex()] = entry["name"]
+                elif entry.get("type") == "error":
+                    self._errors[function_abi_to_4byte_selector(entry)] = entry  # type: ignore[arg-type]
                 elif entry.get("type") == "event" and not entry.get("anonymous"):
                     decoder = EventDecoder(entry)
                     events[decoder.topic0] = decoder
@@ -93,6 +102,24 @@ class ProjectAbi:
             for i, (p, t, v) in enumerate(zip(entry["inputs"], types, values, strict=True))
         ]
         return DecodedCall(name, entry["name"], arguments)
+
+    def decode_error(self, data: bytes | None) -> DecodedCall | None:
+        """A revert's error (a project custom error, `Error(string)` or `Panic(uint256)`), or None."""
+        if not data or len(data) < 4:
+            return None
+        entry = self._errors.get(data[:4])
+        if entry is None:
+            return None
+        types = [canonical_type(p) for p in entry["inputs"]]
+        try:
+            values = abi_decode(types, data[4:])
+        except (DecodingError, ValueError, OverflowError):
+            return None
+        arguments = [
+            (p.get("name") or f"arg{i}", t, _show(v))
+            for i, (p, t, v) in enumerate(zip(entry["inputs"], types, values, strict=True))
+        ]
+        return DecodedCall("", entry["name"], arguments)
 
     def decode_log(self, address: str, topics: list[str], data: bytes) -> DecodedLog | None:
         """The event a log of project contract `address` carries, or None."""

@@ -173,6 +173,8 @@ def transaction_page(request: Request, services: ServicesDep, tx_hash: str) -> H
         input_hex="0x" + data.hex(),
         logs=logs,
         contract=abi.contract_name(found["to_address"]),
+        revert=abi.decode_error(found.get("revert_data")),
+        revert_hex="0x" + bytes(found["revert_data"]).hex() if found.get("revert_data") else None,
         title=f"Transaction {_short(key)}",
     )
 

@@ -1,0 +1,26 @@
+"""transaction revert data
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-11-28
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("chain_transaction", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("revert_data", sa.LargeBinary(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("chain_transaction", schema=None) as batch_op:
+        batch_op.drop_column("revert_data")
