@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from ledger_service.api.deps import ServicesDep, mirror_block
 from ledger_service.api.problems import write_errors
+from ledger_service.api.read_schemas import BatchLag, BatchPage, BatchView
 from ledger_service.errors import NotFound
 from ledger_service.models import Batch, BatchStatus, StoredReading
 from ledger_service.services import Services
@@ -75,7 +76,7 @@ def lag_report(services: Services) -> dict[str, Any]:
     }
 
 
-@router.get("", responses=write_errors({422: "Malformed filter or paging"}))
+@router.get("", responses=write_errors({422: "Malformed filter or paging"}), response_model=BatchPage)
 def list_batches(
     services: ServicesDep,
     status: Annotated[str | None, Query(pattern="^(open|sealed|anchored|confirmed)$")] = None,
@@ -110,13 +111,15 @@ def list_batches(
     }
 
 
-@router.get("/lag", responses=write_errors({422: "Malformed request"}))
+@router.get("/lag", responses=write_errors({422: "Malformed request"}), response_model=BatchLag)
 def lag(services: ServicesDep) -> dict[str, Any]:
     """Pending work, the last anchored batch and the age of the oldest unsealed reading."""
     return {**lag_report(services), "indexed_block": mirror_block(services)}
 
 
-@router.get("/{batch_id}", responses=write_errors({404: "No such batch", 422: "Malformed batch id"}))
+@router.get(
+    "/{batch_id}", responses=write_errors({404: "No such batch", 422: "Malformed batch id"}), response_model=BatchView
+)
 def get_batch(services: ServicesDep, batch_id: Annotated[int, Path(ge=1)]) -> dict[str, Any]:
     """One batch with its anchor."""
     with Session(services.engine) as session:

@@ -17,6 +17,7 @@ from ledger_service import items as actions
 from ledger_service.api.deps import ServicesDep
 from ledger_service.api.item_schemas import AcceptIn, CheckpointIn, DeliveryIn, HandoverIn, ItemCreate, RecallIn
 from ledger_service.api.problems import MEDIA_TYPE, refusal, write_errors
+from ledger_service.api.read_schemas import ItemHistory, ItemPage, ItemView
 from ledger_service.api.routes.devices import require
 from ledger_service.apikeys import Role
 from ledger_service.errors import ChainRefused, NotFound, TransactionReverted
@@ -108,7 +109,7 @@ def _require(services: Services, key: ApiKey, item_id: str, relation: Literal["c
         raise refused
 
 
-@router.get("", responses=_ERRORS)
+@router.get("", responses=_ERRORS, response_model=ItemPage)
 def list_items(
     services: ServicesDep,
     custodian: Address = None,
@@ -133,7 +134,7 @@ def list_items(
     return {"data": data, "next_cursor": data[-1]["item_id"] if len(data) == limit else None, "indexed_block": block}
 
 
-@router.get("/{item_id}", responses=_ERRORS)
+@router.get("/{item_id}", responses=_ERRORS, response_model=ItemView)
 def get_item(services: ServicesDep, item_id: str = Hex32) -> dict[str, Any]:
     """The item now: manufacturer, custodian, status, condition, hold, attached devices, pending
     handover, custody chain and token."""
@@ -145,7 +146,7 @@ def get_item(services: ServicesDep, item_id: str = Hex32) -> dict[str, Any]:
     return {**item, "indexed_block": block}
 
 
-@router.get("/{item_id}/history", responses=_ERRORS)
+@router.get("/{item_id}/history", responses=_ERRORS, response_model=ItemHistory)
 def item_history(services: ServicesDep, item_id: str = Hex32) -> dict[str, Any]:
     """One timeline of everything that happened to the item, in chain order: registration,
     devices, handovers, checkpoints (with links to their evidence's proof bundles), condition

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 from indexer import oracle_queries, queries
 from ledger_service.api.deps import ServicesDep
 from ledger_service.api.problems import MEDIA_TYPE, refusal, write_errors
+from ledger_service.api.read_schemas import ReportList, RulePage, RuleView
 from ledger_service.api.routes.devices import require
 from ledger_service.api.routes.items import _require
 from ledger_service.apikeys import Role
@@ -122,7 +123,7 @@ def add_rule(body: RuleIn, services: ServicesDep, key: ManufacturerKey) -> dict[
     }
 
 
-@router.get("/v1/rules", responses=_ERRORS)
+@router.get("/v1/rules", responses=_ERRORS, response_model=RulePage)
 def list_rules(
     services: ServicesDep,
     item: ItemFilter = None,
@@ -137,7 +138,7 @@ def list_rules(
     return {"data": data, "next_cursor": data[-1]["rule_id"] if len(data) == limit else None, "indexed_block": block}
 
 
-@router.get("/v1/rules/{rule_id}", responses=_ERRORS)
+@router.get("/v1/rules/{rule_id}", responses=_ERRORS, response_model=RuleView)
 def get_rule(services: ServicesDep, rule_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)]) -> dict[str, Any]:
     """One rule: its parameters, and whether it is armed, fired (with the report) or disabled."""
     with services.engine.connect() as conn:
@@ -148,7 +149,7 @@ def get_rule(services: ServicesDep, rule_id: Annotated[int, PathParam(ge=1, le=2
     return {**rule, "indexed_block": block}
 
 
-@router.get("/v1/oracle/reports", responses=_ERRORS)
+@router.get("/v1/oracle/reports", responses=_ERRORS, response_model=ReportList)
 def list_reports(
     services: ServicesDep, item: ItemFilter = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> dict[str, Any]:

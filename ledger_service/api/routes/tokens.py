@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from indexer import queries
 from ledger_service.api.deps import ServicesDep
 from ledger_service.api.problems import MEDIA_TYPE
+from ledger_service.api.read_schemas import TokenPage, TokenView
 from ledger_service.errors import NotFound
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
@@ -20,7 +21,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("", responses=_ERRORS)
+@router.get("", responses=_ERRORS, response_model=TokenPage)
 def list_tokens(
     services: ServicesDep,
     owner: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
@@ -34,7 +35,7 @@ def list_tokens(
     return {"data": data, "next_cursor": data[-1]["token_id"] if len(data) == limit else None, "indexed_block": block}
 
 
-@router.get("/{token_id}", responses=_ERRORS)
+@router.get("/{token_id}", responses=_ERRORS, response_model=TokenView)
 def get_token(services: ServicesDep, token_id: str = TokenId) -> dict[str, Any]:
     """A token: its item, owner, metadata URI, whether it is frozen or transferable, and its owners."""
     with services.engine.connect() as conn:
