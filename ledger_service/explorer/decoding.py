@@ -48,6 +48,23 @@ def _show(value: Any) -> Any:
     return value
 
 
+def _decode_selected(contract: str, entry: dict[str, Any] | None, data: bytes) -> DecodedCall | None:
+    """`data` (a 4-byte selector, then ABI-encoded arguments) decoded by the function or error
+    `entry`; None without an entry or when the arguments do not decode."""
+    if entry is None:
+        return None
+    types = [canonical_type(p) for p in entry["inputs"]]
+    try:
+        values = abi_decode(types, data[4:])
+    except (DecodingError, ValueError, OverflowError):
+        return None
+    arguments = [
+        (p.get("name") or f"arg{i}", t, _show(v))
+        for i, (p, t, v) in enumerate(zip(entry["inputs"], types, values, strict=True))
+    ]
+    return DecodedCall(contract, entry["name"], arguments)
+
+
 class ProjectAbi:
     """What the explorer knows of the project's contracts: names by address, functions by
     selector, events by topic, role names by hash."""
@@ -89,37 +106,13 @@ class ProjectAbi:
         name = self.contract_name(to)
         if name is None or len(data) < 4:
             return None
-        entry = self._functions.get(name, {}).get(data[:4])
-        if entry is None:
-            return None
-        types = [canonical_type(p) for p in entry["inputs"]]
-        try:
-            values = abi_decode(types, data[4:])
-        except (DecodingError, ValueError, OverflowError):
-            return None
-        arguments = [
-            (p.get("name") or f"arg{i}", t, _show(v))
-            for i, (p, t, v) in enumerate(zip(entry["inputs"], types, values, strict=True))
-        ]
-        return DecodedCall(name, entry["name"], arguments)
+        return _decode_selected(name, self._functions.get(name, {}).get(data[:4]), data)
 
     def decode_error(self, data: bytes | None) -> DecodedCall | None:
         """A revert's error (a project custom error, `Error(string)` or `Panic(uint256)`), or None."""
         if not data or len(data) < 4:
             return None
-        entry = self._errors.get(data[:4])
-        if entry is None:
-            return None
-        types = [canonical_type(p) for p in entry["inputs"]]
-        try:
-            values = abi_decode(types, data[4:])
-        except (DecodingError, ValueError, OverflowError):
-            return None
-        arguments = [
-            (p.get("name") or f"arg{i}", t, _show(v))
-            for i, (p, t, v) in enumerate(zip(entry["inputs"], types, values, strict=True))
-        ]
-        return DecodedCall("", entry["name"], arguments)
+        return _decode_selected("", self._errors.get(data[:4]), data)
 
     def decode_log(self, address: str, topics: list[str], data: bytes) -> DecodedLog | None:
         """The event a log of project contract `address` carries, or None."""
