@@ -3,6 +3,7 @@ RPC): function calls by selector, events by topic, role hashes by name."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,6 +108,14 @@ class ProjectAbi:
         if name is None or len(data) < 4:
             return None
         return _decode_selected(name, self._functions.get(name, {}).get(data[:4]), data)
+
+    def annotate(self, transactions: Iterable[dict[str, Any]]) -> None:
+        """Adds to each transaction row the project contract it calls (`contract`) and the function
+        (`method`), None where it is not a project call."""
+        for tx in transactions:
+            call = self.decode_call(tx["to_address"], bytes(tx["input"] or b""))
+            tx["method"] = call.function if call else None
+            tx["contract"] = self.contract_name(tx["to_address"])
 
     def decode_error(self, data: bytes | None) -> DecodedCall | None:
         """A revert's error (a project custom error, `Error(string)` or `Panic(uint256)`), or None."""

@@ -101,10 +101,7 @@ def _home_context(request: Request, services: Services) -> dict[str, Any]:
         data = pages.home(conn)
     lag = lag_report(services)
     abi = _abi(request, services)
-    for tx in data["transactions"]:
-        call = abi.decode_call(tx["to_address"], bytes(tx["input"] or b""))
-        tx["method"] = call.function if call else None
-        tx["contract"] = abi.contract_name(tx["to_address"])
+    abi.annotate(data["transactions"])
     return {"data": data, "lag": lag, "title": "Explorer"}
 
 
@@ -140,10 +137,7 @@ def block_page(request: Request, services: ServicesDep, number: str) -> HTMLResp
     if found is None:
         return not_found(request, "block", number)
     abi = _abi(request, services)
-    for tx in found["transactions"]:
-        call = abi.decode_call(tx["to_address"], bytes(tx["input"] or b""))
-        tx["method"] = call.function if call else None
-        tx["contract"] = abi.contract_name(tx["to_address"])
+    abi.annotate(found["transactions"])
     return _page(request, "block.html", block=found, title=f"Block {number}")
 
 
@@ -191,9 +185,7 @@ def address_page(request: Request, services: ServicesDep, account: str) -> HTMLR
     for role in data["roles"]:
         role["name"] = abi.roles.get(role["role"], role["role"])
         role["contract_name"] = abi.contract_name(role["contract"])
-    for tx in data["transactions"]:
-        call = abi.decode_call(tx["to_address"], bytes(tx["input"] or b""))
-        tx["method"] = call.function if call else None
+    abi.annotate(data["transactions"])
     return _page(request, "address.html", data=data, contract=abi.contract_name(key), title=f"Address {_short(key)}")
 
 
