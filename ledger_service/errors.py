@@ -205,3 +205,11 @@ class InvalidRule(ProvenanceError, ValueError):
     code = "invalid-rule"
     status = 422
     title = "Invalid rule"
+
+
+class TrustAnchorError(ProvenanceError, ValueError):
+    """A trust document, manifest or pinned value cannot serve as a verifier's trust anchor."""
+
+    code = "invalid-trust-anchor"
+    status = 422
+    title = "Invalid trust anchor"

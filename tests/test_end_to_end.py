@@ -85,6 +85,21 @@ def exercise_skeleton(service: RunningService, artifacts: dict[str, Artifact]) -
         assert status["batch"]["transaction_hash"].startswith("0x")
         bundle = api.get(f"/v1/readings/{reading_id}/proof").json()
     assert verify_on_chain(service.rpc_url, artifacts, bundle) == (True, False)
+    verify_as_third_party(service, bundle)
+
+
+def verify_as_third_party(service: RunningService, bundle: dict[str, Any]) -> None:
+    """`provenance verify` run elsewhere, pinning the service's published trust document by URL."""
+    elsewhere = service.workdir.parent / f"verifier-{service.workdir.name}"
+    elsewhere.mkdir(exist_ok=True)
+    (elsewhere / "proof.json").write_text(json.dumps(bundle))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVENANCE_")}
+    run = subprocess.run(
+        [str(VENV_BIN / "provenance"), "verify", "proof.json", "--trust", service.api_url, "--rpc", service.rpc_url],
+        cwd=elsewhere, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "the bundle verifies" in run.stderr and "/.well-known/provenance-ledger.json" in run.stderr
 
 
 def test_skeleton_on_managed_anvil_and_ctrl_c_leaves_nothing_running(

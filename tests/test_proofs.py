@@ -17,6 +17,7 @@ from ledger_service.chain.node import ManagedAnvil
 from ledger_service.cli import app as cli_app
 from ledger_service.keys import KeyType
 from ledger_service.services import Services
+from ledger_service.trust import TrustAnchor, anchor_from_document, trust_document
 from ledger_service.verify import verify_bundle
 from tests.factories import new_device, signed_body
 from tests.test_api import assert_problem
@@ -44,6 +45,11 @@ def failed(checks: list[Any]) -> list[str]:
     return [c.name for c in checks if not c.ok]
 
 
+def pin(services: Services) -> TrustAnchor:
+    """The operator's trust document, as a verifier pins it."""
+    return anchor_from_document(trust_document(services.ledger.deployment), "the trust document")
+
+
 @pytest.mark.parametrize("key_type", [KeyType.SECP256K1, KeyType.P256])
 def test_bundle_verifies_offline_and_on_chain(
     api: TestClient, services: Services, anvil: ManagedAnvil, key_type: KeyType
@@ -52,11 +58,12 @@ def test_bundle_verifies_offline_and_on_chain(
     bundle = api.get(f"/v1/readings/{reading_id}/proof").json()
     assert bundle["status"] == "confirmed" and bundle["anchor"]["confirmations"] >= 1
     assert bundle["batch"]["content_id"].startswith("bafkrei") and bundle["key"]["type"] == key_type.label
-    checks = verify_bundle(bundle, anvil.url)
-    assert failed(checks) == []
-    assert [c.name for c in checks] == [
-        "format", "reading", "digest", "signature", "leaf", "merkle-path",
-        "chain-id", "transaction", "anchor-event", "confirmations", "notary-verify", "registry-verify",
+    result = verify_bundle(bundle, pin(services), anvil.url)
+    assert failed(result.checks) == [] and result.complete
+    assert [c.name for c in result.checks] == [
+        "pinned-contracts", "format", "reading", "digest", "signature", "leaf", "merkle-path",
+        "chain-id", "genesis", "contract-code", "contract-code", "transaction", "anchor-event", "anchor-record",
+        "timeline", "confirmations", "device-key", "registry-verify", "notary-verify",
     ]  # fmt: skip
 
 
@@ -79,11 +86,13 @@ TAMPERS = [
     ("leaf.hash", "0x" + "44" * 32, "leaf"),
     ("merkle.proof.0", "0x" + "55" * 32, "merkle-path"),
     ("merkle.root", "0x" + "66" * 32, "merkle-path"),
-    ("anchor.chain_id", 1, "chain-id"),
+    ("anchor.chain_id", 1, "pinned-contracts"),
+    ("anchor.registry", "0x" + "98" * 20, "pinned-contracts"),
+    ("eip712.domain.chainId", 1, "pinned-contracts"),
     ("anchor.transaction_hash", "0x" + "77" * 32, "transaction"),
     ("anchor.block_hash", "0x" + "88" * 32, "transaction"),
     ("anchor.batch_id", 10**6, "anchor-event"),
-    ("anchor.notary", "0x" + "99" * 20, "anchor-event"),
+    ("anchor.notary", "0x" + "99" * 20, "pinned-contracts"),
 ]
 
 
@@ -91,29 +100,31 @@ def test_each_tampered_bundle_fails_at_its_check(api: TestClient, services: Serv
     ids = anchored_ids(api, services, 4)
     bundle = api.get(f"/v1/readings/{ids[0]}/proof").json()
     for path, value, check in TAMPERS:
-        results = verify_bundle(_tamper(bundle, path, value), anvil.url)
-        assert failed(results)[:1] == [check], (path, failed(results))
-    too_deep = verify_bundle(bundle, anvil.url, min_confirmations=10**6)
-    assert failed(too_deep) == ["confirmations"]
+        results = verify_bundle(_tamper(bundle, path, value), pin(services), anvil.url)
+        assert failed(results.checks)[:1] == [check], (path, failed(results.checks))
+    too_deep = verify_bundle(bundle, pin(services), anvil.url, min_confirmations=10**6)
+    assert failed(too_deep.checks) == ["confirmations"]
 
 
 def test_verify_command_prints_each_check_and_exits_non_zero_on_failure(
     api: TestClient, services: Services, anvil: ManagedAnvil, tmp_path: Path
 ) -> None:
     bundle = api.get(f"/v1/readings/{anchored_ids(api, services, 2)[0]}/proof").json()
-    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good, bad, trust = tmp_path / "good.json", tmp_path / "bad.json", tmp_path / "trust.json"
     good.write_text(json.dumps(bundle))
     bad.write_text(json.dumps(_tamper(bundle, "merkle.proof.0", "0x" + "55" * 32)))
+    trust.write_text(json.dumps(trust_document(services.ledger.deployment)))
     runner = CliRunner()
-    passed = runner.invoke(cli_app, ["verify", str(good), "--rpc", anvil.url])
+    passed = runner.invoke(cli_app, ["verify", str(good), "--trust", str(trust), "--rpc", anvil.url])
     assert passed.exit_code == 0, passed.output
     assert "merkle-path" in passed.output and "the bundle verifies" in passed.output
-    refused = runner.invoke(cli_app, ["verify", str(bad), "--rpc", anvil.url])
+    refused = runner.invoke(cli_app, ["verify", str(bad), "--trust", str(trust), "--rpc", anvil.url])
     assert refused.exit_code == 1 and "FAIL merkle-path" in refused.output
-    offline = runner.invoke(cli_app, ["verify", str(good), "--offline"])
-    assert offline.exit_code == 0 and "offline checks only" in offline.output
+    consistent = runner.invoke(cli_app, ["verify", str(good), "--self-consistency-only"])
+    assert consistent.exit_code == 0 and "only self-consistency was checked" in consistent.output
     (tmp_path / "junk.json").write_text("{")
-    assert runner.invoke(cli_app, ["verify", str(tmp_path / "junk.json"), "--offline"]).exit_code != 0
+    junk = runner.invoke(cli_app, ["verify", str(tmp_path / "junk.json"), "--self-consistency-only"])
+    assert junk.exit_code == 2 and "cannot read" in junk.output
 
 
 def test_multiproof_verifies_on_chain(api: TestClient, services: Services) -> None:

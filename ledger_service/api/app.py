@@ -10,7 +10,7 @@ from ledger_service.api.access import RequestRateLimit, read_access
 from ledger_service.api.limits import BodySizeLimit
 from ledger_service.api.observe import RequestMetrics
 from ledger_service.api.problems import document_problems, install_problem_handlers, write_errors
-from ledger_service.api.routes import batches, devices, health, items, metrics, oracles, proofs, readings, tokens
+from ledger_service.api.routes import batches, devices, health, items, metrics, oracles, proofs, readings, tokens, trust
 from ledger_service.explorer import routes as explorer
 from ledger_service.services import Services
 
@@ -38,6 +38,7 @@ def create_app(services: Services) -> FastAPI:
     document_problems(app)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    app.include_router(trust.router)  # public: verifiers need it before they hold any key
     app.include_router(readings.router)  # ingest is public (device-signed); its reads depend on read_access
     for router in (devices.router, batches.router, proofs.router, items.router, tokens.router, oracles.router):
         app.include_router(router, dependencies=[read_access])

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from ledger_service.cli import apikeys, devices, index, items, oracles, proofs, service
+from ledger_service.cli import apikeys, devices, index, items, oracles, proofs, service, trust
 
 app = typer.Typer(
     help="provenance-ledger: signed IoT readings, batched into Merkle trees and anchored on an EVM chain.",
@@ -24,6 +24,7 @@ app.add_typer(items.app, name="item")
 app.add_typer(items.token_app, name="token")
 app.add_typer(oracles.rule_app, name="rule")
 app.add_typer(oracles.oracle_app, name="oracle")
+app.add_typer(trust.app, name="trust")
 
 
 def main() -> None:
