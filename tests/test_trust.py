@@ -9,7 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from eth_utils import keccak
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -20,8 +22,8 @@ from ledger_service.chain.node import ManagedAnvil
 from ledger_service.cli import app as cli_app
 from ledger_service.compiler import Artifact
 from ledger_service.errors import TransactionReverted, TrustAnchorError
-from ledger_service.keys import DeviceKey, KeyType
-from ledger_service.readings import leaf_values, reading_leaf
+from ledger_service.keys import DeviceKey, KeyType, recover_secp256k1
+from ledger_service.readings import Domain, Reading, leaf_values, reading_leaf
 from ledger_service.runtime import ChainContext
 from ledger_service.services import Services
 from ledger_service.trust import TRUST_FORMAT, anchor_from_document, fingerprint, load_trust, trust_document
@@ -260,3 +262,61 @@ def test_verify_command_inside_the_operator_data_dir_refuses_the_rogue_bundle(
     assert rogue_by_flags.exit_code == 1 and "FAIL pinned-contracts" in rogue_by_flags.output
     half = _cli(["verify", str(good_file), "--rpc", anvil.url, "--chain-id", "1"], elsewhere, monkeypatch)
     assert half.exit_code == 2 and "invalid-trust-anchor" in half.output
+
+
+def _rpc(url: str, method: str, *params: Any) -> Any:
+    answer = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}, timeout=30)
+    return answer.json()["result"]
+
+
+def _call_words(url: str, to: str, data: str) -> list[int]:
+    out = _rpc(url, "eth_call", {"to": to, "data": data}, "latest")[2:]
+    return [int(out[i : i + 64], 16) for i in range(0, len(out), 64)]
+
+
+def _word(value: int | str) -> str:
+    return (value[2:] if isinstance(value, str) else f"{value:x}").rjust(64, "0")
+
+
+def test_documented_json_rpc_walkthrough_verifies_a_bundle(real: Services, victim: Device, anvil: ManagedAnvil) -> None:
+    """docs/proof-format.md's plain JSON-RPC steps, done with httpx and keccak alone."""
+    bundle = _anchored_bundle(real, victim)
+    pin = trust_document(real.ledger.deployment)
+    notary, registry = pin["contracts"]["DataNotary"], pin["contracts"]["DeviceRegistry"]
+    url = anvil.url
+    assert int(_rpc(url, "eth_chainId"), 16) == pin["chain_id"]
+    assert _rpc(url, "eth_getBlockByNumber", "0x0", False)["hash"] == pin["genesis_hash"]
+    for contract in (notary, registry):
+        code = bytes.fromhex(_rpc(url, "eth_getCode", contract["address"], "latest")[2:])
+        assert "0x" + keccak(code).hex() == contract["code_hash"]
+    receipt = _rpc(url, "eth_getTransactionReceipt", bundle["anchor"]["transaction_hash"])
+    assert receipt["status"] == "0x1" and receipt["blockHash"] == bundle["anchor"]["block_hash"]
+    topic0 = "0xa3f635427327b0640836ab18e4bdd5fcd9ce8ace27c6b37763cd594707e751d4"
+    logs = [log for log in receipt["logs"] if log["address"].lower() == notary["address"].lower()
+            and log["topics"][0] == topic0 and log["topics"][2] == bundle["merkle"]["root"]]  # fmt: skip
+    assert int(logs[0]["topics"][1], 16) == bundle["anchor"]["batch_id"]
+    root, leaf = _word(bundle["merkle"]["root"]), _word(bundle["leaf"]["hash"])
+    anchor = _call_words(url, notary["address"], "0x7feb51d9" + root)
+    assert anchor[0] == bundle["anchor"]["batch_id"] and anchor[2] == int(receipt["blockNumber"], 16)
+    proof = bundle["merkle"]["proof"]
+    data = "0x3423e548" + root + leaf + _word(0x60) + _word(len(proof)) + "".join(_word(p) for p in proof)
+    assert _call_words(url, notary["address"], data) == [1]
+    message = bundle["eip712"]["message"]
+    device_id, timestamp = _word(message["deviceId"]), int(message["timestamp"])
+    count = _call_words(url, registry["address"], "0x4422cf0b" + device_id)[0]
+    key = None
+    for index in range(count - 1, -1, -1):
+        words = _call_words(url, registry["address"], "0x13fb4b8f" + device_id + _word(index))
+        key_type, signer, valid_from, valid_until = words[0], words[1], words[4], words[6]
+        if valid_from <= timestamp:
+            key = (key_type, signer) if valid_until == 0 or timestamp < valid_until else None
+            break
+    assert key is not None and key[0] == int(KeyType.SECP256K1)
+    domain = Domain(pin["chain_id"], pin["eip712_domain"]["verifyingContract"])
+    digest = Reading(
+        device_id=bytes.fromhex(device_id), sequence=int(message["sequence"]), timestamp=timestamp,
+        metric=message["metric"], value=int(message["value"]), scale=int(message["scale"]), unit=message["unit"],
+        payload_hash=bytes.fromhex(message["payloadHash"][2:]),
+    ).digest(domain)  # fmt: skip
+    signer = recover_secp256k1(digest, bytes.fromhex(bundle["reading"]["signature"][2:]))
+    assert signer is not None and int.from_bytes(signer, "big") == key[1]
