@@ -103,10 +103,15 @@ def prepare_chain(settings: Settings, rpc_url: str) -> ChainContext:
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening TCP socket, so that port 0 resolves to a real port before the server starts."""
+    """A listening TCP socket, so that port 0 resolves to a real port before the server starts.
+
+    The protocol is named (IPPROTO_TCP, not 0): asyncio turns Nagle's algorithm off only on sockets
+    whose `proto` says TCP, and accepted sockets inherit it. With proto 0 each answer on a keep-alive
+    connection waits for the client's delayed ACK (40 ms here)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
