@@ -14,16 +14,20 @@ import {IReadingNotary, SupplyChain} from "./SupplyChain.sol";
  * @title SensorOracle
  * @notice Sensor rules on items and devices, and the reports that fire them.
  *
- * A rule names an item (and optionally one of its devices) or a device, a metric, a comparison
- * with thresholds, a debounce, and actions: mark the item out of compliance in {SupplyChain},
+ * A rule names an item (and optionally one of its devices) or a device, a metric with its unit and
+ * scale, a comparison with thresholds, a debounce, and actions: mark the item out of compliance in {SupplyChain},
  * freeze its {AssetToken}, settle its {ShipmentEscrow} (a refund, once the item is out of
  * compliance). Rules are managed by the item's manufacturer or an admin. A rule fires at most once;
  * its actions run in the transaction that fires it.
  *
- * Threshold rules fire on evidence anyone can submit: consecutive signed readings of one device
- * attached to the item, all crossing the threshold, each proven under a batch root anchored in the
- * notary, spanning the debounce (a number of readings and a duration). Nothing about them is taken
- * on trust.
+ * Threshold rules fire on evidence anyone can submit: consecutive signed readings of one device,
+ * in time order, taken after the rule was added and inside one period the device was attached to
+ * the item, all crossing the threshold, each proven under a batch root anchored in the notary,
+ * spanning the debounce (a number of readings and a duration). A reading of the rule's metric in
+ * another unit or scale is refused, never skipped. Nothing about them is taken on trust.
+ *
+ * An escrow names the rules that protect it when it opens ({protect}): until it settles they
+ * cannot be disabled, and the devices they watch cannot be detached from the item.
  *
  * Heartbeat rules (a device silent for longer than a limit) and aggregate rules (a value computed
  * over a window of readings) cannot be shown with readings, so a committee of oracle keys signs
@@ -83,6 +87,7 @@ contract SensorOracle is AccessControl, EIP712 {
         bytes32 itemId;
         bytes32 deviceId;
         string metric;
+        string unit;
         RuleKind kind;
         Comparison comparison;
         int256 lower;
@@ -98,6 +103,7 @@ contract SensorOracle is AccessControl, EIP712 {
         bytes32 itemId;
         bytes32 deviceId;
         bytes32 metricHash;
+        bytes32 unitHash;
         int256 lower;
         int256 upper;
         int8 scale;
@@ -109,6 +115,7 @@ contract SensorOracle is AccessControl, EIP712 {
         bool active;
         uint40 createdAt;
         uint40 firedAt;
+        uint16 protections;
     }
 
     /// @notice A reading with its device signature and its Merkle proof under an anchored root.
@@ -117,6 +124,12 @@ contract SensorOracle is AccessControl, EIP712 {
         bytes signature;
         bytes32 root;
         bytes32[] proof;
+    }
+
+    /// @notice The batch root and leaf of a report's first reading (zero for committee reports).
+    struct Proven {
+        bytes32 root;
+        bytes32 leaf;
     }
 
     /**
@@ -178,19 +191,28 @@ contract SensorOracle is AccessControl, EIP712 {
     error OracleNotRuleManager(bytes32 itemId, address account);
     /// @notice The report is about another device than the rule's.
     error OracleWrongDevice(uint256 ruleId, bytes32 deviceId);
-    /// @notice The device is not attached to the rule's item.
-    error OracleDeviceNotAttached(bytes32 itemId, bytes32 deviceId);
     /// @notice The readings are too few or span too short a time for the rule's debounce.
     error OracleDebounceNotMet(uint256 ruleId, uint256 readings, uint256 duration);
     /// @notice Reading `index` is from another device than the first.
     error OracleMixedDevices(uint256 index);
     /// @notice Reading `index` does not follow the previous one in its device's sequence.
     error OracleNotConsecutive(uint256 index, uint64 sequence);
-    /// @notice The first reading is of another metric or scale than the rule's.
+    /// @notice The first reading is of another metric than the rule's.
     error OracleWrongMetric(uint256 index);
+    /// @notice Reading `index` is of the rule's metric in another unit or scale than the rule's.
+    error OracleUnitMismatch(uint256 index, string unit, int8 scale);
     /// @notice Reading `index` was taken before the rule existed (a replayed reading) or before
-    /// the previous reading of the metric.
+    /// the previous reading.
     error OracleStaleReading(uint256 index, uint64 timestamp);
+    /// @notice The device was not attached to the rule's item all the time from `from` to `to`.
+    error OracleNotAttachedThen(bytes32 itemId, bytes32 deviceId, uint64 from, uint64 to);
+    /// @notice An open escrow relies on the rule: it cannot be disabled now.
+    error OracleRuleProtected(uint256 ruleId);
+    /// @notice The rule cannot protect an escrow of the item (another item's, disabled, fired, or
+    /// not marking the item).
+    error OracleCannotProtect(uint256 ruleId, bytes32 itemId);
+    /// @notice `caller` is not the escrow contract.
+    error OracleNotEscrow(address caller);
     /// @notice The value does not breach the rule.
     error OracleNoBreach(uint256 ruleId, int256 value);
     /// @notice Reading `index`'s signature is not by its device's key valid at its timestamp.
@@ -256,9 +278,9 @@ contract SensorOracle is AccessControl, EIP712 {
      * @param admin Account that receives the admin role.
      * @param registry_ The device registry.
      * @param notary_ The notary.
-     * @param supplyChain_ The supply chain (this contract needs its ORACLE_ROLE to act).
+     * @param supplyChain_ The supply chain (which must bind this contract as its oracle).
      * @param assetToken_ The asset tokens (this contract needs FREEZER_ROLE to freeze).
-     * @param escrow_ The escrows.
+     * @param escrow_ The escrows (the only caller of {protect} and {unprotect}).
      */
     constructor(
         address admin,
@@ -304,6 +326,7 @@ contract SensorOracle is AccessControl, EIP712 {
                 itemId: params.itemId,
                 deviceId: params.deviceId,
                 metricHash: keccak256(bytes(params.metric)),
+                unitHash: keccak256(bytes(params.unit)),
                 lower: params.lower,
                 upper: params.upper,
                 scale: params.scale,
@@ -314,7 +337,8 @@ contract SensorOracle is AccessControl, EIP712 {
                 comparison: params.comparison,
                 active: true,
                 createdAt: uint40(block.timestamp),
-                firedAt: 0
+                firedAt: 0,
+                protections: 0
             })
         );
         ruleId = _rules.length;
@@ -323,16 +347,51 @@ contract SensorOracle is AccessControl, EIP712 {
 
     /**
      * @notice Disables rule `ruleId`: it can no longer fire.
-     * @dev Requirements: the rule's item's manufacturer or an admin; the rule is active.
-     * Emits {RuleDisabled}.
+     * @dev Requirements: the rule's item's manufacturer or an admin; the rule is active; no open
+     * escrow relies on it. Emits {RuleDisabled}.
      */
     function disableRule(uint256 ruleId) external {
         Rule storage rule = _rule(ruleId);
         if (rule.itemId == bytes32(0)) _checkRole(DEFAULT_ADMIN_ROLE);
         else _checkManager(rule.itemId);
         if (!rule.active) revert OracleRuleDisabled(ruleId);
+        if (rule.protections != 0) revert OracleRuleProtected(ruleId);
         rule.active = false;
         emit RuleDisabled(ruleId, _msgSender());
+    }
+
+    /**
+     * @notice Makes rules `ruleIds` protect an escrow of item `itemId` that opens: until
+     * {unprotect}, they cannot be disabled and the devices they watch cannot be detached.
+     * @dev Requirements: the caller is the escrow contract; each rule is of the item, active, has
+     * not fired, and marks the item out of compliance when it fires (which refunds the escrow).
+     */
+    function protect(bytes32 itemId, uint256[] calldata ruleIds) external {
+        if (_msgSender() != address(escrow)) revert OracleNotEscrow(_msgSender());
+        for (uint256 i = 0; i < ruleIds.length; ++i) {
+            Rule storage rule = _rule(ruleIds[i]);
+            if (
+                rule.itemId != itemId ||
+                !rule.active ||
+                rule.firedAt != 0 ||
+                rule.actions & ACTION_MARK_OUT_OF_COMPLIANCE == 0
+            ) revert OracleCannotProtect(ruleIds[i], itemId);
+            ++rule.protections;
+            supplyChain.setDetachLock(itemId, rule.deviceId, true);
+        }
+    }
+
+    /**
+     * @notice Ends the protection of item `itemId`'s escrow by rules `ruleIds` (it settled).
+     * @dev Requirements: the caller is the escrow contract, which protected them with {protect}.
+     */
+    function unprotect(bytes32 itemId, uint256[] calldata ruleIds) external {
+        if (_msgSender() != address(escrow)) revert OracleNotEscrow(_msgSender());
+        for (uint256 i = 0; i < ruleIds.length; ++i) {
+            Rule storage rule = _rule(ruleIds[i]);
+            --rule.protections;
+            supplyChain.setDetachLock(itemId, rule.deviceId, false);
+        }
     }
 
     // ------------------------------------------------------------------------------------- reports
@@ -343,9 +402,11 @@ contract SensorOracle is AccessControl, EIP712 {
      * the rule's metric breaches the rule (readings of the device's other metrics may sit between
      * them). Anyone may submit.
      * @dev Requirements: an active threshold rule that has not fired; the readings are of the
-     * rule's device (or one attached to its item), consecutive in the device's sequence, the
-     * first of the rule's metric and scale; those of the metric are taken after the rule was
-     * added, in time order, and as many and spanning as long as the debounce asks. Emits {RuleFired} and the events of the rule's actions.
+     * rule's device (or of a device of its item), consecutive in the device's sequence, in time
+     * order, taken after the rule was added and inside one attachment period of the device to the
+     * item; the first is of the rule's metric; every reading of the metric is in the rule's unit and
+     * scale, breaches it, and they are as many and span as long as the debounce asks.
+     * Emits {RuleFired} and the events of the rule's actions.
      * @return reportId The report's id, from the rule, device and first reading's sequence.
      */
     function submitEvidence(uint256 ruleId, SignedReading[] calldata readings) external returns (bytes32 reportId) {
@@ -354,7 +415,8 @@ contract SensorOracle is AccessControl, EIP712 {
         if (readings.length == 0) revert OracleDebounceNotMet(ruleId, 0, 0);
         DeviceRegistry.Reading calldata first = readings[0].reading;
         _checkDevice(ruleId, rule, first.deviceId);
-        (uint256 matching, uint64 lastAt, SupplyChain.Evidence memory evidence) = _checkStretch(ruleId, rule, readings);
+        (uint256 matching, uint64 lastAt, Proven memory evidence) = _checkStretch(ruleId, rule, readings);
+        _checkAttached(rule, first.deviceId, first.timestamp, readings[readings.length - 1].reading.timestamp);
         uint256 duration = lastAt - first.timestamp;
         if (matching < rule.minReadings || duration < rule.minDuration) {
             revert OracleDebounceNotMet(ruleId, matching, duration);
@@ -536,6 +598,7 @@ contract SensorOracle is AccessControl, EIP712 {
             return;
         }
         if (bytes(params.metric).length == 0) revert OracleInvalidRule("no metric");
+        if (bytes(params.unit).length == 0) revert OracleInvalidRule("no unit");
         if (params.comparison == Comparison.Outside && params.lower > params.upper) {
             revert OracleInvalidRule("lower above upper");
         }
@@ -566,8 +629,13 @@ contract SensorOracle is AccessControl, EIP712 {
 
     function _checkDevice(uint256 ruleId, Rule storage rule, bytes32 deviceId) private view {
         if (rule.deviceId != bytes32(0) && deviceId != rule.deviceId) revert OracleWrongDevice(ruleId, deviceId);
-        if (rule.itemId != bytes32(0) && !supplyChain.isAttached(rule.itemId, deviceId)) {
-            revert OracleDeviceNotAttached(rule.itemId, deviceId);
+    }
+
+    /// @dev For an item rule: one attachment period of the device covers the time from `from` to `to`.
+    function _checkAttached(Rule storage rule, bytes32 deviceId, uint64 from, uint64 to) private view {
+        bytes32 itemId = rule.itemId;
+        if (itemId != bytes32(0) && !supplyChain.attachedThroughout(itemId, deviceId, from, to)) {
+            revert OracleNotAttachedThen(itemId, deviceId, from, to);
         }
     }
 
@@ -579,26 +647,29 @@ contract SensorOracle is AccessControl, EIP712 {
     }
 
     /**
-     * @dev Checks a stretch of one device's consecutive readings: each reading of the rule's metric
-     * breaches it and is not older than the rule; readings of other metrics (the device's other
-     * sensors, interleaved) are proven but not compared. The first reading must be of the metric.
-     * Returns how many readings are of the metric, the time of the last one, and the first
-     * reading's evidence.
+     * @dev Checks a stretch of one device's consecutive readings, in time order and none older than
+     * the rule: each reading of the rule's metric is in its unit and scale and breaches it;
+     * readings of other metrics (the device's other sensors, interleaved) are proven but not
+     * compared. The first reading must be of the metric. Returns how many readings are of the
+     * metric, the time of the last one, and the first reading's root and leaf.
      */
     function _checkStretch(
         uint256 ruleId,
         Rule storage rule,
         SignedReading[] calldata readings
-    ) private view returns (uint256 matching, uint64 lastAt, SupplyChain.Evidence memory evidence) {
+    ) private view returns (uint256 matching, uint64 lastAt, Proven memory evidence) {
         DeviceRegistry.Reading calldata first = readings[0].reading;
+        uint64 previousAt = uint64(rule.createdAt);
         for (uint256 i = 0; i < readings.length; ++i) {
             SignedReading calldata signed = readings[i];
             DeviceRegistry.Reading calldata reading = signed.reading;
             if (reading.deviceId != first.deviceId) revert OracleMixedDevices(i);
             if (reading.sequence != first.sequence + i) revert OracleNotConsecutive(i, reading.sequence);
-            if (keccak256(bytes(reading.metric)) == rule.metricHash && reading.scale == rule.scale) {
-                if (reading.timestamp < rule.createdAt || reading.timestamp < lastAt) {
-                    revert OracleStaleReading(i, reading.timestamp);
+            if (reading.timestamp < previousAt) revert OracleStaleReading(i, reading.timestamp);
+            previousAt = reading.timestamp;
+            if (keccak256(bytes(reading.metric)) == rule.metricHash) {
+                if (keccak256(bytes(reading.unit)) != rule.unitHash || reading.scale != rule.scale) {
+                    revert OracleUnitMismatch(i, reading.unit, reading.scale);
                 }
                 if (!_breaches(rule, reading.value)) revert OracleNoBreach(ruleId, reading.value);
                 ++matching;
@@ -606,23 +677,19 @@ contract SensorOracle is AccessControl, EIP712 {
             } else if (i == 0) {
                 revert OracleWrongMetric(0);
             }
-            (bytes32 digest, bytes32 signatureHash) = _proveReading(signed, i);
-            if (i == 0) evidence = SupplyChain.Evidence(signed.root, digest, signatureHash, signed.proof);
+            bytes32 leaf = _proveReading(signed, i);
+            if (i == 0) evidence = Proven(signed.root, leaf);
         }
     }
 
-    /// @dev Checks the reading's signature and its proof; returns its digest and signature hash.
-    function _proveReading(
-        SignedReading calldata signed,
-        uint256 index
-    ) private view returns (bytes32 digest, bytes32 signatureHash) {
+    /// @dev Checks the reading's signature and its proof; returns its leaf.
+    function _proveReading(SignedReading calldata signed, uint256 index) private view returns (bytes32 leaf) {
         DeviceRegistry.Reading calldata reading = signed.reading;
-        digest = registry.readingDigest(reading);
+        bytes32 digest = registry.readingDigest(reading);
         if (!registry.verifyReadingAt(reading.deviceId, digest, signed.signature, reading.timestamp)) {
             revert OracleInvalidSignature(index);
         }
-        signatureHash = keccak256(signed.signature);
-        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(digest, signatureHash))));
+        leaf = keccak256(bytes.concat(keccak256(abi.encode(digest, keccak256(signed.signature)))));
         if (!notary.verify(signed.root, leaf, signed.proof)) revert OracleNotAnchored(signed.root, leaf);
     }
 
@@ -638,6 +705,7 @@ contract SensorOracle is AccessControl, EIP712 {
             report.observedAt < rule.createdAt
         ) revert OracleInvalidReportTime(report.windowStart, report.observedAt);
         _checkDevice(ruleId, rule, report.deviceId);
+        _checkAttached(rule, report.deviceId, report.windowStart, report.observedAt);
         uint256 window = report.observedAt - report.windowStart;
         if (rule.kind == RuleKind.Heartbeat) {
             if (window <= uint256(rule.upper)) revert OracleNoBreach(ruleId, int256(window));
@@ -648,7 +716,7 @@ contract SensorOracle is AccessControl, EIP712 {
     }
 
     function _fireCommittee(CommitteeReport calldata report, Rule storage rule, bytes32 reportId, Path path) private {
-        SupplyChain.Evidence memory none;
+        Proven memory none;
         int256 value = rule.kind == RuleKind.Heartbeat
             ? int256(uint256(report.observedAt - report.windowStart))
             : report.value;
@@ -663,7 +731,7 @@ contract SensorOracle is AccessControl, EIP712 {
         Path path,
         int256 value,
         uint64 observedAt,
-        SupplyChain.Evidence memory evidence
+        Proven memory evidence
     ) private {
         bytes32 itemId = rule.itemId;
         uint8 actions = rule.actions;
@@ -676,7 +744,7 @@ contract SensorOracle is AccessControl, EIP712 {
         if (actions & ACTION_MARK_OUT_OF_COMPLIANCE != 0) {
             (, SupplyChain.Condition condition) = supplyChain.stateOf(itemId);
             if (condition != SupplyChain.Condition.OutOfCompliance) {
-                supplyChain.setCondition(itemId, SupplyChain.Condition.OutOfCompliance, evidence);
+                supplyChain.setCondition(itemId, SupplyChain.Condition.OutOfCompliance, evidence.root, evidence.leaf);
             }
         }
         if (actions & ACTION_FREEZE_TOKEN != 0 && assetToken.exists(uint256(itemId))) {

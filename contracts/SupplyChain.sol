@@ -3,10 +3,11 @@ pragma solidity ^0.8.24;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {Multicall} from "@openzeppelin/contracts/utils/Multicall.sol";
+import {DeviceRegistry} from "./DeviceRegistry.sol";
 
-/// @notice What SupplyChain needs of the device registry.
-interface IDeviceDirectory {
-    function isRegistered(bytes32 deviceId) external view returns (bool);
+/// @notice What SupplyChain needs to know of the oracle it is bound to.
+interface IConditionOracle {
+    function supplyChain() external view returns (address);
 }
 
 /// @notice What SupplyChain needs of the notary.
@@ -21,10 +22,19 @@ interface IReadingNotary {
  *
  * Custody changes hands in two steps: the custodian proposes a transfer to a named receiver (with
  * a location and an expiry) and the receiver accepts it; either may cancel before that. Checkpoints
- * are recorded by the custodian or an oracle, optionally with evidence: a reading leaf and its
- * Merkle proof against a batch root the notary anchored, checked here. The condition (compliant or
- * out of compliance) is set by oracles with the evidence that caused it. Manufacturers may hold,
- * release and recall their items; Delivered and Recalled are final.
+ * are recorded by the custodian, optionally with evidence: a signed reading of a device attached to
+ * the item when the reading was taken, and its Merkle proof against a batch root the notary
+ * anchored, all checked here. The condition (compliant or out of compliance) is set only by the
+ * sensor oracle contract bound once at deployment ({bindOracle}), in the transaction that proves
+ * the breach: no account holds a key that changes it. Manufacturers may hold, release and recall
+ * their items; Delivered and Recalled are final.
+ *
+ * Devices are attached to an item for periods (attached from, detached at; a device may be attached
+ * again later): evidence counts only when the reading's timestamp lies inside one of them.
+ * Attaching needs the device owner's consent: the owner attaches it, or approves the (item,
+ * device) pair first with {approveAttachment} (used up by the attachment). While an escrow relies
+ * on an item's rules, the oracle locks the devices they watch ({setDetachLock}): they cannot be
+ * detached.
  *
  * Locations are WGS 84 coordinates in microdegrees (`latitudeE6`, `longitudeE6`) and a 32-byte
  * site code (a GS1 GLN as ASCII digits, right-padded with zeros, or zero when unknown).
@@ -33,8 +43,6 @@ interface IReadingNotary {
 contract SupplyChain is AccessControl, Multicall {
     /// @notice Role allowed to register items.
     bytes32 public constant MANUFACTURER_ROLE = keccak256("MANUFACTURER_ROLE");
-    /// @notice Role allowed to record checkpoints on any item and to set conditions.
-    bytes32 public constant ORACLE_ROLE = keccak256("ORACLE_ROLE");
 
     /// @notice Where an item is in its life. Delivered and Recalled are final.
     enum Status {
@@ -58,14 +66,22 @@ contract SupplyChain is AccessControl, Multicall {
     }
 
     /// @notice A signed reading proven under a batch root anchored in the notary (root zero: none).
-    /// The leaf is computed here from the reading's EIP-712 digest and the keccak-256 of its
-    /// signature, as the notary's trees build it, so an inner node or the root itself cannot pass
-    /// for a reading.
+    /// The digest is computed here from the reading's fields, its signature checked against the
+    /// device's key valid at the reading's time, and the leaf computed as the notary's trees build
+    /// it, so an inner node or the root itself cannot pass for a reading.
     struct Evidence {
+        DeviceRegistry.Reading reading;
+        bytes signature;
         bytes32 root;
-        bytes32 digest;
-        bytes32 signatureHash;
         bytes32[] proof;
+    }
+
+    /// @notice A period a device was attached to an item: from `attachedAt` until `detachedAt`
+    /// (zero: still attached), in seconds; a reading at time t is inside when
+    /// attachedAt <= t < detachedAt.
+    struct Attachment {
+        uint64 attachedAt;
+        uint64 detachedAt;
     }
 
     /// @notice An item as stored.
@@ -77,6 +93,7 @@ contract SupplyChain is AccessControl, Multicall {
         uint40 registeredAt;
         uint32 transferCount;
         address custodian;
+        uint40 closedAt;
         bytes32 contentHash;
     }
 
@@ -88,13 +105,20 @@ contract SupplyChain is AccessControl, Multicall {
         uint32 id;
     }
 
-    IDeviceDirectory public immutable registry;
+    /// @notice The device registry devices, owners and signatures are checked against.
+    DeviceRegistry public immutable registry;
+    /// @notice The notary evidence roots are checked against.
     IReadingNotary public immutable notary;
+    /// @notice The sensor oracle contract, the only account that sets conditions and detach locks
+    /// (zero until {bindOracle}).
+    address public oracle;
 
     mapping(bytes32 itemId => Item) private _items;
     mapping(bytes32 itemId => Transfer) private _pending;
-    mapping(bytes32 itemId => bytes32[]) private _devices;
-    mapping(bytes32 itemId => mapping(bytes32 deviceId => bool)) private _attached;
+    mapping(bytes32 itemId => bytes32[]) private _devices; // every device ever attached, in order
+    mapping(bytes32 itemId => mapping(bytes32 deviceId => Attachment[])) private _attachments;
+    mapping(bytes32 itemId => mapping(bytes32 deviceId => address owner)) private _consents;
+    mapping(bytes32 itemId => mapping(bytes32 deviceId => uint32)) private _detachLocks; // device 0: all
 
     /// @notice The item id is zero.
     error SupplyChainZeroItemId();
@@ -116,8 +140,24 @@ contract SupplyChain is AccessControl, Multicall {
     error SupplyChainNotReceiver(bytes32 itemId, address caller);
     /// @notice `caller` is neither the custodian nor the receiver of the pending transfer.
     error SupplyChainNotTransferParty(bytes32 itemId, address caller);
-    /// @notice `caller` may not record checkpoints on the item (not custodian, not oracle).
+    /// @notice `caller` may not record checkpoints on the item (not its custodian).
     error SupplyChainNotCheckpointer(bytes32 itemId, address caller);
+    /// @notice `caller` is not the owner of the device in the registry.
+    error SupplyChainNotDeviceOwner(bytes32 deviceId, address caller);
+    /// @notice The device's owner has not consented to attaching it to the item.
+    error SupplyChainNoOwnerConsent(bytes32 itemId, bytes32 deviceId);
+    /// @notice An open escrow relies on the device: it cannot be detached now.
+    error SupplyChainDeviceLocked(bytes32 itemId, bytes32 deviceId);
+    /// @notice The evidence's reading was not taken while its device was attached to the item.
+    error SupplyChainEvidenceNotAttached(bytes32 itemId, bytes32 deviceId, uint64 timestamp);
+    /// @notice The evidence's signature is not by its device's key valid at the reading's time.
+    error SupplyChainInvalidEvidenceSignature(bytes32 deviceId);
+    /// @notice `caller` is not the bound oracle contract.
+    error SupplyChainNotOracle(address caller);
+    /// @notice The oracle was bound already.
+    error SupplyChainOracleAlreadyBound(address oracle);
+    /// @notice `oracle` is not a sensor oracle for this supply chain.
+    error SupplyChainInvalidOracle(address oracle);
     /// @notice The item is delivered or recalled: nothing more happens to it.
     error SupplyChainItemClosed(bytes32 itemId, Status status);
     /// @notice The item is on hold: it cannot change hands.
@@ -149,6 +189,10 @@ contract SupplyChain is AccessControl, Multicall {
     event DeviceAttached(bytes32 indexed itemId, bytes32 indexed deviceId, address actor);
     /// @notice A sensor device was detached from an item (EPCIS AssociationEvent DELETE).
     event DeviceDetached(bytes32 indexed itemId, bytes32 indexed deviceId, address actor);
+    /// @notice The device's owner approved (or withdrew approval of) attaching it to the item.
+    event AttachmentApproved(bytes32 indexed itemId, bytes32 indexed deviceId, address indexed owner, bool approved);
+    /// @notice The sensor oracle contract that sets conditions was bound; final.
+    event ConditionOracleBound(address indexed oracle);
     /// @notice The custodian proposed a transfer (EPCIS ObjectEvent OBSERVE, shipping).
     event TransferProposed(
         bytes32 indexed itemId,
@@ -197,23 +241,39 @@ contract SupplyChain is AccessControl, Multicall {
     event ItemDelivered(bytes32 indexed itemId, address indexed custodian, Location location);
 
     /**
-     * @param admin Account that receives the admin, manufacturer and oracle roles.
+     * @param admin Account that receives the admin and manufacturer roles.
      * @param registry_ The device registry devices are checked against.
      * @param notary_ The notary evidence roots are checked against.
      */
-    constructor(address admin, IDeviceDirectory registry_, IReadingNotary notary_) {
+    constructor(address admin, DeviceRegistry registry_, IReadingNotary notary_) {
         registry = registry_;
         notary = notary_;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(MANUFACTURER_ROLE, admin);
-        _grantRole(ORACLE_ROLE, admin);
+    }
+
+    /**
+     * @notice Binds the sensor oracle contract `oracle_`, from then on the only account that sets
+     * item conditions and detach locks; final.
+     * @dev Requirements: DEFAULT_ADMIN_ROLE; no oracle bound yet; `oracle_` names this contract as
+     * its supply chain. Emits {ConditionOracleBound}.
+     */
+    function bindOracle(address oracle_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (oracle != address(0)) revert SupplyChainOracleAlreadyBound(oracle);
+        if (oracle_.code.length == 0 || IConditionOracle(oracle_).supplyChain() != address(this)) {
+            revert SupplyChainInvalidOracle(oracle_);
+        }
+        oracle = oracle_;
+        emit ConditionOracleBound(oracle_);
     }
 
     /**
      * @notice Registers item `itemId` made by the caller and held by `custodian`, with the hash of
      * its description and the content id of its metadata, and attaches sensor `deviceIds`.
      * @dev Requirements: MANUFACTURER_ROLE; a new, non-zero id; a non-zero custodian; registered,
-     * distinct devices. Emits {ItemRegistered} and one {DeviceAttached} per device.
+     * distinct devices, each owned by the caller (a device someone else owns is attached after
+     * registration, with its owner's approval). Emits {ItemRegistered} and one {DeviceAttached}
+     * per device.
      */
     function registerItem(
         bytes32 itemId,
@@ -238,8 +298,24 @@ contract SupplyChain is AccessControl, Multicall {
     }
 
     /**
-     * @notice Attaches sensor device `deviceId` to an open item.
-     * @dev Requirements: the caller is the item's manufacturer or an admin. Emits {DeviceAttached}.
+     * @notice As the owner of device `deviceId`, approves (or withdraws approval of) attaching it
+     * to item `itemId`; an attachment uses the approval up.
+     * @dev Requirements: the item is open; the caller owns the device in the registry.
+     * Emits {AttachmentApproved}.
+     */
+    function approveAttachment(bytes32 itemId, bytes32 deviceId, bool approved) external {
+        _requireOpen(itemId);
+        if (_ownerOf(deviceId) != _msgSender()) revert SupplyChainNotDeviceOwner(deviceId, _msgSender());
+        _consents[itemId][deviceId] = approved ? _msgSender() : address(0);
+        emit AttachmentApproved(itemId, deviceId, _msgSender(), approved);
+    }
+
+    /**
+     * @notice Attaches sensor device `deviceId` to an open item, from now on (a new attachment
+     * period).
+     * @dev Requirements: the caller is the item's manufacturer or an admin; the device is
+     * registered and not attached; the caller owns it or its owner approved this (item, device)
+     * pair. Emits {DeviceAttached}.
      */
     function attachDevice(bytes32 itemId, bytes32 deviceId) external {
         _requireOpen(itemId);
@@ -248,23 +324,33 @@ contract SupplyChain is AccessControl, Multicall {
     }
 
     /**
-     * @notice Detaches sensor device `deviceId` from an open item.
-     * @dev Requirements: the caller is the item's manufacturer or an admin. Emits {DeviceDetached}.
+     * @notice Detaches sensor device `deviceId` from an open item: its attachment period ends now.
+     * @dev Requirements: the caller is the item's manufacturer or an admin; the device is attached
+     * and no open escrow relies on it. Emits {DeviceDetached}.
      */
     function detachDevice(bytes32 itemId, bytes32 deviceId) external {
         _requireOpen(itemId);
         _checkManufacturer(itemId);
-        if (!_attached[itemId][deviceId]) revert SupplyChainDeviceNotAttached(itemId, deviceId);
-        _attached[itemId][deviceId] = false;
-        bytes32[] storage devices = _devices[itemId];
-        for (uint256 i = 0; i < devices.length; ++i) {
-            if (devices[i] == deviceId) {
-                devices[i] = devices[devices.length - 1];
-                devices.pop();
-                break;
-            }
+        Attachment[] storage periods = _attachments[itemId][deviceId];
+        uint256 count = periods.length;
+        if (count == 0 || periods[count - 1].detachedAt != 0) revert SupplyChainDeviceNotAttached(itemId, deviceId);
+        if (_detachLocks[itemId][bytes32(0)] != 0 || _detachLocks[itemId][deviceId] != 0) {
+            revert SupplyChainDeviceLocked(itemId, deviceId);
         }
+        periods[count - 1].detachedAt = uint64(block.timestamp);
         emit DeviceDetached(itemId, deviceId, _msgSender());
+    }
+
+    /**
+     * @notice Adds (`locked`) or removes one detach lock on device `deviceId` of the item (device
+     * zero: every device of the item): a locked device cannot be detached.
+     * @dev Requirements: the caller is the bound oracle (which locks the devices of the rules an
+     * open escrow relies on, and unlocks them when it settles).
+     */
+    function setDetachLock(bytes32 itemId, bytes32 deviceId, bool locked) external {
+        if (_msgSender() != oracle || oracle == address(0)) revert SupplyChainNotOracle(_msgSender());
+        if (locked) ++_detachLocks[itemId][deviceId];
+        else --_detachLocks[itemId][deviceId];
     }
 
     /**
@@ -334,8 +420,9 @@ contract SupplyChain is AccessControl, Multicall {
     /**
      * @notice Records that the item was seen at `location` with business status `statusCode`,
      * optionally with sensor evidence, which is checked against the notary.
-     * @dev Requirements: the caller is the custodian or has ORACLE_ROLE; the item is open; evidence
-     * with a non-zero root must prove its leaf under that anchored root. Emits {CheckpointRecorded}.
+     * @dev Requirements: the caller is the custodian; the item is open; evidence with a non-zero
+     * root is a reading of a device attached to the item when it was taken, signed by the device's
+     * key valid then, whose leaf is proven under that anchored root. Emits {CheckpointRecorded}.
      */
     function recordCheckpoint(
         bytes32 itemId,
@@ -344,29 +431,24 @@ contract SupplyChain is AccessControl, Multicall {
         Evidence calldata evidence
     ) external {
         Item storage item = _requireOpen(itemId);
-        if (item.custodian != _msgSender() && !hasRole(ORACLE_ROLE, _msgSender())) {
-            revert SupplyChainNotCheckpointer(itemId, _msgSender());
-        }
-        bytes32 leaf = _checkEvidence(evidence);
+        if (item.custodian != _msgSender()) revert SupplyChainNotCheckpointer(itemId, _msgSender());
+        bytes32 leaf = _checkEvidence(itemId, evidence);
         emit CheckpointRecorded(itemId, _msgSender(), statusCode, location, evidence.root, leaf);
     }
 
     /**
-     * @notice Sets the item's condition, with the evidence that shows it (root zero: none given).
-     * @dev Requirements: ORACLE_ROLE; the item is open; the condition changes; evidence with a
-     * non-zero root must be anchored. Emits {ConditionChanged}.
+     * @notice Sets the item's condition, naming the evidence the oracle checked (the batch root and
+     * leaf of the first breaching reading; zero for a committee report).
+     * @dev Requirements: the caller is the bound oracle contract; the item is open; the condition
+     * changes. Emits {ConditionChanged}.
      */
-    function setCondition(
-        bytes32 itemId,
-        Condition condition,
-        Evidence calldata evidence
-    ) external onlyRole(ORACLE_ROLE) {
+    function setCondition(bytes32 itemId, Condition condition, bytes32 evidenceRoot, bytes32 evidenceLeaf) external {
+        if (_msgSender() != oracle || oracle == address(0)) revert SupplyChainNotOracle(_msgSender());
         Item storage item = _requireOpen(itemId);
         Condition previous = item.condition;
         if (previous == condition) revert SupplyChainSameCondition(itemId, condition);
-        bytes32 leaf = _checkEvidence(evidence);
         item.condition = condition;
-        emit ConditionChanged(itemId, previous, condition, _msgSender(), evidence.root, leaf);
+        emit ConditionChanged(itemId, previous, condition, _msgSender(), evidenceRoot, evidenceLeaf);
     }
 
     /**
@@ -401,6 +483,7 @@ contract SupplyChain is AccessControl, Multicall {
         _checkManufacturer(itemId);
         _dropPending(itemId);
         item.status = Status.Recalled;
+        item.closedAt = uint40(block.timestamp);
         emit ItemRecalled(itemId, _msgSender(), reason);
     }
 
@@ -416,6 +499,7 @@ contract SupplyChain is AccessControl, Multicall {
         Transfer storage pending = _pending[itemId];
         if (pending.to != address(0)) revert SupplyChainTransferPending(itemId, pending.id);
         item.status = Status.Delivered;
+        item.closedAt = uint40(block.timestamp);
         emit ItemDelivered(itemId, _msgSender(), location);
     }
 
@@ -443,17 +527,60 @@ contract SupplyChain is AccessControl, Multicall {
     }
 
     /**
-     * @notice Returns the sensor devices attached to the item.
+     * @notice Returns the sensor devices attached to the item now.
      */
-    function devicesOf(bytes32 itemId) external view returns (bytes32[] memory) {
+    function devicesOf(bytes32 itemId) external view returns (bytes32[] memory devices) {
+        bytes32[] storage all = _devices[itemId];
+        devices = new bytes32[](all.length);
+        uint256 count;
+        for (uint256 i = 0; i < all.length; ++i) {
+            if (_isAttached(itemId, all[i])) devices[count++] = all[i];
+        }
+        assembly ("memory-safe") {
+            mstore(devices, count)
+        }
+    }
+
+    /**
+     * @notice Returns every device ever attached to the item, in the order first attached.
+     */
+    function deviceHistoryOf(bytes32 itemId) external view returns (bytes32[] memory) {
         return _devices[itemId];
     }
 
     /**
-     * @notice Returns whether `deviceId` is attached to the item.
+     * @notice Returns the periods `deviceId` was attached to the item, oldest first.
+     */
+    function attachmentsOf(bytes32 itemId, bytes32 deviceId) external view returns (Attachment[] memory) {
+        return _attachments[itemId][deviceId];
+    }
+
+    /**
+     * @notice Returns whether `deviceId` is attached to the item now.
      */
     function isAttached(bytes32 itemId, bytes32 deviceId) external view returns (bool) {
-        return _attached[itemId][deviceId];
+        return _isAttached(itemId, deviceId);
+    }
+
+    /**
+     * @notice Returns whether one attachment period of `deviceId` to the item covers the whole
+     * time from `from` to `to` (inclusive; `from` <= `to`).
+     */
+    function attachedThroughout(bytes32 itemId, bytes32 deviceId, uint64 from, uint64 to) public view returns (bool) {
+        Attachment[] storage periods = _attachments[itemId][deviceId];
+        for (uint256 i = periods.length; i > 0; --i) {
+            Attachment storage period = periods[i - 1];
+            if (period.attachedAt > from) continue;
+            return period.detachedAt == 0 || to < period.detachedAt;
+        }
+        return false;
+    }
+
+    /**
+     * @notice Returns the detach locks on `deviceId` of the item (device zero: on all its devices).
+     */
+    function detachLocksOf(bytes32 itemId, bytes32 deviceId) external view returns (uint32) {
+        return _detachLocks[itemId][deviceId];
     }
 
     /**
@@ -465,11 +592,33 @@ contract SupplyChain is AccessControl, Multicall {
     }
 
     function _attach(bytes32 itemId, bytes32 deviceId) private {
-        if (!registry.isRegistered(deviceId)) revert SupplyChainUnknownDevice(deviceId);
-        if (_attached[itemId][deviceId]) revert SupplyChainDeviceAlreadyAttached(itemId, deviceId);
-        _attached[itemId][deviceId] = true;
-        _devices[itemId].push(deviceId);
+        address owner = _ownerOf(deviceId);
+        Attachment[] storage periods = _attachments[itemId][deviceId];
+        uint256 count = periods.length;
+        if (count != 0 && periods[count - 1].detachedAt == 0) revert SupplyChainDeviceAlreadyAttached(itemId, deviceId);
+        if (owner != _msgSender()) {
+            if (_consents[itemId][deviceId] != owner) revert SupplyChainNoOwnerConsent(itemId, deviceId);
+            delete _consents[itemId][deviceId];
+        }
+        if (count == 0) _devices[itemId].push(deviceId);
+        periods.push(Attachment({attachedAt: uint64(block.timestamp), detachedAt: 0}));
         emit DeviceAttached(itemId, deviceId, _msgSender());
+    }
+
+    /// @dev The device's owner in the registry; reverts with {SupplyChainUnknownDevice} when it is
+    /// not registered.
+    function _ownerOf(bytes32 deviceId) private view returns (address) {
+        try registry.getDevice(deviceId) returns (DeviceRegistry.Device memory device) {
+            return device.owner;
+        } catch {
+            revert SupplyChainUnknownDevice(deviceId);
+        }
+    }
+
+    function _isAttached(bytes32 itemId, bytes32 deviceId) private view returns (bool) {
+        Attachment[] storage periods = _attachments[itemId][deviceId];
+        uint256 count = periods.length;
+        return count != 0 && periods[count - 1].detachedAt == 0;
     }
 
     function _dropPending(bytes32 itemId) private {
@@ -481,11 +630,20 @@ contract SupplyChain is AccessControl, Multicall {
         }
     }
 
-    /// @dev Returns the reading's leaf (zero without evidence); reverts unless it is proven under
-    /// an anchored root.
-    function _checkEvidence(Evidence calldata evidence) private view returns (bytes32 leaf) {
+    /// @dev Returns the reading's leaf (zero without evidence); reverts unless the reading was
+    /// taken while its device was attached to the item, is signed by the device's key valid then,
+    /// and is proven under an anchored root.
+    function _checkEvidence(bytes32 itemId, Evidence calldata evidence) private view returns (bytes32 leaf) {
         if (evidence.root == bytes32(0)) return bytes32(0);
-        leaf = keccak256(bytes.concat(keccak256(abi.encode(evidence.digest, evidence.signatureHash))));
+        DeviceRegistry.Reading calldata reading = evidence.reading;
+        if (!attachedThroughout(itemId, reading.deviceId, reading.timestamp, reading.timestamp)) {
+            revert SupplyChainEvidenceNotAttached(itemId, reading.deviceId, reading.timestamp);
+        }
+        bytes32 digest = registry.readingDigest(reading);
+        if (!registry.verifyReadingAt(reading.deviceId, digest, evidence.signature, reading.timestamp)) {
+            revert SupplyChainInvalidEvidenceSignature(reading.deviceId);
+        }
+        leaf = keccak256(bytes.concat(keccak256(abi.encode(digest, keccak256(evidence.signature)))));
         if (!notary.verify(evidence.root, leaf, evidence.proof)) {
             revert SupplyChainEvidenceNotAnchored(evidence.root, leaf);
         }

@@ -270,6 +270,27 @@ class EvDeviceDetached(EventRow, table=True):
     actor: str = Field(max_length=ADDRESS)
 
 
+class EvAttachmentApproved(EventRow, table=True):
+    """SupplyChain.AttachmentApproved."""
+
+    __tablename__ = "ev_attachment_approved"
+    __table_args__ = CLUSTERED
+
+    item_id: str = Field(max_length=HASH, index=True)
+    device_id: str = Field(max_length=HASH)
+    owner: str = Field(max_length=ADDRESS)
+    approved: bool
+
+
+class EvConditionOracleBound(EventRow, table=True):
+    """SupplyChain.ConditionOracleBound."""
+
+    __tablename__ = "ev_condition_oracle_bound"
+    __table_args__ = CLUSTERED
+
+    oracle: str = Field(max_length=ADDRESS)
+
+
 class EvTransferProposed(EventRow, table=True):
     """SupplyChain.TransferProposed."""
 
@@ -482,6 +503,18 @@ class EvEscrowOpened(EventRow, table=True):
     seller: str = Field(max_length=ADDRESS)
     amount: str = Field(max_length=80)
     deadline: int = Field(sa_type=BigInteger)
+    rule_ids: str = Field(sa_type=Text, description="JSON list of the rule ids protecting the escrow")
+
+
+class EvBuyerDesignated(EventRow, table=True):
+    """ShipmentEscrow.BuyerDesignated."""
+
+    __tablename__ = "ev_buyer_designated"
+    __table_args__ = CLUSTERED
+
+    item_id: str = Field(max_length=HASH, index=True)
+    seller: str = Field(max_length=ADDRESS)
+    buyer: str = Field(max_length=ADDRESS)
 
 
 class EvEscrowSettled(EventRow, table=True):
@@ -518,6 +551,7 @@ class EvRuleAdded(EventRow, table=True):
     item_id: str = Field(max_length=HASH, index=True)
     device_id: str = Field(max_length=HASH)
     metric: str = Field(sa_type=Text)
+    unit: str = Field(sa_type=Text)
     kind: int
     comparison: int
     lower: str = Field(max_length=80)
@@ -713,6 +747,8 @@ EVENT_TABLES: dict[str, type[SQLModel]] = {
     "ItemRegistered": EvItemRegistered,
     "DeviceAttached": EvDeviceAttached,
     "DeviceDetached": EvDeviceDetached,
+    "AttachmentApproved": EvAttachmentApproved,
+    "ConditionOracleBound": EvConditionOracleBound,
     "TransferProposed": EvTransferProposed,
     "TransferAccepted": EvTransferAccepted,
     "TransferCancelled": EvTransferCancelled,
@@ -731,6 +767,7 @@ EVENT_TABLES: dict[str, type[SQLModel]] = {
     "TokenFrozen": EvTokenFrozen,
     "TokenUnfrozen": EvTokenUnfrozen,
     "EscrowOpened": EvEscrowOpened,
+    "BuyerDesignated": EvBuyerDesignated,
     "EscrowSettled": EvEscrowSettled,
     "Withdrawn": EvWithdrawn,
     "RuleAdded": EvRuleAdded,

@@ -20,6 +20,7 @@ def _rule_row(row: Any) -> dict[str, Any]:
         "device_id": row["device_id"],
         "manager": row["manager"],
         "metric": row["metric"],
+        "unit": row["unit"],
         "kind": RuleKind(int(row["kind"])).name.lower(),
         "comparison": Comparison(int(row["comparison"])).name.lower(),
         "lower": row["lower"],

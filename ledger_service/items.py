@@ -8,8 +8,12 @@ import os
 from dataclasses import dataclass
 
 from eth_utils import keccak
+from sqlmodel import Session
 from web3.types import TxReceipt
 
+from ledger_service.errors import NotFound
+from ledger_service.models import StoredReading
+from ledger_service.proofs import stored_to_reading
 from ledger_service.services import Services
 from ledger_service.supply_chain import Evidence
 
@@ -51,13 +55,16 @@ def register_item(
 
 
 def evidence_of(services: Services, reading_id: str) -> Evidence:
-    """The evidence a stored, anchored reading gives: its batch root, leaf and Merkle proof
-    (raises `NotFound` or `NotYetAnchored` otherwise)."""
+    """The evidence a stored, anchored reading gives: the signed reading, its batch root and
+    Merkle proof (raises `NotFound` or `NotYetAnchored` otherwise)."""
     bundle = services.proofs.bundle(reading_id.lower())
-    digest, signature_hash = (bytes.fromhex(v[2:]) for v in bundle["leaf"]["values"])
+    with Session(services.engine) as session:
+        row = session.get(StoredReading, reading_id.lower())
+    if row is None:
+        raise NotFound(f"no reading {reading_id}", reading_id=reading_id)
     return Evidence(
+        stored_to_reading(row),
+        bytes.fromhex(row.signature[2:]),
         bytes.fromhex(bundle["merkle"]["root"][2:]),
-        digest,
-        signature_hash,
         [bytes.fromhex(p[2:]) for p in bundle["merkle"]["proof"]],
     )

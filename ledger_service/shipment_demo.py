@@ -1,9 +1,10 @@
 """A cold-chain shipment, end to end through the API: a temperature logger signs readings, the
 shipment passes from the manufacturer through a carrier and a warehouse to a pharmacy with a
 two-party handover at each step, checkpoints carry anchored readings as evidence. A rule (above
-8 °C for three readings) watches the lot and a buyer holds its payment in escrow; an excursion at
-the warehouse is proven on chain by the oracle daemon, which marks the lot out of compliance,
-freezes its token and refunds the buyer."""
+8 °C for three readings) watches the lot; the manufacturer names the buyer, who holds its payment in
+escrow protected by that rule (which cannot be disabled, nor the logger detached, until it settles);
+an excursion at the warehouse is proven on chain by the oracle daemon, which marks the lot out of
+compliance (nobody else can), freezes its token and refunds the buyer."""
 
 from __future__ import annotations
 
@@ -78,14 +79,17 @@ def run_shipment(services: Services, api_url: str, console: Console, anchor_time
         )
         item = shipment.item_id = created["item_id"]
         step(f"registered lot {item[:18]}… with temperature logger 0x{logger.device_id.hex()[:16]}…")
-        rule = {"item_id": item, "metric": "temperature", "above": "8", "scale": 2,
+        rule = {"item_id": item, "metric": "temperature", "unit": "Cel", "above": "8", "scale": 2,
                 "readings": EXCURSION_READINGS, "actions": ["mark", "freeze", "settle"]}  # fmt: skip
         added = _ok(http.post("/v1/rules", json=rule, headers=headers["maker"]), "rule")
         shipment.rule_id = int(added["rule_id"])
         step(f"rule {shipment.rule_id}: {added['description']}: mark, freeze the token, refund the escrow")
-        escrow = ShipmentEscrowContract(services.parties.client("buyer"), ledger.deployment, services.artifacts)
-        escrow.open(bytes.fromhex(item[2:]), ledger.client.operator.address, int(time.time()) + 86_400, PRICE_WEI)
-        step("the buyer paid 1 ETH into escrow for the lot")
+        buyer = services.parties.client("buyer")
+        seller_escrow = ShipmentEscrowContract(ledger.client, ledger.deployment, services.artifacts)
+        seller_escrow.designate_buyer(bytes.fromhex(item[2:]), buyer.operator.address)
+        escrow = seller_escrow.as_account(buyer)
+        escrow.open(bytes.fromhex(item[2:]), int(time.time()) + 86_400, PRICE_WEI, [shipment.rule_id])
+        step(f"the buyer, named by the manufacturer, paid 1 ETH into escrow under rule {shipment.rule_id}")
         holder, here = "maker", FACTORY
         for index, (party, place) in enumerate(STOPS):
             celsius = 11.5 if party == "warehouse" else 4.0 + index

@@ -1,5 +1,6 @@
-"""The SupplyChain contract from Python: items, two-party custody handovers, checkpoints with
-notarized evidence, condition, hold, recall and delivery."""
+"""The SupplyChain contract from Python: items, devices attached for periods with their owner's
+consent, two-party custody handovers, checkpoints with notarized evidence, hold, recall and
+delivery. The condition is set only by the sensor oracle contract."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from ledger_service.chain.client import ChainClient
 from ledger_service.chain.deploy import Deployment
 from ledger_service.compiler import Artifact
 from ledger_service.hashing import keccak256
+from ledger_service.readings import Domain, Reading
+
+_NO_READING = Reading(bytes(32), 0, 0, "", 0, 0, "", bytes(32))
 
 
 class ItemStatus(IntEnum):
@@ -65,22 +69,44 @@ class Location:
 
 @dataclass(frozen=True)
 class Evidence:
-    """A signed reading (its EIP-712 digest and the keccak-256 of its signature) and the Merkle proof
-    of its leaf under an anchored batch root; the contract computes the leaf. Empty: no evidence."""
+    """A signed reading and the Merkle proof of its leaf under an anchored batch root; the contract
+    computes the digest and the leaf, checks the signature and that the device was attached to
+    the item when the reading was taken. Empty (root zero): no evidence."""
 
+    reading: Reading = _NO_READING
+    signature: bytes = b""
     root: bytes = bytes(32)
-    digest: bytes = bytes(32)
-    signature_hash: bytes = bytes(32)
     proof: list[bytes] = field(default_factory=list)
 
-    @property
-    def leaf(self) -> bytes:
-        """The reading's leaf, as the contract computes it."""
-        return reading_leaf_of(self.digest, self.signature_hash)
+    def leaf(self, domain: Domain) -> bytes:
+        """The reading's leaf under the registry's EIP-712 `domain`, as the contract computes it."""
+        return reading_leaf_of(self.reading.digest(domain), keccak256(self.signature))
 
-    def as_tuple(self) -> tuple[bytes, bytes, bytes, list[bytes]]:
+    def as_tuple(self) -> tuple[Any, bytes, bytes, list[bytes]]:
         """The `SupplyChain.Evidence` struct."""
-        return (self.root, self.digest, self.signature_hash, list(self.proof))
+        return (self.reading.as_tuple(), self.signature, self.root, list(self.proof))
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A period a device was attached to an item: [attached_at, detached_at), detached_at 0 while
+    it still is."""
+
+    attached_at: int
+    detached_at: int
+
+    def covers(self, start: int, end: int) -> bool:
+        """True when the period holds every time from `start` to `end` (the contract's test)."""
+        return self.attached_at <= start and (self.detached_at == 0 or end < self.detached_at)
+
+
+def attached_throughout(periods: list[Attachment], start: int, end: int) -> bool:
+    """`SupplyChain.attachedThroughout`: the latest period that began by `start` covers `end` too."""
+    for period in reversed(periods):
+        if period.attached_at > start:
+            continue
+        return period.covers(start, end)
+    return False
 
 
 def reading_leaf_of(digest: bytes, signature_hash: bytes) -> bytes:
@@ -101,6 +127,7 @@ class Item:
     custodian: str
     transfer_count: int
     content_hash: bytes
+    closed_at: int = 0
 
 
 class SupplyChainContract:
@@ -141,8 +168,12 @@ class SupplyChainContract:
             )
         )
 
+    def approve_attachment(self, item_id: bytes, device_id: bytes, approved: bool = True) -> TxReceipt:
+        """As the device's owner, approves (or withdraws approval of) attaching it to the item."""
+        return self.client.transact(self.functions.approveAttachment(item_id, device_id, approved))
+
     def attach_device(self, item_id: bytes, device_id: bytes) -> TxReceipt:
-        """Attaches a sensor device."""
+        """Attaches a sensor device (the caller owns it, or its owner approved)."""
         return self.client.transact(self.functions.attachDevice(item_id, device_id))
 
     def detach_device(self, item_id: bytes, device_id: bytes) -> TxReceipt:
@@ -173,12 +204,6 @@ class SupplyChainContract:
             )
         )
 
-    def set_condition(self, item_id: bytes, condition: Condition, evidence: Evidence | None = None) -> TxReceipt:
-        """Sets the item's condition (oracle role)."""
-        return self.client.transact(
-            self.functions.setCondition(item_id, int(condition), (evidence or Evidence()).as_tuple())
-        )
-
     def hold(self, item_id: bytes) -> TxReceipt:
         """Puts the item on hold (manufacturer)."""
         return self.client.transact(self.functions.holdItem(item_id))
@@ -198,7 +223,7 @@ class SupplyChainContract:
     def get_item(self, item_id: bytes) -> Item:
         """The item (raises the contract's `SupplyChainUnknownItem` for an unknown id)."""
         value = self.functions.getItem(item_id).call()
-        manufacturer, status, condition, held, registered_at, transfers, custodian, content_hash = value
+        manufacturer, status, condition, held, registered_at, transfers, custodian, closed_at, content_hash = value
         return Item(
             item_id=item_id,
             manufacturer=str(manufacturer),
@@ -209,6 +234,7 @@ class SupplyChainContract:
             custodian=str(custodian),
             transfer_count=int(transfers),
             content_hash=bytes(content_hash),
+            closed_at=int(closed_at),
         )
 
     def pending_transfer(self, item_id: bytes) -> tuple[str, int, int] | None:
@@ -218,6 +244,19 @@ class SupplyChainContract:
             return None
         return str(to), int(transfer_id), int(expires_at)
 
-    def devices_of(self, item_id: bytes) -> list[bytes]:
-        """The attached sensor devices."""
-        return [bytes(d) for d in self.functions.devicesOf(item_id).call()]
+    def devices_of(self, item_id: bytes, block: int | str = "latest") -> list[bytes]:
+        """The sensor devices attached now."""
+        return [bytes(d) for d in self.functions.devicesOf(item_id).call(block_identifier=block)]
+
+    def device_history_of(self, item_id: bytes, block: int | str = "latest") -> list[bytes]:
+        """Every device ever attached to the item, in the order first attached."""
+        return [bytes(d) for d in self.functions.deviceHistoryOf(item_id).call(block_identifier=block)]
+
+    def attachments_of(self, item_id: bytes, device_id: bytes, block: int | str = "latest") -> list[Attachment]:
+        """The periods the device was attached to the item, oldest first."""
+        rows = self.functions.attachmentsOf(item_id, device_id).call(block_identifier=block)
+        return [Attachment(int(a), int(d)) for a, d in rows]
+
+    def oracle(self) -> str:
+        """The bound sensor oracle contract, the only setter of conditions."""
+        return str(self.functions.oracle().call())

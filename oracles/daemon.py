@@ -1,12 +1,17 @@
 """The oracle daemon: follows verified readings in the store, evaluates every armed rule, and hands
 reports to the submit task once their evidence is anchored.
 
-Each step: load new rules (and refresh the others now and then), read the readings stored since
-the last step for every device a rule watches (in sequence order), feed threshold rules, claim the
-breaches found, check heartbeat and aggregate rules against the clock, and queue the claimed
-reports whose readings are anchored. Several daemons may run on one database: each evaluates
-everything, but a breach is claimed once (the row's primary key) and queued once (a conditional
-status change), and a report left queued by a daemon that died is queued again.
+Each step: load new rules (and refresh the others, with the attachment periods of their devices,
+now and then), read the readings stored since the last step for every device a rule watches (in
+sequence order), feed threshold rules, claim the breaches found, check heartbeat and aggregate
+rules against the clock, and queue the claimed reports whose readings are anchored. Several daemons
+may run on one database: each evaluates everything, but a breach is claimed once (the row's primary
+key) and queued once (a conditional status change), and a report left queued by a daemon that died
+is queued again.
+
+A rule is left alone only while one of its reports is live (pending, queued, fired or superseded),
+as the report book says, not this process's memory: a report the contract refused (`failed`) leaves
+the rule armed, and the next breach is found and reported; a daemon that restarts knows the same.
 """
 
 from __future__ import annotations
@@ -25,9 +30,9 @@ from web3.exceptions import Web3Exception
 from ledger_service.errors import ChainError
 from ledger_service.models import OracleReport, ReportStatus, StoredReading
 from ledger_service.services import Services
-from ledger_service.supply_chain import SupplyChainContract
+from ledger_service.supply_chain import Attachment, SupplyChainContract, attached_throughout
 from oracles.contract import SensorOracleContract
-from oracles.evaluator import Breach, Observed, ThresholdEvaluator
+from oracles.evaluator import Breach, Observed, ThresholdEvaluator, integer_mean
 from oracles.reports import ReportBook, committee_breach_id, evidence_report_id
 from oracles.rules import ZERO32, Rule, RuleKind
 
@@ -75,12 +80,20 @@ class OracleDaemon:
         self.supply = SupplyChainContract(client, deployment, services.artifacts)
         self.chain_id = deployment.chain_id
         self.book = ReportBook(services.engine)
-        self.evaluator = ThresholdEvaluator()
+        self._periods: dict[tuple[bytes, bytes], list[Attachment]] = {}  # (item, device) -> periods
+        self.evaluator = ThresholdEvaluator(self.periods_of)
         self.rules: dict[int, Rule] = {}
         self._devices: dict[int, list[bytes]] = {}  # rule id -> devices it watches
         self._cursor: dict[bytes, int] = {}  # device -> last sequence evaluated
         self._refreshed = 0.0
-        self._done: set[int] = set()  # rules this daemon found a breach for
+        self._done: set[int] = set()  # rules with a live report (refreshed from the book each step)
+
+    def periods_of(self, item_id: bytes, device_id: bytes) -> list[Attachment]:
+        """The device's attachment periods to the item, as last read from the chain."""
+        key = (item_id, device_id)
+        if key not in self._periods:
+            self._periods[key] = self.supply.attachments_of(item_id, device_id)
+        return self._periods[key]
 
     # rules
 
@@ -97,10 +110,13 @@ class OracleDaemon:
                 self.evaluator.forget(rule_id)
                 self._devices.pop(rule_id, None)
                 continue
-            if rule.device_id != ZERO32:
+            if rule.item_id == ZERO32:
                 self._devices[rule_id] = [rule.device_id]
-            else:
-                self._devices[rule_id] = self.supply.devices_of(rule.item_id)
+                continue
+            history = self.supply.device_history_of(rule.item_id)
+            self._devices[rule_id] = [rule.device_id] if rule.device_id != ZERO32 else history
+            for device in history:
+                self._periods[(rule.item_id, device)] = self.supply.attachments_of(rule.item_id, device)
         if refresh:
             self._refreshed = self.clock()
 
@@ -139,7 +155,7 @@ class OracleDaemon:
         if rows:
             self._cursor[device] = rows[-1].sequence
         return [
-            Observed(r.id, device, r.sequence, r.timestamp, r.metric, int(r.value), r.scale, r.received_at)
+            Observed(r.id, device, r.sequence, r.timestamp, r.metric, int(r.value), r.scale, r.received_at, r.unit)
             for r in rows
         ]
 
@@ -159,10 +175,12 @@ class OracleDaemon:
             found_at=self.clock(),
             breach_reading_at=breach.readings[-1].received_at,
         )
-        self._done.add(rule.rule_id)
         if self.book.claim(report):
+            self._done.add(rule.rule_id)
             result.claimed.append(report_id)
             log.info("breach found", extra={"report_id": report_id, "rule_id": rule.rule_id, "by": self.name})
+        elif self.book.is_live(report_id):
+            self._done.add(rule.rule_id)  # another daemon (or this one before a restart) has it
 
     # committee rules
 
@@ -194,37 +212,56 @@ class OracleDaemon:
                     found_by=self.name,
                     found_at=self.clock(),
                 )
-                self._done.add(rule.rule_id)
-                if self.book.claim(report):
+                if self.book.claim(report) or self.book.reclaim(report):
                     result.claimed.append(report_id)
                     log.info("breach found", extra={"report_id": report_id, "rule_id": rule.rule_id, "by": self.name})
+                self._done.add(rule.rule_id)
                 break
 
     def _observe(self, rule: Rule, device: bytes, now: int) -> tuple[int, int] | None:
-        """(value, window start) when the rule is breached now, else None."""
+        """(value, window start) when the rule is breached now, else None. The window lies inside
+        one attachment period of the device to the rule's item, as the contract checks."""
         device_hex = _hex(device)
+        periods = self.periods_of(rule.item_id, device) if rule.item_id != ZERO32 else []
         with Session(self.services.engine) as session:
             if rule.kind is RuleKind.HEARTBEAT:
                 last = session.exec(
                     select(func.max(StoredReading.timestamp)).where(StoredReading.device_id == device_hex)
                 ).one()
                 window_start = max(int(last or 0), rule.created_at)
+                if rule.item_id != ZERO32:
+                    current = [p for p in periods if p.attached_at <= now and p.detached_at == 0]
+                    if not current:
+                        return None  # not attached now: its silence says nothing of the item
+                    window_start = max(window_start, current[-1].attached_at)
                 silence = now - window_start
                 return (silence, window_start) if silence > rule.upper else None
             window_start = now - rule.min_duration
             if window_start < rule.created_at:
                 return None
-            values = session.exec(
-                select(StoredReading.value, StoredReading.metric, StoredReading.scale).where(
+            if rule.item_id != ZERO32 and not attached_throughout(periods, window_start, now):
+                return None
+            rows = session.exec(
+                select(StoredReading).where(
                     StoredReading.device_id == device_hex,
                     col(StoredReading.timestamp) >= window_start,
                     col(StoredReading.timestamp) <= now,
                 )
             ).all()
-        matching = [int(v) for v, metric, scale in values if rule.matches_metric(metric, scale)]
+        matching = []
+        for row in rows:
+            if not rule.is_metric(row.metric):
+                continue
+            if not rule.same_unit(row.unit, row.scale):
+                log.warning(
+                    "reading of the rule's metric in another unit or scale: left out of the mean",
+                    extra={"rule_id": rule.rule_id, "reading_id": row.id, "unit": row.unit},
+                )
+                continue
+            matching.append(int(row.value))
         if len(matching) < max(1, rule.min_readings):
             return None
-        mean = int(sum(matching) / len(matching))
+        mean = integer_mean(matching)
         return (mean, window_start) if rule.breaches(mean) else None
 
     # queueing
@@ -251,6 +288,7 @@ class OracleDaemon:
         """One pass; returns what it did."""
         result = StepResult()
         self._load_rules()
+        self._done = self.book.live_rules()
         self._follow_readings(result)
         self._check_committee_rules(result)
         self._queue_ready(result)

@@ -76,6 +76,34 @@ class ReportBook:
             return False
         return True
 
+    def reclaim(self, report: OracleReport) -> bool:
+        """Takes over a `failed` report with the same id (a committee report is one per rule and
+        device) for a new breach: True when this call did (a conditional update, so one daemon wins)."""
+        return self.move(
+            report.report_id,
+            [ReportStatus.FAILED.value],
+            ReportStatus.PENDING.value,
+            payload=report.payload,
+            found_by=report.found_by,
+            found_at=report.found_at,
+            attempts=0,
+            last_error=None,
+            submitted_at=None,
+        )
+
+    def is_live(self, report_id: str) -> bool:
+        """True when the report exists and has not failed."""
+        report = self.get(report_id)
+        return report is not None and report.status != ReportStatus.FAILED.value
+
+    def live_rules(self) -> set[int]:
+        """The rules with a report that has not failed: the daemons leave them alone."""
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(OracleReport.rule_id).where(col(OracleReport.status) != ReportStatus.FAILED.value).distinct()
+            )
+            return {int(r) for r in rows}
+
     def get(self, report_id: str) -> OracleReport | None:
         """One report."""
         with Session(self.engine) as session:

@@ -69,6 +69,7 @@ class RuleSpec:
     item_id: bytes
     metric: str
     kind: RuleKind = RuleKind.THRESHOLD
+    unit: str = ""
     comparison: Comparison = Comparison.ABOVE
     lower: int = 0
     upper: int = 0
@@ -84,6 +85,7 @@ class RuleSpec:
             self.item_id,
             self.device_id,
             self.metric,
+            self.unit,
             int(self.kind),
             int(self.comparison),
             self.lower,
@@ -103,6 +105,7 @@ class Rule:
     item_id: bytes
     device_id: bytes
     metric_hash: bytes
+    unit_hash: bytes
     lower: int
     upper: int
     scale: int
@@ -114,6 +117,7 @@ class Rule:
     active: bool
     created_at: int
     fired_at: int
+    protections: int = 0
 
     @classmethod
     def from_tuple(cls, rule_id: int, value: Any) -> Rule:
@@ -123,17 +127,19 @@ class Rule:
             bytes(value[0]),
             bytes(value[1]),
             bytes(value[2]),
-            int(value[3]),
+            bytes(value[3]),
             int(value[4]),
             int(value[5]),
             int(value[6]),
             int(value[7]),
-            Action(int(value[8])),
-            RuleKind(int(value[9])),
-            Comparison(int(value[10])),
-            bool(value[11]),
-            int(value[12]),
+            int(value[8]),
+            Action(int(value[9])),
+            RuleKind(int(value[10])),
+            Comparison(int(value[11])),
+            bool(value[12]),
             int(value[13]),
+            int(value[14]),
+            int(value[15]),
         )
 
     @property
@@ -147,9 +153,18 @@ class Rule:
             return False
         return self.item_id == ZERO32 or attached
 
-    def matches_metric(self, metric: str, scale: int) -> bool:
-        """True when a reading of `metric` at `scale` is what the rule compares."""
-        return keccak256(metric.encode()) == self.metric_hash and scale == self.scale
+    def is_metric(self, metric: str) -> bool:
+        """True when a reading of `metric` is of the rule's metric (whatever its unit and scale)."""
+        return keccak256(metric.encode()) == self.metric_hash
+
+    def same_unit(self, unit: str, scale: int) -> bool:
+        """True when a reading of the rule's metric is in the rule's unit and scale (the contract
+        refuses evidence with any other: `OracleUnitMismatch`)."""
+        return keccak256(unit.encode()) == self.unit_hash and scale == self.scale
+
+    def matches_metric(self, metric: str, scale: int, unit: str) -> bool:
+        """True when a reading is what the rule compares: its metric, unit and scale."""
+        return self.is_metric(metric) and self.same_unit(unit, scale)
 
     def breaches(self, value: int) -> bool:
         """The contract's comparison."""
@@ -178,6 +193,7 @@ def build_spec(
     item_id: bytes,
     *,
     metric: str = "",
+    unit: str = "",
     above: Decimal | float | str | None = None,
     below: Decimal | float | str | None = None,
     scale: int = 0,
@@ -193,7 +209,9 @@ def build_spec(
     if heartbeat is not None:
         if above is not None or below is not None or mean_over is not None:
             raise ValueError("a heartbeat rule takes no thresholds")
-        return RuleSpec(item_id, metric, RuleKind.HEARTBEAT, upper=heartbeat, actions=actions, device_id=device_id)
+        return RuleSpec(
+            item_id, metric, RuleKind.HEARTBEAT, unit=unit, upper=heartbeat, actions=actions, device_id=device_id
+        )
     if above is None and below is None:
         raise ValueError("give a threshold: above, below, or both for a band")
     upper = fixed_point(above, scale) if above is not None else 0
@@ -206,10 +224,13 @@ def build_spec(
     else:
         comparison = Comparison.ABOVE if above is not None else Comparison.BELOW
     kind = RuleKind.AGGREGATE if mean_over is not None else RuleKind.THRESHOLD
+    if not unit:
+        raise ValueError("give the unit of the metric (as the devices report it, e.g. Cel)")
     return RuleSpec(
         item_id,
         metric,
         kind,
+        unit,
         comparison,
         lower=lower,
         upper=upper,
@@ -231,12 +252,14 @@ def describe(rule: Rule | RuleSpec, metric: str = "") -> str:
 
     if rule.kind is RuleKind.HEARTBEAT:
         return f"no reading for more than {rule.upper}s"
+    unit = getattr(rule, "unit", "")
+    suffix = f" {unit}" if unit else ""
     if rule.comparison is Comparison.ABOVE:
-        test = f"{name} > {show(rule.upper)}"
+        test = f"{name} > {show(rule.upper)}{suffix}"
     elif rule.comparison is Comparison.BELOW:
-        test = f"{name} < {show(rule.lower)}"
+        test = f"{name} < {show(rule.lower)}{suffix}"
     else:
-        test = f"{name} outside [{show(rule.lower)}, {show(rule.upper)}]"
+        test = f"{name} outside [{show(rule.lower)}, {show(rule.upper)}]{suffix}"
     if rule.kind is RuleKind.AGGREGATE:
         return f"mean {test} over {rule.min_duration}s"
     debounce = f"{rule.min_readings} reading{'s' if rule.min_readings != 1 else ''}"

@@ -1,9 +1,12 @@
 """The oracle daemon over the real store and chain: breaches found in ingested readings, reported
 once their batch is anchored, exactly once with several daemons; heartbeat rules through the
-committee (both schemes); submission through a real Celery worker; the evaluator's edge cases."""
+committee (both schemes); submission through a real Celery worker; the evaluator's edge cases; the
+contract's own tests applied before submitting (attachment periods, units, time order), also
+after a restart; a refused report leaves the rule armed and the next breach is reported."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from dataclasses import dataclass
@@ -11,17 +14,19 @@ from pathlib import Path
 
 import pytest
 from eth_utils import keccak
+from sqlmodel import Session
 
 from ledger_service.keys import DeviceKey, KeyType
+from ledger_service.models import OracleReport
 from ledger_service.readings import Reading
 from ledger_service.runtime import ChainContext
 from ledger_service.services import Services
 from ledger_service.settings import Settings
-from ledger_service.supply_chain import Condition, SupplyChainContract
+from ledger_service.supply_chain import Attachment, Condition, SupplyChainContract
 from oracles.committee import load_committee, register_committee, save_committee
 from oracles.contract import CommitteeMember, SensorOracleContract
 from oracles.daemon import OracleDaemon
-from oracles.evaluator import Observed, ThresholdEvaluator
+from oracles.evaluator import Observed, ThresholdEvaluator, integer_mean
 from oracles.reports import ReportBook, build_evidence
 from oracles.rules import Action, Comparison, Rule, RuleKind, RuleSpec
 from oracles.rules import Path as ReportPath
@@ -56,11 +61,19 @@ def shipment(services: Services) -> tuple[bytes, Sensor]:
     return item_id, sensor
 
 
-def ingest(services: Services, sensor: Sensor, values: list[int], start: int, metric: str = "temperature") -> list[str]:
+def ingest(
+    services: Services,
+    sensor: Sensor,
+    values: list[int],
+    start: int,
+    metric: str = "temperature",
+    unit: str = "Cel",
+    scale: int = 2,
+) -> list[str]:
     ids = []
     for offset, value in enumerate(values):
         sensor.sequence += 1
-        reading = Reading(sensor.device_id, sensor.sequence, start + 10 * offset, metric, value, 2, "Cel")
+        reading = Reading(sensor.device_id, sensor.sequence, start + 10 * offset, metric, value, scale, unit)
         result = services.ingestor.ingest(reading, sensor.key.sign(reading.digest(services.ledger.domain)))
         ids.append(result.reading.id)
     return ids
@@ -83,13 +96,14 @@ def test_two_daemons_fire_a_proven_breach_once_after_anchoring(services: Service
     tokens.mint(item_id, client.operator.address)
     escrow = ShipmentEscrowContract(client, services.ledger.deployment, services.artifacts)
     buyer = outsider(client)
-    escrow.as_account(buyer).open(item_id, outsider(client).operator.address, now(services) + 86_400, ETHER)
     rule_id, _ = oracle_of(services).add_rule(
         RuleSpec(
-            item_id, "temperature", comparison=Comparison.ABOVE, upper=800, scale=2, min_readings=3,
+            item_id, "temperature", unit="Cel", comparison=Comparison.ABOVE, upper=800, scale=2, min_readings=3,
             min_duration=20, actions=Action.MARK_OUT_OF_COMPLIANCE | Action.FREEZE_TOKEN | Action.SETTLE_ESCROW,
         )
     )  # fmt: skip
+    escrow.designate_buyer(item_id, buyer.operator.address)
+    escrow.as_account(buyer).open(item_id, now(services) + 86_400, ETHER, [rule_id])
     daemons = [OracleDaemon(services, report_dispatcher(services), name=name) for name in ("east", "west")]
     ids = ingest(services, sensor, [500, 850, 900, 950], now(services) + 1)
 
@@ -142,7 +156,15 @@ def test_a_breach_proven_by_someone_else_first_is_recorded_as_such(services: Ser
     for rival_takes in (slice(0, 2), slice(2, 4)):  # the same readings as the daemon, or a later stretch
         item_id, sensor = shipment(services)
         rule_id, _ = oracle.add_rule(
-            RuleSpec(item_id, "temperature", upper=800, scale=2, min_readings=2, actions=Action.MARK_OUT_OF_COMPLIANCE)
+            RuleSpec(
+                item_id,
+                "temperature",
+                unit="Cel",
+                upper=800,
+                scale=2,
+                min_readings=2,
+                actions=Action.MARK_OUT_OF_COMPLIANCE,
+            )
         )
         ids = ingest(services, sensor, [900, 900, 900, 900], now(services) + 1)
         claimed = OracleDaemon(services, lambda report_id: None, name="slow").step().claimed
@@ -192,7 +214,15 @@ def test_reports_are_submitted_by_a_celery_worker(
     configure(settings)
     item_id, sensor = shipment(services)
     rule_id, _ = oracle_of(services).add_rule(
-        RuleSpec(item_id, "temperature", upper=800, scale=2, min_readings=2, actions=Action.MARK_OUT_OF_COMPLIANCE)
+        RuleSpec(
+            item_id,
+            "temperature",
+            unit="Cel",
+            upper=800,
+            scale=2,
+            min_readings=2,
+            actions=Action.MARK_OUT_OF_COMPLIANCE,
+        )
     )
     daemons = [OracleDaemon(services, lambda report_id: submit_report.delay(report_id), name=f"d{i}") for i in range(2)]
     ingest(services, sensor, [900, 900, 900, 900], now(services) + 1)
@@ -224,18 +254,27 @@ def test_reports_are_submitted_by_a_celery_worker(
 
 
 RULE = Rule(
-    rule_id=1, item_id=b"\1" * 32, device_id=bytes(32), metric_hash=keccak(b"temperature"), lower=0, upper=800,
-    scale=2, min_readings=3, min_duration=20, actions=Action.NONE, kind=RuleKind.THRESHOLD,
+    rule_id=1, item_id=b"\1" * 32, device_id=bytes(32), metric_hash=keccak(b"temperature"), unit_hash=keccak(b"Cel"),
+    lower=0, upper=800, scale=2, min_readings=3, min_duration=20, actions=Action.NONE, kind=RuleKind.THRESHOLD,
     comparison=Comparison.ABOVE, active=True, created_at=1000, fired_at=0,
 )  # fmt: skip
+ALWAYS = [Attachment(1, 0)]
 
 
-def observed(sequence: int, value: int, timestamp: int | None = None, metric: str = "temperature") -> Observed:
-    return Observed(f"r{sequence}", b"\2" * 32, sequence, timestamp or 1000 + 10 * sequence, metric, value, 2, 0.0)
+def observed(
+    sequence: int,
+    value: int,
+    timestamp: int | None = None,
+    metric: str = "temperature",
+    unit: str = "Cel",
+    scale: int = 2,
+) -> Observed:
+    stamp = timestamp or 1000 + 10 * sequence
+    return Observed(f"r{sequence}", b"\2" * 32, sequence, stamp, metric, value, scale, 0.0, unit)
 
 
-def feed(readings: list[Observed], rule: Rule = RULE) -> list[list[str]]:
-    evaluator = ThresholdEvaluator()
+def feed(readings: list[Observed], rule: Rule = RULE, periods: list[Attachment] = ALWAYS) -> list[list[str]]:
+    evaluator = ThresholdEvaluator(lambda item, device: periods)
     found = []
     for reading in readings:
         breach = evaluator.observe(rule, reading)
@@ -261,3 +300,171 @@ def test_evaluator_finds_the_first_stretch_that_meets_the_debounce() -> None:
     assert feed([observed(1, 100), observed(2, 900), observed(3, 150)], band) == [["r1", "r2", "r3"]]
     fired = Rule(**{**RULE.__dict__, "fired_at": 5})
     assert feed([observed(i, 900) for i in range(1, 4)], fired) == []
+
+
+def test_evaluator_applies_the_contracts_tests() -> None:
+    """What SensorOracle refuses, the evaluator never hands over."""
+    hot = [observed(i, 900) for i in range(1, 4)]
+    assert feed(hot) == [["r1", "r2", "r3"]]
+    # a reading of the metric in another unit or scale ends the stretch (it is not another metric)
+    assert feed([observed(1, 900), observed(2, 29_000, unit="K"), observed(3, 900), observed(4, 900)]) == []
+    assert feed([observed(1, 900), observed(2, 90, scale=1), observed(3, 900), observed(4, 900)]) == []
+    evaluator = ThresholdEvaluator(lambda item, device: ALWAYS)
+    evaluator.observe(RULE, observed(1, 900, unit="Far"))
+    assert evaluator.refused == [(1, "r1")]
+    # timestamps must not decrease inside a stretch (other metrics included)
+    assert feed([observed(1, 900, 1040), observed(2, 900, 1030), observed(3, 900, 1050)]) == []
+    backwards = [observed(1, 900, 1010), observed(2, 5, 1005, metric="humidity"), observed(3, 900, 1030)]
+    assert feed([*backwards, observed(4, 900, 1040)]) == []
+    # readings outside the attachment periods are no evidence; a stretch stays inside one period
+    assert feed(hot, periods=[]) == []
+    assert feed(hot, periods=[Attachment(1015, 0)]) == []  # attached after the first reading
+    assert feed(hot, periods=[Attachment(1, 1030)]) == []  # detached at the third reading's time
+    assert feed(hot, periods=[Attachment(1, 1025), Attachment(1025, 0)]) == []  # two periods
+    late = [observed(i, 900) for i in range(1, 5)]  # r1 before the attachment: the stretch starts at r2
+    assert feed(late, periods=[Attachment(1015, 0)]) == [["r2", "r3", "r4"]]
+    # a device rule (no item) has no attachment to check
+    device_rule = Rule(**{**RULE.__dict__, "item_id": bytes(32), "device_id": b"\2" * 32})
+    assert feed(hot, device_rule, periods=[]) == [["r1", "r2", "r3"]]
+
+
+def test_means_are_integers_rounded_toward_zero_like_solidity() -> None:
+    assert integer_mean([801, 802]) == 801
+    assert integer_mean([-801, -802]) == -801
+    big = [10**40 + 1, 10**40 + 2, 10**40 + 2]  # floats would lose the last digits
+    assert integer_mean(big) == 10**40 + 1
+
+
+def test_readings_before_the_attachment_are_not_reported(services: Services) -> None:
+    """The device was attached after the rule was added: its earlier hot readings are no evidence
+    (the contract would refuse them: OracleNotAttachedThen), for a daemon running and one started
+    afresh; the hot readings taken after the attachment are reported and fire the rule."""
+    item_id = os.urandom(32)
+    supply = services.supply_chain()
+    supply.register_item(item_id, supply.client.operator.address, keccak(b"lot"), "", [])
+    rule_id, _ = oracle_of(services).add_rule(
+        RuleSpec(item_id, "temperature", unit="Cel", upper=800, scale=2, min_readings=2,
+                 actions=Action.MARK_OUT_OF_COMPLIANCE)
+    )  # fmt: skip
+    key = DeviceKey.generate(KeyType.SECP256K1)
+    sensor = Sensor(os.urandom(32), key)
+    services.ledger.register_device(sensor.device_id, key.public_key)
+    services.registry.refresh(force=True)
+    early = ingest(
+        services,
+        sensor,
+        [900, 900, 900],
+        now(services),
+    )
+    start = now(services)
+    while now(services) <= start + 30:  # the early readings span 20 s from `start`
+        threading.Event().wait(0.5)
+        services.ledger.client.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    receipt = supply.attach_device(item_id, sensor.device_id)
+    attached = int(services.ledger.client.w3.eth.get_block(receipt["blockNumber"])["timestamp"])
+    services.batcher().run_once()
+    running = OracleDaemon(services, lambda report_id: None, name="running")
+    assert running.step().claimed == []
+    restarted = OracleDaemon(services, lambda report_id: None, name="restarted")
+    assert restarted.step().claimed == []
+    later = ingest(services, sensor, [900, 900, 900, 900, 900], attached)  # with the early ones: two batches
+    claimed = running.step().claimed
+    assert len(claimed) == 1
+    report = ReportBook(services.engine).get(claimed[0])
+    assert report is not None and report.reading_ids.split(",") == later[:2] and not set(early) & set(later)
+    services.batcher().run_once()
+    assert submitter_for(services).submit(claimed[0]) == "fired"
+    assert len(fired_events(services, rule_id)) == 1
+
+
+def test_a_unit_mix_is_not_reported_as_a_breach(services: Services) -> None:
+    item_id, sensor = shipment(services)
+    oracle_of(services).add_rule(
+        RuleSpec(item_id, "temperature", unit="Cel", upper=800, scale=2, min_readings=3,
+                 actions=Action.MARK_OUT_OF_COMPLIANCE)
+    )  # fmt: skip
+    start = now(services) + 1
+    ingest(services, sensor, [900], start)
+    ingest(services, sensor, [29_000], start + 10, unit="K")
+    ingest(services, sensor, [900], start + 20)
+    ingest(services, sensor, [90], start + 30, scale=1)
+    ingest(services, sensor, [900, 900], start + 40)
+    daemon = OracleDaemon(services, lambda report_id: None, name="units")
+    assert daemon.step().claimed == []
+    assert len(daemon.evaluator.refused) == 2
+    assert OracleDaemon(services, lambda report_id: None, name="units-restarted").step().claimed == []
+
+
+def test_a_refused_report_leaves_the_rule_armed_and_the_next_breach_fires(services: Services) -> None:
+    """Liveness: the chain refuses a report (here its readings were tampered with in the store
+    after the breach was found): the report is failed, the rule stays armed on chain and for
+    every daemon, the next breach is found, reported and fires the rule."""
+    item_id, sensor = shipment(services)
+    oracle = oracle_of(services)
+    rule_id, _ = oracle.add_rule(
+        RuleSpec(item_id, "temperature", unit="Cel", upper=800, scale=2, min_readings=2,
+                 actions=Action.MARK_OUT_OF_COMPLIANCE)
+    )  # fmt: skip
+    daemon = OracleDaemon(services, lambda report_id: None, name="live")
+    first = ingest(services, sensor, [900, 900, 900, 900], now(services) + 1)  # one full batch
+    claimed = daemon.step().claimed
+    assert len(claimed) == 1
+    book = ReportBook(services.engine)
+    with Session(services.engine) as session:
+        row = session.get(OracleReport, claimed[0])
+        assert row is not None
+        row.reading_ids = ",".join(reversed(first[:2]))  # not consecutive any more
+        session.add(row)
+        session.commit()
+    services.batcher().run_once()
+    assert submitter_for(services).submit(claimed[0]) == "failed"
+    failed = book.get(claimed[0])
+    assert failed is not None and "OracleNotConsecutive" in (failed.last_error or "")
+    assert oracle.rule(rule_id).armed
+    assert supply_condition(services, item_id) is Condition.COMPLIANT
+
+    second = ingest(services, sensor, [700, 950, 950, 950], now(services) + 100)
+    claimed_again = daemon.step().claimed
+    assert len(claimed_again) == 1 and claimed_again != claimed
+    report = book.get(claimed_again[0])
+    assert report is not None and report.reading_ids.split(",") == second[1:3]
+    services.batcher().run_once()
+    assert submitter_for(services).submit(claimed_again[0]) == "fired"
+    assert supply_condition(services, item_id) is Condition.OUT_OF_COMPLIANCE
+    assert len(fired_events(services, rule_id)) == 1
+
+
+def supply_condition(services: Services, item_id: bytes) -> Condition:
+    return services.supply_chain().get_item(item_id).condition
+
+
+def test_a_refused_committee_report_is_found_again_and_fires(services: Services) -> None:
+    """Liveness on the committee path: a committee report is one per rule and device; once the
+    chain refused it (here its window was moved before the attachment in the store), the next
+    daemon step takes the failed report over with a fresh observation, and it fires."""
+    members = load_committee(services.settings.data_dir) or [CommitteeMember.generate() for _ in range(3)]
+    save_committee(services.settings.data_dir, members)
+    oracle = oracle_of(services)
+    register_committee(oracle, members, min(3, oracle.quorum() or 3))
+    item_id, sensor = shipment(services)
+    rule_id, _ = oracle.add_rule(
+        RuleSpec(item_id, "", kind=RuleKind.HEARTBEAT, upper=2, actions=Action.MARK_OUT_OF_COMPLIANCE)
+    )
+    daemon = OracleDaemon(services, lambda report_id: None, name="committee", scheme="ecdsa")
+    threading.Event().wait(3.5)
+    claimed = daemon.step().claimed
+    assert len(claimed) == 1
+    with Session(services.engine) as session:
+        row = session.get(OracleReport, claimed[0])
+        assert row is not None
+        payload = json.loads(row.payload)
+        payload["window_start"] -= 3600
+        row.payload = json.dumps(payload)
+        session.add(row)
+        session.commit()
+    assert submitter_for(services).submit(claimed[0]) == "failed"
+    assert oracle.rule(rule_id).armed
+    again = daemon.step().claimed
+    assert again == claimed  # the same id, taken over from `failed`
+    assert submitter_for(services).submit(claimed[0]) == "fired"
+    assert services.supply_chain().get_item(item_id).condition is Condition.OUT_OF_COMPLIANCE

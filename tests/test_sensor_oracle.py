@@ -4,6 +4,7 @@ reports (ECDSA and BLS), their actions, and every refusal."""
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -112,6 +113,7 @@ def cold_chain_rule(shipment: Shipment, **overrides: Any) -> RuleSpec:
     spec = RuleSpec(
         item_id=shipment.item_id,
         metric="temperature",
+        unit="Cel",
         comparison=Comparison.ABOVE,
         upper=800,
         scale=2,
@@ -139,10 +141,13 @@ def test_breach_evidence_marks_freezes_and_refunds_exactly_once(
     token_id = token_id_of(shipment.item_id)
     chain.client.transact(tokens.contract.functions.mint(chain.client.operator.address, shipment.item_id, "ipfs://x"))
     buyer = outsider(chain.client)
-    seller = outsider(chain.client).operator.address
-    escrow.as_account(buyer).open(shipment.item_id, seller, now(chain) + 86_400, ETHER)
-
+    seller = chain.client.operator.address  # the item's manufacturer
+    seller_credit = escrow.credit_of(seller)
     rule_id, _ = oracle.add_rule(cold_chain_rule(shipment))
+    escrow.designate_buyer(shipment.item_id, buyer.operator.address)
+    escrow.as_account(buyer).open(shipment.item_id, now(chain) + 86_400, ETHER, [rule_id])
+    assert escrow.rules_of(shipment.item_id) == [rule_id] and oracle.rule(rule_id).protections == 1
+
     readings = take_readings(ledger, shipment, [500, 850, 900, 950, 400], now(chain) + 1)
     evidence = anchor(ledger, readings)
 
@@ -156,8 +161,10 @@ def test_breach_evidence_marks_freezes_and_refunds_exactly_once(
     assert tokens.contract.functions.isFrozen(token_id).call()
     assert escrow.escrow_of(shipment.item_id).outcome is Outcome.REFUNDED_ON_BREACH  # type: ignore[union-attr]
     assert escrow.credit_of(buyer.operator.address) == ETHER
-    assert escrow.credit_of(seller) == 0
+    assert escrow.credit_of(seller) == seller_credit
     assert oracle.rule(rule_id).fired_at > 0
+    assert oracle.rule(rule_id).protections == 0  # settling released the rule and its devices
+    assert supply.functions.detachLocksOf(shipment.item_id, bytes(32)).call() == 0
 
     # exactly once: the same report, a later window of the same breach, or any other report
     for again in (evidence[1:4], evidence[2:5][:2] + evidence[1:2]):
@@ -173,7 +180,9 @@ def test_breach_evidence_marks_freezes_and_refunds_exactly_once(
     assert (
         error_of(
             lambda: chain.client.transact(
-                tokens.contract.functions.transferFrom(chain.client.operator.address, seller, token_id)
+                tokens.contract.functions.transferFrom(
+                    chain.client.operator.address, stranger.operator.address, token_id
+                )
             )
         )
         == "AssetTokenFrozen"
@@ -245,7 +254,7 @@ def test_evidence_refusals(
     # a device not attached to the item, and readings of two devices
     other = new_shipment(supply, ledger)
     foreign = anchor(ledger, take_readings(ledger, other, [900, 900, 900], now(chain) + 1))
-    assert refused(foreign) == "OracleDeviceNotAttached"
+    assert refused(foreign) == "OracleNotAttachedThen"
     assert refused([hot[0], foreign[1], hot[2]]) == "OracleMixedDevices"
     # a rule naming one device refuses the others
     single, _ = oracle.add_rule(cold_chain_rule(other, device_id=other.device_id))
@@ -276,7 +285,9 @@ def test_rule_management_and_its_refusals(
     maker = outsider(chain.client)
     chain.client.transact(supply.functions.grantRole(keccak(b"MANUFACTURER_ROLE"), maker.operator.address))
     own = os.urandom(32)
-    supply.as_account(maker).register_item(own, maker.operator.address, keccak(b"lot"), "", [shipment.device_id])
+    supply.as_account(maker).register_item(own, maker.operator.address, keccak(b"lot"), "", [])
+    supply.approve_attachment(own, shipment.device_id)  # the device's owner consents
+    supply.as_account(maker).attach_device(own, shipment.device_id)
     rule_id, receipt = oracle.as_account(maker).add_rule(cold_chain_rule(shipment, item_id=own))
     added = oracle.contract.events.RuleAdded().process_receipt(receipt)[0]["args"]
     assert added["manager"] == maker.operator.address and added["rule"]["metric"] == "temperature"
@@ -291,6 +302,7 @@ def test_rule_management_and_its_refusals(
         "unknown action": cold_chain_rule(shipment, actions=8),
         "escrow without marking": cold_chain_rule(shipment, actions=Action.SETTLE_ESCROW),
         "no metric": cold_chain_rule(shipment, metric=""),
+        "no unit": cold_chain_rule(shipment, unit=""),
         "inverted band": cold_chain_rule(shipment, comparison=Comparison.OUTSIDE, lower=900, upper=200),
         "no debounce": cold_chain_rule(shipment, min_readings=0),
         "heartbeat without limit": RuleSpec(shipment.item_id, "", kind=RuleKind.HEARTBEAT, upper=0),
@@ -313,12 +325,30 @@ def test_rule_management_and_its_refusals(
     assert supply.get_item(shipment.item_id).condition is Condition.COMPLIANT
 
 
-def _heartbeat(oracle: SensorOracleContract, shipment: Shipment, chain: ChainContext) -> tuple[int, CommitteeReport]:
+def wait_until(chain: ChainContext, timestamp: int) -> int:
+    """Waits (real time: moving the shared chain's clock would date keys in the future) until a
+    new block is stamped at `timestamp` or later; returns the chain's time."""
+    while now(chain) < timestamp:
+        time.sleep(0.5)
+        chain.client.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    return now(chain)
+
+
+def attached_at(supply: SupplyChainContract, shipment: Shipment) -> int:
+    return supply.attachments_of(shipment.item_id, shipment.device_id)[-1].attached_at
+
+
+def _heartbeat(
+    oracle: SensorOracleContract, supply: SupplyChainContract, shipment: Shipment, chain: ChainContext
+) -> tuple[int, CommitteeReport]:
+    """A heartbeat rule (silent for more than 2 s) and the report of a silence since the device
+    was attached."""
     rule_id, _ = oracle.add_rule(
-        RuleSpec(shipment.item_id, "", kind=RuleKind.HEARTBEAT, upper=300, actions=Action.MARK_OUT_OF_COMPLIANCE)
+        RuleSpec(shipment.item_id, "", kind=RuleKind.HEARTBEAT, upper=2, actions=Action.MARK_OUT_OF_COMPLIANCE)
     )
-    observed = now(chain)
-    report = CommitteeReport(rule_id, shipment.device_id, 0, observed - 900, observed, oracle.config_version())
+    since = attached_at(supply, shipment)
+    observed = wait_until(chain, since + 4)
+    report = CommitteeReport(rule_id, shipment.device_id, 0, since, observed, oracle.config_version())
     return rule_id, report
 
 
@@ -331,7 +361,7 @@ def test_silent_device_fires_heartbeat_rule_through_ecdsa_committee(
     stranger: ChainClient,
 ) -> None:
     shipment = new_shipment(supply, ledger)
-    rule_id, report = _heartbeat(oracle, shipment, chain)
+    rule_id, report = _heartbeat(oracle, supply, shipment, chain)
     digest = oracle.committee_digest(report)
     submit = oracle.as_account(stranger)
 
@@ -348,17 +378,21 @@ def test_silent_device_fires_heartbeat_rule_through_ecdsa_committee(
     other = replace(report, window_start=report.window_start + 1)
     assert refused(other, sign_ecdsa(committee, digest)) == "OracleNotMember"
     # a silence within the limit is no breach; a report from the future or an old committee is refused
-    calm = replace(report, window_start=report.observed_at - 300)
+    calm = replace(report, window_start=report.observed_at - 2)
     assert refused(calm, sign_ecdsa(committee, oracle.committee_digest(calm))) == "OracleNoBreach"
     future = replace(report, observed_at=report.observed_at + 3600)
     assert refused(future, sign_ecdsa(committee, oracle.committee_digest(future))) == "OracleInvalidReportTime"
     old = replace(report, config_version=report.config_version - 1)
     assert refused(old, sign_ecdsa(committee, oracle.committee_digest(old))) == "OracleStaleCommittee"
+    # attack: a silence counted from before the device was attached to the item
+    early = replace(report, window_start=report.window_start - 600)
+    assert refused(early, sign_ecdsa(committee, oracle.committee_digest(early))) == "OracleNotAttachedThen"
     assert supply.get_item(shipment.item_id).condition is Condition.COMPLIANT
 
     receipt = submit.submit_committee_ecdsa(report, sign_ecdsa(committee[1:], digest))
     event = fired(oracle, receipt)
-    assert event["path"] == Path.COMMITTEE_ECDSA and event["reportId"] == digest and event["value"] == 900
+    assert event["path"] == Path.COMMITTEE_ECDSA and event["reportId"] == digest
+    assert event["value"] == report.observed_at - report.window_start
     assert supply.get_item(shipment.item_id).condition is Condition.OUT_OF_COMPLIANCE
     assert refused(report, sign_ecdsa(committee, digest)) == "OracleRuleAlreadyFired"
 
@@ -371,7 +405,7 @@ def test_silent_device_fires_heartbeat_rule_through_bls_committee(
     committee: list[CommitteeMember],
 ) -> None:
     shipment = new_shipment(supply, ledger)
-    rule_id, report = _heartbeat(oracle, shipment, chain)
+    rule_id, report = _heartbeat(oracle, supply, shipment, chain)
     digest = oracle.committee_digest(report)
     positions = {address: i for i, address in enumerate(oracle.members())}
 
@@ -418,18 +452,18 @@ def test_aggregate_rule_through_bls_with_the_whole_committee(
     committee: list[CommitteeMember],
 ) -> None:
     shipment = new_shipment(supply, ledger)
-    spec = cold_chain_rule(shipment, kind=RuleKind.AGGREGATE, min_duration=3600, actions=Action.NONE)
+    spec = cold_chain_rule(shipment, kind=RuleKind.AGGREGATE, min_duration=3, actions=Action.NONE)
     rule_id, _ = oracle.add_rule(spec)
-    observed = now(chain)
+    observed = wait_until(chain, attached_at(supply, shipment) + 4)
     positions = {address: i for i, address in enumerate(oracle.members())}
-    short = CommitteeReport(rule_id, shipment.device_id, 850, observed - 60, observed, oracle.config_version())
+    short = CommitteeReport(rule_id, shipment.device_id, 850, observed - 1, observed, oracle.config_version())
     assert (
         error_of(
             lambda: oracle.submit_committee_bls(short, *sign_bls(committee, positions, oracle.committee_digest(short)))
         )
         == "OracleDebounceNotMet"
     )
-    mean = replace(short, window_start=observed - 3600)
+    mean = replace(short, window_start=observed - 3)
     receipt = oracle.submit_committee_bls(mean, *sign_bls(committee, positions, oracle.committee_digest(mean)))
     assert fired(oracle, receipt)["value"] == 850
 
@@ -470,24 +504,206 @@ def test_escrow_pays_the_seller_on_compliant_delivery_and_refuses_bad_terms(
     chain: ChainContext, ledger: Ledger, supply: SupplyChainContract, escrow: ShipmentEscrowContract
 ) -> None:
     shipment = new_shipment(supply, ledger)
-    buyer = escrow.as_account(outsider(chain.client))
-    seller = outsider(chain.client).operator.address
+    buyer_client = outsider(chain.client)
+    buyer = escrow.as_account(buyer_client)
+    seller = chain.client.operator.address  # the item's manufacturer
     deadline = now(chain) + 86_400
-    assert error_of(lambda: buyer.open(os.urandom(32), seller, deadline, ETHER)) == "EscrowUnknownItem"
-    assert error_of(lambda: buyer.open(shipment.item_id, seller, deadline, 0)) == "EscrowInvalidTerms"
-    assert error_of(lambda: buyer.open(shipment.item_id, seller, now(chain) - 1, ETHER)) == "EscrowInvalidTerms"
+    assert error_of(lambda: buyer.open(os.urandom(32), deadline, ETHER)) == "EscrowUnknownItem"
+    escrow.designate_buyer(shipment.item_id, buyer_client.operator.address)
+    assert escrow.contract.functions.designatedBuyerOf(shipment.item_id).call() == buyer_client.operator.address
+    assert error_of(lambda: buyer.open(shipment.item_id, deadline, 0)) == "EscrowInvalidTerms"
+    assert error_of(lambda: buyer.open(shipment.item_id, now(chain) - 1, ETHER)) == "EscrowInvalidTerms"
     assert error_of(lambda: escrow.settle(shipment.item_id)) == "EscrowNotFound"
-    buyer.open(shipment.item_id, seller, deadline, ETHER)
-    assert error_of(lambda: buyer.open(shipment.item_id, seller, deadline, ETHER)) == "EscrowExists"
+    before = escrow.credit_of(seller)
+    receipt = buyer.open(shipment.item_id, deadline, ETHER)
+    opened = escrow.contract.events.EscrowOpened().process_receipt(receipt)[0]["args"]
+    assert opened["seller"] == seller and opened["ruleIds"] == []
+    assert error_of(lambda: buyer.open(shipment.item_id, deadline, ETHER)) == "EscrowExists"
     assert error_of(lambda: escrow.settle(shipment.item_id)) == "EscrowNotSettleable"
 
     supply.confirm_delivery(shipment.item_id, Location.of(51.9, 4.5))
     receipt = buyer.settle(shipment.item_id)
     settled = escrow.contract.events.EscrowSettled().process_receipt(receipt)[0]["args"]
     assert settled["payee"] == seller and settled["outcome"] == Outcome.PAID_TO_SELLER and settled["amount"] == ETHER
-    assert escrow.credit_of(seller) == ETHER
+    assert escrow.credit_of(seller) == before + ETHER
     # a delivered item cannot be paid for again
-    assert error_of(lambda: buyer.open(shipment.item_id, seller, deadline, ETHER)) == "EscrowItemNotOpen"
+    assert error_of(lambda: buyer.open(shipment.item_id, deadline, ETHER)) == "EscrowItemNotOpen"
+
+
+def test_escrow_cannot_be_squatted(
+    chain: ChainContext, ledger: Ledger, supply: SupplyChainContract, escrow: ShipmentEscrowContract
+) -> None:
+    """Attack: someone other than the item's designated buyer opens its escrow first (with a tiny
+    deposit and no protecting rules), so the real buyer cannot."""
+    shipment = new_shipment(supply, ledger)
+    squatter_client, buyer_client = outsider(chain.client), outsider(chain.client)
+    squatter = escrow.as_account(squatter_client)
+    deadline = now(chain) + 86_400
+    assert error_of(lambda: squatter.open(shipment.item_id, deadline, 1)) == "EscrowNotDesignatedBuyer"
+    assert (
+        error_of(lambda: squatter.designate_buyer(shipment.item_id, squatter_client.operator.address))
+        == "EscrowNotSeller"
+    )
+    escrow.designate_buyer(shipment.item_id, buyer_client.operator.address)
+    assert error_of(lambda: squatter.open(shipment.item_id, deadline, 1)) == "EscrowNotDesignatedBuyer"
+    assert escrow.escrow_of(shipment.item_id) is None
+    escrow.as_account(buyer_client).open(shipment.item_id, deadline, ETHER)
+    assert escrow.escrow_of(shipment.item_id).buyer == buyer_client.operator.address  # type: ignore[union-attr]
+    # once open, the seller cannot swap the buyer either
+    assert (
+        error_of(lambda: escrow.designate_buyer(shipment.item_id, squatter_client.operator.address)) == "EscrowExists"
+    )
+
+
+def test_an_open_escrow_keeps_its_rules_enabled_and_their_devices_attached(
+    chain: ChainContext,
+    ledger: Ledger,
+    oracle: SensorOracleContract,
+    supply: SupplyChainContract,
+    escrow: ShipmentEscrowContract,
+) -> None:
+    """Attack: the seller disables the rule protecting the buyer, or detaches the device it
+    watches, while the escrow is open, so that a breach goes unproven and the seller is paid."""
+    shipment = new_shipment(supply, ledger)
+    spare = DeviceKey.generate(KeyType.SECP256K1)
+    spare_id = os.urandom(32)
+    ledger.register_device(spare_id, spare.public_key)
+    supply.attach_device(shipment.item_id, spare_id)
+    item_rule, _ = oracle.add_rule(cold_chain_rule(shipment))
+    device_rule, _ = oracle.add_rule(cold_chain_rule(shipment, device_id=shipment.device_id))
+    other = new_shipment(supply, ledger)
+    foreign_rule, _ = oracle.add_rule(cold_chain_rule(other))
+    silent_rule, _ = oracle.add_rule(cold_chain_rule(shipment, actions=Action.NONE))
+    buyer_client = outsider(chain.client)
+    buyer = escrow.as_account(buyer_client)
+    escrow.designate_buyer(shipment.item_id, buyer_client.operator.address)
+    deadline = now(chain) + 3
+    # the protecting rules must be the item's and mark it when they fire
+    for bad in (foreign_rule, silent_rule):
+        assert error_of(lambda b=bad: buyer.open(shipment.item_id, deadline, ETHER, [b])) == "OracleCannotProtect"
+    buyer.open(shipment.item_id, deadline, ETHER, [device_rule])
+    assert error_of(lambda: oracle.disable_rule(device_rule)) == "OracleRuleProtected"
+    assert error_of(lambda: supply.detach_device(shipment.item_id, shipment.device_id)) == "SupplyChainDeviceLocked"
+    supply.detach_device(shipment.item_id, spare_id)  # the rule does not watch this one
+    supply.attach_device(shipment.item_id, spare_id)
+    oracle.disable_rule(item_rule)  # not named by the escrow
+    assert oracle.rule(device_rule).armed
+    assert supply.functions.isAttached(shipment.item_id, shipment.device_id).call()
+
+    # the escrow settles (here: the deadline passed) and the protection ends
+    wait_until(chain, deadline + 1)
+    assert escrow.escrow_of(shipment.item_id) is not None
+    receipt = escrow.settle(shipment.item_id)
+    assert (
+        escrow.contract.events.EscrowSettled().process_receipt(receipt)[0]["args"]["outcome"]
+        == Outcome.REFUNDED_ON_EXPIRY
+    )
+    assert oracle.rule(device_rule).protections == 0
+    supply.detach_device(shipment.item_id, shipment.device_id)
+    oracle.disable_rule(device_rule)
+
+
+def test_an_item_rule_locks_every_device_of_the_item(
+    chain: ChainContext,
+    ledger: Ledger,
+    oracle: SensorOracleContract,
+    supply: SupplyChainContract,
+    escrow: ShipmentEscrowContract,
+) -> None:
+    shipment = new_shipment(supply, ledger)
+    rule_id, _ = oracle.add_rule(cold_chain_rule(shipment))
+    buyer_client = outsider(chain.client)
+    escrow.designate_buyer(shipment.item_id, buyer_client.operator.address)
+    escrow.as_account(buyer_client).open(shipment.item_id, now(chain) + 86_400, ETHER, [rule_id])
+    assert error_of(lambda: oracle.disable_rule(rule_id)) == "OracleRuleProtected"
+    assert error_of(lambda: supply.detach_device(shipment.item_id, shipment.device_id)) == "SupplyChainDeviceLocked"
+    # nor can anyone but the escrow lift the protection
+    lift = oracle.functions.unprotect(shipment.item_id, [rule_id])
+    assert error_of(lambda: chain.client.transact(lift)) == "OracleNotEscrow"
+    assert oracle.rule(rule_id).protections == 1
+
+
+def test_late_delivery_refunds_the_buyer(
+    chain: ChainContext, ledger: Ledger, supply: SupplyChainContract, escrow: ShipmentEscrowContract
+) -> None:
+    """Attack: the seller delivers after the deadline and settles at once, before anyone claims
+    the expiry: the escrow refunds the buyer all the same."""
+    shipment = new_shipment(supply, ledger)
+    buyer_client = outsider(chain.client)
+    escrow.designate_buyer(shipment.item_id, buyer_client.operator.address)
+    deadline = now(chain) + 2
+    escrow.as_account(buyer_client).open(shipment.item_id, deadline, ETHER)
+    seller_credit = escrow.credit_of(chain.client.operator.address)
+    wait_until(chain, deadline + 1)
+    supply.confirm_delivery(shipment.item_id, Location.of(52.37, 4.89))
+    assert supply.get_item(shipment.item_id).closed_at > deadline
+    receipt = escrow.settle(shipment.item_id)
+    settled = escrow.contract.events.EscrowSettled().process_receipt(receipt)[0]["args"]
+    assert settled["outcome"] == Outcome.REFUNDED_ON_LATE_DELIVERY and settled["payee"] == buyer_client.operator.address
+    assert escrow.credit_of(buyer_client.operator.address) == ETHER
+    assert escrow.credit_of(chain.client.operator.address) == seller_credit
+
+
+def test_readings_outside_the_attachment_period_do_not_fire_rules(
+    chain: ChainContext, ledger: Ledger, oracle: SensorOracleContract, supply: SupplyChainContract
+) -> None:
+    """Attack: readings a device took before it was attached to the item (or after it was
+    detached), hot ones from another shipment, are offered as the item's breach."""
+    shipment = new_shipment(supply, ledger)
+    rule_id, receipt = oracle.add_rule(cold_chain_rule(shipment, min_duration=0, actions=Action.MARK_OUT_OF_COMPLIANCE))
+    created = int(chain.client.w3.eth.get_block(receipt["blockNumber"])["timestamp"])
+    key = DeviceKey.generate(KeyType.SECP256K1)
+    late = Shipment(shipment.item_id, os.urandom(32), key)
+    ledger.register_device(late.device_id, key.public_key)
+    wait_until(chain, created + 1)
+    attach = supply.attach_device(shipment.item_id, late.device_id)
+    attached = int(chain.client.w3.eth.get_block(attach["blockNumber"])["timestamp"])
+    before = anchor(ledger, take_readings(ledger, late, [900, 900, 900], created, step=0))
+    assert attached > created
+    assert error_of(lambda: oracle.submit_evidence(rule_id, before)) == "OracleNotAttachedThen"
+    inside = take_readings(ledger, late, [900, 900, 900], attached, step=0)
+    wait_until(chain, attached + 1)
+    detach = supply.detach_device(shipment.item_id, late.device_id)
+    detached = int(chain.client.w3.eth.get_block(detach["blockNumber"])["timestamp"])
+    # a stretch that runs past the detachment is refused whole
+    straddling = anchor(ledger, inside[1:] + take_readings(ledger, late, [900], detached))
+    assert [r.reading.sequence for r in straddling] == [5, 6, 7]
+    assert error_of(lambda: oracle.submit_evidence(rule_id, straddling)) == "OracleNotAttachedThen"
+    after = anchor(ledger, take_readings(ledger, late, [900, 900, 900], detached, step=0))
+    assert error_of(lambda: oracle.submit_evidence(rule_id, after)) == "OracleNotAttachedThen"
+    inside_proven = anchor(ledger, inside)
+    assert supply.get_item(shipment.item_id).condition is Condition.COMPLIANT
+    assert oracle.rule(rule_id).armed
+    # the readings taken while it was attached still prove the breach after the detachment
+    event = fired(oracle, oracle.submit_evidence(rule_id, inside_proven))
+    assert event["deviceId"] == late.device_id
+    assert supply.get_item(shipment.item_id).condition is Condition.OUT_OF_COMPLIANCE
+
+
+def test_a_unit_or_scale_mix_inside_a_stretch_is_refused(
+    chain: ChainContext, ledger: Ledger, oracle: SensorOracleContract, supply: SupplyChainContract
+) -> None:
+    """Attack: a reading of the rule's metric in another unit (or scale) sits in the stretch: 900
+    in hundredths of a kelvin, or tenths of a degree, is no excursion above 8.00 °C."""
+    shipment = new_shipment(supply, ledger)
+    rule_id, _ = oracle.add_rule(cold_chain_rule(shipment, min_duration=0, actions=Action.MARK_OUT_OF_COMPLIANCE))
+    start = now(chain) + 1
+
+    def reading(value: int, unit: str = "Cel", scale: int = 2) -> tuple[Reading, bytes]:
+        r = Reading(shipment.device_id, shipment.next_sequence, start + shipment.next_sequence, "temperature",
+                    value, scale, unit)  # fmt: skip
+        shipment.next_sequence += 1
+        return r, shipment.key.sign(r.digest(ledger.domain))
+
+    kelvin = anchor(ledger, [reading(900), reading(29_000, unit="K"), reading(900)])
+    assert error_of(lambda: oracle.submit_evidence(rule_id, kelvin)) == "OracleUnitMismatch"
+    tenths = anchor(ledger, [reading(900), reading(90, scale=1), reading(900)])
+    assert error_of(lambda: oracle.submit_evidence(rule_id, tenths)) == "OracleUnitMismatch"
+    first = anchor(ledger, [reading(900, unit="Far"), reading(900), reading(900)])
+    assert error_of(lambda: oracle.submit_evidence(rule_id, first)) == "OracleUnitMismatch"
+    assert oracle.rule(rule_id).armed and supply.get_item(shipment.item_id).condition is Condition.COMPLIANT
+    good = anchor(ledger, [reading(900), reading(910), reading(920)])
+    fired(oracle, oracle.submit_evidence(rule_id, good))
 
 
 def test_token_freeze_is_for_freezers_and_admins_lift_it(

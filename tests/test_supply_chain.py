@@ -1,9 +1,11 @@
-"""SupplyChain and AssetToken on anvil: the lifecycle of an item and its token, and every refusal."""
+"""SupplyChain and AssetToken on anvil: the lifecycle of an item and its token, devices attached for
+periods with their owner's consent, evidence bound to the item and to time, and every refusal."""
 
 from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +17,15 @@ from ledger_service.chain.ledger import Ledger
 from ledger_service.content import LocalContentStore
 from ledger_service.keys import DeviceKey, KeyType
 from ledger_service.merkle import MerkleTree
+from ledger_service.readings import Reading, reading_leaf
 from ledger_service.runtime import ChainContext
 from ledger_service.supply_chain import (
+    Attachment,
     Condition,
     Evidence,
     ItemStatus,
     Location,
     SupplyChainContract,
-    reading_leaf_of,
 )
 from tests.test_contracts import error_of, outsider
 from tokenization.assets import AssetTokens, token_id_of
@@ -45,22 +48,49 @@ def now(chain: ChainContext) -> int:
     return int(chain.client.w3.eth.get_block("latest")["timestamp"])
 
 
-def new_item(manufacturer: SupplyChainContract, ledger: Ledger, custodian: str) -> tuple[bytes, bytes]:
-    device = os.urandom(32)
-    ledger.register_device(device, DeviceKey.generate(KeyType.SECP256K1).public_key)
+@dataclass
+class Sensor:
+    """A registered device and its key."""
+
+    device_id: bytes
+    key: DeviceKey
+    sequence: int = 0
+
+
+def new_sensor(ledger: Ledger, owner: str | None = None) -> Sensor:
+    sensor = Sensor(os.urandom(32), DeviceKey.generate(KeyType.SECP256K1))
+    ledger.register_device(sensor.device_id, sensor.key.public_key, owner=owner)
+    return sensor
+
+
+def new_item(manufacturer: SupplyChainContract, ledger: Ledger, custodian: str) -> tuple[bytes, Sensor]:
+    sensor = new_sensor(ledger)
     item_id = os.urandom(32)
-    manufacturer.register_item(item_id, custodian, keccak(b"lot description"), "bafy-item", [device])
-    return item_id, device
+    manufacturer.register_item(item_id, custodian, keccak(b"lot description"), "bafy-item", [sensor.device_id])
+    return item_id, sensor
 
 
-def anchored_evidence(ledger: Ledger, readings: int = 4) -> Evidence:
-    """Evidence for one of `readings` (digest, signature hash) pairs anchored as a batch."""
-    pairs = [(os.urandom(32), os.urandom(32)) for _ in range(readings)]
-    leaves = [reading_leaf_of(d, s) for d, s in pairs]
-    tree = MerkleTree(leaves)
-    ledger.anchor(tree.root, readings, 1_700_000_000, 1_700_000_100, "bafy-batch")
-    chosen = readings // 2
-    return Evidence(tree.root, pairs[chosen][0], pairs[chosen][1], tree.proof(leaves[chosen]))
+def signed_evidence(ledger: Ledger, sensor: Sensor, timestamp: int, others: int = 3) -> Evidence:
+    """A reading of `sensor` taken at `timestamp`, anchored in a batch with `others` other leaves."""
+    sensor.sequence += 1
+    reading = Reading(sensor.device_id, sensor.sequence, timestamp, "temperature", 512, 2, "Cel")
+    signature = sensor.key.sign(reading.digest(ledger.domain))
+    leaf = reading_leaf(reading.digest(ledger.domain), signature)
+    tree = MerkleTree([leaf] + [os.urandom(32) for _ in range(others)])
+    ledger.anchor(tree.root, others + 1, timestamp, timestamp, "bafy-batch")
+    return Evidence(reading, signature, tree.root, tree.proof(leaf))
+
+
+def block_time(chain: ChainContext, receipt: Any) -> int:
+    return int(chain.client.w3.eth.get_block(receipt["blockNumber"])["timestamp"])
+
+
+def next_second(chain: ChainContext) -> None:
+    """Waits (real time) until a new block is stamped later than the latest one."""
+    start = now(chain)
+    while now(chain) <= start:
+        time.sleep(0.3)
+        chain.client.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
 
 
 def events(receipt: Any, contract: SupplyChainContract, name: str) -> list[Any]:
@@ -71,10 +101,10 @@ def test_lifecycle_handover_checkpoints_breach_and_delivery(
     chain: ChainContext, ledger: Ledger, manufacturer: SupplyChainContract, parties: dict[str, ChainClient]
 ) -> None:
     operator = chain.client.operator.address
-    item_id, device = new_item(manufacturer, ledger, operator)
+    item_id, sensor = new_item(manufacturer, ledger, operator)
     item = manufacturer.get_item(item_id)
     assert item.status is ItemStatus.ACTIVE and item.custodian == operator and item.manufacturer == operator
-    assert manufacturer.devices_of(item_id) == [device]
+    assert manufacturer.devices_of(item_id) == [sensor.device_id]
 
     carrier = manufacturer.as_account(parties["carrier"])
     receipt = manufacturer.propose_transfer(item_id, parties["carrier"].operator.address, HAMBURG, now(chain) + 3600)
@@ -87,16 +117,11 @@ def test_lifecycle_handover_checkpoints_breach_and_delivery(
     assert manufacturer.get_item(item_id).custodian == parties["carrier"].operator.address
     assert manufacturer.pending_transfer(item_id) is None
 
-    evidence = anchored_evidence(ledger)
+    evidence = signed_evidence(ledger, sensor, now(chain))
     receipt = carrier.record_checkpoint(item_id, ROTTERDAM, 200, evidence)
     checkpoint = events(receipt, manufacturer, "CheckpointRecorded")[0]["args"]
-    assert checkpoint["evidenceLeaf"] == evidence.leaf and checkpoint["statusCode"] == 200
+    assert checkpoint["evidenceLeaf"] == evidence.leaf(ledger.domain) and checkpoint["statusCode"] == 200
     carrier.record_checkpoint(item_id, ROTTERDAM, 201)  # no evidence: nothing to check
-
-    receipt = manufacturer.set_condition(item_id, Condition.OUT_OF_COMPLIANCE, evidence)
-    changed = events(receipt, manufacturer, "ConditionChanged")[0]["args"]
-    assert changed["newCondition"] == Condition.OUT_OF_COMPLIANCE and changed["evidenceRoot"] == evidence.root
-    assert manufacturer.get_item(item_id).condition is Condition.OUT_OF_COMPLIANCE
 
     warehouse = manufacturer.as_account(parties["warehouse"])
     carrier.propose_transfer(item_id, parties["warehouse"].operator.address, ROTTERDAM, now(chain) + 3600)
@@ -202,48 +227,44 @@ def test_registration_devices_and_evidence_refusals(
         error_of(lambda: manufacturer.register_item(os.urandom(32), operator, bytes(32), "", [os.urandom(32)]))
         == "SupplyChainUnknownDevice"
     )
-    item_id, device = new_item(manufacturer, ledger, operator)
+    item_id, sensor = new_item(manufacturer, ledger, operator)
+    device = sensor.device_id
     assert error_of(lambda: manufacturer.register_item(item_id, operator, bytes(32))) == "SupplyChainItemExists"
     assert error_of(lambda: manufacturer.attach_device(item_id, device)) == "SupplyChainDeviceAlreadyAttached"
     assert error_of(lambda: stranger.attach_device(item_id, device)) == "SupplyChainNotManufacturer"
-    manufacturer.detach_device(item_id, device)
-    assert manufacturer.devices_of(item_id) == []
-    assert error_of(lambda: manufacturer.detach_device(item_id, device)) == "SupplyChainDeviceNotAttached"
 
-    # checkpoints: custodian or oracle only; evidence must be anchored and prove its leaf
+    # checkpoints: custodian only; evidence must be a signed reading of an attached device,
+    # anchored, proving its leaf
     assert error_of(lambda: stranger.record_checkpoint(item_id, HAMBURG, 1)) == "SupplyChainNotCheckpointer"
-    evidence = anchored_evidence(ledger)
-    unanchored = Evidence(keccak(b"never anchored"), evidence.digest, evidence.signature_hash, evidence.proof)
+    evidence = signed_evidence(ledger, sensor, now(chain))
+    unanchored = Evidence(evidence.reading, evidence.signature, keccak(b"never anchored"), evidence.proof)
     assert (
         error_of(lambda: manufacturer.record_checkpoint(item_id, HAMBURG, 1, unanchored))
         == "SupplyChainEvidenceNotAnchored"
     )
-    wrong_leaf = Evidence(evidence.root, keccak(b"not in the batch"), evidence.signature_hash, evidence.proof)
-    assert (
-        error_of(lambda: manufacturer.record_checkpoint(item_id, HAMBURG, 1, wrong_leaf))
-        == "SupplyChainEvidenceNotAnchored"
+    altered = Evidence(
+        Reading(**{**evidence.reading.__dict__, "value": 300}), evidence.signature, evidence.root, evidence.proof
     )
-    # the root itself, or an inner node, cannot pass for a reading: the contract computes the leaf
-    single = anchored_evidence(ledger, readings=1)
-    as_root = Evidence(single.root, single.root, single.root, [])
     assert (
-        error_of(lambda: manufacturer.record_checkpoint(item_id, HAMBURG, 1, as_root))
-        == "SupplyChainEvidenceNotAnchored"
+        error_of(lambda: manufacturer.record_checkpoint(item_id, HAMBURG, 1, altered))
+        == "SupplyChainInvalidEvidenceSignature"
     )
+    forged = Evidence(
+        evidence.reading,
+        DeviceKey.generate(KeyType.SECP256K1).sign(evidence.reading.digest(ledger.domain)),
+        evidence.root,
+        evidence.proof,
+    )
+    assert (
+        error_of(lambda: manufacturer.record_checkpoint(item_id, HAMBURG, 1, forged))
+        == "SupplyChainInvalidEvidenceSignature"
+    )
+    single = signed_evidence(ledger, sensor, now(chain), others=0)
     manufacturer.record_checkpoint(item_id, HAMBURG, 1, single)  # one-reading batch: its leaf is the root
     manufacturer.record_checkpoint(item_id, HAMBURG, 1, evidence)
-
-    # conditions: oracle role only, a real change, anchored evidence
-    assert (
-        error_of(lambda: stranger.set_condition(item_id, Condition.OUT_OF_COMPLIANCE))
-        == "AccessControlUnauthorizedAccount"
-    )
-    assert error_of(lambda: manufacturer.set_condition(item_id, Condition.COMPLIANT)) == "SupplyChainSameCondition"
-    assert (
-        error_of(lambda: manufacturer.set_condition(item_id, Condition.OUT_OF_COMPLIANCE, unanchored))
-        == "SupplyChainEvidenceNotAnchored"
-    )
-    assert manufacturer.get_item(item_id).condition is Condition.COMPLIANT
+    manufacturer.detach_device(item_id, device)
+    assert manufacturer.devices_of(item_id) == []
+    assert error_of(lambda: manufacturer.detach_device(item_id, device)) == "SupplyChainDeviceNotAttached"
 
 
 def test_asset_token_follows_the_item(
@@ -256,7 +277,8 @@ def test_asset_token_follows_the_item(
     operator = chain.client.operator.address
     content = LocalContentStore(tmp_path / "content")
     tokens = AssetTokens(chain.client, chain.deployment, chain.artifacts, content)
-    item_id, device = new_item(manufacturer, ledger, operator)
+    item_id, sensor = new_item(manufacturer, ledger, operator)
+    device = sensor.device_id
     token_id, uri = tokens.mint(item_id, operator, "bafy-item")
     assert token_id == token_id_of(item_id) and uri.startswith("ipfs://")
     token = tokens.token(token_id)
@@ -271,10 +293,6 @@ def test_asset_token_follows_the_item(
     assert tokens.token(token_id).owner == buyer
     buyer_tokens = AssetTokens(parties["carrier"], chain.deployment, chain.artifacts, content)
 
-    manufacturer.set_condition(item_id, Condition.OUT_OF_COMPLIANCE)
-    assert not tokens.token(token_id).transferable
-    assert error_of(lambda: buyer_tokens.transfer(token_id, operator)) == "AssetTokenItemOutOfCompliance"
-    manufacturer.set_condition(item_id, Condition.COMPLIANT)
     buyer_tokens.transfer(token_id, operator)
 
     manufacturer.recall(item_id, "recall")
@@ -299,21 +317,22 @@ def test_gas_of_the_supply_chain_calls(
 ) -> None:
     """The numbers bench/supply_chain.py reports, kept from growing by accident."""
     operator = chain.client.operator.address
-    device = os.urandom(32)
-    ledger.register_device(device, DeviceKey.generate(KeyType.SECP256K1).public_key)
+    sensor = new_sensor(ledger)
     item_id = os.urandom(32)
-    register = manufacturer.register_item(item_id, operator, keccak(b"x"), "bafy-item", [device])
+    register = manufacturer.register_item(item_id, operator, keccak(b"x"), "bafy-item", [sensor.device_id])
     propose = manufacturer.propose_transfer(item_id, parties["carrier"].operator.address, HAMBURG, now(chain) + 600)
     accept = manufacturer.as_account(parties["carrier"]).accept_transfer(item_id)
     carrier = manufacturer.as_account(parties["carrier"])
     plain = carrier.record_checkpoint(item_id, ROTTERDAM, 200)
-    proven = carrier.record_checkpoint(item_id, ROTTERDAM, 200, anchored_evidence(ledger))
+    proven = carrier.record_checkpoint(item_id, ROTTERDAM, 200, signed_evidence(ledger, sensor, now(chain)))
     receipts = {"register": register, "propose": propose, "accept": accept, "checkpoint": plain}
     receipts["checkpoint+evidence"] = proven
     gas = {name: r["gasUsed"] for name, r in receipts.items()}
-    assert gas["register"] < 200_000
+    # registering keeps an attachment period per device and reads its owner from the registry
+    assert gas["register"] < 215_000
     assert gas["propose"] < 70_000 and gas["accept"] < 50_000
-    assert gas["checkpoint"] < 40_000 and gas["checkpoint+evidence"] < gas["checkpoint"] + 20_000
+    # evidence: the reading's digest, its signature checked in the registry, the attachment period
+    assert gas["checkpoint"] < 40_000 and gas["checkpoint+evidence"] < gas["checkpoint"] + 40_000
 
 
 def test_unknown_items_are_refused_by_views(chain: ChainContext, manufacturer: SupplyChainContract) -> None:
@@ -322,3 +341,124 @@ def test_unknown_items_are_refused_by_views(chain: ChainContext, manufacturer: S
     with pytest.raises(ContractCustomError):
         manufacturer.get_item(os.urandom(32))
     assert manufacturer.functions.exists(os.urandom(32)).call() is False
+
+
+def test_readings_outside_the_devices_attachment_periods_are_no_checkpoint_evidence(
+    chain: ChainContext, ledger: Ledger, manufacturer: SupplyChainContract
+) -> None:
+    """Attack: a reading the device took before it was attached to the item (or after it was
+    detached) is offered as the item's evidence."""
+    operator = chain.client.operator.address
+    sensor = new_sensor(ledger)
+    registered_at = now(chain)
+    next_second(chain)
+    item_id = os.urandom(32)
+    receipt = manufacturer.register_item(item_id, operator, keccak(b"lot"), "", [sensor.device_id])
+    attached_at = block_time(chain, receipt)
+    assert attached_at > registered_at
+    before = signed_evidence(ledger, sensor, registered_at)  # a valid signature, key valid then
+    assert (
+        error_of(lambda: manufacturer.record_checkpoint(item_id, HAMBURG, 1, before))
+        == "SupplyChainEvidenceNotAttached"
+    )
+    inside = signed_evidence(ledger, sensor, attached_at)
+    manufacturer.record_checkpoint(item_id, HAMBURG, 1, inside)
+
+    next_second(chain)
+    detached_at = block_time(chain, manufacturer.detach_device(item_id, sensor.device_id))
+    after = signed_evidence(ledger, sensor, detached_at)
+    assert (
+        error_of(lambda: manufacturer.record_checkpoint(item_id, HAMBURG, 1, after)) == "SupplyChainEvidenceNotAttached"
+    )
+    manufacturer.record_checkpoint(item_id, HAMBURG, 1, signed_evidence(ledger, sensor, detached_at - 1))
+
+    next_second(chain)
+    reattached_at = block_time(chain, manufacturer.attach_device(item_id, sensor.device_id))
+    assert manufacturer.attachments_of(item_id, sensor.device_id) == [
+        Attachment(attached_at, detached_at), Attachment(reattached_at, 0),
+    ]  # fmt: skip
+    gap = signed_evidence(ledger, sensor, detached_at)  # between the two periods
+    assert (
+        error_of(lambda: manufacturer.record_checkpoint(item_id, HAMBURG, 1, gap)) == "SupplyChainEvidenceNotAttached"
+    )
+    manufacturer.record_checkpoint(item_id, HAMBURG, 1, signed_evidence(ledger, sensor, reattached_at))
+    assert manufacturer.device_history_of(item_id) == [sensor.device_id]
+
+
+def test_checkpoint_evidence_from_a_device_not_attached_to_the_item_is_refused(
+    chain: ChainContext, ledger: Ledger, manufacturer: SupplyChainContract
+) -> None:
+    """Attack: an anchored, validly signed reading of another item's device is offered as evidence."""
+    operator = chain.client.operator.address
+    item_id, _ = new_item(manufacturer, ledger, operator)
+    _, foreign = new_item(manufacturer, ledger, operator)
+    evidence = signed_evidence(ledger, foreign, now(chain))
+    assert (
+        error_of(lambda: manufacturer.record_checkpoint(item_id, HAMBURG, 1, evidence))
+        == "SupplyChainEvidenceNotAttached"
+    )
+    loose = new_sensor(ledger)  # registered, attached to nothing
+    assert (
+        error_of(
+            lambda: manufacturer.record_checkpoint(item_id, HAMBURG, 1, signed_evidence(ledger, loose, now(chain)))
+        )
+        == "SupplyChainEvidenceNotAttached"
+    )
+
+
+def test_attaching_a_device_needs_its_owners_consent(
+    chain: ChainContext, ledger: Ledger, manufacturer: SupplyChainContract, parties: dict[str, ChainClient]
+) -> None:
+    """Attack: a manufacturer attaches someone else's device to its item, so that device's readings
+    would count as the item's evidence."""
+    operator = chain.client.operator.address
+    owner_client = parties["warehouse"]
+    owner = manufacturer.as_account(owner_client)
+    stranger = manufacturer.as_account(parties["stranger"])
+    theirs = new_sensor(ledger, owner=owner_client.operator.address)
+    assert (
+        error_of(lambda: manufacturer.register_item(os.urandom(32), operator, bytes(32), "", [theirs.device_id]))
+        == "SupplyChainNoOwnerConsent"
+    )
+    item_id, _ = new_item(manufacturer, ledger, operator)
+    assert error_of(lambda: manufacturer.attach_device(item_id, theirs.device_id)) == "SupplyChainNoOwnerConsent"
+    assert error_of(lambda: stranger.approve_attachment(item_id, theirs.device_id)) == "SupplyChainNotDeviceOwner"
+    assert error_of(lambda: manufacturer.approve_attachment(item_id, theirs.device_id)) == "SupplyChainNotDeviceOwner"
+    assert error_of(lambda: owner.approve_attachment(item_id, os.urandom(32))) == "SupplyChainUnknownDevice"
+    assert manufacturer.attachments_of(item_id, theirs.device_id) == []
+
+    # an approval withdrawn counts for nothing
+    owner.approve_attachment(item_id, theirs.device_id)
+    owner.approve_attachment(item_id, theirs.device_id, approved=False)
+    assert error_of(lambda: manufacturer.attach_device(item_id, theirs.device_id)) == "SupplyChainNoOwnerConsent"
+    # an approval is for one item and used up by the attachment
+    other_item, _ = new_item(manufacturer, ledger, operator)
+    receipt = owner.approve_attachment(item_id, theirs.device_id)
+    approved = events(receipt, manufacturer, "AttachmentApproved")[0]["args"]
+    assert approved["owner"] == owner_client.operator.address and approved["approved"] is True
+    assert error_of(lambda: manufacturer.attach_device(other_item, theirs.device_id)) == "SupplyChainNoOwnerConsent"
+    manufacturer.attach_device(item_id, theirs.device_id)
+    manufacturer.detach_device(item_id, theirs.device_id)
+    assert error_of(lambda: manufacturer.attach_device(item_id, theirs.device_id)) == "SupplyChainNoOwnerConsent"
+    assert len(manufacturer.attachments_of(item_id, theirs.device_id)) == 1
+
+
+def test_no_account_sets_an_items_condition(
+    chain: ChainContext, ledger: Ledger, manufacturer: SupplyChainContract, parties: dict[str, ChainClient]
+) -> None:
+    """Attack: the deployer (admin, manufacturer) or any account marks an item out of compliance, or
+    back, without evidence: only the bound SensorOracle contract can."""
+    operator = chain.client.operator.address
+    item_id, _ = new_item(manufacturer, ledger, operator)
+    stranger = manufacturer.as_account(parties["stranger"])
+    for caller in (manufacturer, stranger):
+        calls = [caller.functions.setCondition(item_id, int(c), bytes(32), bytes(32)) for c in Condition]
+        calls.append(caller.functions.setDetachLock(item_id, bytes(32), True))
+        for call in calls:
+            assert error_of(lambda c=call, who=caller: who.client.transact(c)) == "SupplyChainNotOracle"
+    assert manufacturer.get_item(item_id).condition is Condition.COMPLIANT
+    assert manufacturer.oracle() == chain.deployment.address_of("SensorOracle")
+    # the binding is final, and only a contract naming this supply chain could have been bound
+    rebind = manufacturer.functions.bindOracle(operator)
+    assert error_of(lambda: manufacturer.client.transact(rebind)) == "SupplyChainOracleAlreadyBound"
+    assert "ORACLE_ROLE" not in [f["name"] for f in manufacturer.contract.abi if f.get("type") == "function"]

@@ -1,4 +1,5 @@
-"""ShipmentEscrow from Python: a buyer's deposit for an item, settled from the item's fate."""
+"""ShipmentEscrow from Python: the designated buyer's deposit for an item, protected by the item's
+rules and settled from the item's fate."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class Outcome(IntEnum):
     REFUNDED_ON_BREACH = 2
     REFUNDED_ON_RECALL = 3
     REFUNDED_ON_EXPIRY = 4
+    REFUNDED_ON_LATE_DELIVERY = 5
 
 
 @dataclass(frozen=True)
@@ -56,10 +58,15 @@ class ShipmentEscrowContract:
         other.contract = client.w3.eth.contract(address=self.contract.address, abi=self.contract.abi)
         return other
 
-    def open(self, item_id: bytes, seller: str, deadline: int, amount_wei: int) -> TxReceipt:
-        """Deposits `amount_wei` for `item_id`, payable to `seller`."""
+    def designate_buyer(self, item_id: bytes, buyer: str) -> TxReceipt:
+        """As the item's manufacturer, names the one account that may open its escrow."""
+        return self.client.transact(self.contract.functions.designateBuyer(item_id, to_checksum_address(buyer)))
+
+    def open(self, item_id: bytes, deadline: int, amount_wei: int, rule_ids: list[int] | None = None) -> TxReceipt:
+        """As the designated buyer, deposits `amount_wei` for `item_id` (payable to its
+        manufacturer), protected by `rule_ids`."""
         return self.client.transact(
-            self.contract.functions.open(item_id, to_checksum_address(seller), deadline), value=amount_wei
+            self.contract.functions.open(item_id, deadline, list(rule_ids or [])), value=amount_wei
         )
 
     def settle(self, item_id: bytes) -> TxReceipt:
@@ -76,6 +83,10 @@ class ShipmentEscrowContract:
         if buyer == ZERO_ADDRESS:
             return None
         return Escrow(str(buyer), int(deadline), Outcome(int(outcome)), str(seller), int(amount))
+
+    def rules_of(self, item_id: bytes) -> list[int]:
+        """The rules protecting the item's escrow."""
+        return [int(r) for r in self.contract.functions.rulesOf(item_id).call()]
 
     def credit_of(self, account: str) -> int:
         """Wei `account` may withdraw."""

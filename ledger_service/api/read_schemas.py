@@ -142,6 +142,7 @@ class RuleView(_Open):
     device_id: str
     manager: str
     metric: str
+    unit: str = Field(description="The unit readings of the metric must be in (others are refused)")
     kind: str = Field(description="threshold, heartbeat or aggregate")
     comparison: str = Field(description="above, below or outside")
     lower: str

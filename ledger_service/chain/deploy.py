@@ -136,9 +136,15 @@ def _constructor_args(name: str, admin: str, deployed: dict[str, DeployedContrac
 def _grant_oracle_roles(
     client: ChainClient, artifacts: dict[str, Artifact], deployed: dict[str, DeployedContract]
 ) -> None:
-    """Lets the sensor oracle act: set item conditions in SupplyChain, freeze asset tokens."""
+    """Lets the sensor oracle act: bind it in SupplyChain (the only setter of item conditions, for
+    good), let it freeze asset tokens."""
     oracle = deployed["SensorOracle"].address
-    for name, role in (("SupplyChain", b"ORACLE_ROLE"), ("AssetToken", b"FREEZER_ROLE")):
+    supply = client.w3.eth.contract(
+        address=to_checksum_address(deployed["SupplyChain"].address), abi=artifacts["SupplyChain"].abi
+    )
+    client.transact(supply.functions.bindOracle(to_checksum_address(oracle)))
+    log.info("bound", extra={"contract": "SupplyChain", "oracle": oracle})
+    for name, role in (("AssetToken", b"FREEZER_ROLE"),):
         contract = client.w3.eth.contract(address=to_checksum_address(deployed[name].address), abi=artifacts[name].abi)
         client.transact(contract.functions.grantRole(keccak(role), oracle))
         log.info("granted", extra={"contract": name, "role": role.decode(), "account": oracle})

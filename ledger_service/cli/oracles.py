@@ -31,6 +31,7 @@ oracle_app.add_typer(committee_app, name="committee")
 def add(
     item_id: Annotated[str, typer.Argument(help="The item the rule watches (0x-hex); 0x0…0 with --device.")],
     metric: Annotated[str, typer.Option(help="The metric compared, e.g. temperature.")] = "",
+    unit: Annotated[str, typer.Option(help="The metric's unit as devices report it, e.g. Cel.")] = "",
     above: Annotated[str | None, typer.Option(help="Breach above this value.")] = None,
     below: Annotated[str | None, typer.Option(help="Breach below this value (with --above: outside the band).")] = None,
     scale: Annotated[int, typer.Option(help="Decimals the device's readings carry (value = raw / 10^scale).")] = 0,
@@ -47,6 +48,7 @@ def add(
         spec = build_spec(
             _item(item_id),
             metric=metric,
+            unit=unit,
             above=above,
             below=below,
             scale=scale,

@@ -45,6 +45,7 @@ _REVERTS = {
     "AccessControlUnauthorizedAccount": (403, "missing-chain-role"),
     "OracleItemNotActive": (409, "item-not-active"),
     "OracleInvalidRule": (422, "invalid-rule"),
+    "OracleRuleProtected": (409, "rule-protected"),
     "OracleUnknownDevice": (422, "unknown-device"),
 }
 ManufacturerKey = Annotated[ApiKey, require(Role.MANUFACTURER)]
@@ -61,6 +62,7 @@ class RuleIn(BaseModel):
     item_id: Bytes32
     device_id: Bytes32 | None = Field(None, description="Only this device (default: any attached to the item)")
     metric: Annotated[StrictStr, Field(max_length=64)] = ""
+    unit: Annotated[StrictStr, Field(max_length=32, description="The metric's unit, as devices report it (UCUM)")] = ""
     above: Decimal | None = Field(None, description="Breach above this value")
     below: Decimal | None = Field(None, description="Breach below this value (with `above`: outside the band)")
     scale: int = Field(0, ge=-77, le=77, description="Decimals of the device's readings")
@@ -74,8 +76,8 @@ class RuleIn(BaseModel):
     def _one_kind(self) -> RuleIn:
         if self.heartbeat is None and self.above is None and self.below is None:
             raise ValueError("give above, below (or both), or heartbeat")
-        if self.heartbeat is None and not self.metric:
-            raise ValueError("a threshold or mean rule needs a metric")
+        if self.heartbeat is None and not (self.metric and self.unit):
+            raise ValueError("a threshold or mean rule needs a metric and its unit")
         return self
 
 
@@ -95,6 +97,7 @@ def add_rule(body: RuleIn, services: ServicesDep, key: ManufacturerKey) -> dict[
         spec = build_spec(
             _hex32(item_id),
             metric=body.metric,
+            unit=body.unit,
             above=body.above,
             below=body.below,
             scale=body.scale,
