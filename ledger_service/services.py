@@ -87,6 +87,7 @@ class Services:
             },
             confirmations=self.settings.confirmations,
             use_finalized=self.settings.use_finalized,
+            final_depth=self.settings.final_depth,
             dispatch=dispatch,
         )
 
