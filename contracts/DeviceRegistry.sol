@@ -14,8 +14,9 @@ import {P256} from "@openzeppelin/contracts/utils/cryptography/P256.sol";
  * A device has a stable 32-byte id, an owner who manages it, a signing key (secp256k1, given as
  * an address, or P-256, given as the point (x, y)), metadata and a status. Keys rotate without
  * changing the id; every key keeps the time and block range in which it was valid, so a reading
- * is checked against the key that was valid when it was taken. Revocation is final and ends the
- * validity of the current key.
+ * is checked against the key that was valid when it was taken. Every suspension is kept as a
+ * period too: a reading dated inside one does not verify, not even after the device is
+ * reactivated. Revocation is final and ends the validity of the current key.
  *
  * Devices sign readings as EIP-712 typed data under this contract's domain
  * ("ProvenanceLedger", version "1"): secp256k1 keys as Ethereum signatures (r, s, v), P-256 keys
@@ -65,6 +66,12 @@ contract DeviceRegistry is AccessControl, EIP712, Multicall {
         uint64 validUntilBlock;
     }
 
+    /// @notice A time a device was suspended, from `from` until `until` (0: still suspended).
+    struct SuspensionPeriod {
+        uint64 from;
+        uint64 until;
+    }
+
     /// @notice Descriptive data of a device.
     struct Metadata {
         string model;
@@ -94,6 +101,7 @@ contract DeviceRegistry is AccessControl, EIP712, Multicall {
 
     mapping(bytes32 deviceId => Device) private _devices;
     mapping(bytes32 deviceId => KeyRecord[]) private _keys;
+    mapping(bytes32 deviceId => SuspensionPeriod[]) private _suspensions;
 
     /// @notice The device id is zero.
     error DeviceRegistryZeroDeviceId();
@@ -113,6 +121,8 @@ contract DeviceRegistry is AccessControl, EIP712, Multicall {
     error DeviceRegistryInvalidStatus(bytes32 deviceId, Status status);
     /// @notice The key index is out of range.
     error DeviceRegistryUnknownKey(bytes32 deviceId, uint256 index);
+    /// @notice The suspension index is out of range.
+    error DeviceRegistryUnknownSuspension(bytes32 deviceId, uint256 index);
 
     /// @notice Emitted when a device is registered, with its first key and metadata.
     event DeviceRegistered(
@@ -189,19 +199,29 @@ contract DeviceRegistry is AccessControl, EIP712, Multicall {
     }
 
     /**
-     * @notice Suspends `deviceId`: its readings are refused until it is reactivated.
-     * @dev Requirements: the caller owns the device; it is Active. Emits {DeviceStatusChanged}.
+     * @notice Suspends `deviceId`: its readings are refused until it is reactivated, and readings
+     * dated from now until the reactivation never verify.
+     * @dev Requirements: the caller owns the device; it is Active. Opens a suspension period at this
+     * block's time. Emits {DeviceStatusChanged}.
      */
     function suspendDevice(bytes32 deviceId) external onlyDeviceOwner(deviceId) {
-        _setStatus(deviceId, Status.Active, Status.Suspended);
+        Device storage device = _requireStatus(deviceId, Status.Active);
+        device.status = Status.Suspended;
+        _suspensions[deviceId].push(SuspensionPeriod({from: uint64(block.timestamp), until: 0}));
+        emit DeviceStatusChanged(deviceId, Status.Active, Status.Suspended);
     }
 
     /**
      * @notice Reactivates a suspended device.
-     * @dev Requirements: the caller owns the device; it is Suspended. Emits {DeviceStatusChanged}.
+     * @dev Requirements: the caller owns the device; it is Suspended. Closes the open suspension
+     * period at this block's time; readings dated inside it stay refused. Emits {DeviceStatusChanged}.
      */
     function reactivateDevice(bytes32 deviceId) external onlyDeviceOwner(deviceId) {
-        _setStatus(deviceId, Status.Suspended, Status.Active);
+        Device storage device = _requireStatus(deviceId, Status.Suspended);
+        device.status = Status.Active;
+        SuspensionPeriod[] storage periods = _suspensions[deviceId];
+        periods[periods.length - 1].until = uint64(block.timestamp); // a suspended device has an open period
+        emit DeviceStatusChanged(deviceId, Status.Suspended, Status.Active);
     }
 
     /**
@@ -280,6 +300,37 @@ contract DeviceRegistry is AccessControl, EIP712, Multicall {
     }
 
     /**
+     * @notice Returns how many times `deviceId` has been suspended.
+     */
+    function suspensionCount(bytes32 deviceId) external view returns (uint256) {
+        return _suspensions[deviceId].length;
+    }
+
+    /**
+     * @notice Returns suspension period `index` of `deviceId` (0 is the first one).
+     * @dev Reverts with {DeviceRegistryUnknownSuspension} when out of range.
+     */
+    function getSuspension(bytes32 deviceId, uint256 index) external view returns (SuspensionPeriod memory) {
+        SuspensionPeriod[] storage periods = _suspensions[deviceId];
+        if (index >= periods.length) revert DeviceRegistryUnknownSuspension(deviceId, index);
+        return periods[index];
+    }
+
+    /**
+     * @notice Returns true when time `timestamp` falls inside a suspension period of `deviceId`
+     * (from its start, included, to the reactivation, excluded; an open period has no end).
+     */
+    function isSuspendedAt(bytes32 deviceId, uint64 timestamp) public view returns (bool) {
+        SuspensionPeriod[] storage periods = _suspensions[deviceId];
+        for (uint256 i = periods.length; i > 0; --i) {
+            SuspensionPeriod storage period = periods[i - 1];
+            if (period.from > timestamp) continue;
+            return period.until == 0 || timestamp < period.until;
+        }
+        return false;
+    }
+
+    /**
      * @notice Returns the EIP-712 digest that the device signs for `reading`.
      */
     function readingDigest(Reading calldata reading) public view returns (bytes32) {
@@ -299,8 +350,10 @@ contract DeviceRegistry is AccessControl, EIP712, Multicall {
 
     /**
      * @notice Returns true when `signature` over `digest` is by the key of `deviceId` that was valid
-     * at time `timestamp` (a key rotated out or revoked before then does not count).
-     * @dev Ignores the current status, so readings taken before a suspension or revocation verify.
+     * at time `timestamp` (a key rotated out or revoked before then does not count), and the device
+     * was not suspended at that time.
+     * @dev Ignores the current status, so readings taken before a suspension or revocation verify;
+     * a reading dated inside a suspension period never does, also after the reactivation.
      */
     function verifyReadingAt(
         bytes32 deviceId,
@@ -312,7 +365,8 @@ contract DeviceRegistry is AccessControl, EIP712, Multicall {
     }
 
     /**
-     * @notice Returns true when `signature` is by the key of `reading.deviceId` valid at `reading.timestamp`.
+     * @notice Returns true when `signature` is by the key of `reading.deviceId` valid at `reading.timestamp`,
+     * and the device was not suspended at that time.
      * @dev Computes the EIP-712 digest of `reading` itself.
      */
     function verifySignedReading(Reading calldata reading, bytes calldata signature) external view returns (bool) {
@@ -325,6 +379,7 @@ contract DeviceRegistry is AccessControl, EIP712, Multicall {
         bytes calldata signature,
         uint64 timestamp
     ) private view returns (bool) {
+        if (isSuspendedAt(deviceId, timestamp)) return false;
         KeyRecord[] storage history = _keys[deviceId];
         for (uint256 i = history.length; i > 0; --i) {
             KeyRecord storage record = history[i - 1];
@@ -367,11 +422,9 @@ contract DeviceRegistry is AccessControl, EIP712, Multicall {
             );
     }
 
-    function _setStatus(bytes32 deviceId, Status from, Status to) private {
-        Device storage device = _devices[deviceId];
-        if (device.status != from) revert DeviceRegistryInvalidStatus(deviceId, device.status);
-        device.status = to;
-        emit DeviceStatusChanged(deviceId, from, to);
+    function _requireStatus(bytes32 deviceId, Status expected) private view returns (Device storage device) {
+        device = _devices[deviceId];
+        if (device.status != expected) revert DeviceRegistryInvalidStatus(deviceId, device.status);
     }
 
     function _requireDevice(bytes32 deviceId) private view returns (Device storage device) {

@@ -5,9 +5,14 @@ A batch is sealed when the unbatched readings reach `batch_size` or the oldest o
 canonical JSON) to the content store, and records the batch and its readings in one database
 transaction. Anchoring (`anchor_batch`, also run as a Celery task) first asks the chain whether
 the root is already anchored, so a batch whose transaction was sent just before a crash is
-recorded, never anchored twice. An anchored batch becomes confirmed after `confirmations` blocks
-(or once the chain's finalized block reaches it); if its transaction leaves the canonical chain,
-the batch goes back to sealed and is anchored again.
+recorded, never anchored twice.
+
+An anchored batch becomes confirmed after `confirmations` blocks (or once the chain's finalized
+block reaches it), and proofs are served from then on; it is still re-checked every round until
+it is final: at or below the chain's `finalized` block where the node has that tag, else
+`final_depth` blocks deep. If its transaction leaves the canonical chain before that (a reorg,
+anchored or confirmed alike), the batch goes back to sealed and is anchored again: its readings'
+proofs then name the new transaction and block. Final batches are not looked at again.
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ class Anchorer(Protocol):
     def anchor_depth(self, transaction_hash: str, block_hash: str) -> int | None: ...
 
     def finalized_block(self) -> int | None: ...
+
+    def reset_nonce(self) -> None: ...
 
 
 def batch_payload(header: dict[str, Any], root: str, rows: Sequence[Any]) -> bytes:
@@ -84,6 +91,8 @@ class Batcher:
         payload_header: dict[str, Any] | None = None,
         confirmations: int = 1,
         use_finalized: bool = False,
+        final_depth: int = 64,
+        recheck_every: float = 1.0,
         dispatch: Callable[[int], None] | None = None,
         redispatch_after: float = 60.0,
         clock: Callable[[], float] = time.time,
@@ -96,6 +105,9 @@ class Batcher:
         self.payload_header = payload_header or {}
         self.confirmations = confirmations
         self.use_finalized = use_finalized
+        self.final_depth = final_depth
+        self.recheck_every = recheck_every
+        self._rechecked_at = float("-inf")
         self.dispatch = dispatch
         self.redispatch_after = redispatch_after
         self.clock = clock
@@ -229,8 +241,7 @@ class Batcher:
 
     def confirm_anchored(self) -> list[int]:
         """Marks anchored batches confirmed when deep enough; sends reorged ones back to sealed."""
-        with Session(self.engine) as session:
-            batches = list(session.exec(select(Batch).where(Batch.status == BatchStatus.ANCHORED)).all())
+        batches = self._batches(BatchStatus.ANCHORED)
         if not batches:
             return []
         finalized = self.anchorer.finalized_block() if self.use_finalized else None
@@ -242,10 +253,7 @@ class Batcher:
                 if row is None or row.status != BatchStatus.ANCHORED:
                     continue
                 if depth is None:
-                    log.warning("anchor left the canonical chain, re-anchoring", extra={"batch_id": row.id})
-                    row.status = BatchStatus.SEALED
-                    row.transaction_hash = row.block_hash = None
-                    row.block_number = row.chain_batch_id = None
+                    self._unanchor(row)
                 elif (finalized is not None and finalized >= (row.block_number or 0)) or (
                     not self.use_finalized and depth >= self.confirmations
                 ):
@@ -258,11 +266,64 @@ class Batcher:
                 session.commit()
         return confirmed
 
+    def finalize_confirmed(self) -> list[int]:
+        """Marks confirmed batches final once the chain cannot take them back; sends those whose
+        anchor left the chain back to sealed, to be anchored again. Returns the ids made final.
+
+        Looks at most once per `recheck_every` seconds: up to `final_depth` blocks' worth of
+        batches are watched, one receipt each."""
+        now = self.clock()
+        if now - self._rechecked_at < self.recheck_every:
+            return []
+        self._rechecked_at = now
+        batches = self._batches(BatchStatus.CONFIRMED)
+        if not batches:
+            return []
+        finalized = self.anchorer.finalized_block()
+        final = []
+        for batch in batches:
+            depth = self.anchorer.anchor_depth(batch.transaction_hash or "", batch.block_hash or "")
+            with Session(self.engine) as session:
+                row = session.get(Batch, batch.id)
+                if row is None or row.status != BatchStatus.CONFIRMED:
+                    continue
+                if depth is None:
+                    self._unanchor(row)
+                elif (finalized is not None and finalized >= (row.block_number or 0)) or (
+                    finalized is None and depth >= self.final_depth
+                ):
+                    row.status = BatchStatus.FINAL
+                    row.final_at = self.clock()
+                    final.append(int(row.id or 0))
+                else:
+                    continue
+                session.add(row)
+                session.commit()
+        return final
+
+    def _batches(self, status: BatchStatus) -> list[Batch]:
+        with Session(self.engine) as session:
+            return list(session.exec(select(Batch).where(Batch.status == status).order_by(col(Batch.id))).all())
+
+    def _unanchor(self, row: Batch) -> None:
+        """Sends a batch whose anchor transaction left the canonical chain back to sealed."""
+        log.warning(
+            "anchor left the canonical chain, re-anchoring",
+            extra={"batch_id": row.id, "status": row.status.value, "tx": row.transaction_hash},
+        )
+        row.status = BatchStatus.SEALED
+        row.transaction_hash = row.block_hash = None
+        row.block_number = row.chain_batch_id = None
+        row.anchored_at = row.confirmed_at = None
+        self.anchorer.reset_nonce()  # the dropped transaction's nonce is free again
+
     def run_once(self) -> None:
-        """Seals what is due, anchors what is sealed, confirms what is deep enough."""
+        """Seals what is due, anchors what is sealed, confirms what is deep enough, and re-checks
+        confirmed batches until they are final."""
         self.seal_due()
         self.anchor_sealed()
         self.confirm_anchored()
+        self.finalize_confirmed()
 
     def run(self, stop: threading.Event, poll: float) -> None:
         """Loops until `stop` is set, then finishes the round it is in; backs off on failures."""

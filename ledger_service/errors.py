@@ -111,6 +111,30 @@ class TimestampInFuture(ReadingRejected):
     title = "Timestamp in the future"
 
 
+class TimestampTooOld(ReadingRejected):
+    """The reading's timestamp is further behind the service's clock than the allowed age."""
+
+    code = "timestamp-too-old"
+    title = "Timestamp too old"
+
+
+class TimestampNotIncreasing(ReadingRejected):
+    """The timestamp is before the device's previous accepted reading (with the same key): a
+    backdated reading."""
+
+    code = "timestamp-not-increasing"
+    status = 409
+    title = "Timestamp not increasing"
+
+
+class DatedInSuspension(ReadingRejected):
+    """The reading is dated inside a period in which its device was suspended; it would never
+    verify on chain, also after the reactivation."""
+
+    code = "dated-in-suspension"
+    title = "Dated inside a suspension"
+
+
 class SequenceNotIncreasing(ReadingRejected):
     """The sequence number is not above the device's last one: a replay or a reordering."""
 

@@ -1,10 +1,16 @@
 """Ingest: check a signed reading against the device registry, then store it durably.
 
-Checks, in order, each with its own error: timestamp not too far ahead; device known, not
-suspended, not revoked; signature by the device's current key (a signature by an earlier key is
-`key-rotated`); timestamp not before that key became valid; sequence above the device's last.
-Only then is the reading written, and the answer given after the commit. The same signed
-reading posted again is answered with the stored one and stores nothing.
+Checks, in order, each with its own error: timestamp neither too far ahead of the service's
+clock nor older than the allowed age; device known, not suspended, not revoked; signature by the
+device's current key (a signature by an earlier key is `key-rotated`); timestamp not before that
+key became valid and not inside one of the device's suspension periods; sequence above, and
+timestamp not before, the last reading stored for the device with that key. Only then is the
+reading written, and the answer given after the commit. The same signed reading posted again is
+answered with the stored one and stores nothing.
+
+The cursor (last sequence and timestamp) is kept per device and key: rotating the key starts a
+fresh one, so a reading that pushed the cursor to its end (a sequence at the maximum, a timestamp
+at the clock-skew bound) never locks the device id out. See docs/device-time.md.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from sqlmodel import Session, col, select
 
 from ledger_service.db import bulk_insert
 from ledger_service.errors import (
+    DatedInSuspension,
     DeviceRevoked,
     DeviceSuspended,
     InvalidSignature,
@@ -31,6 +38,8 @@ from ledger_service.errors import (
     ReadingRejected,
     SequenceNotIncreasing,
     TimestampInFuture,
+    TimestampNotIncreasing,
+    TimestampTooOld,
     UnknownDevice,
 )
 from ledger_service.models import DeviceCursor, StoredReading
@@ -51,6 +60,7 @@ class VerifiedReading:
     digest: bytes
     signer: str
     leaf: bytes
+    key_index: int
 
 
 @dataclass(frozen=True)
@@ -81,8 +91,8 @@ class _CursorMoved(Exception):
 
 
 _READING_COLUMNS = (
-    "id", "device_id", "sequence", "timestamp", "metric", "value", "scale", "unit", "payload_hash", "digest",
-    "signature", "signer", "received_at", "batch_id",
+    "id", "device_id", "key_index", "sequence", "timestamp", "metric", "value", "scale", "unit", "payload_hash",
+    "digest", "signature", "signer", "received_at", "batch_id",
 )  # fmt: skip
 
 
@@ -90,7 +100,8 @@ def _values(verified: VerifiedReading, leaf: str, received_at: float) -> tuple[o
     """A reading row in `_READING_COLUMNS` order."""
     reading = verified.reading
     return (
-        leaf, "0x" + reading.device_id.hex(), reading.sequence, reading.timestamp, reading.metric, str(reading.value),
+        leaf, "0x" + reading.device_id.hex(), verified.key_index, reading.sequence, reading.timestamp, reading.metric,
+        str(reading.value),
         reading.scale, reading.unit, "0x" + reading.payload_hash.hex(), "0x" + verified.digest.hex(),
         "0x" + verified.signature.hex(), verified.signer, received_at, None,
     )  # fmt: skip
@@ -112,11 +123,15 @@ class Ingestor:
         clock: Callable[[], float] = time.time,
         limiter: RateLimiter | None = None,
         verify_processes: int = 0,
+        max_reading_age: float = 86_400.0,
+        strict_time_order: bool = False,
     ) -> None:
         self.engine = engine
         self.domain = domain
         self.registry = registry
         self.max_clock_skew = max_clock_skew
+        self.max_reading_age = max_reading_age
+        self.strict_time_order = strict_time_order
         self.clock = clock
         self.limiter = limiter
         self._processes = verify_processes
@@ -158,19 +173,52 @@ class Ingestor:
                 current = device.current_key
             if not current.key.verify(digest, signature):
                 self._refuse_signature(device, digest, signature)
+        self._check_dated_in_key(device, current, reading)
+        leaf = reading_leaf(digest, signature)
+        return VerifiedReading(reading, signature, digest, key_label(current), leaf, len(device.keys) - 1)
+
+    def _check_timestamp(self, reading: Reading) -> None:
+        now = self.clock()
+        if reading.timestamp > now + self.max_clock_skew:
+            raise TimestampInFuture(
+                f"timestamp {reading.timestamp} is more than {self.max_clock_skew:g}s ahead of the service's clock",
+                timestamp=reading.timestamp,
+            )
+        if reading.timestamp < now - self.max_reading_age:
+            raise TimestampTooOld(
+                f"timestamp {reading.timestamp} is more than {self.max_reading_age:g}s behind the service's clock",
+                timestamp=reading.timestamp,
+                max_age=self.max_reading_age,
+            )
+
+    @staticmethod
+    def _check_dated_in_key(device: DeviceRecord, current: KeyRecord, reading: Reading) -> None:
+        """The reading's time must be one at which the chain would accept it: the signing key valid,
+        the device not suspended (`DeviceRegistry.verifyReadingAt`)."""
         if reading.timestamp < current.valid_from:
             raise KeyNotYetValid(
                 f"timestamp {reading.timestamp} is before the signing key became valid at {current.valid_from}",
                 valid_from=current.valid_from,
             )
-        return VerifiedReading(reading, signature, digest, key_label(current), reading_leaf(digest, signature))
-
-    def _check_timestamp(self, reading: Reading) -> None:
-        if reading.timestamp > self.clock() + self.max_clock_skew:
-            raise TimestampInFuture(
-                f"timestamp {reading.timestamp} is more than {self.max_clock_skew:g}s ahead of the service's clock",
-                timestamp=reading.timestamp,
+        period = device.suspension_at(reading.timestamp)
+        if period is not None:
+            until = "still suspended" if period.end is None else f"reactivated at {period.end}"
+            raise DatedInSuspension(
+                f"timestamp {reading.timestamp} falls inside a suspension of device 0x{device.device_id.hex()} "
+                f"(suspended at {period.start}, {until})",
+                suspended_from=period.start,
+                suspended_until=period.end,
             )
+
+    def _too_early(self, timestamp: int, last_timestamp: int) -> bool:
+        return timestamp < last_timestamp or (self.strict_time_order and timestamp == last_timestamp)
+
+    def _time_refusal(self, device_id: str, timestamp: int, last_timestamp: int) -> TimestampNotIncreasing:
+        order = "later than" if self.strict_time_order else "at or after"
+        return TimestampNotIncreasing(
+            f"timestamp {timestamp} is not {order} device {device_id}'s previous reading at {last_timestamp}",
+            last_timestamp=last_timestamp,
+        )
 
     def _device(self, device_id: bytes, refresh: bool = True) -> DeviceRecord:
         device = self.registry.get(device_id, refresh=refresh)
@@ -227,8 +275,8 @@ class Ingestor:
             return [self._verify_or_refusal(item) for item in items]
         results: list[VerifiedReading | ReadingRejected | None] = [None] * len(items)
         jobs: list[Job] = []
-        positions: list[tuple[int, KeyRecord]] = []
-        keys: dict[bytes, tuple[KeyRecord, KeyTuple] | ReadingRejected] = {}  # one registry lookup per device
+        positions: list[tuple[int, DeviceRecord]] = []
+        keys: dict[bytes, tuple[DeviceRecord, KeyTuple] | ReadingRejected] = {}  # one registry lookup per device
         for index, (reading, signature) in enumerate(items):
             try:
                 self._check_timestamp(reading)
@@ -238,8 +286,8 @@ class Ingestor:
             known = keys.get(reading.device_id)
             if known is None:
                 try:
-                    record = self._device(reading.device_id, refresh=False).current_key
-                    known = (record, key_tuple(record.key))
+                    device = self._device(reading.device_id, refresh=False)
+                    known = (device, key_tuple(device.current_key.key))
                 except ReadingRejected as exc:
                     known = exc
                 keys[reading.device_id] = known
@@ -248,17 +296,18 @@ class Ingestor:
                 continue
             jobs.append((reading.as_tuple(), signature, known[1]))
             positions.append((index, known[0]))
-        for (index, current), (valid, digest, leaf) in zip(positions, pool.check(self.domain, jobs), strict=True):
+        for (index, device), (valid, digest, leaf) in zip(positions, pool.check(self.domain, jobs), strict=True):
             reading, signature = items[index]
             if not valid:
                 results[index] = self._verify_or_refusal(items[index])  # names the reason, or finds a fresh key
-            elif reading.timestamp < current.valid_from:
-                results[index] = KeyNotYetValid(
-                    f"timestamp {reading.timestamp} is before the signing key became valid at {current.valid_from}",
-                    valid_from=current.valid_from,
-                )
-            else:
-                results[index] = VerifiedReading(reading, signature, digest, key_label(current), leaf)
+                continue
+            current = device.current_key
+            try:
+                self._check_dated_in_key(device, current, reading)
+            except ReadingRejected as exc:
+                results[index] = exc
+                continue
+            results[index] = VerifiedReading(reading, signature, digest, key_label(current), leaf, len(device.keys) - 1)
         return [r for r in results if r is not None]
 
     def ingest_many(self, items: Sequence[tuple[Reading, bytes]]) -> list[ItemResult]:
@@ -309,7 +358,7 @@ class Ingestor:
                 )
             device_ids = {"0x" + v.reading.device_id.hex() for _, v in accepted}
             cursors = {
-                c.device_id: c.last_sequence
+                (c.device_id, c.key_index): (c.last_sequence, c.last_timestamp)
                 for c in session.exec(select(DeviceCursor).where(col(DeviceCursor.device_id).in_(device_ids)))
             }
             start_cursors = dict(cursors)
@@ -322,31 +371,43 @@ class Ingestor:
                     continue
                 reading = verified.reading
                 device_id = "0x" + reading.device_id.hex()
-                last = cursors.get(device_id)
-                if last is not None and reading.sequence <= last:
+                cursor_key = (device_id, verified.key_index)
+                last = cursors.get(cursor_key)
+                if last is not None and reading.sequence <= last[0]:
                     results[index] = ItemResult(
                         "refused",
                         error=SequenceNotIncreasing(
-                            f"sequence {reading.sequence} is not above device {device_id}'s last sequence {last}",
-                            last_sequence=last,
+                            f"sequence {reading.sequence} is not above device {device_id}'s last sequence {last[0]}",
+                            last_sequence=last[0],
                         ),
                     )
                     continue
-                cursors[device_id] = reading.sequence
+                if last is not None and self._too_early(reading.timestamp, last[1]):
+                    refusal = self._time_refusal(device_id, reading.timestamp, last[1])
+                    results[index] = ItemResult("refused", error=refusal)
+                    continue
+                cursors[cursor_key] = (reading.sequence, reading.timestamp)
                 seen.add(leaf)
                 rows.append(_values(verified, leaf, now))
                 results[index] = ItemResult("stored", reading_id=leaf)
-            for device_id, last in cursors.items():
-                if device_id not in start_cursors:
-                    session.add(DeviceCursor(device_id=device_id, last_sequence=last))
-                elif last != start_cursors[device_id]:
+            for (device_id, key_index), (last_sequence, last_timestamp) in cursors.items():
+                before = start_cursors.get((device_id, key_index))
+                if before is None:
+                    session.add(
+                        DeviceCursor(
+                            device_id=device_id, key_index=key_index, last_sequence=last_sequence,
+                            last_timestamp=last_timestamp,
+                        )
+                    )  # fmt: skip
+                elif last_sequence != before[0]:
                     moved = session.execute(
                         update(DeviceCursor)
                         .where(
                             DeviceCursor.device_id == device_id,  # type: ignore[arg-type]
-                            DeviceCursor.last_sequence == start_cursors[device_id],  # type: ignore[arg-type]
+                            DeviceCursor.key_index == key_index,  # type: ignore[arg-type]
+                            DeviceCursor.last_sequence == before[0],  # type: ignore[arg-type]
                         )
-                        .values(last_sequence=last)
+                        .values(last_sequence=last_sequence, last_timestamp=last_timestamp)
                     )
                     if moved.rowcount != 1:  # type: ignore[attr-defined]
                         session.rollback()
@@ -379,11 +440,11 @@ class Ingestor:
             if existing is not None:
                 return IngestResult(existing, created=False)
             try:
-                self._advance_cursor(session, device_id, reading.sequence)
+                self._advance_cursor(session, device_id, verified.key_index, reading.sequence, reading.timestamp)
                 row = StoredReading.model_validate(_row(verified, leaf, self.clock()))
                 session.add(row)
                 session.commit()
-            except (SequenceNotIncreasing, IntegrityError):
+            except (SequenceNotIncreasing, TimestampNotIncreasing, IntegrityError):
                 session.rollback()
                 existing = session.get(StoredReading, leaf)
                 if existing is not None:  # the same reading, stored by a concurrent request
@@ -392,19 +453,31 @@ class Ingestor:
         log.debug("stored reading", extra={"reading_id": leaf, "device_id": device_id})
         return IngestResult(row, created=True)
 
-    def _advance_cursor(self, session: Session, device_id: str, sequence: int) -> None:
+    def _advance_cursor(self, session: Session, device_id: str, key_index: int, sequence: int, timestamp: int) -> None:
+        table = DeviceCursor.__table__  # type: ignore[attr-defined]
+        last_timestamp = table.c.last_timestamp
+        not_later = last_timestamp < timestamp if self.strict_time_order else last_timestamp <= timestamp
         moved = session.execute(
             update(DeviceCursor)
-            .where(DeviceCursor.device_id == device_id, DeviceCursor.last_sequence < sequence)  # type: ignore[arg-type]
-            .values(last_sequence=sequence)
+            .where(
+                table.c.device_id == device_id,
+                table.c.key_index == key_index,
+                table.c.last_sequence < sequence,
+                not_later,
+            )
+            .values(last_sequence=sequence, last_timestamp=timestamp)
         )
         if moved.rowcount == 1:  # type: ignore[attr-defined]
             return
-        cursor = session.get(DeviceCursor, device_id)
+        cursor = session.get(DeviceCursor, (device_id, key_index))
         if cursor is not None:
-            raise SequenceNotIncreasing(
-                f"sequence {sequence} is not above device {device_id}'s last sequence {cursor.last_sequence}",
-                last_sequence=cursor.last_sequence,
-            )
-        session.add(DeviceCursor(device_id=device_id, last_sequence=sequence))
+            if sequence <= cursor.last_sequence:
+                raise SequenceNotIncreasing(
+                    f"sequence {sequence} is not above device {device_id}'s last sequence {cursor.last_sequence}",
+                    last_sequence=cursor.last_sequence,
+                )
+            raise self._time_refusal(device_id, timestamp, cursor.last_timestamp)
+        session.add(
+            DeviceCursor(device_id=device_id, key_index=key_index, last_sequence=sequence, last_timestamp=timestamp)
+        )
         session.flush()

@@ -13,7 +13,8 @@ class BatchStatus(StrEnum):
 
     SEALED = "sealed"
     ANCHORED = "anchored"
-    CONFIRMED = "confirmed"
+    CONFIRMED = "confirmed"  # deep enough to serve proofs; still watched for a reorg
+    FINAL = "final"  # at or below the chain's finalized block (or `final_depth` deep): never re-checked
 
 
 class Batch(SQLModel, table=True):
@@ -33,18 +34,21 @@ class Batch(SQLModel, table=True):
     block_number: int | None = Field(default=None, sa_column=Column(BigInteger))
     block_hash: str | None = Field(default=None, max_length=66)
     confirmed_at: float | None = None
+    final_at: float | None = None
     attempts: int = 0
     last_error: str | None = None
 
 
 class StoredReading(SQLModel, table=True):
-    """A verified, signed reading. Its id is its Merkle leaf hash."""
+    """A verified, signed reading. Its id is its Merkle leaf hash. Sequence numbers are unique per
+    device and signing key (`key_index`, the key's place in the registry's history)."""
 
     __tablename__ = "reading"
-    __table_args__ = (UniqueConstraint("device_id", "sequence", name="uq_reading_device_sequence"),)
+    __table_args__ = (UniqueConstraint("device_id", "key_index", "sequence", name="uq_reading_device_key_sequence"),)
 
     id: str = Field(primary_key=True, max_length=66)
-    device_id: str = Field(max_length=66)  # looked up through the (device_id, sequence) unique index
+    device_id: str = Field(max_length=66)  # looked up through the (device_id, key_index, sequence) unique index
+    key_index: int = Field(default=0, description="Index of the signing key in the device's key history")
     sequence: int = Field(sa_column=Column(BigInteger, nullable=False))
     timestamp: int = Field(sa_column=Column(BigInteger, nullable=False))
     metric: str = Field(max_length=64)
@@ -60,12 +64,15 @@ class StoredReading(SQLModel, table=True):
 
 
 class DeviceCursor(SQLModel, table=True):
-    """The last sequence number stored per device: readings must go above it."""
+    """The last reading stored per device and signing key: the next must have a higher sequence
+    and a timestamp not before this one. A key rotation starts a fresh cursor."""
 
     __tablename__ = "device_cursor"
 
     device_id: str = Field(primary_key=True, max_length=66)
+    key_index: int = Field(default=0, primary_key=True)
     last_sequence: int = Field(sa_column=Column(BigInteger, nullable=False))
+    last_timestamp: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
 
 
 class ApiKey(SQLModel, table=True):

@@ -25,7 +25,7 @@ from ledger_service.registry import RegistryCache
 
 PROOF_FORMAT = "provenance-ledger/proof@2"
 MULTIPROOF_FORMAT = "provenance-ledger/multiproof@1"
-ANCHORED = (BatchStatus.ANCHORED, BatchStatus.CONFIRMED)
+ANCHORED = (BatchStatus.ANCHORED, BatchStatus.CONFIRMED, BatchStatus.FINAL)
 
 
 def stored_to_reading(row: StoredReading) -> Reading:
@@ -226,4 +226,5 @@ class ProofService:
             "sealed_batches": int(by_status.get(BatchStatus.SEALED, 0)),
             "anchored_batches": int(by_status.get(BatchStatus.ANCHORED, 0)),
             "confirmed_batches": int(by_status.get(BatchStatus.CONFIRMED, 0)),
+            "final_batches": int(by_status.get(BatchStatus.FINAL, 0)),
         }

@@ -1,10 +1,10 @@
 """The device registry as the service sees it: a cache rebuilt from `DeviceRegistry` events.
 
 The cache applies the registry's events in chain order, so it holds the same devices, statuses,
-owners and key histories as the contract, without one RPC call per reading. It follows the head
-(a background loop, and an on-demand refresh, rate-limited, when a reading names a device or key
-it does not know yet), and starts over from the deployment block if the block it last saw was
-reorganized away.
+owners, key histories and suspension periods (from the status changes and their block times) as
+the contract, without one RPC call per reading. It follows the head (a background loop, and an
+on-demand refresh, rate-limited, when a reading names a device or key it does not know yet), and
+starts over from the deployment block if the block it last saw was reorganized away.
 """
 
 from __future__ import annotations
@@ -76,6 +76,18 @@ class KeyRecord:
 
 
 @dataclass
+class SuspensionPeriod:
+    """A time the device was suspended: from `start` until `end` (None: still suspended)."""
+
+    start: int
+    end: int | None = None
+
+    def covers(self, timestamp: int) -> bool:
+        """True when `timestamp` falls inside the period (start included, end excluded)."""
+        return self.start <= timestamp and (self.end is None or timestamp < self.end)
+
+
+@dataclass
 class DeviceRecord:
     """A registered device and its key history (oldest key first)."""
 
@@ -87,6 +99,7 @@ class DeviceRecord:
     registrar: str
     metadata: Metadata
     keys: list[KeyRecord] = field(default_factory=list)
+    suspensions: list[SuspensionPeriod] = field(default_factory=list)
 
     @property
     def current_key(self) -> KeyRecord:
@@ -99,6 +112,14 @@ class DeviceRecord:
             if record.valid_from > timestamp:
                 continue
             return record if record.valid_at(timestamp) else None
+        return None
+
+    def suspension_at(self, timestamp: int) -> SuspensionPeriod | None:
+        """The suspension period `timestamp` falls in, as `DeviceRegistry.isSuspendedAt` finds it."""
+        for period in reversed(self.suspensions):
+            if period.start > timestamp:
+                continue
+            return period if period.covers(timestamp) else None
         return None
 
 
@@ -128,7 +149,12 @@ class RegistryState:
             device.current_key.valid_until, device.current_key.valid_until_block = timestamp, block_number
             device.keys.append(KeyRecord(PublicKey.from_tuple(args["key"]), timestamp, block_number))
         elif name == "DeviceStatusChanged":
+            previous = device.status
             device.status = DeviceStatus(int(args["newStatus"]))
+            if device.status is DeviceStatus.SUSPENDED:
+                device.suspensions.append(SuspensionPeriod(timestamp))
+            elif previous is DeviceStatus.SUSPENDED and device.status is DeviceStatus.ACTIVE:
+                device.suspensions[-1].end = timestamp
             if device.status is DeviceStatus.REVOKED:
                 device.current_key.valid_until, device.current_key.valid_until_block = timestamp, block_number
         elif name == "DeviceOwnershipTransferred":

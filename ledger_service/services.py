@@ -52,6 +52,8 @@ class Services:
             ledger.domain,
             registry,
             max_clock_skew=settings.max_clock_skew,
+            max_reading_age=settings.max_reading_age,
+            strict_time_order=settings.strict_time_order,
             limiter=RateLimiter(settings.device_rate, settings.device_burst),
             verify_processes=settings.verify_processes,
         )
@@ -85,6 +87,7 @@ class Services:
             },
             confirmations=self.settings.confirmations,
             use_finalized=self.settings.use_finalized,
+            final_depth=self.settings.final_depth,
             dispatch=dispatch,
         )
 

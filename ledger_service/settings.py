@@ -51,6 +51,18 @@ class Settings(BaseSettings):
         2, ge=0, le=64, description="Processes that check the signatures of batch requests (0: in the request thread)."
     )
     max_clock_skew: float = Field(300.0, ge=0, description="How far (seconds) a reading's timestamp may be ahead.")
+    max_reading_age: float = Field(
+        86_400.0, gt=0, description="How old (seconds, by its timestamp) a reading may be when it arrives."
+    )
+    strict_time_order: bool = Field(
+        False,
+        description="Refuse a reading dated in the same second as the device's previous one (default: only earlier).",
+    )
+    final_depth: int = Field(
+        64,
+        ge=1,
+        description="Blocks (the anchor's included) before a batch is final, where the chain has no `finalized` tag.",
+    )
     registry_poll: float = Field(1.0, gt=0, description="Seconds between the device registry cache's syncs.")
     index: bool = Field(True, description="Run the chain indexer (SQL mirror) as part of `provenance up`.")
     index_confirmations: int = Field(

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import func
+from sqlalchemy import and_, func, or_
 from sqlmodel import Session, col, select
 from web3.exceptions import Web3Exception
 
@@ -84,7 +84,7 @@ class OracleDaemon:
         self.evaluator = ThresholdEvaluator(self.periods_of)
         self.rules: dict[int, Rule] = {}
         self._devices: dict[int, list[bytes]] = {}  # rule id -> devices it watches
-        self._cursor: dict[bytes, int] = {}  # device -> last sequence evaluated
+        self._cursor: dict[bytes, tuple[int, int]] = {}  # device -> (key index, sequence) last evaluated
         self._refreshed = 0.0
         self._done: set[int] = set()  # rules with a live report (refreshed from the book each step)
 
@@ -149,11 +149,18 @@ class OracleDaemon:
             cursor = self._cursor.get(device)
             if cursor is None:
                 query = query.where(col(StoredReading.timestamp) >= since)
-            else:
-                query = query.where(col(StoredReading.sequence) > cursor)
-            rows = session.exec(query.order_by(col(StoredReading.sequence)).limit(_PAGE)).all()
+            else:  # a key rotation starts a fresh sequence space (docs/device-time.md)
+                key_index, sequence = cursor
+                query = query.where(
+                    or_(
+                        col(StoredReading.key_index) > key_index,
+                        and_(col(StoredReading.key_index) == key_index, col(StoredReading.sequence) > sequence),
+                    )
+                )
+            order = (col(StoredReading.key_index), col(StoredReading.sequence))
+            rows = session.exec(query.order_by(*order).limit(_PAGE)).all()
         if rows:
-            self._cursor[device] = rows[-1].sequence
+            self._cursor[device] = (rows[-1].key_index, rows[-1].sequence)
         return [
             Observed(r.id, device, r.sequence, r.timestamp, r.metric, int(r.value), r.scale, r.received_at, r.unit)
             for r in rows

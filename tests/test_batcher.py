@@ -202,6 +202,9 @@ class DownChain:
     def finalized_block(self) -> int | None:
         raise ChainError("connection refused")
 
+    def reset_nonce(self) -> None:
+        pass
+
 
 def test_chain_failure_keeps_the_batch_sealed_for_a_retry(services: Services, clock: Clock) -> None:
     device = new_device(services.ledger)

@@ -272,6 +272,7 @@ def test_suspended_and_revoked_devices_fail_now_but_past_readings_verify(ledger:
     reading = device.reading(timestamp=registered)
     signature = device.sign(reading, ledger.domain)
     digest = reading.digest(ledger.domain)
+    time.sleep(1.1)  # the suspension starts after the reading was taken
     ledger.suspend_device(d)
     assert not ledger.verify_reading(d, digest, signature)
     assert ledger.verify_signed_reading(reading, signature)
@@ -284,3 +285,66 @@ def test_suspended_and_revoked_devices_fail_now_but_past_readings_verify(ledger:
     assert ledger.verify_signed_reading(reading, signature)
     later = device.reading(timestamp=revoked_at)
     assert not ledger.verify_signed_reading(later, device.sign(later, ledger.domain))
+
+
+def test_reading_dated_inside_a_past_suspension_never_verifies_on_chain(ledger: Ledger) -> None:
+    """Attack: a reading dated while the device was suspended, presented after its reactivation."""
+    device = new_device(ledger, KeyType.SECP256K1)
+    d = device.device_id
+    registered = int(key_record(ledger, device, 0)[1])
+    time.sleep(1.1)
+    suspended_at = block_time(ledger, ledger.suspend_device(d))
+    time.sleep(1.1)
+    reactivated_at = block_time(ledger, ledger.reactivate_device(d))
+    assert registered < suspended_at < reactivated_at
+
+    assert ledger.registry.functions.suspensionCount(d).call() == 1
+    assert tuple(ledger.registry.functions.getSuspension(d, 0).call()) == (suspended_at, reactivated_at)
+    for timestamp, verifies in (
+        (registered, True),
+        (suspended_at - 1, True),
+        (suspended_at, False),
+        (reactivated_at - 1, False),
+        (reactivated_at, True),
+    ):
+        reading = device.reading(timestamp=timestamp)
+        signature = device.sign(reading, ledger.domain)
+        assert ledger.verify_signed_reading(reading, signature) is verifies, timestamp
+        digest = reading.digest(ledger.domain)
+        assert ledger.verify_reading_at(d, digest, signature, timestamp) is verifies, timestamp
+        assert ledger.registry.functions.isSuspendedAt(d, timestamp).call() is not verifies
+    assert ledger.verify_reading(d, device.reading().digest(ledger.domain), b"") is False  # still needs a signature
+    now = device.reading(timestamp=reactivated_at)
+    assert ledger.verify_reading(d, now.digest(ledger.domain), device.sign(now, ledger.domain))
+
+
+def test_every_suspension_is_kept_and_an_open_one_has_no_end(ledger: Ledger) -> None:
+    device = new_device(ledger, KeyType.P256)
+    d = device.device_id
+    first = block_time(ledger, ledger.suspend_device(d))
+    first_end = block_time(ledger, ledger.reactivate_device(d))
+    time.sleep(1.1)
+    second = block_time(ledger, ledger.suspend_device(d))
+    receipt = ledger.revoke_device(d)  # revocation leaves the open period open
+    assert ledger.registry.functions.suspensionCount(d).call() == 2
+    assert tuple(ledger.registry.functions.getSuspension(d, 0).call()) == (first, first_end)
+    assert tuple(ledger.registry.functions.getSuspension(d, 1).call()) == (second, 0)
+    assert ledger.registry.functions.isSuspendedAt(d, block_time(ledger, receipt) + 10**6).call()
+    with pytest.raises(ContractCustomError) as info:
+        ledger.registry.functions.getSuspension(d, 2).call()
+    assert ledger.client.errors.name_of(info.value) == "DeviceRegistryUnknownSuspension"
+    never = new_device(ledger)
+    assert ledger.registry.functions.suspensionCount(never.device_id).call() == 0
+    assert not ledger.registry.functions.isSuspendedAt(never.device_id, 2**64 - 1).call()
+
+
+def test_refused_suspension_changes_leave_no_period(ledger: Ledger, stranger: Ledger) -> None:
+    device = new_device(ledger)
+    d = device.device_id
+    assert error_of(lambda: ledger.reactivate_device(d)) == "DeviceRegistryInvalidStatus"
+    assert error_of(lambda: stranger.suspend_device(d)) == "DeviceRegistryUnauthorizedOwner"
+    ledger.suspend_device(d)
+    assert error_of(lambda: ledger.suspend_device(d)) == "DeviceRegistryInvalidStatus"
+    assert error_of(lambda: stranger.reactivate_device(d)) == "DeviceRegistryUnauthorizedOwner"
+    assert ledger.registry.functions.suspensionCount(d).call() == 1
+    assert ledger.registry.functions.getSuspension(d, 0).call()[1] == 0

@@ -186,6 +186,7 @@ class BatchView(_Open):
     sealed_at: float
     anchored_at: float | None
     confirmed_at: float | None
+    final_at: float | None = Field(None, description="When the anchor became final (status `final`)")
     chain_batch_id: int | None
     transaction_hash: str | None
     block_number: int | None

@@ -153,6 +153,10 @@ class Ledger:
         except Exception:  # noqa: BLE001 - nodes without the tag answer with various errors
             return None
 
+    def reset_nonce(self) -> None:
+        """Forgets the operator's cached nonce (a reorg may have dropped transactions it counted)."""
+        self.client.reset_nonce()
+
     def verify(self, root: bytes, leaf: bytes, proof: list[bytes]) -> bool:
         """`DataNotary.verify` on chain."""
         return bool(self.notary.functions.verify(root, leaf, proof).call())

@@ -32,6 +32,7 @@ def batch_view(batch: Batch) -> dict[str, Any]:
         "sealed_at": batch.sealed_at,
         "anchored_at": batch.anchored_at,
         "confirmed_at": batch.confirmed_at,
+        "final_at": batch.final_at,
         "chain_batch_id": batch.chain_batch_id,
         "transaction_hash": batch.transaction_hash,
         "block_number": batch.block_number,
@@ -61,7 +62,7 @@ def lag_report(services: Services) -> dict[str, Any]:
     with Session(services.engine) as session:
         last = session.exec(
             select(Batch)
-            .where(col(Batch.status).in_([BatchStatus.ANCHORED, BatchStatus.CONFIRMED]))
+            .where(col(Batch.status).in_([BatchStatus.ANCHORED, BatchStatus.CONFIRMED, BatchStatus.FINAL]))
             .order_by(col(Batch.id).desc())
             .limit(1)
         ).first()
@@ -79,7 +80,7 @@ def lag_report(services: Services) -> dict[str, Any]:
 @router.get("", responses=write_errors({422: "Malformed filter or paging"}), response_model=BatchPage)
 def list_batches(
     services: ServicesDep,
-    status: Annotated[str | None, Query(pattern="^(open|sealed|anchored|confirmed)$")] = None,
+    status: Annotated[str | None, Query(pattern="^(open|sealed|anchored|confirmed|final)$")] = None,
     order: Literal["desc", "asc"] = "desc",
     cursor: Annotated[int | None, Query(ge=0, description="`next_cursor` of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,

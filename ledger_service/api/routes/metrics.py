@@ -29,7 +29,7 @@ def metrics(request: Request, services: ServicesDep) -> Response:
         counts["pending_readings"]
     )
     batches = Gauge("provenance_batches", "Batches by status", ["status"], registry=registry)
-    for status in ("sealed", "anchored", "confirmed"):
+    for status in ("sealed", "anchored", "confirmed", "final"):
         batches.labels(status=status).set(counts[f"{status}_batches"])
     info = Store(services.engine).progress()
     if info is not None:
