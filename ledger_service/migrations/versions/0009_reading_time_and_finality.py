@@ -2,7 +2,7 @@
 readings, and the `final` batch status
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-01
 
 Cursors and readings stored before this revision are counted as key 0 of their device (the key
@@ -20,7 +20,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
