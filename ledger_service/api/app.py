@@ -23,6 +23,7 @@ from ledger_service.api.routes import (
     tokens,
 )
 from ledger_service.explorer import routes as explorer
+from ledger_service.ratelimit import RateLimiter
 from ledger_service.services import Services
 
 
@@ -43,7 +44,14 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     services.parties.admin_created_only(services.engine)  # requests never make a party
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestRateLimit, per_key=settings.api_key_rate, per_client=settings.api_client_rate)
+    app.add_middleware(
+        RequestRateLimit,
+        per_key=settings.api_key_rate,
+        per_client=settings.api_client_rate,
+        engine=services.engine,
+        per_ingest_client=settings.ingest_client_rate,
+    )
+    app.state.bad_signatures = RateLimiter(settings.client_bad_signature_rate, settings.client_bad_signature_burst)
     app.state.http_metrics = CollectorRegistry()
     app.add_middleware(RequestMetrics, registry=app.state.http_metrics)
     install_problem_handlers(app)
