@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from ledger_service.redact import redact, redact_value
+
 
 class ProvenanceError(Exception):
-    """Root of every error the service raises on purpose."""
+    """Root of every error the service raises on purpose. Its detail and context are redacted
+    when it is made (`ledger_service.redact`): no RPC URL or credential travels in one."""
 
     code = "provenance-error"
     status = 500
     title = "Internal error"
 
     def __init__(self, detail: str, **context: Any) -> None:
+        detail = redact(detail)
         super().__init__(detail)
         self.detail = detail
-        self.context = context
+        self.context = {k: redact_value(v) for k, v in context.items()}
 
 
 class ConfigurationError(ProvenanceError, ValueError):

@@ -97,6 +97,21 @@ class Settings(BaseSettings):
     mqtt_cert_file: Path | None = Field(None, description="Client certificate for MQTT over TLS (PEM).")
     mqtt_key_file: Path | None = Field(None, description="Private key of the MQTT client certificate (PEM).")
 
+    def model_post_init(self, context: object, /) -> None:
+        """Registers the secret settings, so that no error text, log line or stored error shows them."""
+        from ledger_service.redact import remember_settings
+
+        remember_settings(
+            [
+                self.operator_key.get_secret_value() if self.operator_key else None,
+                self.mqtt_password.get_secret_value() if self.mqtt_password else None,
+                self.rpc_url,
+                self.database_url,
+                self.broker_url,
+                self.ipfs_api_url,
+            ]
+        )
+
     @field_validator("log_level")
     @classmethod
     def _upper_level(cls, value: str) -> str:
