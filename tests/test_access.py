@@ -115,6 +115,23 @@ def test_metrics_count_requests_by_route_template(services: Services) -> None:
     assert "0x" + "ab" * 32 not in text  # ids never become labels
 
 
+def test_metric_labels_stay_bounded_whatever_clients_send(services: Services) -> None:
+    api = TestClient(create_app(services))
+    for _ in range(40):
+        noise = os.urandom(6).hex().upper()
+        api.request(f"X{noise}", "/v1/items")
+        api.request(f"Y{noise}", f"/{noise}/{noise}")
+        api.get(f"/nowhere/{noise}")
+        api.get(f"/explorer/static/{noise}.js")
+    text = api.get("/metrics").text
+    series = [line for line in text.splitlines() if line.startswith("provenance_http_requests_total{")]
+    assert len(series) <= 8, series  # not 160
+    assert 'method="OTHER",route="/v1/items"' in text
+    assert 'method="OTHER",route="unmatched"' in text and 'method="GET",route="unmatched",status="404"' in text
+    assert "nowhere" not in text
+    assert {line.split('method="')[1].split('"')[0] for line in series} <= {"GET", "OTHER"}
+
+
 def random_bearer() -> dict[str, str]:
     return {"Authorization": f"Bearer pl_{os.urandom(4).hex()}_{os.urandom(24).hex()}"}
 
