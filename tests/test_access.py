@@ -167,6 +167,7 @@ def test_a_token_flood_costs_at_most_one_lookup_per_allowed_request(services: Se
     access.is_valid = counting  # type: ignore[assignment]
     try:
         api = TestClient(create_app(with_settings(services, api_client_rate=1.0)))
+        block, devices = int(services.ledger.client.w3.eth.block_number), len(services.registry.devices())
         started = time.monotonic()
         codes = [api.post("/v1/devices", json={}, headers=random_bearer()).status_code for _ in range(200)]
         elapsed = time.monotonic() - started
@@ -174,6 +175,8 @@ def test_a_token_flood_costs_at_most_one_lookup_per_allowed_request(services: Se
         access.is_valid = original  # type: ignore[assignment]
     assert set(codes) == {401, 429} and codes[:2] == [401, 401]
     assert lookups == codes.count(401) <= 2 + elapsed + 1  # a burst of 2, then 1 a second
+    services.registry.refresh(force=True)
+    assert int(services.ledger.client.w3.eth.block_number) == block and len(services.registry.devices()) == devices
 
 
 def test_ingest_floods_are_limited_per_client_address(services: Services) -> None:
