@@ -85,6 +85,15 @@ def authenticate(engine: Engine, secret: str | None) -> ApiKey:
     return record
 
 
+def is_valid(engine: Engine, secret: str) -> bool:
+    """Whether `secret` is a known, unrevoked key (one indexed lookup by hash)."""
+    with Session(engine) as session:
+        found = session.exec(
+            select(ApiKey.id).where(ApiKey.key_hash == _hash(secret), col(ApiKey.revoked_at).is_(None))
+        ).first()
+    return found is not None
+
+
 def authorize(engine: Engine, secret: str | None, needed: Role) -> ApiKey:
     """The key behind `secret` if it is valid and has `needed` (or admin); raises otherwise."""
     record = authenticate(engine, secret)

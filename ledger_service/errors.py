@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from ledger_service.redact import redact, redact_value
+
 
 class ProvenanceError(Exception):
-    """Root of every error the service raises on purpose."""
+    """Root of every error the service raises on purpose. Its detail and context are redacted
+    when it is made (`ledger_service.redact`): no RPC URL or credential travels in one."""
 
     code = "provenance-error"
     status = 500
     title = "Internal error"
 
     def __init__(self, detail: str, **context: Any) -> None:
+        detail = redact(detail)
         super().__init__(detail)
         self.detail = detail
-        self.context = context
+        self.context = {k: redact_value(v) for k, v in context.items()}
 
 
 class ConfigurationError(ProvenanceError, ValueError):
@@ -237,3 +241,52 @@ class TrustAnchorError(ProvenanceError, ValueError):
     code = "invalid-trust-anchor"
     status = 422
     title = "Invalid trust anchor"
+
+
+# Tenant isolation and ingest floods (issue 13)
+
+
+class UnknownParty(ProvenanceError, LookupError):
+    """A party named in a request does not exist: parties are created by admins only."""
+
+    code = "unknown-party"
+    status = 422
+    title = "Unknown party"
+
+
+class PartyExists(ProvenanceError, ValueError):
+    """A party with this name exists already."""
+
+    code = "party-exists"
+    status = 409
+    title = "Party exists"
+
+
+class NotDeviceOwner(Forbidden):
+    """The API key's party does not own the device on chain."""
+
+    code = "not-device-owner"
+    title = "Not the device's owner"
+
+
+class OwnerNotKeyParty(Forbidden):
+    """A key acting for a party may register devices owned by that party only."""
+
+    code = "owner-not-key-party"
+    title = "Owner is not the key's party"
+
+
+class TooManyBadSignatures(ReadingRejected):
+    """A batch held more readings with bad signatures than allowed; checking stopped, nothing was stored."""
+
+    code = "too-many-bad-signatures"
+    title = "Too many bad signatures"
+
+
+class BadSignatureBudgetSpent(ProvenanceError, PermissionError):
+    """This client address sent more bad signatures than its budget allows; its readings are not
+    checked until the budget refills."""
+
+    code = "bad-signature-budget-spent"
+    status = 429
+    title = "Too many bad signatures from this client"

@@ -46,7 +46,7 @@ from ledger_service.models import DeviceCursor, StoredReading
 from ledger_service.ratelimit import RateLimiter
 from ledger_service.readings import Domain, Reading, reading_leaf
 from ledger_service.registry import DeviceRecord, DeviceStatus, KeyRecord, RegistryCache
-from ledger_service.sigcheck import Job, KeyTuple, SignaturePool, key_tuple
+from ledger_service.sigcheck import Job, KeyTuple, SignaturePool, key_tuple, too_many_bad_signatures
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +221,9 @@ class Ingestor:
         )
 
     def _device(self, device_id: bytes, refresh: bool = True) -> DeviceRecord:
-        device = self.registry.get(device_id, refresh=refresh)
+        device = self.registry.get(device_id, refresh=False)
+        if device is None and refresh and self.registry.refresh(wait=False):  # never sleeps on a request thread
+            device = self.registry.get(device_id, refresh=False)
         if device is None:
             raise UnknownDevice(f"device 0x{device_id.hex()} is not registered", device_id=device_id)
         if device.status is DeviceStatus.REVOKED:
@@ -265,14 +267,24 @@ class Ingestor:
         except ReadingRejected as exc:
             return exc
 
-    def verify_many(self, items: Sequence[tuple[Reading, bytes]]) -> list[VerifiedReading | ReadingRejected]:
+    def verify_many(
+        self, items: Sequence[tuple[Reading, bytes]], max_bad: int | None = None
+    ) -> list[VerifiedReading | ReadingRejected]:
         """Verifies every reading. With worker processes, the signatures are checked there and
-        only the readings that fail come back here for the full check that names the reason."""
+        only the readings that fail come back here for the full check that names the reason.
+        More than `max_bad` bad signatures stop the checks: `TooManyBadSignatures`."""
         if not self.registry.knows({reading.device_id for reading, _ in items}):
-            self.registry.refresh()  # once for the request, not once per unknown device
+            self.registry.refresh(wait=False)  # once for the request, not once per unknown device; never sleeps
         pool = self._signature_pool()
         if pool is None or len(items) < 256:
-            return [self._verify_or_refusal(item) for item in items]
+            checked: list[VerifiedReading | ReadingRejected] = []
+            bad = 0
+            for item in items:
+                checked.append(self._verify_or_refusal(item))
+                bad += isinstance(checked[-1], InvalidSignature | KeyRotated)
+                if max_bad is not None and bad > max_bad:
+                    raise too_many_bad_signatures(max_bad)
+            return checked
         results: list[VerifiedReading | ReadingRejected | None] = [None] * len(items)
         jobs: list[Job] = []
         positions: list[tuple[int, DeviceRecord]] = []
@@ -296,7 +308,9 @@ class Ingestor:
                 continue
             jobs.append((reading.as_tuple(), signature, known[1]))
             positions.append((index, known[0]))
-        for (index, device), (valid, digest, leaf) in zip(positions, pool.check(self.domain, jobs), strict=True):
+        for (index, device), (valid, digest, leaf) in zip(
+            positions, pool.check(self.domain, jobs, max_bad), strict=True
+        ):
             reading, signature = items[index]
             if not valid:
                 results[index] = self._verify_or_refusal(items[index])  # names the reason, or finds a fresh key
@@ -310,10 +324,11 @@ class Ingestor:
             results[index] = VerifiedReading(reading, signature, digest, key_label(current), leaf, len(device.keys) - 1)
         return [r for r in results if r is not None]
 
-    def ingest_many(self, items: Sequence[tuple[Reading, bytes]]) -> list[ItemResult]:
+    def ingest_many(self, items: Sequence[tuple[Reading, bytes]], max_bad: int | None = None) -> list[ItemResult]:
         """Verifies and stores a batch: every reading gets its own result; the good ones are stored
-        together in one transaction, committed before this returns."""
-        checked = self.verify_many(items)
+        together in one transaction, committed before this returns (nothing when more than
+        `max_bad` signatures fail: `TooManyBadSignatures`)."""
+        checked = self.verify_many(items, max_bad)
         results: list[ItemResult | None] = [None] * len(items)
         accepted: list[tuple[int, VerifiedReading]] = []
         per_device: dict[bytes, list[int]] = {}

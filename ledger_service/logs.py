@@ -1,4 +1,5 @@
-"""Structured logging: key=value text for people, JSON lines for machines."""
+"""Structured logging: key=value text for people, JSON lines for machines. Every line is
+redacted (`ledger_service.redact`) before it is written: no RPC URL secret or credential."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import logging
 import sys
 import time
 from typing import Any
+
+from ledger_service.redact import redact
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",
@@ -33,7 +36,7 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return redact(json.dumps(entry, default=str))
 
 
 class TextFormatter(logging.Formatter):
@@ -47,7 +50,7 @@ class TextFormatter(logging.Formatter):
             line += f"  {extras}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
-        return line
+        return redact(line)
 
 
 def configure_logging(level: str = "INFO", as_json: bool = False) -> None:

@@ -69,6 +69,7 @@ import re
 import ssl
 import threading
 from dataclasses import dataclass, replace
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
 
@@ -82,6 +83,7 @@ from pydantic import ValidationError
 from ledger_service.api.schemas import ReadingIn
 from ledger_service.errors import ProvenanceError
 from ledger_service.ingest import Ingestor, ItemResult
+from ledger_service.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +117,20 @@ class _Refused(Exception):
 
 class _Stopping(Exception):
     """The worker was told to stop while retrying: the message is left unacknowledged."""
+
+
+def client_tls_context(
+    ca_file: str | Path | None, cert_file: str | Path | None = None, key_file: str | Path | None = None
+) -> ssl.SSLContext:
+    """A TLS client context that checks the broker against `ca_file` (the system's CAs when None)
+    and presents `cert_file`/`key_file` as the client certificate when given."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca_file) if ca_file else None)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if cert_file is not None:
+        context.load_cert_chain(str(cert_file), str(key_file) if key_file is not None else None)
+    elif key_file is not None:
+        raise ValueError("an MQTT client key needs its certificate (PROVENANCE_MQTT_CERT_FILE)")
+    return context
 
 
 @dataclass(frozen=True)
@@ -223,6 +239,28 @@ class MqttIngest:
         self._failure: str | None = None
         self._subscribe_mid: int | None = None
         self._worker: threading.Thread | None = None
+
+    @classmethod
+    def from_settings(cls, ingestor: Ingestor, settings: Settings) -> MqttIngest:
+        """The ingest the settings describe (`PROVENANCE_MQTT_*`), over TLS when asked or when a
+        CA file or client certificate is set."""
+        if not settings.mqtt_host:
+            raise ValueError("no MQTT broker is configured (PROVENANCE_MQTT_HOST)")
+        secure = settings.mqtt_tls or any((settings.mqtt_ca_file, settings.mqtt_cert_file, settings.mqtt_key_file))
+        return cls(
+            ingestor,
+            settings.mqtt_host,
+            settings.mqtt_port,
+            topic_prefix=settings.mqtt_topic_prefix,
+            client_id=settings.mqtt_client_id,
+            username=settings.mqtt_username,
+            password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
+            tls_context=(
+                client_tls_context(settings.mqtt_ca_file, settings.mqtt_cert_file, settings.mqtt_key_file)
+                if secure
+                else None
+            ),
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -452,6 +490,9 @@ class MqttIngest:
         delay = self.retry_delay
         while True:
             try:
+                registry = self.ingestor.registry
+                if not registry.knows({bytes.fromhex(b.device_id[2:]) for b in bodies}):
+                    registry.refresh()  # this worker thread may wait for the registry's next sync slot
                 return self.ingestor.ingest_many([(b.to_reading(), b.signature_bytes()) for b in bodies])
             except Exception:  # noqa: BLE001 - database or chain trouble: retry, never acknowledge
                 self._count(retries=1)

@@ -41,3 +41,25 @@ class RateLimiter:
         full = [k for k, (tokens, last) in self._buckets.items() if tokens + (now - last) * self.rate >= self.burst]
         for key in full:
             del self._buckets[key]
+
+    def available(self, key: Hashable) -> float:
+        """The tokens `key` holds now (the burst for a key never seen); takes nothing."""
+        if self.rate <= 0:
+            return float("inf")
+        now = self.clock()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self.burst, now))
+            return min(self.burst, tokens + (now - last) * self.rate)
+
+    def spend(self, key: Hashable, count: float) -> None:
+        """Takes `count` tokens whatever the bucket holds: it may go below zero, and then refills
+        from there (a cost known only after the work was done)."""
+        if self.rate <= 0 or count <= 0:
+            return
+        now = self.clock()
+        with self._lock:
+            if len(self._buckets) >= self.max_keys:
+                self._forget_full(now)
+            tokens, last = self._buckets.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            self._buckets[key] = (tokens - count, now)

@@ -179,15 +179,7 @@ def mqtt_ingest(services: Services) -> Iterator[MqttIngest | None]:
     if not settings.mqtt_host:
         yield None
         return
-    ingest = MqttIngest(
-        services.ingestor,
-        settings.mqtt_host,
-        settings.mqtt_port,
-        topic_prefix=settings.mqtt_topic_prefix,
-        client_id=settings.mqtt_client_id,
-        username=settings.mqtt_username,
-        password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
-    )
+    ingest = MqttIngest.from_settings(services.ingestor, settings)
     ingest.start()
     try:
         yield ingest

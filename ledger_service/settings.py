@@ -91,6 +91,38 @@ class Settings(BaseSettings):
     solc: Path | None = Field(None, description="Solidity compiler; default a native solc on PATH, else scripts/solc.")
     log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")
     log_json: bool = Field(False, description="Write logs as JSON lines instead of text.")
+    # Tenants, floods and secrets (issue 13)
+    ingest_client_rate: float = Field(
+        500.0, ge=0, description="Ingest requests per second one client address may make without a key (0: off)."
+    )
+    max_bad_signatures: int = Field(
+        64, ge=0, description="A batch request is refused once more than this many of its signatures fail."
+    )
+    client_bad_signature_rate: float = Field(
+        20.0, ge=0, description="Bad signatures per second a client address may send on average (0: off)."
+    )
+    client_bad_signature_burst: float = Field(
+        128.0, ge=1, description="Bad signatures a client address may send at once above its rate."
+    )
+    mqtt_tls: bool = Field(False, description="Connect to the MQTT broker over TLS (implied by a CA file).")
+    mqtt_ca_file: Path | None = Field(None, description="CA certificate(s) that sign the MQTT broker's certificate.")
+    mqtt_cert_file: Path | None = Field(None, description="Client certificate for MQTT over TLS (PEM).")
+    mqtt_key_file: Path | None = Field(None, description="Private key of the MQTT client certificate (PEM).")
+
+    def model_post_init(self, context: object, /) -> None:
+        """Registers the secret settings, so that no error text, log line or stored error shows them."""
+        from ledger_service.redact import remember_settings
+
+        remember_settings(
+            [
+                self.operator_key.get_secret_value() if self.operator_key else None,
+                self.mqtt_password.get_secret_value() if self.mqtt_password else None,
+                self.rpc_url,
+                self.database_url,
+                self.broker_url,
+                self.ipfs_api_url,
+            ]
+        )
 
     @field_validator("log_level")
     @classmethod

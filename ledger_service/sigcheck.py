@@ -12,6 +12,7 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
 
+from ledger_service.errors import TooManyBadSignatures
 from ledger_service.keys import KeyType, PublicKey
 from ledger_service.readings import Domain, Reading, reading_leaf
 
@@ -19,6 +20,17 @@ ReadingTuple = tuple[bytes, int, int, str, int, int, str, bytes]
 KeyTuple = tuple[int, str | None, int | None, int | None]
 Job = tuple[ReadingTuple, bytes, KeyTuple]
 Outcome = tuple[bool, bytes, bytes]
+#: Jobs per chunk when checks stop at a number of bad signatures (bounds the work after the limit).
+BOUNDED_CHUNK = 128
+
+
+def too_many_bad_signatures(limit: int) -> TooManyBadSignatures:
+    """The refusal of a batch whose bad signatures passed `limit`."""
+    return TooManyBadSignatures(
+        f"more than {limit} readings of the batch have signatures that do not verify; checking stopped and "
+        "nothing was stored",
+        max_bad_signatures=limit,
+    )
 
 
 @lru_cache(maxsize=65536)
@@ -58,18 +70,29 @@ class SignaturePool:
         self.processes = processes
         self._pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
 
-    def check(self, domain: Domain, jobs: list[Job]) -> list[Outcome]:
-        """Outcomes in job order (no jobs: just makes sure every process has started)."""
+    def check(self, domain: Domain, jobs: list[Job], max_invalid: int | None = None) -> list[Outcome]:
+        """Outcomes in job order (no jobs: just makes sure every process has started). With
+        `max_invalid`, jobs go out in small chunks and the checks stop (the chunks not started
+        are cancelled) once more than that many signatures failed: `TooManyBadSignatures`."""
         if not jobs:
             for started in [self._pool.submit(_ready) for _ in range(self.processes)]:
                 started.result()
             return []
         size = max(64, -(-len(jobs) // (self.processes * 2)))
+        if max_invalid is not None:
+            size = min(size, BOUNDED_CHUNK)
         chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
         futures = [self._pool.submit(check_chunk, domain.chain_id, domain.verifying_contract, c) for c in chunks]
         outcomes: list[Outcome] = []
+        invalid = 0
         for future in futures:
-            outcomes.extend(future.result())
+            chunk = future.result()
+            outcomes.extend(chunk)
+            invalid += sum(1 for valid, _, _ in chunk if not valid)
+            if max_invalid is not None and invalid > max_invalid:
+                for pending in futures:
+                    pending.cancel()
+                raise too_many_bad_signatures(max_invalid)
         return outcomes
 
     def close(self) -> None:

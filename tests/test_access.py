@@ -4,13 +4,18 @@ are not counted."""
 
 from __future__ import annotations
 
+import os
+import time
+from typing import Any
+
+import pytest
 from fastapi.testclient import TestClient
 
 from ledger_service.api.app import create_app
 from ledger_service.apikeys import Role, create_key, revoke_key
 from ledger_service.services import Services
-from tests.factories import new_device, signed_body
-from tests.test_api import assert_problem
+from tests.factories import body_of, new_device, signed_body
+from tests.test_api import assert_problem, stored_count
 
 
 def with_settings(services: Services, **changes: object) -> Services:
@@ -40,6 +45,8 @@ def test_reads_are_public_by_default(services: Services) -> None:
 
 def test_clients_and_keys_past_their_rate_get_429(services: Services) -> None:
     api = TestClient(create_app(with_settings(services, api_client_rate=2.0, api_key_rate=3.0)))
+    _, secret = create_key(services.engine, "busy", [Role.CUSTODIAN])
+    assert api.get("/v1/items", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
     # a client address: a burst of 2 s worth (4), then refused with Retry-After
     answers = [api.get("/v1/items") for _ in range(6)]
     assert [a.status_code for a in answers[:4]] == [200] * 4
@@ -48,10 +55,9 @@ def test_clients_and_keys_past_their_rate_get_429(services: Services) -> None:
     assert int(refused.headers["retry-after"]) >= 1
     # probes are not counted; a key has its own bucket, whatever the address
     assert all(api.get("/healthz").status_code == 200 for _ in range(10))
-    _, secret = create_key(services.engine, "busy", [Role.CUSTODIAN])
     keyed = [api.get("/v1/items", headers={"Authorization": f"Bearer {secret}"}) for _ in range(8)]
-    assert [a.status_code for a in keyed[:6]] == [200] * 6 and keyed[-1].status_code == 429
-    # device ingest without a key is limited per device, not per address
+    assert [a.status_code for a in keyed[:5]] == [200] * 5 and keyed[-1].status_code == 429
+    # device ingest without a key has its own, larger bucket per address
     device = new_device(services.ledger)
     posted = [api.post("/v1/readings", json=signed_body(device, services.ledger.domain)) for _ in range(8)]
     assert all(p.status_code == 201 for p in posted)
@@ -107,3 +113,121 @@ def test_metrics_count_requests_by_route_template(services: Services) -> None:
     assert 'provenance_http_requests_total{method="GET",route="/v1/items/{item_id}",status="422"} 1.0' in text
     assert 'provenance_http_request_seconds_count{method="GET",route="/v1/items/{item_id}"} 4.0' in text
     assert "0x" + "ab" * 32 not in text  # ids never become labels
+
+
+def test_metric_labels_stay_bounded_whatever_clients_send(services: Services) -> None:
+    api = TestClient(create_app(services))
+    for _ in range(40):
+        noise = os.urandom(6).hex().upper()
+        api.request(f"X{noise}", "/v1/items")
+        api.request(f"Y{noise}", f"/{noise}/{noise}")
+        api.get(f"/nowhere/{noise}")
+        api.get(f"/explorer/static/{noise}.js")
+    text = api.get("/metrics").text
+    series = [line for line in text.splitlines() if line.startswith("provenance_http_requests_total{")]
+    assert len(series) <= 8, series  # not 160
+    assert 'method="OTHER",route="/v1/items"' in text
+    assert 'method="OTHER",route="unmatched"' in text and 'method="GET",route="unmatched",status="404"' in text
+    assert "nowhere" not in text
+    assert {line.split('method="')[1].split('"')[0] for line in series} <= {"GET", "OTHER"}
+
+
+def random_bearer() -> dict[str, str]:
+    return {"Authorization": f"Bearer pl_{os.urandom(4).hex()}_{os.urandom(24).hex()}"}
+
+
+@pytest.mark.parametrize("path", ["/v1/items", "/v1/devices", "/explorer"])
+def test_random_bearer_tokens_get_401_and_use_up_the_client_bucket(services: Services, path: str) -> None:
+    api = TestClient(create_app(with_settings(services, api_client_rate=2.0, api_key_rate=100.0)))
+    _, secret = create_key(services.engine, "tenant", [Role.CUSTODIAN])
+    tenant = {"Authorization": f"Bearer {secret}"}
+    assert api.get(path, headers=tenant).status_code == 200
+    answers = [api.get(path, headers=random_bearer()) for _ in range(6)]
+    for answer in answers[:4]:  # a burst of 4, each a fresh token: no fresh bucket
+        assert_problem(answer, 401, "unauthorized")
+        assert answer.headers["www-authenticate"] == "Bearer"
+    assert_problem(answers[-1], 429, "too-many-requests")
+    assert_problem(api.get(path), 429, "too-many-requests")  # the same address, without a token
+    other = TestClient(create_app(services), client=("192.0.2.7", 4000))  # another address is not hit
+    assert_problem(other.get(path, headers=random_bearer()), 401, "unauthorized")
+    assert api.get(path, headers=tenant).status_code == 200  # a valid key keeps its own bucket
+
+
+def test_a_token_flood_costs_at_most_one_lookup_per_allowed_request(services: Services) -> None:
+    from ledger_service.api import access
+
+    lookups = 0
+    original = access.is_valid
+
+    def counting(engine: Any, secret: str) -> bool:
+        nonlocal lookups
+        lookups += 1
+        return original(engine, secret)
+
+    access.is_valid = counting  # type: ignore[assignment]
+    try:
+        api = TestClient(create_app(with_settings(services, api_client_rate=1.0)))
+        block, devices = int(services.ledger.client.w3.eth.block_number), len(services.registry.devices())
+        started = time.monotonic()
+        codes = [api.post("/v1/devices", json={}, headers=random_bearer()).status_code for _ in range(200)]
+        elapsed = time.monotonic() - started
+    finally:
+        access.is_valid = original  # type: ignore[assignment]
+    assert set(codes) == {401, 429} and codes[:2] == [401, 401]
+    assert lookups == codes.count(401) <= 2 + elapsed + 1  # a burst of 2, then 1 a second
+    services.registry.refresh(force=True)
+    assert int(services.ledger.client.w3.eth.block_number) == block and len(services.registry.devices()) == devices
+
+
+def test_ingest_floods_are_limited_per_client_address(services: Services) -> None:
+    api = TestClient(create_app(with_settings(services, ingest_client_rate=2.0)))
+    stranger = new_device(None)
+    domain = services.ledger.domain
+    answers = [api.post("/v1/readings", json=signed_body(stranger, domain)) for _ in range(4)]
+    assert {a.json()["code"] for a in answers} == {"unknown-device"}
+    assert_problem(api.post("/v1/readings", json=signed_body(stranger, domain)), 429, "too-many-requests")
+    batch = {"readings": [signed_body(stranger, domain)]}
+    refused = assert_problem(api.post("/v1/readings/batch", json=batch), 429, "too-many-requests")
+    assert refused["retry_after"] >= 1
+    # another address is not affected, and reads have their own bucket
+    other = TestClient(create_app(services), client=("192.0.2.8", 4000))
+    device = new_device(services.ledger)
+    assert other.post("/v1/readings", json=signed_body(device, domain)).status_code == 201
+    assert api.get("/v1/items").status_code == 200
+    assert stored_count(services) == 1
+
+
+def test_no_request_thread_sleeps_waiting_for_the_registry(services: Services) -> None:
+    """A flood of unknown device ids finds the registry's sync slot taken; the requests are
+    answered without any thread sleeping (a sleep here fails the request)."""
+    from ledger_service import registry
+
+    api = TestClient(create_app(services))
+    domain = services.ledger.domain
+    real_sleep = registry.time.sleep
+
+    def no_sleep(seconds: float) -> None:
+        raise AssertionError(f"a request thread slept {seconds}s")
+
+    registry.time.sleep = no_sleep  # type: ignore[assignment]
+    try:
+        started = time.monotonic()
+        for _ in range(20):
+            assert_problem(api.post("/v1/readings", json=signed_body(new_device(None), domain)), 422, "unknown-device")
+            stranger = new_device(None)
+            batch = {"readings": [signed_body(stranger, domain) for _ in range(3)]}
+            assert {r["code"] for r in api.post("/v1/readings/batch", json=batch).json()["results"]} == {
+                "unknown-device"
+            }
+        elapsed = time.monotonic() - started
+        # a device registered a moment ago is still found: the wait for the slot is on the event loop
+        device = new_device(services.ledger)
+        assert api.post("/v1/readings", json=signed_body(device, domain)).status_code == 201
+        forged = device.reading()
+        other = new_device(None)
+        assert_problem(
+            api.post("/v1/readings", json=body_of(forged, other.sign(forged, domain))), 422, "invalid-signature"
+        )
+    finally:
+        registry.time.sleep = real_sleep  # type: ignore[assignment]
+    assert elapsed < 60

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -140,7 +142,7 @@ def test_forged_readings_do_not_use_up_a_device_rate(make_api: Callable[..., Any
 def test_unknown_devices_and_forgeries_cost_one_registry_sync_not_one_each(
     make_api: Callable[..., Any], size: int
 ) -> None:
-    api, services = make_api(verify_processes=2)
+    api, services = make_api(verify_processes=2, max_bad_signatures=size, client_bad_signature_burst=size)
     domain = services.ledger.domain
     known = new_device(services.ledger)
     services.registry.refresh(force=True)
@@ -161,4 +163,74 @@ def test_unknown_devices_and_forgeries_cost_one_registry_sync_not_one_each(
     result = api.post("/v1/readings/batch", json={"readings": strangers + forged}).json()
     assert {r["code"] for r in result["results"]} == {"unknown-device", "invalid-signature"}
     assert syncs <= 2, f"{syncs} registry syncs for one request"
+    assert stored_count(services) == 0
+
+
+def forged_batch(services: Services, count: int) -> list[dict[str, Any]]:
+    """`count` readings naming a registered device, each signed by some other key."""
+    domain = services.ledger.domain
+    victim, forger = new_device(services.ledger), DeviceKey.generate(KeyType.SECP256K1)
+    bodies = []
+    for _ in range(count):
+        reading = victim.reading()
+        bodies.append(body_of(reading, forger.sign(reading.digest(domain))))
+    return bodies
+
+
+@pytest.mark.parametrize("processes", [0, 2], ids=["in-thread", "worker-processes"])
+def test_five_thousand_forged_signatures_are_cheap_and_do_not_block_others(
+    make_api: Callable[..., Any], processes: int
+) -> None:
+    api, services = make_api(verify_processes=processes, max_batch_readings=5000, device_rate=0)
+    services.ingestor.warm_up()
+    forged = forged_batch(services, 5000)
+    honest = new_device(services.ledger)
+    domain = services.ledger.domain
+    services.registry.refresh(force=True)
+    checks = 0
+    original = services.ingestor._verify_or_refusal
+
+    def counting(item: Any) -> Any:
+        nonlocal checks
+        checks += 1
+        return original(item)
+
+    services.ingestor._verify_or_refusal = counting  # type: ignore[method-assign]
+    answers: dict[str, Any] = {}
+
+    def attack() -> None:
+        answers["forged"] = api.post("/v1/readings/batch", json={"readings": forged})
+
+    attacker = threading.Thread(target=attack)
+    started = time.monotonic()
+    attacker.start()
+    other = TestClient(api.app, client=("192.0.2.9", 4000))
+    honest_started = time.monotonic()
+    assert other.post("/v1/readings", json=signed_body(honest, domain)).status_code == 201
+    honest_took = time.monotonic() - honest_started
+    attacker.join(timeout=120)
+    took = time.monotonic() - started
+    problem = assert_problem(answers["forged"], 422, "too-many-bad-signatures")
+    assert problem["max_bad_signatures"] == 64
+    assert checks <= 65  # the full check (which names the reason) ran for at most the limit
+    assert stored_count(services) == 1
+    print(f"5000 forged, {processes} processes: refused in {took:.2f}s; an honest reading meanwhile {honest_took:.2f}s")
+    assert took < 10 and honest_took < 10, (took, honest_took)
+
+
+def test_a_client_that_keeps_forging_runs_out_of_signature_checks(make_api: Callable[..., Any]) -> None:
+    api, services = make_api(max_bad_signatures=8, client_bad_signature_rate=0.5, client_bad_signature_burst=20)
+    forged = forged_batch(services, 30)
+    assert_problem(api.post("/v1/readings/batch", json={"readings": forged[:30]}), 422, "too-many-bad-signatures")
+    assert_problem(api.post("/v1/readings/batch", json={"readings": forged[:30]}), 422, "too-many-bad-signatures")
+    # 18 bad signatures spent of 20: a batch may now hold 2 at most, then the budget is gone
+    assert_problem(api.post("/v1/readings/batch", json={"readings": forged[:5]}), 422, "too-many-bad-signatures")
+    spent = assert_problem(
+        api.post("/v1/readings/batch", json={"readings": forged[:1]}), 429, "bad-signature-budget-spent"
+    )
+    assert spent["retry_after"] > 0
+    assert_problem(api.post("/v1/readings", json=forged[0]), 429, "bad-signature-budget-spent")
+    # another address is not affected
+    other = TestClient(api.app, client=("192.0.2.10", 4000))
+    assert_problem(other.post("/v1/readings", json=forged[0]), 422, "invalid-signature")
     assert stored_count(services) == 0

@@ -217,8 +217,10 @@ def test_device_api_reads_filters_and_refuses_what_the_contract_refuses(
     new_owner = Account.create().address
     moved = api.post(f"{path}/transfer", json={"new_owner": new_owner}, headers=admin_key)
     assert moved.json()["owner"] == new_owner
+    block = int(services.ledger.client.w3.eth.block_number)
     problem = assert_problem(api.post(f"{path}/suspend", headers=admin_key), 403, "not-device-owner")
-    assert problem["contract_error"] == "DeviceRegistryUnauthorizedOwner"
+    assert problem["owner"] == new_owner  # refused before anything is sent
+    assert int(services.ledger.client.w3.eth.block_number) == block
     assert api.get("/v1/devices", params={"owner": new_owner}).json()["count"] == 1
     assert_problem(api.get("/v1/devices", params={"status": "lost"}), 422, "validation-error")
 

@@ -394,3 +394,180 @@ def test_start_fails_when_the_broker_cannot_be_reached() -> None:
 def test_invalid_options_are_refused(bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         MqttIngest(cast(Ingestor, None), "127.0.0.1", **bad)
+
+
+# MQTT over TLS with client certificates, on a broker of the test's own
+
+
+def _write_cert(
+    path: Any, subject: str, key: Any, issuer: tuple[Any, Any] | None, server: bool = False, ca: bool = False
+) -> Any:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+    issuer_cert, issuer_key = issuer if issuer else (None, key)
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer_cert.subject if issuer_cert else name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if ca:
+        builder = builder.add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+        )
+    else:
+        usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
+        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+    if server:
+        import ipaddress
+
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+    cert = builder.sign(issuer_key, hashes.SHA256())
+    path.with_suffix(".pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    path.with_suffix(".key").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    path.with_suffix(".key").chmod(0o600)
+    return cert
+
+
+@pytest.fixture
+def tls_broker(tmp_path: Any) -> Iterator[dict[str, Any]]:
+    """A Mosquitto of this test's own with a TLS listener that requires client certificates
+    signed by the test's CA; stopped at the end."""
+    import getpass
+    import shutil
+    import subprocess
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from ledger_service.chain.node import free_port
+
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not os.path.exists(binary):
+        require_service("Mosquitto binary", binary)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = _write_cert(tmp_path / "ca", "provenance test CA", ca_key, None, ca=True)
+    _write_cert(tmp_path / "server", "127.0.0.1", ec.generate_private_key(ec.SECP256R1()), (ca, ca_key), server=True)
+    _write_cert(tmp_path / "client", "gateway-1", ec.generate_private_key(ec.SECP256R1()), (ca, ca_key))
+    rogue_key = ec.generate_private_key(ec.SECP256R1())
+    rogue_ca = _write_cert(tmp_path / "rogue-ca", "rogue CA", rogue_key, None, ca=True)
+    _write_cert(tmp_path / "rogue", "gateway-2", ec.generate_private_key(ec.SECP256R1()), (rogue_ca, rogue_key))
+    port = free_port()
+    config = tmp_path / "mosquitto.conf"
+    config.write_text(
+        "\n".join(
+            [
+                "persistence false",
+                "log_dest stderr",
+                f"user {getpass.getuser()}",  # as root, mosquitto would switch to a user who cannot read the keys
+                f"listener {port} 127.0.0.1",
+                f"cafile {tmp_path / 'ca.pem'}",
+                f"certfile {tmp_path / 'server.pem'}",
+                f"keyfile {tmp_path / 'server.key'}",
+                "require_certificate true",
+                "use_identity_as_username true",
+                "allow_anonymous true",
+                "",
+            ]
+        )
+    )
+    log = (tmp_path / "mosquitto.log").open("wb")
+    process = subprocess.Popen([binary, "-c", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"mosquitto did not start: {(tmp_path / 'mosquitto.log').read_text()}") from None
+                time.sleep(0.05)
+        yield {"port": port, "dir": tmp_path}
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def _tls_settings(services: Services, broker: dict[str, Any], prefix: str, client: str | None) -> Any:
+    folder = broker["dir"]
+    return services.settings.model_copy(
+        update={
+            "mqtt_host": "127.0.0.1",
+            "mqtt_port": broker["port"],
+            "mqtt_topic_prefix": prefix,
+            "mqtt_client_id": f"test-tls-{uuid.uuid4().hex[:8]}",
+            "mqtt_ca_file": folder / "ca.pem",
+            "mqtt_cert_file": folder / f"{client}.pem" if client else None,
+            "mqtt_key_file": folder / f"{client}.key" if client else None,
+        }
+    )
+
+
+def test_ingest_over_tls_with_a_client_certificate(
+    services: Services, tls_broker: dict[str, Any], prefix: str, device: Device
+) -> None:
+    from ledger_service.mqtt_ingest import client_tls_context
+
+    ingest = MqttIngest.from_settings(services.ingestor, _tls_settings(services, tls_broker, prefix, "client"))
+    ingest.start(timeout=5)
+    try:
+        publisher = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5)
+        folder = tls_broker["dir"]
+        publisher.tls_set_context(client_tls_context(folder / "ca.pem", folder / "client.pem", folder / "client.key"))
+        publisher.connect("127.0.0.1", tls_broker["port"])
+        publisher.loop_start()
+        try:
+            body = signed_body(device, services.ledger.domain)
+            topic = f"{prefix}/0x{device.device_id.hex()}/readings"
+            publisher.publish(topic, json.dumps(body).encode(), qos=1).wait_for_publish(WAIT)
+            assert len(wait_for_stored(services, 1)) == 1
+        finally:
+            publisher.disconnect()
+            publisher.loop_stop()
+    finally:
+        ingest.stop()
+
+
+@pytest.mark.parametrize("client", [None, "rogue"], ids=["no-certificate", "certificate-of-another-ca"])
+def test_a_client_without_an_accepted_certificate_is_refused(
+    services: Services, tls_broker: dict[str, Any], prefix: str, client: str | None
+) -> None:
+    ingest = MqttIngest.from_settings(services.ingestor, _tls_settings(services, tls_broker, prefix, client))
+    with pytest.raises(MqttError):
+        ingest.start(timeout=3)
+    ingest.stop()
+    plain = MqttIngest.from_settings(
+        services.ingestor,
+        _tls_settings(services, tls_broker, prefix, None).model_copy(update={"mqtt_ca_file": None}),
+    )
+    with pytest.raises(MqttError):  # no TLS at all
+        plain.start(timeout=3)
+    plain.stop()
+    assert stored_ids(services) == []
+
+
+def test_a_client_key_without_its_certificate_is_a_configuration_error(tmp_path: Any) -> None:
+    from ledger_service.mqtt_ingest import client_tls_context
+
+    with pytest.raises(ValueError, match="certificate"):
+        client_tls_context(None, None, tmp_path / "client.key")

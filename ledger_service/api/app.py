@@ -10,8 +10,21 @@ from ledger_service.api.access import RequestRateLimit, read_access
 from ledger_service.api.limits import BodySizeLimit
 from ledger_service.api.observe import RequestMetrics
 from ledger_service.api.problems import document_problems, install_problem_handlers, write_errors
-from ledger_service.api.routes import batches, devices, health, items, metrics, oracles, proofs, readings, tokens, trust
+from ledger_service.api.routes import (
+    batches,
+    devices,
+    health,
+    items,
+    metrics,
+    oracles,
+    parties,
+    proofs,
+    readings,
+    tokens,
+    trust,
+)
 from ledger_service.explorer import routes as explorer
+from ledger_service.ratelimit import RateLimiter
 from ledger_service.services import Services
 
 
@@ -30,8 +43,16 @@ def create_app(services: Services) -> FastAPI:
     )
     settings = services.settings
     app.state.services = services
+    services.parties.admin_created_only(services.engine)  # requests never make a party
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestRateLimit, per_key=settings.api_key_rate, per_client=settings.api_client_rate)
+    app.add_middleware(
+        RequestRateLimit,
+        per_key=settings.api_key_rate,
+        per_client=settings.api_client_rate,
+        engine=services.engine,
+        per_ingest_client=settings.ingest_client_rate,
+    )
+    app.state.bad_signatures = RateLimiter(settings.client_bad_signature_rate, settings.client_bad_signature_burst)
     app.state.http_metrics = CollectorRegistry()
     app.add_middleware(RequestMetrics, registry=app.state.http_metrics)
     install_problem_handlers(app)
@@ -39,6 +60,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(trust.router)  # public: verifiers need it before they hold any key
+    app.include_router(parties.router)
     app.include_router(readings.router)  # ingest is public (device-signed); its reads depend on read_access
     for router in (devices.router, batches.router, proofs.router, items.router, tokens.router, oracles.router):
         app.include_router(router, dependencies=[read_access])

@@ -1,6 +1,8 @@
 """Request metrics for Prometheus: a count and a latency histogram per route template (not per
-raw path, so ids do not explode the label space), method and status. The registry belongs to the
-app; `/metrics` exposes it beside the pipeline gauges."""
+raw path, so ids do not explode the label space), method and status. Every label is bounded: a
+method outside the standard ones is `OTHER`, a path no route matched is `unmatched`, a status
+outside 100-599 is `other`. The registry belongs to the app; `/metrics` exposes it beside the
+pipeline gauges."""
 
 from __future__ import annotations
 
@@ -10,6 +12,17 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    """The method as a label: one of the standard methods, else `OTHER`."""
+    return method if method in METHODS else "OTHER"
+
+
+def status_label(status: int) -> str:
+    """The status as a label: 100-599, else `other`."""
+    return str(status) if 100 <= status <= 599 else "other"
 
 
 class RequestMetrics:
@@ -44,7 +57,7 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
-            method = str(scope.get("method", ""))
-            self.requests.labels(method=method, route=route, status=str(status)).inc()
+            route = getattr(scope.get("route"), "path", None) or "unmatched"  # a template, or one label
+            method = method_label(str(scope.get("method", "")))
+            self.requests.labels(method=method, route=str(route), status=status_label(status)).inc()
             self.latency.labels(method=method, route=route).observe(time.perf_counter() - started)

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger_service.errors import ChainRefused, ProvenanceError, TransactionReverted
+from ledger_service.redact import redact_value
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +21,8 @@ MEDIA_TYPE = "application/problem+json"
 
 
 def problem(status: int, code: str, title: str, detail: str, instance: str, **extra: Any) -> JSONResponse:
-    """A problem response with a stable `code`."""
+    """A problem response with a stable `code`; every text in it redacted (no URL secret or
+    credential leaves in an error body)."""
     body = {
         "type": PROBLEM_TYPE_BASE + code,
         "title": title,
@@ -30,7 +32,7 @@ def problem(status: int, code: str, title: str, detail: str, instance: str, **ex
         "code": code,
         **extra,
     }
-    return JSONResponse(jsonable_encoder(body), status_code=status, media_type=MEDIA_TYPE)
+    return JSONResponse(redact_value(jsonable_encoder(body)), status_code=status, media_type=MEDIA_TYPE)
 
 
 def _context(exc: ProvenanceError) -> dict[str, Any]:

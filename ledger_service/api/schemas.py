@@ -119,3 +119,24 @@ class BatchAccepted(BaseModel):
     duplicates: int
     refused: int
     results: list[BatchItem]
+
+
+class PartyIn(BaseModel):
+    """A party to create: an account the service holds a key for."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[StrictStr, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", examples=["carrier"])]
+
+
+class PartyPublic(BaseModel):
+    """A party and its on-chain address."""
+
+    name: str
+    address: str
+
+
+class PartyList(BaseModel):
+    """Every party the service holds a key for."""
+
+    data: list[PartyPublic]

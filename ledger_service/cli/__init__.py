@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from ledger_service.cli import apikeys, devices, index, items, oracles, proofs, service, trust
+from ledger_service.cli import apikeys, devices, index, items, oracles, parties, proofs, service, trust
 
 app = typer.Typer(
     help="provenance-ledger: signed IoT readings, batched into Merkle trees and anchored on an EVM chain.",
@@ -18,6 +18,7 @@ service.register(app)
 proofs.register(app)
 app.add_typer(devices.app, name="device")
 app.add_typer(apikeys.app, name="apikey")
+app.add_typer(parties.app, name="party")
 app.add_typer(index.app, name="index")
 app.add_typer(index.db_app, name="db")
 app.add_typer(items.app, name="item")

@@ -32,17 +32,18 @@ def create(
     role: Annotated[list[Role], typer.Option("--role", help="A role the key has; repeat for several.")],
     party: Annotated[
         str | None,
-        typer.Option(help="Act on chain as this party (an account the service holds, made on first use)."),
+        typer.Option(help="Act on chain as this party (an account the service holds; made now if new)."),
     ] = None,
 ) -> None:
     """Issue a key. The secret is printed once, on stdout; only its hash is stored."""
     try:
         record, secret = create_key(_engine(), name, role, party=party)
+        acting = ""
+        if party:  # issuing a key for a party is an admin's act: it makes the party when new
+            address = party_account(load_settings().data_dir, party, create=True).address
+            acting = f", acting as party {party} ({address})"
     except ProvenanceError as exc:
         fail(exc)
-    acting = ""
-    if party:
-        acting = f", acting as party {party} ({party_account(load_settings().data_dir, party).address})"
     console.print(f"created API key '{record.name}' (prefix {record.prefix}) with roles {record.roles}{acting}")
     console.print("store the key now: it cannot be shown again")
     print(secret)

@@ -1,18 +1,32 @@
-"""Devices: the on-chain registry, read from the event-fed cache; changes need an API key."""
+"""Devices: the on-chain registry, read from the event-fed cache; changes need an API key.
+
+Every change acts with the authority of the key's party, never the operator's: a key issued for
+a party registers devices owned by that party only, and changes only devices that party owns on
+chain, in transactions sent from the party's own account. A key with no party is an operator
+key and acts as the operator. A refusal is decided before anything is sent."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, status
 
 from ledger_service.api.access import bearer_secret
 from ledger_service.api.deps import ServicesDep
-from ledger_service.api.device_schemas import DeviceCreate, DeviceList, DevicePublic, RotateKeyIn, TransferIn
+from ledger_service.api.device_schemas import (
+    DeviceCreate,
+    DeviceList,
+    DevicePublic,
+    MetadataIn,
+    RotateKeyIn,
+    TransferIn,
+)
 from ledger_service.api.problems import refusal, write_errors
 from ledger_service.apikeys import Role, authorize
+from ledger_service.chain.ledger import Ledger
 from ledger_service.devices import default_device_id
-from ledger_service.errors import ChainRefused, NotFound, TransactionReverted
+from ledger_service.errors import ChainRefused, NotDeviceOwner, NotFound, OwnerNotKeyParty, TransactionReverted
 from ledger_service.models import ApiKey
 from ledger_service.registry import DeviceRecord, DeviceStatus
 from ledger_service.services import Services
@@ -23,10 +37,10 @@ DeviceIdPath = Path(pattern=r"^0x[0-9a-fA-F]{64}$", description="The device's 32
 _ERRORS = write_errors(
     {
         401: "No valid API key",
-        403: "The API key lacks the role, or the service does not own the device",
+        403: "The API key lacks the role, or its party does not own the device (not-device-owner, owner-not-key-party)",
         404: "No such device",
         409: "The registry refused the change",
-        422: "Invalid body or key",
+        422: "Invalid body or key, or the key's party does not exist (unknown-party)",
     }
 )
 # Custom errors of DeviceRegistry, as the API reports them: (status, code).
@@ -78,12 +92,23 @@ def _after_change(services: Services, device_id: bytes) -> DevicePublic:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=DevicePublic, responses=_ERRORS)
-def register_device(body: DeviceCreate, services: ServicesDep, _: RegistrarKey) -> DevicePublic:
-    """Registers a device on chain (API key with the `registrar` role)."""
+def register_device(body: DeviceCreate, services: ServicesDep, api_key: RegistrarKey) -> DevicePublic:
+    """Registers a device on chain (API key with the `registrar` role). A key acting for a party
+    registers devices owned by that party (the default owner); naming another owner is refused."""
     key = body.key.to_public_key()
     device_id = bytes.fromhex(body.device_id[2:]) if body.device_id else default_device_id(key)
+    owner = body.owner
+    if api_key.party is not None:
+        party = services.parties.address(api_key.party)
+        if owner is not None and owner.lower() != party.lower():
+            raise OwnerNotKeyParty(
+                f"the API key '{api_key.name}' acts for party {api_key.party} ({party}) and registers devices "
+                f"owned by it only, not by {owner}",
+                party=api_key.party,
+            )
+        owner = party
     try:
-        services.ledger.register_device(device_id, key, owner=body.owner, metadata=body.metadata.to_metadata())
+        services.ledger.register_device(device_id, key, owner=owner, metadata=body.metadata.to_metadata())
     except TransactionReverted as exc:
         raise _refused(exc) from exc
     return _after_change(services, device_id)
@@ -128,41 +153,74 @@ def get_device(services: ServicesDep, device_id: str = DeviceIdPath) -> DevicePu
     )
 
 
-def _change(services: Services, device_id: str, action: Any) -> DevicePublic:
+def _acting(services: Services, api_key: ApiKey) -> tuple[str, str]:
+    """Who the key acts as: (label, address): its party, or the operator for a key with none."""
+    if api_key.party is None:
+        return "the operator", services.ledger.client.operator.address
+    return f"party {api_key.party}", services.parties.address(api_key.party)
+
+
+def _change(
+    services: Services, api_key: ApiKey, device_id: str, action: Callable[[Ledger, bytes], object]
+) -> DevicePublic:
+    """Runs `action` as the key's party, after checking on chain that the party owns the device."""
     device = _known(services, device_id)
+    who, address = _acting(services, api_key)
+    owner = str(services.ledger.registry.functions.getDevice(device.device_id).call()[0])
+    if owner.lower() != address.lower():
+        raise NotDeviceOwner(f"device {device_id} is owned by {owner}, not by {who} ({address})", owner=owner)
+    client = services.parties.client(api_key.party)
+    ledger = (
+        services.ledger
+        if client is services.ledger.client
+        else Ledger(client, services.ledger.deployment, services.artifacts)
+    )
     try:
-        action(device.device_id)
+        action(ledger, device.device_id)
     except TransactionReverted as exc:
         raise _refused(exc) from exc
     return _after_change(services, device.device_id)
 
 
 @router.post("/{device_id}/rotate-key", response_model=DevicePublic, responses=_ERRORS)
-def rotate_key(body: RotateKeyIn, services: ServicesDep, _: ManagerKey, device_id: str = DeviceIdPath) -> DevicePublic:
+def rotate_key(
+    body: RotateKeyIn, services: ServicesDep, api_key: ManagerKey, device_id: str = DeviceIdPath
+) -> DevicePublic:
     """Replaces the device's key; the old one stays in the history (`device-manager` role)."""
     key = body.key.to_public_key()
-    return _change(services, device_id, lambda d: services.ledger.rotate_key(d, key))
+    return _change(services, api_key, device_id, lambda ledger, d: ledger.rotate_key(d, key))
 
 
 @router.post("/{device_id}/suspend", response_model=DevicePublic, responses=_ERRORS)
-def suspend(services: ServicesDep, _: ManagerKey, device_id: str = DeviceIdPath) -> DevicePublic:
+def suspend(services: ServicesDep, api_key: ManagerKey, device_id: str = DeviceIdPath) -> DevicePublic:
     """Suspends the device: its readings are refused until it is reactivated."""
-    return _change(services, device_id, services.ledger.suspend_device)
+    return _change(services, api_key, device_id, lambda ledger, d: ledger.suspend_device(d))
 
 
 @router.post("/{device_id}/reactivate", response_model=DevicePublic, responses=_ERRORS)
-def reactivate(services: ServicesDep, _: ManagerKey, device_id: str = DeviceIdPath) -> DevicePublic:
+def reactivate(services: ServicesDep, api_key: ManagerKey, device_id: str = DeviceIdPath) -> DevicePublic:
     """Reactivates a suspended device."""
-    return _change(services, device_id, services.ledger.reactivate_device)
+    return _change(services, api_key, device_id, lambda ledger, d: ledger.reactivate_device(d))
 
 
 @router.post("/{device_id}/revoke", response_model=DevicePublic, responses=_ERRORS)
-def revoke(services: ServicesDep, _: ManagerKey, device_id: str = DeviceIdPath) -> DevicePublic:
+def revoke(services: ServicesDep, api_key: ManagerKey, device_id: str = DeviceIdPath) -> DevicePublic:
     """Revokes the device for good; readings taken before stay verifiable."""
-    return _change(services, device_id, services.ledger.revoke_device)
+    return _change(services, api_key, device_id, lambda ledger, d: ledger.revoke_device(d))
 
 
 @router.post("/{device_id}/transfer", response_model=DevicePublic, responses=_ERRORS)
-def transfer(body: TransferIn, services: ServicesDep, _: ManagerKey, device_id: str = DeviceIdPath) -> DevicePublic:
-    """Hands the device to a new owner (the service can no longer manage it afterwards)."""
-    return _change(services, device_id, lambda d: services.ledger.transfer_device(d, body.new_owner))
+def transfer(
+    body: TransferIn, services: ServicesDep, api_key: ManagerKey, device_id: str = DeviceIdPath
+) -> DevicePublic:
+    """Hands the device to a new owner (the key's party can no longer manage it afterwards)."""
+    return _change(services, api_key, device_id, lambda ledger, d: ledger.transfer_device(d, body.new_owner))
+
+
+@router.post("/{device_id}/metadata", response_model=DevicePublic, responses=_ERRORS)
+def update_metadata(
+    body: MetadataIn, services: ServicesDep, api_key: ManagerKey, device_id: str = DeviceIdPath
+) -> DevicePublic:
+    """Replaces the device's metadata (model, firmware hash, metadata CID)."""
+    metadata = body.to_metadata()
+    return _change(services, api_key, device_id, lambda ledger, d: ledger.update_metadata(d, metadata))
