@@ -345,7 +345,8 @@ contract DeviceRegistry is AccessControl, EIP712, Multicall {
      */
     function verifyReading(bytes32 deviceId, bytes32 digest, bytes calldata signature) external view returns (bool) {
         if (_devices[deviceId].status != Status.Active) return false;
-        return _verifyAt(deviceId, digest, signature, uint64(block.timestamp));
+        // Active now, so not inside a suspension now: only the key is checked.
+        return _verifyKeyAt(deviceId, digest, signature, uint64(block.timestamp));
     }
 
     /**
@@ -380,6 +381,15 @@ contract DeviceRegistry is AccessControl, EIP712, Multicall {
         uint64 timestamp
     ) private view returns (bool) {
         if (isSuspendedAt(deviceId, timestamp)) return false;
+        return _verifyKeyAt(deviceId, digest, signature, timestamp);
+    }
+
+    function _verifyKeyAt(
+        bytes32 deviceId,
+        bytes32 digest,
+        bytes calldata signature,
+        uint64 timestamp
+    ) private view returns (bool) {
         KeyRecord[] storage history = _keys[deviceId];
         for (uint256 i = history.length; i > 0; --i) {
             KeyRecord storage record = history[i - 1];

@@ -249,6 +249,29 @@ def test_cache_rebuilt_from_events_matches_the_contract(services: Services) -> N
     assert fresh.get(devices[2].device_id).status is DeviceStatus.REVOKED  # type: ignore[union-attr]
 
 
+def test_cache_keeps_the_suspension_periods_the_contract_keeps(services: Services) -> None:
+    ledger = services.ledger
+    device = new_device(ledger)
+    d = device.device_id
+    ledger.suspend_device(d)
+    ledger.reactivate_device(d)
+    time.sleep(1.1)
+    ledger.suspend_device(d)
+    fresh = RegistryCache(ledger.registry, ledger.deployment.contracts["DeviceRegistry"].block_number)
+    fresh.sync()
+    cached = fresh.get(d)
+    assert cached is not None
+    onchain = [
+        tuple(ledger.registry.functions.getSuspension(d, i).call())
+        for i in range(ledger.registry.functions.suspensionCount(d).call())
+    ]
+    assert [(p.start, p.end or 0) for p in cached.suspensions] == onchain
+    assert len(onchain) == 2 and onchain[1][1] == 0
+    for timestamp in (onchain[0][0] - 1, onchain[0][0], onchain[0][1], onchain[1][0], onchain[1][0] + 10**6):
+        in_cache = cached.suspension_at(timestamp) is not None
+        assert in_cache is ledger.registry.functions.isSuspendedAt(d, timestamp).call(), timestamp
+
+
 def test_cache_starts_over_after_a_reorg(artifacts: dict[str, Artifact], tmp_path: Path) -> None:
     with ManagedAnvil(state_dir=None) as node:
         client = connect(make_settings(tmp_path), node.url)

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlmodel import Session
 
 from ledger_service.api.app import create_app
+from ledger_service.db import alembic_config, make_engine, upgrade_schema
 from ledger_service.keys import DeviceKey, KeyType
 from ledger_service.models import DeviceCursor
 from ledger_service.mqtt_ingest import MqttIngest
@@ -218,3 +222,25 @@ def test_device_pushed_to_the_end_of_its_cursor_goes_on_after_a_key_rotation(
     assert proof.status_code == 200, proof.text
     message = proof.json()["eip712"]["message"]
     assert message["sequence"] == 1
+
+
+def test_migration_0009_keeps_cursors_as_key_0_with_their_latest_timestamp(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'before.db'}")
+    device = "0x" + "ab" * 32
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0007")
+        conn.execute(text("INSERT INTO device_cursor (device_id, last_sequence) VALUES (:d, 7)"), {"d": device})
+        for sequence, timestamp in ((6, 1_700_000_000), (7, 1_700_000_050)):
+            conn.execute(
+                text(
+                    "INSERT INTO reading (id, device_id, sequence, timestamp, metric, value, scale, unit, payload_hash,"
+                    " digest, signature, signer, received_at) VALUES (:id, :d, :s, :t, 'm', '1', 0, 'u', '0x', '0x',"
+                    " '0x', '0x', 0)"
+                ),
+                {"id": f"0x{sequence:064x}", "d": device, "s": sequence, "t": timestamp},
+            )
+    upgrade_schema(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT * FROM device_cursor")).all() == [(device, 0, 7, 1_700_000_050)]
+        assert {r[0] for r in conn.execute(text("SELECT key_index FROM reading"))} == {0}
+    engine.dispose()
