@@ -76,7 +76,15 @@ def latency(services: Services, oracle: SensorOracleContract, trials: int) -> di
     for trial in range(trials):
         item, device, key = new_item(services)
         oracle.add_rule(
-            RuleSpec(item, "temperature", upper=800, scale=2, min_readings=3, actions=Action.MARK_OUT_OF_COMPLIANCE)
+            RuleSpec(
+                item,
+                "temperature",
+                unit="Cel",
+                upper=800,
+                scale=2,
+                min_readings=3,
+                actions=Action.MARK_OUT_OF_COMPLIANCE,
+            )
         )
         started = int(time.time())
         last_id = ""
@@ -113,7 +121,15 @@ def evidence_gas(services: Services, oracle: SensorOracleContract, counts: list[
     for count in counts:
         item, device, key = new_item(services)
         rule_id, _ = oracle.add_rule(
-            RuleSpec(item, "temperature", upper=800, scale=2, min_readings=count, actions=Action.MARK_OUT_OF_COMPLIANCE)
+            RuleSpec(
+                item,
+                "temperature",
+                unit="Cel",
+                upper=800,
+                scale=2,
+                min_readings=count,
+                actions=Action.MARK_OUT_OF_COMPLIANCE,
+            )
         )
         start = int(time.time()) + 1
         signed = []
@@ -149,8 +165,13 @@ def committee_gas(services: Services, oracle: SensorOracleContract, sizes: list[
             rule_id, _ = oracle.add_rule(
                 RuleSpec(item, "", kind=RuleKind.HEARTBEAT, upper=60, actions=Action.MARK_OUT_OF_COMPLIANCE)
             )
-            observed = int(services.ledger.client.w3.eth.get_block("latest")["timestamp"])
-            report = CommitteeReport(rule_id, device, 0, observed - 600, observed, oracle.config_version())
+            # the silence must lie inside the device's attachment: move this bench's own chain on
+            attached = services.supply_chain().attachments_of(item, device)[-1].attached_at
+            w3 = services.ledger.client.w3
+            w3.provider.make_request("evm_increaseTime", [601])  # type: ignore[arg-type]
+            w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+            observed = int(w3.eth.get_block("latest")["timestamp"])
+            report = CommitteeReport(rule_id, device, 0, attached, observed, oracle.config_version())
             digest = oracle.committee_digest(report)
             signers = members[:quorum]
             if scheme == "ecdsa":

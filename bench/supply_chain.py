@@ -3,10 +3,13 @@
     .venv/bin/python bench/supply_chain.py [--samples 20]
 
 Reports the median gas of: registering an item (with one and with three sensor devices),
+attaching a device (the caller's own; another owner's after its approval), detaching one,
 proposing a handover, accepting it, recording a checkpoint without evidence and with evidence
-checked on chain against DataNotary (Merkle proofs of 10 and 17 siblings: batches of 1,000 and
-100,000 readings), setting a condition with evidence, recalling, confirming delivery, and minting
-and transferring the asset token.
+checked on chain (the signed reading's signature in DeviceRegistry, its device's attachment
+period, its Merkle proof against DataNotary: 10 and 17 siblings, batches of 1,000 and 100,000
+readings), recalling, confirming delivery, minting and transferring the asset token, and the
+escrow: designating the buyer, opening (no rule, one protecting rule) and settling. Conditions are
+set only by SensorOracle: their cost is in bench/oracle.py's evidence reports.
 """
 
 from __future__ import annotations
@@ -32,26 +35,28 @@ from ledger_service.compiler import compile_contracts  # noqa: E402
 from ledger_service.content import LocalContentStore  # noqa: E402
 from ledger_service.keys import DeviceKey, KeyType  # noqa: E402
 from ledger_service.merkle import MerkleTree  # noqa: E402
+from ledger_service.readings import Reading, reading_leaf  # noqa: E402
 from ledger_service.settings import Settings  # noqa: E402
-from ledger_service.supply_chain import (  # noqa: E402
-    Condition,
-    Evidence,
-    Location,
-    SupplyChainContract,
-    reading_leaf_of,
-)
+from ledger_service.supply_chain import Evidence, Location, SupplyChainContract  # noqa: E402
+from oracles.contract import SensorOracleContract  # noqa: E402
+from oracles.rules import Action, RuleSpec  # noqa: E402
 from tokenization.assets import AssetTokens  # noqa: E402
+from tokenization.escrow import ShipmentEscrowContract  # noqa: E402
 
 HERE = Location.of(52.37, 4.89, "8712345000004")
 
 
-def evidence(ledger: Ledger, readings: int) -> Evidence:
-    pairs = [(os.urandom(32), os.urandom(32)) for _ in range(readings)]
-    leaves = [reading_leaf_of(d, s) for d, s in pairs]
+def evidence(ledger: Ledger, device: bytes, key: DeviceKey, timestamp: int, readings: int) -> Evidence:
+    """A signed reading of `device` taken at `timestamp` (late enough to fall inside the attachment
+    of every item of the run), anchored among `readings` leaves."""
+    reading = Reading(device, readings, timestamp, "temperature", 512, 2, "Cel")
+    signature = key.sign(reading.digest(ledger.domain))
+    leaf = reading_leaf(reading.digest(ledger.domain), signature)
+    leaves = [os.urandom(32) for _ in range(readings - 1)]
+    leaves.insert(readings // 2, leaf)
     tree = MerkleTree(leaves)
-    ledger.anchor(tree.root, readings, 1_700_000_000, 1_700_000_100, "bafy-bench")
-    chosen = readings // 2
-    return Evidence(tree.root, pairs[chosen][0], pairs[chosen][1], tree.proof(leaves[chosen]))
+    ledger.anchor(tree.root, readings, timestamp, timestamp, "bafy-bench")
+    return Evidence(reading, signature, tree.root, tree.proof(leaf))
 
 
 def main() -> None:
@@ -71,12 +76,18 @@ def main() -> None:
         receiver = ChainClient(node.url, Account.create())
         receiver.ensure_funded()
         receiving = supply.as_account(receiver)
-        devices = []
+        oracle = SensorOracleContract(client, deployment, artifacts)
+        escrow = ShipmentEscrowContract(client, deployment, artifacts)
+        buying = escrow.as_account(receiver)
+        devices, keys = [], []
         for _ in range(3):
             device = os.urandom(32)
-            ledger.register_device(device, DeviceKey.generate(KeyType.SECP256K1).public_key)
+            key = DeviceKey.generate(KeyType.SECP256K1)
+            ledger.register_device(device, key.public_key)
             devices.append(device)
-        proofs = {size: evidence(ledger, size) for size in (1_000, 100_000)}
+            keys.append(key)
+        later = int(client.w3.eth.get_block("latest")["timestamp"]) + 10**6
+        proofs = {size: evidence(ledger, devices[0], keys[0], later, size) for size in (1_000, 100_000)}
         operator = client.operator.address
         for sample in range(args.samples):
             print(f"  sample {sample + 1}/{args.samples}", end="\r", flush=True)
@@ -87,6 +98,24 @@ def main() -> None:
             gas["registerItem (3 devices)"].append(
                 supply.register_item(os.urandom(32), operator, keccak(item), "bafy-x", devices)["gasUsed"]
             )
+            gas["attachDevice (own device)"].append(supply.attach_device(item, devices[1])["gasUsed"])
+            gas["detachDevice"].append(supply.detach_device(item, devices[1])["gasUsed"])
+            theirs = os.urandom(32)
+            ledger.register_device(
+                theirs, DeviceKey.generate(KeyType.SECP256K1).public_key, owner=receiver.operator.address
+            )
+            gas["approveAttachment"].append(receiving.approve_attachment(item, theirs)["gasUsed"])
+            gas["attachDevice (another owner's, approved)"].append(supply.attach_device(item, theirs)["gasUsed"])
+            rule_id, _ = oracle.add_rule(
+                RuleSpec(item, "temperature", unit="Cel", upper=800, scale=2, actions=Action.MARK_OUT_OF_COMPLIANCE)
+            )
+            gas["ShipmentEscrow.designateBuyer"].append(
+                escrow.designate_buyer(item, receiver.operator.address)["gasUsed"]
+            )
+            deadline = int(client.w3.eth.get_block("latest")["timestamp"]) + 86_400
+            gas["ShipmentEscrow.open (1 protecting rule)"].append(
+                buying.open(item, deadline, 10**15, [rule_id])["gasUsed"]
+            )
             expires = int(client.w3.eth.get_block("latest")["timestamp"]) + 3600
             gas["proposeTransfer"].append(
                 supply.propose_transfer(item, receiver.operator.address, HERE, expires)["gasUsed"]
@@ -96,10 +125,6 @@ def main() -> None:
             for size, proof in proofs.items():
                 label = f"recordCheckpoint (evidence, batch of {size:,}: {len(proof.proof)} siblings)"
                 gas[label].append(receiving.record_checkpoint(item, HERE, 200, proof)["gasUsed"])
-            gas["setCondition (evidence, batch of 1,000)"].append(
-                supply.set_condition(item, Condition.OUT_OF_COMPLIANCE, proofs[1_000])["gasUsed"]
-            )
-            supply.set_condition(item, Condition.COMPLIANT)
             before = client.w3.eth.get_transaction_count(operator)
             tokens.mint(item, operator)
             mint_receipt = client.w3.eth.get_transaction_receipt(client.w3.eth.get_block("latest")["transactions"][-1])
@@ -111,9 +136,13 @@ def main() -> None:
             )
             gas["AssetToken.transferFrom"].append(transfer["gasUsed"])
             gas["confirmDelivery"].append(receiving.confirm_delivery(item, HERE)["gasUsed"])
+            gas["ShipmentEscrow.settle (1 protecting rule)"].append(escrow.settle(item)["gasUsed"])
             other = os.urandom(32)
             supply.register_item(other, operator, keccak(other), "", [])
+            escrow.designate_buyer(other, receiver.operator.address)
+            gas["ShipmentEscrow.open (no rule)"].append(buying.open(other, deadline, 10**15)["gasUsed"])
             gas["recallItem"].append(supply.recall(other, "contamination")["gasUsed"])
+            gas["ShipmentEscrow.settle (no rule)"].append(escrow.settle(other)["gasUsed"])
     print()
     width = max(len(name) for name in gas)
     print(f"{'call':<{width}}  median gas  (n={args.samples})")

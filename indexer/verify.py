@@ -218,7 +218,7 @@ def _check_items(chain: _Caller, query: Callable[[str], list[Any]], report: Repo
         if found is None:
             report.divergences.append(f"item {row[0]}: in the mirror, unknown to SupplyChain")
             continue
-        manufacturer, status, condition, held, _registered, transfers, custodian, content_hash = found[0]
+        manufacturer, status, condition, held, _registered, transfers, custodian, _closed, content_hash = found[0]
         chain_values = (
             manufacturer.lower(), ITEM_STATUSES.get(status, str(status)), CONDITIONS.get(condition, str(condition)),
             bool(held), custodian.lower(), transfers, _hex(content_hash),

@@ -34,10 +34,11 @@ from ledger_service.keys import DeviceKey, KeyType
 from ledger_service.registry import Metadata
 from ledger_service.runtime import ChainContext
 from ledger_service.settings import Settings
-from ledger_service.supply_chain import Condition, Location, SupplyChainContract
+from ledger_service.supply_chain import Location, SupplyChainContract
 from tests.conftest import _postgres_database, make_settings
 from tests.rpc_proxy import LogRangeLimitProxy
 from tests.test_contracts import outsider
+from tests.test_sensor_oracle import prove_breach
 
 ANCHORER_ROLE = keccak(text="ANCHORER_ROLE")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -88,15 +89,18 @@ def activity(ledger: Ledger, chain: ChainContext) -> list[bytes]:
         ledger.anchor(os.urandom(32), 10 + index, 1_700_000_000, 1_700_000_060, f"cid-{index}")
     unlocked = ledger.client.w3.eth.accounts[0]
     ledger.client.transact(ledger.notary.functions.grantRole(ANCHORER_ROLE, unlocked))
-    supply_chain_activity(chain, devices[0])
+    supply_chain_activity(chain)
     return devices
 
 
-def supply_chain_activity(context: ChainContext, device: bytes) -> None:
-    """An item with a sensor, handed over and accepted, checkpointed, out of compliance, with its
-    token minted; a second item recalled while a transfer was pending."""
+def supply_chain_activity(context: ChainContext) -> None:
+    """An item with a sensor, handed over and accepted, checkpointed, proven out of compliance, with
+    its token minted; a second item recalled while a transfer was pending."""
     chain = context.client
     supply = SupplyChainContract(chain, context.deployment, context.artifacts)
+    key = DeviceKey.generate(KeyType.SECP256K1)
+    device = os.urandom(32)
+    Ledger(chain, context.deployment, context.artifacts).register_device(device, key.public_key)
     receiver = outsider(chain)
     operator = chain.operator.address
     item_id = os.urandom(32)
@@ -105,7 +109,7 @@ def supply_chain_activity(context: ChainContext, device: bytes) -> None:
     supply.propose_transfer(item_id, receiver.operator.address, Location.of(53.5, 9.9, "4012345000009"), expires)
     supply.as_account(receiver).accept_transfer(item_id, Location.of(51.9, 4.5))
     supply.as_account(receiver).record_checkpoint(item_id, Location.of(51.9, 4.5), 200)
-    supply.set_condition(item_id, Condition.OUT_OF_COMPLIANCE)
+    prove_breach(context, item_id, device, key)
     token = chain.w3.eth.contract(
         address=context.deployment.address_of("AssetToken"), abi=context.artifacts["AssetToken"].abi
     )

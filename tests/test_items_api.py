@@ -13,14 +13,16 @@ from eth_utils import keccak
 from fastapi.testclient import TestClient
 
 from indexer.runner import ChainIndexer, target_of
+from ledger_service import items as actions
 from ledger_service.api.app import create_app
 from ledger_service.content import LocalContentStore
 from ledger_service.runtime import ChainContext
 from ledger_service.services import Services
-from ledger_service.supply_chain import Condition, Evidence, Location, SupplyChainContract
+from ledger_service.supply_chain import Location, SupplyChainContract
 from tests.factories import new_device, signed_body
 from tests.test_api import assert_problem
 from tests.test_contracts import outsider
+from tests.test_sensor_oracle import prove_breach
 from tokenization.assets import AssetTokens
 
 DEPOT = Location.of(52.37, 4.89, "8712345000004")
@@ -31,31 +33,25 @@ def flow(services: Services, chain: ChainContext, tmp_path: Path) -> Iterator[tu
     api = TestClient(create_app(services))
     ledger = services.ledger
     device = new_device(ledger)
-    answers = [api.post("/v1/readings", json=signed_body(device, ledger.domain)) for _ in range(4)]
+    supply = SupplyChainContract(chain.client, chain.deployment, chain.artifacts)
+    carrier = outsider(chain.client)
+    item_id = os.urandom(32)
+    operator = chain.client.operator.address
+    receipt = supply.register_item(item_id, operator, keccak(b"vaccines"), "bafy-vaccines", [device.device_id])
+    attached = int(chain.client.w3.eth.get_block(receipt["blockNumber"])["timestamp"])
+    answers = [api.post("/v1/readings", json=signed_body(device, ledger.domain, timestamp=attached)) for _ in range(4)]
     assert all(a.status_code == 201 for a in answers), answers[0].text
     ids = [a.json()["id"] for a in answers]
     batcher = services.batcher()
     batcher.batch_age = 0.0
     batcher.run_once()
-    bundle = api.get(f"/v1/readings/{ids[1]}/proof").json()
-    digest, signature_hash = (bytes.fromhex(v[2:]) for v in bundle["leaf"]["values"])
-    evidence = Evidence(
-        bytes.fromhex(bundle["merkle"]["root"][2:]),
-        digest,
-        signature_hash,
-        [bytes.fromhex(p[2:]) for p in bundle["merkle"]["proof"]],
-    )
+    evidence = actions.evidence_of(services, ids[1])
 
-    supply = SupplyChainContract(chain.client, chain.deployment, chain.artifacts)
-    carrier = outsider(chain.client)
-    item_id = os.urandom(32)
-    operator = chain.client.operator.address
-    supply.register_item(item_id, operator, keccak(b"vaccines"), "bafy-vaccines", [device.device_id])
     expires = int(chain.client.w3.eth.get_block("latest")["timestamp"]) + 3600
     supply.propose_transfer(item_id, carrier.operator.address, DEPOT, expires)
     supply.as_account(carrier).accept_transfer(item_id, DEPOT)
     supply.as_account(carrier).record_checkpoint(item_id, DEPOT, 200, evidence)
-    supply.set_condition(item_id, Condition.OUT_OF_COMPLIANCE, evidence)
+    prove_breach(chain, item_id, device.device_id, device.key)
     tokens = AssetTokens(chain.client, chain.deployment, chain.artifacts, LocalContentStore(tmp_path / "content"))
     token_id, _ = tokens.mint(item_id, operator)
 
@@ -66,7 +62,7 @@ def flow(services: Services, chain: ChainContext, tmp_path: Path) -> Iterator[tu
         indexer.close()
     yield api, {
         "item": "0x" + item_id.hex(), "token": str(token_id), "carrier": carrier.operator.address.lower(),
-        "device": "0x" + device.device_id.hex(), "evidence_leaf": "0x" + evidence.leaf.hex(),
+        "device": "0x" + device.device_id.hex(), "evidence_leaf": "0x" + evidence.leaf(ledger.domain).hex(),
         "operator": operator.lower(),
     }  # fmt: skip
 
@@ -89,10 +85,9 @@ def test_item_history_is_one_timeline(flow: tuple[TestClient, dict[str, Any]]) -
     api, facts = flow
     history = api.get(f"/v1/items/{facts['item']}/history").json()
     kinds = [e["type"] for e in history["entries"]]
-    assert kinds[0] == "sensor_batch"  # the readings were anchored before the item was registered
-    assert kinds[1:] == [
-        "registered", "device_attached", "handover_proposed", "handover_accepted", "checkpoint",
-        "condition_changed", "token_minted",
+    assert kinds == [
+        "registered", "device_attached", "sensor_batch", "handover_proposed", "handover_accepted", "checkpoint",
+        "rule_added", "oracle_report", "condition_changed", "token_minted",
     ]  # fmt: skip
     checkpoint = next(e for e in history["entries"] if e["type"] == "checkpoint")
     assert checkpoint["details"]["evidence_proof"] == f"/v1/readings/{facts['evidence_leaf']}/proof"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import pytest
@@ -37,6 +38,10 @@ def item_state(services: Services, item_id: str) -> Any:
     return services.supply_chain().get_item(bytes.fromhex(item_id[2:]))
 
 
+def chain_time(services: Services) -> int:
+    return int(services.ledger.client.w3.eth.get_block("latest")["timestamp"])
+
+
 def test_cold_chain_through_the_api(services: Services, keys: dict[str, dict[str, str]]) -> None:
     api = TestClient(create_app(services))
     device = new_device(services.ledger)
@@ -67,7 +72,11 @@ def test_cold_chain_through_the_api(services: Services, keys: dict[str, dict[str
     )
 
     # checkpoints, with evidence from a reading of the item's sensor
-    ids = [api.post("/v1/readings", json=signed_body(device, services.ledger.domain)).json()["id"] for _ in range(2)]
+    stamp = chain_time(services)
+    ids = [
+        api.post("/v1/readings", json=signed_body(device, services.ledger.domain, timestamp=stamp)).json()["id"]
+        for _ in range(2)
+    ]
     checkpoint = {"location": HERE, "status_code": 200, "evidence_reading_id": ids[0]}
     assert_problem(
         api.post(f"/v1/items/{item}/checkpoints", json=checkpoint, headers=keys["carrier"]), 409, "not-yet-anchored"
@@ -77,13 +86,38 @@ def test_cold_chain_through_the_api(services: Services, keys: dict[str, dict[str
     batcher.run_once()
     path = f"/v1/items/{item}/checkpoints"
     assert_problem(api.post(path, json=checkpoint, headers=keys["stranger"]), 403, "not-custodian")
-    # the operator's account holds ORACLE_ROLE on chain, but through the API only the custodian checkpoints
+    # the operator's account is the manufacturer and admin, but only the custodian checkpoints
     assert_problem(api.post(path, json=checkpoint, headers=keys["maker"]), 403, "not-custodian")
     recorded = api.post(f"/v1/items/{item}/checkpoints", json=checkpoint, headers=keys["carrier"])
     assert recorded.status_code == 201, recorded.text
     assert recorded.json()["evidence_proof"] == f"/v1/readings/{ids[0]}/proof"
     unknown = {**checkpoint, "evidence_reading_id": "0x" + "cd" * 32}
     assert_problem(api.post(f"/v1/items/{item}/checkpoints", json=unknown, headers=keys["carrier"]), 404, "not-found")
+
+    # attack: anchored, validly signed readings that are no evidence for this item: another device's,
+    # and one the item's second sensor took before it was attached
+    other = new_device(services.ledger)
+    late = new_device(services.ledger)
+    early_at = chain_time(services)
+    while chain_time(services) <= early_at:
+        time.sleep(0.3)
+        services.ledger.client.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    services.supply_chain().attach_device(bytes.fromhex(item[2:]), late.device_id)
+    stamp = chain_time(services)
+    foreign = [
+        api.post("/v1/readings", json=signed_body(d, services.ledger.domain, timestamp=t)).json()["id"]
+        for d, t in ((other, stamp), (late, early_at), (other, stamp), (late, stamp))
+    ]
+    batcher.run_once()
+    checkpoints_before = len(services.supply_chain().contract.events.CheckpointRecorded().get_logs(from_block=0))
+    for reading_id in foreign[:2]:
+        refused = {**checkpoint, "evidence_reading_id": reading_id}
+        assert_problem(api.post(path, json=refused, headers=keys["carrier"]), 422, "evidence-not-attached")
+    assert (
+        len(services.supply_chain().contract.events.CheckpointRecorded().get_logs(from_block=0)) == checkpoints_before
+    )
+    attached_reading = {**checkpoint, "evidence_reading_id": foreign[3]}
+    assert api.post(path, json=attached_reading, headers=keys["carrier"]).status_code == 201
 
     # a handover refused by its receiver, then the recall closes the item
     onward = {"to": "party:warehouse", "location": HERE, "expires_in": 3600}
@@ -115,6 +149,12 @@ def test_delivery_is_final_and_bad_bodies_are_refused(services: Services, keys: 
     assert_problem(
         api.post("/v1/items", json={"devices": ["0x" + "11" * 32]}, headers=keys["maker"]), 422, "unknown-device"
     )
+    # attack: a manufacturer registers an item with a device someone else owns
+    theirs = new_device()
+    services.ledger.register_device(theirs.device_id, theirs.key.public_key, owner="0x" + "42" * 20)
+    body = {"item_id": "0x" + os.urandom(32).hex(), "devices": ["0x" + theirs.device_id.hex()]}
+    assert_problem(api.post("/v1/items", json=body, headers=keys["maker"]), 403, "no-owner-consent")
+    assert not services.supply_chain().functions.exists(bytes.fromhex(body["item_id"][2:])).call()
     assert api.post(f"/v1/items/{item}/deliver", json={"location": HERE}, headers=keys["maker"]).status_code == 200
     assert item_state(services, item).status is ItemStatus.DELIVERED
     handover = {"to": "party:carrier", "location": HERE}

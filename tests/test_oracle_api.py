@@ -36,7 +36,8 @@ def test_rules_and_reports_through_the_api(services: Services, chain: ChainConte
     carrier = key("carrier", [Role.CUSTODIAN], party="carrier")
     item_id, sensor = shipment(services)  # made by the operator: `maker` (no party) acts as it
     item = "0x" + item_id.hex()
-    rule = {"item_id": item, "metric": "temperature", "above": "8", "scale": 2, "readings": 2, "actions": ["mark"]}
+    rule = {"item_id": item, "metric": "temperature", "unit": "Cel", "above": "8", "scale": 2, "readings": 2,
+            "actions": ["mark"]}  # fmt: skip
     oracle = SensorOracleContract(services.ledger.client, services.ledger.deployment, services.artifacts)
     before = oracle.rule_count()
     with TestClient(create_app(services)) as api:
@@ -44,6 +45,7 @@ def test_rules_and_reports_through_the_api(services: Services, chain: ChainConte
         assert_problem(api.post("/v1/rules", json=rule, headers=carrier), 403, "forbidden")
         assert_problem(api.post("/v1/rules", json=rule, headers=rival), 403, "not-manufacturer")
         assert_problem(api.post("/v1/rules", json={**rule, "above": None}, headers=maker), 422, "validation-error")
+        assert_problem(api.post("/v1/rules", json={**rule, "unit": ""}, headers=maker), 422, "validation-error")
         assert_problem(
             api.post("/v1/rules", json={**rule, "actions": ["explode"]}, headers=maker), 422, "validation-error"
         )
@@ -63,13 +65,14 @@ def test_rules_and_reports_through_the_api(services: Services, chain: ChainConte
         created = api.post("/v1/rules", json=rule, headers=maker)
         assert created.status_code == 201, created.text
         rule_id = created.json()["rule_id"]
-        assert created.json()["description"] == "temperature > 8 for 2 readings"
+        assert created.json()["description"] == "temperature > 8 Cel for 2 readings"
 
         index(services, chain)
         listed = api.get("/v1/rules", params={"item": item}).json()
         assert [r["rule_id"] for r in listed["data"]] == [rule_id] and listed["indexed_block"] > 0
         shown = api.get(f"/v1/rules/{rule_id}").json()
         assert shown["state"] == "armed" and shown["upper"] == "800" and shown["actions"] == ["mark"]
+        assert shown["unit"] == "Cel"
         assert_problem(api.get("/v1/rules/999999999"), 404, "not-found")
         assert_problem(api.get("/v1/rules/abc"), 422, "validation-error")
         assert_problem(

@@ -43,10 +43,10 @@ def test_rule_and_oracle_commands(
     ledger.register_device(device, DeviceKey.generate(KeyType.SECP256K1).public_key)
     item = cli("item", "register", "--device", "0x" + device.hex()).stdout.strip()
 
-    added = cli("rule", "add", item, "--metric", "temperature", "--above", "8", "--scale", "2", "--readings", "3",
-                "--for", "60", "--actions", "mark,freeze")  # fmt: skip
+    added = cli("rule", "add", item, "--metric", "temperature", "--unit", "Cel", "--above", "8", "--scale", "2",
+                "--readings", "3", "--for", "60", "--actions", "mark,freeze")  # fmt: skip
     rule_id = added.stderr.split("rule ")[1].split(":")[0]
-    assert "temperature > 8 for 3 readings over at least 60s" in added.stderr and "mark, freeze" in added.stderr
+    assert "temperature > 8 Cel for 3 readings over at least 60s" in added.stderr and "mark, freeze" in added.stderr
     heartbeat = cli("rule", "add", item, "--heartbeat", "600")
     assert "no reading for more than 600s" in heartbeat.stderr
 
@@ -57,10 +57,13 @@ def test_rule_and_oracle_commands(
         (("--metric", "temperature", "--above", "8.125", "--scale", "2"), "more decimals"),
         (("--metric", "temperature"), "above, below"),
         (("--metric", "temperature", "--above", "8", "--actions", "explode"), "explode"),
+        (("--metric", "temperature", "--above", "8", "--scale", "2"), "unit"),
     ):
         refused = cli("rule", "add", item, *args, ok=False)
         assert refused.returncode != 0 and message in refused.stderr, (args, refused.stderr)
-    stranger = cli("rule", "add", item, "--metric", "temperature", "--above", "8", "--as", "stranger", ok=False)
+    stranger = cli(
+        "rule", "add", item, "--metric", "temperature", "--unit", "Cel", "--above", "8", "--as", "stranger", ok=False
+    )
     assert stranger.returncode == 1 and "OracleNotRuleManager" in stranger.stderr
     assert table_of(cli("rule", "list", "--item", item).stderr) == before
 

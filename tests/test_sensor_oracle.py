@@ -745,3 +745,18 @@ def test_off_chain_bls_matches_the_contract() -> None:
     assert bls.decode_key(bls.encode_key(key)) == (key.public_g1, key.public_g2)
     with pytest.raises(ValueError):
         bls.BlsKey.from_secret(0)
+
+
+def prove_breach(context: ChainContext, item_id: bytes, device_id: bytes, key: DeviceKey) -> Any:
+    """Marks the item out of compliance the only way there is: a rule (one reading above 8.00 °C)
+    and a hot reading of its attached device, anchored and proven to SensorOracle. Returns the
+    submission's receipt."""
+    ledger = Ledger(context.client, context.deployment, context.artifacts)
+    oracle = SensorOracleContract(context.client, context.deployment, context.artifacts)
+    spec = RuleSpec(item_id, "temperature", unit="Cel", upper=800, scale=2, actions=Action.MARK_OUT_OF_COMPLIANCE)
+    _, receipt = oracle.add_rule(spec)
+    taken = int(context.client.w3.eth.get_block(receipt["blockNumber"])["timestamp"])
+    reading = Reading(device_id, 10**6 + int.from_bytes(os.urandom(4)), taken, "temperature", 950, 2, "Cel")
+    evidence = anchor(ledger, [(reading, key.sign(reading.digest(ledger.domain)))])
+    rule_id = int(oracle.contract.events.RuleAdded().process_receipt(receipt)[0]["args"]["ruleId"])
+    return oracle.submit_evidence(rule_id, evidence)

@@ -64,6 +64,12 @@ _REVERTS = {
     "SupplyChainEvidenceNotAnchored": (422, "evidence-not-anchored"),
     "SupplyChainUnknownDevice": (422, "unknown-device"),
     "SupplyChainZeroItemId": (422, "invalid-item-id"),
+    "SupplyChainNoOwnerConsent": (403, "no-owner-consent"),
+    "SupplyChainNotDeviceOwner": (403, "not-device-owner"),
+    "SupplyChainDeviceLocked": (409, "device-locked"),
+    "SupplyChainDeviceNotAttached": (409, "device-not-attached"),
+    "SupplyChainEvidenceNotAttached": (422, "evidence-not-attached"),
+    "SupplyChainInvalidEvidenceSignature": (422, "invalid-evidence-signature"),
 }
 ManufacturerKey = Annotated[ApiKey, require(Role.MANUFACTURER)]
 CustodianKey = Annotated[ApiKey, require(Role.CUSTODIAN)]
@@ -163,7 +169,9 @@ def item_history(services: ServicesDep, item_id: str = Hex32) -> dict[str, Any]:
 @router.post("", status_code=status.HTTP_201_CREATED, responses=_WRITE_ERRORS)
 def register_item(body: ItemCreate, services: ServicesDep, key: ManufacturerKey) -> dict[str, Any]:
     """Registers an item on chain (`manufacturer` role): its description goes to the content
-    store, its keccak-256 becomes the content hash; sensors must be registered devices."""
+    store, its keccak-256 becomes the content hash; sensors must be registered devices owned by
+    the key's account (403 `no-owner-consent` otherwise: another owner's device is attached after
+    registration, with its approval)."""
     done: list[actions.Registered] = []
 
     def register(_: SupplyChainContract) -> TxReceipt:
@@ -214,8 +222,10 @@ def cancel_handover(services: ServicesDep, key: CustodianKey, item_id: str = Hex
 def record_checkpoint(
     body: CheckpointIn, services: ServicesDep, key: CustodianKey, item_id: str = Hex32
 ) -> dict[str, Any]:
-    """Records a checkpoint; with `evidence_reading_id`, the reading's Merkle proof against its
-    anchored batch is checked on chain (409 `not-yet-anchored` while its batch is not anchored)."""
+    """Records a checkpoint; with `evidence_reading_id`, the signed reading is checked on chain: its
+    device was attached to the item when it was taken (422 `evidence-not-attached`), its signature
+    is by the device's key valid then, and its Merkle proof holds against its anchored batch (409
+    `not-yet-anchored` while its batch is not anchored)."""
     _require(services, key, item_id.lower(), "custodian")
     evidence = actions.evidence_of(services, body.evidence_reading_id) if body.evidence_reading_id else Evidence()
     location = body.location.to_location()
