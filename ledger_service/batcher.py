@@ -108,6 +108,7 @@ class Batcher:
         self.final_depth = final_depth
         self.recheck_every = recheck_every
         self._rechecked_at = float("-inf")
+        self._chain_has_finalized = False
         self.dispatch = dispatch
         self.redispatch_after = redispatch_after
         self.clock = clock
@@ -280,6 +281,10 @@ class Batcher:
         if not batches:
             return []
         finalized = self.anchorer.finalized_block()
+        if finalized is not None:
+            self._chain_has_finalized = True
+        elif self._chain_has_finalized:
+            finalized = -1  # the node answered the tag before: a failed look decides nothing by depth
         final = []
         for batch in batches:
             depth = self.anchorer.anchor_depth(batch.transaction_hash or "", batch.block_hash or "")

@@ -177,3 +177,27 @@ def test_reorg_of_an_anchored_batch_on_a_chain_without_the_tag(reorg_chain: Serv
     time.sleep(0.01)
     batcher.run_once()
     assert batches(services)[0].status == BatchStatus.FINAL
+
+
+class TagThenOutage(Ledger):
+    """A node that answers the `finalized` tag, then fails to (an outage of that call)."""
+
+    answered = False
+
+    def finalized_block(self) -> int | None:
+        if self.answered:
+            return None
+        self.answered = True
+        return super().finalized_block()
+
+
+def test_a_failed_look_at_the_finalized_tag_does_not_fall_back_to_depth(services: Services) -> None:
+    ledger = services.ledger
+    store(services, new_device(ledger), 2)
+    flaky = TagThenOutage(ledger.client, ledger.deployment, services.artifacts)
+    batcher = batcher_of(services, anchorer=flaky, final_depth=1)
+    batcher.run_once()  # confirmed; the tag answered (the anchor is above the finalized block)
+    assert flaky.answered and batches(services)[0].status == BatchStatus.CONFIRMED
+    mine(services, 3)
+    assert batcher.finalize_confirmed() == []  # deep enough by depth, but this chain decides by its tag
+    assert batches(services)[0].status == BatchStatus.CONFIRMED
