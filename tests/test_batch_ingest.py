@@ -221,7 +221,7 @@ def test_five_thousand_forged_signatures_are_cheap_and_do_not_block_others(
 
 
 def test_a_client_that_keeps_forging_runs_out_of_signature_checks(make_api: Callable[..., Any]) -> None:
-    api, services = make_api(max_bad_signatures=8, client_bad_signature_rate=0.5, client_bad_signature_burst=20)
+    api, services = make_api(max_bad_signatures=8, client_bad_signature_rate=0.1, client_bad_signature_burst=20)
     forged = forged_batch(services, 30)
     assert_problem(api.post("/v1/readings/batch", json={"readings": forged[:30]}), 422, "too-many-bad-signatures")
     assert_problem(api.post("/v1/readings/batch", json={"readings": forged[:30]}), 422, "too-many-bad-signatures")
