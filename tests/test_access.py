@@ -218,6 +218,7 @@ def test_no_request_thread_sleeps_waiting_for_the_registry(services: Services) -
             assert {r["code"] for r in api.post("/v1/readings/batch", json=batch).json()["results"]} == {
                 "unknown-device"
             }
+            assert_problem(api.get(f"/v1/devices/0x{os.urandom(32).hex()}"), 404, "not-found")
         elapsed = time.monotonic() - started
         # a device registered a moment ago is still found: the wait for the slot is on the event loop
         device = new_device(services.ledger)
