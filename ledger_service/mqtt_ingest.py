@@ -20,7 +20,9 @@ Results, published with the same QoS to ``{prefix}/{device_id}/acks`` (not retai
      "code": null | "<error code>", "detail": null | "<text>", "sequence": <int> | null}
 
 ``code`` is a `ReadingRejected` code (``invalid-signature``, ``unknown-device``,
-``sequence-not-increasing``, ...) or one of this module's: ``invalid-json`` (not UTF-8 JSON),
+``sequence-not-increasing``, ``too-many-bad-signatures`` when more than ``max_bad_signatures``
+readings of one message fail their signature check: checking stops and none of the message is
+stored, ...) or one of this module's: ``invalid-json`` (not UTF-8 JSON),
 ``validation-error`` (not a reading: wrong fields or types, empty or oversized array) and
 ``topic-mismatch``. ``sequence`` is the reading's sequence when it could be read, so a device
 can tell which reading of an array a result is about.
@@ -81,7 +83,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import ValidationError
 
 from ledger_service.api.schemas import ReadingIn
-from ledger_service.errors import ProvenanceError
+from ledger_service.errors import ProvenanceError, TooManyBadSignatures
 from ledger_service.ingest import Ingestor, ItemResult
 from ledger_service.settings import Settings
 
@@ -181,6 +183,7 @@ class MqttIngest:
         retry_delay: float = 0.5,
         max_retry_delay: float = 30.0,
         tls_context: ssl.SSLContext | None = None,
+        max_bad_signatures: int | None = None,
     ) -> None:
         """Configures the client; nothing connects until `start`.
 
@@ -213,6 +216,7 @@ class MqttIngest:
         self.max_batch = max_batch
         self.retry_delay = retry_delay
         self.max_retry_delay = max_retry_delay
+        self.max_bad_signatures = max_bad_signatures
         self.subscription = f"{prefix}/+/readings"
 
         self._client = mqtt.Client(
@@ -255,6 +259,7 @@ class MqttIngest:
             client_id=settings.mqtt_client_id,
             username=settings.mqtt_username,
             password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
+            max_bad_signatures=settings.max_bad_signatures,
             tls_context=(
                 client_tls_context(settings.mqtt_ca_file, settings.mqtt_cert_file, settings.mqtt_key_file)
                 if secure
@@ -445,7 +450,12 @@ class MqttIngest:
                 valid.append((index, self._validate(item, device)))
             except _Refused as refused:
                 results[index] = self._refused(topic, refused)
-        outcomes = self._ingest_many([body for _, body in valid]) if valid else []
+        try:
+            outcomes = self._ingest_many([body for _, body in valid]) if valid else []
+        except TooManyBadSignatures as exc:  # checking stopped: the whole message is refused, nothing stored
+            for index, body in valid:
+                results[index] = self._refused(topic, _Refused(exc.code, exc.detail, body.sequence))
+            return [r for r in results if r is not None]
         for (index, body), outcome in zip(valid, outcomes, strict=True):
             if outcome.error is not None:
                 results[index] = self._refused(topic, _Refused(outcome.error.code, outcome.error.detail, body.sequence))
@@ -493,7 +503,11 @@ class MqttIngest:
                 registry = self.ingestor.registry
                 if not registry.knows({bytes.fromhex(b.device_id[2:]) for b in bodies}):
                     registry.refresh()  # this worker thread may wait for the registry's next sync slot
-                return self.ingestor.ingest_many([(b.to_reading(), b.signature_bytes()) for b in bodies])
+                return self.ingestor.ingest_many(
+                    [(b.to_reading(), b.signature_bytes()) for b in bodies], self.max_bad_signatures
+                )
+            except TooManyBadSignatures:
+                raise
             except Exception:  # noqa: BLE001 - database or chain trouble: retry, never acknowledge
                 self._count(retries=1)
                 log.exception("mqtt readings not stored, retrying", extra={"retry_in": delay})

@@ -11,6 +11,7 @@ still makes a party on first use unless told otherwise.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -22,9 +23,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from ledger_service.chain.client import ChainClient
-from ledger_service.errors import ConfigurationError, PartyExists, UnknownParty
+from ledger_service.errors import ChainError, ConfigurationError, PartyExists, UnknownParty
 from ledger_service.models import ApiKey
 
+log = logging.getLogger(__name__)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 PREFIX = "party:"
 
@@ -126,12 +128,16 @@ class Parties:
         return party_account(self.data_dir, name, create=create)
 
     def create(self, name: str) -> str:
-        """Makes party `name` (admins only; funded on dev chains); returns its address."""
+        """Makes party `name` (admins only); returns its address. On a dev chain it is funded
+        from the node's unlocked account; elsewhere the admin sends it ether."""
         account = create_party(self.data_dir, name)
         with self._lock:
             client = ChainClient(self.rpc_url, account)
             client.errors = self.operator.errors
-            client.ensure_funded()
+            try:
+                client.ensure_funded()
+            except ChainError as exc:  # a real chain: nobody to fund it from; the party exists all the same
+                log.warning("party created without funds", extra={"party": name, "reason": exc.detail})
             self._clients[name] = client
         return str(account.address)
 

@@ -166,8 +166,21 @@ class OracleDaemon:
             for r in rows
         ]
 
+    def _still_attached(self, breach: Breach) -> bool:
+        """Reads the device's attachment periods afresh (the cached ones may predate a detachment)
+        and checks the stretch against them as the contract will."""
+        rule = breach.rule
+        if rule.item_id == ZERO32:
+            return True
+        periods = self.supply.attachments_of(rule.item_id, breach.device_id)
+        self._periods[(rule.item_id, breach.device_id)] = periods
+        return attached_throughout(periods, breach.readings[0].timestamp, breach.readings[-1].timestamp)
+
     def _claim_evidence(self, breach: Breach, result: StepResult) -> None:
         rule = breach.rule
+        if not self._still_attached(breach):
+            log.info("breach outside the device's attachment, not reported", extra={"rule_id": rule.rule_id})
+            return
         report_id = evidence_report_id(
             self.chain_id, self.oracle.address, rule.rule_id, breach.device_id, breach.first_sequence
         )

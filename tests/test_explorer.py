@@ -39,12 +39,13 @@ def site(services: Services, chain: ChainContext, tmp_path: Path) -> Iterator[tu
     supply = SupplyChainContract(chain.client, chain.deployment, chain.artifacts)
     register = supply.register_item(item_id, operator, keccak(b"vaccines"), "bafy-vaccines", [device.device_id])
     oracle = SensorOracleContract(chain.client, chain.deployment, chain.artifacts)
-    oracle.add_rule(RuleSpec(item_id, "temperature", comparison=Comparison.ABOVE, upper=800, scale=2,
-                             min_readings=3, actions=Action.MARK_OUT_OF_COMPLIANCE))  # fmt: skip
+    _, added = oracle.add_rule(RuleSpec(item_id, "temperature", unit="Cel", comparison=Comparison.ABOVE, upper=800,
+                                        scale=2, min_readings=3, actions=Action.MARK_OUT_OF_COMPLIANCE))  # fmt: skip
+    taken = int(chain.client.w3.eth.get_block(added["blockNumber"])["timestamp"])  # inside the attachment
     values = [450, 520, 910, 930, 950, 610]
     ids = []
     for value in values:
-        answer = api.post("/v1/readings", json=signed_body(device, ledger.domain, value=value))
+        answer = api.post("/v1/readings", json=signed_body(device, ledger.domain, value=value, timestamp=taken))
         assert answer.status_code == 201, answer.text
         ids.append(answer.json()["id"])
     batcher = services.batcher()

@@ -225,6 +225,26 @@ def test_array_with_a_bad_reading_stores_the_others(
     assert wait_for_stored(services, 2) == [acks[0]["id"], acks[2]["id"]]
 
 
+def test_an_array_of_forged_readings_stops_being_checked(
+    services: Services, make_ingest: IngestFactory, devices: DeviceSide, device: Device
+) -> None:
+    make_ingest(max_bad_signatures=3).start()
+    domain = services.ledger.domain
+    forger = DeviceKey.generate(KeyType.SECP256K1)
+    bodies = [signed_body(device, domain)]
+    for _ in range(50):
+        reading = device.reading()
+        bodies.append(body_of(reading, forger.sign(reading.digest(domain))))
+    devices.publish(device, bodies)
+    acks = [devices.next_ack(device) for _ in bodies]
+    assert {(a["status"], a["code"]) for a in acks} == {("refused", "too-many-bad-signatures")}
+    assert [a["sequence"] for a in acks] == list(range(1, 52))
+    time.sleep(0.3)
+    assert stored_ids(services) == []  # nothing of the message, not even its good reading
+    devices.publish(device, [signed_body(device, domain)])  # acknowledged: the next message is handled
+    assert devices.next_ack(device)["status"] == "stored"
+
+
 def _not_json(services: Services, device: Device, other: Device) -> tuple[Device, bytes]:
     return device, b"{not json"
 

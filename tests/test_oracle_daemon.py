@@ -468,3 +468,20 @@ def test_a_refused_committee_report_is_found_again_and_fires(services: Services)
     assert again == claimed  # the same id, taken over from `failed`
     assert submitter_for(services).submit(claimed[0]) == "fired"
     assert services.supply_chain().get_item(item_id).condition is Condition.OUT_OF_COMPLIANCE
+
+
+def test_a_detachment_the_daemon_has_not_refreshed_yet_is_still_respected(services: Services) -> None:
+    """The daemon caches attachment periods between rule refreshes; a device detached in between
+    and its later hot readings are checked against the chain again before a breach is claimed."""
+    item_id, sensor = shipment(services)
+    oracle_of(services).add_rule(
+        RuleSpec(item_id, "temperature", unit="Cel", upper=800, scale=2, min_readings=2,
+                 actions=Action.MARK_OUT_OF_COMPLIANCE)
+    )  # fmt: skip
+    daemon = OracleDaemon(services, lambda report_id: None, name="cached", rule_refresh=3600)
+    assert daemon.step().claimed == []  # periods cached: attached, open-ended
+    receipt = services.supply_chain().detach_device(item_id, sensor.device_id)
+    detached = int(services.ledger.client.w3.eth.get_block(receipt["blockNumber"])["timestamp"])
+    ingest(services, sensor, [900, 900], detached)
+    assert daemon.step().claimed == []
+    assert daemon.periods_of(item_id, sensor.device_id)[-1].detached_at == detached

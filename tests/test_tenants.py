@@ -139,15 +139,19 @@ def test_only_an_admin_creates_parties(api: TestClient, services: Services) -> N
     assert party_files(services) == {"carrier.key"}
 
 
-def test_party_command_creates_and_lists(services: Services, tmp_path: Any) -> None:
+def test_party_command_creates_and_lists(tmp_path: Any) -> None:
     import subprocess
     import sys
 
-    env = {**os.environ, "PROVENANCE_DATA_DIR": str(tmp_path / "cli")}
+    env = {
+        **os.environ,
+        "PROVENANCE_DATA_DIR": str(tmp_path / "cli"),
+        "PROVENANCE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+    }
 
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    def cli(*args: str, command: str = "party") -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "ledger_service.cli", "party", *args],
+            [sys.executable, "-m", "ledger_service.cli", command, *args],
             env=env,
             capture_output=True,
             text=True,
@@ -164,3 +168,10 @@ def test_party_command_creates_and_lists(services: Services, tmp_path: Any) -> N
     assert bad.returncode == 1 and "configuration-error" in bad.stderr
     assert address in cli("list").stderr
     assert {p.name for p in (tmp_path / "cli" / "parties").iterdir()} == {"carrier.key"}
+    # issuing a key for a new party is an admin's act too: it makes the party
+    issued = cli("create", "dock", "--role", "custodian", "--party", "warehouse", command="apikey")
+    assert issued.returncode == 0, issued.stderr
+    assert "acting as party warehouse (0x" in issued.stderr
+    assert {p.name for p in (tmp_path / "cli" / "parties").iterdir()} == {"carrier.key", "warehouse.key"}
+    reused = cli("create", "dock-2", "--role", "custodian", "--party", "carrier", command="apikey")
+    assert reused.returncode == 0 and f"acting as party carrier ({address})" in reused.stderr

@@ -77,8 +77,13 @@ def _refused(exc: TransactionReverted) -> ChainRefused:
     return refusal(exc, _REVERTS, "the registry")
 
 
-def _known(services: Services, device_id: str) -> DeviceRecord:
-    device = services.registry.get(bytes.fromhex(device_id[2:]))
+def _known(services: Services, device_id: str, force: bool = False) -> DeviceRecord:
+    """The device from the cache; when unknown, a sync if its slot is free (`force`: at once, for
+    writes, which need a key) and a second look. Never a sleep on the request thread."""
+    wanted = bytes.fromhex(device_id[2:])
+    device = services.registry.get(wanted, refresh=False)
+    if device is None and services.registry.refresh(force=force, wait=False):
+        device = services.registry.get(wanted, refresh=False)
     if device is None:
         raise NotFound(f"no device {device_id}")
     return device
@@ -164,7 +169,7 @@ def _change(
     services: Services, api_key: ApiKey, device_id: str, action: Callable[[Ledger, bytes], object]
 ) -> DevicePublic:
     """Runs `action` as the key's party, after checking on chain that the party owns the device."""
-    device = _known(services, device_id)
+    device = _known(services, device_id, force=True)
     who, address = _acting(services, api_key)
     owner = str(services.ledger.registry.functions.getDevice(device.device_id).call()[0])
     if owner.lower() != address.lower():
