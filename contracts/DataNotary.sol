@@ -141,8 +141,8 @@ contract DataNotary is AccessControl, Multicall {
      * @dev Reverts with {DataNotaryUnknownRoot} when the root is not anchored.
      */
     function getAnchor(bytes32 root) public view returns (Anchor memory) {
-        Anchor memory found = _anchors[root];
-        if (found.readingCount == 0) revert DataNotaryUnknownRoot(root);
+        Anchor storage found = _anchors[root];
+        if (!_exists(found)) revert DataNotaryUnknownRoot(root);
         return found;
     }
 
