@@ -27,6 +27,12 @@ abstract contract Base {
         return lo + (x % (hi - lo + 1));
     }
 
+    /// @dev A 65-byte (r, s, v) secp256k1 signature of `digest` by `key`.
+    function _sign(uint256 key, bytes32 digest) internal pure returns (bytes memory) {
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, digest);
+        return abi.encodePacked(r, s, v);
+    }
+
     /// @dev The revert data of OpenZeppelin's AccessControlUnauthorizedAccount(account, role).
     function _unauthorized(address account, bytes32 role) internal pure returns (bytes memory) {
         return abi.encodeWithSignature("AccessControlUnauthorizedAccount(address,bytes32)", account, role);
