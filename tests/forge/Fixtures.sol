@@ -33,6 +33,25 @@ abstract contract Deployment is Base {
         chain.registerItem(itemId, custodian, keccak256("description"), "cid", new bytes32[](0));
     }
 
+    /// @dev Evidence for a reading with `digest` and `signatureHash`, anchored as a one-leaf batch.
+    function _anchoredEvidence(bytes32 digest, bytes32 signatureHash) internal returns (SupplyChain.Evidence memory) {
+        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(digest, signatureHash))));
+        vm.prank(ADMIN);
+        notary.anchor(leaf, 1, uint48(block.timestamp), uint48(block.timestamp), "");
+        return SupplyChain.Evidence(leaf, digest, signatureHash, new bytes32[](0));
+    }
+
+    /// @dev Registers `deviceId`, owned by `owner`, signing with `key`.
+    function _registerDevice(bytes32 deviceId, address owner, uint256 key) internal {
+        vm.prank(ADMIN);
+        registry.registerDevice(
+            deviceId,
+            owner,
+            DeviceRegistry.PublicKey(DeviceRegistry.KeyType.Secp256k1, vm.addr(key), 0, 0),
+            DeviceRegistry.Metadata("TH-100", bytes32(0), "")
+        );
+    }
+
     function _setCondition(bytes32 itemId, SupplyChain.Condition condition) internal {
         vm.prank(ADMIN);
         chain.setCondition(itemId, condition, _noEvidence());
