@@ -109,6 +109,7 @@ contract BN254Test is Base {
         vm.assertFalse(_eq(p, h.hashToG1(bytes32(uint256(domain) ^ 1), message)), "another domain");
     }
 
+    /// forge-config: default.fuzz.runs = 32
     function testFuzz_verifyAcceptsASignatureByTheKey(uint256 keySeed, bytes32 message) public view {
         uint256 sk = BlsKeys.secret(keySeed);
         BN254.G1Point memory point = h.hashToG1(keccak256("test"), message);
@@ -116,6 +117,7 @@ contract BN254Test is Base {
         vm.assertTrue(h.verify(point, h.mul(h.g1(), sk), BlsKeys.g2(sk), signature), "valid signature");
     }
 
+    /// forge-config: default.fuzz.runs = 32
     function testFuzz_verifyRefusesAnotherMessageOrAnotherKeysSignature(uint256 keySeed, bytes32 message) public view {
         uint256 sk = BlsKeys.secret(keySeed);
         uint256 other = BlsKeys.other(keySeed);
@@ -126,6 +128,7 @@ contract BN254Test is Base {
         vm.assertFalse(h.verify(point, pk, BlsKeys.g2(sk), h.mul(point, other)), "signature by another key");
     }
 
+    /// forge-config: default.fuzz.runs = 32
     function testFuzz_verifyRefusesKeyHalvesOfDifferentSecrets(uint256 keySeed, bytes32 message) public view {
         uint256 sk = BlsKeys.secret(keySeed);
         uint256 other = BlsKeys.other(keySeed);
@@ -135,6 +138,7 @@ contract BN254Test is Base {
         vm.assertFalse(h.verify(point, h.mul(h.g1(), sk), BlsKeys.g2(other), h.mul(point, sk)), "mixed key, sig by G1's");
     }
 
+    /// forge-config: default.fuzz.runs = 32
     function testFuzz_verifyAcceptsAnAggregateOfTwoSignersUnderTheSumOfTheirKeys(bytes32 message) public view {
         BN254.G1Point memory point = h.hashToG1(keccak256("test"), message);
         BN254.G1Point memory aggregate = h.add(h.mul(point, 3), h.mul(point, 5));

@@ -138,6 +138,7 @@ contract DeviceRegistryTest is Base {
         registry.getKey(DEVICE, index);
     }
 
+    /// forge-config: default.fuzz.runs = 64
     function testFuzz_aP256KeyVerifiesItsLowSSignatures(uint256 key, bytes32 id) public {
         key = _bound(key, 1, P256_N - 1);
         vm.assume(id != 0 && id != DEVICE);

@@ -361,6 +361,7 @@ contract SensorOracleTest is OracleDeployment {
 
     // ------------------------------------------------------------------------------ committee
 
+    /// forge-config: default.fuzz.runs = 32
     function testFuzz_committeeMembershipIsTheAdminsWithAProofOfPossession(address caller) public {
         vm.assume(caller != ADMIN);
         address signer = vm.addr(0xC1);
@@ -390,6 +391,7 @@ contract SensorOracleTest is OracleDeployment {
         oracle.addMember(signer, pk, BlsKeys.g2(3), pop);
     }
 
+    /// forge-config: default.fuzz.runs = 32
     function testFuzz_quorumAndRemovalKeepTheCommitteeReachable(uint8 quorum, address caller) public {
         vm.assume(caller != ADMIN);
         _member(0xC1, 3);
@@ -429,6 +431,7 @@ contract SensorOracleTest is OracleDeployment {
         return SensorOracle.CommitteeReport(ruleId, DEVICE, 0, observedAt - silence, observedAt, oracle.configVersion());
     }
 
+    /// forge-config: default.fuzz.runs = 32
     function testFuzz_submitCommitteeEcdsaNeedsAQuorumOfSortedMembers(uint32 silence, uint256 outsider) public {
         outsider = _bound(outsider, 0xC4, 2 ** 160);
         vm.warp(block.timestamp + 30 days);
@@ -474,6 +477,7 @@ contract SensorOracleTest is OracleDeployment {
         oracle.submitCommitteeEcdsa(report, sigs);
     }
 
+    /// forge-config: default.fuzz.runs = 32
     function testFuzz_submitCommitteeRefusesStaleCommitteesFutureTimesAndShortSilences(uint32 ahead, uint32 silence) public {
         vm.warp(block.timestamp + 30 days);
         uint256 id = _addRule(_heartbeatRule(ITEM, DEVICE, 3600));
@@ -513,6 +517,7 @@ contract SensorOracleTest is OracleDeployment {
         vm.assertEq(uint256(oracle.getRule(id).firedAt), 0, "not fired");
     }
 
+    /// forge-config: default.fuzz.runs = 32
     function testFuzz_submitCommitteeBlsChecksTheAggregateOfTheNamedSigners(uint32 silence) public {
         vm.warp(block.timestamp + 30 days);
         uint256 id = _addRule(_heartbeatRule(ITEM, DEVICE, 3600));
@@ -619,6 +624,7 @@ contract OracleInvariantTest is OracleDeployment {
         targets[0] = address(handler);
     }
 
+    /// forge-config: default.invariant.runs = 32
     function invariant_aRuleFiresAtMostOnce() public view {
         for (uint256 id = 1; id <= RULES + 1; ++id) {
             vm.assertLe(handler.fired(id), 1, "fired twice");
