@@ -11,6 +11,7 @@ IPFS_STAMP := tools/ipfs/node_modules/.installed
 FORGE      := node_modules/@foundry-rs/forge-linux-amd64/bin/forge
 # Slither pins crypto packages of its own that may clash with web3's: it gets a venv of its own.
 SLITHER_VERSION := 0.11.6
+CRYTIC_COMPILE_VERSION := 0.4.2
 SLITHER_VENV    := .tools/slither
 SLITHER_STAMP   := $(SLITHER_VENV)/.installed-$(SLITHER_VERSION)
 
@@ -32,7 +33,7 @@ $(SLITHER_STAMP):
 	mkdir -p .tools
 	$(PYTHON) -m venv $(SLITHER_VENV)
 	$(SLITHER_VENV)/bin/pip install --quiet --upgrade pip
-	$(SLITHER_VENV)/bin/pip install --quiet "slither-analyzer==$(SLITHER_VERSION)"
+	$(SLITHER_VENV)/bin/pip install --quiet "slither-analyzer==$(SLITHER_VERSION)" "crytic-compile==$(CRYTIC_COMPILE_VERSION)"
 	touch $@
 
 slither-install: $(SLITHER_STAMP)
