@@ -19,6 +19,21 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 FORGE = ROOT / "node_modules" / "@foundry-rs" / "forge-linux-amd64" / "bin" / "forge"
 SEED = "0x5eed"
+# One suite per contract, and the invariant suites of the threat model's contract properties.
+SUITES = (
+    "DataNotaryTest",
+    "DataNotaryInvariantTest",
+    "AssetTokenTest",
+    "AssetTokenInvariantTest",
+    "BN254Test",
+    "DeviceRegistryTest",
+    "SupplyChainTest",
+    "SupplyChainRolesInvariantTest",
+    "ShipmentEscrowTest",
+    "ShipmentEscrowInvariantTest",
+    "SensorOracleTest",
+    "OracleInvariantTest",
+)
 SUMMARY = re.compile(r"(\d+) tests passed, (\d+) failed, (\d+) skipped \((\d+) total tests\)")
 
 pytestmark = pytest.mark.slow
@@ -58,3 +73,5 @@ def test_forge_suite_passes_offline_with_a_fixed_seed() -> None:
     assert run.returncode == 0 and summary is not None, f"forge test failed (exit {run.returncode}):\n{report}"
     passed, failed, skipped, total = (int(n) for n in summary.groups())
     assert failed == 0 and skipped == 0 and passed == total > 0, report
+    ran = set(re.findall(r"^Ran \d+ tests? for tests/forge/\S+\.t\.sol:(\w+)$", report, re.MULTILINE))
+    assert ran >= set(SUITES), f"suites that did not run: {sorted(set(SUITES) - ran)}"
