@@ -548,19 +548,23 @@ contract SensorOracleTest is OracleDeployment {
     }
 }
 
-/// @notice Submits evidence for random rules, again and again, and disables some.
+/// @notice Submits evidence for random rules, again and again, disables some, and detaches and
+/// reattaches devices.
 contract RuleHandler is Base {
     OracleInvariantTest internal immutable deployment;
     SensorOracle internal immutable oracle;
+    SupplyChain internal immutable chain;
     uint256 public immutable rules;
     mapping(uint256 ruleId => uint256) public fired;
     mapping(uint256 ruleId => bool) public disabled;
     uint256 public firedAfterDisable;
+    uint256 public firedOnADetachedDevice;
     uint64 internal sequence = 1;
 
-    constructor(OracleInvariantTest deployment_, SensorOracle oracle_, uint256 rules_) {
+    constructor(OracleInvariantTest deployment_, SensorOracle oracle_, SupplyChain chain_, uint256 rules_) {
         deployment = deployment_;
         oracle = oracle_;
+        chain = chain_;
         rules = rules_;
     }
 
@@ -571,10 +575,24 @@ contract RuleHandler is Base {
         SensorOracle.SignedReading[] memory readings = deployment.stretchFor(ruleId, sequence, n, value, step);
         sequence += n;
         bool wasDisabled = disabled[ruleId];
+        (bytes32 itemId, bytes32 deviceId) = deployment.itemAndDevice(ruleId);
+        bool attached = itemId == 0 || chain.isAttached(itemId, deviceId);
         try oracle.submitEvidence(ruleId, readings) {
             ++fired[ruleId];
             if (wasDisabled) ++firedAfterDisable;
+            if (!attached) ++firedOnADetachedDevice;
         } catch {}
+    }
+
+    function toggleAttachment(uint256 ruleSeed) external {
+        (bytes32 itemId, bytes32 deviceId) = deployment.itemAndDevice(1 + (ruleSeed % (rules - 1)));
+        bool attached = chain.isAttached(itemId, deviceId);
+        vm.prank(address(0x3A4)); // the manufacturer
+        if (attached) {
+            try chain.detachDevice(itemId, deviceId) {} catch {}
+        } else {
+            try chain.attachDevice(itemId, deviceId) {} catch {}
+        }
     }
 
     function disable(uint256 ruleSeed) external {
@@ -590,7 +608,8 @@ contract RuleHandler is Base {
     }
 }
 
-/// @notice Invariant: a rule fires at most once, and never once disabled.
+/// @notice Invariants: a rule fires at most once, never once disabled, and never on evidence from
+/// a device not attached to the rule's item.
 contract OracleInvariantTest is OracleDeployment {
     RuleHandler internal handler;
     uint256 internal constant RULES = 4;
@@ -607,7 +626,14 @@ contract OracleInvariantTest is OracleDeployment {
         p.deviceId = keccak256(abi.encode("inv-device", uint256(0)));
         vm.prank(ADMIN);
         oracle.addRule(p);
-        handler = new RuleHandler(this, oracle, RULES + 1);
+        handler = new RuleHandler(this, oracle, chain, RULES + 1);
+    }
+
+    /// @dev The item (zero for the device-only rule) and the device of rule `ruleId`.
+    function itemAndDevice(uint256 ruleId) external pure returns (bytes32 itemId, bytes32 deviceId) {
+        if (ruleId > RULES) return (bytes32(0), keccak256(abi.encode("inv-device", uint256(0))));
+        itemId = keccak256(abi.encode("inv-item", ruleId - 1));
+        deviceId = keccak256(abi.encode("inv-device", ruleId - 1));
     }
 
     /// @dev Readings of the device of rule `ruleId`'s item (rule RULES + 1: device 0's).
@@ -631,5 +657,10 @@ contract OracleInvariantTest is OracleDeployment {
             vm.assertEq(oracle.getRule(id).firedAt != 0, handler.fired(id) == 1, "firedAt matches");
         }
         vm.assertEq(handler.firedAfterDisable(), 0, "a disabled rule fired");
+    }
+
+    /// forge-config: default.invariant.runs = 32
+    function invariant_onlyEvidenceOfAnAttachedDeviceFires() public view {
+        vm.assertEq(handler.firedOnADetachedDevice(), 0, "fired on a detached device");
     }
 }
