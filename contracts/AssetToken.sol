@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
 import {ERC721URIStorage} from "@openzeppelin/contracts/token/ERC721/extensions/ERC721URIStorage.sol";
+import {ERC721Utils} from "@openzeppelin/contracts/token/ERC721/utils/ERC721Utils.sol";
 import {SupplyChain} from "./SupplyChain.sol";
 
 /**
@@ -56,8 +57,10 @@ contract AssetToken is ERC721URIStorage, AccessControl {
 
     /**
      * @notice Mints the token of item `itemId` to `to`, with metadata at `uri`.
-     * @dev Requirements: MINTER_ROLE; the item exists and is not recalled; no token exists for it.
-     * Emits {Transfer}, {MetadataUpdate} and {AssetMinted}.
+     * @dev Requirements: MINTER_ROLE; the item exists and is not recalled; no token exists for it;
+     * a contract receiver accepts ERC-721 tokens. Emits {Transfer}, {MetadataUpdate} and
+     * {AssetMinted}. The receiver is asked last, once the token, its URI and the events are in
+     * place (what `_safeMint` does, with the acceptance check after the URI instead of before).
      * @return tokenId The token's id: the item id as a number.
      */
     function mint(address to, bytes32 itemId, string calldata uri) external onlyRole(MINTER_ROLE) returns (uint256 tokenId) {
@@ -65,9 +68,10 @@ contract AssetToken is ERC721URIStorage, AccessControl {
         if (status == SupplyChain.Status.None) revert AssetTokenUnknownItem(itemId);
         tokenId = uint256(itemId);
         if (status == SupplyChain.Status.Recalled) revert AssetTokenFrozen(tokenId);
-        _safeMint(to, tokenId);
+        _mint(to, tokenId);
         _setTokenURI(tokenId, uri);
         emit AssetMinted(tokenId, itemId, to, uri);
+        ERC721Utils.checkOnERC721Received(_msgSender(), address(0), to, tokenId, "");
     }
 
     /**

@@ -81,7 +81,7 @@ contract DataNotary is AccessControl, Multicall {
         if (readingCount == 0) revert DataNotaryEmptyBatch();
         if (firstTimestamp > lastTimestamp) revert DataNotaryInvalidTimeRange(firstTimestamp, lastTimestamp);
         Anchor storage existing = _anchors[root];
-        if (existing.anchoredAt != 0) revert DataNotaryRootAlreadyAnchored(root, existing.batchId);
+        if (_exists(existing)) revert DataNotaryRootAlreadyAnchored(root, existing.batchId);
 
         uint40 id = _batchCount;
         _batchCount = id + 1;
@@ -101,7 +101,7 @@ contract DataNotary is AccessControl, Multicall {
      * @notice Returns true when `root` is anchored and `proof` proves `leaf` under it.
      */
     function verify(bytes32 root, bytes32 leaf, bytes32[] calldata proof) external view returns (bool) {
-        return _anchors[root].anchoredAt != 0 && MerkleProof.verifyCalldata(proof, root, leaf);
+        return _exists(_anchors[root]) && MerkleProof.verifyCalldata(proof, root, leaf);
     }
 
     /**
@@ -118,7 +118,7 @@ contract DataNotary is AccessControl, Multicall {
     ) external view returns (bool) {
         return
             leaves.length != 0 &&
-            _anchors[root].anchoredAt != 0 &&
+            _exists(_anchors[root]) &&
             MerkleProof.multiProofVerifyCalldata(proof, proofFlags, root, leaves);
     }
 
@@ -133,7 +133,7 @@ contract DataNotary is AccessControl, Multicall {
      * @notice Returns whether `root` is anchored.
      */
     function isAnchored(bytes32 root) external view returns (bool) {
-        return _anchors[root].anchoredAt != 0;
+        return _exists(_anchors[root]);
     }
 
     /**
@@ -141,8 +141,8 @@ contract DataNotary is AccessControl, Multicall {
      * @dev Reverts with {DataNotaryUnknownRoot} when the root is not anchored.
      */
     function getAnchor(bytes32 root) public view returns (Anchor memory) {
-        Anchor memory found = _anchors[root];
-        if (found.anchoredAt == 0) revert DataNotaryUnknownRoot(root);
+        Anchor storage found = _anchors[root];
+        if (!_exists(found)) revert DataNotaryUnknownRoot(root);
         return found;
     }
 
@@ -152,5 +152,11 @@ contract DataNotary is AccessControl, Multicall {
      */
     function batchIdOf(bytes32 root) external view returns (uint256) {
         return getAnchor(root).batchId;
+    }
+
+    /// @dev Whether the slot holds an anchor: every anchored batch has at least one reading (the
+    /// time fields are not used for this, so no comparison depends on the block's timestamp).
+    function _exists(Anchor storage anchor_) private view returns (bool) {
+        return anchor_.readingCount != 0;
     }
 }
