@@ -131,5 +131,5 @@ def status(
     counts = report["counts"]
     console.print(
         f"batches: {counts['sealed_batches']} sealed, {counts['anchored_batches']} anchored, "
-        f"{counts['confirmed_batches']} confirmed"
+        f"{counts['confirmed_batches']} confirmed, {counts.get('final_batches', 0)} final"
     )
