@@ -112,6 +112,8 @@ contract SupplyChain is AccessControl, Multicall {
     /// @notice The sensor oracle contract, the only account that sets conditions and detach locks
     /// (zero until {bindOracle}).
     address public oracle;
+    /// @dev The account that deployed this contract: the one that binds the oracle, once.
+    address private immutable _deployer;
 
     mapping(bytes32 itemId => Item) private _items;
     mapping(bytes32 itemId => Transfer) private _pending;
@@ -154,6 +156,8 @@ contract SupplyChain is AccessControl, Multicall {
     error SupplyChainInvalidEvidenceSignature(bytes32 deviceId);
     /// @notice `caller` is not the bound oracle contract.
     error SupplyChainNotOracle(address caller);
+    /// @notice `caller` did not deploy this contract.
+    error SupplyChainNotDeployer(address caller);
     /// @notice The oracle was bound already.
     error SupplyChainOracleAlreadyBound(address oracle);
     /// @notice `oracle` is not a sensor oracle for this supply chain.
@@ -248,17 +252,20 @@ contract SupplyChain is AccessControl, Multicall {
     constructor(address admin, DeviceRegistry registry_, IReadingNotary notary_) {
         registry = registry_;
         notary = notary_;
+        _deployer = _msgSender();
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(MANUFACTURER_ROLE, admin);
     }
 
     /**
      * @notice Binds the sensor oracle contract `oracle_`, from then on the only account that sets
-     * item conditions and detach locks; final.
-     * @dev Requirements: DEFAULT_ADMIN_ROLE; no oracle bound yet; `oracle_` names this contract as
-     * its supply chain. Emits {ConditionOracleBound}.
+     * item conditions and detach locks; final. Part of the deployment: the deployer needs no role
+     * for it, and keeps none after it.
+     * @dev Requirements: the caller deployed this contract; no oracle bound yet; `oracle_` names
+     * this contract as its supply chain. Emits {ConditionOracleBound}.
      */
-    function bindOracle(address oracle_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+    function bindOracle(address oracle_) external {
+        if (_msgSender() != _deployer) revert SupplyChainNotDeployer(_msgSender());
         if (oracle != address(0)) revert SupplyChainOracleAlreadyBound(oracle);
         if (oracle_.code.length == 0 || IConditionOracle(oracle_).supplyChain() != address(this)) {
             revert SupplyChainInvalidOracle(oracle_);

@@ -31,6 +31,8 @@ def keys(services: Services) -> dict[str, dict[str, str]]:
         "warehouse": key("warehouse", [Role.CUSTODIAN], party="warehouse"),
         "stranger": key("stranger", [Role.CUSTODIAN, Role.MANUFACTURER], party="stranger"),
         "registrar": key("registrar", [Role.REGISTRAR]),
+        "warehouse-devices": key("warehouse-devices", [Role.DEVICE_MANAGER], party="warehouse"),
+        "stranger-devices": key("stranger-devices", [Role.DEVICE_MANAGER], party="stranger"),
     }
 
 
@@ -172,3 +174,39 @@ def test_delivery_is_final_and_bad_bodies_are_refused(services: Services, keys: 
     assert_problem(
         api.post(f"/v1/items/{item}/recall", json={"reason": ""}, headers=keys["maker"]), 422, "validation-error"
     )
+
+
+def test_attaching_another_owners_device_needs_its_consent_through_the_api(
+    services: Services, keys: dict[str, dict[str, str]]
+) -> None:
+    """Attack: a manufacturer attaches a device the warehouse owns to its item; refused until the
+    warehouse (its owner, through its own key) approves, and only for that item."""
+    api = TestClient(create_app(services))
+    item = api.post("/v1/items", json={}, headers=keys["maker"]).json()["item_id"]
+    theirs = new_device()
+    services.ledger.register_device(
+        theirs.device_id, theirs.key.public_key, owner=services.parties.address("warehouse")
+    )
+    device = "0x" + theirs.device_id.hex()
+    attach = {"device_id": device}
+    assert_problem(api.post(f"/v1/items/{item}/devices", json=attach, headers=keys["maker"]), 403, "no-owner-consent")
+    assert_problem(
+        api.post(f"/v1/items/{item}/devices", json=attach, headers=keys["stranger"]), 403, "not-manufacturer"
+    )
+    approval = f"/v1/items/{item}/devices/{device}/approval"
+    assert_problem(api.put(approval, json={"approved": True}, headers=keys["maker"]), 403, "forbidden")
+    assert_problem(
+        api.put(approval, json={"approved": True}, headers=keys["stranger-devices"]), 403, "not-device-owner"
+    )
+    assert services.supply_chain().attachments_of(bytes.fromhex(item[2:]), theirs.device_id) == []
+    assert api.put(approval, json={"approved": True}, headers=keys["warehouse-devices"]).status_code == 200
+    attached = api.post(f"/v1/items/{item}/devices", json=attach, headers=keys["maker"])
+    assert attached.status_code == 200, attached.text
+    assert services.supply_chain().devices_of(bytes.fromhex(item[2:])) == [theirs.device_id]
+    assert_problem(
+        api.post(f"/v1/items/{item}/devices", json=attach, headers=keys["maker"]), 409, "device-already-attached"
+    )
+    assert api.delete(f"/v1/items/{item}/devices/{device}", headers=keys["maker"]).status_code == 200
+    # the approval was used up
+    assert_problem(api.post(f"/v1/items/{item}/devices", json=attach, headers=keys["maker"]), 403, "no-owner-consent")
+    assert_problem(api.delete(f"/v1/items/{item}/devices/{device}", headers=keys["maker"]), 409, "device-not-attached")

@@ -650,11 +650,11 @@ def test_readings_outside_the_attachment_period_do_not_fire_rules(
     """Attack: readings a device took before it was attached to the item (or after it was
     detached), hot ones from another shipment, are offered as the item's breach."""
     shipment = new_shipment(supply, ledger)
-    rule_id, receipt = oracle.add_rule(cold_chain_rule(shipment, min_duration=0, actions=Action.MARK_OUT_OF_COMPLIANCE))
-    created = int(chain.client.w3.eth.get_block(receipt["blockNumber"])["timestamp"])
     key = DeviceKey.generate(KeyType.SECP256K1)
     late = Shipment(shipment.item_id, os.urandom(32), key)
-    ledger.register_device(late.device_id, key.public_key)
+    ledger.register_device(late.device_id, key.public_key)  # its key is valid before the rule exists
+    rule_id, receipt = oracle.add_rule(cold_chain_rule(shipment, min_duration=0, actions=Action.MARK_OUT_OF_COMPLIANCE))
+    created = int(chain.client.w3.eth.get_block(receipt["blockNumber"])["timestamp"])
     wait_until(chain, created + 1)
     attach = supply.attach_device(shipment.item_id, late.device_id)
     attached = int(chain.client.w3.eth.get_block(attach["blockNumber"])["timestamp"])

@@ -461,4 +461,6 @@ def test_no_account_sets_an_items_condition(
     # the binding is final, and only a contract naming this supply chain could have been bound
     rebind = manufacturer.functions.bindOracle(operator)
     assert error_of(lambda: manufacturer.client.transact(rebind)) == "SupplyChainOracleAlreadyBound"
+    stranger_bind = stranger.functions.bindOracle(parties["stranger"].operator.address)
+    assert error_of(lambda: stranger.client.transact(stranger_bind)) == "SupplyChainNotDeployer"
     assert "ORACLE_ROLE" not in [f["name"] for f in manufacturer.contract.abi if f.get("type") == "function"]

@@ -88,3 +88,19 @@ class DeliveryIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     location: LocationIn
+
+
+class DeviceIn(BaseModel):
+    """A sensor device to attach to the item."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    device_id: Bytes32
+
+
+class ApprovalIn(BaseModel):
+    """The device owner's consent to attaching its device to the item (false: withdrawn)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    approved: bool = True

@@ -137,7 +137,7 @@ def _grant_oracle_roles(
     client: ChainClient, artifacts: dict[str, Artifact], deployed: dict[str, DeployedContract]
 ) -> None:
     """Lets the sensor oracle act: bind it in SupplyChain (the only setter of item conditions, for
-    good), let it freeze asset tokens."""
+    good; the deployer binds it, with no role), let it freeze asset tokens."""
     oracle = deployed["SensorOracle"].address
     supply = client.w3.eth.contract(
         address=to_checksum_address(deployed["SupplyChain"].address), abi=artifacts["SupplyChain"].abi

@@ -15,7 +15,16 @@ from web3.types import TxReceipt
 from indexer import queries
 from ledger_service import items as actions
 from ledger_service.api.deps import ServicesDep
-from ledger_service.api.item_schemas import AcceptIn, CheckpointIn, DeliveryIn, HandoverIn, ItemCreate, RecallIn
+from ledger_service.api.item_schemas import (
+    AcceptIn,
+    ApprovalIn,
+    CheckpointIn,
+    DeliveryIn,
+    DeviceIn,
+    HandoverIn,
+    ItemCreate,
+    RecallIn,
+)
 from ledger_service.api.problems import MEDIA_TYPE, refusal, write_errors
 from ledger_service.api.read_schemas import ItemHistory, ItemPage, ItemView
 from ledger_service.api.routes.devices import require
@@ -28,6 +37,7 @@ from ledger_service.supply_chain import Evidence, SupplyChainContract
 router = APIRouter(prefix="/v1/items", tags=["items"])
 
 Hex32 = Path(pattern=r"^0x[0-9a-fA-F]{64}$", description="The item id: 32 bytes, 0x-hex")
+DeviceHex32 = Path(pattern=r"^0x[0-9a-fA-F]{64}$", description="The device id: 32 bytes, 0x-hex")
 Address = Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such item in the mirror", "content": {MEDIA_TYPE: {}}},
@@ -73,6 +83,7 @@ _REVERTS = {
 }
 ManufacturerKey = Annotated[ApiKey, require(Role.MANUFACTURER)]
 CustodianKey = Annotated[ApiKey, require(Role.CUSTODIAN)]
+DeviceManagerKey = Annotated[ApiKey, require(Role.DEVICE_MANAGER)]
 
 
 def _refused(exc: TransactionReverted) -> ChainRefused:
@@ -188,6 +199,43 @@ def register_item(body: ItemCreate, services: ServicesDep, key: ManufacturerKey)
         "metadata_cid": registered.metadata_cid,
         "links": {"item": f"/v1/items/{registered.item_id}", "history": f"/v1/items/{registered.item_id}/history"},
     }  # fmt: skip
+
+
+@router.post("/{item_id}/devices", responses=_WRITE_ERRORS)
+def attach_device(body: DeviceIn, services: ServicesDep, key: ManufacturerKey, item_id: str = Hex32) -> dict[str, Any]:
+    """Attaches a sensor device from now on (`manufacturer` role; the key's account must be the
+    item's manufacturer, and own the device or hold its owner's approval: 403 `no-owner-consent`)."""
+    _require(services, key, item_id.lower(), "manufacturer")
+    device = bytes.fromhex(body.device_id[2:])
+    return _send(services, key, item_id.lower(), lambda c: c.attach_device(_item_bytes(item_id), device))
+
+
+@router.delete("/{item_id}/devices/{device_id}", responses=_WRITE_ERRORS)
+def detach_device(
+    services: ServicesDep, key: ManufacturerKey, item_id: str = Hex32, device_id: str = DeviceHex32
+) -> dict[str, Any]:
+    """Detaches a sensor device: its attachment period ends now (409 `device-locked` while an open
+    escrow relies on it)."""
+    _require(services, key, item_id.lower(), "manufacturer")
+    device = bytes.fromhex(device_id[2:])
+    return _send(services, key, item_id.lower(), lambda c: c.detach_device(_item_bytes(item_id), device))
+
+
+@router.put("/{item_id}/devices/{device_id}/approval", responses=_WRITE_ERRORS)
+def approve_attachment(
+    body: ApprovalIn,
+    services: ServicesDep,
+    key: DeviceManagerKey,
+    item_id: str = Hex32,
+    device_id: str = DeviceHex32,
+) -> dict[str, Any]:
+    """As the device's owner (`device-manager` role; the key's account must own the device on
+    chain: 403 `not-device-owner`), consents to attaching it to the item, or withdraws consent."""
+    device = bytes.fromhex(device_id[2:])
+    return _send(
+        services, key, item_id.lower(),
+        lambda c: c.approve_attachment(_item_bytes(item_id), device, body.approved),
+    )  # fmt: skip
 
 
 @router.post("/{item_id}/handover", responses=_WRITE_ERRORS)
