@@ -22,13 +22,19 @@ _ADVISORY_KEY = 0x70726F76  # "prov"
 @contextmanager
 def operator_lock(engine: Engine, lock_file: Path) -> Iterator[None]:
     """Holds the operator lock for the context."""
+    with _lock(engine, lock_file, _ADVISORY_KEY):
+        yield
+
+
+@contextmanager
+def _lock(engine: Engine, lock_file: Path, key: int) -> Iterator[None]:
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
-            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _ADVISORY_KEY})
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
             try:
                 yield
             finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _ADVISORY_KEY})
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
         return
     lock_file.parent.mkdir(parents=True, exist_ok=True)
     with lock_file.open("a") as handle:
@@ -37,3 +43,12 @@ def operator_lock(engine: Engine, lock_file: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def account_lock(engine: Engine, data_dir: Path, address: str) -> Iterator[None]:
+    """Holds the sender lock of account `address` (each role's account has its own, so the anchorer
+    and the report submitter never wait for each other)."""
+    key = int(address.lower().removeprefix("0x")[:15], 16)  # 60 bits: fits PostgreSQL's bigint
+    with _lock(engine, data_dir / "locks" / f"{address.lower()}.lock", key):
+        yield

@@ -87,6 +87,23 @@ class Settings(BaseSettings):
     oracle_scheme: Literal["bls", "ecdsa"] = Field(
         "bls", description="How the committee signs heartbeat and aggregate reports: one aggregate BLS or ECDSA each."
     )
+    # Roles: each on-chain role is its own account (keys under {data_dir}/roles/ unless given here).
+    admin_address: str | None = Field(
+        None,
+        description="Admin of every contract (a multisig in production); default: an admin account whose key is "
+        "kept in the data directory (dev chains).",
+    )
+    deployer_key: SecretStr | None = Field(
+        None, description="Key that deploys and wires the contracts, then renounces every role; default: generated."
+    )
+    anchorer_key: SecretStr | None = Field(None, description="Key that anchors batch roots; default: generated.")
+    registrar_key: SecretStr | None = Field(None, description="Key that registers devices; default: generated.")
+    reporter_key: SecretStr | None = Field(None, description="Key that submits oracle reports; default: generated.")
+    oracle_members: str = Field(
+        "", description="Comma-separated URLs of the committee members' signing endpoints (the daemon's coordinator)."
+    )
+    member_timeout: float = Field(30.0, gt=0, description="Seconds the coordinator waits for one member to sign.")
+    # End of roles.
     build_dir: Path = Field(PROJECT_ROOT / "build", description="Where compiled contract artifacts are cached.")
     solc: Path | None = Field(None, description="Solidity compiler; default a native solc on PATH, else scripts/solc.")
     log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")

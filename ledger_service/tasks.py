@@ -7,9 +7,11 @@ embedded default) the same task runs in the batcher's process through Celery's e
 queue is needed because the queue is the database: a sealed batch stays sealed, and is sent
 again, until it is anchored.
 
-Either way the task holds the operator lock (`ledger_service.locks`) while it checks the batch,
-asks the chain whether the root is anchored already, and sends with a nonce fresh from the node:
-concurrent workers never share a nonce and a batch is never anchored twice. Failed RPC calls
+Either way the task sends from the anchorer account (its only job: it holds
+`DataNotary.ANCHORER_ROLE` and nothing else) and holds that account's sender lock
+(`ledger_service.locks.account_lock`) while it checks the batch, asks the chain whether the root
+is anchored already, and sends with a nonce fresh from the node: concurrent workers never share a
+nonce and a batch is never anchored twice. Failed RPC calls
 are retried with exponential backoff.
 """
 
@@ -22,7 +24,7 @@ from typing import Any
 
 from celery import Celery, Task
 
-from ledger_service.locks import operator_lock
+from ledger_service.locks import account_lock
 from ledger_service.services import Services
 from ledger_service.settings import Settings
 
@@ -93,9 +95,10 @@ def dispatcher(services: Services) -> Callable[[int], None]:
 
 
 def anchor_with_lock(services: Services, batch_id: int) -> dict[str, Any] | None:
-    """Anchors batch `batch_id` holding the operator lock; returns where it landed, or None."""
-    with operator_lock(services.engine, services.settings.data_dir / "operator.lock"):
-        services.ledger.client.reset_nonce()
+    """Anchors batch `batch_id` holding the anchorer's lock; returns where it landed, or None."""
+    anchorer = services.ledger.client.for_role("anchorer")
+    with account_lock(services.engine, services.settings.data_dir, anchorer.operator.address):
+        anchorer.reset_nonce()
         record = services.batcher().anchor_batch(batch_id)
     if record is None:
         return None

@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
@@ -23,12 +23,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from ledger_service.errors import ChainError, TransactionReverted
-from ledger_service.locks import operator_lock
+from ledger_service.locks import account_lock
 from ledger_service.models import Batch, BatchStatus, OracleReport, ReportStatus, StoredReading
 from ledger_service.proofs import stored_to_reading
 from ledger_service.services import Services
-from oracles.committee import submit_signed
-from oracles.contract import CommitteeMember, CommitteeReport, SensorOracleContract, SignedReading
+from oracles.contract import CommitteeReport, SensorOracleContract, SignedReading
+from oracles.coordinator import Coordinator, QuorumNotReached, all_anchored, committee_reading_ids, submit_gathered
 
 log = logging.getLogger(__name__)
 
@@ -168,17 +168,18 @@ def build_evidence(services: Services, reading_ids: Sequence[str]) -> list[Signe
 
 
 class ReportSubmitter:
-    """Submits claimed reports, holding the operator lock (one sender, fresh nonces)."""
+    """Submits claimed reports from `oracle`'s account (the reporter), holding its sender lock (one
+    sender, fresh nonces)."""
 
     def __init__(
         self,
         services: Services,
         oracle: SensorOracleContract,
-        committee: Sequence[CommitteeMember] = (),
+        coordinator: Coordinator | None = None,
     ) -> None:
         self.services = services
         self.oracle = oracle
-        self.committee = list(committee)
+        self.coordinator = coordinator
         self.book = ReportBook(services.engine)
 
     def submit(self, report_id: str) -> str:
@@ -190,8 +191,9 @@ class ReportSubmitter:
             raise LookupError(f"no oracle report {report_id}")
         if report.status in FINAL:
             return report.status
-        with operator_lock(self.services.engine, self.services.settings.data_dir / "operator.lock"):
-            self.services.ledger.client.reset_nonce()
+        sender = self.oracle.client
+        with account_lock(self.services.engine, self.services.settings.data_dir, sender.operator.address):
+            sender.reset_nonce()
             self.book.move(report_id, [report.status], report.status, attempts=report.attempts + 1)
             rule = self.oracle.rule(report.rule_id)
             if rule.fired_at != 0:
@@ -220,12 +222,31 @@ class ReportSubmitter:
         if report.path == "evidence":
             readings = build_evidence(self.services, [r for r in report.reading_ids.split(",") if r])
             return self.oracle.submit_evidence(report.rule_id, readings), report.report_id
-        if not self.committee:
-            raise TransactionReverted("this service holds no committee keys", error="NoCommitteeKeys")
+        if self.coordinator is None or not self.coordinator.urls:
+            raise TransactionReverted(
+                "no committee member endpoints are configured (PROVENANCE_ORACLE_MEMBERS)", error="NoCommitteeMembers"
+            )
         data = json.loads(report.payload)
         committee_report = CommitteeReport.from_json({**data, "config_version": self.oracle.config_version()})
-        receipt = submit_signed(self.oracle, self.committee, committee_report, report.path)
+        rule = self.oracle.rule(report.rule_id)
+        reading_ids = committee_reading_ids(self.services, rule, committee_report)
+        if not all_anchored(self.services, reading_ids):
+            self._retry(report, "the report's readings are not anchored yet")
+        try:
+            signatures = self.coordinator.gather(
+                self.oracle, committee_report, build_evidence(self.services, reading_ids), report.path
+            )
+        except QuorumNotReached as exc:
+            self._retry(report, str(exc))
+        start = self.services.ledger.deployment.contracts["SensorOracle"].block_number
+        receipt = submit_gathered(self.oracle, committee_report, signatures, report.path, start)
         return receipt, "0x" + self.oracle.committee_digest(committee_report).hex()
+
+    def _retry(self, report: OracleReport, reason: str) -> NoReturn:
+        """Keeps the report for a later attempt: nothing was submitted."""
+        self.book.move(report.report_id, [report.status], report.status, last_error=reason)
+        log.info("oracle report not submitted yet", extra={"report_id": report.report_id, "reason": reason})
+        raise RetryLater(f"report {report.report_id}: {reason}")
 
     def _refused(self, report: OracleReport, exc: TransactionReverted) -> str:
         error = exc.context.get("error")

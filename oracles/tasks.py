@@ -2,8 +2,9 @@
 
 Like anchoring, it runs on `provenance worker` processes when a broker is configured, or eagerly in
 the daemon's process without one. It is idempotent by report id (a settled report is not sent
-again; a rule fires once on chain), holds the operator lock while it sends (fresh nonce, one sender
-at a time), and retries with backoff on RPC failures and on refusals that may pass later.
+again; a rule fires once on chain), sends from the reporter account (its only job; the contract lets
+anyone submit, so it holds no role), holds that account's lock while it sends (fresh nonce, one
+sender at a time), and retries with backoff on RPC failures and on refusals that may pass later.
 """
 
 from __future__ import annotations
@@ -15,17 +16,22 @@ from celery import Task
 
 from ledger_service.services import Services
 from ledger_service.tasks import app, configure, worker_services
-from oracles.committee import load_committee
 from oracles.contract import SensorOracleContract
+from oracles.coordinator import Coordinator, parse_members
 from oracles.reports import ReportSubmitter
 
 log = logging.getLogger(__name__)
 
 
 def submitter_for(services: Services) -> ReportSubmitter:
-    """A submitter over the services' chain client and the committee keys in their data directory."""
-    oracle = SensorOracleContract(services.ledger.client, services.ledger.deployment, services.artifacts)
-    return ReportSubmitter(services, oracle, load_committee(services.settings.data_dir))
+    """A submitter from the reporter account, gathering committee signatures from the member
+    endpoints the settings name."""
+    settings = services.settings
+    reporter = services.ledger.client.for_role("reporter")
+    oracle = SensorOracleContract(reporter, services.ledger.deployment, services.artifacts)
+    start = services.ledger.deployment.contracts["SensorOracle"].block_number
+    coordinator = Coordinator(parse_members(settings.oracle_members), settings.member_timeout, from_block=start)
+    return ReportSubmitter(services, oracle, coordinator)
 
 
 @app.task(bind=True, name="provenance.submit_report", max_retries=None)  # type: ignore[untyped-decorator]

@@ -74,6 +74,12 @@ def client(chain: ChainContext) -> ChainClient:
 
 
 @pytest.fixture(scope="session")
+def admin(chain: ChainContext) -> ChainClient:
+    """The admin's chain client (on the test chain the admin's key is in the session's data dir)."""
+    return chain.client.for_role("admin")
+
+
+@pytest.fixture(scope="session")
 def ledger(chain: ChainContext) -> Ledger:
     """The deployed contracts."""
     return Ledger(chain.client, chain.deployment, chain.artifacts)

@@ -1,5 +1,5 @@
 """Anchoring as a Celery task through a real worker and Redis, concurrent workers sharing one
-operator key, and an RPC outage in the middle of anchoring."""
+anchorer key, and an RPC outage in the middle of anchoring."""
 
 from __future__ import annotations
 
@@ -125,7 +125,7 @@ def test_rpc_outage_during_anchoring_is_retried_and_anchors_once(
 ) -> None:
     port = int(anvil.url.rsplit(":", 1)[1])
     with TcpProxy(port) as proxy:
-        client = ChainClient(proxy.url, chain.client.operator, timeout=3)
+        client = ChainClient(proxy.url, chain.client.for_role("anchorer").operator, timeout=3)
         client.errors = chain.client.errors
         settings = make_settings(tmp_path / "outage", database_url=database_url, batch_size=3, batch_age=0.01)
         services = Services.build(settings, client, chain.deployment, chain.artifacts)

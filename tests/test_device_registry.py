@@ -16,6 +16,7 @@ from ledger_service.chain.ledger import Ledger
 from ledger_service.keys import P256_N, SECP256K1_N, DeviceKey, KeyType, PublicKey
 from ledger_service.readings import READING_TYPEHASH, Domain
 from ledger_service.registry import Metadata
+from ledger_service.runtime import ChainContext
 from tests.factories import Device, new_device
 from tests.test_contracts import error_of, outsider
 
@@ -49,7 +50,8 @@ def test_register_records_owner_key_metadata_and_event(ledger: Ledger, key_type:
     receipt = ledger.register_device(device_id, key.public_key, owner=owner, metadata=metadata)
 
     (event,) = ledger.registry.events.DeviceRegistered().process_receipt(receipt)
-    assert event["args"]["owner"] == owner and event["args"]["registrar"] == ledger.client.operator.address
+    registrar = ledger.client.for_role("registrar").operator.address
+    assert event["args"]["owner"] == owner and event["args"]["registrar"] == registrar
     assert PublicKey.from_tuple(event["args"]["key"]) == key.public_key
     assert Metadata.from_tuple(event["args"]["metadata"]) == metadata
     device = ledger.registry.functions.getDevice(device_id).call()
@@ -101,10 +103,12 @@ def test_owner_manages_and_a_new_owner_takes_over(stranger: Ledger, ledger: Ledg
     assert ledger.registry.functions.getDevice(device.device_id).call()[3][0] == "v2"
 
 
-def test_admin_may_revoke_any_device(ledger: Ledger, stranger: Ledger) -> None:
+def test_admin_may_revoke_any_device(ledger: Ledger, stranger: Ledger, chain: ChainContext) -> None:
     device = Device(key=DeviceKey.generate(KeyType.SECP256K1))
     ledger.register_device(device.device_id, device.key.public_key, owner=stranger.client.operator.address)
-    receipt = ledger.revoke_device(device.device_id)  # the operator holds DEFAULT_ADMIN_ROLE
+    admin = Ledger(ledger.client.for_role("admin"), ledger.deployment, chain.artifacts)
+    assert error_of(lambda: ledger.revoke_device(device.device_id)) == "DeviceRegistryUnauthorizedOwner"
+    receipt = admin.revoke_device(device.device_id)  # the admin holds DEFAULT_ADMIN_ROLE
     (event,) = ledger.registry.events.DeviceStatusChanged().process_receipt(receipt)
     assert (event["args"]["previousStatus"], event["args"]["newStatus"]) == (1, 3)
 
@@ -132,7 +136,7 @@ P256_POINT = DeviceKey.generate(KeyType.P256).public_key
 def test_revert_when_key_is_malformed(ledger: Ledger, raw: tuple[int, str, bytes, bytes]) -> None:
     device_id = os.urandom(32)
     call = ledger.registry.functions.registerDevice(device_id, ledger.client.operator.address, raw, ("", bytes(32), ""))
-    assert error_of(lambda: ledger.client.transact(call)) == "DeviceRegistryInvalidKey"
+    assert error_of(lambda: ledger.client.for_role("registrar").transact(call)) == "DeviceRegistryInvalidKey"
     device = new_device(ledger)
     rotate = ledger.registry.functions.rotateKey(device.device_id, raw)
     assert error_of(lambda: ledger.client.transact(rotate)) == "DeviceRegistryInvalidKey"

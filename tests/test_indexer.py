@@ -88,7 +88,7 @@ def activity(ledger: Ledger, chain: ChainContext) -> list[bytes]:
     for index in range(3):
         ledger.anchor(os.urandom(32), 10 + index, 1_700_000_000, 1_700_000_060, f"cid-{index}")
     unlocked = ledger.client.w3.eth.accounts[0]
-    ledger.client.transact(ledger.notary.functions.grantRole(ANCHORER_ROLE, unlocked))
+    ledger.client.for_role("admin").transact(ledger.notary.functions.grantRole(ANCHORER_ROLE, unlocked))
     supply_chain_activity(chain)
     return devices
 

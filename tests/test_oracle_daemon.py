@@ -1,8 +1,9 @@
 """The oracle daemon over the real store and chain: breaches found in ingested readings, reported
 once their batch is anchored, exactly once with several daemons; heartbeat rules through the
-committee (both schemes); submission through a real Celery worker; the evaluator's edge cases; the
-contract's own tests applied before submitting (attachment periods, units, time order), also
-after a restart; a refused report leaves the rule armed and the next breach is reported."""
+committee (both schemes, each member at its own endpoint); submission through a real Celery worker;
+the evaluator's edge cases; the contract's own tests applied before submitting (attachment periods,
+units, time order), also after a restart; a refused report leaves the rule armed and the next
+breach is reported."""
 
 from __future__ import annotations
 
@@ -23,10 +24,11 @@ from ledger_service.runtime import ChainContext
 from ledger_service.services import Services
 from ledger_service.settings import Settings
 from ledger_service.supply_chain import Attachment, Condition, SupplyChainContract
-from oracles.committee import load_committee, register_committee, save_committee
+from oracles.committee import register_member
 from oracles.contract import CommitteeMember, SensorOracleContract
 from oracles.daemon import OracleDaemon
 from oracles.evaluator import Observed, ThresholdEvaluator, integer_mean
+from oracles.member import Member, MemberFile, MemberServer
 from oracles.reports import ReportBook, build_evidence
 from oracles.rules import Action, Comparison, Rule, RuleKind, RuleSpec
 from oracles.rules import Path as ReportPath
@@ -175,29 +177,50 @@ def test_a_breach_proven_by_someone_else_first_is_recorded_as_such(services: Ser
     assert outcomes == ["fired", "superseded"]
 
 
+def member_servers(services: Services, chain: ChainContext, folder: Path, count: int) -> list[MemberServer]:
+    """`count` committee members, each with its key in its own folder and its own endpoint (threads
+    here; tests/test_committee_members.py runs them as processes), registered by the admin."""
+    oracle = oracle_of(services)
+    admin = oracle.as_account(chain.client.for_role("admin"))
+    servers = []
+    for index in range(count):
+        keys = MemberFile(
+            CommitteeMember.generate(), chain.deployment.chain_id, chain.deployment.genesis_hash, oracle.address
+        )
+        keys.save(folder / f"m{index}")
+        register_member(admin, keys)
+        member = Member(MemberFile.load(folder / f"m{index}"), services.ledger.client.rpc_url, chain.artifacts)
+        servers.append(MemberServer(member).start())
+    return servers
+
+
 @pytest.mark.parametrize("scheme", ["bls", "ecdsa"])
 def test_silent_device_fires_heartbeat_rule_through_the_committee(
-    services: Services, chain: ChainContext, scheme: str
+    services: Services, chain: ChainContext, scheme: str, tmp_path: Path
 ) -> None:
-    members = load_committee(services.settings.data_dir) or [CommitteeMember.generate() for _ in range(3)]
-    save_committee(services.settings.data_dir, members)
-    oracle = oracle_of(services)
-    register_committee(oracle, members, min(3, oracle.quorum() or 3))
-    item_id, sensor = shipment(services)
-    ingest(services, sensor, [400], now(services))
-    rule_id, _ = oracle.add_rule(
-        RuleSpec(item_id, "", kind=RuleKind.HEARTBEAT, upper=2, actions=Action.MARK_OUT_OF_COMPLIANCE)
-    )
-    daemon = OracleDaemon(services, report_dispatcher(services), name="watch", scheme=scheme)
-    assert daemon.step().claimed == []  # silent for less than 2 s since the rule
-    threading.Event().wait(3.5)
-    result = daemon.step()
+    servers = member_servers(services, chain, tmp_path / "members", 3)
+    try:
+        oracle_of(services).as_account(chain.client.for_role("admin")).set_quorum(3)
+        services.settings = services.settings.model_copy(update={"oracle_members": ",".join(s.url for s in servers)})
+        item_id, sensor = shipment(services)
+        ingest(services, sensor, [400], now(services))
+        rule_id, _ = oracle_of(services).add_rule(
+            RuleSpec(item_id, "", kind=RuleKind.HEARTBEAT, upper=2, actions=Action.MARK_OUT_OF_COMPLIANCE)
+        )
+        daemon = OracleDaemon(services, report_dispatcher(services), name="watch", scheme=scheme)
+        assert daemon.step().claimed == []  # silent for less than 2 s since the rule
+        threading.Event().wait(3.5)
+        result = daemon.step()
+    finally:
+        for server in servers:
+            server.shutdown()
     assert len(result.claimed) == 1 and result.queued == result.claimed
     report = ReportBook(services.engine).get(result.claimed[0])
     assert report is not None and report.status == "fired" and report.path == scheme, report.last_error
     events = fired_events(services, rule_id)
     path = ReportPath.COMMITTEE_BLS if scheme == "bls" else ReportPath.COMMITTEE_ECDSA
     assert len(events) == 1 and events[0]["args"]["path"] == path
+    assert events[0]["args"]["submitter"] == services.ledger.client.for_role("reporter").operator.address
     assert services.supply_chain().get_item(item_id).condition is Condition.OUT_OF_COMPLIANCE
 
 
@@ -438,14 +461,24 @@ def supply_condition(services: Services, item_id: bytes) -> Condition:
     return services.supply_chain().get_item(item_id).condition
 
 
-def test_a_refused_committee_report_is_found_again_and_fires(services: Services) -> None:
+def test_a_refused_committee_report_is_found_again_and_fires(
+    services: Services, chain: ChainContext, tmp_path: Path
+) -> None:
     """Liveness on the committee path: a committee report is one per rule and device; once the
     chain refused it (here its window was moved before the attachment in the store), the next
     daemon step takes the failed report over with a fresh observation, and it fires."""
-    members = load_committee(services.settings.data_dir) or [CommitteeMember.generate() for _ in range(3)]
-    save_committee(services.settings.data_dir, members)
+    servers = member_servers(services, chain, tmp_path / "members", 3)
+    try:
+        refused_then_fired(services, chain, servers)
+    finally:
+        for server in servers:
+            server.shutdown()
+
+
+def refused_then_fired(services: Services, chain: ChainContext, servers: list[MemberServer]) -> None:
     oracle = oracle_of(services)
-    register_committee(oracle, members, min(3, oracle.quorum() or 3))
+    oracle.as_account(chain.client.for_role("admin")).set_quorum(3)
+    services.settings = services.settings.model_copy(update={"oracle_members": ",".join(s.url for s in servers)})
     item_id, sensor = shipment(services)
     rule_id, _ = oracle.add_rule(
         RuleSpec(item_id, "", kind=RuleKind.HEARTBEAT, upper=2, actions=Action.MARK_OUT_OF_COMPLIANCE)

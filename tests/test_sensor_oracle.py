@@ -47,7 +47,8 @@ class Shipment:
 
 @pytest.fixture(scope="module")
 def oracle(chain: ChainContext) -> SensorOracleContract:
-    return SensorOracleContract(chain.client, chain.deployment, chain.artifacts)
+    """SensorOracle called by its admin (committee, device rules; anyone may submit reports)."""
+    return SensorOracleContract(chain.client.for_role("admin"), chain.deployment, chain.artifacts)
 
 
 @pytest.fixture(scope="module")
@@ -283,7 +284,8 @@ def test_rule_management_and_its_refusals(
     assert error_of(lambda: oracle.as_account(stranger).add_rule(cold_chain_rule(shipment))) == "OracleNotRuleManager"
     # a manufacturer manages the rules of its own items, not of others'
     maker = outsider(chain.client)
-    chain.client.transact(supply.functions.grantRole(keccak(b"MANUFACTURER_ROLE"), maker.operator.address))
+    admin = chain.client.for_role("admin")
+    admin.transact(supply.functions.grantRole(keccak(b"MANUFACTURER_ROLE"), maker.operator.address))
     own = os.urandom(32)
     supply.as_account(maker).register_item(own, maker.operator.address, keccak(b"lot"), "", [])
     supply.approve_attachment(own, shipment.device_id)  # the device's owner consents
@@ -718,7 +720,8 @@ def test_token_freeze_is_for_freezers_and_admins_lift_it(
     assert error_of(lambda: stranger.transact(foreign.functions.freeze(token_id, bytes(32)))) == (
         "AccessControlUnauthorizedAccount"
     )
-    chain.client.transact(contract.functions.grantRole(keccak(b"FREEZER_ROLE"), chain.client.operator.address))
+    admin = chain.client.for_role("admin")
+    admin.transact(contract.functions.grantRole(keccak(b"FREEZER_ROLE"), chain.client.operator.address))
     assert error_of(lambda: chain.client.transact(contract.functions.freeze(token_id, bytes(32)))) == (
         "AssetTokenUnknownToken"
     )
@@ -729,9 +732,9 @@ def test_token_freeze_is_for_freezers_and_admins_lift_it(
     assert (
         error_of(lambda: stranger.transact(foreign.functions.unfreeze(token_id))) == "AccessControlUnauthorizedAccount"
     )
-    chain.client.transact(contract.functions.unfreeze(token_id))
+    admin.transact(contract.functions.unfreeze(token_id))
     assert contract.functions.isTransferable(token_id).call()
-    assert error_of(lambda: chain.client.transact(contract.functions.unfreeze(token_id))) == "AssetTokenNotFrozen"
+    assert error_of(lambda: admin.transact(contract.functions.unfreeze(token_id))) == "AssetTokenNotFrozen"
 
 
 def test_off_chain_bls_matches_the_contract() -> None:

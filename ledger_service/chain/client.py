@@ -1,23 +1,42 @@
-"""A web3 connection with an operator account that signs and sends transactions."""
+"""A web3 connection with an operator account that signs and sends transactions, and one client
+per on-chain role, each with its own account.
+
+The roles are split across keys so that no hot key holds more than its job needs:
+
+- the *deployer* deploys and wires the contracts, then renounces every role;
+- the *admin* (an address given at deploy, `PROVENANCE_ADMIN_ADDRESS`, a multisig in production;
+  on a dev chain an account whose key is kept in the data directory) is the only holder of
+  `DEFAULT_ADMIN_ROLE` in every contract;
+- the *anchorer* holds `DataNotary.ANCHORER_ROLE` and does nothing else;
+- the *registrar* holds `DeviceRegistry.REGISTRAR_ROLE` and does nothing else;
+- the *reporter* submits oracle reports (the contract lets anyone submit; it holds no role);
+- the *operator* is the service's own party: it manufactures items and mints their tokens
+  (`MANUFACTURER_ROLE`, `MINTER_ROLE`) and owns the devices it registers for itself.
+
+Each role's key is the configured one (`PROVENANCE_<ROLE>_KEY`) or `roles/<role>.key` in the
+data directory, made on first use (mode 0600).
+"""
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
+from pathlib import Path
 from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
+from eth_utils import is_address, to_checksum_address
 from hexbytes import HexBytes
+from pydantic import SecretStr
 from web3 import Web3
 from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
 from web3.types import Nonce, RPCEndpoint, TxParams, TxReceipt, Wei
 
 from ledger_service.chain.revert import RevertDecoder
-from ledger_service.errors import ChainError, TransactionReverted
+from ledger_service.errors import ChainError, ConfigurationError, TransactionReverted
+from ledger_service.keys import load_or_create_account_key
 from ledger_service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -33,22 +52,58 @@ def _is_unsupported_method(error: dict[str, Any]) -> bool:
     return error.get("code") == _METHOD_NOT_FOUND or any(hint in message for hint in _UNSUPPORTED_HINTS)
 
 
+#: The roles whose accounts the service may hold keys for (the admin's only on dev chains).
+ROLES: tuple[str, ...] = ("deployer", "admin", "anchorer", "registrar", "reporter")
+
+
+def _stored_account(path: Path, label: str) -> LocalAccount:
+    key, created = load_or_create_account_key(path)
+    account: LocalAccount = Account.from_key(key)
+    if created:
+        log.info("generated key", extra={"role": label, "address": account.address, "path": str(path)})
+    return account
+
+
 def operator_account(settings: Settings) -> LocalAccount:
-    """The account that deploys and anchors: the configured key, else one kept in the data directory."""
+    """The service's own account (items, tokens, its devices): the configured key, else one kept in
+    the data directory."""
     if settings.operator_key is not None:
         configured: LocalAccount = Account.from_key(settings.operator_key.get_secret_value())
         return configured
-    key_file = settings.data_dir / "operator.key"
-    if key_file.exists():
-        stored: LocalAccount = Account.from_key(key_file.read_text().strip())
-        return stored
-    account: LocalAccount = Account.create()
-    key_file.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(account.key.hex())
-    log.info("generated operator key", extra={"address": account.address, "path": str(key_file)})
-    return account
+    return _stored_account(settings.data_dir / "operator.key", "operator")
+
+
+def role_key_path(data_dir: Path, role: str) -> Path:
+    """Where the key of `role` is kept in the data directory."""
+    if role not in ROLES:
+        raise ConfigurationError(f"unknown role {role!r} (known: {', '.join(ROLES)})")
+    return data_dir / "roles" / f"{role}.key"
+
+
+def role_account(settings: Settings, role: str) -> LocalAccount | None:
+    """The account of `role`: its configured key, else its key in the data directory. None for the
+    admin when `PROVENANCE_ADMIN_ADDRESS` names it (its key is not the service's to hold)."""
+    path = role_key_path(settings.data_dir, role)
+    if role == "admin":
+        if settings.admin_address is not None:
+            return None
+        return _stored_account(path, role)
+    configured: SecretStr | None = getattr(settings, f"{role}_key")
+    if configured is not None:
+        account: LocalAccount = Account.from_key(configured.get_secret_value())
+        return account
+    return _stored_account(path, role)
+
+
+def admin_address(settings: Settings) -> str:
+    """The address that is to be the admin of every contract."""
+    if settings.admin_address is not None:
+        if not is_address(settings.admin_address) or int(settings.admin_address, 16) == 0:
+            raise ConfigurationError(f"PROVENANCE_ADMIN_ADDRESS={settings.admin_address!r} is not an address")
+        return str(to_checksum_address(settings.admin_address))
+    account = role_account(settings, "admin")
+    assert account is not None
+    return str(account.address)
 
 
 class ChainClient:
@@ -62,6 +117,39 @@ class ChainClient:
         self._lock = threading.Lock()
         self._nonce: int | None = None
         self._sync_send: bool | None = None
+        self._roles: dict[str, ChainClient] = {}
+        self.admin_address: str | None = None
+
+    def attach_role(self, role: str, client: ChainClient) -> None:
+        """Makes `client` the one `for_role(role)` answers (it shares this client's error decoder)."""
+        client.errors = self.errors
+        self._roles[role] = client
+
+    def for_role(self, role: str) -> ChainClient:
+        """The client that acts in `role` (anchorer, registrar, reporter, deployer, admin).
+
+        A client with no role clients attached (an account made for one purpose, a test's
+        stranger) acts in every role as itself, so the contract decides whether it may.
+        """
+        if not self._roles:
+            return self
+        try:
+            return self._roles[role]
+        except KeyError:
+            if role == "admin":
+                raise ConfigurationError(
+                    f"the admin is {self.admin_address}, whose key this service does not hold: "
+                    "send the call from the admin account (a multisig)"
+                ) from None
+            raise ConfigurationError(f"no account for role {role!r}") from None
+
+    @property
+    def roles(self) -> dict[str, str]:
+        """The address of each role's account (and the admin's), by role."""
+        addresses = {role: str(client.operator.address) for role, client in self._roles.items()}
+        if self.admin_address is not None:
+            addresses["admin"] = self.admin_address
+        return addresses
 
     @property
     def chain_id(self) -> int:
@@ -72,12 +160,17 @@ class ChainClient:
         """The hash of block 0, which tells one chain from another with the same id."""
         return HexBytes(self.w3.eth.get_block(0)["hash"]).to_0x_hex()
 
-    def ensure_funded(self, minimum_wei: int = 10**18) -> None:
-        """Funds the operator from the node's first unlocked account when it runs low (dev chains)."""
+    def ensure_funded(self, minimum_wei: int = 10**18, strict: bool = True) -> None:
+        """Funds the operator from the node's first unlocked account when it runs low (dev chains).
+
+        With `strict` false, an account that cannot be funded is only logged: it fails when it sends."""
         balance = self.w3.eth.get_balance(self.operator.address)
         if balance >= minimum_wei:
             return
         accounts = self.w3.eth.accounts
+        if not accounts and not strict:
+            log.warning("account low on ether", extra={"address": self.operator.address, "balance": balance})
+            return
         if not accounts:
             raise ChainError(
                 f"operator {self.operator.address} has {balance} wei and the node has no unlocked account "
@@ -93,17 +186,22 @@ class ChainClient:
             raise ChainError(f"could not fund the operator {self.operator.address} from {accounts[0]}: {exc}") from exc
         log.info("funded operator", extra={"address": self.operator.address, "from": accounts[0]})
 
-    def transact(self, call: ContractFunction | ContractConstructor, value: int = 0) -> TxReceipt:
+    def transact(
+        self, call: ContractFunction | ContractConstructor, value: int = 0, gas: int | None = None
+    ) -> TxReceipt:
         """Sends `call` (a function call or a contract creation, with `value` wei) from the operator;
         returns the receipt.
 
         The gas estimate runs the call first, so a revert raises `TransactionReverted` with the
-        decoded custom error before anything is sent.
+        decoded custom error before anything is sent. With `gas` given there is no estimate (a
+        revert then shows in the receipt, and raises `TransactionReverted` too).
         """
         with self._lock:
             base: TxParams = {"from": self.operator.address, "chainId": self.chain_id}
             if value:
                 base["value"] = Wei(value)
+            if gas is not None:
+                base["gas"] = gas
             try:
                 tx = call.build_transaction(base)
             except (ContractCustomError, ContractLogicError) as exc:
@@ -174,9 +272,24 @@ class ChainClient:
 
 
 def connect(settings: Settings, rpc_url: str) -> ChainClient:
-    """Connects to `rpc_url` with the operator account that `settings` name, funded on dev chains."""
+    """Connects to `rpc_url` with the operator account that `settings` name and one client per role
+    (`ChainClient.for_role`), funded on dev chains."""
     client = ChainClient(rpc_url, operator_account(settings))
     if not client.w3.is_connected():
         raise ChainError(f"no JSON-RPC node answers at {rpc_url}")
     client.ensure_funded()
+    client.admin_address = admin_address(settings)
+    seen: dict[str, str] = {str(client.operator.address): "operator"}
+    for role in ROLES:
+        account = role_account(settings, role)
+        if account is None:
+            continue
+        if str(account.address) in seen:
+            raise ConfigurationError(f"the {role} and the {seen[account.address]} must be separate accounts")
+        seen[str(account.address)] = role
+        role_client = ChainClient(rpc_url, account)
+        role_client.ensure_funded(strict=False)
+        client.attach_role(role, role_client)
+    if client.admin_address in seen and seen[client.admin_address] != "admin":
+        raise ConfigurationError(f"the admin and the {seen[client.admin_address]} must be separate accounts")
     return client

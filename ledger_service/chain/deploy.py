@@ -5,6 +5,15 @@ block, transaction, the hash of the creation code it was built from and the hash
 code found at its address. It is reused only while the chain is the same one, the code at each
 address is unchanged and the artifacts are the ones deployed; otherwise the contracts are deployed
 afresh and the manifest rewritten.
+
+Roles. The contracts are created by the *deployer* account, which their constructors make admin
+(and holder of their working roles) so it can wire them: the sensor oracle gets `ORACLE_ROLE` in
+SupplyChain and `FREEZER_ROLE` in AssetToken, the anchorer `ANCHORER_ROLE`, the registrar
+`REGISTRAR_ROLE`, the operator `MANUFACTURER_ROLE` and `MINTER_ROLE`, and the admin address given
+at deploy `DEFAULT_ADMIN_ROLE` in every contract. Then the deployer renounces every role it holds,
+admin last, and the deployment is checked on chain: the deployer holds nothing and each role is
+held by its account. The manifest records the holders and is reused only while they are still the
+configured accounts (roles the admin moves later, on chain, are the admin's business).
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from typing import Any
 
 from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
+from web3.types import TxReceipt
 
 from ledger_service.chain.client import ChainClient
 from ledger_service.compiler import Artifact
@@ -24,7 +34,7 @@ from ledger_service.errors import DeploymentError
 
 log = logging.getLogger(__name__)
 
-#: Contracts in deployment order, each with its constructor arguments given the operator address.
+#: Contracts in deployment order, each with its constructor arguments given the deployer address.
 CONTRACTS: tuple[str, ...] = (
     "DeviceRegistry",
     "DataNotary",
@@ -53,6 +63,8 @@ class Deployment:
     chain_id: int
     genesis_hash: str
     contracts: dict[str, DeployedContract] = field(default_factory=dict)
+    #: Who holds what: holder name (admin, anchorer, registrar, operator, deployer) -> address.
+    roles: dict[str, str] = field(default_factory=dict)
 
     def address_of(self, name: str) -> str:
         """The address of contract `name`."""
@@ -77,6 +89,7 @@ class Deployment:
             chain_id=int(data["chain_id"]),
             genesis_hash=str(data["genesis_hash"]),
             contracts={name: DeployedContract(**entry) for name, entry in data["contracts"].items()},
+            roles={str(k): str(v) for k, v in data.get("roles", {}).items()},
         )
 
 
@@ -98,6 +111,78 @@ def _save_manifest(path: Path, deployment: Deployment) -> None:
     tmp.replace(path)
 
 
+ADMIN_ROLE = bytes(32)
+_WIRING_GAS = 120_000  # a grant or renounce uses about 30,000-55,000: no estimate needed
+
+#: The working roles granted at deploy: contract -> (role, holder), the holder a role account
+#: ("anchorer", "registrar", "operator") or a contract of the deployment.
+GRANTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "DeviceRegistry": (("REGISTRAR_ROLE", "registrar"),),
+    "DataNotary": (("ANCHORER_ROLE", "anchorer"),),
+    # Conditions come from the bound SensorOracle only (bindOracle in _wire): no account holds a role for it.
+    "SupplyChain": (("MANUFACTURER_ROLE", "operator"),),
+    "AssetToken": (("FREEZER_ROLE", "SensorOracle"), ("MINTER_ROLE", "operator")),
+    "SensorOracle": (),
+}
+
+
+def role_id(name: str) -> bytes:
+    """The bytes32 id of AccessControl role `name` (DEFAULT_ADMIN_ROLE is zero)."""
+    return ADMIN_ROLE if name == "DEFAULT_ADMIN_ROLE" else keccak(name.encode())
+
+
+def role_names(artifact: Artifact) -> list[str]:
+    """The roles a contract declares (its `*_ROLE` constants), admin first."""
+    names = [
+        str(entry["name"])
+        for entry in artifact.abi
+        if entry.get("type") == "function"
+        and str(entry.get("name", "")).endswith("_ROLE")
+        and not entry.get("inputs")
+        and entry.get("name") != "DEFAULT_ADMIN_ROLE"
+    ]
+    return ["DEFAULT_ADMIN_ROLE", *sorted(names)] if "hasRole" in _functions(artifact) else []
+
+
+def _functions(artifact: Artifact) -> set[str]:
+    return {str(e.get("name")) for e in artifact.abi if e.get("type") == "function"}
+
+
+def expected_roles(client: ChainClient) -> dict[str, str]:
+    """The holders the configured accounts make: admin, anchorer, registrar, operator, deployer."""
+    roles = {name: client.for_role(name).operator.address for name in ("deployer", "anchorer", "registrar")}
+    if client.admin_address is None:
+        raise DeploymentError("no admin address: connect with settings (PROVENANCE_ADMIN_ADDRESS or a dev admin key)")
+    return {**roles, "admin": client.admin_address, "operator": client.operator.address}
+
+
+def _holder(holder: str, roles: dict[str, str], deployed: dict[str, DeployedContract]) -> str:
+    return deployed[holder].address if holder in deployed else roles[holder]
+
+
+def _contract(client: ChainClient, artifact: Artifact, address: str) -> Any:
+    return client.w3.eth.contract(address=to_checksum_address(address), abi=artifact.abi)
+
+
+def roles_match(
+    client: ChainClient, deployment: Deployment, artifacts: dict[str, Artifact], roles: dict[str, str]
+) -> str | None:
+    """None when, on chain, each role is held by its configured holder and the deployer holds none;
+    else the first difference found."""
+    deployer = roles["deployer"]
+    for name, grants in GRANTS.items():
+        contract = _contract(client, artifacts[name], deployment.address_of(name)).functions
+        wanted = [("DEFAULT_ADMIN_ROLE", "admin"), *grants]
+        for role, holder in wanted:
+            address = _holder(holder, roles, deployment.contracts)
+            if not contract.hasRole(role_id(role), to_checksum_address(address)).call():
+                return f"{name}.{role} is not held by the {holder} {address}"
+        for role in role_names(artifacts[name]):
+            if contract.hasRole(role_id(role), to_checksum_address(deployer)).call():
+                return f"the deployer {deployer} still holds {name}.{role}"
+    return None
+
+
 def manifest_matches(client: ChainClient, deployment: Deployment, artifacts: dict[str, Artifact]) -> str | None:
     """Returns None when `deployment` is live on the client's chain, else the reason it is not."""
     if deployment.chain_id != client.chain_id:
@@ -113,6 +198,9 @@ def manifest_matches(client: ChainClient, deployment: Deployment, artifacts: dic
         code = client.code_at(entry.address)
         if not code or HexBytes(keccak(code)).to_0x_hex() != entry.code_hash:
             return f"the code at {name}'s address {entry.address} does not match the manifest"
+    for holder, address in expected_roles(client).items():
+        if deployment.roles.get(holder, "").lower() != address.lower():
+            return f"the {holder} {address} is not the manifest's ({deployment.roles.get(holder)})"
     return None
 
 
@@ -133,21 +221,34 @@ def _constructor_args(name: str, admin: str, deployed: dict[str, DeployedContrac
     raise DeploymentError(f"no constructor arguments known for {name}")
 
 
-def _grant_oracle_roles(
-    client: ChainClient, artifacts: dict[str, Artifact], deployed: dict[str, DeployedContract]
-) -> None:
-    """Lets the sensor oracle act: bind it in SupplyChain (the only setter of item conditions, for
-    good; the deployer binds it, with no role), let it freeze asset tokens."""
-    oracle = deployed["SensorOracle"].address
-    supply = client.w3.eth.contract(
-        address=to_checksum_address(deployed["SupplyChain"].address), abi=artifacts["SupplyChain"].abi
-    )
-    client.transact(supply.functions.bindOracle(to_checksum_address(oracle)))
+def _wire(
+    deployer: ChainClient,
+    artifacts: dict[str, Artifact],
+    deployed: dict[str, DeployedContract],
+    roles: dict[str, str],
+) -> list[TxReceipt]:
+    """Grants each working role to its holder and the admin role to the admin, then renounces
+    every role the deployer holds (the admin role last, once the admin holds it). The contracts
+    are fresh, so what the deployer holds is known; the result is checked afterwards."""
+    receipts = []
+    me = to_checksum_address(deployer.operator.address)
+    # SupplyChain takes item conditions from the bound SensorOracle alone, for good; the deployer
+    # binds it once, with no role.
+    supply = _contract(deployer, artifacts["SupplyChain"], deployed["SupplyChain"].address).functions
+    oracle = to_checksum_address(deployed["SensorOracle"].address)
+    receipts.append(deployer.transact(supply.bindOracle(oracle), gas=_WIRING_GAS))
     log.info("bound", extra={"contract": "SupplyChain", "oracle": oracle})
-    for name, role in (("AssetToken", b"FREEZER_ROLE"),):
-        contract = client.w3.eth.contract(address=to_checksum_address(deployed[name].address), abi=artifacts[name].abi)
-        client.transact(contract.functions.grantRole(keccak(role), oracle))
-        log.info("granted", extra={"contract": name, "role": role.decode(), "account": oracle})
+    for name, grants in GRANTS.items():
+        contract = _contract(deployer, artifacts[name], deployed[name].address).functions
+        for role, holder in (*grants, ("DEFAULT_ADMIN_ROLE", "admin")):
+            account = to_checksum_address(_holder(holder, roles, deployed))
+            receipts.append(deployer.transact(contract.grantRole(role_id(role), account), gas=_WIRING_GAS))
+            log.info("granted", extra={"contract": name, "role": role, "holder": holder, "account": account})
+        for role in reversed(role_names(artifacts[name])):  # the admin role comes first: renounce it last
+            if contract.hasRole(role_id(role), me).call():
+                receipts.append(deployer.transact(contract.renounceRole(role_id(role), me), gas=_WIRING_GAS))
+                log.info("renounced", extra={"contract": name, "role": role, "account": me})
+    return receipts
 
 
 def deploy(
@@ -165,12 +266,18 @@ def deploy(
             return existing, False
         log.info("deploying afresh", extra={"reason": reason})
 
+    roles = expected_roles(client)
+    if roles["admin"].lower() == roles["deployer"].lower():
+        raise DeploymentError("the admin must not be the deployer: the deployer renounces its roles after wiring")
+    deployer = client.for_role("deployer")
     deployed: dict[str, DeployedContract] = {}
+    gas = 0
     for name in CONTRACTS:
         artifact = artifacts[name]
         client.errors.register(artifact.abi)
-        factory = client.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-        receipt = client.transact(factory.constructor(*_constructor_args(name, client.operator.address, deployed)))
+        factory = deployer.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+        receipt = deployer.transact(factory.constructor(*_constructor_args(name, roles["deployer"], deployed)))
+        gas += int(receipt["gasUsed"])
         address = receipt["contractAddress"]
         if not address:
             raise DeploymentError(f"deploying {name} created no contract")
@@ -182,7 +289,16 @@ def deploy(
             code_hash=HexBytes(keccak(client.code_at(address))).to_0x_hex(),
         )
         log.info("deployed", extra={"contract": name, "address": address, "block": receipt["blockNumber"]})
-    _grant_oracle_roles(client, artifacts, deployed)
-    deployment = Deployment(chain_id=client.chain_id, genesis_hash=client.genesis_hash(), contracts=deployed)
+    wiring = _wire(deployer, artifacts, deployed, roles)
+    deployment = Deployment(
+        chain_id=client.chain_id, genesis_hash=client.genesis_hash(), contracts=deployed, roles=roles
+    )
+    problem = roles_match(client, deployment, artifacts, roles)
+    if problem is not None:
+        raise DeploymentError(f"wiring the roles failed: {problem}")
+    log.info(
+        "deployment wired",
+        extra={"creation_gas": gas, "wiring_gas": sum(int(r["gasUsed"]) for r in wiring), "wiring_txs": len(wiring)},
+    )
     _save_manifest(manifest_path, deployment)
     return deployment, True

@@ -51,8 +51,8 @@ class Ledger:
     def register_device(
         self, device_id: bytes, key: PublicKey, owner: str | None = None, metadata: Metadata | None = None
     ) -> TxReceipt:
-        """Registers a device (the operator is the registrar, and the owner unless one is given)."""
-        return self.client.transact(
+        """Registers a device from the registrar account; the operator owns it unless `owner` is given."""
+        return self.client.for_role("registrar").transact(
             self.registry.functions.registerDevice(
                 device_id,
                 to_checksum_address(owner or self.client.operator.address),
@@ -106,8 +106,9 @@ class Ledger:
     # DataNotary
 
     def anchor(self, root: bytes, count: int, first_ts: int, last_ts: int, content_id: str) -> AnchorRecord:
-        """Anchors a batch root and returns where it landed."""
-        receipt = self.client.transact(self.notary.functions.anchor(root, count, first_ts, last_ts, content_id))
+        """Anchors a batch root from the anchorer account and returns where it landed."""
+        call = self.notary.functions.anchor(root, count, first_ts, last_ts, content_id)
+        receipt = self.client.for_role("anchorer").transact(call)
         events = self.notary.events.BatchAnchored().process_receipt(receipt)
         if not events:
             raise RuntimeError("anchor transaction emitted no BatchAnchored event")

@@ -3,8 +3,10 @@ and its reports from the shell."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,18 +14,24 @@ from rich.table import Table
 
 from ledger_service.cli.common import console, fail, load_settings, terminate_on_sigterm
 from ledger_service.cli.items import AsParty, _act, _item, _services
+from ledger_service.compiler import compile_contracts
 from ledger_service.errors import ProvenanceError
-from ledger_service.runtime import attached_services
-from oracles.committee import load_committee, register_committee, save_committee
+from ledger_service.runtime import attached_services, running_chain_url
+from ledger_service.services import Services
+from ledger_service.settings import Settings
+from oracles.committee import register_member
 from oracles.contract import CommitteeMember, SensorOracleContract
+from oracles.coordinator import parse_members
 from oracles.daemon import OracleDaemon
+from oracles.member import MEMBER_FILE, Member, MemberFile, MemberServer, member_dir
 from oracles.reports import ReportBook
 from oracles.rules import Action, build_spec, describe
 from oracles.tasks import report_dispatcher
 
 rule_app = typer.Typer(help="Sensor rules: add, list, disable.")
 oracle_app = typer.Typer(help="The oracle daemon (run with no subcommand), its committee and its reports.")
-committee_app = typer.Typer(help="The oracle committee whose keys this service holds.")
+committee_app = typer.Typer(help="The oracle committee: member keys (one folder each) and registration.")
+MemberDir = Annotated[Path | None, typer.Option("--dir", help="The member's folder (default: members/NAME/).")]
 oracle_app.add_typer(committee_app, name="committee")
 
 
@@ -107,20 +115,30 @@ def disable(rule_id: Annotated[int, typer.Argument(min=1)], party: AsParty = Non
 def run(
     ctx: typer.Context,
     name: Annotated[str, typer.Option(help="This daemon's name in the reports it claims.")] = "",
+    member: Annotated[
+        str | None, typer.Option(help="Serve as this committee member instead (its key in members/NAME/).")
+    ] = None,
+    key_dir: MemberDir = None,
+    host: Annotated[str, typer.Option(help="Address the member's endpoint listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port of the member's endpoint (0: any).")] = 0,
 ) -> None:
-    """Run the oracle daemon until Ctrl-C: evaluate rules on new readings, submit reports."""
+    """Run the oracle daemon until Ctrl-C (evaluate rules on new readings, submit reports), or with
+    --member, one committee member's signing endpoint."""
     if ctx.invoked_subcommand is not None:
         return
     settings = load_settings()
     terminate_on_sigterm()
+    if member is not None or key_dir is not None:
+        _serve_member(settings, member, key_dir, host, port)
+        return
     daemon_name = name or f"oracle-{os.getpid()}"
     try:
         with attached_services(settings) as services:
             daemon = OracleDaemon(services, report_dispatcher(services), name=daemon_name)
-            committee = len(load_committee(settings.data_dir))
+            members = len(parse_members(settings.oracle_members))
             console.print(
-                f"oracle daemon {daemon_name} running (poll {settings.oracle_poll}s, {committee} committee key(s), "
-                f"{settings.oracle_scheme}); Ctrl-C stops it"
+                f"oracle daemon {daemon_name} running (poll {settings.oracle_poll}s, {members} committee member "
+                f"endpoint(s), {settings.oracle_scheme}); Ctrl-C stops it"
             )
             try:
                 daemon.run(threading.Event(), settings.oracle_poll)
@@ -128,6 +146,37 @@ def run(
                 pass
     except ProvenanceError as exc:
         fail(exc)
+
+
+def _member_folder(settings: Settings, member: str | None, key_dir: Path | None) -> Path:
+    if key_dir is not None:
+        return key_dir
+    assert member is not None
+    try:
+        return member_dir(settings.data_dir, member)
+    except ProvenanceError as exc:
+        fail(exc)
+
+
+def _serve_member(settings: Settings, member: str | None, key_dir: Path | None, host: str, port: int) -> None:
+    """Serves one member's `POST /sign` until Ctrl-C, reading the chain through its own RPC URL."""
+    folder = _member_folder(settings, member, key_dir)
+    try:
+        keys = MemberFile.load(folder)
+        rpc_url = running_chain_url(settings)
+        signer = Member(keys, rpc_url, compile_contracts(settings.build_dir, settings.solc))
+        server = MemberServer(signer, host, port)
+    except (ProvenanceError, OSError) as exc:
+        fail(exc)
+    # the first line on stdout says where the endpoint is (port 0 picks one)
+    print(json.dumps({"member": keys.keys.address, "url": server.url}), flush=True)
+    console.print(f"committee member {keys.keys.address} signing at {server.url}/sign; Ctrl-C stops it")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.httpd.server_close()
 
 
 @oracle_app.command("reports")
@@ -157,22 +206,37 @@ def reports(item: Annotated[str | None, typer.Option(help="Only reports about th
 
 @committee_app.command("init")
 def committee_init(
-    members: Annotated[int, typer.Option(min=1, max=255, help="How many member keys to create.")] = 4,
+    member: Annotated[
+        str | None, typer.Option(help="Create only this member's key (its own folder); register it with `add`.")
+    ] = None,
+    key_dir: MemberDir = None,
+    members: Annotated[int, typer.Option(min=1, max=255, help="How many members to create (m1, m2, ...).")] = 4,
     quorum: Annotated[int, typer.Option(min=1, max=255, help="Signatures a report needs.")] = 3,
 ) -> None:
-    """Create the committee's keys in the data directory (unless there) and register them on chain."""
-    if quorum > members:
+    """Create committee member keys, each in its own folder. With --member NAME, one member's key,
+    pinned to this deployment's chain and oracle (give the member its folder; it serves with
+    `provenance oracle --member NAME`). Without, a dev committee of --members keys registered on
+    chain by the admin with --quorum."""
+    if member is None and key_dir is None and quorum > members:
         fail(ValueError("the quorum cannot exceed the number of members"))
     settings = load_settings()
-    existing = load_committee(settings.data_dir)
-    keys = existing or [CommitteeMember.generate() for _ in range(members)]
-    if not existing:
-        path = save_committee(settings.data_dir, keys)
-        console.print(f"created {len(keys)} member keys in {path}")
     with _services() as services:
         oracle = SensorOracleContract(services.ledger.client, services.ledger.deployment, services.artifacts)
+        if member is not None or key_dir is not None:
+            folder = _member_folder(settings, member, key_dir)
+            created = _create_member(services, oracle, folder)
+            console.print(f"{'created' if created else 'kept'} the member key in {folder / MEMBER_FILE}")
+            print(json.dumps(MemberFile.load(folder).public()))
+            return
+        folders = [member_dir(settings.data_dir, f"m{i}") for i in range(1, members + 1)]
+        made = sum(_create_member(services, oracle, folder) for folder in folders)
+        console.print(f"created {made} member keys, each in its own folder under {settings.data_dir / 'members'}")
         try:
-            register_committee(oracle, keys, min(quorum, len(keys)))
+            admin = oracle.as_account(services.ledger.client.for_role("admin"))
+            for folder in folders:
+                register_member(admin, MemberFile.load(folder))
+            if admin.quorum() != min(quorum, members):
+                admin.set_quorum(min(quorum, members))
         except ProvenanceError as exc:
             fail(exc)
         console.print(
@@ -181,15 +245,57 @@ def committee_init(
         )
 
 
+def _create_member(services: Services, oracle: SensorOracleContract, folder: Path) -> bool:
+    """Makes a member's key in `folder` unless one is there; True when made."""
+    if (folder / MEMBER_FILE).exists():
+        return False
+    deployment = services.ledger.deployment
+    MemberFile(CommitteeMember.generate(), deployment.chain_id, deployment.genesis_hash, oracle.address).save(folder)
+    return True
+
+
+@committee_app.command("add")
+def committee_add(
+    member: Annotated[str | None, typer.Argument(help="The member's name (its folder under members/).")] = None,
+    key_dir: MemberDir = None,
+    quorum: Annotated[int | None, typer.Option(min=1, max=255, help="Then set the quorum to this.")] = None,
+) -> None:
+    """Register a member on chain (as the admin; the proof of possession is made with its key)."""
+    settings = load_settings()
+    if member is None and key_dir is None:
+        fail(ValueError("name the member, or give --dir"))
+    folder = _member_folder(settings, member, key_dir)
+    with _services() as services:
+        try:
+            keys = MemberFile.load(folder)
+            admin = services.ledger.client.for_role("admin")
+            oracle = SensorOracleContract(admin, services.ledger.deployment, services.artifacts)
+            added = register_member(oracle, keys)
+            if quorum is not None and oracle.quorum() != quorum:
+                oracle.set_quorum(quorum)
+        except ProvenanceError as exc:
+            fail(exc)
+        console.print(
+            f"member {keys.keys.address} {'added' if added else 'already on the committee'}; "
+            f"{len(oracle.members())} member(s), quorum {oracle.quorum()}, version {oracle.config_version()}"
+        )
+
+
 @committee_app.command("show")
 def committee_show() -> None:
-    """Show the committee on chain and which members' keys this service holds."""
+    """Show the committee on chain and which members have their folder in this data directory."""
     settings = load_settings()
-    local = {m.address for m in load_committee(settings.data_dir)}
+    root = settings.data_dir / "members"
+    local = set()
+    for path in root.glob(f"*/{MEMBER_FILE}") if root.exists() else []:
+        try:
+            local.add(MemberFile.load(path.parent).keys.address)
+        except ProvenanceError:
+            continue
     with _services() as services:
         oracle = SensorOracleContract(services.ledger.client, services.ledger.deployment, services.artifacts)
-        members = oracle.members()
+        on_chain = oracle.members()
         quorum, version = oracle.quorum(), oracle.config_version()
-    for position, address in enumerate(members):
+    for position, address in enumerate(on_chain):
         console.print(f"{position:>3}  {address}  {'(key held here)' if address in local else ''}")
-    console.print(f"{len(members)} member(s), quorum {quorum}, version {version}")
+    console.print(f"{len(on_chain)} member(s), quorum {quorum}, version {version}")

@@ -1,0 +1,441 @@
+"""A committee member: one member's keys, in their own file, used by their own process, which signs
+a committee report only after checking it against its own view of the chain.
+
+`provenance oracle committee init --member NAME` makes the member's keys (an ECDSA account and a
+BLS key) in `members/NAME/member.json` (mode 0600) and pins the chain (id, genesis hash) and the
+SensorOracle address the member serves. `provenance oracle --member NAME` serves `POST /sign`: the
+coordinator sends a report with the readings it rests on, and the member, reading the chain through
+its own RPC URL,
+
+- finds the rule firable by a committee (active, not fired, heartbeat or aggregate) and the report
+  made for the current committee, which the member is part of;
+- finds the device the rule's (or attached to the rule's item), and the report's times sane against
+  its own clock;
+- checks each reading: of that device, consecutive in sequence, signed by the key the
+  DeviceRegistry held at its time, and proven under a root anchored in DataNotary;
+- recomputes the rule's condition from those readings (the mean over the window, or the silence
+  since the last reading) and checks it is breached and is the report's value;
+- and only then signs the digest it computed itself (`committeeDigest`), never one it was sent.
+
+Anything else is refused with a stable code (`SignRefused.code`). What a member cannot check from
+the chain: that no reading exists that it was not shown (a heartbeat's silence, the edges of a
+mean's window); a member with its own copy of the readings could.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_typing import Hash32
+from eth_utils import to_checksum_address
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.contract import Contract
+
+from ledger_service.compiler import Artifact
+from ledger_service.errors import ConfigurationError
+from ledger_service.readings import Reading, reading_leaf
+from oracles import bls
+from oracles.contract import CommitteeMember, CommitteeReport, SignedReading
+from oracles.evaluator import integer_mean
+from oracles.rules import ZERO32, Rule, RuleKind
+
+log = logging.getLogger(__name__)
+
+MEMBER_FILE = "member.json"
+SCHEMES = ("bls", "ecdsa")
+#: How far ahead of the member's clock a report's observation may be (as the contract allows).
+CLOCK_TOLERANCE = 30
+_MAX_BODY = 4 * 1024 * 1024
+_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+class SignRefused(Exception):
+    """The member will not sign: `code` says why (stable), the message says more."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def check_member_name(name: str) -> str:
+    """`name` if it is a valid member name (lowercase letters, digits, dashes; up to 63)."""
+    if not _NAME.match(name):
+        raise ConfigurationError(f"member name {name!r}: use lowercase letters, digits and dashes (up to 63)")
+    return name
+
+
+def member_dir(data_dir: Path, name: str) -> Path:
+    """The folder of member `name` in a data directory (a member may live anywhere: `--dir`)."""
+    return data_dir / "members" / check_member_name(name)
+
+
+@dataclass(frozen=True)
+class MemberFile:
+    """What a member keeps: its keys and the chain and oracle it serves."""
+
+    keys: CommitteeMember
+    chain_id: int
+    genesis_hash: str
+    oracle: str
+
+    def public(self) -> dict[str, Any]:
+        """What others may know: address, BLS public key, chain and oracle."""
+        key = self.keys.bls_key
+        return {
+            "address": self.keys.address,
+            "bls_public_key": "0x" + bls.encode_key(key).hex(),
+            "chain_id": self.chain_id,
+            "oracle": self.oracle,
+        }
+
+    def save(self, directory: Path) -> Path:
+        """Writes `member.json` (mode 0600) in `directory`; refuses to replace one."""
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / MEMBER_FILE
+        content = {
+            **self.public(),
+            "genesis_hash": self.genesis_hash,
+            "ecdsa_key": "0x" + bytes(self.keys.account.key).hex(),
+            "bls_secret": hex(self.keys.bls_key.secret),
+        }
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(content, handle, indent=2)
+            handle.write("\n")
+        return path
+
+    @classmethod
+    def load(cls, directory: Path) -> MemberFile:
+        """Reads `member.json` from `directory`."""
+        path = directory / MEMBER_FILE
+        try:
+            data = json.loads(path.read_text())
+            keys = CommitteeMember(
+                Account.from_key(data["ecdsa_key"]), bls.BlsKey.from_secret(int(data["bls_secret"], 16))
+            )
+        except FileNotFoundError as exc:
+            raise ConfigurationError(
+                f"no member key at {path}: create it with `oracle committee init --member`"
+            ) from exc
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigurationError(f"{path} is not a member key file: {exc}") from exc
+        if keys.address != data.get("address"):
+            raise ConfigurationError(f"{path}: the address does not match the key")
+        return cls(keys, int(data["chain_id"]), str(data["genesis_hash"]), str(to_checksum_address(data["oracle"])))
+
+
+def load_public(directory: Path) -> dict[str, Any]:
+    """A member's public record, read from its folder (for registering it)."""
+    return MemberFile.load(directory).public()
+
+
+# ------------------------------------------------------------------------------------ wire format
+
+
+def signed_reading_to_json(signed: SignedReading) -> dict[str, Any]:
+    """A signed reading with its proof as JSON (hex strings)."""
+    reading = signed.reading
+    return {
+        "device_id": "0x" + reading.device_id.hex(),
+        "sequence": reading.sequence,
+        "timestamp": reading.timestamp,
+        "metric": reading.metric,
+        "value": str(reading.value),
+        "scale": reading.scale,
+        "unit": reading.unit,
+        "payload_hash": "0x" + reading.payload_hash.hex(),
+        "signature": "0x" + signed.signature.hex(),
+        "root": "0x" + signed.root.hex(),
+        "proof": ["0x" + p.hex() for p in signed.proof],
+    }
+
+
+def _hex(value: Any, size: int | None = None) -> bytes:
+    text = str(value)
+    if not text.startswith("0x"):
+        raise ValueError(f"{text[:20]!r} is not 0x-hex")
+    raw = bytes.fromhex(text[2:])
+    if size is not None and len(raw) != size:
+        raise ValueError(f"expected {size} bytes, got {len(raw)}")
+    return raw
+
+
+def signed_reading_from_json(data: dict[str, Any]) -> SignedReading:
+    """Reads `signed_reading_to_json`'s form."""
+    reading = Reading(
+        _hex(data["device_id"], 32),
+        int(data["sequence"]),
+        int(data["timestamp"]),
+        str(data["metric"]),
+        int(data["value"]),
+        int(data["scale"]),
+        str(data["unit"]),
+        _hex(data["payload_hash"], 32),
+    )
+    return SignedReading(reading, _hex(data["signature"]), _hex(data["root"], 32), [_hex(p, 32) for p in data["proof"]])
+
+
+def sign_request(report: CommitteeReport, readings: Sequence[SignedReading], scheme: str) -> dict[str, Any]:
+    """The body of `POST /sign`."""
+    return {"scheme": scheme, "report": report.to_json(), "readings": [signed_reading_to_json(r) for r in readings]}
+
+
+# ------------------------------------------------------------------------------------ the checks
+
+
+class Member:
+    """One member's signing service over its own view of the chain (`rpc_url`)."""
+
+    def __init__(
+        self,
+        keys: MemberFile,
+        rpc_url: str,
+        artifacts: dict[str, Artifact],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.file = keys
+        self.keys = keys.keys
+        self.clock = clock
+        self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
+        oracle = to_checksum_address(keys.oracle)
+        self.oracle: Contract = self.w3.eth.contract(address=oracle, abi=artifacts["SensorOracle"].abi)
+        # the oracle's own immutable references: the contracts it checks evidence against
+        functions = self.oracle.functions
+        self.registry = self.w3.eth.contract(address=functions.registry().call(), abi=artifacts["DeviceRegistry"].abi)
+        self.notary = self.w3.eth.contract(address=functions.notary().call(), abi=artifacts["DataNotary"].abi)
+        self.supply = self.w3.eth.contract(address=functions.supplyChain().call(), abi=artifacts["SupplyChain"].abi)
+        self._chain_checked = False
+
+    @property
+    def address(self) -> str:
+        """The member's signer address."""
+        return self.keys.address
+
+    def _check_chain(self) -> None:
+        if self._chain_checked:
+            return
+        chain_id = int(self.w3.eth.chain_id)
+        genesis = HexBytes(self.w3.eth.get_block(0)["hash"]).to_0x_hex()
+        if chain_id != self.file.chain_id or genesis != self.file.genesis_hash:
+            raise SignRefused(
+                "wrong-chain", f"this member serves chain {self.file.chain_id}, the node is on {chain_id}"
+            )
+        if not self.w3.eth.get_code(to_checksum_address(self.file.oracle)):
+            raise SignRefused("wrong-chain", f"no SensorOracle at {self.file.oracle} on this node")
+        self._chain_checked = True
+
+    def sign(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Checks the report in `body` (`sign_request`'s form) and signs it, or raises `SignRefused`."""
+        scheme = body.get("scheme")
+        if scheme not in SCHEMES:
+            raise SignRefused("bad-request", f"unknown scheme {scheme!r} (known: {', '.join(SCHEMES)})")
+        try:
+            report = CommitteeReport.from_json(body["report"])
+            readings = [signed_reading_from_json(r) for r in body.get("readings", [])]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SignRefused("bad-request", f"malformed report: {exc}") from exc
+        self._check_chain()
+        self.check(report, readings)
+        digest = bytes(self.oracle.functions.committeeDigest(report.as_tuple()).call())
+        answer: dict[str, Any] = {"address": self.address, "scheme": scheme, "digest": "0x" + digest.hex()}
+        if scheme == "ecdsa":
+            answer["signature"] = "0x" + bytes(self.keys.account.unsafe_sign_hash(Hash32(digest)).signature).hex()
+        else:
+            point = self.keys.bls_key.sign(bls.REPORT_DOMAIN, digest)
+            answer["signature"] = [hex(point[0]), hex(point[1])]
+        log.info("signed report", extra={"member": self.address, "rule_id": report.rule_id, "scheme": scheme})
+        return answer
+
+    def check(self, report: CommitteeReport, readings: Sequence[SignedReading]) -> None:
+        """Raises `SignRefused` unless the chain, as this member sees it, bears the report out."""
+        functions = self.oracle.functions
+        if self.address not in [str(m[0]) for m in functions.members().call()]:
+            raise SignRefused("not-a-member", f"{self.address} is not on the committee")
+        version = int(functions.configVersion().call())
+        if report.config_version != version:
+            raise SignRefused("stale-committee", f"the report is for committee {report.config_version}, not {version}")
+        if not 0 < report.rule_id <= int(functions.ruleCount().call()):
+            raise SignRefused("unknown-rule", f"no rule {report.rule_id}")
+        rule = Rule.from_tuple(report.rule_id, functions.getRule(report.rule_id).call())
+        if not rule.armed:
+            raise SignRefused("rule-not-armed", f"rule {rule.rule_id} is disabled or has fired")
+        if rule.kind is RuleKind.THRESHOLD:
+            raise SignRefused("wrong-path", f"rule {rule.rule_id} fires on evidence, not on a committee report")
+        self._check_device(rule, report)
+        self._check_times(rule, report)
+        self._check_readings(report, readings)
+        if rule.kind is RuleKind.HEARTBEAT:
+            self._check_silence(rule, report, readings)
+        else:
+            self._check_mean(rule, report, readings)
+
+    def _check_device(self, rule: Rule, report: CommitteeReport) -> None:
+        device_id = report.device_id
+        if rule.device_id != ZERO32 and device_id != rule.device_id:
+            raise SignRefused("wrong-device", f"rule {rule.rule_id} watches another device")
+        if rule.item_id != ZERO32 and not self.supply.functions.attachedThroughout(
+            rule.item_id, device_id, report.window_start, report.observed_at
+        ).call():
+            raise SignRefused(
+                "device-not-attached",
+                f"device 0x{device_id.hex()} was not attached to the rule's item throughout the report's window",
+            )
+
+    def _check_times(self, rule: Rule, report: CommitteeReport) -> None:
+        now = int(self.clock())
+        if report.observed_at > now + CLOCK_TOLERANCE:
+            raise SignRefused("invalid-report-time", f"observed at {report.observed_at}, the member's clock says {now}")
+        if report.window_start > report.observed_at or report.window_start < rule.created_at:
+            raise SignRefused("invalid-report-time", "the window does not lie between the rule's creation and now")
+
+    def _check_readings(self, report: CommitteeReport, readings: Sequence[SignedReading]) -> None:
+        registry, notary = self.registry.functions, self.notary.functions
+        for index, signed in enumerate(readings):
+            reading = signed.reading
+            if reading.device_id != report.device_id:
+                raise SignRefused("wrong-device", f"reading {index} is another device's")
+            if index and reading.sequence != readings[index - 1].reading.sequence + 1:
+                raise SignRefused("not-consecutive", f"reading {index} does not follow reading {index - 1}")
+            if reading.timestamp > report.observed_at:
+                raise SignRefused("invalid-report-time", f"reading {index} was taken after the observation")
+            digest = bytes(registry.readingDigest(reading.as_tuple()).call())
+            if not registry.verifyReadingAt(reading.device_id, digest, signed.signature, reading.timestamp).call():
+                raise SignRefused("invalid-signature", f"reading {index} is not signed by the device's key of its time")
+            leaf = reading_leaf(digest, signed.signature)
+            if not notary.verify(signed.root, leaf, signed.proof).call():
+                raise SignRefused("not-anchored", f"reading {index} is not proven under an anchored root")
+
+    def _check_silence(self, rule: Rule, report: CommitteeReport, readings: Sequence[SignedReading]) -> None:
+        silence = report.observed_at - report.window_start
+        if report.value != silence:
+            raise SignRefused("value-mismatch", f"the report says {report.value}, the window is {silence} s")
+        if silence <= rule.upper:
+            raise SignRefused("no-breach", f"silent {silence} s, within the rule's {rule.upper} s")
+        last = max((r.reading.timestamp for r in readings), default=None)
+        if last is None:
+            if report.window_start != rule.created_at:
+                raise SignRefused("no-evidence", "a silence since a reading needs that reading, anchored")
+        elif last != report.window_start:
+            raise SignRefused(
+                "no-evidence", f"the last reading shown is at {last}, the window starts at {report.window_start}"
+            )
+
+    def _check_mean(self, rule: Rule, report: CommitteeReport, readings: Sequence[SignedReading]) -> None:
+        window = report.observed_at - report.window_start
+        if window < rule.min_duration:
+            raise SignRefused(
+                "window-too-short", f"a window of {window} s, the rule averages over {rule.min_duration} s"
+            )
+        values = [
+            r.reading.value
+            for r in readings
+            if rule.matches_metric(r.reading.metric, r.reading.scale, r.reading.unit)
+            and report.window_start <= r.reading.timestamp <= report.observed_at
+        ]
+        if len(values) < max(1, rule.min_readings):
+            raise SignRefused("not-enough-readings", f"{len(values)} reading(s) of the rule's metric in the window")
+        mean = integer_mean(values)
+        if mean != report.value:
+            raise SignRefused("value-mismatch", f"the readings' mean is {mean}, the report says {report.value}")
+        if not rule.breaches(mean):
+            raise SignRefused("no-breach", f"a mean of {mean} does not breach rule {rule.rule_id}")
+
+
+# ------------------------------------------------------------------------------------ the endpoint
+
+
+def _handler(member: Member) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "provenance-member"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+            log.debug("member request: " + format, *args)
+
+        def _send(self, status: int, body: dict[str, Any], content_type: str = "application/json") -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _problem(self, status: int, code: str, detail: str) -> None:
+            body = {"type": "about:blank", "title": "Refused", "status": status, "code": code, "detail": detail}
+            self._send(status, body, "application/problem+json")
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            if self.path != "/healthz":
+                self._problem(404, "not-found", "GET /healthz or POST /sign")
+                return
+            self._send(200, {"address": member.address, "oracle": member.file.oracle})
+
+        def do_POST(self) -> None:  # noqa: N802
+            if self.path != "/sign":
+                self._problem(404, "not-found", "POST /sign")
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            if length <= 0 or length > _MAX_BODY:
+                self._problem(413 if length > 0 else 400, "bad-request", "a JSON body up to 4 MiB")
+                return
+            try:
+                body = json.loads(self.rfile.read(length))
+                if not isinstance(body, dict):
+                    raise ValueError("not an object")
+            except ValueError as exc:
+                self._problem(400, "bad-request", f"the body is not a JSON object: {exc}")
+                return
+            try:
+                self._send(200, member.sign(body))
+            except SignRefused as exc:
+                log.info("refused to sign", extra={"member": member.address, "code": exc.code, "reason": str(exc)})
+                self._problem(422, exc.code, str(exc))
+            except Exception as exc:  # noqa: BLE001 - the node failed, not the report: say so, keep serving
+                log.warning("member check failed", extra={"member": member.address, "error": str(exc)})
+                self._problem(503, "chain-unavailable", "the member could not read the chain")
+
+    return Handler
+
+
+class MemberServer:
+    """The member's HTTP endpoint (`POST /sign`, `GET /healthz`) on a thread."""
+
+    def __init__(self, member: Member, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.member = member
+        self.httpd = ThreadingHTTPServer((host, port), _handler(member))
+        self.httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """Where the endpoint listens."""
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def serve_forever(self) -> None:
+        """Serves until `shutdown`."""
+        self.httpd.serve_forever(poll_interval=0.2)
+
+    def start(self) -> MemberServer:
+        """Serves on a background thread."""
+        self._thread = threading.Thread(target=self.serve_forever, name="member", daemon=True)
+        self._thread.start()
+        return self
+
+    def shutdown(self) -> None:
+        """Stops serving and closes the socket."""
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
