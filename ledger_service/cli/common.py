@@ -13,6 +13,7 @@ from rich.console import Console
 from ledger_service.chain.ledger import Ledger
 from ledger_service.errors import ProvenanceError, TransactionReverted
 from ledger_service.logs import configure_logging
+from ledger_service.redact import redact
 from ledger_service.runtime import prepare_chain, running_chain_url
 from ledger_service.settings import Settings
 
@@ -43,7 +44,7 @@ def fail(exc: Exception, code: int = 1) -> NoReturn:
     elif isinstance(exc, ProvenanceError):
         console.print(f"[red]error[/red] ({exc.code}): {exc.detail}")
     else:
-        console.print(f"[red]error[/red]: {exc}")
+        console.print(f"[red]error[/red]: {redact(str(exc))}")
         code = 2
     raise typer.Exit(code=code)
 
