@@ -69,7 +69,7 @@ def test_after_deploy_the_deployer_holds_no_role(chain: ChainContext) -> None:
             assert not functions.hasRole(role_id(role), deployer).call(), f"{name}.{role}"
             assert deployer not in holders(chain, name, role_id(role))
             checked += 1
-    assert checked >= 11  # admin in five contracts, and the six working roles
+    assert checked >= 10  # admin in five contracts, and the five working roles
     assert chain.deployment.roles["deployer"] == deployer
 
 
@@ -91,13 +91,15 @@ def test_each_working_role_is_held_by_its_account_only(chain: ChainContext) -> N
     expected = {
         ("DeviceRegistry", "REGISTRAR_ROLE"): {roles["registrar"]},
         ("DataNotary", "ANCHORER_ROLE"): {roles["anchorer"]},
-        ("SupplyChain", "ORACLE_ROLE"): {oracle, roles["operator"]},  # the operator's until evidence is required
         ("SupplyChain", "MANUFACTURER_ROLE"): {roles["operator"]},
         ("AssetToken", "FREEZER_ROLE"): {oracle},
         ("AssetToken", "MINTER_ROLE"): {roles["operator"]},
     }
     for (name, role), accounts in expected.items():
         assert holders(chain, name, role_id(role)) == {to_checksum_address(a) for a in accounts}, (name, role)
+    # item conditions: no role at all, only the SensorOracle bound once at deploy
+    supply = contract(chain.client, chain, "SupplyChain").functions
+    assert supply.oracle().call() == oracle and "ORACLE_ROLE" not in role_names(chain.artifacts["SupplyChain"])
     # the report submitter needs no role: SensorOracle checks the evidence, not the sender
     reporter = chain.client.for_role("reporter").operator.address
     for name in ACCESS_CONTROLLED:
