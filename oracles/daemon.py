@@ -115,8 +115,8 @@ class OracleDaemon:
                 continue
             history = self.supply.device_history_of(rule.item_id)
             self._devices[rule_id] = [rule.device_id] if rule.device_id != ZERO32 else history
-            for device in history:
-                self._periods[(rule.item_id, device)] = self.supply.attachments_of(rule.item_id, device)
+            for device in history:  # read again on first use (one call per rule here, as before)
+                self._periods.pop((rule.item_id, device), None)
         if refresh:
             self._refreshed = self.clock()
 

@@ -358,11 +358,11 @@ class FailingIngestor(Ingestor):
         self.failures = failures
         self.calls = 0
 
-    def ingest_many(self, items: Sequence[tuple[Reading, bytes]]) -> list[ItemResult]:
+    def ingest_many(self, items: Sequence[tuple[Reading, bytes]], max_bad: int | None = None) -> list[ItemResult]:
         self.calls += 1
         if self.failures is None or self.calls <= self.failures:
             raise RuntimeError("database unavailable")
-        return super().ingest_many(items)
+        return super().ingest_many(items, max_bad)
 
 
 def test_transient_failure_is_retried_before_acknowledging(

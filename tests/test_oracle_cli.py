@@ -14,6 +14,7 @@ from ledger_service.chain.ledger import Ledger
 from ledger_service.keys import DeviceKey, KeyType
 from ledger_service.runtime import ChainContext
 from ledger_service.settings import Settings
+from oracles.contract import SensorOracleContract
 
 
 def table_of(output: str) -> list[str]:
@@ -81,3 +82,6 @@ def test_rule_and_oracle_commands(
     too_big = cli("oracle", "committee", "init", "--members", "2", "--quorum", "5", ok=False)
     assert too_big.returncode != 0 and "quorum" in too_big.stderr
     assert "0 report(s)" in cli("oracle", "reports", "--item", item).stderr
+    # a silence rule left armed would fire for any later daemon on this chain
+    heartbeat_id = int(heartbeat.stderr.split("rule ")[1].split(":")[0])
+    SensorOracleContract(chain.client, chain.deployment, chain.artifacts).disable_rule(heartbeat_id)

@@ -267,6 +267,7 @@ def test_evidence_refusals(
     assert refused(hot[:3], rule_long) == "OracleRuleDisabled"
     heartbeat, _ = oracle.add_rule(RuleSpec(shipment.item_id, "", kind=RuleKind.HEARTBEAT, upper=60))
     assert refused(hot[:3], heartbeat) == "OracleWrongPath"
+    oracle.disable_rule(heartbeat)  # a silence rule left armed would fire for any later daemon on this chain
     # nothing changed through all of that
     assert supply.get_item(shipment.item_id).condition is Condition.COMPLIANT
     assert oracle.rule(rule_id).fired_at == 0
