@@ -137,8 +137,8 @@ def mean_rule(services: Services, window: int) -> tuple[bytes, Sensor, int, int]
     item_id, sensor = shipment(services)
     rule_id, receipt = oracle_of(services).add_rule(
         RuleSpec(
-            item_id, "temperature", kind=RuleKind.AGGREGATE, comparison=Comparison.ABOVE, upper=800, scale=2,
-            min_readings=2, min_duration=window, actions=Action.MARK_OUT_OF_COMPLIANCE,
+            item_id, "temperature", unit="Cel", kind=RuleKind.AGGREGATE, comparison=Comparison.ABOVE, upper=800,
+            scale=2, min_readings=2, min_duration=window, actions=Action.MARK_OUT_OF_COMPLIANCE,
         )
     )  # fmt: skip
     created = int(services.ledger.client.w3.eth.get_block(receipt["blockNumber"])["timestamp"])

@@ -155,7 +155,8 @@ def test_anchoring_and_reports_are_sent_from_their_own_accounts(services: Servic
     reporter = services.ledger.client.for_role("reporter").operator.address
     item_id, sensor = shipment(services)
     rule_id, _ = oracle_of(services).add_rule(
-        RuleSpec(item_id, "temperature", upper=800, scale=2, min_readings=2, actions=Action.MARK_OUT_OF_COMPLIANCE)
+        RuleSpec(item_id, "temperature", unit="Cel", upper=800, scale=2, min_readings=2,
+                 actions=Action.MARK_OUT_OF_COMPLIANCE)  # fmt: skip
     )
     daemon = OracleDaemon(services, report_dispatcher(services), name="roles")
     ingest(services, sensor, [900, 900, 900, 900], now(services) + 1)

@@ -11,8 +11,8 @@ The roles are split across keys so that no hot key holds more than its job needs
 - the *registrar* holds `DeviceRegistry.REGISTRAR_ROLE` and does nothing else;
 - the *reporter* submits oracle reports (the contract lets anyone submit; it holds no role);
 - the *operator* is the service's own party: it manufactures items and mints their tokens
-  (`MANUFACTURER_ROLE`, `MINTER_ROLE`), owns the devices it registers for itself, and keeps
-  SupplyChain's `ORACLE_ROLE` (checkpoints, `setCondition`) until that call requires evidence.
+  (`MANUFACTURER_ROLE`, `MINTER_ROLE`) and owns the devices it registers for itself; it cannot set
+  an item's condition (only the SensorOracle bound in SupplyChain can).
 
 Each role's key is the configured one (`PROVENANCE_<ROLE>_KEY`) or `roles/<role>.key` in the
 data directory, made on first use (mode 0600).

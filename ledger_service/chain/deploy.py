@@ -7,8 +7,9 @@ address is unchanged and the artifacts are the ones deployed; otherwise the cont
 afresh and the manifest rewritten.
 
 Roles. The contracts are created by the *deployer* account, which their constructors make admin
-(and holder of their working roles) so it can wire them: the sensor oracle gets `ORACLE_ROLE` in
-SupplyChain and `FREEZER_ROLE` in AssetToken, the anchorer `ANCHORER_ROLE`, the registrar
+(and holder of their working roles) so it can wire them: SupplyChain binds the sensor oracle
+(`bindOracle`, once; no role can set an item's condition), the oracle gets `FREEZER_ROLE` in
+AssetToken, the anchorer `ANCHORER_ROLE`, the registrar
 `REGISTRAR_ROLE`, the operator `MANUFACTURER_ROLE` and `MINTER_ROLE`, and the admin address given
 at deploy `DEFAULT_ADMIN_ROLE` in every contract. Then the deployer renounces every role it holds,
 admin last, and the deployment is checked on chain: the deployer holds nothing and each role is
