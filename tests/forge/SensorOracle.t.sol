@@ -209,6 +209,9 @@ contract SensorOracleTest is OracleDeployment {
         p.metric = "";
         _refuseRule(p, "no metric");
         p = _thresholdRule(ITEM, 1, 0, 1);
+        p.unit = "";
+        _refuseRule(p, "no unit");
+        p = _thresholdRule(ITEM, 1, 0, 1);
         p.comparison = SensorOracle.Comparison.Outside;
         p.lower = p.upper + 1;
         _refuseRule(p, "lower above upper");
@@ -308,6 +311,39 @@ contract SensorOracleTest is OracleDeployment {
         oracle.submitEvidence(id, readings);
         readings[0] = _signed(DeviceRegistry.Reading(DEVICE, 1, t, "temperature", LIMIT + 1, SCALE + 1, "Cel", 0), DEVICE_KEY);
         vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleUnitMismatch.selector, 0, "Cel", SCALE + 1));
+        oracle.submitEvidence(id, readings);
+        vm.assertEq(uint256(oracle.getRule(id).firedAt), 0, "not fired");
+    }
+
+    function testFuzz_submitEvidenceRefusesAUnitOrScaleMixInsideTheStretch(uint8 at, bool scaleMix, int8 scale) public {
+        uint256 id = _addRule(_thresholdRule(ITEM, 3, 0, 1));
+        uint256 index = 1 + (at % 2);
+        SensorOracle.SignedReading[] memory readings = _stretch(DEVICE, 1, uint64(block.timestamp), 60, LIMIT + 1, 3);
+        DeviceRegistry.Reading memory odd = readings[index].reading;
+        if (scaleMix) {
+            vm.assume(scale != SCALE);
+            odd.scale = scale;
+        } else {
+            odd.unit = "degF";
+        }
+        readings[index] = _signed(odd, DEVICE_KEY); // signed and anchored: only the unit or scale is wrong
+        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleUnitMismatch.selector, index, odd.unit, odd.scale));
+        oracle.submitEvidence(id, readings);
+        vm.assertEq(uint256(oracle.getRule(id).firedAt), 0, "not fired");
+        vm.assertTrue(_condition(ITEM) == SupplyChain.Condition.Compliant, "item unchanged");
+    }
+
+    function testFuzz_submitEvidenceRefusesReadingsOfADeviceBeforeItWasAttached(uint32 early) public {
+        bytes32 late = keccak256("device-attached-later");
+        _registerDevice(late, MAKER, DEVICE_KEY);
+        uint256 id = _addRule(_thresholdRule(ITEM, 1, 0, 1));
+        uint64 ruleAt = uint64(block.timestamp);
+        vm.warp(block.timestamp + 1 days);
+        vm.prank(MAKER);
+        chain.attachDevice(ITEM, late);
+        uint64 t = ruleAt + uint64(_bound(early, 0, 1 days - 1)); // after the rule, before the attachment
+        SensorOracle.SignedReading[] memory readings = _stretch(late, 1, t, 60, LIMIT + 1, 1);
+        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleNotAttachedThen.selector, ITEM, late, t, t));
         oracle.submitEvidence(id, readings);
         vm.assertEq(uint256(oracle.getRule(id).firedAt), 0, "not fired");
     }
