@@ -250,6 +250,7 @@ contract SensorOracleTest is OracleDeployment {
 
     // ------------------------------------------------------------------------------ evidence
 
+    /// forge-config: default.fuzz.runs = 128
     function testFuzz_submitEvidenceFiresOnceAndRunsEveryAction(int256 value, uint8 extra, uint16 step, address submitter) public {
         value = int256(_bound(uint256(value), uint256(LIMIT) + 1, 1e30));
         uint256 n = 3 + (extra % 4);
@@ -267,6 +268,7 @@ contract SensorOracleTest is OracleDeployment {
         oracle.submitEvidence(id, readings);
     }
 
+    /// forge-config: default.fuzz.runs = 128
     function testFuzz_submitEvidenceRefusesReadingsThatDoNotBreach(int256 value) public {
         value = int256(_bound(uint256(value), 0, uint256(LIMIT)));
         uint256 id = _addRule(_thresholdRule(ITEM, 1, 0, 1));
@@ -277,6 +279,7 @@ contract SensorOracleTest is OracleDeployment {
         vm.assertTrue(_condition(ITEM) == SupplyChain.Condition.Compliant, "item unchanged");
     }
 
+    /// forge-config: default.fuzz.runs = 128
     function testFuzz_submitEvidenceRefusesAStretchShorterThanTheDebounce(uint8 n, uint16 step) public {
         n = uint8(_bound(n, 1, 4));
         step = uint16(_bound(step, 1, 100));
@@ -290,6 +293,7 @@ contract SensorOracleTest is OracleDeployment {
         oracle.submitEvidence(id, new SensorOracle.SignedReading[](0));
     }
 
+    /// forge-config: default.fuzz.runs = 128
     function testFuzz_submitEvidenceRefusesGapsMixedDevicesAndOtherMetricsFirst(uint64 gap) public {
         gap = uint64(_bound(gap, 2, 1000));
         uint256 id = _addRule(_thresholdRule(ITEM, 1, 0, 1));
@@ -315,6 +319,7 @@ contract SensorOracleTest is OracleDeployment {
         vm.assertEq(uint256(oracle.getRule(id).firedAt), 0, "not fired");
     }
 
+    /// forge-config: default.fuzz.runs = 128
     function testFuzz_submitEvidenceRefusesAUnitOrScaleMixInsideTheStretch(uint8 at, bool scaleMix, int8 scale) public {
         uint256 id = _addRule(_thresholdRule(ITEM, 3, 0, 1));
         uint256 index = 1 + (at % 2);
@@ -333,6 +338,7 @@ contract SensorOracleTest is OracleDeployment {
         vm.assertTrue(_condition(ITEM) == SupplyChain.Condition.Compliant, "item unchanged");
     }
 
+    /// forge-config: default.fuzz.runs = 128
     function testFuzz_submitEvidenceRefusesReadingsOfADeviceBeforeItWasAttached(uint32 early) public {
         bytes32 late = keccak256("device-attached-later");
         _registerDevice(late, MAKER, DEVICE_KEY);
@@ -348,6 +354,7 @@ contract SensorOracleTest is OracleDeployment {
         vm.assertEq(uint256(oracle.getRule(id).firedAt), 0, "not fired");
     }
 
+    /// forge-config: default.fuzz.runs = 128
     function testFuzz_submitEvidenceRefusesReadingsFromBeforeTheRule(uint32 age) public {
         age = uint32(_bound(age, 1, 30 days));
         vm.warp(block.timestamp + 60 days);
@@ -358,6 +365,7 @@ contract SensorOracleTest is OracleDeployment {
         oracle.submitEvidence(id, readings);
     }
 
+    /// forge-config: default.fuzz.runs = 128
     function testFuzz_submitEvidenceRefusesForgedSignaturesAndUnanchoredReadings(uint256 forger) public {
         forger = _bound(forger, 1, 2 ** 160);
         vm.assume(forger != DEVICE_KEY);
@@ -379,6 +387,7 @@ contract SensorOracleTest is OracleDeployment {
         vm.assertEq(uint256(oracle.getRule(id).firedAt), 0, "not fired");
     }
 
+    /// forge-config: default.fuzz.runs = 128
     function testFuzz_submitEvidenceRefusesADeviceNotAttachedToTheItem(bytes32 stranger) public {
         vm.assume(stranger != DEVICE && stranger != 0);
         _registerDevice(stranger, MAKER, DEVICE_KEY);
