@@ -28,7 +28,7 @@ SUITES = (
     "BN254Test",
     "DeviceRegistryTest",
     "SupplyChainTest",
-    "SupplyChainRolesInvariantTest",
+    "RolesInvariantTest",
     "ShipmentEscrowTest",
     "ShipmentEscrowInvariantTest",
     "SensorOracleTest",

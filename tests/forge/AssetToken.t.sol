@@ -288,11 +288,12 @@ contract TokenHandler is Base {
         _track(id);
     }
 
+    /// @dev As the bound oracle, the only account that sets conditions.
     function setCondition(uint256 tokenSeed, bool compliant) external {
         uint256 id = _id(tokenSeed);
-        SupplyChain.Evidence memory none;
-        vm.prank(ADMIN);
-        try chain.setCondition(bytes32(id), compliant ? SupplyChain.Condition.Compliant : SupplyChain.Condition.OutOfCompliance, none) {} catch {}
+        SupplyChain.Condition condition = compliant ? SupplyChain.Condition.Compliant : SupplyChain.Condition.OutOfCompliance;
+        vm.prank(chain.oracle());
+        try chain.setCondition(bytes32(id), condition, bytes32(0), bytes32(0)) {} catch {}
         _track(id);
     }
 }

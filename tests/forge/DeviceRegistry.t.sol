@@ -164,10 +164,62 @@ contract DeviceRegistryTest is Base {
         vm.assertFalse(registry.verifyReading(DEVICE, keccak256(abi.encode(digest)), sig), "another digest");
         vm.assertFalse(registry.verifyReading(keccak256("unknown"), digest, sig), "unknown device");
         vm.assertFalse(registry.verifyReading(DEVICE, digest, hex"1234"), "malformed signature never reverts");
+        vm.warp(block.timestamp + 1 hours);
         vm.prank(OWNER);
         registry.suspendDevice(DEVICE);
         vm.assertFalse(registry.verifyReading(DEVICE, digest, sig), "suspended");
-        vm.assertTrue(registry.verifyReadingAt(DEVICE, digest, sig, uint64(block.timestamp)), "at a time ignores status");
+        vm.assertFalse(registry.verifyReadingAt(DEVICE, digest, sig, uint64(block.timestamp)), "dated inside the suspension");
+        vm.assertTrue(registry.verifyReadingAt(DEVICE, digest, sig, uint64(block.timestamp - 1)), "dated before it");
+    }
+
+    // ------------------------------------------------------------------------------ suspensions
+
+    function testFuzz_suspensionPeriodsAreRecordedAndReadingsInsideThemNeverVerify(
+        uint32 first,
+        uint32 length,
+        uint32 gap,
+        uint64 at,
+        bytes32 digest
+    ) public {
+        uint64 t0 = uint64(block.timestamp);
+        first = uint32(_bound(first, 1, 30 days));
+        length = uint32(_bound(length, 1, 30 days));
+        gap = uint32(_bound(gap, 1, 30 days));
+        vm.warp(t0 + first);
+        vm.prank(OWNER);
+        registry.suspendDevice(DEVICE);
+        vm.warp(t0 + first + length);
+        vm.prank(OWNER);
+        registry.reactivateDevice(DEVICE);
+        vm.warp(t0 + first + length + gap);
+        vm.prank(OWNER);
+        registry.suspendDevice(DEVICE); // still open
+        vm.assertEq(registry.suspensionCount(DEVICE), 2, "two suspensions");
+        DeviceRegistry.SuspensionPeriod memory closed = registry.getSuspension(DEVICE, 0);
+        vm.assertEq(uint256(closed.from), t0 + first, "from");
+        vm.assertEq(uint256(closed.until), t0 + first + length, "until");
+        DeviceRegistry.SuspensionPeriod memory open = registry.getSuspension(DEVICE, 1);
+        vm.assertEq(uint256(open.from), t0 + first + length + gap, "from");
+        vm.assertEq(uint256(open.until), 0, "still suspended");
+
+        at = uint64(_bound(at, t0, t0 + first + length + gap + 30 days));
+        bool inside = (at >= closed.from && at < closed.until) || at >= open.from;
+        vm.assertEq(registry.isSuspendedAt(DEVICE, at), inside, "isSuspendedAt");
+        bytes memory sig = _sign(DEVICE_KEY, digest);
+        vm.assertEq(registry.verifyReadingAt(DEVICE, digest, sig, at), !inside, "verifyReadingAt");
+        DeviceRegistry.Reading memory reading = _reading(DEVICE, 1, at);
+        vm.assertEq(
+            registry.verifySignedReading(reading, _sign(DEVICE_KEY, registry.readingDigest(reading))),
+            !inside,
+            "verifySignedReading"
+        );
+    }
+
+    function testFuzz_suspensionViewsOfAnUnsuspendedOrUnknownDevice(bytes32 id, uint256 index, uint64 at) public {
+        vm.assertEq(registry.suspensionCount(id), 0, "none");
+        vm.assertFalse(registry.isSuspendedAt(id, at), "never suspended");
+        vm.expectRevert(abi.encodeWithSelector(DeviceRegistry.DeviceRegistryUnknownSuspension.selector, id, index));
+        registry.getSuspension(id, index);
     }
 
     function testFuzz_verifyReadingAtRefusesATimeBeforeTheFirstKey(bytes32 digest, uint64 before) public view {

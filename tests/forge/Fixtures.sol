@@ -4,21 +4,34 @@ pragma solidity ^0.8.24;
 import {AssetToken} from "../../contracts/AssetToken.sol";
 import {DataNotary} from "../../contracts/DataNotary.sol";
 import {DeviceRegistry} from "../../contracts/DeviceRegistry.sol";
-import {IDeviceDirectory, IReadingNotary, SupplyChain} from "../../contracts/SupplyChain.sol";
+import {SensorOracle} from "../../contracts/SensorOracle.sol";
+import {ShipmentEscrow} from "../../contracts/ShipmentEscrow.sol";
+import {IReadingNotary, SupplyChain} from "../../contracts/SupplyChain.sol";
 import {Base} from "./Base.sol";
 
-/// @notice A deployment of the core contracts, all administered by ADMIN.
+/// @notice A deployment of the contracts, all administered by ADMIN, as the service deploys them:
+/// the sensor oracle bound to the supply chain (the only account that sets conditions and detach
+/// locks) and allowed to freeze tokens; the escrow asks it to protect rules.
 abstract contract Deployment is Base {
     DeviceRegistry internal registry;
     DataNotary internal notary;
     SupplyChain internal chain;
     AssetToken internal token;
+    ShipmentEscrow internal escrow;
+    SensorOracle internal oracle;
 
     function _deployCore() internal {
         registry = new DeviceRegistry(ADMIN);
         notary = new DataNotary(ADMIN);
-        chain = new SupplyChain(ADMIN, IDeviceDirectory(address(registry)), IReadingNotary(address(notary)));
+        chain = new SupplyChain(ADMIN, registry, IReadingNotary(address(notary)));
         token = new AssetToken(ADMIN, chain);
+        escrow = new ShipmentEscrow(chain);
+        oracle = new SensorOracle(ADMIN, registry, IReadingNotary(address(notary)), chain, token, escrow);
+        bytes32 freezer = token.FREEZER_ROLE();
+        vm.startPrank(ADMIN);
+        chain.bindOracle(address(oracle));
+        token.grantRole(freezer, address(oracle));
+        vm.stopPrank();
     }
 
     function _noEvidence() internal pure returns (SupplyChain.Evidence memory none) {}
@@ -33,14 +46,6 @@ abstract contract Deployment is Base {
         chain.registerItem(itemId, custodian, keccak256("description"), "cid", new bytes32[](0));
     }
 
-    /// @dev Evidence for a reading with `digest` and `signatureHash`, anchored as a one-leaf batch.
-    function _anchoredEvidence(bytes32 digest, bytes32 signatureHash) internal returns (SupplyChain.Evidence memory) {
-        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(digest, signatureHash))));
-        vm.prank(ADMIN);
-        notary.anchor(leaf, 1, uint48(block.timestamp), uint48(block.timestamp), "");
-        return SupplyChain.Evidence(leaf, digest, signatureHash, new bytes32[](0));
-    }
-
     /// @dev Registers `deviceId`, owned by `owner`, signing with `key`.
     function _registerDevice(bytes32 deviceId, address owner, uint256 key) internal {
         vm.prank(ADMIN);
@@ -52,8 +57,32 @@ abstract contract Deployment is Base {
         );
     }
 
+    /// @dev A reading of `deviceId` at `timestamp`, signed by `key` and anchored alone in a batch
+    /// (its leaf is the root), as checkpoint evidence.
+    function _evidence(bytes32 deviceId, uint64 sequence, uint64 timestamp, uint256 key)
+        internal
+        returns (SupplyChain.Evidence memory)
+    {
+        DeviceRegistry.Reading memory reading = DeviceRegistry.Reading(
+            deviceId, sequence, timestamp, "temperature", 512, -2, "Cel", keccak256("payload")
+        );
+        bytes memory signature = _sign(key, registry.readingDigest(reading));
+        bytes32 leaf = _anchor(registry.readingDigest(reading), signature);
+        return SupplyChain.Evidence(reading, signature, leaf, new bytes32[](0));
+    }
+
+    /// @dev Anchors the leaf of (`digest`, `signature`) as a one-leaf batch (unless it is already).
+    function _anchor(bytes32 digest, bytes memory signature) internal returns (bytes32 leaf) {
+        leaf = keccak256(bytes.concat(keccak256(abi.encode(digest, keccak256(signature)))));
+        if (!notary.isAnchored(leaf)) {
+            vm.prank(ADMIN);
+            notary.anchor(leaf, 1, uint48(block.timestamp), uint48(block.timestamp), "");
+        }
+    }
+
+    /// @dev Sets the item's condition as the bound oracle does (the only account that may).
     function _setCondition(bytes32 itemId, SupplyChain.Condition condition) internal {
-        vm.prank(ADMIN);
-        chain.setCondition(itemId, condition, _noEvidence());
+        vm.prank(address(oracle));
+        chain.setCondition(itemId, condition, bytes32(0), bytes32(0));
     }
 }

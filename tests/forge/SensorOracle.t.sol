@@ -13,9 +13,6 @@ import {Deployment} from "./Fixtures.sol";
 /// @notice The whole deployment with an oracle wired to act, and helpers that make signed,
 /// anchored readings and committee members.
 abstract contract OracleDeployment is Deployment {
-    ShipmentEscrow internal escrow;
-    SensorOracle internal oracle;
-
     address internal constant MAKER = address(0x3A4);
     address internal constant CARRIER = address(0xCA1);
     address internal constant BUYER = address(0xB0B);
@@ -25,13 +22,9 @@ abstract contract OracleDeployment is Deployment {
 
     function _deployOracle() internal {
         _deployCore();
-        escrow = new ShipmentEscrow(chain);
-        oracle = new SensorOracle(ADMIN, registry, IReadingNotary(address(notary)), chain, token, escrow);
-        vm.startPrank(ADMIN);
-        chain.grantRole(chain.ORACLE_ROLE(), address(oracle));
-        chain.grantRole(chain.MANUFACTURER_ROLE(), MAKER);
-        token.grantRole(token.FREEZER_ROLE(), address(oracle));
-        vm.stopPrank();
+        bytes32 manufacturer = chain.MANUFACTURER_ROLE();
+        vm.prank(ADMIN);
+        chain.grantRole(manufacturer, MAKER);
         vm.warp(1_700_000_000);
     }
 
@@ -53,6 +46,7 @@ abstract contract OracleDeployment is Deployment {
             itemId: itemId,
             deviceId: bytes32(0),
             metric: "temperature",
+            unit: "Cel",
             kind: SensorOracle.RuleKind.Threshold,
             comparison: SensorOracle.Comparison.Above,
             lower: 0,
@@ -73,11 +67,7 @@ abstract contract OracleDeployment is Deployment {
     function _signed(DeviceRegistry.Reading memory reading, uint256 key) internal returns (SensorOracle.SignedReading memory) {
         bytes32 digest = registry.readingDigest(reading);
         bytes memory signature = _sign(key, digest);
-        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(digest, keccak256(signature)))));
-        if (!notary.isAnchored(leaf)) {
-            vm.prank(ADMIN);
-            notary.anchor(leaf, 1, uint48(reading.timestamp), uint48(reading.timestamp), "");
-        }
+        bytes32 leaf = _anchor(digest, signature);
         return SensorOracle.SignedReading(reading, signature, leaf, new bytes32[](0));
     }
 
@@ -114,6 +104,7 @@ abstract contract OracleDeployment is Deployment {
             itemId: itemId,
             deviceId: deviceId,
             metric: "",
+            unit: "",
             kind: SensorOracle.RuleKind.Heartbeat,
             comparison: SensorOracle.Comparison.Above,
             lower: 0,
@@ -154,8 +145,10 @@ contract SensorOracleTest is OracleDeployment {
         vm.prank(ADMIN);
         token.mint(BUYER, ITEM, "ipfs://meta");
         vm.deal(BUYER, 10 ether);
+        vm.prank(MAKER);
+        escrow.designateBuyer(ITEM, BUYER);
         vm.prank(BUYER);
-        escrow.open{value: 1 ether}(ITEM, MAKER, uint64(block.timestamp + 30 days));
+        escrow.open{value: 1 ether}(ITEM, uint64(block.timestamp + 30 days), new uint256[](0));
     }
 
     // ------------------------------------------------------------------------------ rules
@@ -216,6 +209,9 @@ contract SensorOracleTest is OracleDeployment {
         p.metric = "";
         _refuseRule(p, "no metric");
         p = _thresholdRule(ITEM, 1, 0, 1);
+        p.unit = "";
+        _refuseRule(p, "no unit");
+        p = _thresholdRule(ITEM, 1, 0, 1);
         p.comparison = SensorOracle.Comparison.Outside;
         p.lower = p.upper + 1;
         _refuseRule(p, "lower above upper");
@@ -254,6 +250,7 @@ contract SensorOracleTest is OracleDeployment {
 
     // ------------------------------------------------------------------------------ evidence
 
+    /// forge-config: default.fuzz.runs = 128
     function testFuzz_submitEvidenceFiresOnceAndRunsEveryAction(int256 value, uint8 extra, uint16 step, address submitter) public {
         value = int256(_bound(uint256(value), uint256(LIMIT) + 1, 1e30));
         uint256 n = 3 + (extra % 4);
@@ -271,6 +268,7 @@ contract SensorOracleTest is OracleDeployment {
         oracle.submitEvidence(id, readings);
     }
 
+    /// forge-config: default.fuzz.runs = 128
     function testFuzz_submitEvidenceRefusesReadingsThatDoNotBreach(int256 value) public {
         value = int256(_bound(uint256(value), 0, uint256(LIMIT)));
         uint256 id = _addRule(_thresholdRule(ITEM, 1, 0, 1));
@@ -281,6 +279,7 @@ contract SensorOracleTest is OracleDeployment {
         vm.assertTrue(_condition(ITEM) == SupplyChain.Condition.Compliant, "item unchanged");
     }
 
+    /// forge-config: default.fuzz.runs = 128
     function testFuzz_submitEvidenceRefusesAStretchShorterThanTheDebounce(uint8 n, uint16 step) public {
         n = uint8(_bound(n, 1, 4));
         step = uint16(_bound(step, 1, 100));
@@ -294,6 +293,7 @@ contract SensorOracleTest is OracleDeployment {
         oracle.submitEvidence(id, new SensorOracle.SignedReading[](0));
     }
 
+    /// forge-config: default.fuzz.runs = 128
     function testFuzz_submitEvidenceRefusesGapsMixedDevicesAndOtherMetricsFirst(uint64 gap) public {
         gap = uint64(_bound(gap, 2, 1000));
         uint256 id = _addRule(_thresholdRule(ITEM, 1, 0, 1));
@@ -314,11 +314,47 @@ contract SensorOracleTest is OracleDeployment {
         vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleWrongMetric.selector, 0));
         oracle.submitEvidence(id, readings);
         readings[0] = _signed(DeviceRegistry.Reading(DEVICE, 1, t, "temperature", LIMIT + 1, SCALE + 1, "Cel", 0), DEVICE_KEY);
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleWrongMetric.selector, 0));
+        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleUnitMismatch.selector, 0, "Cel", SCALE + 1));
         oracle.submitEvidence(id, readings);
         vm.assertEq(uint256(oracle.getRule(id).firedAt), 0, "not fired");
     }
 
+    /// forge-config: default.fuzz.runs = 128
+    function testFuzz_submitEvidenceRefusesAUnitOrScaleMixInsideTheStretch(uint8 at, bool scaleMix, int8 scale) public {
+        uint256 id = _addRule(_thresholdRule(ITEM, 3, 0, 1));
+        uint256 index = 1 + (at % 2);
+        SensorOracle.SignedReading[] memory readings = _stretch(DEVICE, 1, uint64(block.timestamp), 60, LIMIT + 1, 3);
+        DeviceRegistry.Reading memory odd = readings[index].reading;
+        if (scaleMix) {
+            vm.assume(scale != SCALE);
+            odd.scale = scale;
+        } else {
+            odd.unit = "degF";
+        }
+        readings[index] = _signed(odd, DEVICE_KEY); // signed and anchored: only the unit or scale is wrong
+        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleUnitMismatch.selector, index, odd.unit, odd.scale));
+        oracle.submitEvidence(id, readings);
+        vm.assertEq(uint256(oracle.getRule(id).firedAt), 0, "not fired");
+        vm.assertTrue(_condition(ITEM) == SupplyChain.Condition.Compliant, "item unchanged");
+    }
+
+    /// forge-config: default.fuzz.runs = 128
+    function testFuzz_submitEvidenceRefusesReadingsOfADeviceBeforeItWasAttached(uint32 early) public {
+        bytes32 late = keccak256("device-attached-later");
+        _registerDevice(late, MAKER, DEVICE_KEY);
+        uint256 id = _addRule(_thresholdRule(ITEM, 1, 0, 1));
+        uint64 ruleAt = uint64(block.timestamp);
+        vm.warp(block.timestamp + 1 days);
+        vm.prank(MAKER);
+        chain.attachDevice(ITEM, late);
+        uint64 t = ruleAt + uint64(_bound(early, 0, 1 days - 1)); // after the rule, before the attachment
+        SensorOracle.SignedReading[] memory readings = _stretch(late, 1, t, 60, LIMIT + 1, 1);
+        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleNotAttachedThen.selector, ITEM, late, t, t));
+        oracle.submitEvidence(id, readings);
+        vm.assertEq(uint256(oracle.getRule(id).firedAt), 0, "not fired");
+    }
+
+    /// forge-config: default.fuzz.runs = 128
     function testFuzz_submitEvidenceRefusesReadingsFromBeforeTheRule(uint32 age) public {
         age = uint32(_bound(age, 1, 30 days));
         vm.warp(block.timestamp + 60 days);
@@ -329,6 +365,7 @@ contract SensorOracleTest is OracleDeployment {
         oracle.submitEvidence(id, readings);
     }
 
+    /// forge-config: default.fuzz.runs = 128
     function testFuzz_submitEvidenceRefusesForgedSignaturesAndUnanchoredReadings(uint256 forger) public {
         forger = _bound(forger, 1, 2 ** 160);
         vm.assume(forger != DEVICE_KEY);
@@ -350,12 +387,14 @@ contract SensorOracleTest is OracleDeployment {
         vm.assertEq(uint256(oracle.getRule(id).firedAt), 0, "not fired");
     }
 
+    /// forge-config: default.fuzz.runs = 128
     function testFuzz_submitEvidenceRefusesADeviceNotAttachedToTheItem(bytes32 stranger) public {
         vm.assume(stranger != DEVICE && stranger != 0);
         _registerDevice(stranger, MAKER, DEVICE_KEY);
         uint256 id = _addRule(_thresholdRule(ITEM, 1, 0, 1));
         SensorOracle.SignedReading[] memory readings = _stretch(stranger, 1, uint64(block.timestamp), 60, LIMIT + 1, 1);
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleDeviceNotAttached.selector, ITEM, stranger));
+        uint64 t = uint64(block.timestamp);
+        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleNotAttachedThen.selector, ITEM, stranger, t, t));
         oracle.submitEvidence(id, readings);
     }
 
@@ -548,8 +587,9 @@ contract SensorOracleTest is OracleDeployment {
     }
 }
 
-/// @notice Submits evidence for random rules, again and again, disables some, and detaches and
-/// reattaches devices.
+/// @notice Submits evidence for random rules, again and again, dated anywhere in the last few
+/// days (before a device was attached, after it was detached, in a gap between two attachments,
+/// before the rule existed), disables some rules, and detaches and reattaches devices.
 contract RuleHandler is Base {
     OracleInvariantTest internal immutable deployment;
     SensorOracle internal immutable oracle;
@@ -558,7 +598,9 @@ contract RuleHandler is Base {
     mapping(uint256 ruleId => uint256) public fired;
     mapping(uint256 ruleId => bool) public disabled;
     uint256 public firedAfterDisable;
-    uint256 public firedOnADetachedDevice;
+    uint256 public firedOutsideAttachment;
+    uint256 public firedBeforeTheRule;
+    uint256 public firedInsideAPastPeriod; // not a failure: shows the handler reaches closed periods
     uint64 internal sequence = 1;
 
     constructor(OracleInvariantTest deployment_, SensorOracle oracle_, SupplyChain chain_, uint256 rules_) {
@@ -568,26 +610,45 @@ contract RuleHandler is Base {
         rules = rules_;
     }
 
-    function submit(uint256 ruleSeed, uint8 n, int256 value, uint16 step) external {
+    /// @dev Whether one attachment period covers [from, to] (attachedAt <= from, to < detachedAt),
+    /// and whether that period is closed.
+    function _inside(bytes32 itemId, bytes32 deviceId, uint64 from, uint64 to) internal view returns (bool, bool) {
+        SupplyChain.Attachment[] memory periods = chain.attachmentsOf(itemId, deviceId);
+        for (uint256 i = 0; i < periods.length; ++i) {
+            if (periods[i].attachedAt <= from && (periods[i].detachedAt == 0 || to < periods[i].detachedAt)) {
+                return (true, periods[i].detachedAt != 0);
+            }
+        }
+        return (false, false);
+    }
+
+    function submit(uint256 ruleSeed, uint8 n, int256 value, uint32 back, uint16 step) external {
         uint256 ruleId = 1 + (ruleSeed % rules);
         n = uint8(_bound(n, 1, 3));
-        value = int256(_bound(uint256(value), 0, 2000));
-        SensorOracle.SignedReading[] memory readings = deployment.stretchFor(ruleId, sequence, n, value, step);
+        value = int256(_bound(uint256(value), 700, 2000));
+        back = uint32(_bound(back, 0, 3 days));
+        step = n == 1 ? 0 : uint16(_bound(step, 0, back / (n - 1) > type(uint16).max ? type(uint16).max : back / (n - 1)));
+        uint64 from = uint64(block.timestamp - back);
+        uint64 to = from + uint64(n - 1) * step;
+        SensorOracle.SignedReading[] memory readings = deployment.stretchFor(ruleId, sequence, n, value, from, step);
         sequence += n;
         bool wasDisabled = disabled[ruleId];
         (bytes32 itemId, bytes32 deviceId) = deployment.itemAndDevice(ruleId);
-        bool attached = itemId == 0 || chain.isAttached(itemId, deviceId);
+        (bool inside, bool pastPeriod) = itemId == 0 ? (true, false) : _inside(itemId, deviceId, from, to);
+        bool beforeRule = from < oracle.getRule(ruleId).createdAt;
         try oracle.submitEvidence(ruleId, readings) {
             ++fired[ruleId];
             if (wasDisabled) ++firedAfterDisable;
-            if (!attached) ++firedOnADetachedDevice;
+            if (!inside) ++firedOutsideAttachment;
+            if (beforeRule) ++firedBeforeTheRule;
+            if (pastPeriod) ++firedInsideAPastPeriod;
         } catch {}
     }
 
     function toggleAttachment(uint256 ruleSeed) external {
         (bytes32 itemId, bytes32 deviceId) = deployment.itemAndDevice(1 + (ruleSeed % (rules - 1)));
         bool attached = chain.isAttached(itemId, deviceId);
-        vm.prank(address(0x3A4)); // the manufacturer
+        vm.prank(address(0x3A4)); // the manufacturer, who owns the devices
         if (attached) {
             try chain.detachDevice(itemId, deviceId) {} catch {}
         } else {
@@ -603,13 +664,14 @@ contract RuleHandler is Base {
         } catch {}
     }
 
-    function passTime(uint16 seconds_) external {
-        vm.warp(block.timestamp + seconds_);
+    function passTime(uint32 seconds_) external {
+        vm.warp(block.timestamp + (seconds_ % 1 days));
     }
 }
 
-/// @notice Invariants: a rule fires at most once, never once disabled, and never on evidence from
-/// a device not attached to the rule's item.
+/// @notice Invariants: a rule fires at most once, never once disabled, never on readings taken
+/// before it existed, and only on evidence inside one attachment period of its device to its item
+/// (readings dated before the attachment or after the detachment never fire).
 contract OracleInvariantTest is OracleDeployment {
     RuleHandler internal handler;
     uint256 internal constant RULES = 4;
@@ -618,7 +680,14 @@ contract OracleInvariantTest is OracleDeployment {
         _deployOracle();
         for (uint256 i = 0; i < RULES; ++i) {
             bytes32 itemId = keccak256(abi.encode("inv-item", i));
-            _itemWithDevice(itemId, keccak256(abi.encode("inv-device", i)));
+            bytes32 deviceId = keccak256(abi.encode("inv-device", i));
+            if (i % 2 == 0) {
+                _itemWithDevice(itemId, deviceId);
+            } else {
+                _registerDevice(deviceId, MAKER, DEVICE_KEY);
+                vm.prank(MAKER);
+                chain.registerItem(itemId, CARRIER, keccak256("description"), "cid", new bytes32[](0));
+            }
             _addRule(_thresholdRule(itemId, 1 + uint32(i % 2), 0, 1 + uint8(i % 2) * 2));
         }
         // device-only rule on device 0: fires too, with no action
@@ -626,6 +695,12 @@ contract OracleInvariantTest is OracleDeployment {
         p.deviceId = keccak256(abi.encode("inv-device", uint256(0)));
         vm.prank(ADMIN);
         oracle.addRule(p);
+        // the odd items' devices are attached a day after their rules were added
+        vm.warp(block.timestamp + 1 days);
+        for (uint256 i = 1; i < RULES; i += 2) {
+            vm.prank(MAKER);
+            chain.attachDevice(keccak256(abi.encode("inv-item", i)), keccak256(abi.encode("inv-device", i)));
+        }
         handler = new RuleHandler(this, oracle, chain, RULES + 1);
     }
 
@@ -636,13 +711,13 @@ contract OracleInvariantTest is OracleDeployment {
         deviceId = keccak256(abi.encode("inv-device", ruleId - 1));
     }
 
-    /// @dev Readings of the device of rule `ruleId`'s item (rule RULES + 1: device 0's).
-    function stretchFor(uint256 ruleId, uint64 firstSeq, uint8 n, int256 value, uint16 step)
+    /// @dev Readings of the device of rule `ruleId`'s item (rule RULES + 1: device 0's) from `start`.
+    function stretchFor(uint256 ruleId, uint64 firstSeq, uint8 n, int256 value, uint64 start, uint64 step)
         external
         returns (SensorOracle.SignedReading[] memory)
     {
         uint256 index = ruleId > RULES ? 0 : ruleId - 1;
-        return _stretch(keccak256(abi.encode("inv-device", index)), firstSeq, uint64(block.timestamp), step, value, n);
+        return _stretch(keccak256(abi.encode("inv-device", index)), firstSeq, start, step, value, n);
     }
 
     function targetContracts() public view returns (address[] memory targets) {
@@ -657,10 +732,11 @@ contract OracleInvariantTest is OracleDeployment {
             vm.assertEq(oracle.getRule(id).firedAt != 0, handler.fired(id) == 1, "firedAt matches");
         }
         vm.assertEq(handler.firedAfterDisable(), 0, "a disabled rule fired");
+        vm.assertEq(handler.firedBeforeTheRule(), 0, "fired on readings older than the rule");
     }
 
     /// forge-config: default.invariant.runs = 32
-    function invariant_onlyEvidenceOfAnAttachedDeviceFires() public view {
-        vm.assertEq(handler.firedOnADetachedDevice(), 0, "fired on a detached device");
+    function invariant_onlyEvidenceInsideAnAttachmentPeriodFires() public view {
+        vm.assertEq(handler.firedOutsideAttachment(), 0, "fired on readings from outside the attachment");
     }
 }

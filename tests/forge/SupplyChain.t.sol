@@ -1,30 +1,38 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {SupplyChain} from "../../contracts/SupplyChain.sol";
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {IReadingNotary, SupplyChain} from "../../contracts/SupplyChain.sol";
 import {Base} from "./Base.sol";
 import {Deployment} from "./Fixtures.sol";
 
-/// @notice Fuzz tests of every external function of SupplyChain (kept apart: the contract is being
-/// reworked on another branch, so these may need adapting after a merge).
+/// @notice A contract that names a supply chain, as a sensor oracle does (for {SupplyChain.bindOracle}).
+contract OracleNaming {
+    address public immutable supplyChain;
+
+    constructor(address supplyChain_) {
+        supplyChain = supplyChain_;
+    }
+}
+
+/// @notice Fuzz tests of every external function of SupplyChain.
 contract SupplyChainTest is Deployment {
     address internal constant MAKER = address(0x3A4);
     address internal constant CARRIER = address(0xCA1);
     address internal constant RECEIVER = address(0x4EC);
-    address internal constant ORACLE = address(0x04AC);
+    address internal constant OWNER = address(0x0E1);
     bytes32 internal constant ITEM = keccak256("lot-1");
     bytes32 internal constant DEVICE = keccak256("device-1");
+    bytes32 internal constant FOREIGN = keccak256("device-of-another-owner");
+    uint256 internal constant DEVICE_KEY = 0xD1;
 
     function setUp() public {
         _deployCore();
         vm.warp(1_700_000_000);
         bytes32 manufacturer = chain.MANUFACTURER_ROLE();
-        bytes32 oracle = chain.ORACLE_ROLE();
-        vm.startPrank(ADMIN);
+        vm.prank(ADMIN);
         chain.grantRole(manufacturer, MAKER);
-        chain.grantRole(oracle, ORACLE);
-        vm.stopPrank();
-        _registerDevice(DEVICE, MAKER, 0xD1);
+        _registerDevice(DEVICE, MAKER, DEVICE_KEY);
         bytes32[] memory devices = new bytes32[](1);
         devices[0] = DEVICE;
         vm.prank(MAKER);
@@ -95,6 +103,10 @@ contract SupplyChainTest is Deployment {
         vm.prank(caller);
         chain.detachDevice(ITEM, DEVICE);
 
+        if (byAdmin) {
+            vm.prank(MAKER); // the device's owner consents to an admin attaching it
+            chain.approveAttachment(ITEM, other, true);
+        }
         vm.prank(byAdmin ? ADMIN : MAKER);
         chain.attachDevice(ITEM, other);
         vm.assertTrue(chain.isAttached(ITEM, other), "attached");
@@ -201,15 +213,153 @@ contract SupplyChainTest is Deployment {
         vm.assertEq(_item(ITEM).custodian, RECEIVER, "moved once released");
     }
 
+    // ------------------------------------------------------------------------------ consent
+
+    function testFuzz_attachingAnotherOwnersDeviceNeedsItsApprovalUsedOnce(address stranger, bool byAdmin) public {
+        vm.assume(stranger != OWNER && stranger != MAKER);
+        _registerDevice(FOREIGN, OWNER, 0xD2);
+        address manager = byAdmin ? ADMIN : MAKER;
+        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNoOwnerConsent.selector, ITEM, FOREIGN));
+        vm.prank(manager);
+        chain.attachDevice(ITEM, FOREIGN);
+        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNotDeviceOwner.selector, FOREIGN, stranger));
+        vm.prank(stranger);
+        chain.approveAttachment(ITEM, FOREIGN, true);
+
+        vm.prank(OWNER);
+        chain.approveAttachment(ITEM, FOREIGN, true);
+        vm.prank(manager);
+        chain.attachDevice(ITEM, FOREIGN);
+        vm.assertTrue(chain.isAttached(ITEM, FOREIGN), "attached with consent");
+        vm.prank(manager);
+        chain.detachDevice(ITEM, FOREIGN);
+        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNoOwnerConsent.selector, ITEM, FOREIGN));
+        vm.prank(manager);
+        chain.attachDevice(ITEM, FOREIGN); // the approval was used up
+
+        vm.prank(OWNER);
+        chain.approveAttachment(ITEM, FOREIGN, true);
+        vm.prank(OWNER);
+        chain.approveAttachment(ITEM, FOREIGN, false);
+        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNoOwnerConsent.selector, ITEM, FOREIGN));
+        vm.prank(manager);
+        chain.attachDevice(ITEM, FOREIGN); // withdrawn
+        vm.assertEq(chain.attachmentsOf(ITEM, FOREIGN).length, 1, "one period only");
+    }
+
+    function testFuzz_anApprovalIsForOneItemAndByTheOwnerAtTheTime(bytes32 otherItem, address newOwner) public {
+        vm.assume(otherItem != 0 && otherItem != ITEM && newOwner != OWNER && newOwner != address(0));
+        _registerDevice(FOREIGN, OWNER, 0xD2);
+        vm.prank(MAKER);
+        chain.registerItem(otherItem, CARRIER, 0, "", new bytes32[](0));
+        vm.prank(OWNER);
+        chain.approveAttachment(ITEM, FOREIGN, true);
+        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNoOwnerConsent.selector, otherItem, FOREIGN));
+        vm.prank(MAKER);
+        chain.attachDevice(otherItem, FOREIGN);
+        vm.prank(OWNER);
+        registry.transferDeviceOwnership(FOREIGN, newOwner);
+        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNoOwnerConsent.selector, ITEM, FOREIGN));
+        vm.prank(MAKER);
+        chain.attachDevice(ITEM, FOREIGN); // the previous owner's approval no longer counts
+        vm.assertFalse(chain.isAttached(ITEM, FOREIGN) || chain.isAttached(otherItem, FOREIGN), "attached nowhere");
+    }
+
+    function testFuzz_approveAttachmentRefusesUnknownDevicesAndClosedItems(bytes32 unknown, bytes32 unknownItem) public {
+        vm.assume(unknown != DEVICE && unknownItem != ITEM);
+        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainUnknownDevice.selector, unknown));
+        vm.prank(MAKER);
+        chain.approveAttachment(ITEM, unknown, true);
+        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainUnknownItem.selector, unknownItem));
+        vm.prank(MAKER);
+        chain.approveAttachment(unknownItem, DEVICE, true);
+        vm.prank(MAKER);
+        chain.recallItem(ITEM, "recall");
+        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainItemClosed.selector, ITEM, SupplyChain.Status.Recalled));
+        vm.prank(MAKER);
+        chain.approveAttachment(ITEM, DEVICE, true);
+    }
+
+    function testFuzz_registerItemRefusesADeviceOfAnotherOwner(bytes32 id) public {
+        vm.assume(id != 0 && id != ITEM);
+        _registerDevice(FOREIGN, OWNER, 0xD2);
+        bytes32[] memory devices = new bytes32[](1);
+        devices[0] = FOREIGN;
+        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNoOwnerConsent.selector, id, FOREIGN));
+        vm.prank(MAKER);
+        chain.registerItem(id, CARRIER, 0, "", devices);
+        vm.assertFalse(chain.exists(id), "nothing registered");
+    }
+
+    // ------------------------------------------------------------------------------ periods
+
+    /// @dev Whether one of `periods` covers [from, to]: the model attachedThroughout is checked against.
+    function _covered(SupplyChain.Attachment[] memory periods, uint64 from, uint64 to) internal pure returns (bool) {
+        for (uint256 i = 0; i < periods.length; ++i) {
+            if (periods[i].attachedAt <= from && (periods[i].detachedAt == 0 || to < periods[i].detachedAt)) return true;
+        }
+        return false;
+    }
+
+    function testFuzz_attachmentPeriodsRecordEachAttachAndDetach(uint32 first, uint32 gap, uint32 from, uint32 span) public {
+        uint64 t0 = uint64(block.timestamp);
+        first = uint32(_bound(first, 1, 30 days));
+        gap = uint32(_bound(gap, 1, 30 days));
+        vm.warp(t0 + first);
+        vm.prank(MAKER);
+        chain.detachDevice(ITEM, DEVICE);
+        vm.warp(t0 + first + gap);
+        vm.prank(MAKER);
+        chain.attachDevice(ITEM, DEVICE);
+        SupplyChain.Attachment[] memory periods = chain.attachmentsOf(ITEM, DEVICE);
+        vm.assertEq(periods.length, 2, "two periods");
+        vm.assertEq(uint256(periods[0].attachedAt), t0, "first from");
+        vm.assertEq(uint256(periods[0].detachedAt), t0 + first, "first until");
+        vm.assertEq(uint256(periods[1].attachedAt), t0 + first + gap, "second from");
+        vm.assertEq(uint256(periods[1].detachedAt), 0, "still attached");
+        vm.assertEq(chain.deviceHistoryOf(ITEM).length, 1, "history names the device once");
+
+        uint64 a = uint64(_bound(from, t0 - 1 days, t0 + first + gap + 1 days));
+        uint64 b = a + uint64(_bound(span, 0, 2 days));
+        vm.assertEq(chain.attachedThroughout(ITEM, DEVICE, a, b), _covered(periods, a, b), "attachedThroughout");
+        vm.assertFalse(chain.attachedThroughout(ITEM, DEVICE, t0 + first, t0 + first), "detachment instant excluded");
+        vm.assertFalse(chain.attachedThroughout(ITEM, DEVICE, t0, t0 + first + gap), "a stretch across the gap");
+        vm.assertFalse(chain.attachedThroughout(ITEM, FOREIGN, a, b), "a device never attached");
+    }
+
+    // ------------------------------------------------------------------------------ detach locks
+
+    function testFuzz_setDetachLockIsTheOraclesAndLocksStack(address caller, bool allDevices, uint8 extra) public {
+        vm.assume(caller != address(oracle));
+        bytes32 target = allDevices ? bytes32(0) : DEVICE;
+        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNotOracle.selector, caller));
+        vm.prank(caller);
+        chain.setDetachLock(ITEM, target, true);
+        uint256 locks = 1 + (extra % 3);
+        vm.startPrank(address(oracle));
+        for (uint256 i = 0; i < locks; ++i) chain.setDetachLock(ITEM, target, true);
+        vm.stopPrank();
+        vm.assertEq(uint256(chain.detachLocksOf(ITEM, target)), locks, "locks counted");
+        for (uint256 i = 0; i < locks; ++i) {
+            vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainDeviceLocked.selector, ITEM, DEVICE));
+            vm.prank(MAKER);
+            chain.detachDevice(ITEM, DEVICE);
+            vm.prank(address(oracle));
+            chain.setDetachLock(ITEM, target, false);
+        }
+        vm.assertTrue(chain.isAttached(ITEM, DEVICE), "stayed attached while locked");
+        vm.expectRevert(abi.encodeWithSignature("Panic(uint256)", 0x11));
+        vm.prank(address(oracle));
+        chain.setDetachLock(ITEM, target, false); // no lock left to remove
+        vm.prank(MAKER);
+        chain.detachDevice(ITEM, DEVICE);
+        vm.assertFalse(chain.isAttached(ITEM, DEVICE), "detached once unlocked");
+    }
+
     // ------------------------------------------------------------------------------ evidence
 
-    function testFuzz_recordCheckpointIsTheCustodiansOrAnOraclesWithAnchoredEvidence(
-        address caller,
-        bytes32 digest,
-        bytes32 sigHash,
-        uint16 code
-    ) public {
-        vm.assume(caller != CARRIER && caller != ORACLE && caller != ADMIN);
+    function testFuzz_recordCheckpointTakesSignedAnchoredEvidenceOfAnAttachedDevice(address caller, uint16 code, uint32 age) public {
+        vm.assume(caller != CARRIER);
         SupplyChain.Evidence memory none = _noEvidence();
         vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNotCheckpointer.selector, ITEM, caller));
         vm.prank(caller);
@@ -217,37 +367,112 @@ contract SupplyChainTest is Deployment {
         vm.prank(CARRIER);
         chain.recordCheckpoint(ITEM, _here(), code, none);
 
-        SupplyChain.Evidence memory forged = SupplyChain.Evidence(keccak256("never anchored"), digest, sigHash, new bytes32[](0));
-        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(digest, sigHash))));
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainEvidenceNotAnchored.selector, forged.root, leaf));
-        vm.prank(ORACLE);
+        age = uint32(_bound(age, 0, 30 days));
+        vm.warp(block.timestamp + age);
+        SupplyChain.Evidence memory real = _evidence(DEVICE, 1, uint64(block.timestamp - age), DEVICE_KEY);
+        vm.prank(CARRIER);
+        chain.recordCheckpoint(ITEM, _here(), code, real);
+
+        SupplyChain.Evidence memory forged = _evidence(DEVICE, 2, uint64(block.timestamp), 0xF0F);
+        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainInvalidEvidenceSignature.selector, DEVICE));
+        vm.prank(CARRIER);
         chain.recordCheckpoint(ITEM, _here(), code, forged);
 
-        SupplyChain.Evidence memory real = _anchoredEvidence(digest, sigHash);
-        vm.prank(ORACLE);
-        chain.recordCheckpoint(ITEM, _here(), code, real);
-        // the root itself (an inner node) cannot pass for a reading
-        SupplyChain.Evidence memory rootAsReading = SupplyChain.Evidence(real.root, real.root, sigHash, new bytes32[](0));
-        bytes32 rootLeaf = keccak256(bytes.concat(keccak256(abi.encode(real.root, sigHash))));
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainEvidenceNotAnchored.selector, real.root, rootLeaf));
-        vm.prank(ORACLE);
-        chain.recordCheckpoint(ITEM, _here(), code, rootAsReading);
+        bytes32 leaf = real.root; // a one-leaf batch: the root is the leaf
+        real.root = keccak256("never anchored");
+        SupplyChain.Evidence memory unanchored = real;
+        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainEvidenceNotAnchored.selector, unanchored.root, leaf));
+        vm.prank(CARRIER);
+        chain.recordCheckpoint(ITEM, _here(), code, unanchored);
     }
 
-    function testFuzz_setConditionIsAnOraclesAndChangesTheCondition(address caller, bytes32 digest) public {
-        vm.assume(caller != ORACLE && caller != ADMIN);
-        SupplyChain.Evidence memory none = _noEvidence();
-        vm.expectRevert(_unauthorized(caller, chain.ORACLE_ROLE()));
+    function testFuzz_recordCheckpointRefusesReadingsFromOutsideTheAttachment(uint32 before, uint32 after_) public {
+        uint64 t0 = uint64(block.timestamp);
+        before = uint32(_bound(before, 1, 30 days));
+        after_ = uint32(_bound(after_, 0, 30 days));
+        SupplyChain.Evidence memory early = _evidence(DEVICE, 1, t0 - before, DEVICE_KEY);
+        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainEvidenceNotAttached.selector, ITEM, DEVICE, t0 - before));
+        vm.prank(CARRIER);
+        chain.recordCheckpoint(ITEM, _here(), 1, early);
+
+        vm.warp(t0 + 1 days);
+        vm.prank(MAKER);
+        chain.detachDevice(ITEM, DEVICE);
+        vm.warp(t0 + 1 days + after_ + 1);
+        uint64 late = t0 + 1 days + after_;
+        SupplyChain.Evidence memory afterDetach = _evidence(DEVICE, 2, late, DEVICE_KEY);
+        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainEvidenceNotAttached.selector, ITEM, DEVICE, late));
+        vm.prank(CARRIER);
+        chain.recordCheckpoint(ITEM, _here(), 1, afterDetach);
+
+        SupplyChain.Evidence memory inside = _evidence(DEVICE, 3, t0 + 1 days - 1, DEVICE_KEY);
+        vm.prank(CARRIER);
+        chain.recordCheckpoint(ITEM, _here(), 1, inside); // taken while it was attached: still counts
+    }
+
+    function testFuzz_recordCheckpointRefusesAReadingDatedInsideASuspension(uint32 into, uint32 length) public {
+        uint64 t0 = uint64(block.timestamp);
+        length = uint32(_bound(length, 1, 30 days));
+        into = uint32(_bound(into, 0, length - 1));
+        vm.warp(t0 + 1 hours);
+        vm.prank(MAKER);
+        registry.suspendDevice(DEVICE);
+        vm.warp(t0 + 1 hours + length);
+        vm.prank(MAKER);
+        registry.reactivateDevice(DEVICE);
+        SupplyChain.Evidence memory suspended = _evidence(DEVICE, 1, t0 + 1 hours + into, DEVICE_KEY);
+        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainInvalidEvidenceSignature.selector, DEVICE));
+        vm.prank(CARRIER);
+        chain.recordCheckpoint(ITEM, _here(), 1, suspended);
+        SupplyChain.Evidence memory afterwards = _evidence(DEVICE, 2, t0 + 1 hours + length, DEVICE_KEY);
+        vm.prank(CARRIER);
+        chain.recordCheckpoint(ITEM, _here(), 1, afterwards);
+    }
+
+    // ------------------------------------------------------------------------------ oracle
+
+    function testFuzz_setConditionIsTheBoundOraclesAlone(address caller, bytes32 root, bytes32 leaf) public {
+        vm.assume(caller != address(oracle));
+        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNotOracle.selector, caller));
         vm.prank(caller);
-        chain.setCondition(ITEM, SupplyChain.Condition.OutOfCompliance, none);
+        chain.setCondition(ITEM, SupplyChain.Condition.OutOfCompliance, root, leaf);
         vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainSameCondition.selector, ITEM, SupplyChain.Condition.Compliant));
-        vm.prank(ORACLE);
-        chain.setCondition(ITEM, SupplyChain.Condition.Compliant, none);
-        SupplyChain.Evidence memory real = _anchoredEvidence(digest, keccak256("sig"));
-        vm.prank(ORACLE);
-        chain.setCondition(ITEM, SupplyChain.Condition.OutOfCompliance, real);
+        vm.prank(address(oracle));
+        chain.setCondition(ITEM, SupplyChain.Condition.Compliant, root, leaf);
+        vm.prank(address(oracle));
+        chain.setCondition(ITEM, SupplyChain.Condition.OutOfCompliance, root, leaf);
         (, SupplyChain.Condition condition) = chain.stateOf(ITEM);
         vm.assertTrue(condition == SupplyChain.Condition.OutOfCompliance, "out of compliance");
+    }
+
+    function testFuzz_bindOracleIsTheAdminsOnceAndOnlyToAnOracleOfThisChain(address caller, address eoa) public {
+        vm.assume(caller != ADMIN && eoa.code.length == 0);
+        SupplyChain fresh = new SupplyChain(ADMIN, registry, IReadingNotary(address(notary)));
+        OracleNaming ofFresh = new OracleNaming(address(fresh));
+        OracleNaming ofOther = new OracleNaming(address(chain));
+        vm.expectRevert(_unauthorized(caller, fresh.DEFAULT_ADMIN_ROLE()));
+        vm.prank(caller);
+        fresh.bindOracle(address(ofFresh));
+        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainInvalidOracle.selector, eoa));
+        vm.prank(ADMIN);
+        fresh.bindOracle(eoa);
+        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainInvalidOracle.selector, address(ofOther)));
+        vm.prank(ADMIN);
+        fresh.bindOracle(address(ofOther));
+        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNotOracle.selector, address(0)));
+        vm.prank(address(0));
+        fresh.setCondition(ITEM, SupplyChain.Condition.OutOfCompliance, 0, 0); // unbound: nobody, not even zero
+        vm.assertEq(fresh.oracle(), address(0), "unbound");
+
+        vm.prank(ADMIN);
+        fresh.bindOracle(address(ofFresh));
+        vm.assertEq(fresh.oracle(), address(ofFresh), "bound");
+        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainOracleAlreadyBound.selector, address(ofFresh)));
+        vm.prank(ADMIN);
+        fresh.bindOracle(address(ofFresh));
+        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainOracleAlreadyBound.selector, address(oracle)));
+        vm.prank(ADMIN);
+        chain.bindOracle(address(ofOther));
     }
 
     // ------------------------------------------------------------------------------ final states
@@ -309,67 +534,95 @@ contract SupplyChainTest is Deployment {
     }
 }
 
-/// @notice Drives role changes on the supply chain from every kind of account.
-contract ChainRoleHandler is Base {
+/// @notice Drives role changes on every AccessControl contract of the deployment from every kind of
+/// account, and tries to rebind the supply chain's oracle.
+contract RoleHandler is Base {
     SupplyChain public immutable chain;
     address[4] internal actors = [address(0x3A4), address(0xCA1), address(0x4EC), address(0x04AC)];
-    mapping(bytes32 role => mapping(address account => bool)) public grantedByAdmin;
+    IAccessControl[] internal targets;
+    bytes32[] internal roles;
+    mapping(uint256 pair => mapping(address account => bool)) public grantedByAdmin;
 
-    constructor(SupplyChain chain_) {
+    constructor(SupplyChain chain_, IAccessControl[] memory targets_, bytes32[] memory roles_) {
         chain = chain_;
+        targets = targets_;
+        roles = roles_;
+    }
+
+    function pairs() external view returns (uint256) {
+        return roles.length;
     }
 
     function actor(uint256 i) external view returns (address) {
         return actors[i];
     }
 
-    function _role(uint256 seed) internal view returns (bytes32) {
-        uint256 pick = seed % 3;
-        return pick == 0 ? chain.MANUFACTURER_ROLE() : pick == 1 ? chain.ORACLE_ROLE() : chain.DEFAULT_ADMIN_ROLE();
+    function holds(uint256 pair, address account) external view returns (bool) {
+        return targets[pair].hasRole(roles[pair], account);
     }
 
-    function grantAsAnyone(uint256 callerSeed, uint256 roleSeed, uint256 granteeSeed) external {
-        bytes32 role = _role(roleSeed);
-        address caller = actors[callerSeed % 4];
-        vm.prank(caller);
-        try chain.grantRole(role, actors[granteeSeed % 4]) {
+    function grantAsAnyone(uint256 callerSeed, uint256 pairSeed, uint256 granteeSeed) external {
+        uint256 pair = pairSeed % roles.length;
+        vm.prank(actors[callerSeed % 4]);
+        try targets[pair].grantRole(roles[pair], actors[granteeSeed % 4]) {
             revert("a non-admin granted a role");
         } catch {}
     }
 
-    function grantAsAdmin(uint256 roleSeed, uint256 granteeSeed) external {
-        bytes32 role = _role(roleSeed);
-        if (role == chain.DEFAULT_ADMIN_ROLE()) return; // keep the actors non-admins
+    function grantAsAdmin(uint256 pairSeed, uint256 granteeSeed) external {
+        uint256 pair = pairSeed % roles.length;
+        if (roles[pair] == bytes32(0)) return; // keep the actors non-admins
         address grantee = actors[granteeSeed % 4];
         vm.prank(ADMIN);
-        chain.grantRole(role, grantee);
-        grantedByAdmin[role][grantee] = true;
+        targets[pair].grantRole(roles[pair], grantee);
+        grantedByAdmin[pair][grantee] = true;
     }
 
-    function revokeAsAdmin(uint256 roleSeed, uint256 seed) external {
-        bytes32 role = _role(roleSeed);
+    function revokeAsAdmin(uint256 pairSeed, uint256 seed) external {
+        uint256 pair = pairSeed % roles.length;
         address who = actors[seed % 4];
         vm.prank(ADMIN);
-        chain.revokeRole(role, who);
-        grantedByAdmin[role][who] = false;
+        targets[pair].revokeRole(roles[pair], who);
+        grantedByAdmin[pair][who] = false;
     }
 
-    function renounce(uint256 roleSeed, uint256 seed) external {
-        bytes32 role = _role(roleSeed);
+    function renounce(uint256 pairSeed, uint256 seed) external {
+        uint256 pair = pairSeed % roles.length;
         address who = actors[seed % 4];
         vm.prank(who);
-        chain.renounceRole(role, who);
-        grantedByAdmin[role][who] = false;
+        targets[pair].renounceRole(roles[pair], who);
+        grantedByAdmin[pair][who] = false;
+    }
+
+    function rebindOracle(uint256 callerSeed, bool asAdmin) external {
+        OracleNaming rogue = new OracleNaming(address(chain));
+        vm.prank(asAdmin ? ADMIN : actors[callerSeed % 4]);
+        try chain.bindOracle(address(rogue)) {
+            revert("the oracle was rebound");
+        } catch {}
     }
 }
 
-/// @notice Invariant: roles on the supply chain never grow without the admin.
-contract SupplyChainRolesInvariantTest is Deployment {
-    ChainRoleHandler internal handler;
+/// @notice Invariant: roles on every contract never grow without the admin, the admin stays, and
+/// the supply chain's bound oracle never changes.
+contract RolesInvariantTest is Deployment {
+    RoleHandler internal handler;
 
     function setUp() public {
         _deployCore();
-        handler = new ChainRoleHandler(chain);
+        IAccessControl[] memory targets = new IAccessControl[](10);
+        bytes32[] memory roles = new bytes32[](10);
+        (targets[0], roles[0]) = (chain, chain.MANUFACTURER_ROLE());
+        (targets[1], roles[1]) = (chain, bytes32(0));
+        (targets[2], roles[2]) = (registry, registry.REGISTRAR_ROLE());
+        (targets[3], roles[3]) = (registry, bytes32(0));
+        (targets[4], roles[4]) = (token, token.MINTER_ROLE());
+        (targets[5], roles[5]) = (token, token.FREEZER_ROLE());
+        (targets[6], roles[6]) = (token, bytes32(0));
+        (targets[7], roles[7]) = (notary, notary.ANCHORER_ROLE());
+        (targets[8], roles[8]) = (notary, bytes32(0));
+        (targets[9], roles[9]) = (oracle, bytes32(0));
+        handler = new RoleHandler(chain, targets, roles);
     }
 
     function targetContracts() public view returns (address[] memory targets) {
@@ -377,14 +630,19 @@ contract SupplyChainRolesInvariantTest is Deployment {
         targets[0] = address(handler);
     }
 
+    /// forge-config: default.invariant.runs = 16
     function invariant_rolesNeverGrowWithoutTheAdmin() public view {
-        bytes32[3] memory roles = [chain.MANUFACTURER_ROLE(), chain.ORACLE_ROLE(), chain.DEFAULT_ADMIN_ROLE()];
-        for (uint256 r = 0; r < 3; ++r) {
+        for (uint256 pair = 0; pair < handler.pairs(); ++pair) {
             for (uint256 i = 0; i < 4; ++i) {
                 address who = handler.actor(i);
-                vm.assertEq(chain.hasRole(roles[r], who), handler.grantedByAdmin(roles[r], who), "role only from the admin");
+                vm.assertEq(handler.holds(pair, who), handler.grantedByAdmin(pair, who), "role only from the admin");
             }
         }
-        vm.assertTrue(chain.hasRole(chain.DEFAULT_ADMIN_ROLE(), ADMIN), "the admin stays");
+        vm.assertTrue(
+            chain.hasRole(0, ADMIN) && registry.hasRole(0, ADMIN) && token.hasRole(0, ADMIN) &&
+                notary.hasRole(0, ADMIN) && oracle.hasRole(0, ADMIN),
+            "the admin stays"
+        );
+        vm.assertEq(chain.oracle(), address(oracle), "the bound oracle stays");
     }
 }
