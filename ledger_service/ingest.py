@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from sqlalchemy import update
@@ -49,6 +50,11 @@ from ledger_service.registry import DeviceRecord, DeviceStatus, KeyRecord, Regis
 from ledger_service.sigcheck import Job, KeyTuple, SignaturePool, key_tuple, too_many_bad_signatures
 
 log = logging.getLogger(__name__)
+
+#: True while an HTTP request is served (set by the API): a request thread never waits for the
+#: registry's next sync slot (the route waits on the event loop instead). Other callers (MQTT, the
+#: CLI, demos) wait for it, so a device registered a moment ago is found.
+ON_REQUEST_THREAD: ContextVar[bool] = ContextVar("on_request_thread", default=False)
 
 
 @dataclass(frozen=True)
@@ -222,7 +228,7 @@ class Ingestor:
 
     def _device(self, device_id: bytes, refresh: bool = True) -> DeviceRecord:
         device = self.registry.get(device_id, refresh=False)
-        if device is None and refresh and self.registry.refresh(wait=False):  # never sleeps on a request thread
+        if device is None and refresh and self.registry.refresh(wait=not ON_REQUEST_THREAD.get()):
             device = self.registry.get(device_id, refresh=False)
         if device is None:
             raise UnknownDevice(f"device 0x{device_id.hex()} is not registered", device_id=device_id)

@@ -35,7 +35,12 @@ log = logging.getLogger(__name__)
 
 
 class QuorumNotReached(ChainError):
-    """Fewer members signed than the quorum asks: nothing was submitted."""
+    """Fewer members signed than the quorum asks: nothing was submitted. `definitive` when so many
+    members refused (checked the report and said no) that no quorum can be reached for it."""
+
+    @property
+    def definitive(self) -> bool:
+        return bool(self.context.get("definitive", False))
 
 
 class EvidenceNotReady(ChainError):
@@ -141,7 +146,11 @@ class Coordinator:
             pool.shutdown(wait=False, cancel_futures=True)
         if len(signed) < quorum:
             detail = "; ".join(f"{url}: {outcome}" for url, outcome in outcomes.items())
-            raise QuorumNotReached(f"{len(signed)} of {quorum} member signatures ({detail})")
+            refusals = sum(1 for outcome in outcomes.values() if outcome.startswith("refused"))
+            raise QuorumNotReached(
+                f"{len(signed)} of {quorum} member signatures ({detail})",
+                definitive=len(self.urls) - refusals < quorum,
+            )
         chosen = sorted(signed.values(), key=lambda s: int(s.address, 16))[:quorum]
         log.info("quorum reached", extra={"rule_id": report.rule_id, "signers": [s.address for s in chosen]})
         return chosen

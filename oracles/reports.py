@@ -237,6 +237,8 @@ class ReportSubmitter:
                 self.oracle, committee_report, build_evidence(self.services, reading_ids), report.path
             )
         except QuorumNotReached as exc:
+            if exc.definitive:  # the members checked it and refused: a refusal, like the contract's
+                raise TransactionReverted(str(exc), error="CommitteeRefused") from exc
             self._retry(report, str(exc))
         start = self.services.ledger.deployment.contracts["SensorOracle"].block_number
         receipt = submit_gathered(self.oracle, committee_report, signatures, report.path, start)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry
 
 from ledger_service import __version__
@@ -24,6 +26,7 @@ from ledger_service.api.routes import (
     trust,
 )
 from ledger_service.explorer import routes as explorer
+from ledger_service.ingest import ON_REQUEST_THREAD
 from ledger_service.ratelimit import RateLimiter
 from ledger_service.services import Services
 
@@ -56,6 +59,12 @@ def create_app(services: Services) -> FastAPI:
     app.state.http_metrics = CollectorRegistry()
     app.add_middleware(RequestMetrics, registry=app.state.http_metrics)
     install_problem_handlers(app)
+
+    @app.middleware("http")
+    async def on_request_thread(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        ON_REQUEST_THREAD.set(True)  # copied into the threads this request runs in: they never wait
+        return await call_next(request)
+
     document_problems(app)
     app.include_router(health.router)
     app.include_router(metrics.router)

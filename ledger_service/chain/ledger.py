@@ -155,8 +155,10 @@ class Ledger:
             return None
 
     def reset_nonce(self) -> None:
-        """Forgets the operator's cached nonce (a reorg may have dropped transactions it counted)."""
+        """Forgets the cached nonces of the operator and the anchorer (a reorg may have dropped
+        transactions they counted)."""
         self.client.reset_nonce()
+        self.client.for_role("anchorer").reset_nonce()
 
     def verify(self, root: bytes, leaf: bytes, proof: list[bytes]) -> bool:
         """`DataNotary.verify` on chain."""
