@@ -204,6 +204,9 @@ contract SensorOracle is AccessControl, EIP712 {
     /// @notice Reading `index` was taken before the rule existed (a replayed reading) or before
     /// the previous reading.
     error OracleStaleReading(uint256 index, uint64 timestamp);
+    /// @notice The stretch's last reading is dated after the block time plus {CLOCK_TOLERANCE}: a
+    /// reading cannot be evidence before the time it claims to have been taken.
+    error OracleReadingFromTheFuture(uint64 timestamp, uint256 blockTime);
     /// @notice The device was not attached to the rule's item all the time from `from` to `to`.
     error OracleNotAttachedThen(bytes32 itemId, bytes32 deviceId, uint64 from, uint64 to);
     /// @notice An open escrow relies on the rule: it cannot be disabled now.
@@ -416,7 +419,9 @@ contract SensorOracle is AccessControl, EIP712 {
         DeviceRegistry.Reading calldata first = readings[0].reading;
         _checkDevice(ruleId, rule, first.deviceId);
         (uint256 matching, uint64 lastAt, Proven memory evidence) = _checkStretch(ruleId, rule, readings);
-        _checkAttached(rule, first.deviceId, first.timestamp, readings[readings.length - 1].reading.timestamp);
+        uint64 lastTimestamp = readings[readings.length - 1].reading.timestamp; // the latest: never decreasing
+        if (lastTimestamp > block.timestamp + CLOCK_TOLERANCE) revert OracleReadingFromTheFuture(lastTimestamp, block.timestamp);
+        _checkAttached(rule, first.deviceId, first.timestamp, lastTimestamp);
         uint256 duration = lastAt - first.timestamp;
         if (matching < rule.minReadings || duration < rule.minDuration) {
             revert OracleDebounceNotMet(ruleId, matching, duration);

@@ -43,6 +43,8 @@ interface IReadingNotary {
 contract SupplyChain is AccessControl, Multicall {
     /// @notice Role allowed to register items.
     bytes32 public constant MANUFACTURER_ROLE = keccak256("MANUFACTURER_ROLE");
+    /// @notice How far a checkpoint's evidence may be dated ahead of the block (device clocks).
+    uint64 public constant CLOCK_TOLERANCE = 60;
 
     /// @notice Where an item is in its life. Delivered and Recalled are final.
     enum Status {
@@ -152,6 +154,8 @@ contract SupplyChain is AccessControl, Multicall {
     error SupplyChainDeviceLocked(bytes32 itemId, bytes32 deviceId);
     /// @notice The evidence's reading was not taken while its device was attached to the item.
     error SupplyChainEvidenceNotAttached(bytes32 itemId, bytes32 deviceId, uint64 timestamp);
+    /// @notice The evidence's reading is dated after the block time plus {CLOCK_TOLERANCE}.
+    error SupplyChainEvidenceFromTheFuture(uint64 timestamp, uint256 blockTime);
     /// @notice The evidence's signature is not by its device's key valid at the reading's time.
     error SupplyChainInvalidEvidenceSignature(bytes32 deviceId);
     /// @notice `caller` is not the bound oracle contract.
@@ -653,6 +657,9 @@ contract SupplyChain is AccessControl, Multicall {
         leaf = keccak256(bytes.concat(keccak256(abi.encode(digest, keccak256(evidence.signature)))));
         if (!notary.verify(evidence.root, leaf, evidence.proof)) {
             revert SupplyChainEvidenceNotAnchored(evidence.root, leaf);
+        }
+        if (reading.timestamp > block.timestamp + CLOCK_TOLERANCE) {
+            revert SupplyChainEvidenceFromTheFuture(reading.timestamp, block.timestamp);
         }
     }
 

@@ -36,6 +36,9 @@ from oracles.evaluator import Breach, Observed, ThresholdEvaluator, integer_mean
 from oracles.reports import ReportBook, committee_breach_id, evidence_report_id
 from oracles.rules import ZERO32, Rule, RuleKind
 
+#: SensorOracle.CLOCK_TOLERANCE: how far evidence may be dated ahead of the block.
+CLOCK_TOLERANCE = 60
+
 log = logging.getLogger(__name__)
 
 _PAGE = 2000
@@ -292,7 +295,7 @@ class OracleDaemon:
             if report.status == ReportStatus.QUEUED.value:
                 if report.submitted_at is not None and now - report.submitted_at < self.requeue_after:
                     continue
-            elif report.path == "evidence" and not self.book.anchored(report):
+            elif report.path == "evidence" and (not self.book.anchored(report) or self._ahead_of_the_chain(report)):
                 continue
             if not self.book.move(report.report_id, [report.status], ReportStatus.QUEUED.value, submitted_at=now):
                 continue  # another daemon took it
@@ -301,6 +304,15 @@ class OracleDaemon:
                 self.dispatch(report.report_id)
             except Exception as exc:  # eager mode: the task failed here; it is queued again later
                 log.warning("oracle report not submitted yet", extra={"report_id": report.report_id, "error": str(exc)})
+
+    def _ahead_of_the_chain(self, report: OracleReport) -> bool:
+        """True while the report's latest reading is dated past the chain's time plus the contract's
+        tolerance: SensorOracle would refuse it (OracleReadingFromTheFuture), so it waits."""
+        latest = self.book.latest_timestamp(report)
+        if latest <= self.clock() - 2 * CLOCK_TOLERANCE:  # well in the past: no need to ask the chain
+            return False
+        chain_now = int(self.services.ledger.client.w3.eth.get_block("latest")["timestamp"])
+        return latest > chain_now + CLOCK_TOLERANCE
 
     # loop
 

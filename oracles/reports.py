@@ -136,6 +136,13 @@ class ReportBook:
             )
             return list(rows)
 
+    def latest_timestamp(self, report: OracleReport) -> int:
+        """The latest time an evidence report's readings claim (0 when it has none stored)."""
+        ids = [r for r in report.reading_ids.split(",") if r]
+        with Session(self.engine) as session:
+            stamps = session.exec(select(StoredReading.timestamp).where(col(StoredReading.id).in_(ids))).all()
+        return max(stamps, default=0)
+
     def anchored(self, report: OracleReport) -> bool:
         """True when every reading of an evidence report is in an anchored batch."""
         ids = [r for r in report.reading_ids.split(",") if r]

@@ -446,7 +446,7 @@ def test_a_refused_report_leaves_the_rule_armed_and_the_next_breach_fires(servic
     assert oracle.rule(rule_id).armed
     assert supply_condition(services, item_id) is Condition.COMPLIANT
 
-    second = ingest(services, sensor, [700, 950, 950, 950], now(services) + 100)
+    second = ingest(services, sensor, [700, 950, 950, 950], now(services) + 40)
     claimed_again = daemon.step().claimed
     assert len(claimed_again) == 1 and claimed_again != claimed
     report = book.get(claimed_again[0])

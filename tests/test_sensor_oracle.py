@@ -764,3 +764,18 @@ def prove_breach(context: ChainContext, item_id: bytes, device_id: bytes, key: D
     evidence = anchor(ledger, [(reading, key.sign(reading.digest(ledger.domain)))])
     rule_id = int(oracle.contract.events.RuleAdded().process_receipt(receipt)[0]["args"]["ruleId"])
     return oracle.submit_evidence(rule_id, evidence)
+
+
+def test_evidence_dated_in_the_future_is_refused(
+    chain: ChainContext, ledger: Ledger, oracle: SensorOracleContract, supply: SupplyChainContract
+) -> None:
+    """Attack: the device key pre-signs hot readings dated a year ahead, inside today's open
+    attachment period, and they are anchored now. Evidence cannot be older than the time it claims:
+    the stretch is refused until the chain's clock has caught up (within CLOCK_TOLERANCE)."""
+    shipment = new_shipment(supply, ledger)
+    rule_id, _ = oracle.add_rule(cold_chain_rule(shipment, min_duration=0, actions=Action.MARK_OUT_OF_COMPLIANCE))
+    ahead = now(chain) + 365 * 86_400
+    stretch = anchor(ledger, take_readings(ledger, shipment, [900, 900, 900], ahead))
+    assert error_of(lambda: oracle.submit_evidence(rule_id, stretch)) == "OracleReadingFromTheFuture"
+    assert oracle.rule(rule_id).armed and supply.get_item(shipment.item_id).condition is Condition.COMPLIANT
+    assert oracle.contract.functions.CLOCK_TOLERANCE().call() == 60

@@ -459,8 +459,26 @@ def test_no_account_sets_an_items_condition(
     assert manufacturer.get_item(item_id).condition is Condition.COMPLIANT
     assert manufacturer.oracle() == chain.deployment.address_of("SensorOracle")
     # the binding is final, and only a contract naming this supply chain could have been bound
-    rebind = manufacturer.functions.bindOracle(operator)
-    assert error_of(lambda: manufacturer.client.transact(rebind)) == "SupplyChainOracleAlreadyBound"
+    deployer = manufacturer.as_account(chain.client.for_role("deployer"))
+    rebind = deployer.functions.bindOracle(operator)
+    assert error_of(lambda: deployer.client.transact(rebind)) == "SupplyChainOracleAlreadyBound"
+    operator_bind = manufacturer.functions.bindOracle(operator)
+    assert error_of(lambda: manufacturer.client.transact(operator_bind)) == "SupplyChainNotDeployer"
     stranger_bind = stranger.functions.bindOracle(parties["stranger"].operator.address)
     assert error_of(lambda: stranger.client.transact(stranger_bind)) == "SupplyChainNotDeployer"
     assert "ORACLE_ROLE" not in [f["name"] for f in manufacturer.contract.abi if f.get("type") == "function"]
+
+
+def test_checkpoint_evidence_dated_in_the_future_is_refused(
+    chain: ChainContext, ledger: Ledger, manufacturer: SupplyChainContract
+) -> None:
+    """Attack: a reading of the item's own device, pre-signed with a date a year ahead (inside the
+    open attachment period) and anchored now, is offered as a checkpoint's evidence."""
+    operator = chain.client.operator.address
+    item_id, sensor = new_item(manufacturer, ledger, operator)
+    ahead = signed_evidence(ledger, sensor, now(chain) + 365 * 86_400)
+    assert (
+        error_of(lambda: manufacturer.record_checkpoint(item_id, HAMBURG, 1, ahead))
+        == "SupplyChainEvidenceFromTheFuture"
+    )
+    manufacturer.record_checkpoint(item_id, HAMBURG, 1, signed_evidence(ledger, sensor, now(chain)))
