@@ -257,6 +257,7 @@ contract SensorOracleTest is OracleDeployment {
         step = uint16(_bound(step, 300, 3600));
         uint256 id = _addRule(_thresholdRule(ITEM, 3, 600, 7));
         SensorOracle.SignedReading[] memory readings = _stretch(DEVICE, 10, uint64(block.timestamp), step, value, n);
+        vm.warp(readings[n - 1].reading.timestamp); // evidence is never dated ahead of the block
         vm.prank(submitter);
         bytes32 reportId = oracle.submitEvidence(id, readings);
         vm.assertEq(reportId, keccak256(abi.encode(block.chainid, address(oracle), id, DEVICE, uint64(10))), "report id");
@@ -285,6 +286,7 @@ contract SensorOracleTest is OracleDeployment {
         step = uint16(_bound(step, 1, 100));
         uint256 id = _addRule(_thresholdRule(ITEM, 5, 3600, 1));
         SensorOracle.SignedReading[] memory readings = _stretch(DEVICE, 1, uint64(block.timestamp), step, LIMIT + 1, n);
+        vm.warp(readings[n - 1].reading.timestamp); // evidence is never dated ahead of the block
         vm.expectRevert(
             abi.encodeWithSelector(SensorOracle.OracleDebounceNotMet.selector, id, uint256(n), uint256(n - 1) * step)
         );
