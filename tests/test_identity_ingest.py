@@ -284,7 +284,7 @@ def test_cache_starts_over_after_a_reorg(artifacts: dict[str, Artifact], tmp_pat
         cache.sync()
         assert cache.get(dropped.device_id) is not None
         client.w3.provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]
-        client._nonce = None
+        client.reset_nonce()
         replacement = new_device(ledger)  # a different block at the same height
         cache.sync()
         assert cache.get(kept.device_id) is not None

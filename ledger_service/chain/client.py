@@ -239,9 +239,14 @@ class ChainClient:
         raise AssertionError("unreachable")
 
     def reset_nonce(self) -> None:
-        """Forgets the cached nonce, so the next transaction asks the node (other senders may have sent)."""
+        """Forgets the cached nonce, so the next transaction asks the node (other senders may have
+        sent, a reorg may have dropped some); the role clients attached to this one forget theirs too."""
         with self._lock:
             self._nonce = None
+        for client in self._roles.values():
+            if client is not self:
+                with client._lock:
+                    client._nonce = None
 
     def _next_nonce(self) -> int:
         if self._nonce is None:

@@ -157,8 +157,7 @@ class Ledger:
     def reset_nonce(self) -> None:
         """Forgets the cached nonces of the operator and the anchorer (a reorg may have dropped
         transactions they counted)."""
-        self.client.reset_nonce()
-        self.client.for_role("anchorer").reset_nonce()
+        self.client.reset_nonce()  # the role clients' too
 
     def verify(self, root: bytes, leaf: bytes, proof: list[bytes]) -> bool:
         """`DataNotary.verify` on chain."""
