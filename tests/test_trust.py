@@ -129,9 +129,7 @@ def test_bundle_signed_under_the_pinned_domain_but_anchored_elsewhere_fails_on_c
     digest = reading.digest(real.ledger.domain)
     signature = impostor.sign(reading, real.ledger.domain)
     leaf = reading_leaf(digest, signature)
-    receipt = rogue.ledger.client.transact(
-        rogue.ledger.notary.functions.anchor(leaf, 1, reading.timestamp, reading.timestamp, "bafkrei-forged")
-    )
+    anchored = rogue.ledger.anchor(leaf, 1, reading.timestamp, reading.timestamp, "bafkrei-forged")
     forged = copy.deepcopy(template)
     signer = impostor.key.public_key.signer
     forged["reading"] = {**reading.message(), "signature": "0x" + signature.hex(), "signer": signer}
@@ -142,8 +140,8 @@ def test_bundle_signed_under_the_pinned_domain_but_anchored_elsewhere_fails_on_c
     forged["leaf"]["hash"] = forged["reading_id"] = "0x" + leaf.hex()
     forged["merkle"] = {"root": "0x" + leaf.hex(), "proof": [], "leaf_count": 1}
     forged["anchor"].update(
-        transaction_hash=receipt["transactionHash"].to_0x_hex(), block_number=int(receipt["blockNumber"]),
-        block_hash=receipt["blockHash"].to_0x_hex(), batch_id=rogue.ledger.notary.functions.batchCount().call() - 1,
+        transaction_hash=anchored.transaction_hash, block_number=anchored.block_number,
+        block_hash=anchored.block_hash, batch_id=anchored.chain_batch_id,
     )  # fmt: skip
     result = verify_bundle(forged, _pin(real), anvil.url)
     names = [c.name for c in result.checks]
@@ -155,7 +153,7 @@ def test_attacker_cannot_anchor_in_the_pinned_notary(real: Services, rogue: Serv
     notary = real.ledger.notary
     call = notary.functions.anchor(b"\x01" * 32, 1, 1, 1, "bafkrei-not-yours")
     with pytest.raises(TransactionReverted, match="AccessControlUnauthorizedAccount"):
-        rogue.ledger.client.transact(call)
+        rogue.ledger.client.for_role("anchorer").transact(call)  # an anchorer, of another deployment
 
 
 def test_pinned_code_hash_and_genesis_are_checked(real: Services, victim: Device, anvil: ManagedAnvil) -> None:
