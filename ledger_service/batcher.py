@@ -246,26 +246,14 @@ class Batcher:
         if not batches:
             return []
         finalized = self.anchorer.finalized_block() if self.use_finalized else None
-        confirmed = []
-        for batch in batches:
-            depth = self.anchorer.anchor_depth(batch.transaction_hash or "", batch.block_hash or "")
-            with Session(self.engine) as session:
-                row = session.get(Batch, batch.id)
-                if row is None or row.status != BatchStatus.ANCHORED:
-                    continue
-                if depth is None:
-                    self._unanchor(row)
-                elif (finalized is not None and finalized >= (row.block_number or 0)) or (
-                    not self.use_finalized and depth >= self.confirmations
-                ):
-                    row.status = BatchStatus.CONFIRMED
-                    row.confirmed_at = self.clock()
-                    confirmed.append(int(row.id or 0))
-                else:
-                    continue
-                session.add(row)
-                session.commit()
-        return confirmed
+        return self._advance(
+            batches,
+            BatchStatus.CONFIRMED,
+            lambda row, depth: (
+                (finalized is not None and finalized >= (row.block_number or 0))
+                or (not self.use_finalized and depth >= self.confirmations)
+            ),
+        )
 
     def finalize_confirmed(self) -> list[int]:
         """Marks confirmed batches final once the chain cannot take them back; sends those whose
@@ -285,26 +273,39 @@ class Batcher:
             self._chain_has_finalized = True
         elif self._chain_has_finalized:
             finalized = -1  # the node answered the tag before: a failed look decides nothing by depth
-        final = []
+        return self._advance(
+            batches,
+            BatchStatus.FINAL,
+            lambda row, depth: (
+                (finalized is not None and finalized >= (row.block_number or 0))
+                or (finalized is None and depth >= self.final_depth)
+            ),
+        )
+
+    def _advance(self, batches: list[Batch], to: BatchStatus, reached: Callable[[Batch, int], bool]) -> list[int]:
+        """Moves each batch (still in its status) to `to` once `reached(row, depth)`, stamping the
+        time; sends one whose anchor transaction left the chain back to sealed. Returns the ids moved."""
+        moved = []
         for batch in batches:
             depth = self.anchorer.anchor_depth(batch.transaction_hash or "", batch.block_hash or "")
             with Session(self.engine) as session:
                 row = session.get(Batch, batch.id)
-                if row is None or row.status != BatchStatus.CONFIRMED:
+                if row is None or row.status != batch.status:
                     continue
                 if depth is None:
                     self._unanchor(row)
-                elif (finalized is not None and finalized >= (row.block_number or 0)) or (
-                    finalized is None and depth >= self.final_depth
-                ):
-                    row.status = BatchStatus.FINAL
-                    row.final_at = self.clock()
-                    final.append(int(row.id or 0))
+                elif reached(row, depth):
+                    row.status = to
+                    if to is BatchStatus.CONFIRMED:
+                        row.confirmed_at = self.clock()
+                    else:
+                        row.final_at = self.clock()
+                    moved.append(int(row.id or 0))
                 else:
                     continue
                 session.add(row)
                 session.commit()
-        return final
+        return moved
 
     def _batches(self, status: BatchStatus) -> list[Batch]:
         with Session(self.engine) as session:
