@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,3 +60,15 @@ def signed_body(device: Device, domain: Domain, **overrides: Any) -> dict[str, A
     """The device's next reading, signed with its key, as a JSON body."""
     reading = device.reading(**overrides)
     return body_of(reading, device.sign(reading, domain))
+
+
+@contextmanager
+def role_granted(admin: Any, contract: Any, role: bytes, account: str) -> Iterator[None]:
+    """Grant `role` on `contract` to `account` for the block's duration, then revoke it: tests that
+    widen a role on the session's shared deployment leave the deployment's role set as deploy made it
+    (tests/test_roles.py checks exactly that set)."""
+    admin.transact(contract.functions.grantRole(role, account))
+    try:
+        yield
+    finally:
+        admin.transact(contract.functions.revokeRole(role, account))

@@ -15,6 +15,7 @@ from ledger_service.chain.client import ChainClient
 from ledger_service.chain.ledger import Ledger
 from ledger_service.errors import TransactionReverted
 from ledger_service.merkle import MerkleTree
+from tests.factories import role_granted
 
 
 def outsider(client: ChainClient) -> ChainClient:
@@ -100,10 +101,13 @@ def test_admin_can_grant_roles_and_outsiders_cannot(ledger: Ledger, client: Chai
     notary_as_stranger = stranger.w3.eth.contract(address=ledger.notary.address, abi=ledger.notary.abi)
     grant = notary_as_stranger.functions.grantRole(role, stranger.operator.address)
     assert error_of(lambda: stranger.transact(grant)) == "AccessControlUnauthorizedAccount"
-    admin.transact(ledger.notary.functions.grantRole(role, stranger.operator.address))
-    root = keccak(os.urandom(4))
-    stranger.transact(notary_as_stranger.functions.anchor(root, 1, 1, 1, ""))
-    assert ledger.notary.functions.isAnchored(root).call()
+    with role_granted(admin, ledger.notary, role, stranger.operator.address):
+        root = keccak(os.urandom(4))
+        stranger.transact(notary_as_stranger.functions.anchor(root, 1, 1, 1, ""))
+        assert ledger.notary.functions.isAnchored(root).call()
+    assert error_of(lambda: stranger.transact(notary_as_stranger.functions.anchor(keccak(root), 1, 1, 1, ""))) == (
+        "AccessControlUnauthorizedAccount"
+    )
 
 
 def test_anchoring_costs_the_same_for_any_batch_size(ledger: Ledger) -> None:

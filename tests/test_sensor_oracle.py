@@ -29,6 +29,7 @@ from oracles.contract import (
     sign_ecdsa,
 )
 from oracles.rules import Action, Comparison, Path, RuleKind, RuleSpec
+from tests.factories import role_granted
 from tests.test_contracts import error_of, outsider
 from tokenization.assets import AssetTokens, token_id_of
 from tokenization.escrow import Outcome, ShipmentEscrowContract
@@ -286,19 +287,19 @@ def test_rule_management_and_its_refusals(
     # a manufacturer manages the rules of its own items, not of others'
     maker = outsider(chain.client)
     admin = chain.client.for_role("admin")
-    admin.transact(supply.functions.grantRole(keccak(b"MANUFACTURER_ROLE"), maker.operator.address))
-    own = os.urandom(32)
-    supply.as_account(maker).register_item(own, maker.operator.address, keccak(b"lot"), "", [])
-    supply.approve_attachment(own, shipment.device_id)  # the device's owner consents
-    supply.as_account(maker).attach_device(own, shipment.device_id)
-    rule_id, receipt = oracle.as_account(maker).add_rule(cold_chain_rule(shipment, item_id=own))
-    added = oracle.contract.events.RuleAdded().process_receipt(receipt)[0]["args"]
-    assert added["manager"] == maker.operator.address and added["rule"]["metric"] == "temperature"
-    assert oracle.rule(rule_id).armed
-    assert error_of(lambda: oracle.as_account(maker).add_rule(cold_chain_rule(shipment))) == "OracleNotRuleManager"
-    assert error_of(lambda: oracle.as_account(stranger).disable_rule(rule_id)) == "OracleNotRuleManager"
-    oracle.as_account(maker).disable_rule(rule_id)
-    assert not oracle.rule(rule_id).armed
+    with role_granted(admin, supply, keccak(b"MANUFACTURER_ROLE"), maker.operator.address):
+        own = os.urandom(32)
+        supply.as_account(maker).register_item(own, maker.operator.address, keccak(b"lot"), "", [])
+        supply.approve_attachment(own, shipment.device_id)  # the device's owner consents
+        supply.as_account(maker).attach_device(own, shipment.device_id)
+        rule_id, receipt = oracle.as_account(maker).add_rule(cold_chain_rule(shipment, item_id=own))
+        added = oracle.contract.events.RuleAdded().process_receipt(receipt)[0]["args"]
+        assert added["manager"] == maker.operator.address and added["rule"]["metric"] == "temperature"
+        assert oracle.rule(rule_id).armed
+        assert error_of(lambda: oracle.as_account(maker).add_rule(cold_chain_rule(shipment))) == "OracleNotRuleManager"
+        assert error_of(lambda: oracle.as_account(stranger).disable_rule(rule_id)) == "OracleNotRuleManager"
+        oracle.as_account(maker).disable_rule(rule_id)
+        assert not oracle.rule(rule_id).armed
     assert error_of(lambda: oracle.disable_rule(rule_id)) == "OracleRuleDisabled"
 
     bad = {
@@ -722,12 +723,12 @@ def test_token_freeze_is_for_freezers_and_admins_lift_it(
         "AccessControlUnauthorizedAccount"
     )
     admin = chain.client.for_role("admin")
-    admin.transact(contract.functions.grantRole(keccak(b"FREEZER_ROLE"), chain.client.operator.address))
-    assert error_of(lambda: chain.client.transact(contract.functions.freeze(token_id, bytes(32)))) == (
-        "AssetTokenUnknownToken"
-    )
-    chain.client.transact(contract.functions.mint(chain.client.operator.address, shipment.item_id, "ipfs://y"))
-    chain.client.transact(contract.functions.freeze(token_id, keccak(b"report")))
+    with role_granted(admin, contract, keccak(b"FREEZER_ROLE"), chain.client.operator.address):
+        assert error_of(lambda: chain.client.transact(contract.functions.freeze(token_id, bytes(32)))) == (
+            "AssetTokenUnknownToken"
+        )
+        chain.client.transact(contract.functions.mint(chain.client.operator.address, shipment.item_id, "ipfs://y"))
+        chain.client.transact(contract.functions.freeze(token_id, keccak(b"report")))
     assert contract.functions.isFrozen(token_id).call()
     assert not contract.functions.isTransferable(token_id).call()
     assert (
