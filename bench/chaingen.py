@@ -17,11 +17,12 @@ import orjson
 from eth_account import Account
 from eth_utils import keccak
 
-from ledger_service.chain.client import ChainClient
-from ledger_service.chain.deploy import Deployment
-from ledger_service.compiler import Artifact
-from ledger_service.keys import DeviceKey, KeyType
-from ledger_service.registry import Metadata
+from ledger_service.core.chain.client import ChainClient
+from ledger_service.core.chain.deploy import Deployment
+from ledger_service.core.compiler import Artifact
+from ledger_service.core.device_state import Metadata
+from ledger_service.core.enums import KeyType
+from ledger_service.core.keys import DeviceKey
 
 
 @dataclass

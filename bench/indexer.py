@@ -28,13 +28,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.chaingen import generate  # noqa: E402
 from indexer.runner import ChainIndexer, IndexTarget  # noqa: E402
-from ledger_service.chain.client import connect  # noqa: E402
-from ledger_service.chain.deploy import deploy  # noqa: E402
-from ledger_service.chain.ledger import Ledger  # noqa: E402
-from ledger_service.chain.node import ManagedAnvil  # noqa: E402
-from ledger_service.compiler import compile_contracts  # noqa: E402
-from ledger_service.db import make_engine, upgrade_schema  # noqa: E402
-from ledger_service.settings import Settings  # noqa: E402
+from ledger_service.core.chain.client import connect  # noqa: E402
+from ledger_service.core.chain.deploy import deploy  # noqa: E402
+from ledger_service.core.chain.ledger import Ledger  # noqa: E402
+from ledger_service.core.chain.node import ManagedAnvil  # noqa: E402
+from ledger_service.core.compiler import compile_contracts  # noqa: E402
+from ledger_service.core.db import make_engine, upgrade_schema  # noqa: E402
+from ledger_service.core.settings import Settings  # noqa: E402
 
 POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 

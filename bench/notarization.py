@@ -32,12 +32,13 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ledger_service.chain.client import connect  # noqa: E402
-from ledger_service.chain.deploy import load_manifest  # noqa: E402
-from ledger_service.chain.ledger import Ledger  # noqa: E402
-from ledger_service.compiler import compile_contracts  # noqa: E402
-from ledger_service.keys import DeviceKey, KeyType  # noqa: E402
-from ledger_service.settings import Settings  # noqa: E402
+from ledger_service.core.chain.client import connect  # noqa: E402
+from ledger_service.core.chain.deploy import load_manifest  # noqa: E402
+from ledger_service.core.chain.ledger import Ledger  # noqa: E402
+from ledger_service.core.compiler import compile_contracts  # noqa: E402
+from ledger_service.core.enums import KeyType
+from ledger_service.core.keys import DeviceKey  # noqa: E402
+from ledger_service.core.settings import Settings  # noqa: E402
 from tests.factories import Device, signed_body  # noqa: E402
 from tests.service import RunningService  # noqa: E402
 

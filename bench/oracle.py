@@ -31,17 +31,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from eth_utils import keccak  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
-from ledger_service.chain.client import connect  # noqa: E402
-from ledger_service.chain.deploy import deploy  # noqa: E402
-from ledger_service.chain.node import ManagedAnvil  # noqa: E402
-from ledger_service.compiler import compile_contracts  # noqa: E402
-from ledger_service.keys import DeviceKey, KeyType  # noqa: E402
-from ledger_service.merkle import MerkleTree  # noqa: E402
-from ledger_service.models import Batch, OracleReport, StoredReading  # noqa: E402
-from ledger_service.readings import Reading, reading_leaf  # noqa: E402
-from ledger_service.services import Services  # noqa: E402
-from ledger_service.settings import Settings  # noqa: E402
-from ledger_service.tasks import dispatcher  # noqa: E402
+from ledger_service.core.chain.client import connect  # noqa: E402
+from ledger_service.core.chain.deploy import deploy  # noqa: E402
+from ledger_service.core.chain.node import ManagedAnvil  # noqa: E402
+from ledger_service.core.compiler import compile_contracts  # noqa: E402
+from ledger_service.core.enums import Action, KeyType, RuleKind
+from ledger_service.core.keys import DeviceKey  # noqa: E402
+from ledger_service.core.merkle import MerkleTree  # noqa: E402
+from ledger_service.core.models import Batch, OracleReport, StoredReading  # noqa: E402
+from ledger_service.core.readings import Reading, reading_leaf  # noqa: E402
+from ledger_service.core.settings import Settings  # noqa: E402
+from ledger_service.services.container import Services  # noqa: E402
+from ledger_service.services.tasks import dispatcher  # noqa: E402
 from oracles.contract import (  # noqa: E402
     CommitteeMember,
     CommitteeReport,
@@ -51,7 +52,7 @@ from oracles.contract import (  # noqa: E402
     sign_ecdsa,
 )
 from oracles.daemon import OracleDaemon  # noqa: E402
-from oracles.rules import Action, RuleKind, RuleSpec  # noqa: E402
+from oracles.rules import RuleSpec  # noqa: E402
 from oracles.tasks import report_dispatcher  # noqa: E402
 
 

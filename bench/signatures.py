@@ -29,17 +29,18 @@ from eth_utils import keccak
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ledger_service.chain.client import connect  # noqa: E402
-from ledger_service.chain.deploy import deploy  # noqa: E402
-from ledger_service.chain.ledger import Ledger  # noqa: E402
-from ledger_service.chain.node import ManagedAnvil  # noqa: E402
-from ledger_service.compiler import compile_contracts  # noqa: E402
-from ledger_service.db import create_schema, make_engine  # noqa: E402
-from ledger_service.ingest import Ingestor  # noqa: E402
-from ledger_service.keys import DeviceKey, KeyType  # noqa: E402
-from ledger_service.readings import Reading  # noqa: E402
-from ledger_service.registry import RegistryCache  # noqa: E402
-from ledger_service.settings import Settings  # noqa: E402
+from ledger_service.core.chain.client import connect  # noqa: E402
+from ledger_service.core.chain.deploy import deploy  # noqa: E402
+from ledger_service.core.chain.ledger import Ledger  # noqa: E402
+from ledger_service.core.chain.node import ManagedAnvil  # noqa: E402
+from ledger_service.core.compiler import compile_contracts  # noqa: E402
+from ledger_service.core.db import create_schema, make_engine  # noqa: E402
+from ledger_service.core.enums import KeyType
+from ledger_service.core.keys import DeviceKey  # noqa: E402
+from ledger_service.core.readings import Reading  # noqa: E402
+from ledger_service.core.settings import Settings  # noqa: E402
+from ledger_service.services.ingest import Ingestor  # noqa: E402
+from ledger_service.services.registry import RegistryCache  # noqa: E402
 
 
 def rate(count: int, run: Callable[[], None]) -> float:

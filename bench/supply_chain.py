@@ -27,19 +27,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from eth_account import Account  # noqa: E402
 from eth_utils import keccak  # noqa: E402
 
-from ledger_service.chain.client import ChainClient, connect  # noqa: E402
-from ledger_service.chain.deploy import deploy  # noqa: E402
-from ledger_service.chain.ledger import Ledger  # noqa: E402
-from ledger_service.chain.node import ManagedAnvil  # noqa: E402
-from ledger_service.compiler import compile_contracts  # noqa: E402
-from ledger_service.content import LocalContentStore  # noqa: E402
-from ledger_service.keys import DeviceKey, KeyType  # noqa: E402
-from ledger_service.merkle import MerkleTree  # noqa: E402
-from ledger_service.readings import Reading, reading_leaf  # noqa: E402
-from ledger_service.settings import Settings  # noqa: E402
-from ledger_service.supply_chain import Evidence, Location, SupplyChainContract  # noqa: E402
+from ledger_service.core.chain.client import ChainClient, connect  # noqa: E402
+from ledger_service.core.chain.deploy import deploy  # noqa: E402
+from ledger_service.core.chain.ledger import Ledger  # noqa: E402
+from ledger_service.core.chain.node import ManagedAnvil  # noqa: E402
+from ledger_service.core.compiler import compile_contracts  # noqa: E402
+from ledger_service.core.enums import Action, KeyType
+from ledger_service.core.keys import DeviceKey  # noqa: E402
+from ledger_service.core.merkle import MerkleTree  # noqa: E402
+from ledger_service.core.readings import Reading, reading_leaf  # noqa: E402
+from ledger_service.core.settings import Settings  # noqa: E402
+from ledger_service.core.supply_chain import Evidence, Location, SupplyChainContract  # noqa: E402
+from ledger_service.services.content import LocalContentStore  # noqa: E402
 from oracles.contract import SensorOracleContract  # noqa: E402
-from oracles.rules import Action, RuleSpec  # noqa: E402
+from oracles.rules import RuleSpec  # noqa: E402
 from tokenization.assets import AssetTokens  # noqa: E402
 from tokenization.escrow import ShipmentEscrowContract  # noqa: E402
 

@@ -23,14 +23,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ledger_service.chain.client import connect  # noqa: E402
-from ledger_service.chain.deploy import deploy  # noqa: E402
-from ledger_service.chain.ledger import Ledger  # noqa: E402
-from ledger_service.chain.node import ManagedAnvil  # noqa: E402
-from ledger_service.compiler import compile_contracts  # noqa: E402
-from ledger_service.keys import DeviceKey, KeyType  # noqa: E402
-from ledger_service.readings import Reading  # noqa: E402
-from ledger_service.settings import Settings  # noqa: E402
+from ledger_service.core.chain.client import connect  # noqa: E402
+from ledger_service.core.chain.deploy import deploy  # noqa: E402
+from ledger_service.core.chain.ledger import Ledger  # noqa: E402
+from ledger_service.core.chain.node import ManagedAnvil  # noqa: E402
+from ledger_service.core.compiler import compile_contracts  # noqa: E402
+from ledger_service.core.enums import KeyType
+from ledger_service.core.keys import DeviceKey  # noqa: E402
+from ledger_service.core.readings import Reading  # noqa: E402
+from ledger_service.core.settings import Settings  # noqa: E402
 
 
 class _Wiring(logging.Handler):
@@ -61,8 +62,8 @@ def main() -> None:
     settings = Settings(_env_file=None, data_dir=workdir)  # type: ignore[call-arg]
     artifacts = compile_contracts(settings.build_dir)
     catcher = _Wiring()
-    logging.getLogger("ledger_service.chain.deploy").addHandler(catcher)
-    logging.getLogger("ledger_service.chain.deploy").setLevel(logging.INFO)
+    logging.getLogger("ledger_service.core.chain.deploy").addHandler(catcher)
+    logging.getLogger("ledger_service.core.chain.deploy").setLevel(logging.INFO)
     rows: dict[str, list[int]] = {}
     with ManagedAnvil(state_dir=None) as node:
         client = connect(settings, node.url)

@@ -9,7 +9,7 @@ from typing import Any
 
 from indexer.abi import EventDecoder
 
-#: Columns every typed event table starts with (`indexer.models.EventRow`).
+#: Columns every typed event table starts with (`ledger_service.core.mirror_models.EventRow`).
 BASE_COLUMNS = ("block_number", "log_index", "transaction_hash", "address")
 _INT64_MAX = (1 << 63) - 1
 
@@ -78,13 +78,15 @@ def table_layouts(abis: Iterable[list[dict[str, Any]]]) -> dict[str, TableLayout
     """The typed table of every event in `abis`, checked against the event: event name -> layout."""
     from sqlalchemy import BigInteger, Boolean, Integer, SmallInteger
 
-    from indexer.models import EVENT_TABLES, table_of
+    from ledger_service.core.mirror_models import EVENT_TABLES, table_of
 
     layouts: dict[str, TableLayout] = {}
     for decoder in _decoders(abis):
         model = EVENT_TABLES.get(decoder.name)
         if model is None:
-            raise CatalogError(f"event {decoder.name} has no typed table: add one to indexer.models.EVENT_TABLES")
+            raise CatalogError(
+                f"event {decoder.name} has no typed table: add one to ledger_service.core.mirror_models.EVENT_TABLES"
+            )
         table = table_of(model)
         columns = tuple(c.name for c in table.columns)
         expected = BASE_COLUMNS + tuple(f.name for f in decoder.fields)

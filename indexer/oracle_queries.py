@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from oracles.rules import Action, Comparison, Path, RuleKind
+from ledger_service.core.enums import Action, Comparison, Path, RuleKind
 
 _PATHS = {int(p): p.name.lower() for p in Path}
 

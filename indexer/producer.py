@@ -40,7 +40,7 @@ class FetchJob:
 
 
 def _die_with_parent() -> None:
-    from ledger_service.chain.node import die_with_parent
+    from ledger_service.core.chain.node import die_with_parent
 
     die_with_parent()
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, insert, select, text
 
 from indexer.fetch import DecodedEvent
-from indexer.models import (
+from ledger_service.core.mirror_models import (
     Device,
     DeviceKey,
     EvDeviceKeyRotated,

@@ -11,9 +11,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from indexer.supply_projections import CONDITIONS
-from oracles.rules import Action
-from oracles.rules import Path as ReportPath
-from tokenization.escrow import Outcome
+from ledger_service.core.enums import Action, Outcome
+from ledger_service.core.enums import Path as ReportPath
 
 _ZERO_ADDRESS = "0x" + "00" * 20
 _ZERO_HASH = "0x" + "00" * 32

@@ -17,7 +17,7 @@ from indexer.fetch import Chunk, Fetcher
 from indexer.producer import FetchJob, fetching
 from indexer.rpc import JsonRpc
 from indexer.store import PROJECTED, ParentMismatch, State, Store
-from ledger_service.errors import IndexChainChanged
+from ledger_service.core.errors import IndexChainChanged
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class IndexTarget:
 
 
 def target_of(deployment: Any, artifacts: dict[str, Any]) -> IndexTarget:
-    """What to index for a deployment (`ledger_service.chain.deploy.Deployment`) and its artifacts."""
+    """What to index for a deployment (`ledger_service.core.chain.deploy.Deployment`) and its artifacts."""
     return IndexTarget(
         chain_id=deployment.chain_id,
         genesis_hash=deployment.genesis_hash,

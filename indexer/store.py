@@ -19,7 +19,10 @@ from sqlmodel import SQLModel
 
 from indexer.catalog import EventCatalog
 from indexer.fetch import BLOCK_COLUMNS, LOG_COLUMNS, TRANSACTION_COLUMNS, Chunk, DecodedEvent
-from indexer.models import (
+from indexer.projections import ROLE_EVENTS, DeviceProjection, RoleProjection
+from indexer.supply_projections import ItemProjection, TokenProjection
+from ledger_service.core.db import bulk_insert
+from ledger_service.core.mirror_models import (
     BLOCK_TABLES,
     DERIVED_TABLES,
     EVENT_TABLES,
@@ -28,9 +31,6 @@ from indexer.models import (
     IndexState,
     table_of,
 )
-from indexer.projections import ROLE_EVENTS, DeviceProjection, RoleProjection
-from indexer.supply_projections import ItemProjection, TokenProjection
-from ledger_service.db import bulk_insert
 
 #: Projections of entities (devices, items, tokens): each names its events and key column.
 ENTITY_PROJECTIONS = (DeviceProjection(), ItemProjection(), TokenProjection())

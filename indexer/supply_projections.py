@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select
 
 from indexer.fetch import DecodedEvent
-from indexer.models import (
+from indexer.projections import chunks, stored_events
+from ledger_service.core.mirror_models import (
     EVENT_TABLES,
     AssetTokenRow,
     CustodyPeriod,
@@ -20,7 +21,6 @@ from indexer.models import (
     ItemDevice,
     table_of,
 )
-from indexer.projections import chunks, stored_events
 
 ITEM_EVENTS: dict[str, Any] = {
     name: EVENT_TABLES[name]

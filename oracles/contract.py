@@ -13,10 +13,10 @@ from eth_utils import to_checksum_address
 from web3.contract import Contract
 from web3.types import TxReceipt
 
-from ledger_service.chain.client import ChainClient
-from ledger_service.chain.deploy import Deployment
-from ledger_service.compiler import Artifact
-from ledger_service.readings import Reading
+from ledger_service.core.chain.client import ChainClient
+from ledger_service.core.chain.deploy import Deployment
+from ledger_service.core.compiler import Artifact
+from ledger_service.core.readings import Reading
 from oracles import bls
 from oracles.rules import Rule, RuleSpec
 

@@ -23,13 +23,14 @@ from eth_account import Account
 from eth_typing import Hash32
 from sqlmodel import Session, col, select
 
-from ledger_service.errors import ChainError
-from ledger_service.models import Batch, BatchStatus, StoredReading
-from ledger_service.services import Services
+from ledger_service.core.enums import RuleKind
+from ledger_service.core.errors import ChainError
+from ledger_service.core.models import Batch, BatchStatus, StoredReading
+from ledger_service.services.container import Services
 from oracles import bls
 from oracles.contract import CommitteeReport, SensorOracleContract, SignedReading
 from oracles.member import sign_request
-from oracles.rules import Rule, RuleKind
+from oracles.rules import Rule
 
 log = logging.getLogger(__name__)
 

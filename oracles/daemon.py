@@ -27,14 +27,15 @@ from sqlalchemy import and_, func, or_
 from sqlmodel import Session, col, select
 from web3.exceptions import Web3Exception
 
-from ledger_service.errors import ChainError
-from ledger_service.models import OracleReport, ReportStatus, StoredReading
-from ledger_service.services import Services
-from ledger_service.supply_chain import Attachment, SupplyChainContract, attached_throughout
+from ledger_service.core.enums import RuleKind
+from ledger_service.core.errors import ChainError
+from ledger_service.core.models import OracleReport, ReportStatus, StoredReading
+from ledger_service.core.supply_chain import Attachment, SupplyChainContract, attached_throughout
+from ledger_service.services.container import Services
 from oracles.contract import SensorOracleContract
 from oracles.evaluator import Breach, Observed, ThresholdEvaluator, integer_mean
 from oracles.reports import ReportBook, committee_breach_id, evidence_report_id
-from oracles.rules import ZERO32, Rule, RuleKind
+from oracles.rules import ZERO32, Rule
 
 #: SensorOracle.CLOCK_TOLERANCE: how far evidence may be dated ahead of the block.
 CLOCK_TOLERANCE = 60

@@ -19,8 +19,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ledger_service.supply_chain import Attachment, attached_throughout
-from oracles.rules import ZERO32, Rule, RuleKind
+from ledger_service.core.enums import RuleKind
+from ledger_service.core.supply_chain import Attachment, attached_throughout
+from oracles.rules import ZERO32, Rule
 
 log = logging.getLogger(__name__)
 

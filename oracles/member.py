@@ -43,13 +43,14 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 
-from ledger_service.compiler import Artifact
-from ledger_service.errors import ConfigurationError
-from ledger_service.readings import Reading, reading_leaf
+from ledger_service.core.compiler import Artifact
+from ledger_service.core.enums import RuleKind
+from ledger_service.core.errors import ConfigurationError
+from ledger_service.core.readings import Reading, reading_leaf
 from oracles import bls
 from oracles.contract import CommitteeMember, CommitteeReport, SignedReading
 from oracles.evaluator import integer_mean
-from oracles.rules import ZERO32, Rule, RuleKind
+from oracles.rules import ZERO32, Rule
 
 log = logging.getLogger(__name__)
 

@@ -22,11 +22,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from ledger_service.errors import ChainError, TransactionReverted
-from ledger_service.locks import account_lock
-from ledger_service.models import Batch, BatchStatus, OracleReport, ReportStatus, StoredReading
-from ledger_service.proofs import stored_to_reading
-from ledger_service.services import Services
+from ledger_service.core.errors import ChainError, TransactionReverted
+from ledger_service.core.locks import account_lock
+from ledger_service.core.models import Batch, BatchStatus, OracleReport, ReportStatus, StoredReading
+from ledger_service.services.container import Services
+from ledger_service.services.proofs import stored_to_reading
 from oracles.contract import CommitteeReport, SensorOracleContract, SignedReading
 from oracles.coordinator import Coordinator, QuorumNotReached, all_anchored, committee_reading_ids, submit_gathered
 

@@ -4,62 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import IntEnum, IntFlag
 from typing import Any
 
-from ledger_service.hashing import keccak256
+from ledger_service.core.enums import Action, Comparison, RuleKind
+from ledger_service.core.hashing import keccak256
 
 ZERO32 = bytes(32)
-
-
-class RuleKind(IntEnum):
-    """`SensorOracle.RuleKind`."""
-
-    THRESHOLD = 0
-    HEARTBEAT = 1
-    AGGREGATE = 2
-
-
-class Comparison(IntEnum):
-    """`SensorOracle.Comparison`: above `upper`, below `lower`, or outside [lower, upper]."""
-
-    ABOVE = 0
-    BELOW = 1
-    OUTSIDE = 2
-
-
-class Action(IntFlag):
-    """`SensorOracle.ACTION_*` bits."""
-
-    NONE = 0
-    MARK_OUT_OF_COMPLIANCE = 1
-    FREEZE_TOKEN = 2
-    SETTLE_ESCROW = 4
-
-    @classmethod
-    def parse(cls, names: str) -> Action:
-        """Actions from a comma-separated list of names (`mark,freeze,settle` or full names)."""
-        short = {"mark": cls.MARK_OUT_OF_COMPLIANCE, "freeze": cls.FREEZE_TOKEN, "settle": cls.SETTLE_ESCROW}
-        result = cls.NONE
-        for raw in filter(None, (n.strip().lower() for n in names.split(","))):
-            flag = short.get(raw) or cls.__members__.get(raw.upper().replace("-", "_"))
-            if flag is None:
-                raise ValueError(f"unknown action {raw!r} (known: mark, freeze, settle)")
-            result |= flag
-        return result
-
-    def names(self) -> list[str]:
-        """The short names of the set bits."""
-        short = {self.MARK_OUT_OF_COMPLIANCE: "mark", self.FREEZE_TOKEN: "freeze", self.SETTLE_ESCROW: "settle"}
-        return [name for flag, name in short.items() if flag in self]
-
-
-class Path(IntEnum):
-    """`SensorOracle.Path`: how a report was proven."""
-
-    EVIDENCE = 0
-    COMMITTEE_ECDSA = 1
-    COMMITTEE_BLS = 2
 
 
 @dataclass(frozen=True)

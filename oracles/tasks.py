@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 from celery import Task
 
-from ledger_service.services import Services
-from ledger_service.tasks import app, configure, worker_services
+from ledger_service.services.container import Services
+from ledger_service.services.tasks import app, configure, worker_services
 from oracles.contract import SensorOracleContract
 from oracles.coordinator import Coordinator, parse_members
 from oracles.reports import ReportSubmitter
@@ -49,7 +49,7 @@ def submit_report(self: Task, report_id: str) -> str:
 
 def report_dispatcher(services: Services) -> Callable[[str], None]:
     """How the daemon hands a report over: to the broker, or run here and now (eager)."""
-    from ledger_service.tasks import bind
+    from ledger_service.services.tasks import bind
 
     configure(services.settings)
     if services.settings.broker_url is None:

@@ -11,14 +11,14 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
-from ledger_service.chain.client import ChainClient, connect
-from ledger_service.chain.deploy import deploy
-from ledger_service.chain.ledger import Ledger
-from ledger_service.chain.node import ManagedAnvil
-from ledger_service.compiler import Artifact, compile_contracts
-from ledger_service.runtime import ChainContext
-from ledger_service.services import Services
-from ledger_service.settings import Settings
+from ledger_service.core.chain.client import ChainClient, connect
+from ledger_service.core.chain.context import ChainContext
+from ledger_service.core.chain.deploy import deploy
+from ledger_service.core.chain.ledger import Ledger
+from ledger_service.core.chain.node import ManagedAnvil
+from ledger_service.core.compiler import Artifact, compile_contracts
+from ledger_service.core.settings import Settings
+from ledger_service.services.container import Services
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_ADMIN_URL = os.environ.get(

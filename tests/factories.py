@@ -9,10 +9,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger_service.api.schemas import reading_body
-from ledger_service.chain.ledger import Ledger
-from ledger_service.keys import DeviceKey, KeyType
-from ledger_service.readings import Domain, Reading
+from ledger_service.app.api.schemas import reading_body
+from ledger_service.core.chain.ledger import Ledger
+from ledger_service.core.enums import KeyType
+from ledger_service.core.keys import DeviceKey
+from ledger_service.core.readings import Domain, Reading
 
 
 @dataclass

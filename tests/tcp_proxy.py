@@ -6,7 +6,7 @@ import socket
 import threading
 from types import TracebackType
 
-from ledger_service.chain.node import free_port
+from ledger_service.core.chain.node import free_port
 
 
 class TcpProxy:

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from ledger_service.api.app import create_app
-from ledger_service.apikeys import Role, create_key, revoke_key
-from ledger_service.services import Services
+from ledger_service.app.api.app import create_app
+from ledger_service.services.apikeys import Role, create_key, revoke_key
+from ledger_service.services.container import Services
 from tests.factories import body_of, new_device, signed_body
 from tests.test_api import assert_problem, stored_count
 
@@ -154,7 +154,7 @@ def test_random_bearer_tokens_get_401_and_use_up_the_client_bucket(services: Ser
 
 
 def test_a_token_flood_costs_at_most_one_lookup_per_allowed_request(services: Services) -> None:
-    from ledger_service.api import access
+    from ledger_service.app.api import access
 
     lookups = 0
     original = access.is_valid
@@ -199,7 +199,7 @@ def test_ingest_floods_are_limited_per_client_address(services: Services) -> Non
 def test_no_request_thread_sleeps_waiting_for_the_registry(services: Services) -> None:
     """A flood of unknown device ids finds the registry's sync slot taken; the requests are
     answered without any thread sleeping (a sleep here fails the request)."""
-    from ledger_service import registry
+    from ledger_service.services import registry
 
     api = TestClient(create_app(services))
     domain = services.ledger.domain

@@ -16,13 +16,13 @@ import pytest
 import redis
 from sqlmodel import Session, col, select
 
-from ledger_service.chain.client import ChainClient
-from ledger_service.chain.ledger import Ledger
-from ledger_service.chain.node import ManagedAnvil
-from ledger_service.models import Batch, BatchStatus
-from ledger_service.runtime import ChainContext
-from ledger_service.services import Services
-from ledger_service.settings import Settings
+from ledger_service.core.chain.client import ChainClient
+from ledger_service.core.chain.context import ChainContext
+from ledger_service.core.chain.ledger import Ledger
+from ledger_service.core.chain.node import ManagedAnvil
+from ledger_service.core.models import Batch, BatchStatus
+from ledger_service.core.settings import Settings
+from ledger_service.services.container import Services
 from tests.conftest import make_settings, require_service
 from tests.factories import new_device
 from tests.tcp_proxy import TcpProxy
@@ -75,7 +75,7 @@ def start_worker(
     }
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "ledger_service.cli", "worker"], env=env, stdout=out, stderr=out,
+            [sys.executable, "-m", "ledger_service.app.cli", "worker"], env=env, stdout=out, stderr=out,
             start_new_session=True,
         )  # fmt: skip
 
@@ -93,7 +93,7 @@ def test_celery_workers_anchor_every_batch_once_without_nonce_collisions(
     services: Services, chain_settings: Settings, database_url: str, broker_url: str, anvil: ManagedAnvil,
     tmp_path: Path,
 ) -> None:  # fmt: skip
-    from ledger_service.tasks import anchor_batch, configure
+    from ledger_service.services.tasks import anchor_batch, configure
 
     settings = services.settings.model_copy(update={"broker_url": broker_url})
     configure(settings)
@@ -138,7 +138,7 @@ def test_rpc_outage_during_anchoring_is_retried_and_anchors_once(
                 .functions.batchCount()
                 .call()
             )
-            from ledger_service.tasks import dispatcher
+            from ledger_service.services.tasks import dispatcher
 
             batcher = services.batcher(dispatch=dispatcher(services))
             proxy.cut()

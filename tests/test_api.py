@@ -10,11 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
-from ledger_service.api.app import create_app
-from ledger_service.chain.deploy import CONTRACTS
-from ledger_service.keys import DeviceKey, KeyType
-from ledger_service.models import Batch, StoredReading
-from ledger_service.services import Services
+from ledger_service.app.api.app import create_app
+from ledger_service.core.chain.deploy import CONTRACTS
+from ledger_service.core.enums import KeyType
+from ledger_service.core.keys import DeviceKey
+from ledger_service.core.models import Batch, StoredReading
+from ledger_service.services.container import Services
 from tests.factories import Device, body_of, new_device, signed_body
 
 PROBLEM = "application/problem+json"

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from ledger_service.api.app import create_app
-from ledger_service.keys import DeviceKey, KeyType
-from ledger_service.runtime import ChainContext
-from ledger_service.services import Services
+from ledger_service.app.api.app import create_app
+from ledger_service.core.chain.context import ChainContext
+from ledger_service.core.enums import KeyType
+from ledger_service.core.keys import DeviceKey
+from ledger_service.services.container import Services
 from tests.conftest import make_settings
 from tests.factories import body_of, new_device, signed_body
 from tests.test_api import assert_problem, stored_count

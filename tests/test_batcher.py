@@ -10,17 +10,17 @@ from typing import Any
 import pytest
 from sqlmodel import Session, col, select
 
-from ledger_service.batcher import Batcher
-from ledger_service.chain.client import connect
-from ledger_service.chain.deploy import deploy
-from ledger_service.chain.ledger import AnchorRecord, Ledger
-from ledger_service.chain.node import ManagedAnvil
-from ledger_service.compiler import Artifact
-from ledger_service.content import cid_of
-from ledger_service.errors import ChainError
-from ledger_service.merkle import MerkleTree
-from ledger_service.models import Batch, BatchStatus, StoredReading
-from ledger_service.services import Services
+from ledger_service.core.chain.client import connect
+from ledger_service.core.chain.deploy import deploy
+from ledger_service.core.chain.ledger import AnchorRecord, Ledger
+from ledger_service.core.chain.node import ManagedAnvil
+from ledger_service.core.compiler import Artifact
+from ledger_service.core.errors import ChainError
+from ledger_service.core.merkle import MerkleTree
+from ledger_service.core.models import Batch, BatchStatus, StoredReading
+from ledger_service.services.batcher import Batcher
+from ledger_service.services.container import Services
+from ledger_service.services.content import cid_of
 from tests.conftest import make_settings
 from tests.factories import Device, new_device
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ledger_service.keys import DeviceKey, KeyType
+from ledger_service.core.enums import KeyType
+from ledger_service.core.keys import DeviceKey
 from tests.service import VENV_BIN, RunningService
 
 

@@ -20,18 +20,18 @@ import pytest
 from eth_account import Account
 from eth_utils import keccak
 
-from ledger_service.readings import Reading
-from ledger_service.runtime import ChainContext
-from ledger_service.services import Services
-from ledger_service.settings import Settings
-from ledger_service.supply_chain import Condition
+from ledger_service.core.chain.context import ChainContext
+from ledger_service.core.enums import Action, Comparison, Condition, RuleKind
+from ledger_service.core.readings import Reading
+from ledger_service.core.settings import Settings
+from ledger_service.services.container import Services
 from oracles.committee import register_member
 from oracles.contract import CommitteeReport, SensorOracleContract, SignedReading
 from oracles.coordinator import Coordinator, QuorumNotReached
 from oracles.daemon import OracleDaemon
 from oracles.member import MemberFile, sign_request
 from oracles.reports import ReportBook, build_evidence
-from oracles.rules import Action, Comparison, RuleKind, RuleSpec
+from oracles.rules import RuleSpec
 from oracles.tasks import report_dispatcher, submitter_for
 from tests.service import VENV_BIN
 from tests.test_oracle_daemon import Sensor, fired_events, now, oracle_of, shipment
@@ -253,8 +253,8 @@ def _unproven(services: Services, ids: list[str]) -> list[SignedReading]:
     """The readings with their signatures, before any batch holds them."""
     from sqlmodel import Session, col, select
 
-    from ledger_service.models import StoredReading
-    from ledger_service.proofs import stored_to_reading
+    from ledger_service.core.models import StoredReading
+    from ledger_service.services.proofs import stored_to_reading
 
     with Session(services.engine) as session:
         rows = {r.id: r for r in session.exec(select(StoredReading).where(col(StoredReading.id).in_(ids)))}
@@ -333,7 +333,7 @@ def test_member_cli_refuses_a_missing_key(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROVENANCE_")}
     env.update(PROVENANCE_DATA_DIR=str(tmp_path), PROVENANCE_RPC_URL="http://127.0.0.1:9")
     result = subprocess.run(
-        [sys.executable, "-m", "ledger_service.cli", "oracle", "--member", "nobody"],
+        [sys.executable, "-m", "ledger_service.app.cli", "oracle", "--member", "nobody"],
         env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 1 and "no member key" in result.stderr

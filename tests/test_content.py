@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ledger_service.content import ContentError, IpfsContentStore, LocalContentStore, cid_of
-from ledger_service.services import Services
+from ledger_service.services.container import Services
+from ledger_service.services.content import ContentError, IpfsContentStore, LocalContentStore, cid_of
 from tests.conftest import IN_CI
 from tests.factories import new_device
 from tests.ipfs_node import IpfsNode, ipfs_available
@@ -79,7 +79,7 @@ def test_batch_payload_goes_to_ipfs_when_configured(services: Services, ipfs: Ip
 def _content_id(services: Services, batch_id: int) -> str:
     from sqlmodel import Session
 
-    from ledger_service.models import Batch
+    from ledger_service.core.models import Batch
 
     with Session(services.engine) as session:
         batch = session.get(Batch, batch_id)

@@ -11,10 +11,10 @@ from eth_account import Account
 from eth_utils import keccak
 from web3.exceptions import ContractCustomError
 
-from ledger_service.chain.client import ChainClient
-from ledger_service.chain.ledger import Ledger
-from ledger_service.errors import TransactionReverted
-from ledger_service.merkle import MerkleTree
+from ledger_service.core.chain.client import ChainClient
+from ledger_service.core.chain.ledger import Ledger
+from ledger_service.core.errors import TransactionReverted
+from ledger_service.core.merkle import MerkleTree
 from tests.factories import role_granted
 
 

@@ -12,11 +12,12 @@ from eth_account import Account
 from eth_utils import keccak
 from web3.exceptions import ContractCustomError
 
-from ledger_service.chain.ledger import Ledger
-from ledger_service.keys import P256_N, SECP256K1_N, DeviceKey, KeyType, PublicKey
-from ledger_service.readings import READING_TYPEHASH, Domain
-from ledger_service.registry import Metadata
-from ledger_service.runtime import ChainContext
+from ledger_service.core.chain.context import ChainContext
+from ledger_service.core.chain.ledger import Ledger
+from ledger_service.core.device_state import Metadata
+from ledger_service.core.enums import KeyType
+from ledger_service.core.keys import P256_N, SECP256K1_N, DeviceKey, PublicKey
+from ledger_service.core.readings import READING_TYPEHASH, Domain
 from tests.factories import Device, new_device
 from tests.test_contracts import error_of, outsider
 

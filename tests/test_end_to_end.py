@@ -17,7 +17,7 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from ledger_service.compiler import Artifact
+from ledger_service.core.compiler import Artifact
 from tests.service import VENV_BIN, RunningService, alive, children_of
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,13 +15,14 @@ from eth_utils import keccak
 from fastapi.testclient import TestClient
 
 from indexer.runner import ChainIndexer, target_of
-from ledger_service.api.app import create_app
-from ledger_service.content import LocalContentStore
-from ledger_service.runtime import ChainContext
-from ledger_service.services import Services
-from ledger_service.supply_chain import Location, SupplyChainContract
+from ledger_service.app.api.app import create_app
+from ledger_service.core.chain.context import ChainContext
+from ledger_service.core.enums import Action, Comparison
+from ledger_service.core.supply_chain import Location, SupplyChainContract
+from ledger_service.services.container import Services
+from ledger_service.services.content import LocalContentStore
 from oracles.contract import SensorOracleContract
-from oracles.rules import Action, Comparison, RuleSpec
+from oracles.rules import RuleSpec
 from tests.factories import new_device, signed_body
 from tokenization.assets import AssetTokens
 

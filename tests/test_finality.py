@@ -13,15 +13,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
-from ledger_service.api.app import create_app
-from ledger_service.batcher import Batcher
-from ledger_service.chain.client import connect
-from ledger_service.chain.deploy import deploy
-from ledger_service.chain.ledger import Ledger
-from ledger_service.chain.node import ManagedAnvil
-from ledger_service.compiler import Artifact
-from ledger_service.models import Batch, BatchStatus
-from ledger_service.services import Services
+from ledger_service.app.api.app import create_app
+from ledger_service.core.chain.client import connect
+from ledger_service.core.chain.deploy import deploy
+from ledger_service.core.chain.ledger import Ledger
+from ledger_service.core.chain.node import ManagedAnvil
+from ledger_service.core.compiler import Artifact
+from ledger_service.core.models import Batch, BatchStatus
+from ledger_service.services.batcher import Batcher
+from ledger_service.services.container import Services
 from tests.conftest import make_settings
 from tests.factories import new_device
 from tests.test_batcher import store

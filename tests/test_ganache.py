@@ -11,10 +11,11 @@ import httpx
 import pytest
 from web3 import Web3
 
-from ledger_service.chain.node import free_port, rpc_answers
-from ledger_service.compiler import Artifact
-from ledger_service.keys import DeviceKey, KeyType
-from ledger_service.readings import Domain
+from ledger_service.core.chain.node import free_port, rpc_answers
+from ledger_service.core.compiler import Artifact
+from ledger_service.core.enums import KeyType
+from ledger_service.core.keys import DeviceKey
+from ledger_service.core.readings import Domain
 from tests.factories import Device, body_of
 from tests.service import RunningService, children_of
 from tests.test_device_registry import P256_PRECOMPILE, WYCHEPROOF_VECTOR

@@ -13,17 +13,18 @@ import pytest
 from eth_account import Account
 from fastapi.testclient import TestClient
 
-from ledger_service.api.app import create_app
-from ledger_service.apikeys import Role, create_key, revoke_key
-from ledger_service.chain.client import connect
-from ledger_service.chain.deploy import deploy
-from ledger_service.chain.ledger import Ledger
-from ledger_service.chain.node import ManagedAnvil
-from ledger_service.compiler import Artifact
-from ledger_service.keys import P256_N, DeviceKey, KeyType, PublicKey
-from ledger_service.readings import Domain
-from ledger_service.registry import DeviceStatus, RegistryCache
-from ledger_service.services import Services
+from ledger_service.app.api.app import create_app
+from ledger_service.core.chain.client import connect
+from ledger_service.core.chain.deploy import deploy
+from ledger_service.core.chain.ledger import Ledger
+from ledger_service.core.chain.node import ManagedAnvil
+from ledger_service.core.compiler import Artifact
+from ledger_service.core.enums import DeviceStatus, KeyType
+from ledger_service.core.keys import P256_N, DeviceKey, PublicKey
+from ledger_service.core.readings import Domain
+from ledger_service.services.apikeys import Role, create_key, revoke_key
+from ledger_service.services.container import Services
+from ledger_service.services.registry import RegistryCache
 from tests.conftest import make_settings
 from tests.factories import Device, body_of, new_device, signed_body
 from tests.test_api import assert_problem, stored_count

@@ -19,22 +19,23 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from bench.chaingen import generate
-from indexer.models import BLOCK_TABLES, DERIVED_TABLES
 from indexer.rpc import JsonRpc
 from indexer.runner import ChainIndexer, target_of
 from indexer.verify import verify
-from ledger_service.chain.client import connect
-from ledger_service.chain.deploy import deploy
-from ledger_service.chain.ledger import Ledger
-from ledger_service.chain.node import ManagedAnvil
-from ledger_service.compiler import Artifact
-from ledger_service.db import make_engine, upgrade_schema
-from ledger_service.errors import IndexChainChanged
-from ledger_service.keys import DeviceKey, KeyType
-from ledger_service.registry import Metadata
-from ledger_service.runtime import ChainContext
-from ledger_service.settings import Settings
-from ledger_service.supply_chain import Location, SupplyChainContract
+from ledger_service.core.chain.client import connect
+from ledger_service.core.chain.context import ChainContext
+from ledger_service.core.chain.deploy import deploy
+from ledger_service.core.chain.ledger import Ledger
+from ledger_service.core.chain.node import ManagedAnvil
+from ledger_service.core.compiler import Artifact
+from ledger_service.core.db import make_engine, upgrade_schema
+from ledger_service.core.device_state import Metadata
+from ledger_service.core.enums import KeyType
+from ledger_service.core.errors import IndexChainChanged
+from ledger_service.core.keys import DeviceKey
+from ledger_service.core.mirror_models import BLOCK_TABLES, DERIVED_TABLES
+from ledger_service.core.settings import Settings
+from ledger_service.core.supply_chain import Location, SupplyChainContract
 from tests.conftest import _postgres_database, make_settings
 from tests.rpc_proxy import LogRangeLimitProxy
 from tests.test_contracts import outsider
@@ -394,7 +395,7 @@ def test_cli_refuses_another_chain_and_index_reset_clears(
     def cli(*args: str, rpc: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
         run_env = {**env, "PROVENANCE_RPC_URL": rpc, "PROVENANCE_DATA_DIR": str(data_dir)}
         return subprocess.run(
-            [sys.executable, "-m", "ledger_service.cli", *args],
+            [sys.executable, "-m", "ledger_service.app.cli", *args],
             env=run_env,
             capture_output=True,
             text=True,
@@ -428,7 +429,7 @@ def test_killed_mid_backfill_resumes_without_gap_or_duplicate(
         **os.environ, "PROVENANCE_DATA_DIR": str(ix_settings.data_dir), "PROVENANCE_RPC_URL": ix_chain.client.rpc_url,
         "PROVENANCE_DATABASE_URL": f"sqlite:///{database}", "PROVENANCE_INDEX_MAX_SPAN": "3",
     }  # fmt: skip
-    command = [sys.executable, "-m", "ledger_service.cli", "index", "--once"]
+    command = [sys.executable, "-m", "ledger_service.app.cli", "index", "--once"]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     killed_at = None
     try:
@@ -549,7 +550,7 @@ def test_finalized_mode_stops_at_the_finalized_block(ix_chain: ChainContext, ix_
 def test_metrics_expose_the_indexer(services: Any, chain: ChainContext) -> None:
     from fastapi.testclient import TestClient
 
-    from ledger_service.api.app import create_app
+    from ledger_service.app.api.app import create_app
 
     client = TestClient(create_app(services))
     assert "provenance_index_head_block" not in client.get("/metrics").text
@@ -569,7 +570,7 @@ def test_metrics_expose_the_indexer(services: Any, chain: ChainContext) -> None:
 def test_liveness_and_readiness(services: Any, chain: ChainContext) -> None:
     from fastapi.testclient import TestClient
 
-    from ledger_service.api.app import create_app
+    from ledger_service.app.api.app import create_app
 
     client = TestClient(create_app(services))
     assert client.get("/healthz").json() == {"status": "ok"}

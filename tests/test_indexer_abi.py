@@ -11,7 +11,7 @@ from eth_abi import encode
 
 from indexer.abi import AbiDecodeError, EventDecoder, event_signature, flatten_event, snake
 from indexer.catalog import EventCatalog
-from ledger_service.compiler import Artifact
+from ledger_service.core.compiler import Artifact
 
 SCALARS = ["uint8", "uint64", "uint256", "int8", "int64", "int256", "address", "bool", "bytes32", "bytes4"]
 

@@ -7,10 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ledger_service.chain.ledger import Ledger
-from ledger_service.keys import DeviceKey, KeyType
-from ledger_service.runtime import ChainContext
-from ledger_service.settings import Settings
+from ledger_service.core.chain.context import ChainContext
+from ledger_service.core.chain.ledger import Ledger
+from ledger_service.core.enums import KeyType
+from ledger_service.core.keys import DeviceKey
+from ledger_service.core.settings import Settings
 
 
 def test_item_and_token_commands(chain: ChainContext, chain_settings: Settings, ledger: Ledger, tmp_path: Path) -> None:
@@ -23,7 +24,11 @@ def test_item_and_token_commands(chain: ChainContext, chain_settings: Settings, 
 
     def cli(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
-            [sys.executable, "-m", "ledger_service.cli", *args], env=env, capture_output=True, text=True, timeout=120
+            [sys.executable, "-m", "ledger_service.app.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         if ok:
             assert done.returncode == 0, done.stderr

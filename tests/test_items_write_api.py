@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from ledger_service.api.app import create_app
-from ledger_service.apikeys import Role, create_key
-from ledger_service.services import Services
-from ledger_service.supply_chain import ItemStatus
+from ledger_service.app.api.app import create_app
+from ledger_service.core.enums import ItemStatus
+from ledger_service.services.apikeys import Role, create_key
+from ledger_service.services.container import Services
 from tests.factories import new_device, signed_body
 from tests.test_api import assert_problem
 

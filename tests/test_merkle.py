@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from eth_utils import keccak
 
-from ledger_service.chain.ledger import Ledger
-from ledger_service.merkle import MerkleTree, StandardMerkleTree, process_proof, verify
-from ledger_service.readings import LEAF_TYPES, leaf_values, reading_leaf
+from ledger_service.core.chain.ledger import Ledger
+from ledger_service.core.merkle import MerkleTree, StandardMerkleTree, process_proof, verify
+from ledger_service.core.readings import LEAF_TYPES, leaf_values, reading_leaf
 
 REFERENCE = Path(__file__).parent / "js" / "merkle-reference.js"
 

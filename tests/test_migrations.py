@@ -13,7 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
-from ledger_service.db import alembic_config, head_revision, make_engine, schema_revision, upgrade_schema
+from ledger_service.core.db import alembic_config, head_revision, make_engine, schema_revision, upgrade_schema
 
 VIEWS = ["anchored_batch", "v_readings_per_device_hour", "v_batches_per_hour", "v_anchoring_lag",
          "v_devices_by_status", "v_index_lag"]  # fmt: skip
@@ -65,7 +65,7 @@ def test_a_database_made_before_migrations_is_adopted_with_its_data(tmp_path: Pa
 def test_db_upgrade_command(tmp_path: Path) -> None:
     env = {**os.environ, "PROVENANCE_DATA_DIR": str(tmp_path / "data")}
     env.pop("PROVENANCE_DATABASE_URL", None)
-    run = [sys.executable, "-m", "ledger_service.cli", "db"]
+    run = [sys.executable, "-m", "ledger_service.app.cli", "db"]
     first = subprocess.run([*run, "upgrade"], env=env, capture_output=True, text=True, timeout=120)
     assert first.returncode == 0, first.stderr
     assert f"from empty to {head_revision()}" in first.stderr

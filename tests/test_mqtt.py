@@ -16,12 +16,13 @@ from typing import Any, cast
 import pytest
 from sqlmodel import Session, select
 
-from ledger_service.errors import UnknownDevice
-from ledger_service.ingest import Ingestor, ItemResult
-from ledger_service.keys import DeviceKey, KeyType
-from ledger_service.models import StoredReading
-from ledger_service.readings import Reading
-from ledger_service.services import Services
+from ledger_service.core.enums import KeyType
+from ledger_service.core.errors import UnknownDevice
+from ledger_service.core.keys import DeviceKey
+from ledger_service.core.models import StoredReading
+from ledger_service.core.readings import Reading
+from ledger_service.services.container import Services
+from ledger_service.services.ingest import Ingestor, ItemResult
 from tests.conftest import IN_CI, require_service
 from tests.factories import Device, body_of, new_device, signed_body
 
@@ -29,7 +30,7 @@ try:
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-    from ledger_service.mqtt_ingest import MqttError, MqttIngest
+    from ledger_service.app.mqtt_ingest import MqttError, MqttIngest
 except ImportError:  # pragma: no cover - paho-mqtt not installed
     if IN_CI:
         raise
@@ -305,7 +306,7 @@ def test_bad_message_is_refused_acknowledged_and_does_not_block_the_topic(
     code: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="ledger_service.mqtt_ingest")
+    caplog.set_level(logging.WARNING, logger="ledger_service.app.mqtt_ingest")
     other = new_device(services.ledger)
     sender, payload = make_message(services, device, other)
     devices.publish(sender, payload)
@@ -474,7 +475,7 @@ def tls_broker(tmp_path: Any) -> Iterator[dict[str, Any]]:
 
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from ledger_service.chain.node import free_port
+    from ledger_service.core.chain.node import free_port
 
     binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     if not os.path.exists(binary):
@@ -546,7 +547,7 @@ def _tls_settings(services: Services, broker: dict[str, Any], prefix: str, clien
 def test_ingest_over_tls_with_a_client_certificate(
     services: Services, tls_broker: dict[str, Any], prefix: str, device: Device
 ) -> None:
-    from ledger_service.mqtt_ingest import client_tls_context
+    from ledger_service.app.mqtt_ingest import client_tls_context
 
     ingest = MqttIngest.from_settings(services.ingestor, _tls_settings(services, tls_broker, prefix, "client"))
     ingest.start(timeout=5)
@@ -587,7 +588,7 @@ def test_a_client_without_an_accepted_certificate_is_refused(
 
 
 def test_a_client_key_without_its_certificate_is_a_configuration_error(tmp_path: Any) -> None:
-    from ledger_service.mqtt_ingest import client_tls_context
+    from ledger_service.app.mqtt_ingest import client_tls_context
 
     with pytest.raises(ValueError, match="certificate"):
         client_tls_context(None, None, tmp_path / "client.key")

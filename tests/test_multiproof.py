@@ -12,9 +12,9 @@ import pytest
 from eth_utils import keccak
 from web3.exceptions import ContractLogicError
 
-from ledger_service.chain.ledger import Ledger
-from ledger_service.merkle import MerkleTree, StandardMerkleTree
-from ledger_service.multiproof import MultiProof, multiproof, process_multiproof, verify_multiproof
+from ledger_service.core.chain.ledger import Ledger
+from ledger_service.core.merkle import MerkleTree, StandardMerkleTree
+from ledger_service.core.multiproof import MultiProof, multiproof, process_multiproof, verify_multiproof
 
 REFERENCE = Path(__file__).parent / "js" / "multiproof-reference.js"
 TYPES = ["bytes32", "bytes32"]

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import positive_data_acceptance
 
 from indexer.runner import ChainIndexer, target_of
-from ledger_service.api.app import create_app
-from ledger_service.runtime import ChainContext
-from ledger_service.services import Services
+from ledger_service.app.api.app import create_app
+from ledger_service.core.chain.context import ChainContext
+from ledger_service.services.container import Services
 from tests.conftest import make_settings
 from tests.factories import new_device
 

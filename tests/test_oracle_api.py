@@ -8,10 +8,10 @@ import os
 from fastapi.testclient import TestClient
 
 from indexer.runner import ChainIndexer, target_of
-from ledger_service.api.app import create_app
-from ledger_service.apikeys import Role, create_key
-from ledger_service.runtime import ChainContext
-from ledger_service.services import Services
+from ledger_service.app.api.app import create_app
+from ledger_service.core.chain.context import ChainContext
+from ledger_service.services.apikeys import Role, create_key
+from ledger_service.services.container import Services
 from oracles.contract import SensorOracleContract
 from oracles.daemon import OracleDaemon
 from oracles.tasks import report_dispatcher

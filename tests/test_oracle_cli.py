@@ -10,10 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ledger_service.chain.ledger import Ledger
-from ledger_service.keys import DeviceKey, KeyType
-from ledger_service.runtime import ChainContext
-from ledger_service.settings import Settings
+from ledger_service.core.chain.context import ChainContext
+from ledger_service.core.chain.ledger import Ledger
+from ledger_service.core.enums import KeyType
+from ledger_service.core.keys import DeviceKey
+from ledger_service.core.settings import Settings
 from oracles.contract import SensorOracleContract
 
 
@@ -34,7 +35,11 @@ def test_rule_and_oracle_commands(
 
     def cli(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
-            [sys.executable, "-m", "ledger_service.cli", *args], env=env, capture_output=True, text=True, timeout=120
+            [sys.executable, "-m", "ledger_service.app.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         if ok:
             assert done.returncode == 0, done.stderr

@@ -17,26 +17,27 @@ import pytest
 from eth_utils import keccak
 from sqlmodel import Session
 
-from ledger_service.keys import DeviceKey, KeyType
-from ledger_service.models import OracleReport
-from ledger_service.readings import Reading
-from ledger_service.runtime import ChainContext
-from ledger_service.services import Services
-from ledger_service.settings import Settings
-from ledger_service.supply_chain import Attachment, Condition, SupplyChainContract
+from ledger_service.core.chain.context import ChainContext
+from ledger_service.core.enums import Action, Comparison, Condition, KeyType, Outcome, RuleKind
+from ledger_service.core.enums import Path as ReportPath
+from ledger_service.core.keys import DeviceKey
+from ledger_service.core.models import OracleReport
+from ledger_service.core.readings import Reading
+from ledger_service.core.settings import Settings
+from ledger_service.core.supply_chain import Attachment, SupplyChainContract
+from ledger_service.services.container import Services
 from oracles.committee import register_member
 from oracles.contract import CommitteeMember, SensorOracleContract
 from oracles.daemon import OracleDaemon
 from oracles.evaluator import Observed, ThresholdEvaluator, integer_mean
 from oracles.member import Member, MemberFile, MemberServer
 from oracles.reports import ReportBook, build_evidence
-from oracles.rules import Action, Comparison, Rule, RuleKind, RuleSpec
-from oracles.rules import Path as ReportPath
+from oracles.rules import Rule, RuleSpec
 from oracles.tasks import report_dispatcher, submit_report, submitter_for
 from tests.test_anchoring import broker_url, start_worker, stop  # noqa: F401 - broker_url is a fixture
 from tests.test_contracts import outsider
 from tokenization.assets import AssetTokens, token_id_of
-from tokenization.escrow import Outcome, ShipmentEscrowContract
+from tokenization.escrow import ShipmentEscrowContract
 
 ETHER = 10**18
 
@@ -231,7 +232,7 @@ def test_reports_are_submitted_by_a_celery_worker(
     broker_url: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    from ledger_service.tasks import configure
+    from ledger_service.services.tasks import configure
 
     settings = services.settings.model_copy(update={"broker_url": broker_url})
     configure(settings)

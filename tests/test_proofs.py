@@ -12,13 +12,13 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from ledger_service.api.app import create_app
-from ledger_service.chain.node import ManagedAnvil
-from ledger_service.cli import app as cli_app
-from ledger_service.keys import KeyType
-from ledger_service.services import Services
-from ledger_service.trust import TrustAnchor, anchor_from_document, trust_document
-from ledger_service.verify import verify_bundle
+from ledger_service.app.api.app import create_app
+from ledger_service.app.cli import app as cli_app
+from ledger_service.core.chain.node import ManagedAnvil
+from ledger_service.core.enums import KeyType
+from ledger_service.services.container import Services
+from ledger_service.services.trust import TrustAnchor, anchor_from_document, trust_document
+from ledger_service.services.verify import verify_bundle
 from tests.factories import new_device, signed_body
 from tests.test_api import assert_problem
 

@@ -15,12 +15,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlmodel import Session
 
-from ledger_service.api.app import create_app
-from ledger_service.db import alembic_config, make_engine, upgrade_schema
-from ledger_service.keys import DeviceKey, KeyType
-from ledger_service.models import DeviceCursor
-from ledger_service.mqtt_ingest import MqttIngest
-from ledger_service.services import Services
+from ledger_service.app.api.app import create_app
+from ledger_service.app.mqtt_ingest import MqttIngest
+from ledger_service.core.db import alembic_config, make_engine, upgrade_schema
+from ledger_service.core.enums import KeyType
+from ledger_service.core.keys import DeviceKey
+from ledger_service.core.models import DeviceCursor
+from ledger_service.services.container import Services
 from tests.factories import Device, body_of, new_device, signed_body
 from tests.test_api import assert_problem, stored_count
 from tests.test_device_registry import block_time

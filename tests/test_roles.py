@@ -15,17 +15,18 @@ from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 from web3.contract import Contract
 
-from ledger_service.chain.client import ChainClient, connect, role_key_path
-from ledger_service.chain.deploy import ADMIN_ROLE, GRANTS, deploy, load_manifest, role_id, role_names
-from ledger_service.chain.node import ManagedAnvil
-from ledger_service.compiler import Artifact
-from ledger_service.errors import ConfigurationError, TransactionReverted
-from ledger_service.keys import DeviceKey, KeyType
-from ledger_service.runtime import ChainContext
-from ledger_service.services import Services
-from ledger_service.supply_chain import SupplyChainContract
+from ledger_service.core.chain.client import ChainClient, connect, role_key_path
+from ledger_service.core.chain.context import ChainContext
+from ledger_service.core.chain.deploy import ADMIN_ROLE, GRANTS, deploy, load_manifest, role_id, role_names
+from ledger_service.core.chain.node import ManagedAnvil
+from ledger_service.core.compiler import Artifact
+from ledger_service.core.enums import Action, KeyType
+from ledger_service.core.errors import ConfigurationError, TransactionReverted
+from ledger_service.core.keys import DeviceKey
+from ledger_service.core.supply_chain import SupplyChainContract
+from ledger_service.services.container import Services
 from oracles.daemon import OracleDaemon
-from oracles.rules import Action, RuleSpec
+from oracles.rules import RuleSpec
 from oracles.tasks import report_dispatcher
 from tests.conftest import make_settings
 from tests.test_oracle_daemon import fired_events, ingest, now, oracle_of, shipment

@@ -15,17 +15,17 @@ from fastapi.testclient import TestClient
 from sqlalchemy import MetaData, select, update
 from sqlmodel import Session
 
-from ledger_service.api.app import create_app
-from ledger_service.apikeys import Role, create_key
-from ledger_service.chain.client import ChainClient
-from ledger_service.chain.ledger import Ledger
-from ledger_service.chain.node import free_port
-from ledger_service.logs import JsonFormatter, TextFormatter
-from ledger_service.models import Batch
-from ledger_service.proofs import HeadTracker, ProofService
-from ledger_service.redact import redact
-from ledger_service.services import Services
-from ledger_service.settings import Settings
+from ledger_service.app.api.app import create_app
+from ledger_service.core.chain.client import ChainClient
+from ledger_service.core.chain.ledger import Ledger
+from ledger_service.core.chain.node import free_port
+from ledger_service.core.logs import JsonFormatter, TextFormatter
+from ledger_service.core.models import Batch
+from ledger_service.core.redact import redact
+from ledger_service.core.settings import Settings
+from ledger_service.services.apikeys import Role, create_key
+from ledger_service.services.container import Services
+from ledger_service.services.proofs import HeadTracker, ProofService
 from tests.factories import new_device, signed_body
 
 PASSWORD = "pw-" + os.urandom(6).hex()

@@ -12,13 +12,14 @@ import pytest
 from eth_utils import keccak
 from web3.logs import DISCARD
 
-from ledger_service.chain.client import ChainClient
-from ledger_service.chain.ledger import Ledger
-from ledger_service.keys import DeviceKey, KeyType
-from ledger_service.merkle import MerkleTree
-from ledger_service.readings import Reading, reading_leaf
-from ledger_service.runtime import ChainContext
-from ledger_service.supply_chain import Condition, Location, SupplyChainContract
+from ledger_service.core.chain.client import ChainClient
+from ledger_service.core.chain.context import ChainContext
+from ledger_service.core.chain.ledger import Ledger
+from ledger_service.core.enums import Action, Comparison, Condition, KeyType, Outcome, Path, RuleKind
+from ledger_service.core.keys import DeviceKey
+from ledger_service.core.merkle import MerkleTree
+from ledger_service.core.readings import Reading, reading_leaf
+from ledger_service.core.supply_chain import Location, SupplyChainContract
 from oracles import bls
 from oracles.contract import (
     CommitteeMember,
@@ -28,11 +29,11 @@ from oracles.contract import (
     sign_bls,
     sign_ecdsa,
 )
-from oracles.rules import Action, Comparison, Path, RuleKind, RuleSpec
+from oracles.rules import RuleSpec
 from tests.factories import role_granted
 from tests.test_contracts import error_of, outsider
 from tokenization.assets import AssetTokens, token_id_of
-from tokenization.escrow import Outcome, ShipmentEscrowContract
+from tokenization.escrow import ShipmentEscrowContract
 
 ETHER = 10**18
 ALL_ACTIONS = Action.MARK_OUT_OF_COMPLIANCE | Action.FREEZE_TOKEN | Action.SETTLE_ESCROW

@@ -11,7 +11,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from ledger_service.runtime import bind_socket
+from ledger_service.app.runtime import bind_socket
 
 
 def test_bound_socket_names_tcp_so_accepted_connections_get_nodelay() -> None:

@@ -12,21 +12,15 @@ from typing import Any
 import pytest
 from eth_utils import keccak
 
-from ledger_service.chain.client import ChainClient
-from ledger_service.chain.ledger import Ledger
-from ledger_service.content import LocalContentStore
-from ledger_service.keys import DeviceKey, KeyType
-from ledger_service.merkle import MerkleTree
-from ledger_service.readings import Reading, reading_leaf
-from ledger_service.runtime import ChainContext
-from ledger_service.supply_chain import (
-    Attachment,
-    Condition,
-    Evidence,
-    ItemStatus,
-    Location,
-    SupplyChainContract,
-)
+from ledger_service.core.chain.client import ChainClient
+from ledger_service.core.chain.context import ChainContext
+from ledger_service.core.chain.ledger import Ledger
+from ledger_service.core.enums import Condition, ItemStatus, KeyType
+from ledger_service.core.keys import DeviceKey
+from ledger_service.core.merkle import MerkleTree
+from ledger_service.core.readings import Reading, reading_leaf
+from ledger_service.core.supply_chain import Attachment, Evidence, Location, SupplyChainContract
+from ledger_service.services.content import LocalContentStore
 from tests.test_contracts import error_of, outsider
 from tokenization.assets import AssetTokens, token_id_of
 

@@ -11,10 +11,11 @@ import pytest
 from eth_account import Account
 from fastapi.testclient import TestClient
 
-from ledger_service.api.app import create_app
-from ledger_service.apikeys import Role, create_key
-from ledger_service.keys import DeviceKey, KeyType
-from ledger_service.services import Services
+from ledger_service.app.api.app import create_app
+from ledger_service.core.enums import KeyType
+from ledger_service.core.keys import DeviceKey
+from ledger_service.services.apikeys import Role, create_key
+from ledger_service.services.container import Services
 from tests.test_api import assert_problem
 
 
@@ -151,7 +152,7 @@ def test_party_command_creates_and_lists(tmp_path: Any) -> None:
 
     def cli(*args: str, command: str = "party") -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "ledger_service.cli", command, *args],
+            [sys.executable, "-m", "ledger_service.app.cli", command, *args],
             env=env,
             capture_output=True,
             text=True,

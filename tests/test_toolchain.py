@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from ledger_service.chain.client import connect
-from ledger_service.chain.deploy import deploy, load_manifest, manifest_matches
-from ledger_service.chain.node import ManagedAnvil
-from ledger_service.compiler import CONTRACTS_DIR, SHIM, Artifact, Compiler
-from ledger_service.errors import ToolchainError
-from ledger_service.runtime import ChainContext
+from ledger_service.core.chain.client import connect
+from ledger_service.core.chain.context import ChainContext
+from ledger_service.core.chain.deploy import deploy, load_manifest, manifest_matches
+from ledger_service.core.chain.node import ManagedAnvil
+from ledger_service.core.compiler import CONTRACTS_DIR, SHIM, Artifact, Compiler
+from ledger_service.core.errors import ToolchainError
 from tests.conftest import make_settings
 
 

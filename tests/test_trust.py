@@ -15,19 +15,20 @@ from eth_utils import keccak
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from ledger_service.api.app import create_app
-from ledger_service.chain.client import connect
-from ledger_service.chain.deploy import deploy
-from ledger_service.chain.node import ManagedAnvil
-from ledger_service.cli import app as cli_app
-from ledger_service.compiler import Artifact
-from ledger_service.errors import TransactionReverted, TrustAnchorError
-from ledger_service.keys import DeviceKey, KeyType, recover_secp256k1
-from ledger_service.readings import Domain, Reading, leaf_values, reading_leaf
-from ledger_service.runtime import ChainContext
-from ledger_service.services import Services
-from ledger_service.trust import TRUST_FORMAT, anchor_from_document, fingerprint, load_trust, trust_document
-from ledger_service.verify import verify_bundle
+from ledger_service.app.api.app import create_app
+from ledger_service.app.cli import app as cli_app
+from ledger_service.core.chain.client import connect
+from ledger_service.core.chain.context import ChainContext
+from ledger_service.core.chain.deploy import deploy
+from ledger_service.core.chain.node import ManagedAnvil
+from ledger_service.core.compiler import Artifact
+from ledger_service.core.enums import KeyType
+from ledger_service.core.errors import TransactionReverted, TrustAnchorError
+from ledger_service.core.keys import DeviceKey, recover_secp256k1
+from ledger_service.core.readings import Domain, Reading, leaf_values, reading_leaf
+from ledger_service.services.container import Services
+from ledger_service.services.trust import TRUST_FORMAT, anchor_from_document, fingerprint, load_trust, trust_document
+from ledger_service.services.verify import verify_bundle
 from tests.conftest import make_settings
 from tests.factories import Device, new_device, signed_body
 

@@ -11,11 +11,11 @@ from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from web3.contract import Contract
 
-from ledger_service.chain.client import ChainClient
-from ledger_service.chain.deploy import Deployment
-from ledger_service.compiler import Artifact
-from ledger_service.content import ContentStore
-from ledger_service.supply_chain import SupplyChainContract
+from ledger_service.core.chain.client import ChainClient
+from ledger_service.core.chain.deploy import Deployment
+from ledger_service.core.compiler import Artifact
+from ledger_service.core.supply_chain import SupplyChainContract
+from ledger_service.services.content import ContentStore
 
 URI_SCHEME = "ipfs://"
 

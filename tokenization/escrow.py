@@ -4,28 +4,17 @@ rules and settled from the item's fate."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
 
 from eth_utils import to_checksum_address
 from web3.contract import Contract
 from web3.types import TxReceipt
 
-from ledger_service.chain.client import ChainClient
-from ledger_service.chain.deploy import Deployment
-from ledger_service.compiler import Artifact
+from ledger_service.core.chain.client import ChainClient
+from ledger_service.core.chain.deploy import Deployment
+from ledger_service.core.compiler import Artifact
+from ledger_service.core.enums import Outcome
 
 ZERO_ADDRESS = "0x" + "00" * 20
-
-
-class Outcome(IntEnum):
-    """`ShipmentEscrow.Outcome`."""
-
-    NONE = 0
-    PAID_TO_SELLER = 1
-    REFUNDED_ON_BREACH = 2
-    REFUNDED_ON_RECALL = 3
-    REFUNDED_ON_EXPIRY = 4
-    REFUNDED_ON_LATE_DELIVERY = 5
 
 
 @dataclass(frozen=True)

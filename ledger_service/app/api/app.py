@@ -1,0 +1,78 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CollectorRegistry
+
+from ledger_service import __version__
+from ledger_service.app.api.access import RequestRateLimit, read_access
+from ledger_service.app.api.limits import BodySizeLimit
+from ledger_service.app.api.observe import RequestMetrics
+from ledger_service.app.api.problems import document_problems, install_problem_handlers, write_errors
+from ledger_service.app.api.routes import (
+    batches,
+    devices,
+    health,
+    items,
+    metrics,
+    oracles,
+    parties,
+    proofs,
+    readings,
+    tokens,
+    trust,
+)
+from ledger_service.app.explorer import routes as explorer
+from ledger_service.core.ratelimit import RateLimiter
+from ledger_service.services.container import Services
+from ledger_service.services.ingest import ON_REQUEST_THREAD
+
+
+def create_app(services: Services) -> FastAPI:
+    """The API bound to `services`."""
+    app = FastAPI(
+        title="provenance-ledger",
+        version=__version__,
+        description="Signed IoT readings, batched into Merkle trees and anchored on an EVM chain.",
+        responses=write_errors(
+            {
+                401: "An API key is needed (writes; reads when PROVENANCE_PRIVATE_READS is on) or is not valid",
+                429: "Too many requests from this API key or client address (see Retry-After)",
+            }
+        ),
+    )
+    settings = services.settings
+    app.state.services = services
+    services.parties.admin_created_only(services.engine)  # requests never make a party
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestRateLimit,
+        per_key=settings.api_key_rate,
+        per_client=settings.api_client_rate,
+        engine=services.engine,
+        per_ingest_client=settings.ingest_client_rate,
+    )
+    app.state.bad_signatures = RateLimiter(settings.client_bad_signature_rate, settings.client_bad_signature_burst)
+    app.state.http_metrics = CollectorRegistry()
+    app.add_middleware(RequestMetrics, registry=app.state.http_metrics)
+    install_problem_handlers(app)
+
+    @app.middleware("http")
+    async def on_request_thread(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        ON_REQUEST_THREAD.set(True)  # copied into the threads this request runs in: they never wait
+        return await call_next(request)
+
+    document_problems(app)
+    app.include_router(health.router)
+    app.include_router(metrics.router)
+    app.include_router(trust.router)  # public: verifiers need it before they hold any key
+    app.include_router(parties.router)
+    app.include_router(readings.router)  # ingest is public (device-signed); its reads depend on read_access
+    for router in (devices.router, batches.router, proofs.router, items.router, tokens.router, oracles.router):
+        app.include_router(router, dependencies=[read_access])
+    app.mount("/explorer/static", explorer.static, name="explorer-static")
+    app.include_router(explorer.router, dependencies=[read_access])
+    return app

@@ -1,0 +1,53 @@
+"""Prometheus metrics: the notarization pipeline and the indexer, read from the database (the
+indexer, which may run as another process, records its progress there)."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+
+from indexer.store import Store
+from ledger_service.app.api.deps import ServicesDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"description": "Prometheus text exposition format", "content": {CONTENT_TYPE_LATEST: {}}}},
+)
+def metrics(request: Request, services: ServicesDep) -> Response:
+    """Pending readings, batches by status, the indexer's head, lag, rates and reorgs, and HTTP
+    requests by route and status with their latency."""
+    registry = CollectorRegistry()
+    counts = services.proofs.counts()
+    Gauge("provenance_pending_readings", "Readings stored but not yet in a batch", registry=registry).set(
+        counts["pending_readings"]
+    )
+    batches = Gauge("provenance_batches", "Batches by status", ["status"], registry=registry)
+    for status in ("sealed", "anchored", "confirmed", "final"):
+        batches.labels(status=status).set(counts[f"{status}_batches"])
+    info = Store(services.engine).progress()
+    if info is not None:
+        gauges = {
+            "provenance_index_head_block": ("Last block written to the SQL mirror", info["head_number"]),
+            "provenance_index_chain_head_block": ("Chain head the indexer last saw", info["chain_head"]),
+            "provenance_index_lag_blocks": ("Blocks the mirror trails the chain head", info["lag"]),
+            "provenance_index_events_per_second": ("Events written per second (last run)", info["events_per_second"]),
+            "provenance_index_blocks_per_second": ("Blocks written per second (last run)", info["blocks_per_second"]),
+            "provenance_index_reorgs": ("Reorgs rolled back since the mirror was created", info["reorgs"]),
+            "provenance_index_update_age_seconds": (
+                "Seconds since the indexer last wrote",
+                time.time() - info["updated_at"] if info["updated_at"] else None,
+            ),
+        }
+        for name, (help_text, value) in gauges.items():
+            if value is not None:
+                Gauge(name, help_text, registry=registry).set(float(value))
+    http: CollectorRegistry | None = getattr(request.app.state, "http_metrics", None)
+    body = generate_latest(registry) + (generate_latest(http) if http is not None else b"")
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

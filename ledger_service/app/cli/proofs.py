@@ -1,0 +1,135 @@
+"""`provenance verify` and `provenance status`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+
+from ledger_service.app.cli.common import console, fail, load_settings
+from ledger_service.core.chain.context import read_runtime
+from ledger_service.core.errors import TrustAnchorError
+from ledger_service.core.settings import Settings
+from ledger_service.services.trust import TrustAnchor, explicit_anchor, load_trust
+from ledger_service.services.verify import SELF_CONSISTENCY_WARNING, verify_bundle
+
+
+def register(app: typer.Typer) -> None:
+    """Adds these commands to `app`."""
+    app.command("verify")(verify)
+    app.command("status")(status)
+
+
+def _trust_anchor(
+    settings: Settings,
+    trust: str | None,
+    manifest: Path | None,
+    chain_id: int | None,
+    notary: str | None,
+    registry: str | None,
+    genesis_hash: str | None,
+) -> TrustAnchor | None:
+    """The verifier's own trust anchor: explicit values, a trust document, a manifest, or the local
+    deployment manifest; never the bundle."""
+    explicit = (chain_id, notary, registry)
+    if any(v is not None for v in explicit):
+        if chain_id is None or notary is None or registry is None:
+            raise TrustAnchorError("explicit pins need all of --chain-id, --notary and --registry")
+        return explicit_anchor(chain_id, notary, registry, genesis_hash)
+    if trust is not None:
+        return load_trust(trust)
+    path = manifest or settings.manifest_path
+    if manifest is not None or path.exists():
+        return load_trust(str(path))
+    return None
+
+
+def verify(
+    bundle_path: Annotated[Path, typer.Argument(help="A proof bundle, as GET /v1/readings/{id}/proof returns it.")],
+    trust: Annotated[
+        str | None, typer.Option(help="Trust document to pin: a file, or the service's URL (its well-known document).")
+    ] = None,
+    manifest: Annotated[
+        Path | None, typer.Option(help="Deployment manifest to pin; default the local one, if there is one.")
+    ] = None,
+    chain_id: Annotated[int | None, typer.Option(help="Pin this chain id (with --notary and --registry).")] = None,
+    notary: Annotated[str | None, typer.Option(help="Pin this DataNotary address.")] = None,
+    registry: Annotated[str | None, typer.Option(help="Pin this DeviceRegistry address.")] = None,
+    genesis_hash: Annotated[str | None, typer.Option(help="Pin this genesis block hash.")] = None,
+    rpc: Annotated[
+        str | None, typer.Option(help="JSON-RPC URL of a node of the pinned chain; default PROVENANCE_RPC_URL.")
+    ] = None,
+    min_confirmations: Annotated[int, typer.Option(min=1, help="Blocks required on top of the anchor.")] = 1,
+    self_consistency_only: Annotated[
+        bool, typer.Option(help="Check only that the bundle is consistent in itself, and exit 0 if it is.")
+    ] = False,
+) -> None:
+    """Check a proof bundle against a pinned trust anchor and its chain.
+
+    Exit codes: 0 verified; 1 a check failed; 2 not verified (no trust anchor or no chain: only
+    self-consistency was checked, unless --self-consistency-only asked for exactly that), or bad input."""
+    settings = load_settings()
+    try:
+        bundle = json.loads(bundle_path.read_text())
+        if not isinstance(bundle, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as exc:
+        fail(ValueError(f"cannot read {bundle_path}: {exc}"))
+    anchor: TrustAnchor | None = None
+    rpc_url: str | None = None
+    if not self_consistency_only:
+        try:
+            anchor = _trust_anchor(settings, trust, manifest, chain_id, notary, registry, genesis_hash)
+        except TrustAnchorError as exc:
+            fail(exc, code=2)
+        rpc_url = rpc or settings.rpc_url or read_runtime(settings).get("rpc_url")
+        if anchor is not None and not rpc_url:
+            fail(ValueError("no node of the pinned chain to check against: pass --rpc URL"))
+    result = verify_bundle(bundle, anchor, rpc_url, min_confirmations=min_confirmations)
+    if anchor is not None:
+        console.print(f"trust anchor: {anchor.source}")
+    for check in result.checks:
+        mark = "[green]ok  [/green]" if check.ok else "[red]FAIL[/red]"
+        console.print(f"{mark} {check.name:<16} {check.detail}")
+    if not result.ok:
+        console.print("[red]the bundle does not verify[/red]")
+        raise typer.Exit(code=1)
+    if result.complete:
+        console.print("[green]the bundle verifies[/green] against the pinned trust anchor")
+        return
+    console.print(f"[yellow]{SELF_CONSISTENCY_WARNING}[/yellow]")
+    if not self_consistency_only:
+        console.print("[red]not verified[/red]: no trust anchor was pinned")
+        raise typer.Exit(code=2)
+    console.print("the bundle is self-consistent")
+
+
+def status(
+    api: Annotated[str | None, typer.Option(help="API base URL; default the running instance's.")] = None,
+) -> None:
+    """Show pending work, the last anchored batch and the anchoring lag."""
+    settings = load_settings()
+    api_url = api or read_runtime(settings).get("api_url") or f"http://127.0.0.1:{settings.api_port}"
+    try:
+        report = httpx.get(f"{api_url}/v1/batches/lag", timeout=10).json()
+    except (httpx.HTTPError, ValueError) as exc:
+        fail(ValueError(f"no answer from {api_url}: {exc}"))
+    pending = report["open"]
+    console.print(f"open:   {pending['reading_count']} readings waiting, oldest {pending['age_seconds'] or 0:.1f}s old")
+    console.print(f"sealed: {report['sealed_batches']} batches waiting for their anchor transaction")
+    last = report["last_anchored"]
+    if last:
+        console.print(
+            f"last anchored: batch {last['id']} ({last['status']}), {last['reading_count']} readings, "
+            f"block {last['block_number']}, tx {last['transaction_hash']}"
+        )
+    else:
+        console.print("last anchored: none yet")
+    counts = report["counts"]
+    console.print(
+        f"batches: {counts['sealed_batches']} sealed, {counts['anchored_batches']} anchored, "
+        f"{counts['confirmed_batches']} confirmed, {counts.get('final_batches', 0)} final"
+    )

@@ -1,0 +1,532 @@
+"""MQTT ingest: devices publish signed readings to a broker; the service verifies and stores them.
+
+Topics (``prefix`` defaults to ``devices``)::
+
+    {prefix}/{device_id}/readings   device -> service   one reading, or a JSON array of readings
+    {prefix}/{device_id}/acks       service -> device   one result per reading (optional, on by default)
+
+``device_id`` is the device's 32-byte id as ``0x`` + 64 hex digits, exactly as in the reading's
+``device_id`` field (compared without regard to case; the ``0x`` may be left out). A reading
+whose ``device_id`` differs from the topic's is refused with code ``topic-mismatch``, so a
+device's topic can be locked down with broker ACLs.
+
+Payloads: UTF-8 JSON, either one object shaped like the body of ``POST /v1/readings``
+(`ReadingIn`) or a non-empty array of such objects (at most ``max_batch``). Each reading goes
+through `Ingestor.ingest`, the same verification and storage as the HTTP API, in array order.
+
+Results, published with the same QoS to ``{prefix}/{device_id}/acks`` (not retained)::
+
+    {"id": "0x<leaf>" | null, "status": "stored" | "duplicate" | "refused",
+     "code": null | "<error code>", "detail": null | "<text>", "sequence": <int> | null}
+
+``code`` is a `ReadingRejected` code (``invalid-signature``, ``unknown-device``,
+``sequence-not-increasing``, ``too-many-bad-signatures`` when more than ``max_bad_signatures``
+readings of one message fail their signature check: checking stops and none of the message is
+stored, ...) or one of this module's: ``invalid-json`` (not UTF-8 JSON),
+``validation-error`` (not a reading: wrong fields or types, empty or oversized array) and
+``topic-mismatch``. ``sequence`` is the reading's sequence when it could be read, so a device
+can tell which reading of an array a result is about.
+
+QoS and acknowledgements
+------------------------
+The service subscribes to ``{prefix}/+/readings`` with QoS 1 and acknowledges by hand
+(paho's ``manual_ack``): a message's PUBACK is sent only after every reading in it has been
+committed to the database, or refused. If the process dies before that, the broker still holds
+the message as in flight and delivers it again when the same client id reconnects; the ingestor
+answers a reading it already stored as a duplicate and stores nothing, so redelivery is safe.
+Refused messages (bad JSON, schema errors, rejected readings) are acknowledged too: they would
+be refused again, and an unacknowledged message holds a slot of the broker's in-flight window.
+Only unexpected failures (database or chain unreachable, a bug) leave a reading unacknowledged:
+it is retried with capped exponential backoff until it goes through or `MqttIngest.stop` is
+called, after which the broker redelivers it on the next connection. QoS 2 is not offered:
+paho sends PUBREC on receipt, after which a broker will not send the message again.
+
+Session persistence
+-------------------
+The client speaks MQTT 5 and connects with ``clean_start=False`` and a session expiry interval
+(`DEFAULT_SESSION_EXPIRY`, seven days, by default), under a stable client id (default
+``provenance-ledger-{prefix}``). The broker therefore keeps the subscription and queues QoS 1
+readings published while the service is down, and hands them over when it connects again.
+Two processes must not share a client id: the broker would disconnect one for the other.
+On Mosquitto, readings queued for a disconnected client are capped by ``max_queued_messages``
+(1000 by default; raise it, or 0 for no limit) and survive a broker restart only with
+``persistence true``.
+
+Threads
+-------
+paho's network thread only puts messages on a queue. One worker thread takes them in order,
+verifies, stores, publishes the results and acknowledges. Keeping the work off the network
+thread keeps keep-alives flowing while the database is slow or being retried; a single worker
+keeps readings in the order the broker delivered them (a device's sequence numbers must
+increase) and PUBACKs in the order MQTT requires. The queue is bounded by the broker's
+in-flight window, which the client caps with the MQTT 5 Receive Maximum (``receive_maximum``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import re
+import ssl
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from pydantic import ValidationError
+
+from ledger_service.app.api.schemas import ReadingIn
+from ledger_service.core.errors import ProvenanceError, TooManyBadSignatures
+from ledger_service.core.settings import Settings
+from ledger_service.services.ingest import Ingestor, ItemResult
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SESSION_EXPIRY: Final = 7 * 24 * 3600
+"""Seconds the broker keeps the session (subscription and queued readings) after a disconnect."""
+
+INVALID_JSON: Final = "invalid-json"
+VALIDATION_ERROR: Final = "validation-error"
+TOPIC_MISMATCH: Final = "topic-mismatch"
+
+_SEGMENT = re.compile(r"^[^/+#]+$")
+
+
+class MqttError(ProvenanceError, RuntimeError):
+    """The broker could not be reached, refused the connection or the subscription."""
+
+    code = "mqtt-error"
+    status = 503
+    title = "MQTT broker unavailable"
+
+
+class _Refused(Exception):
+    """A message or reading that cannot be stored; it is answered and acknowledged."""
+
+    def __init__(self, code: str, detail: str, sequence: int | None = None) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.sequence = sequence
+
+
+class _Stopping(Exception):
+    """The worker was told to stop while retrying: the message is left unacknowledged."""
+
+
+def client_tls_context(
+    ca_file: str | Path | None, cert_file: str | Path | None = None, key_file: str | Path | None = None
+) -> ssl.SSLContext:
+    """A TLS client context that checks the broker against `ca_file` (the system's CAs when None)
+    and presents `cert_file`/`key_file` as the client certificate when given."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca_file) if ca_file else None)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if cert_file is not None:
+        context.load_cert_chain(str(cert_file), str(key_file) if key_file is not None else None)
+    elif key_file is not None:
+        raise ValueError("an MQTT client key needs its certificate (PROVENANCE_MQTT_CERT_FILE)")
+    return context
+
+
+@dataclass(frozen=True)
+class MqttIngestStats:
+    """Counters since construction: messages taken off the topics, and what became of each reading.
+
+    A message that cannot be read at all (not JSON, not an object or array) counts as one
+    refused reading. `retries` counts attempts that failed unexpectedly and were repeated.
+    """
+
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    refused: int = 0
+    retries: int = 0
+
+
+def _validation_detail(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '(reading)'}: {err['msg']}" for err in exc.errors())
+
+
+def _default_client_id(prefix: str) -> str:
+    return "provenance-ledger-" + re.sub(r"[^A-Za-z0-9_-]", "-", prefix)
+
+
+class MqttIngest:
+    """Takes signed readings off ``{prefix}/+/readings`` and stores them with an `Ingestor`.
+
+    Use as a context manager, or call `start` and `stop`. See the module docstring for topics,
+    payloads, QoS, acknowledgements and session persistence.
+    """
+
+    def __init__(
+        self,
+        ingestor: Ingestor,
+        host: str,
+        port: int = 1883,
+        topic_prefix: str = "devices",
+        client_id: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        qos: int = 1,
+        publish_results: bool = True,
+        session_expiry: int = DEFAULT_SESSION_EXPIRY,
+        keepalive: int = 60,
+        receive_maximum: int = 100,
+        max_batch: int = 1000,
+        retry_delay: float = 0.5,
+        max_retry_delay: float = 30.0,
+        tls_context: ssl.SSLContext | None = None,
+        max_bad_signatures: int | None = None,
+    ) -> None:
+        """Configures the client; nothing connects until `start`.
+
+        `qos` is the subscription's and the results' QoS: 1 (at least once, the default) or 0
+        (at most once: nothing is queued or redelivered). `publish_results` turns the
+        ``{prefix}/{device_id}/acks`` results on or off. `session_expiry` is how long, in
+        seconds, the broker keeps the session while the service is away (0xFFFFFFFF: for ever).
+        """
+        if qos not in (0, 1):
+            raise ValueError("qos must be 0 or 1 (QoS 2 cannot be acknowledged after storage with paho)")
+        prefix = topic_prefix.strip("/")
+        if not prefix or any(not _SEGMENT.match(level) for level in prefix.split("/")):
+            raise ValueError(f"invalid topic prefix {topic_prefix!r}: needs non-empty levels without + or #")
+        if not 0 <= session_expiry <= 0xFFFFFFFF:
+            raise ValueError("session_expiry must be between 0 and 0xFFFFFFFF seconds")
+        if not 1 <= receive_maximum <= 65535:
+            raise ValueError("receive_maximum must be between 1 and 65535")
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        self.ingestor = ingestor
+        self.host = host
+        self.port = port
+        self.topic_prefix = prefix
+        self.client_id = client_id or _default_client_id(prefix)
+        self.qos = qos
+        self.publish_results = publish_results
+        self.session_expiry = session_expiry
+        self.keepalive = keepalive
+        self.receive_maximum = receive_maximum
+        self.max_batch = max_batch
+        self.retry_delay = retry_delay
+        self.max_retry_delay = max_retry_delay
+        self.max_bad_signatures = max_bad_signatures
+        self.subscription = f"{prefix}/+/readings"
+
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            protocol=MQTTProtocolVersion.MQTTv5,
+            manual_ack=True,
+        )
+        if username is not None:
+            self._client.username_pw_set(username, password)
+        if tls_context is not None:
+            self._client.tls_set_context(tls_context)
+        self._client.reconnect_delay_set(1, 30)
+        self._client.on_connect = self._on_connect
+        self._client.on_subscribe = self._on_subscribe
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+
+        self._lock = threading.Lock()
+        self._stats = MqttIngestStats()
+        self._queue: queue.Queue[mqtt.MQTTMessage | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._subscribed = threading.Event()
+        self._failure: str | None = None
+        self._subscribe_mid: int | None = None
+        self._worker: threading.Thread | None = None
+
+    @classmethod
+    def from_settings(cls, ingestor: Ingestor, settings: Settings) -> MqttIngest:
+        """The ingest the settings describe (`PROVENANCE_MQTT_*`), over TLS when asked or when a
+        CA file or client certificate is set."""
+        if not settings.mqtt_host:
+            raise ValueError("no MQTT broker is configured (PROVENANCE_MQTT_HOST)")
+        secure = settings.mqtt_tls or any((settings.mqtt_ca_file, settings.mqtt_cert_file, settings.mqtt_key_file))
+        return cls(
+            ingestor,
+            settings.mqtt_host,
+            settings.mqtt_port,
+            topic_prefix=settings.mqtt_topic_prefix,
+            client_id=settings.mqtt_client_id,
+            username=settings.mqtt_username,
+            password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
+            max_bad_signatures=settings.max_bad_signatures,
+            tls_context=(
+                client_tls_context(settings.mqtt_ca_file, settings.mqtt_cert_file, settings.mqtt_key_file)
+                if secure
+                else None
+            ),
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Connects, starts the network loop and the worker, and waits until subscribed.
+
+        Raises `MqttError` when the broker cannot be reached, refuses the connection or the
+        subscription, or does not confirm the subscription within `timeout` seconds.
+        """
+        if self._worker is not None:
+            raise RuntimeError("MqttIngest is already started")
+        self._stop.clear()
+        self._subscribed.clear()
+        self._failure = None
+        # A fresh queue: messages left from an earlier run were never acknowledged and come again.
+        self._queue = queue.Queue()
+        self._worker = threading.Thread(target=self._work, name=f"mqtt-ingest-{self.client_id}", daemon=True)
+        self._worker.start()
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        properties.SessionExpiryInterval = self.session_expiry
+        properties.ReceiveMaximum = self.receive_maximum
+        try:
+            self._client.connect(
+                self.host, self.port, keepalive=self.keepalive, clean_start=False, properties=properties
+            )
+        except (OSError, ValueError) as exc:
+            self._stop_worker()
+            raise MqttError(f"cannot connect to MQTT broker {self.host}:{self.port}: {exc}") from exc
+        self._client.loop_start()
+        ready = self._subscribed.wait(timeout)
+        if not ready or self._failure is not None:
+            failure = self._failure or f"no subscription to {self.subscription} within {timeout:g}s"
+            self.stop()
+            raise MqttError(f"MQTT broker {self.host}:{self.port}: {failure}")
+        log.info(
+            "mqtt ingest subscribed",
+            extra={
+                "broker": f"{self.host}:{self.port}",
+                "subscription": self.subscription,
+                "client_id": self.client_id,
+            },
+        )
+
+    def stop(self) -> None:
+        """Stops after the message in hand, disconnects and stops the network loop.
+
+        Messages received but not yet processed stay unacknowledged: the broker keeps them in
+        the session and delivers them again on the next `start` with the same client id.
+        """
+        self._stop_worker()
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._subscribed.clear()
+
+    def _stop_worker(self) -> None:
+        worker, self._worker = self._worker, None
+        if worker is None:
+            return
+        self._stop.set()
+        self._queue.put(None)
+        worker.join()
+
+    def __enter__(self) -> MqttIngest:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- status ------------------------------------------------------------------------------
+
+    @property
+    def stats(self) -> MqttIngestStats:
+        """A snapshot of the counters."""
+        with self._lock:
+            return self._stats
+
+    @property
+    def connected(self) -> bool:
+        """True while connected and subscribed."""
+        return self._client.is_connected() and self._subscribed.is_set()
+
+    @property
+    def pending(self) -> int:
+        """Messages received and waiting for the worker."""
+        return self._queue.qsize()
+
+    def _count(self, **increments: int) -> None:
+        with self._lock:
+            values = {name: getattr(self._stats, name) + n for name, n in increments.items()}
+            self._stats = replace(self._stats, **values)
+
+    # -- paho callbacks (network thread) -----------------------------------------------------
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            self._failure = f"connection refused: {reason_code}"
+            log.error("mqtt connection refused", extra={"reason": str(reason_code)})
+            self._subscribed.set()  # wakes start(), which reports the failure
+            return
+        log.info("mqtt connected", extra={"session_present": flags.session_present, "client_id": self.client_id})
+        # Subscribing again on a resumed session is harmless and covers a session the broker lost.
+        _, self._subscribe_mid = client.subscribe(self.subscription, qos=self.qos)
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        if mid != self._subscribe_mid:
+            return
+        refused = [code for code in reason_codes if code.is_failure]
+        if refused:
+            self._failure = f"subscription to {self.subscription} refused: {refused[0]}"
+            log.error("mqtt subscription refused", extra={"subscription": self.subscription, "reason": str(refused[0])})
+        self._subscribed.set()
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self._subscribed.clear()
+        if not self._stop.is_set():
+            log.warning("mqtt disconnected, reconnecting", extra={"reason": str(reason_code)})
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        self._queue.put(message)
+
+    # -- worker ------------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            message = self._queue.get()
+            if message is None or self._stop.is_set():
+                return
+            try:
+                self._handle(message)
+            except _Stopping:
+                return
+            except Exception:  # noqa: BLE001 - the worker must outlive any one message
+                log.exception("mqtt message handling failed", extra={"mid": message.mid})
+
+    def _handle(self, message: mqtt.MQTTMessage) -> None:
+        """Processes one message: every reading stored or refused, results published, then the PUBACK."""
+        self._count(received=1)
+        topic = message.topic
+        device = topic[len(self.topic_prefix) + 1 : -len("/readings")]
+        for result in self._results(message.payload, device, topic):
+            self._publish_result(device, result)
+        if message.qos > 0:
+            rc = self._client.ack(message.mid, message.qos)
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                log.info("mqtt ack not sent, the broker will redeliver", extra={"mid": message.mid, "rc": rc})
+
+    def _results(self, payload: bytes | bytearray, device: str, topic: str) -> list[dict[str, Any]]:
+        """One result per reading of the message, in order; the valid readings are verified and
+        stored together (`Ingestor.ingest_many`, one transaction)."""
+        try:
+            items = self._parse(payload)
+        except _Refused as refused:
+            return [self._refused(topic, refused)]
+        results: list[dict[str, Any] | None] = [None] * len(items)
+        valid: list[tuple[int, ReadingIn]] = []
+        for index, item in enumerate(items):
+            try:
+                valid.append((index, self._validate(item, device)))
+            except _Refused as refused:
+                results[index] = self._refused(topic, refused)
+        try:
+            outcomes = self._ingest_many([body for _, body in valid]) if valid else []
+        except TooManyBadSignatures as exc:  # checking stopped: the whole message is refused, nothing stored
+            for index, body in valid:
+                results[index] = self._refused(topic, _Refused(exc.code, exc.detail, body.sequence))
+            return [r for r in results if r is not None]
+        for (index, body), outcome in zip(valid, outcomes, strict=True):
+            if outcome.error is not None:
+                results[index] = self._refused(topic, _Refused(outcome.error.code, outcome.error.detail, body.sequence))
+                continue
+            self._count(**({"stored": 1} if outcome.status == "stored" else {"duplicates": 1}))
+            results[index] = {
+                "id": outcome.reading_id, "status": outcome.status, "code": None, "detail": None,
+                "sequence": body.sequence,
+            }  # fmt: skip
+        return [r for r in results if r is not None]
+
+    def _parse(self, payload: bytes | bytearray) -> list[Any]:
+        try:
+            document = json.loads(payload)
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+            raise _Refused(INVALID_JSON, f"payload is not UTF-8 JSON: {exc}") from exc
+        if isinstance(document, dict):
+            return [document]
+        if not isinstance(document, list):
+            raise _Refused(VALIDATION_ERROR, "payload must be a JSON object (one reading) or array of readings")
+        if not document:
+            raise _Refused(VALIDATION_ERROR, "payload is an empty array")
+        if len(document) > self.max_batch:
+            raise _Refused(VALIDATION_ERROR, f"payload holds {len(document)} readings, more than {self.max_batch}")
+        return document
+
+    def _validate(self, item: Any, device: str) -> ReadingIn:
+        sequence = item.get("sequence") if isinstance(item, dict) else None
+        sequence = sequence if isinstance(sequence, int) and not isinstance(sequence, bool) else None
+        try:
+            body = ReadingIn.model_validate(item)
+        except ValidationError as exc:
+            raise _Refused(VALIDATION_ERROR, _validation_detail(exc), sequence) from exc
+        if body.device_id[2:].lower() != device.lower().removeprefix("0x"):
+            raise _Refused(
+                TOPIC_MISMATCH, f"reading of device {body.device_id} published on topic of {device}", sequence
+            )
+        return body
+
+    def _ingest_many(self, bodies: list[ReadingIn]) -> list[ItemResult]:
+        """`Ingestor.ingest_many`, repeated with backoff while it fails for reasons other than the readings."""
+        delay = self.retry_delay
+        while True:
+            try:
+                registry = self.ingestor.registry
+                if not registry.knows({bytes.fromhex(b.device_id[2:]) for b in bodies}):
+                    registry.refresh()  # this worker thread may wait for the registry's next sync slot
+                return self.ingestor.ingest_many(
+                    [(b.to_reading(), b.signature_bytes()) for b in bodies], self.max_bad_signatures
+                )
+            except TooManyBadSignatures:
+                raise
+            except Exception:  # noqa: BLE001 - database or chain trouble: retry, never acknowledge
+                self._count(retries=1)
+                log.exception("mqtt readings not stored, retrying", extra={"retry_in": delay})
+            if self._stop.wait(delay):
+                raise _Stopping
+            delay = min(delay * 2, self.max_retry_delay)
+
+    def _refused(self, topic: str, refused: _Refused) -> dict[str, Any]:
+        self._count(refused=1)
+        log.warning("mqtt reading refused", extra={"topic": topic, "code": refused.code, "detail": refused.detail})
+        return {
+            "id": None,
+            "status": "refused",
+            "code": refused.code,
+            "detail": refused.detail,
+            "sequence": refused.sequence,
+        }
+
+    def _publish_result(self, device: str, result: dict[str, Any]) -> None:
+        if not self.publish_results:
+            return
+        self._client.publish(f"{self.topic_prefix}/{device}/acks", json.dumps(result), qos=self.qos)

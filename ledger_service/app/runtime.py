@@ -1,0 +1,149 @@
+"""Starting and stopping the parts: the chain, the deployment, the API server and the batcher."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import uvicorn
+
+from ledger_service.app.api.app import create_app
+from ledger_service.app.mqtt_ingest import MqttIngest
+from ledger_service.core.chain.context import prepare_chain, running_chain_url
+from ledger_service.core.chain.node import die_with_parent
+from ledger_service.core.errors import ConfigurationError
+from ledger_service.core.settings import Settings
+from ledger_service.services.container import Services
+
+log = logging.getLogger(__name__)
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket, so that port 0 resolves to a real port before the server starts.
+
+    The protocol is named (IPPROTO_TCP, not 0): asyncio turns Nagle's algorithm off only on sockets
+    whose `proto` says TCP, and accepted sockets inherit it. With proto 0 each answer on a keep-alive
+    connection waits for the client's delayed ACK (40 ms here)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock.listen(2048)
+    return sock
+
+
+@contextmanager
+def loop_thread(
+    name: str, run: Callable[[threading.Event, float], None], poll: float, join_timeout: float = 30
+) -> Iterator[threading.Thread]:
+    """Runs `run(stop, poll)` in a thread for the context; sets `stop` and waits for it on exit."""
+    stop = threading.Event()
+    thread = threading.Thread(target=run, args=(stop, poll), name=name, daemon=True)
+    thread.start()
+    try:
+        yield thread
+    finally:
+        stop.set()
+        thread.join(timeout=join_timeout)
+
+
+@contextmanager
+def component_process(settings: Settings, rpc_url: str, command: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`provenance COMMAND` as a child for the context, on the same chain and data directory;
+    stopped on exit, and dying with this process if it is killed."""
+    env = {**os.environ, "PROVENANCE_RPC_URL": rpc_url, "PROVENANCE_DATA_DIR": str(settings.data_dir.resolve())}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ledger_service.app.cli", command], env=env, stdin=subprocess.DEVNULL,
+        start_new_session=True, preexec_fn=die_with_parent,
+    )  # fmt: skip
+    log.info("started component", extra={"component": command, "pid": process.pid})
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.info("component stopped", extra={"component": command, "pid": process.pid})
+
+
+@contextmanager
+def optional_component(
+    settings: Settings, rpc_url: str, command: str, enabled: bool
+) -> Iterator[subprocess.Popen[bytes] | None]:
+    """`component_process` when `enabled`; nothing otherwise. `provenance up` runs the worker when a
+    broker is configured, the indexer unless PROVENANCE_INDEX=false and the oracle daemon unless
+    PROVENANCE_ORACLE=false."""
+    if not enabled:
+        yield None
+        return
+    with component_process(settings, rpc_url, command) as process:
+        yield process
+
+
+@contextmanager
+def mqtt_ingest(services: Services) -> Iterator[MqttIngest | None]:
+    """MQTT ingest for the context when a broker is configured; nothing otherwise."""
+    settings = services.settings
+    if not settings.mqtt_host:
+        yield None
+        return
+    ingest = MqttIngest.from_settings(services.ingestor, settings)
+    ingest.start()
+    try:
+        yield ingest
+    finally:
+        ingest.stop()
+
+
+@contextmanager
+def registry_follower(services: Services) -> Iterator[threading.Thread]:
+    """Keeps the device registry cache in step with the chain for the context."""
+    with loop_thread("registry", services.registry.run, services.settings.registry_poll) as thread:
+        yield thread
+
+
+@contextmanager
+def attached_services(settings: Settings) -> Iterator[Services]:
+    """The services over the running chain (compiled and deployed if needed), closed on exit."""
+    chain = prepare_chain(settings, running_chain_url(settings))
+    services = Services.build(settings, chain.client, chain.deployment, chain.artifacts)
+    try:
+        yield services
+    finally:
+        services.close()
+
+
+def serve(services: Services, sock: socket.socket, on_ready: Callable[[], None] | None = None) -> None:
+    """Serves the API on `sock` until SIGINT (returns) or SIGTERM (raises SystemExit)."""
+    config = uvicorn.Config(
+        create_app(services), log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=10
+    )
+    server = uvicorn.Server(config)
+    if on_ready is not None:
+        threading.Thread(target=_call_when_started, args=(server, on_ready), daemon=True).start()
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled; it was the way to stop
+        pass
+
+
+def _call_when_started(server: uvicorn.Server, callback: Callable[[], None]) -> None:
+    event = threading.Event()
+    while not server.started and not server.should_exit:
+        event.wait(0.05)
+    if server.started:
+        callback()

@@ -1,6 +1,0 @@
-"""`python -m ledger_service.cli` runs the `provenance` command line."""
-
-from ledger_service.cli import main
-
-if __name__ == "__main__":  # not when a spawned worker process imports this module
-    main()

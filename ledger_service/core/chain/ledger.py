@@ -1,0 +1,164 @@
+"""Typed calls to the deployed DeviceRegistry and DataNotary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils import to_checksum_address
+from hexbytes import HexBytes
+from web3.contract import Contract
+from web3.exceptions import TransactionNotFound
+from web3.types import TxReceipt
+
+from ledger_service.core.chain.client import ChainClient
+from ledger_service.core.chain.deploy import Deployment
+from ledger_service.core.compiler import Artifact
+from ledger_service.core.device_state import Metadata
+from ledger_service.core.keys import PublicKey
+from ledger_service.core.readings import Domain, Reading
+
+
+@dataclass(frozen=True)
+class AnchorRecord:
+    """Where a batch root was anchored on chain."""
+
+    chain_batch_id: int
+    transaction_hash: str
+    block_number: int
+    block_hash: str
+
+
+class Ledger:
+    """The project's contracts on one chain, called through one `ChainClient`."""
+
+    def __init__(self, client: ChainClient, deployment: Deployment, artifacts: dict[str, Artifact]) -> None:
+        self.client = client
+        self.deployment = deployment
+        for artifact in artifacts.values():
+            client.errors.register(artifact.abi)
+        self.registry: Contract = self._contract("DeviceRegistry", artifacts)
+        self.notary: Contract = self._contract("DataNotary", artifacts)
+        self.domain = Domain(chain_id=deployment.chain_id, verifying_contract=self.registry.address)
+
+    def _contract(self, name: str, artifacts: dict[str, Artifact]) -> Contract:
+        return self.client.w3.eth.contract(
+            address=to_checksum_address(self.deployment.address_of(name)), abi=artifacts[name].abi
+        )
+
+    # DeviceRegistry
+
+    def register_device(
+        self, device_id: bytes, key: PublicKey, owner: str | None = None, metadata: Metadata | None = None
+    ) -> TxReceipt:
+        """Registers a device from the registrar account; the operator owns it unless `owner` is given."""
+        return self.client.for_role("registrar").transact(
+            self.registry.functions.registerDevice(
+                device_id,
+                to_checksum_address(owner or self.client.operator.address),
+                key.as_tuple(),
+                (metadata or Metadata()).as_tuple(),
+            )
+        )
+
+    def rotate_key(self, device_id: bytes, key: PublicKey) -> TxReceipt:
+        """Replaces the device's key (the operator must own the device)."""
+        return self.client.transact(self.registry.functions.rotateKey(device_id, key.as_tuple()))
+
+    def suspend_device(self, device_id: bytes) -> TxReceipt:
+        """Suspends the device."""
+        return self.client.transact(self.registry.functions.suspendDevice(device_id))
+
+    def reactivate_device(self, device_id: bytes) -> TxReceipt:
+        """Reactivates a suspended device."""
+        return self.client.transact(self.registry.functions.reactivateDevice(device_id))
+
+    def revoke_device(self, device_id: bytes) -> TxReceipt:
+        """Revokes the device for good."""
+        return self.client.transact(self.registry.functions.revokeDevice(device_id))
+
+    def transfer_device(self, device_id: bytes, new_owner: str) -> TxReceipt:
+        """Hands the device over to `new_owner`."""
+        return self.client.transact(
+            self.registry.functions.transferDeviceOwnership(device_id, to_checksum_address(new_owner))
+        )
+
+    def update_metadata(self, device_id: bytes, metadata: Metadata) -> TxReceipt:
+        """Replaces the device's metadata."""
+        return self.client.transact(self.registry.functions.updateDeviceMetadata(device_id, metadata.as_tuple()))
+
+    def reading_digest(self, reading: Reading) -> bytes:
+        """The digest the registry computes for `reading` (for cross-checks)."""
+        return bytes(self.registry.functions.readingDigest(reading.as_tuple()).call())
+
+    def verify_reading(self, device_id: bytes, digest: bytes, signature: bytes) -> bool:
+        """The registry's verdict on a reading signature with the device's current key."""
+        return bool(self.registry.functions.verifyReading(device_id, digest, signature).call())
+
+    def verify_reading_at(self, device_id: bytes, digest: bytes, signature: bytes, timestamp: int) -> bool:
+        """The registry's verdict with the key valid at `timestamp`."""
+        return bool(self.registry.functions.verifyReadingAt(device_id, digest, signature, timestamp).call())
+
+    def verify_signed_reading(self, reading: Reading, signature: bytes) -> bool:
+        """The registry's verdict on a whole reading, with the key valid at its timestamp."""
+        return bool(self.registry.functions.verifySignedReading(reading.as_tuple(), signature).call())
+
+    # DataNotary
+
+    def anchor(self, root: bytes, count: int, first_ts: int, last_ts: int, content_id: str) -> AnchorRecord:
+        """Anchors a batch root from the anchorer account and returns where it landed."""
+        call = self.notary.functions.anchor(root, count, first_ts, last_ts, content_id)
+        receipt = self.client.for_role("anchorer").transact(call)
+        events = self.notary.events.BatchAnchored().process_receipt(receipt)
+        if not events:
+            raise RuntimeError("anchor transaction emitted no BatchAnchored event")
+        return AnchorRecord(
+            chain_batch_id=int(events[0]["args"]["batchId"]),
+            transaction_hash=HexBytes(receipt["transactionHash"]).to_0x_hex(),
+            block_number=int(receipt["blockNumber"]),
+            block_hash=HexBytes(receipt["blockHash"]).to_0x_hex(),
+        )
+
+    def find_anchor(self, root: bytes) -> AnchorRecord | None:
+        """Where `root` was anchored, found from the chain's logs, or None when it is not anchored."""
+        if not self.notary.functions.isAnchored(root).call():
+            return None
+        logs = self.notary.events.BatchAnchored().get_logs(
+            from_block=self.deployment.contracts["DataNotary"].block_number, argument_filters={"root": root}
+        )
+        if not logs:
+            raise RuntimeError(f"root 0x{root.hex()} is anchored but no BatchAnchored log was found")
+        entry: Any = logs[-1]
+        return AnchorRecord(
+            chain_batch_id=int(entry["args"]["batchId"]),
+            transaction_hash=HexBytes(entry["transactionHash"]).to_0x_hex(),
+            block_number=int(entry["blockNumber"]),
+            block_hash=HexBytes(entry["blockHash"]).to_0x_hex(),
+        )
+
+    def anchor_depth(self, transaction_hash: str, block_hash: str) -> int | None:
+        """How many blocks (its own included) confirm the anchor, or None when its transaction is
+        no longer in that block of the canonical chain (a reorg)."""
+        try:
+            receipt = self.client.w3.eth.get_transaction_receipt(transaction_hash)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return None
+        if HexBytes(receipt["blockHash"]).to_0x_hex() != block_hash or receipt["status"] != 1:
+            return None
+        return int(self.client.w3.eth.block_number) - int(receipt["blockNumber"]) + 1
+
+    def finalized_block(self) -> int | None:
+        """The number of the chain's finalized block, or None when the node has no such tag."""
+        try:
+            return int(self.client.w3.eth.get_block("finalized")["number"])
+        except Exception:  # noqa: BLE001 - nodes without the tag answer with various errors
+            return None
+
+    def reset_nonce(self) -> None:
+        """Forgets the cached nonces of the operator and the anchorer (a reorg may have dropped
+        transactions they counted)."""
+        self.client.reset_nonce()  # the role clients' too
+
+    def verify(self, root: bytes, leaf: bytes, proof: list[bytes]) -> bool:
+        """`DataNotary.verify` on chain."""
+        return bool(self.notary.functions.verify(root, leaf, proof).call())

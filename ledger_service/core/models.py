@@ -1,0 +1,125 @@
+"""Database tables (SQLModel). API schemas live apart, in `ledger_service.app.api.schemas`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class BatchStatus(StrEnum):
+    """Where a batch is on its way to the chain."""
+
+    SEALED = "sealed"
+    ANCHORED = "anchored"
+    CONFIRMED = "confirmed"  # deep enough to serve proofs; still watched for a reorg
+    FINAL = "final"  # at or below the chain's finalized block (or `final_depth` deep): never re-checked
+
+
+class Batch(SQLModel, table=True):
+    """A sealed set of readings whose Merkle root is (or will be) anchored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    root: str = Field(unique=True, max_length=66)
+    status: BatchStatus = Field(default=BatchStatus.SEALED, index=True)
+    reading_count: int
+    first_timestamp: int = Field(sa_column=Column(BigInteger, nullable=False))
+    last_timestamp: int = Field(sa_column=Column(BigInteger, nullable=False))
+    content_id: str = ""
+    sealed_at: float
+    anchored_at: float | None = None
+    chain_batch_id: int | None = None
+    transaction_hash: str | None = Field(default=None, max_length=66)
+    block_number: int | None = Field(default=None, sa_column=Column(BigInteger))
+    block_hash: str | None = Field(default=None, max_length=66)
+    confirmed_at: float | None = None
+    final_at: float | None = None
+    attempts: int = 0
+    last_error: str | None = None
+
+
+class StoredReading(SQLModel, table=True):
+    """A verified, signed reading. Its id is its Merkle leaf hash. Sequence numbers are unique per
+    device and signing key (`key_index`, the key's place in the registry's history)."""
+
+    __tablename__ = "reading"
+    __table_args__ = (UniqueConstraint("device_id", "key_index", "sequence", name="uq_reading_device_key_sequence"),)
+
+    id: str = Field(primary_key=True, max_length=66)
+    device_id: str = Field(max_length=66)  # looked up through the (device_id, key_index, sequence) unique index
+    key_index: int = Field(default=0, description="Index of the signing key in the device's key history")
+    sequence: int = Field(sa_column=Column(BigInteger, nullable=False))
+    timestamp: int = Field(sa_column=Column(BigInteger, nullable=False))
+    metric: str = Field(max_length=64)
+    value: str = Field(max_length=80, description="int256 as a decimal string")
+    scale: int
+    unit: str = Field(max_length=32)
+    payload_hash: str = Field(max_length=66)
+    digest: str = Field(max_length=66)
+    signature: str = Field(max_length=200)
+    signer: str = Field(max_length=80, description="The signing key: an address, or p256:0x<x>")
+    received_at: float  # the batcher finds unsealed readings through the batch_id index
+    batch_id: int | None = Field(default=None, foreign_key="batch.id", index=True)
+
+
+class DeviceCursor(SQLModel, table=True):
+    """The last reading stored per device and signing key: the next must have a higher sequence
+    and a timestamp not before this one. A key rotation starts a fresh cursor."""
+
+    __tablename__ = "device_cursor"
+
+    device_id: str = Field(primary_key=True, max_length=66)
+    key_index: int = Field(default=0, primary_key=True)
+    last_sequence: int = Field(sa_column=Column(BigInteger, nullable=False))
+    last_timestamp: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+class ApiKey(SQLModel, table=True):
+    """An API key for the write endpoints. Only a hash of the secret is kept."""
+
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    key_hash: str = Field(unique=True, max_length=64)
+    prefix: str = Field(max_length=16, description="The first characters of the key, to recognise it")
+    roles: str = Field(description="Comma-separated roles")
+    party: str | None = Field(
+        default=None, max_length=64, description="On-chain account the service acts as for this key (else operator)"
+    )
+    created_at: float
+    revoked_at: float | None = None
+
+
+class ReportStatus(StrEnum):
+    """Where an oracle report is on its way to the chain."""
+
+    PENDING = "pending"  # breach seen; waiting for its readings to be anchored
+    QUEUED = "queued"  # built and handed to the submit task
+    FIRED = "fired"  # the rule fired on this report
+    SUPERSEDED = "superseded"  # the rule had fired already (another report or daemon)
+    FAILED = "failed"  # the chain refused it for good (the reason is kept)
+
+
+class OracleReport(SQLModel, table=True):
+    """A report an oracle daemon found due: one per rule and breach, whoever found it first."""
+
+    __tablename__ = "oracle_report"
+
+    report_id: str = Field(primary_key=True, max_length=66)
+    rule_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    item_id: str = Field(max_length=66, index=True)
+    device_id: str = Field(max_length=66)
+    path: str = Field(max_length=16, description="evidence, ecdsa or bls")
+    status: str = Field(default=ReportStatus.PENDING.value, max_length=16, index=True)
+    reading_ids: str = Field(default="", description="Comma-separated reading ids (evidence path)")
+    payload: str = Field(default="", description="The committee report as JSON (committee paths)")
+    found_by: str = Field(max_length=100, description="The daemon that found the breach")
+    found_at: float
+    breach_reading_at: float | None = Field(default=None, description="When the first breaching reading was stored")
+    submitted_at: float | None = None
+    transaction_hash: str | None = Field(default=None, max_length=66)
+    block_number: int | None = Field(default=None, sa_column=Column(BigInteger))
+    attempts: int = 0
+    last_error: str | None = None

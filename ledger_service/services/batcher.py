@@ -1,0 +1,349 @@
+"""The batcher: seals stored readings into Merkle batches, anchors their roots, confirms them.
+
+A batch is sealed when the unbatched readings reach `batch_size` or the oldest of them is
+`batch_age` seconds old. Sealing builds the tree, writes the batch payload (every reading, in
+canonical JSON) to the content store, and records the batch and its readings in one database
+transaction. Anchoring (`anchor_batch`, also run as a Celery task) first asks the chain whether
+the root is already anchored, so a batch whose transaction was sent just before a crash is
+recorded, never anchored twice.
+
+An anchored batch becomes confirmed after `confirmations` blocks (or once the chain's finalized
+block reaches it), and proofs are served from then on; it is still re-checked every round until
+it is final: at or below the chain's `finalized` block where the node has that tag, else
+`final_depth` blocks deep. If its transaction leaves the canonical chain before that (a reorg,
+anchored or confirmed alike), the batch goes back to sealed and is anchored again: its readings'
+proofs then name the new transaction and block. Final batches are not looked at again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select, update
+
+from ledger_service.core.chain.ledger import AnchorRecord
+from ledger_service.core.errors import ProvenanceError
+from ledger_service.core.merkle import MerkleTree
+from ledger_service.core.models import Batch, BatchStatus, StoredReading
+from ledger_service.core.readings import LEAF_TYPES
+from ledger_service.services.content import ContentStore
+
+log = logging.getLogger(__name__)
+
+PAYLOAD_FORMAT = "provenance-ledger/batch@1"
+
+
+class Anchorer(Protocol):
+    """What the batcher needs of the chain."""
+
+    def anchor(self, root: bytes, count: int, first_ts: int, last_ts: int, content_id: str) -> AnchorRecord: ...
+
+    def find_anchor(self, root: bytes) -> AnchorRecord | None: ...
+
+    def anchor_depth(self, transaction_hash: str, block_hash: str) -> int | None: ...
+
+    def finalized_block(self) -> int | None: ...
+
+    def reset_nonce(self) -> None: ...
+
+
+def batch_payload(header: dict[str, Any], root: str, rows: Sequence[Any]) -> bytes:
+    """The batch payload: every reading of the batch (rows with the `reading` table's columns),
+    sorted by id, as canonical JSON (sorted keys,
+    no spaces, UTF-8; `value` as a decimal string so no reader loses precision)."""
+    readings = [
+        {
+            "id": row.id,
+            "device_id": row.device_id,
+            "sequence": row.sequence,
+            "timestamp": row.timestamp,
+            "metric": row.metric,
+            "value": row.value,
+            "scale": row.scale,
+            "unit": row.unit,
+            "payload_hash": row.payload_hash,
+            "signature": row.signature,
+            "signer": row.signer,
+        }
+        for row in sorted(rows, key=lambda r: r.id)
+    ]
+    document = {**header, "format": PAYLOAD_FORMAT, "leaf_types": list(LEAF_TYPES), "root": root, "readings": readings}
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class Batcher:
+    """Seals, anchors and confirms batches; `run_once` does one round, `run` loops until stopped."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        anchorer: Anchorer,
+        batch_size: int,
+        batch_age: float,
+        content: ContentStore,
+        payload_header: dict[str, Any] | None = None,
+        confirmations: int = 1,
+        use_finalized: bool = False,
+        final_depth: int = 64,
+        recheck_every: float = 1.0,
+        dispatch: Callable[[int], None] | None = None,
+        redispatch_after: float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.engine = engine
+        self.anchorer = anchorer
+        self.batch_size = batch_size
+        self.batch_age = batch_age
+        self.content = content
+        self.payload_header = payload_header or {}
+        self.confirmations = confirmations
+        self.use_finalized = use_finalized
+        self.final_depth = final_depth
+        self.recheck_every = recheck_every
+        self._rechecked_at = float("-inf")
+        self._chain_has_finalized = False
+        self.dispatch = dispatch
+        self.redispatch_after = redispatch_after
+        self.clock = clock
+        self._dispatched: dict[int, float] = {}
+
+    # Sealing
+
+    def seal_due(self) -> list[int]:
+        """Seals every batch that is due; returns the new batch ids."""
+        sealed = []
+        while (batch_id := self._seal_one()) is not None:
+            sealed.append(batch_id)
+        return sealed
+
+    def _seal_one(self) -> int | None:
+        with Session(self.engine) as session:
+            pending, oldest = session.exec(
+                select(func.count(), func.min(StoredReading.received_at)).where(col(StoredReading.batch_id).is_(None))
+            ).one()
+            if not pending:
+                return None
+            if pending < self.batch_size and self.clock() - float(oldest) < self.batch_age:
+                return None
+            table = StoredReading.__table__  # type: ignore[attr-defined]
+            rows = list(  # plain rows, not ORM objects: a batch can hold many thousands
+                session.execute(
+                    select(table)
+                    .where(table.c.batch_id.is_(None))
+                    .order_by(table.c.received_at, table.c.id)
+                    .limit(self.batch_size)
+                ).all()
+            )
+            tree = MerkleTree([bytes.fromhex(row.id[2:]) for row in rows])
+            root = "0x" + tree.root.hex()
+            content_id = self.content.put(batch_payload(self.payload_header, root, rows))
+            timestamps = [row.timestamp for row in rows]
+            batch = Batch(
+                root=root,
+                reading_count=len(rows),
+                first_timestamp=min(timestamps),
+                last_timestamp=max(timestamps),
+                content_id=content_id,
+                sealed_at=self.clock(),
+            )
+            session.add(batch)
+            session.flush()
+            ids = [row.id for row in rows]
+            for start in range(0, len(ids), 5000):  # stays under the databases' bound-parameter limits
+                session.exec(
+                    update(StoredReading)
+                    .where(col(StoredReading.id).in_(ids[start : start + 5000]))
+                    .values(batch_id=batch.id)
+                )
+            session.commit()
+            log.info(
+                "sealed batch",
+                extra={"batch_id": batch.id, "readings": len(rows), "root": root, "content_id": content_id},
+            )
+            return batch.id
+
+    # Anchoring
+
+    def sealed_ids(self) -> list[int]:
+        """Ids of sealed batches, oldest first."""
+        with Session(self.engine) as session:
+            ids = session.exec(select(Batch.id).where(Batch.status == BatchStatus.SEALED).order_by(col(Batch.id)))
+            return [int(i) for i in ids if i is not None]
+
+    def anchor_sealed(self) -> list[int]:
+        """Anchors (or dispatches the anchoring of) every sealed batch; returns their ids."""
+        ids = self.sealed_ids()
+        now = self.clock()
+        self._dispatched = {i: t for i, t in self._dispatched.items() if i in ids}
+        for batch_id in ids:
+            if self.dispatch is None:
+                self.anchor_batch(batch_id)
+            elif now - self._dispatched.get(batch_id, float("-inf")) >= self.redispatch_after:
+                self.dispatch(batch_id)  # a task that was lost (a broker restart) is sent again later
+                self._dispatched[batch_id] = now
+        return ids
+
+    def anchor_batch(self, batch_id: int) -> AnchorRecord | None:
+        """Anchors batch `batch_id` unless it is anchored already; idempotent."""
+        with Session(self.engine) as session:
+            batch = session.get(Batch, batch_id)
+        if batch is None or batch.status != BatchStatus.SEALED:
+            return None
+        root = bytes.fromhex(batch.root[2:])
+        try:
+            record = self.anchorer.find_anchor(root)
+            if record is None:
+                record = self.anchorer.anchor(
+                    root, batch.reading_count, batch.first_timestamp, batch.last_timestamp, batch.content_id
+                )
+        except Exception as exc:
+            self._record_failure(batch_id, exc)
+            raise
+        with Session(self.engine) as session:
+            row = session.get(Batch, batch_id)
+            assert row is not None
+            row.status = BatchStatus.ANCHORED
+            row.anchored_at = self.clock()
+            row.chain_batch_id = record.chain_batch_id
+            row.transaction_hash = record.transaction_hash
+            row.block_number = record.block_number
+            row.block_hash = record.block_hash
+            row.last_error = None
+            session.add(row)
+            session.commit()
+        log.info(
+            "anchored batch",
+            extra={
+                "batch_id": batch_id,
+                "root": batch.root,
+                "tx": record.transaction_hash,
+                "block": record.block_number,
+            },
+        )
+        return record
+
+    def _record_failure(self, batch_id: int, exc: Exception) -> None:
+        with Session(self.engine) as session:
+            row = session.get(Batch, batch_id)
+            if row is not None:
+                row.attempts += 1
+                row.last_error = str(exc)[:1000]
+                session.add(row)
+                session.commit()
+
+    # Confirming
+
+    def confirm_anchored(self) -> list[int]:
+        """Marks anchored batches confirmed when deep enough; sends reorged ones back to sealed."""
+        batches = self._batches(BatchStatus.ANCHORED)
+        if not batches:
+            return []
+        finalized = self.anchorer.finalized_block() if self.use_finalized else None
+        return self._advance(
+            batches,
+            BatchStatus.CONFIRMED,
+            lambda row, depth: (
+                (finalized is not None and finalized >= (row.block_number or 0))
+                or (not self.use_finalized and depth >= self.confirmations)
+            ),
+        )
+
+    def finalize_confirmed(self) -> list[int]:
+        """Marks confirmed batches final once the chain cannot take them back; sends those whose
+        anchor left the chain back to sealed, to be anchored again. Returns the ids made final.
+
+        Looks at most once per `recheck_every` seconds: up to `final_depth` blocks' worth of
+        batches are watched, one receipt each."""
+        now = self.clock()
+        if now - self._rechecked_at < self.recheck_every:
+            return []
+        self._rechecked_at = now
+        batches = self._batches(BatchStatus.CONFIRMED)
+        if not batches:
+            return []
+        finalized = self.anchorer.finalized_block()
+        if finalized is not None:
+            self._chain_has_finalized = True
+        elif self._chain_has_finalized:
+            finalized = -1  # the node answered the tag before: a failed look decides nothing by depth
+        return self._advance(
+            batches,
+            BatchStatus.FINAL,
+            lambda row, depth: (
+                (finalized is not None and finalized >= (row.block_number or 0))
+                or (finalized is None and depth >= self.final_depth)
+            ),
+        )
+
+    def _advance(self, batches: list[Batch], to: BatchStatus, reached: Callable[[Batch, int], bool]) -> list[int]:
+        """Moves each batch (still in its status) to `to` once `reached(row, depth)`, stamping the
+        time; sends one whose anchor transaction left the chain back to sealed. Returns the ids moved."""
+        moved = []
+        for batch in batches:
+            depth = self.anchorer.anchor_depth(batch.transaction_hash or "", batch.block_hash or "")
+            with Session(self.engine) as session:
+                row = session.get(Batch, batch.id)
+                if row is None or row.status != batch.status:
+                    continue
+                if depth is None:
+                    self._unanchor(row)
+                elif reached(row, depth):
+                    row.status = to
+                    if to is BatchStatus.CONFIRMED:
+                        row.confirmed_at = self.clock()
+                    else:
+                        row.final_at = self.clock()
+                    moved.append(int(row.id or 0))
+                else:
+                    continue
+                session.add(row)
+                session.commit()
+        return moved
+
+    def _batches(self, status: BatchStatus) -> list[Batch]:
+        with Session(self.engine) as session:
+            return list(session.exec(select(Batch).where(Batch.status == status).order_by(col(Batch.id))).all())
+
+    def _unanchor(self, row: Batch) -> None:
+        """Sends a batch whose anchor transaction left the canonical chain back to sealed."""
+        log.warning(
+            "anchor left the canonical chain, re-anchoring",
+            extra={"batch_id": row.id, "status": row.status.value, "tx": row.transaction_hash},
+        )
+        row.status = BatchStatus.SEALED
+        row.transaction_hash = row.block_hash = None
+        row.block_number = row.chain_batch_id = None
+        row.anchored_at = row.confirmed_at = None
+        self.anchorer.reset_nonce()  # the dropped transaction's nonce is free again
+
+    def run_once(self) -> None:
+        """Seals what is due, anchors what is sealed, confirms what is deep enough, and re-checks
+        confirmed batches until they are final."""
+        self.seal_due()
+        self.anchor_sealed()
+        self.confirm_anchored()
+        self.finalize_confirmed()
+
+    def run(self, stop: threading.Event, poll: float) -> None:
+        """Loops until `stop` is set, then finishes the round it is in; backs off on failures."""
+        log.info("batcher running", extra={"batch_size": self.batch_size, "batch_age": self.batch_age})
+        backoff = poll
+        while not stop.is_set():
+            try:
+                self.run_once()
+                backoff = poll
+            except ProvenanceError as exc:
+                backoff = min(backoff * 2, 30.0)
+                log.warning("batcher round failed", extra={"error": str(exc), "retry_in": backoff})
+            except Exception:  # noqa: BLE001 - the loop must survive a failed round and retry
+                backoff = min(backoff * 2, 30.0)
+                log.exception("batcher round failed", extra={"retry_in": backoff})
+            stop.wait(backoff)
+        log.info("batcher stopped")

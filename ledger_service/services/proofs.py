@@ -1,0 +1,230 @@
+"""Proof bundles: everything needed to check a reading against its anchored root, on or off chain.
+
+The bundle format (`provenance-ledger/proof@2`) is documented in docs/proof-format.md.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from ledger_service.core.chain.deploy import Deployment
+from ledger_service.core.errors import InvalidProofRequest, NotFound, NotYetAnchored
+from ledger_service.core.merkle import MerkleTree
+from ledger_service.core.models import Batch, BatchStatus, StoredReading
+from ledger_service.core.multiproof import multiproof
+from ledger_service.core.readings import LEAF_TYPES, Domain, Reading, leaf_values
+from ledger_service.services.registry import RegistryCache
+
+PROOF_FORMAT = "provenance-ledger/proof@2"
+MULTIPROOF_FORMAT = "provenance-ledger/multiproof@1"
+ANCHORED = (BatchStatus.ANCHORED, BatchStatus.CONFIRMED, BatchStatus.FINAL)
+
+
+def stored_to_reading(row: StoredReading) -> Reading:
+    """The signed reading a stored row holds."""
+    return Reading(
+        device_id=bytes.fromhex(row.device_id[2:]),
+        sequence=row.sequence,
+        timestamp=row.timestamp,
+        metric=row.metric,
+        value=int(row.value),
+        scale=row.scale,
+        unit=row.unit,
+        payload_hash=bytes.fromhex(row.payload_hash[2:]),
+    )
+
+
+class HeadTracker:
+    """The chain's head block number, asked of the node at most once per `max_age` seconds."""
+
+    def __init__(self, fetch: Callable[[], int], max_age: float = 1.0) -> None:
+        self._fetch = fetch
+        self._max_age = max_age
+        self._value = 0
+        self._at = float("-inf")
+        self._lock = threading.Lock()
+
+    def get(self) -> int:
+        """The head, at most `max_age` seconds old."""
+        with self._lock:
+            if time.monotonic() - self._at > self._max_age:
+                self._value = self._fetch()
+                self._at = time.monotonic()
+            return self._value
+
+
+class ProofService:
+    """Builds proof bundles from the database, keeping the trees of recent batches in memory."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        deployment: Deployment,
+        domain: Domain,
+        registry: RegistryCache | None = None,
+        head: HeadTracker | None = None,
+        cache_size: int = 32,
+    ) -> None:
+        self.engine = engine
+        self.deployment = deployment
+        self.domain = domain
+        self.registry = registry
+        self.head = head
+        self._trees: OrderedDict[int, MerkleTree] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def _tree(self, session: Session, batch_id: int) -> MerkleTree:
+        with self._lock:
+            tree = self._trees.get(batch_id)
+            if tree is not None:
+                self._trees.move_to_end(batch_id)
+                return tree
+        ids = session.exec(select(StoredReading.id).where(StoredReading.batch_id == batch_id)).all()
+        tree = MerkleTree([bytes.fromhex(i[2:]) for i in ids])
+        with self._lock:
+            self._trees[batch_id] = tree
+            while len(self._trees) > self._cache_size:
+                self._trees.popitem(last=False)
+        return tree
+
+    def _anchored(self, session: Session, reading_id: str) -> tuple[StoredReading, Batch]:
+        row = session.get(StoredReading, reading_id.lower())
+        if row is None:
+            raise NotFound(f"no reading {reading_id}")
+        batch = session.get(Batch, row.batch_id) if row.batch_id is not None else None
+        if batch is None or batch.status not in ANCHORED:
+            raise NotYetAnchored(
+                f"reading {reading_id} is stored but not anchored yet",
+                batch_status=batch.status.value if batch else "pending",
+            )
+        return row, batch
+
+    def _signing_key(self, row: StoredReading) -> dict[str, Any] | None:
+        if self.registry is None:
+            return None
+        device = self.registry.get(bytes.fromhex(row.device_id[2:]))
+        if device is None:
+            return None
+        for index, record in enumerate(device.keys):
+            key = record.key
+            label = key.signer if key.signer else f"p256:0x{key.x:064x}"
+            if label == row.signer:
+                return {
+                    **key.to_json(),
+                    "index": index,
+                    "valid_from": record.valid_from,
+                    "valid_until": record.valid_until,
+                }
+        return None
+
+    def _anchor(self, batch: Batch) -> dict[str, Any]:
+        depth = None
+        if self.head is not None and batch.block_number is not None:
+            depth = max(0, self.head.get() - batch.block_number + 1)
+        return {
+            "chain_id": self.deployment.chain_id,
+            "genesis_hash": self.deployment.genesis_hash,
+            "notary": self.deployment.address_of("DataNotary"),
+            "registry": self.deployment.address_of("DeviceRegistry"),
+            "batch_id": batch.chain_batch_id,
+            "transaction_hash": batch.transaction_hash,
+            "block_number": batch.block_number,
+            "block_hash": batch.block_hash,
+            "confirmations": depth,
+        }
+
+    def _batch(self, batch: Batch) -> dict[str, Any]:
+        return {
+            "id": batch.id,
+            "status": batch.status.value,
+            "content_id": batch.content_id,
+            "reading_count": batch.reading_count,
+            "first_timestamp": batch.first_timestamp,
+            "last_timestamp": batch.last_timestamp,
+        }
+
+    def bundle(self, reading_id: str) -> dict[str, Any]:
+        """The proof bundle of reading `reading_id`."""
+        with Session(self.engine) as session:
+            row, batch = self._anchored(session, reading_id)
+            tree = self._tree(session, int(batch.id or 0))
+        leaf = bytes.fromhex(row.id[2:])
+        digest = bytes.fromhex(row.digest[2:])
+        signature = bytes.fromhex(row.signature[2:])
+        reading = stored_to_reading(row)
+        return {
+            "format": PROOF_FORMAT,
+            "reading_id": row.id,
+            "status": batch.status.value,
+            "reading": {**reading.message(), "signature": row.signature, "signer": row.signer},
+            "key": self._signing_key(row),
+            "eip712": reading.typed_data(self.domain),
+            "digest": row.digest,
+            "leaf": {
+                "hash": row.id,
+                "types": list(LEAF_TYPES),
+                "values": ["0x" + v.hex() for v in leaf_values(digest, signature)],
+            },
+            "merkle": {
+                "root": batch.root,
+                "proof": ["0x" + p.hex() for p in tree.proof(leaf)],
+                "leaf_count": batch.reading_count,
+            },
+            "batch": self._batch(batch),
+            "anchor": self._anchor(batch),
+        }
+
+    def multi(self, reading_ids: list[str]) -> dict[str, Any]:
+        """One OpenZeppelin multiproof for readings that share a batch."""
+        with Session(self.engine) as session:
+            pairs = [self._anchored(session, reading_id) for reading_id in reading_ids]
+            batch_ids = {batch.id for _, batch in pairs}
+            if len(batch_ids) != 1:
+                raise InvalidProofRequest(
+                    "a multiproof covers readings of one batch; these span several", batches=sorted(batch_ids)
+                )
+            batch = pairs[0][1]
+            tree = self._tree(session, int(batch.id or 0))
+        proof = multiproof(tree, [bytes.fromhex(row.id[2:]) for row, _ in pairs])
+        return {
+            "format": MULTIPROOF_FORMAT,
+            "root": batch.root,
+            "leaves": ["0x" + leaf.hex() for leaf in proof.leaves],
+            "proof": ["0x" + p.hex() for p in proof.proof],
+            "proof_flags": proof.proof_flags,
+            "batch": self._batch(batch),
+            "anchor": self._anchor(batch),
+        }
+
+    def status(self, reading_id: str) -> tuple[StoredReading, Batch | None]:
+        """The stored reading and its batch, if any."""
+        with Session(self.engine) as session:
+            row = session.get(StoredReading, reading_id.lower())
+            if row is None:
+                raise NotFound(f"no reading {reading_id}")
+            batch = session.get(Batch, row.batch_id) if row.batch_id is not None else None
+            return row, batch
+
+    def counts(self) -> dict[str, int]:
+        """How many readings are pending, and how many batches are in each status."""
+        with Session(self.engine) as session:
+            pending = session.exec(
+                select(func.count()).select_from(StoredReading).where(col(StoredReading.batch_id).is_(None))
+            ).one()
+            by_status = dict(session.exec(select(Batch.status, func.count()).group_by(Batch.status)).all())
+        return {
+            "pending_readings": int(pending),
+            "sealed_batches": int(by_status.get(BatchStatus.SEALED, 0)),
+            "anchored_batches": int(by_status.get(BatchStatus.ANCHORED, 0)),
+            "confirmed_batches": int(by_status.get(BatchStatus.CONFIRMED, 0)),
+            "final_batches": int(by_status.get(BatchStatus.FINAL, 0)),
+        }

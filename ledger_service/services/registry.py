@@ -1,0 +1,156 @@
+"""The device registry as the service sees it: a cache rebuilt from `DeviceRegistry` events.
+
+The cache applies the registry's events in chain order, so it holds the same devices, statuses,
+owners, key histories and suspension periods (from the status changes and their block times) as
+the contract, without one RPC call per reading. It follows the head (a background loop, and an
+on-demand refresh, rate-limited, when a reading names a device or key it does not know yet), and
+starts over from the deployment block if the block it last saw was reorganized away.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+from eth_utils import event_abi_to_log_topic
+from web3 import Web3
+from web3.contract import Contract
+
+from ledger_service.core.device_state import (
+    DEVICE_EVENTS,
+    DeviceRecord,
+    RegistryState,
+)
+
+log = logging.getLogger(__name__)
+
+
+class RegistryCache:
+    """Keeps a `RegistryState` in step with the chain by reading the registry's logs."""
+
+    EVENTS = DEVICE_EVENTS
+
+    def __init__(
+        self,
+        registry: Contract,
+        start_block: int,
+        min_refresh_interval: float = 0.1,
+        chunk_size: int = 5000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.registry = registry
+        self.w3: Web3 = registry.w3
+        self.start_block = start_block
+        self.min_refresh_interval = min_refresh_interval
+        self.chunk_size = chunk_size
+        self.clock = clock
+        self.state = RegistryState()
+        self._next_block = start_block
+        self._last_seen: tuple[int, bytes] | None = None
+        self._last_refresh = float("-inf")
+        self._lock = threading.RLock()  # guards the state
+        self._sync_lock = threading.RLock()  # one sync at a time
+        self._decoders = {
+            bytes(event_abi_to_log_topic(entry)): getattr(registry.events, entry["name"])()  # type: ignore[arg-type,typeddict-item]
+            for entry in registry.abi
+            if entry.get("type") == "event" and entry.get("name") in self.EVENTS
+        }
+
+    @property
+    def synced_block(self) -> int | None:
+        """The last block whose registry events are in the cache, or None before the first sync."""
+        return self._next_block - 1 if self._next_block > self.start_block else None
+
+    def get(self, device_id: bytes, refresh: bool = True) -> DeviceRecord | None:
+        """The device; when it is not known yet, refreshes first (rate-limited) unless told not to."""
+        with self._lock:
+            device = self.state.devices.get(device_id)
+        if device is None and refresh and self.refresh():
+            with self._lock:
+                device = self.state.devices.get(device_id)
+        return device
+
+    def knows(self, device_ids: Iterable[bytes]) -> bool:
+        """True when every one of `device_ids` is in the cache."""
+        with self._lock:
+            return all(device_id in self.state.devices for device_id in device_ids)
+
+    def devices(self) -> list[DeviceRecord]:
+        """Every device, in registration order."""
+        with self._lock:
+            return list(self.state.devices.values())
+
+    def refresh(self, force: bool = False, wait: bool = True) -> bool:
+        """Brings the cache up to the head as of this call; True when it did.
+
+        Syncs run at most once per `min_refresh_interval`: a caller waits for the next slot (or,
+        with `wait=False`, gives up at once), so a flood of unknown device ids or bad signatures
+        costs one sync per interval, not one per reading. A caller whose request was covered by a
+        sync that started after it does not sync again.
+        """
+        requested = self.clock()
+        if not force:
+            delay = self._last_refresh + self.min_refresh_interval - requested
+            if delay > 0:
+                if not wait:
+                    return False
+                time.sleep(delay)
+        with self._sync_lock:
+            if self._last_refresh >= requested:
+                return True
+            self.sync()
+        return True
+
+    def sync(self) -> int:
+        """Applies the events up to the head; returns how many were applied."""
+        with self._sync_lock:
+            self._last_refresh = self.clock()
+            if self._last_seen is not None and self._reorganized():
+                log.warning("registry cache: reorg below its last block, rebuilding")
+                with self._lock:
+                    self.state = RegistryState()
+                self._next_block = self.start_block
+                self._last_seen = None
+            head = self.w3.eth.get_block("latest")
+            head_number = int(head["number"])
+            applied = 0
+            while self._next_block <= head_number:
+                to_block = min(self._next_block + self.chunk_size - 1, head_number)
+                applied += self._apply_range(self._next_block, to_block)
+                self._next_block = to_block + 1
+            self._last_seen = (head_number, bytes(head["hash"]))
+            if applied:
+                log.debug("registry cache synced", extra={"events": applied, "block": head_number})
+            return applied
+
+    def _reorganized(self) -> bool:
+        assert self._last_seen is not None
+        number, block_hash = self._last_seen
+        block = self.w3.eth.get_block(number)
+        return bytes(block["hash"]) != block_hash
+
+    def _apply_range(self, from_block: int, to_block: int) -> int:
+        logs = self.w3.eth.get_logs({"address": self.registry.address, "fromBlock": from_block, "toBlock": to_block})
+        times: dict[int, int] = {}
+        for entry in logs:
+            event = self._decoders.get(bytes(entry["topics"][0]))
+            if event is None:
+                continue
+            decoded = event.process_log(entry)
+            number = int(entry["blockNumber"])
+            if number not in times:
+                times[number] = int(self.w3.eth.get_block(number)["timestamp"])
+            with self._lock:
+                self.state.apply(decoded["event"], dict(decoded["args"]), number, times[number])
+        return len(logs)
+
+    def run(self, stop: threading.Event, poll: float) -> None:
+        """Follows the head until `stop` is set."""
+        while not stop.is_set():
+            try:
+                self.refresh(force=True)
+            except Exception:  # noqa: BLE001 - the loop retries on the next poll
+                log.exception("registry cache sync failed")
+            stop.wait(poll)
