@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, insert, select, text
 
 from indexer.fetch import DecodedEvent
+from ledger_service.core.device_state import DeviceRecord, RegistryState
+from ledger_service.core.keys import PublicKey
 from ledger_service.core.mirror_models import (
     Device,
     DeviceKey,
@@ -27,7 +29,7 @@ from ledger_service.core.mirror_models import (
     table_of,
 )
 
-STATUS_NAMES = {0: "none", 1: "active", 2: "suspended", 3: "revoked"}
+ZERO_ADDRESS = "0x" + "00" * 20
 DEVICE_EVENTS = {
     "DeviceRegistered": EvDeviceRegistered,
     "DeviceKeyRotated": EvDeviceKeyRotated,
@@ -53,99 +55,94 @@ def _rows(conn: Connection, table: Any, column: Any, keys: Sequence[Any]) -> lis
 
 
 class DeviceProjection:
-    """`device` and `device_key` from the DeviceRegistry events."""
+    """`device` and `device_key`: the devices each touched id's stored `DeviceRegistry` events fold
+    into, by the same fold the service's registry cache applies (`core.device_state`)."""
 
     events = DEVICE_EVENTS
     key_column = "device_id"
 
     def apply(self, conn: Connection, events: Sequence[DecodedEvent], block_times: dict[int, int]) -> None:
-        """Applies `events` (chain order) to the devices they name."""
-        mine = [e for e in events if e.name in DEVICE_EVENTS]
-        if not mine:
-            return
-        ids = sorted({e.values["device_id"] for e in mine})
-        devices = {r["device_id"]: r for r in _rows(conn, table_of(Device), table_of(Device).c.device_id, ids)}
-        keys = {
-            (r["device_id"], r["key_index"]): r
-            for r in _rows(conn, table_of(DeviceKey), table_of(DeviceKey).c.device_id, ids)
-        }
-        for event in mine:
-            self._apply_one(event, block_times[event.block_number], devices, keys)
-        self._write(conn, ids, devices, keys)
-
-    @staticmethod
-    def _apply_one(
-        event: DecodedEvent,
-        time: int,
-        devices: dict[str, dict[str, Any]],
-        keys: dict[tuple[str, int], dict[str, Any]],
-    ) -> None:
-        v = event.values
-        device_id = v["device_id"]
-        block = event.block_number
-
-        def close_current() -> None:
-            device = devices[device_id]
-            current = keys[(device_id, device["key_index"])]
-            current["valid_until_block"], current["valid_until"] = block, time
-
-        def open_key(index: int) -> None:
-            keys[(device_id, index)] = {
-                "device_id": device_id, "key_index": index, "key_type": v["key_type"], "signer": v["signer"],
-                "x": v["x"], "y": v["y"], "valid_from_block": block, "valid_from": time,
-                "valid_until_block": None, "valid_until": None,
-            }  # fmt: skip
-
-        if event.name == "DeviceRegistered":
-            devices[device_id] = {
-                "device_id": device_id, "owner": v["owner"], "registrar": v["registrar"], "status": "active",
-                "key_index": 0, "key_type": v["key_type"], "signer": v["signer"], "x": v["x"], "y": v["y"],
-                "model": v["model"], "firmware_hash": v["firmware_hash"], "metadata_cid": v["metadata_cid"],
-                "registered_block": block, "registered_at": time, "updated_block": block,
-            }  # fmt: skip
-            open_key(0)
-            return
-        device = devices.get(device_id)
-        if device is None:  # an event for a device registered before the indexed range
-            return
-        device["updated_block"] = block
-        if event.name == "DeviceKeyRotated":
-            close_current()
-            open_key(int(v["key_index"]))
-            device.update(key_index=int(v["key_index"]), key_type=v["key_type"], signer=v["signer"], x=v["x"], y=v["y"])
-        elif event.name == "DeviceStatusChanged":
-            device["status"] = STATUS_NAMES.get(v["new_status"], str(v["new_status"]))
-            if v["new_status"] == 3:
-                close_current()
-        elif event.name == "DeviceOwnershipTransferred":
-            device["owner"] = v["new_owner"]
-        elif event.name == "DeviceMetadataUpdated":
-            device.update(model=v["model"], firmware_hash=v["firmware_hash"], metadata_cid=v["metadata_cid"])
-
-    @staticmethod
-    def _write(
-        conn: Connection,
-        ids: Sequence[str],
-        devices: dict[str, dict[str, Any]],
-        keys: dict[tuple[str, int], dict[str, Any]],
-    ) -> None:
-        device_table, key_table = table_of(Device), table_of(DeviceKey)
-        for part in chunks(ids):
-            conn.execute(delete(device_table).where(device_table.c.device_id.in_(part)))
-            conn.execute(delete(key_table).where(key_table.c.device_id.in_(part)))
-        if devices:
-            conn.execute(insert(device_table), list(devices.values()))
-        if keys:
-            conn.execute(insert(key_table), list(keys.values()))
+        """Folds again the devices `events` name (their typed events are stored by now)."""
+        del block_times
+        ids = sorted({e.values["device_id"] for e in events if e.name in DEVICE_EVENTS})
+        if ids:
+            self.rebuild(conn, ids)
 
     def rebuild(self, conn: Connection, ids: Sequence[str]) -> None:
-        """Rebuilds devices `ids` from their stored typed events (after a rollback removed some)."""
+        """Rebuilds devices `ids` from their stored typed events."""
         device_table, key_table = table_of(Device), table_of(DeviceKey)
         for part in chunks(list(ids)):
             conn.execute(delete(device_table).where(device_table.c.device_id.in_(part)))
             conn.execute(delete(key_table).where(key_table.c.device_id.in_(part)))
         events, times = stored_events(conn, DEVICE_EVENTS, "device_id", ids)
-        self.apply(conn, events, times)
+        state = RegistryState()
+        for event in events:
+            state.apply(event.name, abi_args(event.name, event.values), event.block_number, times[event.block_number])
+        devices = [device_row(record) for record in state.devices.values()]
+        keys = [row for record in state.devices.values() for row in key_rows(record)]
+        if devices:
+            conn.execute(insert(device_table), devices)
+        if keys:
+            conn.execute(insert(key_table), keys)
+
+
+def _bytes(value: str) -> bytes:
+    return bytes.fromhex(value[2:])
+
+
+def _hex(value: bytes | int | None, size: int = 32) -> str:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    return "0x" + (value or 0).to_bytes(size, "big").hex()
+
+
+def abi_args(name: str, row: dict[str, Any]) -> dict[str, Any]:
+    """A typed-table row of a `DeviceRegistry` event in the ABI's shape, as the fold takes it."""
+    args: dict[str, Any] = {"deviceId": _bytes(row["device_id"])}
+    if name in ("DeviceRegistered", "DeviceKeyRotated"):
+        key = {"keyType": row["key_type"], "signer": row["signer"], "x": _bytes(row["x"]), "y": _bytes(row["y"])}
+        args["key"] = key
+    if name in ("DeviceRegistered", "DeviceMetadataUpdated"):
+        args["metadata"] = {
+            "model": row["model"], "firmwareHash": _bytes(row["firmware_hash"]), "metadataCid": row["metadata_cid"]
+        }  # fmt: skip
+    if name == "DeviceRegistered":
+        args.update(owner=row["owner"], registrar=row["registrar"])
+    elif name == "DeviceStatusChanged":
+        args["newStatus"] = row["new_status"]
+    elif name == "DeviceOwnershipTransferred":
+        args["newOwner"] = row["new_owner"]
+    return args
+
+
+def _key_columns(key: PublicKey) -> dict[str, Any]:
+    return {
+        "key_type": int(key.key_type), "signer": (key.signer or ZERO_ADDRESS).lower(),
+        "x": _hex(key.x), "y": _hex(key.y),
+    }  # fmt: skip
+
+
+def device_row(record: DeviceRecord) -> dict[str, Any]:
+    """The `device` row of a folded device (addresses and hashes as the mirror writes them)."""
+    return {
+        "device_id": _hex(record.device_id), "owner": record.owner.lower(), "registrar": record.registrar.lower(),
+        "status": record.status.label, "key_index": len(record.keys) - 1, **_key_columns(record.current_key.key),
+        "model": record.metadata.model, "firmware_hash": _hex(record.metadata.firmware_hash),
+        "metadata_cid": record.metadata.metadata_cid, "registered_block": record.registered_block,
+        "registered_at": record.registered_at, "updated_block": record.updated_block,
+    }  # fmt: skip
+
+
+def key_rows(record: DeviceRecord) -> list[dict[str, Any]]:
+    """The `device_key` rows of a folded device, oldest key first."""
+    return [
+        {
+            "device_id": _hex(record.device_id), "key_index": index, **_key_columns(key.key),
+            "valid_from_block": key.valid_from_block, "valid_from": key.valid_from,
+            "valid_until_block": key.valid_until_block, "valid_until": key.valid_until,
+        }  # fmt: skip
+        for index, key in enumerate(record.keys)
+    ]
 
 
 class RoleProjection:

@@ -15,9 +15,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from web3 import Web3
 
-from indexer.projections import STATUS_NAMES
 from indexer.rpc import JsonRpc
 from indexer.store import Store
+from ledger_service.core.enums import DeviceStatus
 
 _CALLS_PER_REQUEST = 200
 
@@ -65,6 +65,11 @@ def _type(output: dict[str, Any]) -> str:
     if kind.startswith("tuple"):
         return "(" + ",".join(_type(c) for c in output["components"]) + ")" + kind[5:]
     return kind
+
+
+def _status_label(status: int) -> str:
+    """The mirror's name of a `DeviceRegistry.Status` value (anything unknown as its number)."""
+    return DeviceStatus(status).label if status in DeviceStatus._value2member_map_ else str(status)
 
 
 def _hex(value: bytes) -> str:
@@ -141,7 +146,7 @@ def _check_devices(registry: _Caller, query: Callable[[str], list[Any]], report:
             continue
         owner, status, _registered_at, (model, firmware, cid) = found[0]
         chain_values = {
-            "owner": owner.lower(), "status": STATUS_NAMES.get(status, str(status)), "model": model,
+            "owner": owner.lower(), "status": _status_label(status), "model": model,
             "firmware_hash": _hex(firmware), "metadata_cid": cid,
         }  # fmt: skip
         mirror_values = dict(zip(("owner", "status", "model", "firmware_hash", "metadata_cid"), row[1:6], strict=True))

@@ -86,6 +86,8 @@ class DeviceRecord:
     metadata: Metadata
     keys: list[KeyRecord] = field(default_factory=list)
     suspensions: list[SuspensionPeriod] = field(default_factory=list)
+    #: The block of the last event applied to the device.
+    updated_block: int = 0
 
     @property
     def current_key(self) -> KeyRecord:
@@ -110,7 +112,12 @@ class DeviceRecord:
 
 
 class RegistryState:
-    """Devices by id, in registration order, built by applying decoded events."""
+    """Devices by id, in registration order, built by applying decoded events.
+
+    The events' arguments are in the ABI's shape (camelCase names, `key` and `metadata` as structs):
+    web3's decoded logs as they come, or rows rebuilt into that shape (the indexer's typed tables).
+    An event of a device registered before the events given (an index started late) is skipped.
+    """
 
     def __init__(self) -> None:
         self.devices: dict[bytes, DeviceRecord] = {}
@@ -128,9 +135,13 @@ class RegistryState:
                 registrar=str(args["registrar"]),
                 metadata=Metadata.from_tuple(args["metadata"]),
                 keys=[KeyRecord(PublicKey.from_tuple(args["key"]), timestamp, block_number)],
+                updated_block=block_number,
             )
             return
-        device = self.devices[device_id]
+        device = self.devices.get(device_id)
+        if device is None:
+            return
+        device.updated_block = block_number
         if name == "DeviceKeyRotated":
             device.current_key.valid_until, device.current_key.valid_until_block = timestamp, block_number
             device.keys.append(KeyRecord(PublicKey.from_tuple(args["key"]), timestamp, block_number))
