@@ -18,6 +18,7 @@ from indexer.producer import FetchJob, fetching
 from indexer.rpc import JsonRpc
 from indexer.store import PROJECTED, ParentMismatch, State, Store
 from ledger_service.core.errors import IndexChainChanged
+from ledger_service.core.loops import HealthRecorder, run_loop
 
 log = logging.getLogger(__name__)
 
@@ -278,9 +279,24 @@ class ChainIndexer:
         return written
 
     def run(self, stop: threading.Event, follow: bool = True) -> None:
-        """Backfills, then (with `follow`) indexes new blocks as they come until `stop` is set."""
-        self.open()
-        self.backfill(stop)
-        while follow and not stop.is_set():
-            if self.step() == 0:
-                stop.wait(self.poll)
+        """Backfills, then (with `follow`) indexes new blocks as they come until `stop` is set.
+
+        Following rides the loop policy (`core.loops`): an outage of the RPC node or the database,
+        however long, is waited out with a capped backoff and the mirror resumes from its
+        checkpoint; another chain or deployment (`IndexChainChanged`) ends the loop."""
+        if not follow:
+            self.open()
+            self.backfill(stop)
+            return
+        caught_up = False
+
+        def step() -> bool:
+            nonlocal caught_up
+            if not caught_up:
+                self.open()
+                self.backfill(stop)
+                caught_up = True
+                return True
+            return self.step() > 0
+
+        run_loop("indexer", step, stop, self.poll, HealthRecorder(self.store.engine))

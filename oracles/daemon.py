@@ -25,10 +25,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import and_, func, or_
 from sqlmodel import Session, col, select
-from web3.exceptions import Web3Exception
 
 from ledger_service.core.enums import RuleKind
-from ledger_service.core.errors import ChainError
+from ledger_service.core.loops import HealthRecorder, run_loop
 from ledger_service.core.models import OracleReport, ReportStatus, StoredReading
 from ledger_service.core.supply_chain import Attachment, SupplyChainContract, attached_throughout
 from ledger_service.services.container import Services
@@ -328,16 +327,11 @@ class OracleDaemon:
         return result
 
     def run(self, stop: threading.Event, poll: float) -> None:
-        """Steps until `stop` is set, `poll` seconds apart when idle."""
+        """Steps until `stop` is set, `poll` seconds apart when idle, by the loop policy (`core.loops`)."""
         log.info("oracle daemon running", extra={"daemon": self.name, "poll": poll})
-        while not stop.is_set():
-            try:
-                result = self.step()
-            except (ChainError, OSError, ConnectionError, Web3Exception) as exc:
-                log.warning("oracle step failed; retrying", extra={"error": str(exc)})
-                result = StepResult()
-            except Exception:  # noqa: BLE001 - a daemon outlives a bad step; the next one starts afresh
-                log.exception("oracle step failed unexpectedly; retrying")
-                result = StepResult()
-            if not (result.readings or result.queued):
-                stop.wait(poll)
+
+        def step() -> bool:
+            result = self.step()
+            return bool(result.readings or result.queued)
+
+        run_loop(f"oracle:{self.name}", step, stop, poll, HealthRecorder(self.services.engine))

@@ -41,6 +41,10 @@ class TcpProxy:
             server.close()
         with self._lock:
             for sock in self._open:
+                try:  # shutdown wakes the pipe threads blocked in recv and ends the peers' connections
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
                 try:
                     sock.close()
                 except OSError:

@@ -84,6 +84,7 @@ from pydantic import ValidationError
 
 from ledger_service.app.api.schemas import ReadingIn
 from ledger_service.core.errors import ProvenanceError, TooManyBadSignatures
+from ledger_service.core.loops import Backoff
 from ledger_service.core.settings import Settings
 from ledger_service.services.ingest import Ingestor, ItemResult
 
@@ -497,7 +498,7 @@ class MqttIngest:
 
     def _ingest_many(self, bodies: list[ReadingIn]) -> list[ItemResult]:
         """`Ingestor.ingest_many`, repeated with backoff while it fails for reasons other than the readings."""
-        delay = self.retry_delay
+        backoff = Backoff(self.retry_delay, self.max_retry_delay)
         while True:
             try:
                 registry = self.ingestor.registry
@@ -508,12 +509,15 @@ class MqttIngest:
                 )
             except TooManyBadSignatures:
                 raise
-            except Exception:  # noqa: BLE001 - database or chain trouble: retry, never acknowledge
+            except Exception as exc:  # noqa: BLE001 - database or chain trouble: retry, never acknowledge
                 self._count(retries=1)
-                log.exception("mqtt readings not stored, retrying", extra={"retry_in": delay})
+                delay = backoff.next()
+                log.warning(
+                    "mqtt readings not stored, retrying",
+                    extra={"component": "mqtt", "error_type": type(exc).__name__, "error": str(exc), "retry_in": delay},
+                )
             if self._stop.wait(delay):
                 raise _Stopping
-            delay = min(delay * 2, self.max_retry_delay)
 
     def _refused(self, topic: str, refused: _Refused) -> dict[str, Any]:
         self._count(refused=1)

@@ -18,6 +18,7 @@ from ledger_service.app.mqtt_ingest import MqttIngest
 from ledger_service.core.chain.context import prepare_chain, running_chain_url
 from ledger_service.core.chain.node import die_with_parent
 from ledger_service.core.errors import ConfigurationError
+from ledger_service.core.loops import HealthRecorder
 from ledger_service.core.settings import Settings
 from ledger_service.services.container import Services
 
@@ -112,7 +113,12 @@ def mqtt_ingest(services: Services) -> Iterator[MqttIngest | None]:
 @contextmanager
 def registry_follower(services: Services) -> Iterator[threading.Thread]:
     """Keeps the device registry cache in step with the chain for the context."""
-    with loop_thread("registry", services.registry.run, services.settings.registry_poll) as thread:
+    recorder = HealthRecorder(services.engine)
+
+    def follow(stop: threading.Event, poll: float) -> None:
+        services.registry.run(stop, poll, recorder)
+
+    with loop_thread("registry", follow, services.settings.registry_poll) as thread:
         yield thread
 
 

@@ -14,6 +14,9 @@ class ProvenanceError(Exception):
     code = "provenance-error"
     status = 500
     title = "Internal error"
+    #: Whether a long-running loop should try again after this error (`ledger_service.core.loops`):
+    #: false for what only an operator can fix (settings, toolchain, another chain than the mirror's).
+    retryable = True
 
     def __init__(self, detail: str, **context: Any) -> None:
         detail = redact(detail)
@@ -27,6 +30,7 @@ class ConfigurationError(ProvenanceError, ValueError):
 
     code = "configuration-error"
     title = "Configuration error"
+    retryable = False
 
 
 class ToolchainError(ProvenanceError, RuntimeError):
@@ -34,6 +38,7 @@ class ToolchainError(ProvenanceError, RuntimeError):
 
     code = "toolchain-error"
     title = "Toolchain error"
+    retryable = False
 
 
 class ChainError(ProvenanceError, RuntimeError):
@@ -56,6 +61,7 @@ class DeploymentError(ProvenanceError, RuntimeError):
 
     code = "deployment-error"
     title = "Deployment error"
+    retryable = False
 
 
 class ReadingRejected(ProvenanceError, ValueError):
@@ -225,6 +231,7 @@ class IndexChainChanged(ProvenanceError, RuntimeError):
     code = "index-chain-changed"
     status = 409
     title = "The mirror follows another chain"
+    retryable = False
 
 
 class InvalidRule(ProvenanceError, ValueError):
@@ -241,6 +248,7 @@ class TrustAnchorError(ProvenanceError, ValueError):
     code = "invalid-trust-anchor"
     status = 422
     title = "Invalid trust anchor"
+    retryable = False
 
 
 # Tenant isolation and ingest floods (issue 13)

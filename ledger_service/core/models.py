@@ -123,3 +123,19 @@ class OracleReport(SQLModel, table=True):
     block_number: int | None = Field(default=None, sa_column=Column(BigInteger))
     attempts: int = 0
     last_error: str | None = None
+
+
+class LoopHealthRow(SQLModel, table=True):
+    """The health of one long-running loop (`ledger_service.core.loops`), written by the process that
+    runs it and read by `/metrics` and `/readyz`."""
+
+    __tablename__ = "loop_health"
+
+    component: str = Field(primary_key=True, max_length=64)
+    pid: int = 0
+    failures_total: int = 0
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    last_failure_at: float | None = None
+    last_ok_at: float | None = None
+    updated_at: float = 0.0

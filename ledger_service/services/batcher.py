@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select, update
 
 from ledger_service.core.chain.ledger import AnchorRecord
-from ledger_service.core.errors import ProvenanceError
+from ledger_service.core.loops import HealthRecorder, run_loop
 from ledger_service.core.merkle import MerkleTree
 from ledger_service.core.models import Batch, BatchStatus, StoredReading
 from ledger_service.core.readings import LEAF_TYPES
@@ -332,18 +332,11 @@ class Batcher:
         self.finalize_confirmed()
 
     def run(self, stop: threading.Event, poll: float) -> None:
-        """Loops until `stop` is set, then finishes the round it is in; backs off on failures."""
+        """Rounds `poll` seconds apart until `stop` is set, by the loop policy (`core.loops`)."""
         log.info("batcher running", extra={"batch_size": self.batch_size, "batch_age": self.batch_age})
-        backoff = poll
-        while not stop.is_set():
-            try:
-                self.run_once()
-                backoff = poll
-            except ProvenanceError as exc:
-                backoff = min(backoff * 2, 30.0)
-                log.warning("batcher round failed", extra={"error": str(exc), "retry_in": backoff})
-            except Exception:  # noqa: BLE001 - the loop must survive a failed round and retry
-                backoff = min(backoff * 2, 30.0)
-                log.exception("batcher round failed", extra={"retry_in": backoff})
-            stop.wait(backoff)
-        log.info("batcher stopped")
+
+        def step() -> bool:
+            self.run_once()
+            return False
+
+        run_loop("batcher", step, stop, poll, HealthRecorder(self.engine))

@@ -23,6 +23,7 @@ from ledger_service.core.device_state import (
     DeviceRecord,
     RegistryState,
 )
+from ledger_service.core.loops import HealthRecorder, run_loop
 
 log = logging.getLogger(__name__)
 
@@ -146,11 +147,11 @@ class RegistryCache:
                 self.state.apply(decoded["event"], dict(decoded["args"]), number, times[number])
         return len(logs)
 
-    def run(self, stop: threading.Event, poll: float) -> None:
-        """Follows the head until `stop` is set."""
-        while not stop.is_set():
-            try:
-                self.refresh(force=True)
-            except Exception:  # noqa: BLE001 - the loop retries on the next poll
-                log.exception("registry cache sync failed")
-            stop.wait(poll)
+    def run(self, stop: threading.Event, poll: float, recorder: HealthRecorder | None = None) -> None:
+        """Follows the head until `stop` is set, by the loop policy (`core.loops`)."""
+
+        def step() -> bool:
+            self.refresh(force=True)
+            return False
+
+        run_loop("registry", step, stop, poll, recorder)

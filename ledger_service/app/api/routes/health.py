@@ -10,8 +10,12 @@ from indexer.store import Store
 from ledger_service.app.api.deps import ServicesDep
 from ledger_service.app.api.problems import MEDIA_TYPE
 from ledger_service.app.api.schemas import Health
+from ledger_service.core.loops import recent_health
 
 router = APIRouter(tags=["health"])
+
+#: A loop failing this many times in a row makes the service not ready.
+LOOP_FAILURES_NOT_READY = 3
 
 
 @router.get("/health", response_model=Health)
@@ -42,8 +46,10 @@ def healthz() -> dict[str, str]:
     responses={503: {"description": "A dependency is down or the mirror lags", "content": {MEDIA_TYPE: {}}}},
 )
 def readyz(services: ServicesDep) -> JSONResponse:
-    """Readiness: the database answers, the chain answers, and the SQL mirror is at most
-    `PROVENANCE_READY_MAX_LAG` blocks behind the head it last saw (when the indexer runs)."""
+    """Readiness: the database answers, the chain answers, the SQL mirror is at most
+    `PROVENANCE_READY_MAX_LAG` blocks behind the head it last saw (when the indexer runs), and no
+    running loop (batcher, indexer, oracle daemons, registry follower) has failed three times in a row.
+    A 503 answer is problem+json whose `status` is the number 503; `checks` names each component."""
     checks: dict[str, dict[str, object]] = {}
     try:
         with services.engine.connect() as conn:
@@ -70,13 +76,19 @@ def readyz(services: ServicesDep) -> JSONResponse:
                 "indexed_block": progress["head_number"],
                 "lag_blocks": max(0, lag),
             }
+    if checks["database"]["ok"]:
+        for row in recent_health(services.engine):
+            checks[f"loop:{row.component}"] = {
+                "ok": row.consecutive_failures < LOOP_FAILURES_NOT_READY,
+                "consecutive_failures": row.consecutive_failures,
+                "last_error": row.last_error,
+            }
     ready = all(bool(check["ok"]) for check in checks.values())
-    body = {"status": "ready" if ready else "not-ready", "checks": checks}
     if ready:
-        return JSONResponse(body)
+        return JSONResponse({"status": "ready", "checks": checks})
     problem = {
         "type": "urn:provenance-ledger:problem:not-ready", "title": "Not ready", "status": 503,
         "detail": ", ".join(name for name, check in checks.items() if not check["ok"]) + " not ready",
-        "code": "not-ready", **body,
+        "code": "not-ready", "checks": checks,
     }  # fmt: skip
     return JSONResponse(problem, status_code=503, media_type=MEDIA_TYPE)

@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, gen
 
 from indexer.store import Store
 from ledger_service.app.api.deps import ServicesDep
+from ledger_service.core.loops import recent_health
 
 router = APIRouter(tags=["health"])
 
@@ -21,8 +22,8 @@ router = APIRouter(tags=["health"])
     responses={200: {"description": "Prometheus text exposition format", "content": {CONTENT_TYPE_LATEST: {}}}},
 )
 def metrics(request: Request, services: ServicesDep) -> Response:
-    """Pending readings, batches by status, the indexer's head, lag, rates and reorgs, and HTTP
-    requests by route and status with their latency."""
+    """Pending readings, batches by status, the indexer's head, lag, rates and reorgs, each running
+    loop's failures, and HTTP requests by route and status with their latency."""
     registry = CollectorRegistry()
     counts = services.proofs.counts()
     Gauge("provenance_pending_readings", "Readings stored but not yet in a batch", registry=registry).set(
@@ -48,6 +49,28 @@ def metrics(request: Request, services: ServicesDep) -> Response:
         for name, (help_text, value) in gauges.items():
             if value is not None:
                 Gauge(name, help_text, registry=registry).set(float(value))
+    loops = {
+        "failures": Gauge(
+            "provenance_loop_failures", "Failed steps of a loop since it started", ["component"], registry=registry
+        ),
+        "consecutive": Gauge(
+            "provenance_loop_consecutive_failures",
+            "Failed steps of a loop since its last good one",
+            ["component"],
+            registry=registry,
+        ),
+        "ok_age": Gauge(
+            "provenance_loop_last_ok_age_seconds",
+            "Seconds since a loop's last good step",
+            ["component"],
+            registry=registry,
+        ),
+    }
+    for row in recent_health(services.engine):
+        loops["failures"].labels(component=row.component).set(row.failures_total)
+        loops["consecutive"].labels(component=row.component).set(row.consecutive_failures)
+        if row.last_ok_at is not None:
+            loops["ok_age"].labels(component=row.component).set(max(0.0, time.time() - row.last_ok_at))
     http: CollectorRegistry | None = getattr(request.app.state, "http_metrics", None)
     body = generate_latest(registry) + (generate_latest(http) if http is not None else b"")
     return Response(body, media_type=CONTENT_TYPE_LATEST)
