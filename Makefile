@@ -59,6 +59,7 @@ test: install chromium
 lint: install $(SLITHER_STAMP)
 	$(BIN)/ruff check ledger_service indexer oracles tokenization tests scripts bench
 	$(BIN)/mypy ledger_service indexer oracles tokenization
+	$(BIN)/lint-imports
 	$(BIN)/python scripts/slither_gate.py --slither $(SLITHER_VENV)/bin/slither
 
 # Slither alone: contracts/ through Foundry's build, failing on findings docs/slither-triage.md lacks.
