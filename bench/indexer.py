@@ -88,7 +88,7 @@ def decode_rates(rpc_url: str, target: IndexTarget, artifacts: dict[str, Any], c
     from web3 import Web3
 
     from indexer.catalog import EventCatalog
-    from indexer.rpc import JsonRpc
+    from ledger_service.core.chain.rpc import JsonRpc
 
     rpc = JsonRpc(rpc_url)
     head = int(rpc.call("eth_blockNumber"), 16)

@@ -12,7 +12,7 @@ from typing import Any
 from eth_utils import keccak
 
 from indexer.catalog import EventCatalog
-from indexer.rpc import JsonRpc, RpcError
+from ledger_service.core.chain.rpc import JsonRpc, RpcError
 
 log = logging.getLogger(__name__)
 

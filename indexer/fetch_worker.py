@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 
 from indexer.catalog import EventCatalog
 from indexer.fetch import Fetcher
-from indexer.rpc import JsonRpc
+from ledger_service.core.chain.rpc import JsonRpc
 
 HEADER = struct.Struct(">Q")
 

@@ -15,8 +15,8 @@ from sqlalchemy.engine import Engine
 from indexer.catalog import EventCatalog
 from indexer.fetch import Chunk, Fetcher
 from indexer.producer import FetchJob, fetching
-from indexer.rpc import JsonRpc
 from indexer.store import PROJECTED, ParentMismatch, State, Store
+from ledger_service.core.chain.rpc import JsonRpc
 from ledger_service.core.errors import IndexChainChanged
 from ledger_service.core.loops import HealthRecorder, run_loop
 

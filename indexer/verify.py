@@ -15,8 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from web3 import Web3
 
-from indexer.rpc import JsonRpc
 from indexer.store import Store
+from ledger_service.core.chain.rpc import JsonRpc
 from ledger_service.core.enums import DeviceStatus
 
 _CALLS_PER_REQUEST = 200

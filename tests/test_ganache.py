@@ -11,7 +11,8 @@ import httpx
 import pytest
 from web3 import Web3
 
-from ledger_service.core.chain.node import free_port, rpc_answers
+from ledger_service.core.chain.node import free_port
+from ledger_service.core.chain.rpc import rpc_answers
 from ledger_service.core.compiler import Artifact
 from ledger_service.core.enums import KeyType
 from ledger_service.core.keys import DeviceKey

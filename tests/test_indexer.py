@@ -19,7 +19,6 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from bench.chaingen import generate
-from indexer.rpc import JsonRpc
 from indexer.runner import ChainIndexer, target_of
 from indexer.verify import verify
 from ledger_service.core.chain.client import connect
@@ -27,6 +26,7 @@ from ledger_service.core.chain.context import ChainContext
 from ledger_service.core.chain.deploy import deploy
 from ledger_service.core.chain.ledger import Ledger
 from ledger_service.core.chain.node import ManagedAnvil
+from ledger_service.core.chain.rpc import JsonRpc
 from ledger_service.core.compiler import Artifact
 from ledger_service.core.db import make_engine, upgrade_schema
 from ledger_service.core.device_state import Metadata

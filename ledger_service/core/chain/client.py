@@ -36,6 +36,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCErro
 from web3.types import Nonce, RPCEndpoint, TxParams, TxReceipt, Wei
 
 from ledger_service.core.chain.revert import RevertDecoder
+from ledger_service.core.chain.rpc import JsonRpc, Web3Transport
 from ledger_service.core.errors import ChainError, ConfigurationError, TransactionReverted
 from ledger_service.core.keys import load_or_create_account_key
 from ledger_service.core.settings import Settings
@@ -112,7 +113,9 @@ class ChainClient:
 
     def __init__(self, rpc_url: str, operator: LocalAccount, timeout: float = 30.0) -> None:
         self.rpc_url = rpc_url
-        self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+        # a short retry budget: calls made while serving a request fail fast; the loops
+        # (`core.loops`) wait out longer outages
+        self.w3 = Web3(Web3Transport(JsonRpc(rpc_url, timeout=timeout, retries=2)))
         self.operator = operator
         self.errors = RevertDecoder()
         self._lock = threading.Lock()

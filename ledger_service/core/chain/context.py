@@ -13,7 +13,8 @@ from typing import Any
 
 from ledger_service.core.chain.client import ChainClient, connect
 from ledger_service.core.chain.deploy import Deployment, deploy
-from ledger_service.core.chain.node import managed_anvil_for, rpc_answers
+from ledger_service.core.chain.node import managed_anvil_for
+from ledger_service.core.chain.rpc import rpc_answers
 from ledger_service.core.compiler import Artifact, compile_contracts
 from ledger_service.core.errors import ChainError, ConfigurationError
 from ledger_service.core.settings import Settings

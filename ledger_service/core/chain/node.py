@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import json
 import logging
 import platform
 import signal
@@ -12,11 +11,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from types import TracebackType
 
+from ledger_service.core.chain.rpc import rpc_answers
 from ledger_service.core.errors import ChainError, ToolchainError
 from ledger_service.core.settings import PROJECT_ROOT, Settings
 
@@ -49,17 +47,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def rpc_answers(url: str, timeout: float = 1.0) -> bool:
-    """True when a JSON-RPC node at `url` answers `eth_chainId`."""
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}).encode()
-    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return "result" in json.loads(response.read())
-    except (OSError, urllib.error.URLError, ValueError):
-        return False
 
 
 def die_with_parent() -> None:
