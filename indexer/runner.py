@@ -279,24 +279,21 @@ class ChainIndexer:
         return written
 
     def run(self, stop: threading.Event, follow: bool = True) -> None:
-        """Backfills, then (with `follow`) indexes new blocks as they come until `stop` is set.
-
-        Following rides the loop policy (`core.loops`): an outage of the RPC node or the database,
-        however long, is waited out with a capped backoff and the mirror resumes from its
-        checkpoint; another chain or deployment (`IndexChainChanged`) ends the loop."""
-        if not follow:
-            self.open()
-            self.backfill(stop)
-            return
-        caught_up = False
+        """Backfills, then (with `follow`) indexes new blocks until `stop` is set, by the loop policy
+        (`core.loops`): an RPC or database outage of any length is waited out, another chain or
+        deployment (`IndexChainChanged`) ends the loop."""
+        caught_up = [False]
 
         def step() -> bool:
-            nonlocal caught_up
-            if not caught_up:
-                self.open()
-                self.backfill(stop)
-                caught_up = True
-                return True
-            return self.step() > 0
+            if caught_up[0]:
+                return self.step() > 0
+            self.open()
+            self.backfill(stop)
+            caught_up[0] = True
+            return True
+
+        if not follow:
+            step()
+            return
 
         run_loop("indexer", step, stop, self.poll, HealthRecorder(self.store.engine))

@@ -1,7 +1,7 @@
 """The oracle committee on chain: registering members (the admin's job) from their public records.
 
 No file holds more than one member's key: each member's keys live in its own folder
-(`oracles.member.MemberFile`, `provenance oracle committee init --member NAME`) and are used by its
+(`oracles.member_keys.MemberFile`, `provenance oracle committee init --member NAME`) and are used by its
 own process (`provenance oracle --member NAME`). The admin registers a member from its public
 record (address, BLS key) and a proof of possession the member makes for this contract; the
 service's coordinator (`oracles.coordinator`) then asks the members to sign reports over HTTP.
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from oracles import bls
 from oracles.contract import CommitteeMember, SensorOracleContract
-from oracles.member import MemberFile
+from oracles.member_keys import MemberFile
 
 
 def proof_of_possession(oracle: SensorOracleContract, member: CommitteeMember) -> bls.G1Affine:

@@ -29,7 +29,7 @@ from ledger_service.core.models import Batch, BatchStatus, StoredReading
 from ledger_service.services.container import Services
 from oracles import bls
 from oracles.contract import CommitteeReport, SensorOracleContract, SignedReading
-from oracles.member import sign_request
+from oracles.member_wire import sign_request
 from oracles.rules import Rule
 
 log = logging.getLogger(__name__)

@@ -26,17 +26,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
-from eth_account import Account
 from eth_typing import Hash32
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
@@ -45,21 +40,20 @@ from web3.contract import Contract
 
 from ledger_service.core.compiler import Artifact
 from ledger_service.core.enums import RuleKind
-from ledger_service.core.errors import ConfigurationError
-from ledger_service.core.readings import Reading, reading_leaf
+from ledger_service.core.readings import reading_leaf
 from oracles import bls
-from oracles.contract import CommitteeMember, CommitteeReport, SignedReading
+from oracles.contract import CommitteeReport, SignedReading
 from oracles.evaluator import integer_mean
+from oracles.member_keys import MemberFile
+from oracles.member_wire import signed_reading_from_json
 from oracles.rules import ZERO32, Rule
 
 log = logging.getLogger(__name__)
 
-MEMBER_FILE = "member.json"
 SCHEMES = ("bls", "ecdsa")
 #: How far ahead of the member's clock a report's observation may be (as the contract allows).
 CLOCK_TOLERANCE = 30
 _MAX_BODY = 4 * 1024 * 1024
-_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
 class SignRefused(Exception):
@@ -68,132 +62,6 @@ class SignRefused(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
-
-
-def check_member_name(name: str) -> str:
-    """`name` if it is a valid member name (lowercase letters, digits, dashes; up to 63)."""
-    if not _NAME.match(name):
-        raise ConfigurationError(f"member name {name!r}: use lowercase letters, digits and dashes (up to 63)")
-    return name
-
-
-def member_dir(data_dir: Path, name: str) -> Path:
-    """The folder of member `name` in a data directory (a member may live anywhere: `--dir`)."""
-    return data_dir / "members" / check_member_name(name)
-
-
-@dataclass(frozen=True)
-class MemberFile:
-    """What a member keeps: its keys and the chain and oracle it serves."""
-
-    keys: CommitteeMember
-    chain_id: int
-    genesis_hash: str
-    oracle: str
-
-    def public(self) -> dict[str, Any]:
-        """What others may know: address, BLS public key, chain and oracle."""
-        key = self.keys.bls_key
-        return {
-            "address": self.keys.address,
-            "bls_public_key": "0x" + bls.encode_key(key).hex(),
-            "chain_id": self.chain_id,
-            "oracle": self.oracle,
-        }
-
-    def save(self, directory: Path) -> Path:
-        """Writes `member.json` (mode 0600) in `directory`; refuses to replace one."""
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / MEMBER_FILE
-        content = {
-            **self.public(),
-            "genesis_hash": self.genesis_hash,
-            "ecdsa_key": "0x" + bytes(self.keys.account.key).hex(),
-            "bls_secret": hex(self.keys.bls_key.secret),
-        }
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(content, handle, indent=2)
-            handle.write("\n")
-        return path
-
-    @classmethod
-    def load(cls, directory: Path) -> MemberFile:
-        """Reads `member.json` from `directory`."""
-        path = directory / MEMBER_FILE
-        try:
-            data = json.loads(path.read_text())
-            keys = CommitteeMember(
-                Account.from_key(data["ecdsa_key"]), bls.BlsKey.from_secret(int(data["bls_secret"], 16))
-            )
-        except FileNotFoundError as exc:
-            raise ConfigurationError(
-                f"no member key at {path}: create it with `oracle committee init --member`"
-            ) from exc
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ConfigurationError(f"{path} is not a member key file: {exc}") from exc
-        if keys.address != data.get("address"):
-            raise ConfigurationError(f"{path}: the address does not match the key")
-        return cls(keys, int(data["chain_id"]), str(data["genesis_hash"]), str(to_checksum_address(data["oracle"])))
-
-
-def load_public(directory: Path) -> dict[str, Any]:
-    """A member's public record, read from its folder (for registering it)."""
-    return MemberFile.load(directory).public()
-
-
-# ------------------------------------------------------------------------------------ wire format
-
-
-def signed_reading_to_json(signed: SignedReading) -> dict[str, Any]:
-    """A signed reading with its proof as JSON (hex strings)."""
-    reading = signed.reading
-    return {
-        "device_id": "0x" + reading.device_id.hex(),
-        "sequence": reading.sequence,
-        "timestamp": reading.timestamp,
-        "metric": reading.metric,
-        "value": str(reading.value),
-        "scale": reading.scale,
-        "unit": reading.unit,
-        "payload_hash": "0x" + reading.payload_hash.hex(),
-        "signature": "0x" + signed.signature.hex(),
-        "root": "0x" + signed.root.hex(),
-        "proof": ["0x" + p.hex() for p in signed.proof],
-    }
-
-
-def _hex(value: Any, size: int | None = None) -> bytes:
-    text = str(value)
-    if not text.startswith("0x"):
-        raise ValueError(f"{text[:20]!r} is not 0x-hex")
-    raw = bytes.fromhex(text[2:])
-    if size is not None and len(raw) != size:
-        raise ValueError(f"expected {size} bytes, got {len(raw)}")
-    return raw
-
-
-def signed_reading_from_json(data: dict[str, Any]) -> SignedReading:
-    """Reads `signed_reading_to_json`'s form."""
-    reading = Reading(
-        _hex(data["device_id"], 32),
-        int(data["sequence"]),
-        int(data["timestamp"]),
-        str(data["metric"]),
-        int(data["value"]),
-        int(data["scale"]),
-        str(data["unit"]),
-        _hex(data["payload_hash"], 32),
-    )
-    return SignedReading(reading, _hex(data["signature"]), _hex(data["root"], 32), [_hex(p, 32) for p in data["proof"]])
-
-
-def sign_request(report: CommitteeReport, readings: Sequence[SignedReading], scheme: str) -> dict[str, Any]:
-    """The body of `POST /sign`."""
-    return {"scheme": scheme, "report": report.to_json(), "readings": [signed_reading_to_json(r) for r in readings]}
-
-
-# ------------------------------------------------------------------------------------ the checks
 
 
 class Member:
@@ -286,9 +154,12 @@ class Member:
         device_id = report.device_id
         if rule.device_id != ZERO32 and device_id != rule.device_id:
             raise SignRefused("wrong-device", f"rule {rule.rule_id} watches another device")
-        if rule.item_id != ZERO32 and not self.supply.functions.attachedThroughout(
-            rule.item_id, device_id, report.window_start, report.observed_at
-        ).call():
+        if (
+            rule.item_id != ZERO32
+            and not self.supply.functions.attachedThroughout(
+                rule.item_id, device_id, report.window_start, report.observed_at
+            ).call()
+        ):
             raise SignRefused(
                 "device-not-attached",
                 f"device 0x{device_id.hex()} was not attached to the rule's item throughout the report's window",

@@ -29,7 +29,8 @@ from oracles.committee import register_member
 from oracles.contract import CommitteeReport, SensorOracleContract, SignedReading
 from oracles.coordinator import Coordinator, QuorumNotReached
 from oracles.daemon import OracleDaemon
-from oracles.member import MemberFile, sign_request
+from oracles.member_keys import MemberFile
+from oracles.member_wire import sign_request
 from oracles.reports import ReportBook, build_evidence
 from oracles.rules import RuleSpec
 from oracles.tasks import report_dispatcher, submitter_for

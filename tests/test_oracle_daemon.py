@@ -30,7 +30,8 @@ from oracles.committee import register_member
 from oracles.contract import CommitteeMember, SensorOracleContract
 from oracles.daemon import OracleDaemon
 from oracles.evaluator import Observed, ThresholdEvaluator, integer_mean
-from oracles.member import Member, MemberFile, MemberServer
+from oracles.member import Member, MemberServer
+from oracles.member_keys import MemberFile
 from oracles.reports import ReportBook, build_evidence
 from oracles.rules import Rule, RuleSpec
 from oracles.tasks import report_dispatcher, submit_report, submitter_for

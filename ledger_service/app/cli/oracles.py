@@ -25,7 +25,8 @@ from oracles.committee import register_member
 from oracles.contract import CommitteeMember, SensorOracleContract
 from oracles.coordinator import parse_members
 from oracles.daemon import OracleDaemon
-from oracles.member import MEMBER_FILE, Member, MemberFile, MemberServer, member_dir
+from oracles.member import Member, MemberServer
+from oracles.member_keys import MEMBER_FILE, MemberFile, member_dir
 from oracles.reports import ReportBook
 from oracles.rules import build_spec, describe
 from oracles.tasks import report_dispatcher
