@@ -26,7 +26,6 @@ LONG_MODULES = {
     "ledger_service/core/chain/deploy.py",
     "ledger_service/app/cli/oracles.py",
     "ledger_service/app/api/routes/items.py",
-    "ledger_service/core/chain/client.py",
 }
 LONG_FUNCTIONS = {
     "indexer/fetch.py::_assemble",

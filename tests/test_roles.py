@@ -15,7 +15,8 @@ from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 from web3.contract import Contract
 
-from ledger_service.core.chain.client import ChainClient, connect, role_key_path
+from ledger_service.core.chain.accounts import role_key_path
+from ledger_service.core.chain.client import ChainClient, connect
 from ledger_service.core.chain.context import ChainContext
 from ledger_service.core.chain.deploy import ADMIN_ROLE, GRANTS, deploy, load_manifest, role_id, role_names
 from ledger_service.core.chain.node import ManagedAnvil

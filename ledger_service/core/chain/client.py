@@ -22,92 +22,25 @@ from __future__ import annotations
 
 import logging
 import threading
-from pathlib import Path
 from typing import Any
 
-from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import is_address, to_checksum_address
+from eth_utils import to_checksum_address
 from hexbytes import HexBytes
-from pydantic import SecretStr
 from web3 import Web3
 from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
 from web3.types import Nonce, RPCEndpoint, TxParams, TxReceipt, Wei
 
+from ledger_service.core.chain.accounts import ROLES, admin_address, operator_account, role_account
 from ledger_service.core.chain.revert import RevertDecoder
-from ledger_service.core.chain.rpc import JsonRpc, Web3Transport
+from ledger_service.core.chain.rpc import JsonRpc, RpcError, Web3Transport
 from ledger_service.core.errors import ChainError, ConfigurationError, TransactionReverted
-from ledger_service.core.keys import load_or_create_account_key
 from ledger_service.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 _FUNDING_WEI = 100 * 10**18
-_METHOD_NOT_FOUND = -32601
-_UNSUPPORTED_HINTS = ("does not exist", "not available", "not supported", "method not found", "unknown method")
-
-
-def _is_unsupported_method(error: dict[str, Any]) -> bool:
-    """True when a JSON-RPC error says the node lacks the method (each node words it its own way)."""
-    message = str(error.get("message", "")).lower()
-    return error.get("code") == _METHOD_NOT_FOUND or any(hint in message for hint in _UNSUPPORTED_HINTS)
-
-
-#: The roles whose accounts the service may hold keys for (the admin's only on dev chains).
-ROLES: tuple[str, ...] = ("deployer", "admin", "anchorer", "registrar", "reporter")
-
-
-def _stored_account(path: Path, label: str) -> LocalAccount:
-    key, created = load_or_create_account_key(path)
-    account: LocalAccount = Account.from_key(key)
-    if created:
-        log.info("generated key", extra={"role": label, "address": account.address, "path": str(path)})
-    return account
-
-
-def operator_account(settings: Settings) -> LocalAccount:
-    """The service's own account (items, tokens, its devices): the configured key, else one kept in
-    the data directory."""
-    if settings.operator_key is not None:
-        configured: LocalAccount = Account.from_key(settings.operator_key.get_secret_value())
-        return configured
-    return _stored_account(settings.data_dir / "operator.key", "operator")
-
-
-def role_key_path(data_dir: Path, role: str) -> Path:
-    """Where the key of `role` is kept in the data directory."""
-    if role not in ROLES:
-        raise ConfigurationError(f"unknown role {role!r} (known: {', '.join(ROLES)})")
-    return data_dir / "roles" / f"{role}.key"
-
-
-def role_account(settings: Settings, role: str) -> LocalAccount | None:
-    """The account of `role`: its configured key, else its key in the data directory. None for the
-    admin when `PROVENANCE_ADMIN_ADDRESS` names it (its key is not the service's to hold)."""
-    path = role_key_path(settings.data_dir, role)
-    if role == "admin":
-        if settings.admin_address is not None:
-            return None
-        return _stored_account(path, role)
-    configured: SecretStr | None = getattr(settings, f"{role}_key")
-    if configured is not None:
-        account: LocalAccount = Account.from_key(configured.get_secret_value())
-        return account
-    return _stored_account(path, role)
-
-
-def admin_address(settings: Settings) -> str:
-    """The address that is to be the admin of every contract."""
-    if settings.admin_address is not None:
-        if not is_address(settings.admin_address) or int(settings.admin_address, 16) == 0:
-            raise ConfigurationError(f"PROVENANCE_ADMIN_ADDRESS={settings.admin_address!r} is not an address")
-        return str(to_checksum_address(settings.admin_address))
-    account = role_account(settings, "admin")
-    assert account is not None
-    return str(account.address)
-
-
 class ChainClient:
     """Signs transactions with the operator key and sends them one at a time, in nonce order."""
 
@@ -266,7 +199,7 @@ class ChainClient:
                 self._sync_send = True
                 tx_hash = response["result"]["transactionHash"]
                 return self.w3.eth.get_transaction_receipt(tx_hash)
-            if not _is_unsupported_method(error):
+            if not RpcError("eth_sendRawTransactionSync", error).unsupported:
                 raise ChainError(f"sending the transaction failed: {error.get('message')}", error=error)
             self._sync_send = False
         try:

@@ -70,7 +70,7 @@ class RpcError(ChainError):
     def unsupported(self) -> bool:
         """True when the node lacks the method."""
         text = self.message.lower()
-        hints = ("not supported", "does not exist", "unknown method")
+        hints = ("not supported", "does not exist", "unknown method", "not available", "method not found")
         return self.rpc_code == -32601 or any(hint in text for hint in hints)
 
 

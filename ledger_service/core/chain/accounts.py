@@ -1,0 +1,71 @@
+"""The accounts the service acts with: the operator's and one per role (deployer, admin, anchorer,
+registrar, reporter), each from its configured key or a key file of its own in the data directory."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import is_address, to_checksum_address
+from pydantic import SecretStr
+
+from ledger_service.core.errors import ConfigurationError
+from ledger_service.core.keys import load_or_create_account_key
+from ledger_service.core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: The roles whose accounts the service may hold keys for (the admin's only on dev chains).
+ROLES: tuple[str, ...] = ("deployer", "admin", "anchorer", "registrar", "reporter")
+
+
+def _stored_account(path: Path, label: str) -> LocalAccount:
+    key, created = load_or_create_account_key(path)
+    account: LocalAccount = Account.from_key(key)
+    if created:
+        log.info("generated key", extra={"role": label, "address": account.address, "path": str(path)})
+    return account
+
+
+def operator_account(settings: Settings) -> LocalAccount:
+    """The service's own account (items, tokens, its devices): the configured key, else one kept in
+    the data directory."""
+    if settings.operator_key is not None:
+        configured: LocalAccount = Account.from_key(settings.operator_key.get_secret_value())
+        return configured
+    return _stored_account(settings.data_dir / "operator.key", "operator")
+
+
+def role_key_path(data_dir: Path, role: str) -> Path:
+    """Where the key of `role` is kept in the data directory."""
+    if role not in ROLES:
+        raise ConfigurationError(f"unknown role {role!r} (known: {', '.join(ROLES)})")
+    return data_dir / "roles" / f"{role}.key"
+
+
+def role_account(settings: Settings, role: str) -> LocalAccount | None:
+    """The account of `role`: its configured key, else its key in the data directory. None for the
+    admin when `PROVENANCE_ADMIN_ADDRESS` names it (its key is not the service's to hold)."""
+    path = role_key_path(settings.data_dir, role)
+    if role == "admin":
+        if settings.admin_address is not None:
+            return None
+        return _stored_account(path, role)
+    configured: SecretStr | None = getattr(settings, f"{role}_key")
+    if configured is not None:
+        account: LocalAccount = Account.from_key(configured.get_secret_value())
+        return account
+    return _stored_account(path, role)
+
+
+def admin_address(settings: Settings) -> str:
+    """The address that is to be the admin of every contract."""
+    if settings.admin_address is not None:
+        if not is_address(settings.admin_address) or int(settings.admin_address, 16) == 0:
+            raise ConfigurationError(f"PROVENANCE_ADMIN_ADDRESS={settings.admin_address!r} is not an address")
+        return str(to_checksum_address(settings.admin_address))
+    account = role_account(settings, "admin")
+    assert account is not None
+    return str(account.address)
