@@ -24,8 +24,6 @@ LONG_MODULES = {
     "ledger_service/services/verify.py",
     "indexer/queries.py",
     "ledger_service/core/chain/deploy.py",
-    "ledger_service/app/cli/oracles.py",
-    "ledger_service/app/api/routes/items.py",
 }
 LONG_FUNCTIONS = {
     "indexer/fetch.py::_assemble",

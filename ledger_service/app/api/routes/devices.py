@@ -23,6 +23,7 @@ from ledger_service.app.api.device_schemas import (
     TransferIn,
 )
 from ledger_service.app.api.problems import refusal, write_errors
+from ledger_service.app.api.refusals import DEVICE_REGISTRY_REFUSALS
 from ledger_service.core.chain.ledger import Ledger
 from ledger_service.core.device_state import DeviceRecord
 from ledger_service.core.enums import DeviceStatus
@@ -44,17 +45,6 @@ _ERRORS = write_errors(
         422: "Invalid body or key, or the key's party does not exist (unknown-party)",
     }
 )
-# Custom errors of DeviceRegistry, as the API reports them: (status, code).
-_REVERTS = {
-    "DeviceRegistryDeviceAlreadyRegistered": (409, "device-exists"),
-    "DeviceRegistryUnknownDevice": (404, "unknown-device"),
-    "DeviceRegistryUnauthorizedOwner": (403, "not-device-owner"),
-    "DeviceRegistryInvalidStatus": (409, "invalid-device-status"),
-    "DeviceRegistrySameKey": (409, "same-key"),
-    "DeviceRegistryInvalidKey": (422, "invalid-key"),
-    "DeviceRegistryZeroOwner": (422, "invalid-owner"),
-    "DeviceRegistryZeroDeviceId": (422, "invalid-device-id"),
-}
 
 
 def _bearer(authorization: Annotated[str | None, Header()] = None) -> str | None:
@@ -75,7 +65,7 @@ ManagerKey = Annotated[ApiKey, require(Role.DEVICE_MANAGER)]
 
 
 def _refused(exc: TransactionReverted) -> ChainRefused:
-    return refusal(exc, _REVERTS, "the registry")
+    return refusal(exc, DEVICE_REGISTRY_REFUSALS, "the registry")
 
 
 def _known(services: Services, device_id: str, force: bool = False) -> DeviceRecord:

@@ -26,6 +26,7 @@ from ledger_service.app.api.item_schemas import (
 )
 from ledger_service.app.api.problems import MEDIA_TYPE, refusal, write_errors
 from ledger_service.app.api.read_schemas import ItemHistory, ItemPage, ItemView
+from ledger_service.app.api.refusals import SUPPLY_CHAIN_REFUSALS
 from ledger_service.app.api.routes.devices import require
 from ledger_service.core.errors import ChainRefused, NotFound, TransactionReverted
 from ledger_service.core.models import ApiKey
@@ -52,42 +53,13 @@ _WRITE_ERRORS = write_errors(
         422: "Invalid body, evidence that is not anchored, unknown device",
     }
 )
-# Custom errors of SupplyChain, as the API reports them: (status, code).
-_REVERTS = {
-    "SupplyChainUnknownItem": (404, "unknown-item"),
-    "SupplyChainItemExists": (409, "item-exists"),
-    "SupplyChainNotCustodian": (403, "not-custodian"),
-    "SupplyChainNotReceiver": (403, "not-receiver"),
-    "SupplyChainNotTransferParty": (403, "not-transfer-party"),
-    "SupplyChainNotManufacturer": (403, "not-manufacturer"),
-    "SupplyChainNotCheckpointer": (403, "not-checkpointer"),
-    "AccessControlUnauthorizedAccount": (403, "missing-chain-role"),
-    "SupplyChainItemClosed": (409, "item-closed"),
-    "SupplyChainItemOnHold": (409, "item-on-hold"),
-    "SupplyChainTransferPending": (409, "transfer-pending"),
-    "SupplyChainNoPendingTransfer": (409, "no-pending-transfer"),
-    "SupplyChainTransferExpired": (409, "transfer-expired"),
-    "SupplyChainDeviceAlreadyAttached": (409, "device-already-attached"),
-    "SupplyChainSameCondition": (409, "same-condition"),
-    "SupplyChainInvalidReceiver": (422, "invalid-receiver"),
-    "SupplyChainInvalidExpiry": (422, "invalid-expiry"),
-    "SupplyChainEvidenceNotAnchored": (422, "evidence-not-anchored"),
-    "SupplyChainUnknownDevice": (422, "unknown-device"),
-    "SupplyChainZeroItemId": (422, "invalid-item-id"),
-    "SupplyChainNoOwnerConsent": (403, "no-owner-consent"),
-    "SupplyChainNotDeviceOwner": (403, "not-device-owner"),
-    "SupplyChainDeviceLocked": (409, "device-locked"),
-    "SupplyChainDeviceNotAttached": (409, "device-not-attached"),
-    "SupplyChainEvidenceNotAttached": (422, "evidence-not-attached"),
-    "SupplyChainInvalidEvidenceSignature": (422, "invalid-evidence-signature"),
-}
 ManufacturerKey = Annotated[ApiKey, require(Role.MANUFACTURER)]
 CustodianKey = Annotated[ApiKey, require(Role.CUSTODIAN)]
 DeviceManagerKey = Annotated[ApiKey, require(Role.DEVICE_MANAGER)]
 
 
 def _refused(exc: TransactionReverted) -> ChainRefused:
-    return refusal(exc, _REVERTS, "SupplyChain")
+    return refusal(exc, SUPPLY_CHAIN_REFUSALS, "SupplyChain")
 
 
 def _send(

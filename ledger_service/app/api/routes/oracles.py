@@ -15,6 +15,7 @@ from indexer import oracle_queries, queries
 from ledger_service.app.api.deps import ServicesDep
 from ledger_service.app.api.problems import MEDIA_TYPE, refusal, write_errors
 from ledger_service.app.api.read_schemas import ReportList, RulePage, RuleView
+from ledger_service.app.api.refusals import SENSOR_ORACLE_REFUSALS
 from ledger_service.app.api.routes.devices import require
 from ledger_service.app.api.routes.items import _require
 from ledger_service.core.enums import Action
@@ -41,14 +42,6 @@ _WRITE_ERRORS = write_errors(
         422: "Invalid rule, unknown device",
     }
 )
-_REVERTS = {
-    "OracleNotRuleManager": (403, "not-rule-manager"),
-    "AccessControlUnauthorizedAccount": (403, "missing-chain-role"),
-    "OracleItemNotActive": (409, "item-not-active"),
-    "OracleInvalidRule": (422, "invalid-rule"),
-    "OracleRuleProtected": (409, "rule-protected"),
-    "OracleUnknownDevice": (422, "unknown-device"),
-}
 ManufacturerKey = Annotated[ApiKey, require(Role.MANUFACTURER)]
 
 ActionName = Literal["mark", "freeze", "settle"]
@@ -115,7 +108,7 @@ def add_rule(body: RuleIn, services: ServicesDep, key: ManufacturerKey) -> dict[
     try:
         rule_id, receipt = oracle.add_rule(spec)
     except TransactionReverted as exc:
-        raise refusal(exc, _REVERTS, "SensorOracle") from exc
+        raise refusal(exc, SENSOR_ORACLE_REFUSALS, "SensorOracle") from exc
     return {
         "rule_id": rule_id,
         "item_id": item_id,
