@@ -15,7 +15,7 @@ CRYTIC_COMPILE_VERSION := 0.4.2
 SLITHER_VENV    := .tools/slither
 SLITHER_STAMP   := $(SLITHER_VENV)/.installed-$(SLITHER_VERSION)
 
-.PHONY: install chromium run test lint forge-test slither slither-install brownie-smoke clean
+.PHONY: install chromium run test test-fast lint forge-test slither slither-install brownie-smoke clean
 
 install: $(PY_STAMP) $(NODE_STAMP) $(IPFS_STAMP)
 
@@ -55,6 +55,11 @@ run: install
 
 test: install chromium
 	$(BIN)/pytest
+
+# The fast set, in under a minute: tests/unit and tests/contracts (one anvil), without the tests marked slow
+# (the Foundry suite, recompiling, waiting for the chain's clock). `make test` runs everything.
+test-fast: install
+	$(BIN)/pytest -m "(unit or contracts) and not slow" --durations=20
 
 lint: install $(SLITHER_STAMP)
 	$(BIN)/ruff check ledger_service indexer oracles tokenization tests scripts bench

@@ -39,8 +39,8 @@ from ledger_service.core.compiler import compile_contracts  # noqa: E402
 from ledger_service.core.enums import KeyType
 from ledger_service.core.keys import DeviceKey  # noqa: E402
 from ledger_service.core.settings import Settings  # noqa: E402
-from tests.factories import Device, signed_body  # noqa: E402
-from tests.service import RunningService  # noqa: E402
+from tests.utils.factories import Device, signed_body  # noqa: E402
+from tests.utils.service import RunningService  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:

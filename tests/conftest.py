@@ -1,15 +1,12 @@
-"""Fixtures: one real anvil per test session, compiled artifacts, deployed contracts, databases."""
+"""Fixtures: one real anvil per test session, compiled artifacts, deployed contracts, databases. Shared by
+every directory (unit, contracts, service, e2e); each test gets its directory's marker."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
 
 from ledger_service.core.chain.client import ChainClient, connect
 from ledger_service.core.chain.context import ChainContext
@@ -19,24 +16,23 @@ from ledger_service.core.chain.node import ManagedAnvil
 from ledger_service.core.compiler import Artifact, compile_contracts
 from ledger_service.core.settings import Settings
 from ledger_service.services.container import Services
+from tests.utils.postgres import postgres_database
+from tests.utils.settings import make_settings
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
-POSTGRES_ADMIN_URL = os.environ.get(
-    "PROVENANCE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-
-
-def make_settings(data_dir: Path, **overrides: object) -> Settings:
-    """Settings for a test, ignoring the developer's environment and .env."""
-    return Settings(_env_file=None, data_dir=data_dir, **overrides)  # type: ignore[call-arg]
+TESTS = Path(__file__).resolve().parent
+#: The test directories; each is also the marker of its tests (registered in pyproject.toml, used by `make test-fast`).
+DIRECTORIES = ("unit", "contracts", "service", "e2e")
 
 
-def require_service(name: str, reason: str) -> None:
-    """Skips a test whose service is missing, except under CI=true, where it fails."""
-    message = f"{name} is not reachable: {reason}"
-    if IN_CI:
-        pytest.fail(message + " (CI=true: services must be running)")
-    pytest.skip(message)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Marks each test with its directory: tests/unit/... gets `unit`, tests/contracts/... `contracts`, and so on."""
+    for item in items:
+        try:
+            directory = item.path.resolve().relative_to(TESTS).parts[0]
+        except ValueError:  # not under tests/
+            continue
+        if directory in DIRECTORIES:
+            item.add_marker(directory)
 
 
 @pytest.fixture(scope="session")
@@ -96,31 +92,13 @@ def fallback_ledger(artifacts: dict[str, Artifact], tmp_path_factory: pytest.Tem
         yield Ledger(client, deployment, artifacts)
 
 
-def _postgres_database() -> Iterator[str]:
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"provenance_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as exc:
-        admin.dispose()
-        require_service("PostgreSQL", str(exc).splitlines()[0])
-    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database: SQLite in a temporary folder, or a new PostgreSQL database."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'provenance.db'}"
     else:
-        yield from _postgres_database()
+        yield from postgres_database()
 
 
 @pytest.fixture

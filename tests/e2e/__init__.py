@@ -1,0 +1,1 @@
+"""Whole processes: `provenance up`, CLI subprocesses, the browser, Brownie and Ganache."""
