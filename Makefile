@@ -71,7 +71,7 @@ lint: install $(SLITHER_STAMP)
 slither: $(NODE_STAMP) $(SLITHER_STAMP)
 	$(BIN)/python scripts/slither_gate.py --slither $(SLITHER_VENV)/bin/slither
 
-# The Foundry suite alone (make test runs it too, through tests/test_forge.py).
+# The Foundry suite alone (make test runs it too, through tests/contracts/test_forge.py).
 forge-test: $(NODE_STAMP)
 	$(FORGE) test --use scripts/solc --offline
 

@@ -1,6 +1,6 @@
 """Python mirrors of the contracts' enums and flag constants, in one place.
 
-Each class names the Solidity type it mirrors; `tests/test_enum_mirrors.py` reads every enum
+Each class names the Solidity type it mirrors; `tests/unit/test_enum_mirrors.py` reads every enum
 definition and `ACTION_*` constant out of `contracts/` and fails if a mirror's members or numbers
 differ, so a change on either side cannot go unnoticed.
 """
