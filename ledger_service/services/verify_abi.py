@@ -1,0 +1,42 @@
+"""The contract functions and the event a verifier needs, written out: `provenance verify` runs with
+no compiled artifacts, as a third party's verifier would (docs/proof-format.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_utils import keccak
+
+BATCH_ANCHORED_TOPIC = keccak(text="BatchAnchored(uint256,bytes32,address,uint64,uint64,uint64,string)")
+
+
+def _fn(name: str, inputs: list[tuple[str, str]], outputs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"type": "function", "name": name, "stateMutability": "view",
+            "inputs": [{"name": n, "type": t} for n, t in inputs], "outputs": outputs}  # fmt: skip
+
+
+_READING = {"name": "reading", "type": "tuple", "components": [
+    {"name": n, "type": t} for n, t in (
+        ("deviceId", "bytes32"), ("sequence", "uint64"), ("timestamp", "uint64"), ("metric", "string"),
+        ("value", "int256"), ("scale", "int8"), ("unit", "string"), ("payloadHash", "bytes32"))]}  # fmt: skip
+_KEY_RECORD = {"name": "", "type": "tuple", "components": [
+    {"name": "key", "type": "tuple", "components": [
+        {"name": "keyType", "type": "uint8"}, {"name": "signer", "type": "address"},
+        {"name": "x", "type": "bytes32"}, {"name": "y", "type": "bytes32"}]},
+    {"name": "validFrom", "type": "uint64"}, {"name": "validFromBlock", "type": "uint64"},
+    {"name": "validUntil", "type": "uint64"}, {"name": "validUntilBlock", "type": "uint64"}]}  # fmt: skip
+_ANCHOR = {"name": "", "type": "tuple", "components": [
+    {"name": n, "type": t} for n, t in (
+        ("batchId", "uint40"), ("anchoredAt", "uint40"), ("blockNumber", "uint48"), ("readingCount", "uint32"),
+        ("firstTimestamp", "uint48"), ("lastTimestamp", "uint48"))]}  # fmt: skip
+_BOOL = [{"name": "", "type": "bool"}]
+NOTARY_ABI = [
+    _fn("verify", [("root", "bytes32"), ("leaf", "bytes32"), ("proof", "bytes32[]")], _BOOL),
+    _fn("getAnchor", [("root", "bytes32")], [_ANCHOR]),
+]
+REGISTRY_ABI = [
+    {**_fn("verifySignedReading", [("signature", "bytes")], _BOOL),
+     "inputs": [_READING, {"name": "signature", "type": "bytes"}]},
+    _fn("keyCount", [("deviceId", "bytes32")], [{"name": "", "type": "uint256"}]),
+    _fn("getKey", [("deviceId", "bytes32"), ("index", "uint256")], [_KEY_RECORD]),
+]  # fmt: skip
