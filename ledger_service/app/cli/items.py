@@ -16,6 +16,7 @@ import typer
 from hexbytes import HexBytes
 from rich.table import Table
 
+from indexer import history as timeline
 from indexer import queries
 from ledger_service.app.cli.common import console, fail, load_settings
 from ledger_service.app.runtime import attached_services
@@ -211,7 +212,7 @@ def history(item_id: ItemId) -> None:
     with _services() as services, services.engine.connect() as conn:
         if queries.item_view(conn, "0x" + raw.hex()) is None:
             fail(ValueError(f"item {item_id} is not in the mirror (at block {queries.indexed_block(conn)})"))
-        entries = queries.item_history(conn, "0x" + raw.hex())
+        entries = timeline.item_history(conn, "0x" + raw.hex())
     table = Table("block", "time (UTC)", "what", "details")
     for entry in entries:
         details = ", ".join(f"{k}={v}" for k, v in entry["details"].items() if k != "location")

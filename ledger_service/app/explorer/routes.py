@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from indexer import history as timeline
 from indexer import queries
 from ledger_service.app.api.deps import ServicesDep
 from ledger_service.app.explorer import pages
@@ -240,7 +241,7 @@ def item_page(request: Request, services: ServicesDep, item_id: str) -> HTMLResp
         return malformed(request, "item", item_id, "a 0x-prefixed 32-byte item id")
     with services.engine.connect() as conn:
         item = queries.item_view(conn, key)
-        history = queries.item_history(conn, key) if item is not None else []
+        history = timeline.item_history(conn, key) if item is not None else []
     if item is None:
         return not_found(request, "item", item_id)
     escrow = [e for e in history if e["type"] in ("escrow_opened", "escrow_settled")]

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Path, Query, status
 from hexbytes import HexBytes
 from web3.types import TxReceipt
 
+from indexer import history as timeline
 from indexer import queries
 from ledger_service.app.api.deps import ServicesDep
 from ledger_service.app.api.item_schemas import (
@@ -144,7 +145,7 @@ def item_history(services: ServicesDep, item_id: str = Hex32) -> dict[str, Any]:
     with services.engine.connect() as conn:
         if queries.item_view(conn, item_id.lower()) is None:
             raise NotFound(f"no item {item_id} in the mirror", item_id=item_id)
-        entries = queries.item_history(conn, item_id.lower())
+        entries = timeline.item_history(conn, item_id.lower())
         block = queries.indexed_block(conn)
     return {"item_id": item_id.lower(), "entries": entries, "indexed_block": block}
 
