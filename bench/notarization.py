@@ -33,8 +33,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ledger_service.core.chain.client import connect  # noqa: E402
-from ledger_service.core.chain.deploy import load_manifest  # noqa: E402
 from ledger_service.core.chain.ledger import Ledger  # noqa: E402
+from ledger_service.core.chain.manifest import load_manifest  # noqa: E402
 from ledger_service.core.compiler import compile_contracts  # noqa: E402
 from ledger_service.core.enums import KeyType
 from ledger_service.core.keys import DeviceKey  # noqa: E402

@@ -18,7 +18,8 @@ from web3.contract import Contract
 from ledger_service.core.chain.accounts import role_key_path
 from ledger_service.core.chain.client import ChainClient, connect
 from ledger_service.core.chain.context import ChainContext
-from ledger_service.core.chain.deploy import ADMIN_ROLE, GRANTS, deploy, load_manifest, role_id, role_names
+from ledger_service.core.chain.deploy import ADMIN_ROLE, GRANTS, deploy, role_id, role_names
+from ledger_service.core.chain.manifest import load_manifest
 from ledger_service.core.chain.node import ManagedAnvil
 from ledger_service.core.compiler import Artifact
 from ledger_service.core.enums import Action, KeyType

@@ -12,7 +12,8 @@ import pytest
 
 from ledger_service.core.chain.client import connect
 from ledger_service.core.chain.context import ChainContext
-from ledger_service.core.chain.deploy import deploy, load_manifest, manifest_matches
+from ledger_service.core.chain.deploy import deploy, manifest_matches
+from ledger_service.core.chain.manifest import load_manifest
 from ledger_service.core.chain.node import ManagedAnvil
 from ledger_service.core.compiler import CONTRACTS_DIR, SHIM, Artifact, Compiler
 from ledger_service.core.errors import ToolchainError

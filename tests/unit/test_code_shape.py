@@ -21,7 +21,6 @@ LONG_MODULES = {
     "oracles/member.py",
     "ledger_service/services/batcher.py",
     "oracles/daemon.py",
-    "ledger_service/core/chain/deploy.py",
 }
 LONG_FUNCTIONS = {
     "indexer/fetch.py::_assemble",

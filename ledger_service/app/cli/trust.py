@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ledger_service.app.cli.common import console, fail, load_settings
-from ledger_service.core.chain.deploy import load_manifest
+from ledger_service.core.chain.manifest import load_manifest
 from ledger_service.core.errors import DeploymentError
 from ledger_service.services.trust import fingerprint, trust_document
 
