@@ -7,6 +7,7 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {AssetToken} from "./AssetToken.sol";
 import {BN254} from "./BN254.sol";
 import {DeviceRegistry} from "./DeviceRegistry.sol";
+import {ReadingLeaf} from "./ReadingLeaf.sol";
 import {ShipmentEscrow} from "./ShipmentEscrow.sol";
 import {IReadingNotary, SupplyChain} from "./SupplyChain.sol";
 
@@ -694,7 +695,7 @@ contract SensorOracle is AccessControl, EIP712 {
         if (!registry.verifyReadingAt(reading.deviceId, digest, signed.signature, reading.timestamp)) {
             revert OracleInvalidSignature(index);
         }
-        leaf = keccak256(bytes.concat(keccak256(abi.encode(digest, keccak256(signed.signature)))));
+        leaf = ReadingLeaf.compute(digest, signed.signature);
         if (!notary.verify(signed.root, leaf, signed.proof)) revert OracleNotAnchored(signed.root, leaf);
     }
 

@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {Multicall} from "@openzeppelin/contracts/utils/Multicall.sol";
 import {DeviceRegistry} from "./DeviceRegistry.sol";
+import {ReadingLeaf} from "./ReadingLeaf.sol";
 
 /// @notice What SupplyChain needs to know of the oracle it is bound to.
 interface IConditionOracle {
@@ -654,7 +655,7 @@ contract SupplyChain is AccessControl, Multicall {
         if (!registry.verifyReadingAt(reading.deviceId, digest, evidence.signature, reading.timestamp)) {
             revert SupplyChainInvalidEvidenceSignature(reading.deviceId);
         }
-        leaf = keccak256(bytes.concat(keccak256(abi.encode(digest, keccak256(evidence.signature)))));
+        leaf = ReadingLeaf.compute(digest, evidence.signature);
         if (!notary.verify(evidence.root, leaf, evidence.proof)) {
             revert SupplyChainEvidenceNotAnchored(evidence.root, leaf);
         }
