@@ -1,65 +1,7 @@
 """MQTT ingest: devices publish signed readings to a broker; the service verifies and stores them.
 
-Topics (``prefix`` defaults to ``devices``)::
-
-    {prefix}/{device_id}/readings   device -> service   one reading, or a JSON array of readings
-    {prefix}/{device_id}/acks       service -> device   one result per reading (optional, on by default)
-
-``device_id`` is the device's 32-byte id as ``0x`` + 64 hex digits, exactly as in the reading's
-``device_id`` field (compared without regard to case; the ``0x`` may be left out). A reading
-whose ``device_id`` differs from the topic's is refused with code ``topic-mismatch``, so a
-device's topic can be locked down with broker ACLs.
-
-Payloads: UTF-8 JSON, either one object shaped like the body of ``POST /v1/readings``
-(`ReadingIn`) or a non-empty array of such objects (at most ``max_batch``). Each reading goes
-through `Ingestor.ingest`, the same verification and storage as the HTTP API, in array order.
-
-Results, published with the same QoS to ``{prefix}/{device_id}/acks`` (not retained)::
-
-    {"id": "0x<leaf>" | null, "status": "stored" | "duplicate" | "refused",
-     "code": null | "<error code>", "detail": null | "<text>", "sequence": <int> | null}
-
-``code`` is a `ReadingRejected` code (``invalid-signature``, ``unknown-device``,
-``sequence-not-increasing``, ``too-many-bad-signatures`` when more than ``max_bad_signatures``
-readings of one message fail their signature check: checking stops and none of the message is
-stored, ...) or one of this module's: ``invalid-json`` (not UTF-8 JSON),
-``validation-error`` (not a reading: wrong fields or types, empty or oversized array) and
-``topic-mismatch``. ``sequence`` is the reading's sequence when it could be read, so a device
-can tell which reading of an array a result is about.
-
-QoS and acknowledgements
-------------------------
-The service subscribes to ``{prefix}/+/readings`` with QoS 1 and acknowledges by hand
-(paho's ``manual_ack``): a message's PUBACK is sent only after every reading in it has been
-committed to the database, or refused. If the process dies before that, the broker still holds
-the message as in flight and delivers it again when the same client id reconnects; the ingestor
-answers a reading it already stored as a duplicate and stores nothing, so redelivery is safe.
-Refused messages (bad JSON, schema errors, rejected readings) are acknowledged too: they would
-be refused again, and an unacknowledged message holds a slot of the broker's in-flight window.
-Only unexpected failures (database or chain unreachable, a bug) leave a reading unacknowledged:
-it is retried with capped exponential backoff until it goes through or `MqttIngest.stop` is
-called, after which the broker redelivers it on the next connection. QoS 2 is not offered:
-paho sends PUBREC on receipt, after which a broker will not send the message again.
-
-Session persistence
--------------------
-The client speaks MQTT 5 and connects with ``clean_start=False`` and a session expiry interval
-(`DEFAULT_SESSION_EXPIRY`, seven days, by default), under a stable client id (default
-``provenance-ledger-{prefix}``). The broker therefore keeps the subscription and queues QoS 1
-readings published while the service is down, and hands them over when it connects again.
-Two processes must not share a client id: the broker would disconnect one for the other.
-On Mosquitto, readings queued for a disconnected client are capped by ``max_queued_messages``
-(1000 by default; raise it, or 0 for no limit) and survive a broker restart only with
-``persistence true``.
-
-Threads
--------
-paho's network thread only puts messages on a queue. One worker thread takes them in order,
-verifies, stores, publishes the results and acknowledges. Keeping the work off the network
-thread keeps keep-alives flowing while the database is slow or being retried; a single worker
-keeps readings in the order the broker delivered them (a device's sequence numbers must
-increase) and PUBACKs in the order MQTT requires. The queue is bounded by the broker's
-in-flight window, which the client caps with the MQTT 5 Receive Maximum (``receive_maximum``).
+Topics, payloads, results, QoS and acknowledgements, session persistence and threads are described
+in docs/mqtt.md; the payload rules themselves are in `ledger_service.app.mqtt_payload`.
 """
 
 from __future__ import annotations
@@ -80,9 +22,9 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersi
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
-from pydantic import ValidationError
 
 from ledger_service.app.api.schemas import ReadingIn
+from ledger_service.app.mqtt_payload import Refused, parse_payload, validate_reading
 from ledger_service.core.errors import ProvenanceError, TooManyBadSignatures
 from ledger_service.core.loops import Backoff
 from ledger_service.core.settings import Settings
@@ -93,9 +35,6 @@ log = logging.getLogger(__name__)
 DEFAULT_SESSION_EXPIRY: Final = 7 * 24 * 3600
 """Seconds the broker keeps the session (subscription and queued readings) after a disconnect."""
 
-INVALID_JSON: Final = "invalid-json"
-VALIDATION_ERROR: Final = "validation-error"
-TOPIC_MISMATCH: Final = "topic-mismatch"
 
 _SEGMENT = re.compile(r"^[^/+#]+$")
 
@@ -106,16 +45,6 @@ class MqttError(ProvenanceError, RuntimeError):
     code = "mqtt-error"
     status = 503
     title = "MQTT broker unavailable"
-
-
-class _Refused(Exception):
-    """A message or reading that cannot be stored; it is answered and acknowledged."""
-
-    def __init__(self, code: str, detail: str, sequence: int | None = None) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
-        self.sequence = sequence
 
 
 class _Stopping(Exception):
@@ -151,10 +80,6 @@ class MqttIngestStats:
     retries: int = 0
 
 
-def _validation_detail(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '(reading)'}: {err['msg']}" for err in exc.errors())
-
-
 def _default_client_id(prefix: str) -> str:
     return "provenance-ledger-" + re.sub(r"[^A-Za-z0-9_-]", "-", prefix)
 
@@ -162,7 +87,7 @@ def _default_client_id(prefix: str) -> str:
 class MqttIngest:
     """Takes signed readings off ``{prefix}/+/readings`` and stores them with an `Ingestor`.
 
-    Use as a context manager, or call `start` and `stop`. See the module docstring for topics,
+    Use as a context manager, or call `start` and `stop`. See docs/mqtt.md for topics,
     payloads, QoS, acknowledgements and session persistence.
     """
 
@@ -441,25 +366,25 @@ class MqttIngest:
         """One result per reading of the message, in order; the valid readings are verified and
         stored together (`Ingestor.ingest_many`, one transaction)."""
         try:
-            items = self._parse(payload)
-        except _Refused as refused:
+            items = parse_payload(payload, self.max_batch)
+        except Refused as refused:
             return [self._refused(topic, refused)]
         results: list[dict[str, Any] | None] = [None] * len(items)
         valid: list[tuple[int, ReadingIn]] = []
         for index, item in enumerate(items):
             try:
-                valid.append((index, self._validate(item, device)))
-            except _Refused as refused:
+                valid.append((index, validate_reading(item, device)))
+            except Refused as refused:
                 results[index] = self._refused(topic, refused)
         try:
             outcomes = self._ingest_many([body for _, body in valid]) if valid else []
         except TooManyBadSignatures as exc:  # checking stopped: the whole message is refused, nothing stored
             for index, body in valid:
-                results[index] = self._refused(topic, _Refused(exc.code, exc.detail, body.sequence))
+                results[index] = self._refused(topic, Refused(exc.code, exc.detail, body.sequence))
             return [r for r in results if r is not None]
         for (index, body), outcome in zip(valid, outcomes, strict=True):
             if outcome.error is not None:
-                results[index] = self._refused(topic, _Refused(outcome.error.code, outcome.error.detail, body.sequence))
+                results[index] = self._refused(topic, Refused(outcome.error.code, outcome.error.detail, body.sequence))
                 continue
             self._count(**({"stored": 1} if outcome.status == "stored" else {"duplicates": 1}))
             results[index] = {
@@ -467,34 +392,6 @@ class MqttIngest:
                 "sequence": body.sequence,
             }  # fmt: skip
         return [r for r in results if r is not None]
-
-    def _parse(self, payload: bytes | bytearray) -> list[Any]:
-        try:
-            document = json.loads(payload)
-        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-            raise _Refused(INVALID_JSON, f"payload is not UTF-8 JSON: {exc}") from exc
-        if isinstance(document, dict):
-            return [document]
-        if not isinstance(document, list):
-            raise _Refused(VALIDATION_ERROR, "payload must be a JSON object (one reading) or array of readings")
-        if not document:
-            raise _Refused(VALIDATION_ERROR, "payload is an empty array")
-        if len(document) > self.max_batch:
-            raise _Refused(VALIDATION_ERROR, f"payload holds {len(document)} readings, more than {self.max_batch}")
-        return document
-
-    def _validate(self, item: Any, device: str) -> ReadingIn:
-        sequence = item.get("sequence") if isinstance(item, dict) else None
-        sequence = sequence if isinstance(sequence, int) and not isinstance(sequence, bool) else None
-        try:
-            body = ReadingIn.model_validate(item)
-        except ValidationError as exc:
-            raise _Refused(VALIDATION_ERROR, _validation_detail(exc), sequence) from exc
-        if body.device_id[2:].lower() != device.lower().removeprefix("0x"):
-            raise _Refused(
-                TOPIC_MISMATCH, f"reading of device {body.device_id} published on topic of {device}", sequence
-            )
-        return body
 
     def _ingest_many(self, bodies: list[ReadingIn]) -> list[ItemResult]:
         """`Ingestor.ingest_many`, repeated with backoff while it fails for reasons other than the readings."""
@@ -519,7 +416,7 @@ class MqttIngest:
             if self._stop.wait(delay):
                 raise _Stopping
 
-    def _refused(self, topic: str, refused: _Refused) -> dict[str, Any]:
+    def _refused(self, topic: str, refused: Refused) -> dict[str, Any]:
         self._count(refused=1)
         log.warning("mqtt reading refused", extra={"topic": topic, "code": refused.code, "detail": refused.detail})
         return {
