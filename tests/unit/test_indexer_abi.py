@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from eth_abi import encode
 
-from indexer.abi import AbiDecodeError, EventDecoder, event_signature, flatten_event, snake
+from indexer.abi import EventDecoder, flatten_event
+from indexer.abi_types import AbiDecodeError, event_signature, snake
 
 SCALARS = ["uint8", "uint64", "uint256", "int8", "int64", "int256", "address", "bool", "bytes32", "bytes4"]
 

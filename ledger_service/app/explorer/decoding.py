@@ -11,7 +11,8 @@ from eth_abi import decode as abi_decode
 from eth_abi.exceptions import DecodingError
 from eth_utils import function_abi_to_4byte_selector, keccak
 
-from indexer.abi import AbiDecodeError, EventDecoder, canonical_type
+from indexer.abi import EventDecoder
+from indexer.abi_types import AbiDecodeError, canonical_type
 from ledger_service.core.chain.deploy import Deployment
 from ledger_service.core.compiler import Artifact
 
