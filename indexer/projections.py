@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, text
 
-from indexer.fetch import DecodedEvent
+from indexer.chunks import DecodedEvent
 from ledger_service.core.device_state import DeviceRecord, RegistryState
 from ledger_service.core.keys import PublicKey
 from ledger_service.core.mirror_models import (

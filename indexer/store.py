@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 from indexer.catalog import EventCatalog
-from indexer.fetch import BLOCK_COLUMNS, LOG_COLUMNS, TRANSACTION_COLUMNS, Chunk, DecodedEvent
+from indexer.chunks import BLOCK_COLUMNS, LOG_COLUMNS, TRANSACTION_COLUMNS, Chunk, DecodedEvent
 from indexer.projections import ROLE_EVENTS, DeviceProjection, RoleProjection
 from indexer.supply_projections import ItemProjection, TokenProjection
 from ledger_service.core.db import bulk_insert

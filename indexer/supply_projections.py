@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
 
-from indexer.fetch import DecodedEvent
+from indexer.chunks import DecodedEvent
 from indexer.projections import chunks, stored_events
 from ledger_service.core.mirror_models import (
     EVENT_TABLES,
