@@ -51,6 +51,41 @@ def _replace(conn: Connection, model: Any, column: str, keys: Sequence[str], row
         conn.execute(insert(table), rows)
 
 
+_NO_PENDING_TRANSFER = {"pending_transfer_id": None, "pending_receiver": None, "pending_expires_at": None}
+
+
+def _new_item(v: dict[str, Any], block: int, time: int) -> dict[str, Any]:
+    """The `item` row an `ItemRegistered` event makes."""
+    return {
+        "item_id": v["item_id"], "manufacturer": v["manufacturer"], "custodian": v["custodian"],
+        "status": "active", "condition": "compliant", "held": False, "content_hash": v["content_hash"],
+        "metadata_cid": v["metadata_cid"], "transfer_count": 0, **_NO_PENDING_TRANSFER,
+        "registered_block": block, "registered_at": time, "updated_block": block,
+    }  # fmt: skip
+
+
+def _item_changes(name: str, v: dict[str, Any]) -> dict[str, Any]:
+    """The `item` columns an event sets (its devices and custody periods aside)."""
+    if name == "TransferProposed":
+        return {
+            "transfer_count": v["transfer_id"], "pending_transfer_id": v["transfer_id"],
+            "pending_receiver": v["receiver"], "pending_expires_at": v["expires_at"],
+        }  # fmt: skip
+    if name == "TransferAccepted":
+        return {"custodian": v["new_custodian"], **_NO_PENDING_TRANSFER}
+    if name == "TransferCancelled":
+        return dict(_NO_PENDING_TRANSFER)
+    if name == "ConditionChanged":
+        return {"condition": CONDITIONS.get(v["new_condition"], str(v["new_condition"]))}
+    if name in ("ItemHeld", "ItemReleased"):
+        return {"held": name == "ItemHeld"}
+    if name == "ItemRecalled":
+        return {"status": "recalled"}
+    if name == "ItemDelivered":
+        return {"status": "delivered"}
+    return {}
+
+
 class ItemProjection:
     """`item`, `item_device` and `custody_period` from the SupplyChain events."""
 
@@ -95,13 +130,7 @@ class ItemProjection:
                     period["until_block"], period["until_time"] = block, time
 
         if event.name == "ItemRegistered":
-            items[item_id] = {
-                "item_id": item_id, "manufacturer": v["manufacturer"], "custodian": v["custodian"],
-                "status": "active", "condition": "compliant", "held": False, "content_hash": v["content_hash"],
-                "metadata_cid": v["metadata_cid"], "transfer_count": 0, "pending_transfer_id": None,
-                "pending_receiver": None, "pending_expires_at": None, "registered_block": block,
-                "registered_at": time, "updated_block": block,
-            }  # fmt: skip
+            items[item_id] = _new_item(v, block, time)
             open_period(v["custodian"])
             return
         item = items.get(item_id)
@@ -110,34 +139,15 @@ class ItemProjection:
         item["updated_block"] = block
         name = event.name
         if name == "DeviceAttached":
-            devices[(item_id, v["device_id"])] = {
-                "item_id": item_id,
-                "device_id": v["device_id"],
-                "attached_block": block,
-            }
+            attached = {"item_id": item_id, "device_id": v["device_id"], "attached_block": block}
+            devices[(item_id, v["device_id"])] = attached
         elif name == "DeviceDetached":
             devices.pop((item_id, v["device_id"]), None)
-        elif name == "TransferProposed":
-            item.update(
-                transfer_count=v["transfer_id"], pending_transfer_id=v["transfer_id"],
-                pending_receiver=v["receiver"], pending_expires_at=v["expires_at"],
-            )  # fmt: skip
-        elif name == "TransferAccepted":
+        if name in ("TransferAccepted", "ItemDelivered"):
             close_period()
+        if name == "TransferAccepted":
             open_period(v["new_custodian"])
-            item.update(custodian=v["new_custodian"], pending_transfer_id=None, pending_receiver=None,
-                        pending_expires_at=None)  # fmt: skip
-        elif name == "TransferCancelled":
-            item.update(pending_transfer_id=None, pending_receiver=None, pending_expires_at=None)
-        elif name == "ConditionChanged":
-            item["condition"] = CONDITIONS.get(v["new_condition"], str(v["new_condition"]))
-        elif name in ("ItemHeld", "ItemReleased"):
-            item["held"] = name == "ItemHeld"
-        elif name == "ItemRecalled":
-            item["status"] = "recalled"
-        elif name == "ItemDelivered":
-            item["status"] = "delivered"
-            close_period()
+        item.update(_item_changes(name, v))
 
     def rebuild(self, conn: Connection, ids: Sequence[str]) -> None:
         """Rebuilds items `ids` from their stored typed events."""

@@ -21,7 +21,6 @@ LONG_MODULES = {
     "oracles/daemon.py",
 }
 LONG_FUNCTIONS = {
-    "indexer/supply_projections.py::_apply_one",
     "ledger_service/app/mqtt_ingest.py::__init__",
     "ledger_service/app/shipment_demo.py::run_shipment",
     "ledger_service/services/ingest.py::_store_many_once",
