@@ -1,25 +1,10 @@
-"""A committee member: one member's keys, in their own file, used by their own process, which signs
-a committee report only after checking it against its own view of the chain.
-
-`provenance oracle committee init --member NAME` makes the member's keys (an ECDSA account and a
-BLS key) in `members/NAME/member.json` (mode 0600) and pins the chain (id, genesis hash) and the
-SensorOracle address the member serves. `provenance oracle --member NAME` serves `POST /sign`: the
-coordinator sends a report with the readings it rests on, and the member, reading the chain through
-its own RPC URL,
-
-- finds the rule firable by a committee (active, not fired, heartbeat or aggregate) and the report
-  made for the current committee, which the member is part of;
-- finds the device the rule's (or attached to the rule's item), and the report's times sane against
-  its own clock;
-- checks each reading: of that device, consecutive in sequence, signed by the key the
-  DeviceRegistry held at its time, and proven under a root anchored in DataNotary;
-- recomputes the rule's condition from those readings (the mean over the window, or the silence
-  since the last reading) and checks it is breached and is the report's value;
-- and only then signs the digest it computed itself (`committeeDigest`), never one it was sent.
-
-Anything else is refused with a stable code (`SignRefused.code`). What a member cannot check from
-the chain: that no reading exists that it was not shown (a heartbeat's silence, the edges of a
-mean's window); a member with its own copy of the readings could.
+"""A committee member's own process: serves `POST /sign`, and signs a committee report only after
+checking it, reading the chain through its own RPC URL, against the pinned chain and oracle: the
+rule, the committee, the device and its attachment, each reading's signature (the key
+DeviceRegistry held at its time) and anchor, and the breach recomputed from those readings. It
+signs the digest it computed itself, never one it was sent. Anything else is refused with a
+stable code (`SignRefused.code`). The checks and codes are listed in docs/oracles.md ("Members
+are independent processes"); the key file is `oracles.member_keys`.
 """
 
 from __future__ import annotations
