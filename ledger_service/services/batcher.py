@@ -1,9 +1,7 @@
-"""The batcher: seals stored readings into Merkle batches, anchors their roots, confirms them.
+"""The batcher: seals stored readings into Merkle batches (`ledger_service.services.sealing`), anchors
+their roots, confirms them.
 
-A batch is sealed when the unbatched readings reach `batch_size` or the oldest of them is
-`batch_age` seconds old. Sealing builds the tree, writes the batch payload (every reading, in
-canonical JSON) to the content store, and records the batch and its readings in one database
-transaction. Anchoring (`anchor_batch`, also run as a Celery task) first asks the chain whether
+Anchoring (`anchor_batch`, also run as a Celery task) first asks the chain whether
 the root is already anchored, so a batch whose transaction was sent just before a crash is
 recorded, never anchored twice.
 
@@ -17,27 +15,22 @@ proofs then name the new transaction and block. Final batches are not looked at 
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, Protocol
 
-from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select, update
+from sqlmodel import Session, col, select
 
 from ledger_service.core.chain.ledger import AnchorRecord
 from ledger_service.core.loops import HealthRecorder, run_loop
-from ledger_service.core.merkle import MerkleTree
-from ledger_service.core.models import Batch, BatchStatus, StoredReading
-from ledger_service.core.readings import LEAF_TYPES
+from ledger_service.core.models import Batch, BatchStatus
 from ledger_service.services.content import ContentStore
+from ledger_service.services.sealing import Sealer
 
 log = logging.getLogger(__name__)
-
-PAYLOAD_FORMAT = "provenance-ledger/batch@1"
 
 
 class Anchorer(Protocol):
@@ -54,32 +47,9 @@ class Anchorer(Protocol):
     def reset_nonce(self) -> None: ...
 
 
-def batch_payload(header: dict[str, Any], root: str, rows: Sequence[Any]) -> bytes:
-    """The batch payload: every reading of the batch (rows with the `reading` table's columns),
-    sorted by id, as canonical JSON (sorted keys,
-    no spaces, UTF-8; `value` as a decimal string so no reader loses precision)."""
-    readings = [
-        {
-            "id": row.id,
-            "device_id": row.device_id,
-            "sequence": row.sequence,
-            "timestamp": row.timestamp,
-            "metric": row.metric,
-            "value": row.value,
-            "scale": row.scale,
-            "unit": row.unit,
-            "payload_hash": row.payload_hash,
-            "signature": row.signature,
-            "signer": row.signer,
-        }
-        for row in sorted(rows, key=lambda r: r.id)
-    ]
-    document = {**header, "format": PAYLOAD_FORMAT, "leaf_types": list(LEAF_TYPES), "root": root, "readings": readings}
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-class Batcher:
-    """Seals, anchors and confirms batches; `run_once` does one round, `run` loops until stopped."""
+class Batcher(Sealer):
+    """Seals (`Sealer`), anchors and confirms batches; `run_once` does one round, `run` loops until
+    stopped."""
 
     def __init__(
         self,
@@ -97,12 +67,8 @@ class Batcher:
         redispatch_after: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.engine = engine
+        super().__init__(engine, content, batch_size, batch_age, payload_header, clock)
         self.anchorer = anchorer
-        self.batch_size = batch_size
-        self.batch_age = batch_age
-        self.content = content
-        self.payload_header = payload_header or {}
         self.confirmations = confirmations
         self.use_finalized = use_finalized
         self.final_depth = final_depth
@@ -111,63 +77,7 @@ class Batcher:
         self._chain_has_finalized = False
         self.dispatch = dispatch
         self.redispatch_after = redispatch_after
-        self.clock = clock
         self._dispatched: dict[int, float] = {}
-
-    # Sealing
-
-    def seal_due(self) -> list[int]:
-        """Seals every batch that is due; returns the new batch ids."""
-        sealed = []
-        while (batch_id := self._seal_one()) is not None:
-            sealed.append(batch_id)
-        return sealed
-
-    def _seal_one(self) -> int | None:
-        with Session(self.engine) as session:
-            pending, oldest = session.exec(
-                select(func.count(), func.min(StoredReading.received_at)).where(col(StoredReading.batch_id).is_(None))
-            ).one()
-            if not pending:
-                return None
-            if pending < self.batch_size and self.clock() - float(oldest) < self.batch_age:
-                return None
-            table = StoredReading.__table__  # type: ignore[attr-defined]
-            rows = list(  # plain rows, not ORM objects: a batch can hold many thousands
-                session.execute(
-                    select(table)
-                    .where(table.c.batch_id.is_(None))
-                    .order_by(table.c.received_at, table.c.id)
-                    .limit(self.batch_size)
-                ).all()
-            )
-            tree = MerkleTree([bytes.fromhex(row.id[2:]) for row in rows])
-            root = "0x" + tree.root.hex()
-            content_id = self.content.put(batch_payload(self.payload_header, root, rows))
-            timestamps = [row.timestamp for row in rows]
-            batch = Batch(
-                root=root,
-                reading_count=len(rows),
-                first_timestamp=min(timestamps),
-                last_timestamp=max(timestamps),
-                content_id=content_id,
-                sealed_at=self.clock(),
-            )
-            session.add(batch)
-            session.flush()
-            ids = [row.id for row in rows]
-            for start in range(0, len(ids), 5000):  # stays under the databases' bound-parameter limits
-                session.exec(
-                    update(StoredReading)
-                    .where(col(StoredReading.id).in_(ids[start : start + 5000]))
-                    .values(batch_id=batch.id)
-                )
-            session.commit()
-            log.info(
-                "sealed batch",
-                extra={"batch_id": batch.id, "readings": len(rows), "root": root, "content_id": content_id},
-            )
-            return batch.id
 
     # Anchoring
 
