@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from ledger_service.core.enums import RuleKind
@@ -32,7 +32,8 @@ from ledger_service.core.models import OracleReport, ReportStatus, StoredReading
 from ledger_service.core.supply_chain import Attachment, SupplyChainContract, attached_throughout
 from ledger_service.services.container import Services
 from oracles.contract import SensorOracleContract
-from oracles.evaluator import Breach, Observed, ThresholdEvaluator, integer_mean
+from oracles.evaluator import Breach, Observed, ThresholdEvaluator
+from oracles.observations import observe
 from oracles.reports import ReportBook, committee_breach_id, evidence_report_id
 from oracles.rules import ZERO32, Rule
 
@@ -213,7 +214,8 @@ class OracleDaemon:
             if rule.kind is RuleKind.THRESHOLD:
                 continue
             for device in self._devices.get(rule.rule_id, []):
-                observation = self._observe(rule, device, now)
+                periods = self.periods_of(rule.item_id, device) if rule.item_id != ZERO32 else []
+                observation = observe(self.services.engine, rule, device, now, periods)
                 if observation is None:
                     continue
                 value, window_start = observation
@@ -240,52 +242,6 @@ class OracleDaemon:
                     log.info("breach found", extra={"report_id": report_id, "rule_id": rule.rule_id, "by": self.name})
                 self._done.add(rule.rule_id)
                 break
-
-    def _observe(self, rule: Rule, device: bytes, now: int) -> tuple[int, int] | None:
-        """(value, window start) when the rule is breached now, else None. The window lies inside
-        one attachment period of the device to the rule's item, as the contract checks."""
-        device_hex = _hex(device)
-        periods = self.periods_of(rule.item_id, device) if rule.item_id != ZERO32 else []
-        with Session(self.services.engine) as session:
-            if rule.kind is RuleKind.HEARTBEAT:
-                last = session.exec(
-                    select(func.max(StoredReading.timestamp)).where(StoredReading.device_id == device_hex)
-                ).one()
-                window_start = max(int(last or 0), rule.created_at)
-                if rule.item_id != ZERO32:
-                    current = [p for p in periods if p.attached_at <= now and p.detached_at == 0]
-                    if not current:
-                        return None  # not attached now: its silence says nothing of the item
-                    window_start = max(window_start, current[-1].attached_at)
-                silence = now - window_start
-                return (silence, window_start) if silence > rule.upper else None
-            window_start = now - rule.min_duration
-            if window_start < rule.created_at:
-                return None
-            if rule.item_id != ZERO32 and not attached_throughout(periods, window_start, now):
-                return None
-            rows = session.exec(
-                select(StoredReading).where(
-                    StoredReading.device_id == device_hex,
-                    col(StoredReading.timestamp) >= window_start,
-                    col(StoredReading.timestamp) <= now,
-                )
-            ).all()
-        matching = []
-        for row in rows:
-            if not rule.is_metric(row.metric):
-                continue
-            if not rule.same_unit(row.unit, row.scale):
-                log.warning(
-                    "reading of the rule's metric in another unit or scale: left out of the mean",
-                    extra={"rule_id": rule.rule_id, "reading_id": row.id, "unit": row.unit},
-                )
-                continue
-            matching.append(int(row.value))
-        if len(matching) < max(1, rule.min_readings):
-            return None
-        mean = integer_mean(matching)
-        return (mean, window_start) if rule.breaches(mean) else None
 
     # queueing
 

@@ -16,7 +16,6 @@ MAX_FUNCTION_LINES = 60
 LONG_MODULES = {
     "ledger_service/app/mqtt_ingest.py",
     "ledger_service/services/ingest.py",
-    "oracles/daemon.py",
 }
 LONG_FUNCTIONS = {
     "ledger_service/app/mqtt_ingest.py::__init__",
