@@ -84,6 +84,39 @@ def _default_client_id(prefix: str) -> str:
     return "provenance-ledger-" + re.sub(r"[^A-Za-z0-9_-]", "-", prefix)
 
 
+def _checked_prefix(topic_prefix: str) -> str:
+    prefix = topic_prefix.strip("/")
+    if not prefix or any(not _SEGMENT.match(level) for level in prefix.split("/")):
+        raise ValueError(f"invalid topic prefix {topic_prefix!r}: needs non-empty levels without + or #")
+    return prefix
+
+
+def _check_limits(qos: int, session_expiry: int, receive_maximum: int, max_batch: int) -> None:
+    if qos not in (0, 1):
+        raise ValueError("qos must be 0 or 1 (QoS 2 cannot be acknowledged after storage with paho)")
+    if not 0 <= session_expiry <= 0xFFFFFFFF:
+        raise ValueError("session_expiry must be between 0 and 0xFFFFFFFF seconds")
+    if not 1 <= receive_maximum <= 65535:
+        raise ValueError("receive_maximum must be between 1 and 65535")
+    if max_batch < 1:
+        raise ValueError("max_batch must be at least 1")
+
+
+def _paho_client(
+    client_id: str, username: str | None, password: str | None, tls_context: ssl.SSLContext | None
+) -> mqtt.Client:
+    """An MQTT 5 client that acknowledges by hand, reconnecting every 1 to 30 s."""
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5, manual_ack=True
+    )
+    if username is not None:
+        client.username_pw_set(username, password)
+    if tls_context is not None:
+        client.tls_set_context(tls_context)
+    client.reconnect_delay_set(1, 30)
+    return client
+
+
 class MqttIngest:
     """Takes signed readings off ``{prefix}/+/readings`` and stores them with an `Ingestor`.
 
@@ -118,17 +151,8 @@ class MqttIngest:
         ``{prefix}/{device_id}/acks`` results on or off. `session_expiry` is how long, in
         seconds, the broker keeps the session while the service is away (0xFFFFFFFF: for ever).
         """
-        if qos not in (0, 1):
-            raise ValueError("qos must be 0 or 1 (QoS 2 cannot be acknowledged after storage with paho)")
-        prefix = topic_prefix.strip("/")
-        if not prefix or any(not _SEGMENT.match(level) for level in prefix.split("/")):
-            raise ValueError(f"invalid topic prefix {topic_prefix!r}: needs non-empty levels without + or #")
-        if not 0 <= session_expiry <= 0xFFFFFFFF:
-            raise ValueError("session_expiry must be between 0 and 0xFFFFFFFF seconds")
-        if not 1 <= receive_maximum <= 65535:
-            raise ValueError("receive_maximum must be between 1 and 65535")
-        if max_batch < 1:
-            raise ValueError("max_batch must be at least 1")
+        prefix = _checked_prefix(topic_prefix)
+        _check_limits(qos, session_expiry, receive_maximum, max_batch)
         self.ingestor = ingestor
         self.host = host
         self.port = port
@@ -145,17 +169,7 @@ class MqttIngest:
         self.max_bad_signatures = max_bad_signatures
         self.subscription = f"{prefix}/+/readings"
 
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.client_id,
-            protocol=MQTTProtocolVersion.MQTTv5,
-            manual_ack=True,
-        )
-        if username is not None:
-            self._client.username_pw_set(username, password)
-        if tls_context is not None:
-            self._client.tls_set_context(tls_context)
-        self._client.reconnect_delay_set(1, 30)
+        self._client = _paho_client(self.client_id, username, password, tls_context)
         self._client.on_connect = self._on_connect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_disconnect = self._on_disconnect

@@ -9,13 +9,14 @@ compliance (nobody else can), freezes its token and refunds the buyer."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from rich.console import Console
 
-from ledger_service.app.demo import register_devices
+from ledger_service.app.demo import SimulatedDevice, register_devices
 from ledger_service.services.apikeys import Role, create_key
 from ledger_service.services.container import Services
 from tokenization.assets import AssetTokens
@@ -52,44 +53,65 @@ def _ok(response: httpx.Response, what: str) -> dict[str, Any]:
     return body
 
 
+def _party_headers(services: Services) -> dict[str, dict[str, str]]:
+    """API key headers: the manufacturer's, and one per custodian along the route (each its party)."""
+    keys = {"maker": create_key(services.engine, "demo-maker", [Role.MANUFACTURER, Role.CUSTODIAN])[1]}
+    for party, _ in STOPS:
+        keys[party] = create_key(services.engine, f"demo-{party}", [Role.CUSTODIAN], party=party)[1]
+    return {name: {"Authorization": f"Bearer {secret}"} for name, secret in keys.items()}
+
+
+def _register_protected_lot(
+    http: httpx.Client,
+    services: Services,
+    maker: dict[str, str],
+    logger: SimulatedDevice,
+    shipment: Shipment,
+    step: Callable[[str], None],
+) -> str:
+    """Registers the lot with its logger, adds the excursion rule, and has the buyer open an escrow
+    under that rule; returns the item id."""
+    ledger = services.ledger
+    description = {"product": "insulin", "lot": "L-2026-11", "keep": "2-8 Cel"}
+    created = _ok(
+        http.post(
+            "/v1/items",
+            json={"description": description, "devices": ["0x" + logger.device_id.hex()]},
+            headers=maker,
+        ),
+        "register",
+    )
+    item: str = created["item_id"]
+    shipment.item_id = item
+    step(f"registered lot {item[:18]}… with temperature logger 0x{logger.device_id.hex()[:16]}…")
+    rule = {"item_id": item, "metric": "temperature", "unit": "Cel", "above": "8", "scale": 2,
+            "readings": EXCURSION_READINGS, "actions": ["mark", "freeze", "settle"]}  # fmt: skip
+    added = _ok(http.post("/v1/rules", json=rule, headers=maker), "rule")
+    shipment.rule_id = int(added["rule_id"])
+    step(f"rule {shipment.rule_id}: {added['description']}: mark, freeze the token, refund the escrow")
+    buyer = services.parties.client("buyer")
+    seller_escrow = ShipmentEscrowContract(ledger.client, ledger.deployment, services.artifacts)
+    seller_escrow.designate_buyer(bytes.fromhex(item[2:]), buyer.operator.address)
+    escrow = seller_escrow.as_account(buyer)
+    escrow.open(bytes.fromhex(item[2:]), int(time.time()) + 86_400, PRICE_WEI, [shipment.rule_id])
+    step(f"the buyer, named by the manufacturer, paid 1 ETH into escrow under rule {shipment.rule_id}")
+    return item
+
+
 def run_shipment(services: Services, api_url: str, console: Console, anchor_timeout: float = 60.0) -> Shipment:
     """Runs the shipment against the API at `api_url` (the service behind it shares `services`'
     database and chain) and prints each step."""
     ledger = services.ledger
     shipment = Shipment()
     logger = register_devices(ledger, 1)[0]
-    keys = {"maker": create_key(services.engine, "demo-maker", [Role.MANUFACTURER, Role.CUSTODIAN])[1]}
-    for party, _ in STOPS:
-        keys[party] = create_key(services.engine, f"demo-{party}", [Role.CUSTODIAN], party=party)[1]
-    headers = {name: {"Authorization": f"Bearer {secret}"} for name, secret in keys.items()}
+    headers = _party_headers(services)
 
     def step(text: str) -> None:
         shipment.steps.append(text)
         console.print(f"  {text}")
 
     with httpx.Client(base_url=api_url, timeout=60) as http:
-        description = {"product": "insulin", "lot": "L-2026-11", "keep": "2-8 Cel"}
-        created = _ok(
-            http.post(
-                "/v1/items",
-                json={"description": description, "devices": ["0x" + logger.device_id.hex()]},
-                headers=headers["maker"],
-            ),
-            "register",
-        )
-        item = shipment.item_id = created["item_id"]
-        step(f"registered lot {item[:18]}… with temperature logger 0x{logger.device_id.hex()[:16]}…")
-        rule = {"item_id": item, "metric": "temperature", "unit": "Cel", "above": "8", "scale": 2,
-                "readings": EXCURSION_READINGS, "actions": ["mark", "freeze", "settle"]}  # fmt: skip
-        added = _ok(http.post("/v1/rules", json=rule, headers=headers["maker"]), "rule")
-        shipment.rule_id = int(added["rule_id"])
-        step(f"rule {shipment.rule_id}: {added['description']}: mark, freeze the token, refund the escrow")
-        buyer = services.parties.client("buyer")
-        seller_escrow = ShipmentEscrowContract(ledger.client, ledger.deployment, services.artifacts)
-        seller_escrow.designate_buyer(bytes.fromhex(item[2:]), buyer.operator.address)
-        escrow = seller_escrow.as_account(buyer)
-        escrow.open(bytes.fromhex(item[2:]), int(time.time()) + 86_400, PRICE_WEI, [shipment.rule_id])
-        step(f"the buyer, named by the manufacturer, paid 1 ETH into escrow under rule {shipment.rule_id}")
+        item = _register_protected_lot(http, services, headers["maker"], logger, shipment, step)
         holder, here = "maker", FACTORY
         for index, (party, place) in enumerate(STOPS):
             celsius = 11.5 if party == "warehouse" else 4.0 + index

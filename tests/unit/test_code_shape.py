@@ -18,8 +18,6 @@ LONG_MODULES = {
     "ledger_service/services/ingest.py",
 }
 LONG_FUNCTIONS = {
-    "ledger_service/app/mqtt_ingest.py::__init__",
-    "ledger_service/app/shipment_demo.py::run_shipment",
     "ledger_service/services/ingest.py::_store_many_once",
 }
 
