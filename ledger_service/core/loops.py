@@ -21,9 +21,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, or_
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from ledger_service.core.errors import ProvenanceError
 from ledger_service.core.models import LoopHealthRow
@@ -77,6 +77,7 @@ class LoopHealth:
     last_error: str | None = None
     last_failure_at: float | None = None
     last_ok_at: float | None = None
+    fatal: bool = False
 
 
 class HealthRecorder:
@@ -90,10 +91,12 @@ class HealthRecorder:
         """Upserts the component's row."""
         try:
             with Session(self.engine) as session:
-                row = session.get(LoopHealthRow, health.component) or LoopHealthRow(component=health.component)
+                component = health.component[:64]  # the column's width; daemon names are the operator's choice
+                row = session.get(LoopHealthRow, component) or LoopHealthRow(component=component)
                 row.pid = os.getpid()
                 row.failures_total = health.failures
                 row.consecutive_failures = health.consecutive
+                row.fatal = health.fatal
                 row.last_error = health.last_error
                 row.last_failure_at = health.last_failure_at
                 row.last_ok_at = health.last_ok_at
@@ -125,6 +128,7 @@ def run_loop(
         except Exception as exc:
             if not retryable(exc):
                 _failed(health, exc, clock())
+                health.fatal = True
                 log.error(
                     "loop stopped by a fatal error",
                     extra={"component": component, "error_type": type(exc).__name__, "error": redact(str(exc))},
@@ -163,10 +167,13 @@ def run_loop(
 
 def recent_health(engine: Engine, within: float = 120.0) -> list[LoopHealthRow]:
     """The health rows of loops that wrote in the last `within` seconds (a running loop writes at
-    least every `HEARTBEAT` seconds when healthy and at every failure otherwise)."""
+    least every `HEARTBEAT` seconds when healthy and at every failure otherwise), and of loops a
+    fatal error ended, however long ago, until they run again."""
     since = time.time() - within
     with Session(engine) as session:
-        rows = session.exec(select(LoopHealthRow).where(LoopHealthRow.updated_at >= since))
+        rows = session.exec(
+            select(LoopHealthRow).where(or_(col(LoopHealthRow.updated_at) >= since, col(LoopHealthRow.fatal)))
+        )
         return sorted(rows, key=lambda row: row.component)
 
 

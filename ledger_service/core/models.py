@@ -135,6 +135,8 @@ class LoopHealthRow(SQLModel, table=True):
     pid: int = 0
     failures_total: int = 0
     consecutive_failures: int = 0
+    #: The loop was ended by a fatal error: reported until the component runs again.
+    fatal: bool = False
     last_error: str | None = None
     last_failure_at: float | None = None
     last_ok_at: float | None = None

@@ -133,8 +133,11 @@ class RegistryCache:
         return bytes(block["hash"]) != block_hash
 
     def _apply_range(self, from_block: int, to_block: int) -> int:
+        """Decodes the range's logs and reads their blocks' times first, then applies them all at
+        once: a failure half-way applies nothing, so a retry never applies an event twice."""
         logs = self.w3.eth.get_logs({"address": self.registry.address, "fromBlock": from_block, "toBlock": to_block})
         times: dict[int, int] = {}
+        decoded_events = []
         for entry in logs:
             event = self._decoders.get(bytes(entry["topics"][0]))
             if event is None:
@@ -143,8 +146,10 @@ class RegistryCache:
             number = int(entry["blockNumber"])
             if number not in times:
                 times[number] = int(self.w3.eth.get_block(number)["timestamp"])
-            with self._lock:
-                self.state.apply(decoded["event"], dict(decoded["args"]), number, times[number])
+            decoded_events.append((decoded["event"], dict(decoded["args"]), number))
+        with self._lock:
+            for name, args, number in decoded_events:
+                self.state.apply(name, args, number, times[number])
         return len(logs)
 
     def run(self, stop: threading.Event, poll: float, recorder: HealthRecorder | None = None) -> None:

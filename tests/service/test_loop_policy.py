@@ -89,11 +89,13 @@ def test_loop_health_is_recorded_without_secrets_and_read_back(tmp_path: Path) -
     upgrade_schema(engine)
     recorder = HealthRecorder(engine)
     stop = threading.Event()
-    secret = ChainError("cannot reach https://user:hunter2@rpc.example/v3/0123456789abcdef0123456789abcdef")
+    # a plain exception, not redacted where it was made: the loop must redact what it stores
+    secret = RuntimeError("cannot reach https://user:hunter2@rpc.example/v3/0123456789abcdef0123456789abcdef")
     run_loop("batcher", scripted([secret, secret], stop), stop, poll=0.01, recorder=recorder)
     (row,) = recent_health(engine)
     assert (row.component, row.failures_total, row.consecutive_failures, row.pid) == ("batcher", 2, 2, os.getpid())
-    assert row.last_error and "ChainError" in row.last_error and "hunter2" not in row.last_error
+    assert row.last_error and row.last_error.startswith("RuntimeError: cannot reach")
+    assert "hunter2" not in row.last_error and "0123456789abcdef0123456789abcdef" not in row.last_error
     run_loop("batcher", scripted([True], stop := threading.Event()), stop, poll=0.01, recorder=recorder)
     (row,) = recent_health(engine)
     assert row.consecutive_failures == 0 and row.last_ok_at is not None
@@ -116,13 +118,33 @@ def test_readiness_and_metrics_report_each_loop(services: Services) -> None:
     assert answer.status_code == 503 and answer.headers["content-type"].startswith("application/problem+json")
     body = answer.json()
     assert body["status"] == 503 and body["code"] == "not-ready"  # RFC 9457: the status is the number
-    assert body["checks"]["loop:oracle:test"] == {"ok": False, "consecutive_failures": 3, "error": "ChainError"}
+    assert body["checks"]["loop:oracle:test"] == {
+        "ok": False, "consecutive_failures": 3, "stopped": False, "error": "ChainError"
+    }  # fmt: skip
     assert "node refused" not in answer.text  # the error's text stays in the database and the log
     metrics = client.get("/metrics").text
     assert 'provenance_loop_consecutive_failures{component="oracle:test"} 3.0' in metrics
     assert 'provenance_loop_failures{component="oracle:test"} 3.0' in metrics
     run_loop("oracle:test", scripted([True], stop := threading.Event()), stop, poll=0.01, recorder=recorder)
     assert client.get("/readyz").json()["checks"]["loop:oracle:test"]["ok"] is True
+
+
+def test_a_loop_ended_by_a_fatal_error_keeps_the_service_not_ready(services: Services) -> None:
+    client = TestClient(create_app(services))
+    stop, recorder = threading.Event(), HealthRecorder(services.engine)
+    with pytest.raises(ConfigurationError):
+        run_loop("batcher", scripted([ConfigurationError("bad setting")], stop), stop, 0.01, recorder)
+    with Session(services.engine) as session:  # long after its last word, a dead loop is still reported
+        row = session.get(LoopHealthRow, "batcher")
+        assert row is not None and row.fatal and row.consecutive_failures == 1
+        row.updated_at = time.time() - 3600
+        session.add(row)
+        session.commit()
+    check = client.get("/readyz").json()["checks"]["loop:batcher"]
+    assert check == {"ok": False, "consecutive_failures": 1, "stopped": True, "error": "ConfigurationError"}
+    stop = threading.Event()  # the component runs again: reported as it is now
+    run_loop("batcher", scripted([True], stop), stop, 0.01, recorder)
+    assert client.get("/readyz").json()["checks"]["loop:batcher"]["ok"] is True
 
 
 def test_the_indexer_rides_out_an_rpc_outage_longer_than_its_clients_retries(

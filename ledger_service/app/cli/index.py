@@ -19,6 +19,7 @@ from ledger_service.core.chain.context import prepare_chain, running_chain_url
 from ledger_service.core.compiler import compile_contracts
 from ledger_service.core.db import head_revision, make_engine, schema_revision, upgrade_schema
 from ledger_service.core.errors import ProvenanceError
+from ledger_service.core.loops import HealthRecorder, run_loop
 from ledger_service.core.settings import Settings
 
 app = typer.Typer(help="The chain's SQL mirror: index, verify, rebuild, reset.", no_args_is_help=False)
@@ -41,6 +42,23 @@ def build_indexer(settings: Settings) -> ChainIndexer:
         transactions=settings.index_transactions,
         max_span=settings.index_max_span,
     )
+
+
+def _first_backfill(indexer: ChainIndexer, stop: threading.Event, poll: float, retry: bool) -> int:
+    """Backfills to the head; returns the blocks written. Unless it is a one-off (`--once`), an RPC
+    or database outage on the way is ridden out by the loop policy, as following the head does."""
+    if not retry:
+        return indexer.backfill(stop)
+    written = [0]
+    done = threading.Event()
+
+    def step() -> bool:
+        written[0] += indexer.backfill(stop)
+        done.set()
+        return True
+
+    run_loop("indexer", step, done, poll, HealthRecorder(indexer.store.engine))
+    return written[0]
 
 
 @app.callback(invoke_without_command=True)
@@ -81,7 +99,7 @@ def index(
 
                 indexer.progress = report
                 started = time.perf_counter()
-                blocks = indexer.backfill(stop)
+                blocks = _first_backfill(indexer, stop, settings.index_poll, retry=not once)
             after = indexer.store.state()
             console.print(
                 f"backfilled {blocks:,} blocks in {time.perf_counter() - started:.1f} s; mirror at block "

@@ -24,6 +24,9 @@ import logging
 import threading
 from typing import Any
 
+from eth_abi import decoding, encoding
+from eth_abi.codec import ABICodec
+from eth_abi.registry import BaseEquals
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
@@ -41,6 +44,24 @@ from ledger_service.core.settings import Settings
 log = logging.getLogger(__name__)
 
 _FUNDING_WEI = 100 * 10**18
+
+
+def lenient_codec(codec: ABICodec) -> ABICodec:
+    """`codec` with strings decoded leniently (invalid UTF-8 replaced by U+FFFD). Contracts accept any
+    bytes as a string, so a device owner could put invalid UTF-8 in its metadata; a strict decoder
+    would then fail on that log for ever and freeze every reader of the registry's events behind it
+    (the indexer's decoders replace the same way)."""
+    registry = codec._registry.copy()  # type: ignore[no-untyped-call]
+    registry.unregister("string")
+    registry.register(
+        BaseEquals("string"),  # type: ignore[no-untyped-call]
+        encoding.TextStringEncoder,
+        decoding.StringDecoder(handle_string_errors="replace"),  # type: ignore[no-untyped-call]
+        label="string",
+    )
+    return ABICodec(registry)
+
+
 class ChainClient:
     """Signs transactions with the operator key and sends them one at a time, in nonce order."""
 
@@ -49,6 +70,7 @@ class ChainClient:
         # a short retry budget: calls made while serving a request fail fast; the loops
         # (`core.loops`) wait out longer outages
         self.w3 = Web3(Web3Transport(JsonRpc(rpc_url, timeout=timeout, retries=2)))
+        self.w3.codec = lenient_codec(self.w3.codec)
         self.operator = operator
         self.errors = RevertDecoder()
         self._lock = threading.Lock()

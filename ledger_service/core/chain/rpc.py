@@ -47,8 +47,9 @@ def idempotent(method: str) -> bool:
 
 
 class RpcError(ChainError):
-    """The node answered a call with an error. Asking again gets the same answer, so a loop does
-    not count on it going away; `rpc_code` is the JSON-RPC error code."""
+    """The node answered a call with an error; `rpc_code` is the JSON-RPC error code. Many such
+    answers are lasting (a method the node lacks, bad parameters) but some pass (a load-balanced
+    node behind on a block), so a loop retries them with its capped backoff."""
 
     code = "rpc-error"
 
@@ -121,8 +122,8 @@ class JsonRpc:
             {"jsonrpc": "2.0", "id": self._next_id(), "method": method, "params": list(params)}
         )
         answer = self._post(body, idempotent(method))
-        if not isinstance(answer, dict):
-            raise RpcUnavailable(f"{self.url}: {method} got no JSON-RPC answer")
+        if not isinstance(answer, dict) or ("result" not in answer and "error" not in answer):
+            raise RpcUnavailable(f"{self.url}: {method} got no JSON-RPC answer (a gateway's refusal?)")
         return answer
 
     def _next_id(self) -> int:
@@ -193,7 +194,7 @@ def rpc_answers(url: str, timeout: float = 1.0) -> bool:
     rpc = JsonRpc(url, timeout=timeout, retries=0)
     try:
         return "result" in rpc.request("eth_chainId", [])
-    except RpcUnavailable:
+    except (RpcUnavailable, httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError):
         return False
     finally:
         rpc.close()

@@ -79,8 +79,9 @@ def readyz(services: ServicesDep) -> JSONResponse:
     if checks["database"]["ok"]:
         for row in recent_health(services.engine):
             checks[f"loop:{row.component}"] = {  # the error's type only: /readyz is public
-                "ok": row.consecutive_failures < LOOP_FAILURES_NOT_READY,
+                "ok": not row.fatal and row.consecutive_failures < LOOP_FAILURES_NOT_READY,
                 "consecutive_failures": row.consecutive_failures,
+                "stopped": row.fatal,
                 "error": (row.last_error or "").split(":", 1)[0] or None,
             }
     ready = all(bool(check["ok"]) for check in checks.values())

@@ -1,0 +1,40 @@
+"""The registry cache against a device owner who writes bytes that are not UTF-8 into its metadata:
+the contract takes any bytes as a string, so a strict decoder would fail on that log for ever and
+the cache would stop seeing every later event, revocations included."""
+
+from __future__ import annotations
+
+from eth_abi import encode
+from eth_utils import function_abi_to_4byte_selector
+from web3.types import TxParams
+
+from ledger_service.core.chain.context import ChainContext
+from ledger_service.core.enums import DeviceStatus
+from ledger_service.services.container import Services
+from tests.utils.factories import new_device
+
+
+def test_metadata_that_is_not_utf8_cannot_freeze_the_registry_cache(services: Services, chain: ChainContext) -> None:
+    ledger = services.ledger
+    device = new_device(ledger)  # owned by the operator
+    services.registry.refresh(force=True)
+    entry = next(e for e in ledger.registry.abi if e.get("name") == "updateDeviceMetadata")
+    # strings and bytes share one ABI encoding: this sends raw bytes where the contract takes a string
+    data = function_abi_to_4byte_selector(entry) + encode(
+        ["bytes32", "(bytes,bytes32,bytes)"], [device.device_id, (b"\xff\xfe model", bytes(32), b"\xc3")]
+    )
+    owner = chain.client
+    tx: TxParams = {
+        "from": owner.operator.address, "to": ledger.registry.address, "data": data, "gas": 300_000,
+        "gasPrice": owner.w3.eth.gas_price, "chainId": owner.chain_id,
+    }  # fmt: skip
+    with owner._lock:
+        assert owner._sign_and_send(tx)["status"] == 1
+    ledger.revoke_device(device.device_id)  # the event the attacker would like the service to miss
+    services.registry.refresh(force=True)
+    record = services.registry.get(device.device_id, refresh=False)
+    assert record is not None and record.status is DeviceStatus.REVOKED
+    assert record.metadata.model == "\ufffd\ufffd model" and record.metadata.metadata_cid == "\ufffd"
+    # the contract's own answer reads the same through the chain client
+    model = ledger.registry.functions.getDevice(device.device_id).call()[3][0]
+    assert model == "\ufffd\ufffd model"
