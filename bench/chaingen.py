@@ -59,12 +59,18 @@ def generate(
     per_tx: int = 1,
     progress: Callable[[int], None] | None = None,
 ) -> Generated:
-    """Emits `events` project events from the operator, `per_block` a block; each block's calls are
-    grouped by contract into transactions of up to `per_tx` calls (through `multicall`)."""
+    """Emits `events` project events, `per_block` a block, each from the account whose role allows it
+    (registrations and device changes from the registrar, which owns the devices it registers;
+    anchors from the anchorer); each block's calls are grouped by contract into transactions of up
+    to `per_tx` calls (through `multicall`)."""
     w3 = client.w3
     registry = w3.eth.contract(address=deployment.address_of("DeviceRegistry"), abi=artifacts["DeviceRegistry"].abi)
     notary = w3.eth.contract(address=deployment.address_of("DataNotary"), abi=artifacts["DataNotary"].abi)
-    operator = client.operator
+    senders = {
+        registry.address: client.for_role("registrar").operator,
+        notary.address: client.for_role("anchorer").operator,
+    }
+    owner = senders[registry.address].address
     devices: list[bytes] = []
     key = DeviceKey.generate(KeyType.SECP256K1).public_key.as_tuple()
     salt = os.urandom(8)
@@ -75,7 +81,7 @@ def generate(
             device_id = keccak(salt + b"device" + index.to_bytes(8, "big"))
             devices.append(device_id)
             meta = Metadata(model=f"sensor-{index % 7}", firmware_hash=keccak(b"fw"), metadata_cid="").as_tuple()
-            return registry.address, registry.encode_abi("registerDevice", [device_id, operator.address, key, meta])
+            return registry.address, registry.encode_abi("registerDevice", [device_id, owner, key, meta])
         device_id = devices[index % len(devices)]
         if kind == 1:
             fresh = DeviceKey.generate(KeyType.SECP256K1).public_key.as_tuple()
@@ -89,10 +95,10 @@ def generate(
 
     url = client.rpc_url
     started = time.perf_counter()
-    nonce = w3.eth.get_transaction_count(operator.address)
+    nonces = {to: w3.eth.get_transaction_count(account.address) for to, account in senders.items()}
     gas_price = w3.eth.gas_price * 2
     blocks = 0
-    first_nonce = nonce
+    first_nonces = dict(nonces)
     with httpx.Client(timeout=120) as http:
         _rpc(http, url, [("evm_setAutomine", [False])])
         try:
@@ -112,12 +118,12 @@ def generate(
                             target = registry if to == registry.address else notary
                             data = target.encode_abi("multicall", [[bytes.fromhex(d[2:]) for d in group]])
                         tx = {
-                            "to": to, "data": data, "nonce": nonce, "gas": 100_000 + 130_000 * len(group),
+                            "to": to, "data": data, "nonce": nonces[to], "gas": 100_000 + 130_000 * len(group),
                             "gasPrice": gas_price, "chainId": deployment.chain_id, "value": 0,
                         }  # fmt: skip
-                        signed = Account.sign_transaction(tx, operator.key)
+                        signed = Account.sign_transaction(tx, senders[to].key)
                         raw.append(("eth_sendRawTransaction", ["0x" + signed.raw_transaction.hex()]))
-                        nonce += 1
+                        nonces[to] += 1
                 _rpc(http, url, raw)
                 _rpc(http, url, [("evm_mine", [])])
                 blocks += 1
@@ -126,4 +132,5 @@ def generate(
                     progress(count)
         finally:
             _rpc(http, url, [("evm_setAutomine", [True])])
-    return Generated(events, nonce - first_nonce, blocks, time.perf_counter() - started)
+    sent_transactions = sum(nonces[to] - first_nonces[to] for to in nonces)
+    return Generated(events, sent_transactions, blocks, time.perf_counter() - started)
