@@ -12,6 +12,7 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
 
+from ledger_service.core.chain.node import die_with_parent
 from ledger_service.core.enums import KeyType
 from ledger_service.core.errors import TooManyBadSignatures
 from ledger_service.core.keys import PublicKey
@@ -69,7 +70,10 @@ class SignaturePool:
 
     def __init__(self, processes: int) -> None:
         self.processes = processes
-        self._pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+        # workers die with their process, even when it is killed (a crash must leave no orphans)
+        self._pool = ProcessPoolExecutor(
+            processes, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent
+        )
 
     def check(self, domain: Domain, jobs: list[Job], max_invalid: int | None = None) -> list[Outcome]:
         """Outcomes in job order (no jobs: just makes sure every process has started). With
