@@ -9,10 +9,12 @@ the EIP-712 digest and the Merkle leaf they computed on the way. Processes are s
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
 
-from ledger_service.core.chain.node import die_with_parent
 from ledger_service.core.enums import KeyType
 from ledger_service.core.errors import TooManyBadSignatures
 from ledger_service.core.keys import PublicKey
@@ -45,6 +47,25 @@ def _domain(chain_id: int, verifying_contract: str) -> Domain:
     return Domain(chain_id, verifying_contract)
 
 
+#: Seconds between a worker's looks at whether its parent process is still there.
+PARENT_POLL = 0.5
+
+
+def _exit_with_parent(parent: int) -> None:
+    """In a worker: exits once the process that started it is gone, even if it was killed.
+
+    Linux's parent-death signal (`PR_SET_PDEATHSIG`) cannot be used here: it fires when the
+    *thread* that started the worker ends, and the executor starts workers from whichever thread
+    submits work (a request thread, say), so workers were killed under a living service."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _ready() -> bool:
     return True
 
@@ -72,7 +93,10 @@ class SignaturePool:
         self.processes = processes
         # workers die with their process, even when it is killed (a crash must leave no orphans)
         self._pool = ProcessPoolExecutor(
-            processes, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent
+            processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_exit_with_parent,
+            initargs=(os.getpid(),),
         )
 
     def check(self, domain: Domain, jobs: list[Job], max_invalid: int | None = None) -> list[Outcome]:

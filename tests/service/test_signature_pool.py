@@ -45,3 +45,24 @@ def test_workers_die_when_their_process_is_killed() -> None:
     finally:
         process.kill()
         process.wait(timeout=10)
+
+
+def test_workers_started_from_a_thread_that_ends_keep_working() -> None:
+    """The executor starts workers from the thread that submits work; they must outlive it (a
+    parent-death signal tied to that thread killed them, and closing the pool then hung)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ledger_service.services.sigcheck import SignaturePool
+
+    pool = SignaturePool(2)
+    try:
+        with ThreadPoolExecutor(1) as threads:  # the submitting thread ends when this block does
+            workers = threads.submit(lambda: {pool._pool.submit(os.getpid).result() for _ in range(20)}).result()
+        time.sleep(1.5)  # past the parent watch's poll
+        assert workers and all(alive(pid) for pid in workers)
+        assert {pool._pool.submit(os.getpid).result() for _ in range(20)} <= workers
+    finally:
+        closer = ThreadPoolExecutor(1)
+        closing = closer.submit(pool.close)
+        closing.result(timeout=20)  # hung for ever when a worker had been killed
+        closer.shutdown()

@@ -50,7 +50,11 @@ def free_port() -> int:
 
 
 def die_with_parent() -> None:
-    """In the child: ask Linux to send SIGTERM when the parent dies, even by SIGKILL."""
+    """In the child: ask Linux to send SIGTERM when the parent dies, even by SIGKILL.
+
+    Linux ties the signal to the parent *thread*: start the child from a thread that lives as
+    long as the process (the main thread), or from a context that stops the child before its
+    thread ends."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
