@@ -102,11 +102,11 @@ def ingest_rate(ledger: Ledger, workdir: Path, key_type: KeyType, count: int) ->
     engine = make_engine(f"sqlite:///{workdir / f'bench-{key_type.label}.db'}")
     create_schema(engine)
     ingestor = Ingestor(engine, ledger.domain, cache)
-    ingestor.verify(*items[0])  # warm: the device is cached from here on
+    ingestor.checks.verify(*items[0])  # warm: the device is cached from here on
 
     def verify_all() -> None:
         for reading, signature in items:
-            ingestor.verify(reading, signature)
+            ingestor.checks.verify(reading, signature)
 
     verified = rate(count, verify_all)
     stored_count = min(count, 2000)

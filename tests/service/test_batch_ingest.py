@@ -192,14 +192,14 @@ def test_five_thousand_forged_signatures_are_cheap_and_do_not_block_others(
     domain = services.ledger.domain
     services.registry.refresh(force=True)
     checks = 0
-    original = services.ingestor._verify_or_refusal
+    original = services.ingestor.checks._verify_or_refusal
 
     def counting(item: Any) -> Any:
         nonlocal checks
         checks += 1
         return original(item)
 
-    services.ingestor._verify_or_refusal = counting  # type: ignore[method-assign]
+    services.ingestor.checks._verify_or_refusal = counting  # type: ignore[method-assign]
     answers: dict[str, Any] = {}
 
     def attack() -> None:

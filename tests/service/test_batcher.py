@@ -52,7 +52,7 @@ def batches(services: Services) -> list[Batch]:
 @pytest.fixture
 def clock(services: Services) -> Clock:
     clock = Clock()
-    services.ingestor.clock = clock
+    services.ingestor.policy.clock = clock
     return clock
 
 
@@ -140,7 +140,7 @@ def test_anchor_lost_in_a_reorg_is_anchored_again(
         deployment, _ = deploy(client, artifacts, settings.manifest_path)
         services = Services.build(settings, client, deployment, artifacts)
         try:
-            services.ingestor.clock = clock
+            services.ingestor.policy.clock = clock
             device = new_device(services.ledger)
             store(services, device, 2)
             snapshot = client.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]

@@ -55,7 +55,7 @@ def cursor(services: Services, device: Device, key_index: int = 0) -> DeviceCurs
 
 def test_reading_older_than_the_age_bound_is_refused(api: TestClient, services: Services) -> None:
     """Attack: a backdated reading, older than PROVENANCE_MAX_READING_AGE."""
-    services.ingestor.max_reading_age = 120
+    services.ingestor.policy.max_reading_age = 120
     device = new_device(services.ledger, KeyType.P256)
     domain = services.ledger.domain
     old = int(time.time()) - 121
@@ -87,7 +87,7 @@ def test_reading_dated_before_the_previous_one_is_refused(api: TestClient, servi
 
 
 def test_strict_time_order_refuses_a_reading_in_the_same_second(api: TestClient, services: Services) -> None:
-    services.ingestor.strict_time_order = True
+    services.ingestor.policy.strict_time_order = True
     device = new_device(services.ledger)
     domain = services.ledger.domain
     now = int(time.time())
@@ -104,7 +104,7 @@ def test_future_dated_reading_is_refused_in_a_batch(api: TestClient, services: S
     """Attack: a reading dated beyond the clock-skew bound, which would lock the device's time cursor."""
     device = new_device(services.ledger)
     domain = services.ledger.domain
-    ahead = int(time.time() + services.ingestor.max_clock_skew) + 5
+    ahead = int(time.time() + services.ingestor.policy.max_clock_skew) + 5
     assert codes(batch(api, [signed_body(device, domain, timestamp=ahead)])) == ["timestamp-in-future"]
     assert stored_count(services) == 0 and cursor(services, device) is None
 
@@ -145,7 +145,7 @@ def test_reading_dated_inside_a_past_suspension_is_refused_after_reactivation(
 def test_suspension_is_checked_on_the_worker_path_of_large_batches(
     api: TestClient, services: Services, suspended_once: tuple[Device, int, int]
 ) -> None:
-    assert services.ingestor._processes >= 1  # batches of 256 and more are checked in worker processes
+    assert services.ingestor.checks.processes >= 1  # batches of 256 and more are checked in worker processes
     device, suspended_at, reactivated_at = suspended_once
     domain = services.ledger.domain
     times = [suspended_at - 1] * 100 + [suspended_at] * 56 + [reactivated_at] * 100
@@ -181,7 +181,7 @@ def test_device_pushed_to_the_end_of_its_cursor_goes_on_after_a_key_rotation(
     device id out; rotating the key starts a fresh cursor."""
     ledger, domain = services.ledger, services.ledger.domain
     device = new_device(ledger)
-    at_bound = int(time.time() + services.ingestor.max_clock_skew) - 5
+    at_bound = int(time.time() + services.ingestor.policy.max_clock_skew) - 5
     bad = signed_body(device, domain, sequence=MAX_SEQUENCE, timestamp=at_bound)
     assert api.post("/v1/readings", json=bad).status_code == 201
     device.sequence = 0
