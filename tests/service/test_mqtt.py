@@ -233,7 +233,7 @@ class FailingIngestor(Ingestor):
     """An ingestor whose first `failures` calls fail as if the database were down (None: all of them)."""
 
     def __init__(self, inner: Ingestor, failures: int | None) -> None:
-        super().__init__(inner.engine, inner.domain, inner.registry, inner.max_clock_skew, inner.clock)
+        super().__init__(inner.engine, inner.domain, inner.registry, inner.policy.max_clock_skew, inner.policy.clock)
         self.failures = failures
         self.calls = 0
 
@@ -425,7 +425,7 @@ def _tls_settings(services: Services, broker: dict[str, Any], prefix: str, clien
 def test_ingest_over_tls_with_a_client_certificate(
     services: Services, tls_broker: dict[str, Any], prefix: str, device: Device
 ) -> None:
-    from ledger_service.app.mqtt_ingest import client_tls_context
+    from ledger_service.app.mqtt_client import client_tls_context
 
     ingest = MqttIngest.from_settings(services.ingestor, _tls_settings(services, tls_broker, prefix, "client"))
     ingest.start(timeout=5)
@@ -466,7 +466,7 @@ def test_a_client_without_an_accepted_certificate_is_refused(
 
 
 def test_a_client_key_without_its_certificate_is_a_configuration_error(tmp_path: Any) -> None:
-    from ledger_service.app.mqtt_ingest import client_tls_context
+    from ledger_service.app.mqtt_client import client_tls_context
 
     with pytest.raises(ValueError, match="certificate"):
         client_tls_context(None, None, tmp_path / "client.key")
