@@ -55,31 +55,68 @@ def _rows(conn: Connection, table: Any, column: Any, keys: Sequence[Any]) -> lis
 
 
 class DeviceProjection:
-    """`device` and `device_key`: the devices each touched id's stored `DeviceRegistry` events fold
-    into, by the same fold the service's registry cache applies (`core.device_state`)."""
+    """`device` and `device_key`: the devices each touched id's `DeviceRegistry` events fold into,
+    by the same fold the service's registry cache applies (`core.device_state`).
+
+    The folded devices are kept in memory, so a chunk costs only its own events: a device seen
+    before is advanced by them; one not in memory is folded from its stored events once (a device
+    registered in this chunk needs none: its registration is its first event). The memory holds
+    what the mirror's committed rows say: the store calls `forget` when a write fails, on a
+    rollback or reset, and when another writer moved the checkpoint.
+    """
 
     events = DEVICE_EVENTS
     key_column = "device_id"
+    max_cached = 200_000
+
+    def __init__(self) -> None:
+        self._state = RegistryState()
+
+    def forget(self) -> None:
+        """Drops the folded devices kept in memory."""
+        self._state = RegistryState()
 
     def apply(self, conn: Connection, events: Sequence[DecodedEvent], block_times: dict[int, int]) -> None:
-        """Folds again the devices `events` name (their typed events are stored by now)."""
-        del block_times
-        ids = sorted({e.values["device_id"] for e in events if e.name in DEVICE_EVENTS})
-        if ids:
-            self.rebuild(conn, ids)
+        """Advances the devices `events` name and writes their rows (their typed events are stored by now)."""
+        mine = [e for e in events if e.name in DEVICE_EVENTS]
+        if not mine:
+            return
+        if len(self._state.devices) > self.max_cached:
+            self.forget()
+        ids = sorted({e.values["device_id"] for e in mine})
+        unknown = {i for i in ids if _bytes(i) not in self._state.devices}
+        registered_here = {e.values["device_id"] for e in mine if e.name == "DeviceRegistered"}
+        from_store = sorted(unknown - registered_here)
+        if from_store:
+            self._fold_stored(conn, from_store)  # includes this chunk's events for them
+        for event in mine:
+            if event.values["device_id"] not in from_store:
+                self._fold(event, block_times[event.block_number])
+        self._write(conn, ids)
 
     def rebuild(self, conn: Connection, ids: Sequence[str]) -> None:
         """Rebuilds devices `ids` from their stored typed events."""
+        for device_id in ids:
+            self._state.devices.pop(_bytes(device_id), None)
+        self._fold_stored(conn, ids)
+        self._write(conn, ids)
+
+    def _fold(self, event: DecodedEvent, timestamp: int) -> None:
+        self._state.apply(event.name, abi_args(event.name, event.values), event.block_number, timestamp)
+
+    def _fold_stored(self, conn: Connection, ids: Sequence[str]) -> None:
+        events, times = stored_events(conn, DEVICE_EVENTS, "device_id", ids)
+        for event in events:
+            self._fold(event, times[event.block_number])
+
+    def _write(self, conn: Connection, ids: Sequence[str]) -> None:
         device_table, key_table = table_of(Device), table_of(DeviceKey)
         for part in chunks(list(ids)):
             conn.execute(delete(device_table).where(device_table.c.device_id.in_(part)))
             conn.execute(delete(key_table).where(key_table.c.device_id.in_(part)))
-        events, times = stored_events(conn, DEVICE_EVENTS, "device_id", ids)
-        state = RegistryState()
-        for event in events:
-            state.apply(event.name, abi_args(event.name, event.values), event.block_number, times[event.block_number])
-        devices = [device_row(record) for record in state.devices.values()]
-        keys = [row for record in state.devices.values() for row in key_rows(record)]
+        records = [r for r in (self._state.devices.get(_bytes(i)) for i in ids) if r is not None]
+        devices = [device_row(record) for record in records]
+        keys = [row for record in records for row in key_rows(record)]
         if devices:
             conn.execute(insert(device_table), devices)
         if keys:

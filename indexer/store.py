@@ -33,7 +33,7 @@ from ledger_service.core.mirror_models import (
 )
 
 #: Projections of entities (devices, items, tokens): each names its events and key column.
-ENTITY_PROJECTIONS = (DeviceProjection(), ItemProjection(), TokenProjection())
+ENTITY_PROJECTIONS = (DeviceProjection, ItemProjection, TokenProjection)
 #: Events the derived tables consume; the fetcher hands them over decoded.
 PROJECTED = frozenset(ROLE_EVENTS).union(*(p.events for p in ENTITY_PROJECTIONS))
 
@@ -60,6 +60,10 @@ class Store:
         self.engine = engine
         self.postgres = engine.dialect.name == "postgresql"
         self.roles = RoleProjection()
+        self.devices = DeviceProjection()
+        self.projections = (self.devices, ItemProjection(), TokenProjection())
+        #: The head the device projection's memory is good for (None: nothing to trust yet).
+        self._devices_through: int | None = None
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -135,10 +139,24 @@ class Store:
 
         Raises `ParentMismatch` (and writes nothing) when the chunk does not follow the stored head.
         """
+        try:
+            self._write(chunk, confirmed_through, chain_head, rates)
+        except BaseException:
+            self._forget()
+            raise
+        self._devices_through = chunk.last
+
+    def _forget(self) -> None:
+        self.devices.forget()
+        self._devices_through = None
+
+    def _write(self, chunk: Chunk, confirmed_through: int, chain_head: int, rates: tuple[float, float]) -> None:
         with self.transaction() as conn:
             state = self.state(conn)
             if state is None:
                 raise RuntimeError("the index state is missing; initialise first")
+            if state.head_number is None or state.head_number != self._devices_through:
+                self.devices.forget()  # another writer moved the mirror, or this one just started
             if state.head_number is not None:
                 if chunk.first != state.head_number + 1:
                     raise RuntimeError(f"chunk starts at {chunk.first}, the mirror is at {state.head_number}")
@@ -169,7 +187,7 @@ class Store:
             columns = tuple(c.name for c in EVENT_TABLE_BY_NAME[table].columns)
             bulk_insert(conn, table, columns, rows)
         if events:
-            for projection in ENTITY_PROJECTIONS:
+            for projection in self.projections:
                 projection.apply(conn, events, block_times)
             self.roles.apply(conn, events, block_times)
 
@@ -188,12 +206,13 @@ class Store:
     def rollback(self, to_block: int, confirmed_through: int) -> int:
         """Removes everything above block `to_block` and rebuilds the derived state it touched, in
         one transaction. Returns the number of blocks removed."""
+        self._forget()
         with self.transaction() as conn:
             removed = int(
                 conn.execute(text("SELECT COUNT(*) FROM chain_block WHERE number > :n"), {"n": to_block}).scalar_one()
             )
             touched: list[set[str]] = []
-            for projection in ENTITY_PROJECTIONS:
+            for projection in self.projections:
                 keys: set[str] = set()
                 for model in projection.events.values():
                     table = table_of(cast(type[SQLModel], model))
@@ -210,7 +229,7 @@ class Store:
                 conn.execute(delete(table).where(column > to_block))
             for index, keys in enumerate(touched):
                 if keys:
-                    ENTITY_PROJECTIONS[index].rebuild(conn, sorted(keys))
+                    self.projections[index].rebuild(conn, sorted(keys))
             if roles_touched:
                 self.roles.rebuild_all(conn)
             head_hash = conn.execute(
@@ -231,6 +250,7 @@ class Store:
 
     def reset(self) -> None:
         """Empties the mirror and forgets the checkpoint."""
+        self._forget()
         with self.transaction() as conn:
             models: list[type[SQLModel]] = [*BLOCK_TABLES, *DERIVED_TABLES, IndexState]
             for model in models:
@@ -238,6 +258,7 @@ class Store:
 
     def rebuild_from_log(self, catalog: EventCatalog) -> int:
         """Rebuilds the typed and derived tables from the raw event log alone; returns the events."""
+        self._forget()
         with self.transaction() as conn:
             for model in (*EVENT_TABLES.values(), *DERIVED_TABLES):
                 conn.execute(delete(table_of(model)))

@@ -490,6 +490,92 @@ def test_verify_lists_every_corrupted_row(ix_chain: ChainContext, ix_ledger: Led
         indexer.close()
 
 
+def _step_recording(indexer: ChainIndexer, failures: list[BaseException]) -> None:
+    try:
+        indexer.step()
+    except Exception as exc:  # noqa: BLE001 - the failure is what the caller wants
+        failures.append(exc)
+
+
+def test_a_write_killed_midway_leaves_no_device_folded_twice(
+    ix_chain: ChainContext, ix_ledger: Ledger, tmp_path: Path
+) -> None:
+    """The device projection keeps folded devices in memory; a write that dies after folding a
+    chunk's events (here: its PostgreSQL connection terminated while it waits on a lock) must not
+    leave them folded, or the retried chunk applies the key rotation twice."""
+    device_id = os.urandom(32)
+    ix_ledger.register_device(device_id, DeviceKey.generate(KeyType.SECP256K1).public_key)
+    for url in postgres_database():
+        indexer = indexer_for(url, ix_chain)
+        rpc = JsonRpc(ix_chain.client.rpc_url)
+        locker = create_engine(url)
+        try:
+            indexer.backfill()  # the device is folded, and kept, by now
+            ix_ledger.rotate_key(device_id, DeviceKey.generate(KeyType.P256).public_key)
+            failures: list[BaseException] = []
+
+            with locker.connect() as conn:
+                conn.execute(text("LOCK TABLE device IN ACCESS EXCLUSIVE MODE"))
+                writer = threading.Thread(target=_step_recording, args=(indexer, failures))
+                writer.start()
+                waiting = None
+                deadline = time.monotonic() + 20
+                while waiting is None and time.monotonic() < deadline:
+                    waiting = conn.execute(
+                        text(
+                            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                            "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                        )
+                    ).scalar()
+                    time.sleep(0.02)
+                assert waiting is not None, "the indexer's write never reached the device table"
+                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": waiting})
+                writer.join(timeout=30)
+                conn.rollback()
+            assert not writer.is_alive() and len(failures) == 1
+            catch_up(indexer, rpc)
+            with indexer.store.engine.connect() as conn:
+                keys = conn.execute(
+                    text("SELECT COUNT(*) FROM device_key WHERE device_id = :d"), {"d": "0x" + device_id.hex()}
+                ).scalar_one()
+            assert keys == 2
+            assert dump(indexer.store.engine) == fresh_dump(tmp_path, ix_chain, "fresh.db")
+        finally:
+            locker.dispose()
+            rpc.close()
+            indexer.close()
+            indexer.store.engine.dispose()
+
+
+def test_two_writers_taking_turns_keep_the_devices_right(
+    ix_chain: ChainContext, ix_ledger: Ledger, tmp_path: Path
+) -> None:
+    """A writer whose mirror another writer moved on (a standby taking over, then handing back)
+    must not write devices from what it folded before."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    first, second = indexer_for(url, ix_chain), indexer_for(url, ix_chain)
+    rpc = JsonRpc(ix_chain.client.rpc_url)
+    device_id = os.urandom(32)
+    try:
+        ix_ledger.register_device(device_id, DeviceKey.generate(KeyType.SECP256K1).public_key)
+        first.backfill()
+        ix_ledger.rotate_key(device_id, DeviceKey.generate(KeyType.P256).public_key)
+        catch_up(second, rpc)
+        ix_ledger.suspend_device(device_id)
+        catch_up(first, rpc)
+        with first.store.engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT status, key_index, key_type FROM device WHERE device_id = :d"),
+                {"d": "0x" + device_id.hex()},
+            ).one()
+        assert tuple(row) == ("suspended", 1, int(KeyType.P256))
+        assert dump(first.store.engine) == fresh_dump(tmp_path, ix_chain, "fresh.db")
+    finally:
+        rpc.close()
+        first.close()
+        second.close()
+
+
 def test_rebuild_from_the_raw_log_restores_derived_tables(
     ix_chain: ChainContext, ix_ledger: Ledger, tmp_path: Path
 ) -> None:
