@@ -64,11 +64,12 @@ class RegistryCache:
         """The last block whose registry events are in the cache, or None before the first sync."""
         return self._next_block - 1 if self._next_block > self.start_block else None
 
-    def get(self, device_id: bytes, refresh: bool = True) -> DeviceRecord | None:
-        """The device; when it is not known yet, refreshes first (rate-limited) unless told not to."""
+    def get(self, device_id: bytes, refresh: bool = True, wait: bool = True) -> DeviceRecord | None:
+        """The device; when it is not known yet, refreshes first (rate-limited) unless told not to
+        (`wait=False`: only if the refresh slot is free now, never sleeping for it)."""
         with self._lock:
             device = self.state.devices.get(device_id)
-        if device is None and refresh and self.refresh():
+        if device is None and refresh and self.refresh(wait=wait):
             with self._lock:
                 device = self.state.devices.get(device_id)
         return device

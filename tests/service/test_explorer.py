@@ -175,3 +175,22 @@ def test_bad_ids_answer_404_and_422_pages_and_nothing_is_echoed_raw(site: tuple[
     # the API keeps answering problem+json for the same mistakes
     problem = api.get(f"/v1/items/{unknown}")
     assert problem.status_code == 404 and problem.headers["content-type"] == "application/problem+json"
+
+
+def test_the_explorer_and_the_api_show_a_device_from_the_same_state(services: Services) -> None:
+    """No indexer runs here, so the mirror knows nothing of the device: the explorer shows what the
+    API shows (the registry cache), not an older or missing mirror row."""
+    api = TestClient(create_app(services), follow_redirects=False)
+    device = new_device(services.ledger)
+    services.ledger.suspend_device(device.device_id)
+    services.registry.refresh(force=True)
+    device_id = "0x" + device.device_id.hex()
+    answer = api.get(f"/v1/devices/{device_id}")
+    assert answer.status_code == 200 and answer.json()["status"] == "suspended"
+    html = page(api, f"/explorer/device/{device_id}")
+    assert '<span class="status failed">suspended</span>' in html
+    signer = device.key.public_key.signer
+    assert signer is not None
+    assert re.search(rf"<td>0</td><td>secp256k1</td><td class=\"mono\">{signer.lower()}</td>", html), html
+    owner = answer.json()["owner"].lower()
+    assert f"/explorer/device/{device_id}" in page(api, f"/explorer/address/{owner}")

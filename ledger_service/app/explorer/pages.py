@@ -1,16 +1,23 @@
 """What each explorer page shows, read from the SQL mirror and the service's own tables (never
-from the chain): blocks, transactions, addresses, devices, batches, readings, and search."""
+from the chain): blocks, transactions, addresses, devices, batches, readings, and search.
+
+A device's state and keys come from the registry cache the API reads (handed in by the routes),
+so the explorer and the API never show a device two ways; both it and the mirror's `device`
+table are folded by `core.device_state`."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from indexer.projections import device_row, key_rows
 from indexer.queries import indexed_block
-from ledger_service.core.enums import Comparison, RuleKind
+from ledger_service.core.device_state import DeviceRecord
+from ledger_service.core.enums import Comparison, KeyType, RuleKind
 
 HASH32 = re.compile(r"^0x[0-9a-f]{64}$")
 ADDRESS = re.compile(r"^0x[0-9a-f]{40}$")
@@ -32,7 +39,7 @@ def _count(conn: Connection, table: str) -> int:
     return int(conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
 
 
-def home(conn: Connection) -> dict[str, Any]:
+def home(conn: Connection, devices: int) -> dict[str, Any]:
     """Latest blocks and transactions, and how many of each thing the ledger holds."""
     return {
         "head": indexed_block(conn),
@@ -44,7 +51,7 @@ def home(conn: Connection) -> dict[str, Any]:
             "ORDER BY t.block_number DESC, t.transaction_index DESC LIMIT 10",
         ),
         "counts": {
-            "devices": _count(conn, "device"),
+            "devices": devices,
             "readings": _count(conn, "reading"),
             "batches": _count(conn, "batch"),
             "items": _count(conn, "item"),
@@ -94,7 +101,7 @@ def transaction(conn: Connection, tx_hash: str) -> dict[str, Any] | None:
     return found
 
 
-def address(conn: Connection, account: str, limit: int = 50) -> dict[str, Any]:
+def address(conn: Connection, account: str, limit: int = 50, owned: Sequence[DeviceRecord] = ()) -> dict[str, Any]:
     """What the mirror knows of an account: its transactions, roles, devices, items and tokens."""
     return {
         "address": account,
@@ -108,7 +115,7 @@ def address(conn: Connection, account: str, limit: int = 50) -> dict[str, Any]:
             limit=limit,
         ),
         "roles": _rows(conn, "SELECT * FROM role_member WHERE account = :a ORDER BY contract, role", a=account),
-        "devices": _rows(conn, "SELECT * FROM device WHERE owner = :a ORDER BY registered_block", a=account),
+        "devices": [device_row(record) for record in owned],
         "items": _rows(
             conn,
             "SELECT * FROM item WHERE custodian = :a OR manufacturer = :a ORDER BY registered_block",
@@ -137,13 +144,15 @@ def _watches(rule: dict[str, Any], metric: str, scale: int) -> bool:
     return threshold and rule["metric"] == metric and int(rule["scale"]) == scale
 
 
-def device(conn: Connection, device_id: str, limit: int = 500) -> dict[str, Any] | None:
-    """A device: its state, key history, rules, reports, batches and latest readings per metric
-    (oldest first, for the chart), each marked when it breaches a threshold rule on the device."""
-    found = _row(conn, "SELECT * FROM device WHERE device_id = :d", d=device_id)
-    if found is None:
+def device(conn: Connection, record: DeviceRecord | None, limit: int = 500) -> dict[str, Any] | None:
+    """A device: its state and key history (from the registry cache the API reads, in the mirror's
+    row shape), rules, reports, batches and latest readings per metric (oldest first, for the
+    chart), each marked when it breaches a threshold rule on the device."""
+    if record is None:
         return None
-    found["keys"] = _rows(conn, "SELECT * FROM device_key WHERE device_id = :d ORDER BY key_index", d=device_id)
+    found = device_row(record)
+    device_id = found["device_id"]
+    found["keys"] = [{**row, "type": KeyType(row["key_type"]).label} for row in key_rows(record)]
     found["items"] = _rows(conn, "SELECT item_id FROM item_device WHERE device_id = :d", d=device_id)
     rules = _rows(
         conn,

@@ -99,7 +99,7 @@ def _home_context(request: Request, services: Services) -> dict[str, Any]:
     from ledger_service.app.api.routes.batches import lag_report
 
     with services.engine.connect() as conn:
-        data = pages.home(conn)
+        data = pages.home(conn, len(services.registry.devices()))
     lag = lag_report(services)
     abi = _abi(request, services)
     abi.annotate(data["transactions"])
@@ -180,8 +180,9 @@ def address_page(request: Request, services: ServicesDep, account: str) -> HTMLR
     key = account.lower()
     if not pages.ADDRESS.match(key):
         return malformed(request, "address", account, "a 0x-prefixed 20-byte address")
+    owned = [d for d in services.registry.devices() if d.owner.lower() == key]
     with services.engine.connect() as conn:
-        data = pages.address(conn, key)
+        data = pages.address(conn, key, owned=owned)
     abi = _abi(request, services)
     for role in data["roles"]:
         role["name"] = abi.roles.get(role["role"], role["role"])
@@ -196,8 +197,9 @@ def device_page(request: Request, services: ServicesDep, device_id: str) -> HTML
     key = device_id.lower()
     if not pages.HASH32.match(key):
         return malformed(request, "device", device_id, "a 0x-prefixed 32-byte device id")
+    record = services.registry.get(bytes.fromhex(key[2:]), wait=False)
     with services.engine.connect() as conn:
-        found = pages.device(conn, key)
+        found = pages.device(conn, record)
     if found is None:
         return not_found(request, "device", device_id)
     charts = []
