@@ -37,13 +37,23 @@ _TOO_MANY_HINTS = (
 _TOO_MANY_CODES = (-32005, -32602, -32614)
 
 
-#: Methods that change a node's state: repeated only when the request cannot have reached the node.
-_STATE_CHANGING = ("eth_send", "evm_", "anvil_", "hardhat_", "personal_", "miner_", "debug_setHead")
+#: Methods that only read, by name or prefix: asked again after a lost answer, they cannot change
+#: the outcome. Anything else (sending, signing, filters, the nodes' test controls, a method this
+#: list does not know) is repeated only when the request cannot have reached the node.
+_READ_PREFIXES = (
+    "eth_get", "eth_call", "eth_estimateGas", "eth_createAccessList", "eth_simulateV1", "eth_chainId",
+    "eth_blockNumber", "eth_gasPrice", "eth_maxPriorityFeePerGas", "eth_feeHistory", "eth_blobBaseFee",
+    "eth_syncing", "eth_protocolVersion", "eth_accounts", "net_version", "net_listening", "net_peerCount",
+    "web3_clientVersion", "debug_trace", "trace_", "ots_", "txpool_",
+)  # fmt: skip
+#: Reads that still are not idempotent: a filter's changes are handed out once.
+_READ_ONCE = ("eth_getFilterChanges",)
 
 
 def idempotent(method: str) -> bool:
-    """True when asking again cannot change the outcome (reads, `eth_call`, `eth_estimateGas`...)."""
-    return not method.startswith(_STATE_CHANGING)
+    """True when asking again cannot change the outcome (reads, `eth_call`, `eth_estimateGas`...);
+    False for anything not known to be such a read."""
+    return method.startswith(_READ_PREFIXES) and not method.startswith(_READ_ONCE)
 
 
 class RpcError(ChainError):
