@@ -118,11 +118,7 @@ class Rule:
 
     def breaches(self, value: int) -> bool:
         """The contract's comparison."""
-        if self.comparison is Comparison.ABOVE:
-            return value > self.upper
-        if self.comparison is Comparison.BELOW:
-            return value < self.lower
-        return value < self.lower or value > self.upper
+        return self.comparison.breached(value, self.lower, self.upper)
 
 
 def fixed_point(value: Decimal | float | str, scale: int) -> int:

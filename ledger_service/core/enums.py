@@ -74,6 +74,15 @@ class Comparison(IntEnum):
     BELOW = 1
     OUTSIDE = 2
 
+    def breached(self, value: int, lower: int, upper: int) -> bool:
+        """The contract's comparison of a reading's value (or a mean) with a rule's bounds; the one
+        place it is written outside `SensorOracle`."""
+        if self is Comparison.ABOVE:
+            return value > upper
+        if self is Comparison.BELOW:
+            return value < lower
+        return value < lower or value > upper
+
 
 class Action(IntFlag):
     """`SensorOracle.ACTION_*` bits."""

@@ -130,13 +130,7 @@ def _scaled(raw: str | int, scale: int) -> float:
 
 
 def _breaches(rule: dict[str, Any], value: int) -> bool:
-    comparison = Comparison(int(rule["comparison"]))
-    lower, upper = int(rule["lower"]), int(rule["upper"])
-    if comparison is Comparison.ABOVE:
-        return value > upper
-    if comparison is Comparison.BELOW:
-        return value < lower
-    return value < lower or value > upper
+    return Comparison(int(rule["comparison"])).breached(value, int(rule["lower"]), int(rule["upper"]))
 
 
 def _watches(rule: dict[str, Any], metric: str, scale: int) -> bool:
