@@ -58,7 +58,6 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.postgres = engine.dialect.name == "postgresql"
         self.roles = RoleProjection()
         self.devices = DeviceProjection()
         self.projections = (self.devices, ItemProjection(), TokenProjection())

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import event, inspect
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, create_engine
+from sqlmodel import create_engine
 
 import ledger_service.core.mirror_models  # noqa: F401 - registers the mirror's tables
 from ledger_service.core import models  # noqa: F401 - registers the tables
@@ -115,15 +114,3 @@ def upgrade_schema(engine: Engine) -> tuple[str | None, str]:
 def create_schema(engine: Engine) -> None:
     """Brings the schema up to date through the migrations."""
     upgrade_schema(engine)
-
-
-@contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session that commits on success and rolls back on error."""
-    with Session(engine, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise

@@ -94,14 +94,6 @@ class DeviceRecord:
         """The newest key (closed when the device is revoked)."""
         return self.keys[-1]
 
-    def key_at(self, timestamp: int) -> KeyRecord | None:
-        """The key valid at `timestamp`, as `DeviceRegistry.verifyReadingAt` chooses it."""
-        for record in reversed(self.keys):
-            if record.valid_from > timestamp:
-                continue
-            return record if record.valid_at(timestamp) else None
-        return None
-
     def suspension_at(self, timestamp: int) -> SuspensionPeriod | None:
         """The suspension period `timestamp` falls in, as `DeviceRegistry.isSuspendedAt` finds it."""
         for period in reversed(self.suspensions):

@@ -1,8 +1,8 @@
-"""The operator lock: one transaction sender at a time for the operator key, across processes.
+"""Sender locks: one transaction sender at a time for each account, across processes.
 
-Anchoring workers (threads, Celery processes, hosts) share one operator account. Holding this
-lock while they check a batch, take the next nonce from the node and send makes nonce collisions
-and double anchors impossible. With PostgreSQL it is an advisory lock (works across hosts);
+Anchoring workers (threads, Celery processes, hosts) share one anchorer account. Holding its lock
+while they check a batch, take the next nonce from the node and send makes nonce collisions and
+double anchors impossible. With PostgreSQL it is an advisory lock (works across hosts);
 otherwise an exclusive lock on a file in the data directory (one host).
 """
 
@@ -15,15 +15,6 @@ from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-
-_ADVISORY_KEY = 0x70726F76  # "prov"
-
-
-@contextmanager
-def operator_lock(engine: Engine, lock_file: Path) -> Iterator[None]:
-    """Holds the operator lock for the context."""
-    with _lock(engine, lock_file, _ADVISORY_KEY):
-        yield
 
 
 @contextmanager
