@@ -94,6 +94,24 @@ class MerkleTree:
         return path
 
 
+def tree_paths(tree: MerkleTree, leaf_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """For each leaf, given as 0x-hex: the id (`rid`), its place in the node array (`index`) and
+    its sibling path up to the root (`path`, the 32-byte hashes joined). Sealing stores these, so
+    that a proof is read, never rebuilt."""
+    rows = []
+    for leaf_id in leaf_ids:
+        leaf = bytes.fromhex(leaf_id[2:])
+        rows.append({"rid": leaf_id, "index": tree.index_of(leaf), "path": b"".join(tree.proof(leaf))})
+    return rows
+
+
+def split_path(path: bytes) -> list[bytes]:
+    """A stored sibling path as its 32-byte hashes."""
+    if len(path) % 32:
+        raise ValueError("a stored path is a whole number of 32-byte hashes")
+    return [path[i : i + 32] for i in range(0, len(path), 32)]
+
+
 class StandardMerkleTree(MerkleTree):
     """A tree over typed values, hashed as StandardMerkleTree.of(values, types) hashes them."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Column, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -44,7 +44,11 @@ class StoredReading(SQLModel, table=True):
     device and signing key (`key_index`, the key's place in the registry's history)."""
 
     __tablename__ = "reading"
-    __table_args__ = (UniqueConstraint("device_id", "key_index", "sequence", name="uq_reading_device_key_sequence"),)
+    __table_args__ = (
+        UniqueConstraint("device_id", "key_index", "sequence", name="uq_reading_device_key_sequence"),
+        Index("ix_reading_device_time", "device_id", "timestamp", "id"),  # the readings query, per device
+        Index("ix_reading_time", "timestamp", "id"),  # the readings query, all devices
+    )
 
     id: str = Field(primary_key=True, max_length=66)
     device_id: str = Field(max_length=66)  # looked up through the (device_id, key_index, sequence) unique index
@@ -61,6 +65,10 @@ class StoredReading(SQLModel, table=True):
     signer: str = Field(max_length=80, description="The signing key: an address, or p256:0x<x>")
     received_at: float  # the batcher finds unsealed readings through the batch_id index
     batch_id: int | None = Field(default=None, foreign_key="batch.id", index=True)
+    tree_index: int | None = Field(default=None, description="Position in the batch tree's node array, once sealed")
+    proof: bytes | None = Field(
+        default=None, sa_column=Column(LargeBinary, nullable=True), description="Sibling hashes up to the root"
+    )
 
 
 class DeviceCursor(SQLModel, table=True):

@@ -21,7 +21,7 @@ multiproof of zero leaves is refused here (OpenZeppelin returns ``proof[0]`` for
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ledger_service.core.merkle import MerkleTree, hash_pair
@@ -56,11 +56,31 @@ def multiproof(tree: MerkleTree, leaves: Sequence[bytes]) -> MultiProof:
         if leaf not in tree:
             raise ValueError(f"leaf 0x{leaf.hex()} is not in the tree")
         positions.append(tree.index_of(leaf))
-    positions.sort(reverse=True)
+    return _multiproof(tree.nodes, positions)
+
+
+def multiproof_from_paths(entries: Sequence[tuple[int, bytes, Sequence[bytes]]]) -> MultiProof:
+    """The same multiproof, from each leaf's place in the node array, its hash and its sibling
+    path (as sealing stores them), without the rest of the tree: every node the walk reads is a
+    leaf or a sibling on one of the paths."""
+    if not entries:
+        raise ValueError("a multiproof needs at least one leaf")
+    nodes: dict[int, bytes] = {}
+    for index, leaf, path in entries:
+        nodes[index] = leaf
+        position = index
+        for sibling in path:
+            nodes[_sibling(position)] = sibling
+            position = _parent(position)
+        if position != 0:
+            raise ValueError(f"the path of leaf 0x{leaf.hex()} does not reach the root")
+    return _multiproof(nodes, [index for index, _, _ in entries])
+
+
+def _multiproof(nodes: Mapping[int, bytes] | Sequence[bytes], positions: list[int]) -> MultiProof:
+    positions = sorted(positions, reverse=True)
     if len(set(positions)) != len(positions):
         raise ValueError("a multiproof cannot prove the same leaf twice")
-
-    nodes = tree.nodes
     queue = deque(positions)
     proof: list[bytes] = []
     flags: list[bool] = []

@@ -7,19 +7,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from ledger_service.core.chain.deploy import Deployment
 from ledger_service.core.errors import InvalidProofRequest, NotFound, NotYetAnchored
-from ledger_service.core.merkle import MerkleTree
+from ledger_service.core.merkle import MerkleTree, split_path, tree_paths
 from ledger_service.core.models import Batch, BatchStatus, StoredReading
-from ledger_service.core.multiproof import multiproof
+from ledger_service.core.multiproof import multiproof_from_paths
 from ledger_service.core.readings import LEAF_TYPES, Domain, Reading, leaf_values
 from ledger_service.services.registry import RegistryCache
 
@@ -62,7 +61,8 @@ class HeadTracker:
 
 
 class ProofService:
-    """Builds proof bundles from the database, keeping the trees of recent batches in memory."""
+    """Builds proof bundles from the database: the reading's row (with the sibling path stored at
+    sealing) and its batch's row, two reads by primary key, never a tree rebuilt."""
 
     def __init__(
         self,
@@ -71,30 +71,32 @@ class ProofService:
         domain: Domain,
         registry: RegistryCache | None = None,
         head: HeadTracker | None = None,
-        cache_size: int = 32,
     ) -> None:
         self.engine = engine
         self.deployment = deployment
         self.domain = domain
         self.registry = registry
         self.head = head
-        self._trees: OrderedDict[int, MerkleTree] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = threading.Lock()
 
-    def _tree(self, session: Session, batch_id: int) -> MerkleTree:
-        with self._lock:
-            tree = self._trees.get(batch_id)
-            if tree is not None:
-                self._trees.move_to_end(batch_id)
-                return tree
-        ids = session.exec(select(StoredReading.id).where(StoredReading.batch_id == batch_id)).all()
-        tree = MerkleTree([bytes.fromhex(i[2:]) for i in ids])
-        with self._lock:
-            self._trees[batch_id] = tree
-            while len(self._trees) > self._cache_size:
-                self._trees.popitem(last=False)
-        return tree
+    @staticmethod
+    def _path(session: Session, row: StoredReading) -> tuple[int, list[bytes]]:
+        """The reading's place in its batch tree and its sibling path, as sealing stored them. A
+        batch sealed without them (by a service older than the stored paths, during an upgrade)
+        gets them now, once, for all its readings."""
+        if row.proof is None or row.tree_index is None:
+            ids = session.exec(select(StoredReading.id).where(StoredReading.batch_id == row.batch_id)).all()
+            table = StoredReading.__table__  # type: ignore[attr-defined]
+            paths = tree_paths(MerkleTree([bytes.fromhex(i[2:]) for i in ids]), list(ids))
+            session.connection().execute(
+                update(table)
+                .where(table.c.id == bindparam("rid"))
+                .values(tree_index=bindparam("index"), proof=bindparam("path")),
+                paths,
+            )
+            session.commit()
+            mine = next(p for p in paths if p["rid"] == row.id)
+            return int(mine["index"]), split_path(mine["path"])
+        return row.tree_index, split_path(row.proof)
 
     def _anchored(self, session: Session, reading_id: str) -> tuple[StoredReading, Batch]:
         row = session.get(StoredReading, reading_id.lower())
@@ -154,10 +156,9 @@ class ProofService:
 
     def bundle(self, reading_id: str) -> dict[str, Any]:
         """The proof bundle of reading `reading_id`."""
-        with Session(self.engine) as session:
+        with Session(self.engine, expire_on_commit=False) as session:
             row, batch = self._anchored(session, reading_id)
-            tree = self._tree(session, int(batch.id or 0))
-        leaf = bytes.fromhex(row.id[2:])
+            _, path = self._path(session, row)
         digest = bytes.fromhex(row.digest[2:])
         signature = bytes.fromhex(row.signature[2:])
         reading = stored_to_reading(row)
@@ -176,7 +177,7 @@ class ProofService:
             },
             "merkle": {
                 "root": batch.root,
-                "proof": ["0x" + p.hex() for p in tree.proof(leaf)],
+                "proof": ["0x" + p.hex() for p in path],
                 "leaf_count": batch.reading_count,
             },
             "batch": self._batch(batch),
@@ -185,7 +186,7 @@ class ProofService:
 
     def multi(self, reading_ids: list[str]) -> dict[str, Any]:
         """One OpenZeppelin multiproof for readings that share a batch."""
-        with Session(self.engine) as session:
+        with Session(self.engine, expire_on_commit=False) as session:
             pairs = [self._anchored(session, reading_id) for reading_id in reading_ids]
             batch_ids = {batch.id for _, batch in pairs}
             if len(batch_ids) != 1:
@@ -193,8 +194,8 @@ class ProofService:
                     "a multiproof covers readings of one batch; these span several", batches=sorted(batch_ids)
                 )
             batch = pairs[0][1]
-            tree = self._tree(session, int(batch.id or 0))
-        proof = multiproof(tree, [bytes.fromhex(row.id[2:]) for row, _ in pairs])
+            entries = [(*self._path(session, row), row) for row, _ in pairs]
+        proof = multiproof_from_paths([(index, bytes.fromhex(row.id[2:]), path) for index, path, row in entries])
         return {
             "format": MULTIPROOF_FORMAT,
             "root": batch.root,

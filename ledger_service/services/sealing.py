@@ -1,7 +1,7 @@
 """Sealing: the unbatched readings become a batch once there are `batch_size` of them or the oldest
 is `batch_age` seconds old. Sealing builds the Merkle tree, writes the batch payload (every reading,
 in canonical JSON) to the content store, and records the batch and its readings in one database
-transaction."""
+transaction; each reading keeps its place in the tree and its sibling path (`tree_paths`)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select, update
+from sqlmodel import Session, col, select
 
-from ledger_service.core.merkle import MerkleTree
+from ledger_service.core.merkle import MerkleTree, tree_paths
 from ledger_service.core.models import Batch, StoredReading
 from ledger_service.core.readings import LEAF_TYPES
 from ledger_service.services.content import ContentStore
@@ -107,13 +107,12 @@ class Sealer:
             )
             session.add(batch)
             session.flush()
-            ids = [row.id for row in rows]
-            for start in range(0, len(ids), 5000):  # stays under the databases' bound-parameter limits
-                session.exec(
-                    update(StoredReading)
-                    .where(col(StoredReading.id).in_(ids[start : start + 5000]))
-                    .values(batch_id=batch.id)
-                )
+            session.connection().execute(
+                update(table)
+                .where(table.c.id == bindparam("rid"))
+                .values(batch_id=batch.id, tree_index=bindparam("index"), proof=bindparam("path")),
+                tree_paths(tree, [row.id for row in rows]),
+            )
             session.commit()
             log.info(
                 "sealed batch",

@@ -73,3 +73,51 @@ def test_db_upgrade_command(tmp_path: Path) -> None:
     assert "already at revision" in again.stderr
     current = subprocess.run([*run, "current"], env=env, capture_output=True, text=True, timeout=120)
     assert f"database at {head_revision()}" in current.stderr
+
+
+def test_readings_sealed_before_stored_paths_get_them_on_upgrade(database_url: str) -> None:
+    """0011 fills in the place and sibling path of every reading sealed before it, per batch, so
+    that old batches prove without a tree rebuild too."""
+    import os
+
+    from ledger_service.core.merkle import MerkleTree, split_path, verify
+
+    engine = make_engine(database_url)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0010")
+    batches = {1: [os.urandom(32) for _ in range(7)], 2: [os.urandom(32)]}
+    with engine.begin() as conn:
+        for batch_id, leaves in batches.items():
+            root = "0x" + MerkleTree(leaves).root.hex()
+            conn.execute(
+                text(
+                    "INSERT INTO batch (id, root, status, reading_count, first_timestamp, last_timestamp, "
+                    "content_id, sealed_at, attempts) VALUES (:id, :root, 'SEALED', :n, 1, 2, '', 1.0, 0)"
+                ),
+                {"id": batch_id, "root": root, "n": len(leaves)},
+            )
+            for sequence, leaf in enumerate(leaves):
+                conn.execute(
+                    text(
+                        "INSERT INTO reading (id, device_id, key_index, sequence, timestamp, metric, value, scale, "
+                        "unit, payload_hash, digest, signature, signer, received_at, batch_id) VALUES (:id, :d, 0, "
+                        ":s, 1, 'm', '1', 0, 'u', :z, :z, '0x', 'x', 1.0, :b)"
+                    ),
+                    {
+                        "id": "0x" + leaf.hex(),
+                        "d": "0x" + "11" * 32,
+                        "s": sequence + 10 * batch_id,
+                        "z": "0x" + "00" * 32,
+                        "b": batch_id,
+                    },  # fmt: skip
+                )
+    upgrade_schema(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, batch_id, tree_index, proof FROM reading")).all()
+    assert len(rows) == 8
+    for reading_id, batch_id, tree_index, proof in rows:
+        tree = MerkleTree(batches[batch_id])
+        leaf = bytes.fromhex(reading_id[2:])
+        assert tree_index == tree.index_of(leaf)
+        assert split_path(bytes(proof)) == tree.proof(leaf) and verify(tree.root, leaf, split_path(bytes(proof)))
+    engine.dispose()

@@ -10,12 +10,15 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 from typer.testing import CliRunner
 
 from ledger_service.app.api.app import create_app
 from ledger_service.app.cli import app as cli_app
 from ledger_service.core.chain.node import ManagedAnvil
 from ledger_service.core.enums import KeyType
+from ledger_service.core.merkle import split_path, verify
+from ledger_service.core.models import StoredReading
 from ledger_service.services.container import Services
 from ledger_service.services.trust import TrustAnchor, anchor_from_document, trust_document
 from ledger_service.services.verify import verify_bundle
@@ -168,3 +171,52 @@ def test_batch_endpoints_show_status_and_lag(api: TestClient, services: Services
     assert lag["lag_seconds"] is not None
     assert_problem(api.get("/v1/batches/999999"), 404, "not-found")
     assert_problem(api.get("/v1/batches", params={"status": "lost"}), 422, "validation-error")
+
+
+def test_a_proof_is_two_reads_by_key_and_never_a_tree_rebuild(api: TestClient, services: Services) -> None:
+    """Sealing stores each reading's sibling path: a bundle reads the reading and its batch, and
+    no statement touches the batch's other readings."""
+    from sqlalchemy import event
+
+    ids = anchored_ids(api, services, 9)
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    event.listen(services.engine, "before_cursor_execute", record)
+    try:
+        bundle = services.proofs.bundle(ids[4])
+    finally:
+        event.remove(services.engine, "before_cursor_execute", record)
+    assert len(statements) == 2, statements
+    assert [s.startswith("SELECT") for s in statements] == [True, True]
+    assert "WHERE reading.id =" in statements[0] and "WHERE batch.id =" in statements[1], statements
+    with Session(services.engine) as session:
+        stored = session.get(StoredReading, ids[4])
+        assert stored is not None and stored.proof is not None
+    assert bundle["merkle"]["proof"] == ["0x" + stored.proof[i : i + 32].hex() for i in range(0, len(stored.proof), 32)]
+    assert verify(bytes.fromhex(bundle["merkle"]["root"][2:]), bytes.fromhex(ids[4][2:]), split_path(stored.proof))
+
+
+def test_a_batch_sealed_without_paths_gets_them_once(api: TestClient, services: Services) -> None:
+    """A batch sealed by a service older than the stored paths (a rolling upgrade) still proves;
+    its paths are filled in at the first request, for all its readings."""
+    ids = anchored_ids(api, services, 5)
+    with Session(services.engine) as session:
+        for reading_id in ids:
+            row = session.get(StoredReading, reading_id)
+            assert row is not None
+            row.proof, row.tree_index = None, None
+            session.add(row)
+        session.commit()
+    bundle = api.get(f"/v1/readings/{ids[0]}/proof").json()
+    offline = verify_bundle(bundle, pin(services), None)
+    assert offline.checks and failed(offline.checks) == []
+    with Session(services.engine) as session:
+        assert all(session.get(StoredReading, i).proof is not None for i in ids)  # type: ignore[union-attr]
+    proof = api.post("/v1/proofs/multi", json={"reading_ids": ids[1:4]}).json()
+    leaves = [bytes.fromhex(x[2:]) for x in proof["leaves"]]
+    assert services.ledger.notary.functions.verifyMulti(
+        bytes.fromhex(proof["root"][2:]), leaves, [bytes.fromhex(x[2:]) for x in proof["proof"]], proof["proof_flags"]
+    ).call()

@@ -216,3 +216,31 @@ def test_duplicate_unknown_and_malformed_leaves_are_refused(
         process_multiproof(MultiProof([b"short", *mp.leaves[1:]], mp.proof, mp.proof_flags))
     with pytest.raises(ValueError, match="32-byte"):
         process_multiproof(MultiProof(mp.leaves, [b"\x00" * 33, *mp.proof[1:]], mp.proof_flags))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_multiproof_from_stored_paths_equals_the_one_from_the_whole_tree(size: int) -> None:
+    from ledger_service.core.merkle import split_path, tree_paths
+    from ledger_service.core.multiproof import multiproof_from_paths
+
+    rng = random.Random(size)
+    leaves = [os.urandom(32) for _ in range(size)]
+    tree = MerkleTree(leaves)
+    stored = {row["rid"]: row for row in tree_paths(tree, [hex32(leaf) for leaf in leaves])}
+    for _ in range(10):
+        picked = rng.sample(leaves, rng.randint(1, size))
+        entries = [(stored[hex32(x)]["index"], x, split_path(stored[hex32(x)]["path"])) for x in picked]
+        assert multiproof_from_paths(entries) == multiproof(tree, picked)
+        assert verify_multiproof(tree.root, multiproof_from_paths(entries))
+
+
+def test_a_stored_path_that_does_not_reach_the_root_is_refused() -> None:
+    from ledger_service.core.merkle import split_path, tree_paths
+    from ledger_service.core.multiproof import multiproof_from_paths
+
+    leaves = [os.urandom(32) for _ in range(8)]
+    row = tree_paths(MerkleTree(leaves), [hex32(leaves[0])])[0]
+    with pytest.raises(ValueError, match="does not reach the root"):
+        multiproof_from_paths([(row["index"], leaves[0], split_path(row["path"])[:-1])])
+    with pytest.raises(ValueError, match="32-byte"):
+        split_path(row["path"][:-1])
