@@ -10,7 +10,7 @@
 It runs on every problem body the API sends (`ProvenanceError` details are redacted when made,
 `api/problems.py` redacts the rest), on every log line (`logs.py` formatters), and on every
 value the database is asked to store in a column named like `error` (a SQLAlchemy hook on all
-engines, installed when this module is imported; `errors.py` imports it, so every process that
+engines, installed when this module is imported; `core.errors` imports it, so every process that
 can fail has it).
 """
 
