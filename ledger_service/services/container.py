@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 
@@ -20,6 +20,7 @@ from ledger_service.services.content import ContentStore, IpfsContentStore, Loca
 from ledger_service.services.ingest import Ingestor
 from ledger_service.services.parties import Parties
 from ledger_service.services.proofs import HeadTracker, ProofService
+from ledger_service.services.reading_query import ReadingQueries
 from ledger_service.services.registry import RegistryCache
 
 
@@ -35,6 +36,10 @@ class Services:
     proofs: ProofService
     parties: Parties
     artifacts: dict[str, Artifact]
+    queries: ReadingQueries = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.queries = ReadingQueries(self.engine)
 
     @classmethod
     def build(

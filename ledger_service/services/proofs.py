@@ -159,6 +159,17 @@ class ProofService:
         with Session(self.engine, expire_on_commit=False) as session:
             row, batch = self._anchored(session, reading_id)
             _, path = self._path(session, row)
+        return self._bundle(row, batch, path)
+
+    def bundles(self, pairs: list[tuple[StoredReading, Batch]]) -> list[dict[str, Any]]:
+        """The bundles of anchored readings read already (with their batches), as the readings
+        query hands them over: no further read, unless a batch lacks its stored paths."""
+        return [
+            self.bundle(row.id) if row.proof is None else self._bundle(row, batch, split_path(row.proof))
+            for row, batch in pairs
+        ]
+
+    def _bundle(self, row: StoredReading, batch: Batch, path: list[bytes]) -> dict[str, Any]:
         digest = bytes.fromhex(row.digest[2:])
         signature = bytes.fromhex(row.signature[2:])
         reading = stored_to_reading(row)

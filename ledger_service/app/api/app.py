@@ -21,6 +21,7 @@ from ledger_service.app.api.routes import (
     oracles,
     parties,
     proofs,
+    reading_queries,
     readings,
     tokens,
     trust,
@@ -70,6 +71,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(trust.router)  # public: verifiers need it before they hold any key
     app.include_router(parties.router)
+    app.include_router(reading_queries.router, dependencies=[read_access])  # before /v1/readings/{id}
     app.include_router(readings.router)  # ingest is public (device-signed); its reads depend on read_access
     for router in (devices.router, batches.router, proofs.router, items.router, tokens.router, oracles.router):
         app.include_router(router, dependencies=[read_access])

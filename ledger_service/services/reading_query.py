@@ -1,0 +1,179 @@
+"""The readings query: which readings a device sent between two times, in which batch, how far on
+their way to the chain; pages in (timestamp, id) order behind opaque cursors; and aggregates per
+interval for charts and analytics.
+
+Every filter is checked before anything is read: a time range that ends before it starts, or an
+aggregate of more buckets than `MAX_BUCKETS`, is an `InvalidFilter`; a cursor this service did not
+hand out is an `InvalidCursor`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Numeric, and_, cast, func, or_, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col
+
+from ledger_service.core.errors import InvalidCursor, InvalidFilter
+from ledger_service.core.models import Batch, BatchStatus, StoredReading
+
+STATUSES = ("pending", "sealed", "anchored", "confirmed", "final")
+MAX_LIMIT = 1000
+MAX_BUCKETS = 10_000
+_CURSOR = re.compile(r"^(\d{1,20}):(0x[0-9a-f]{64})$")
+
+
+@dataclass(frozen=True)
+class ReadingFilter:
+    """What a query asks for; every part optional. `start` and `end` bound the readings'
+    timestamps (unix seconds, both inclusive)."""
+
+    device: str | None = None
+    metric: str | None = None
+    start: int | None = None
+    end: int | None = None
+    batch: int | None = None
+    status: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.start is not None and self.end is not None and self.end < self.start:
+            raise InvalidFilter(f"the time range ends ({self.end}) before it starts ({self.start})")
+        if self.status is not None and self.status not in STATUSES:
+            raise InvalidFilter(f"unknown status {self.status!r}: use one of {', '.join(STATUSES)}")
+
+    def conditions(self) -> list[Any]:
+        """The WHERE conditions of this filter (on `reading`, and on `batch` for a status)."""
+        found: list[Any] = []
+        if self.device is not None:
+            found.append(col(StoredReading.device_id) == self.device.lower())
+        if self.metric is not None:
+            found.append(col(StoredReading.metric) == self.metric)
+        if self.start is not None:
+            found.append(col(StoredReading.timestamp) >= self.start)
+        if self.end is not None:
+            found.append(col(StoredReading.timestamp) <= self.end)
+        if self.batch is not None:
+            found.append(col(StoredReading.batch_id) == self.batch)
+        if self.status == "pending":
+            found.append(col(StoredReading.batch_id).is_(None))
+        elif self.status is not None:
+            found.append(col(Batch.status) == BatchStatus(self.status))
+        return found
+
+
+def encode_cursor(timestamp: int, reading_id: str) -> str:
+    """The cursor of the page that follows the reading (`timestamp`, `reading_id`)."""
+    return base64.urlsafe_b64encode(f"{timestamp}:{reading_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    """The (timestamp, id) a cursor continues after; `InvalidCursor` for anything else."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidCursor("the cursor is not one this service handed out") from exc
+    match = _CURSOR.match(text)
+    if match is None:
+        raise InvalidCursor("the cursor is not one this service handed out")
+    return int(match.group(1)), match.group(2)
+
+
+@dataclass(frozen=True)
+class ReadingPage:
+    """One page: each reading with its batch (None while pending), and the next page's cursor."""
+
+    rows: list[tuple[StoredReading, Batch | None]]
+    next_cursor: str | None
+
+
+class ReadingQueries:
+    """Reads readings by filter, a page at a time, and aggregates them."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def page(self, wanted: ReadingFilter, cursor: str | None = None, limit: int = 100) -> ReadingPage:
+        """Up to `limit` readings in (timestamp, id) order, after `cursor`."""
+        if not 1 <= limit <= MAX_LIMIT:
+            raise InvalidFilter(f"limit must be between 1 and {MAX_LIMIT}")
+        conditions = wanted.conditions()
+        if cursor is not None:
+            after, after_id = decode_cursor(cursor)
+            timestamp = col(StoredReading.timestamp)
+            conditions.append(and_(timestamp >= after, or_(timestamp > after, col(StoredReading.id) > after_id)))
+        query = (
+            select(StoredReading, Batch)
+            .outerjoin(Batch, col(StoredReading.batch_id) == col(Batch.id))
+            .where(*conditions)
+            .order_by(col(StoredReading.timestamp), col(StoredReading.id))
+            .limit(limit + 1)
+        )
+        with Session(self.engine) as session:
+            rows = [(reading, batch) for reading, batch in session.exec(query).all()]  # type: ignore[call-overload]
+        page = rows[:limit]
+        more = len(rows) > limit
+        return ReadingPage(page, encode_cursor(page[-1][0].timestamp, page[-1][0].id) if more else None)
+
+    def batch(self, batch_id: int) -> Batch | None:
+        """The batch, or None."""
+        with Session(self.engine) as session:
+            return session.get(Batch, batch_id)
+
+    def aggregate(self, wanted: ReadingFilter, interval: int) -> list[dict[str, Any]]:
+        """Count, min, max and mean of the values per `interval` seconds from `wanted.start`, per
+        device, metric, unit and scale (values of different units or scales are never mixed).
+        Values are the readings' fixed-point integers: the quantity is value / 10**scale."""
+        if wanted.start is None or wanted.end is None:
+            raise InvalidFilter("an aggregate needs a time range: from and to")
+        if interval < 1:
+            raise InvalidFilter("the interval is a whole number of seconds, at least 1")
+        buckets = (wanted.end - wanted.start) // interval + 1
+        if buckets > MAX_BUCKETS:
+            raise InvalidFilter(f"{buckets} intervals asked for; at most {MAX_BUCKETS} fit an answer")
+        reading = StoredReading.__table__  # type: ignore[attr-defined]
+        bucket = ((reading.c.timestamp - wanted.start) // interval).label("bucket")
+        value = cast(reading.c.value, Numeric)
+        query = (
+            select(
+                reading.c.device_id,
+                reading.c.metric,
+                reading.c.unit,
+                reading.c.scale,
+                bucket,
+                func.count().label("n"),
+                func.min(value).label("min"),
+                func.max(value).label("max"),
+                func.avg(value).label("mean"),
+            )  # fmt: skip
+            .select_from(reading.outerjoin(Batch.__table__, reading.c.batch_id == Batch.__table__.c.id))  # type: ignore[attr-defined]
+            .where(*wanted.conditions())
+            .group_by(reading.c.device_id, reading.c.metric, reading.c.unit, reading.c.scale, bucket)
+            .order_by(reading.c.device_id, reading.c.metric, bucket)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            {
+                "device_id": row.device_id,
+                "metric": row.metric,
+                "unit": row.unit,
+                "scale": row.scale,
+                "start": wanted.start + int(row.bucket) * interval,
+                "interval": interval,
+                "count": int(row.n),
+                "min": _integer(row.min),
+                "max": _integer(row.max),
+                "mean": float(row.mean),
+            }  # fmt: skip
+            for row in rows
+        ]
+
+
+def _integer(value: Any) -> str:
+    """A fixed-point value as a decimal string of its integer (SQL hands back int, Decimal or float)."""
+    return str(int(value))
