@@ -4,6 +4,7 @@ anchored sensor batches of the item's devices, in chain order."""
 
 from __future__ import annotations
 
+import json as json_module
 from typing import Any
 
 from sqlalchemy import text
@@ -76,53 +77,69 @@ def _name_codes(details: dict[str, Any]) -> None:
         details["actions"] = Action(int(details["actions"])).names()
 
 
+#: Token events (by token id, the item id as an integer).
+_TOKEN_TIMELINE: list[tuple[str, str, tuple[str, ...]]] = [
+    ("ev_transfer", "token", ("from_address", "to_address")),
+    ("ev_token_frozen", "token_frozen", ("actor", "reason")),
+    ("ev_token_unfrozen", "token_unfrozen", ("actor",)),
+]
+
+#: The anchored batches holding readings of the item's devices (from the service's readings).
+_SENSOR_BATCHES = (
+    "SELECT a.block_number, -1 AS log_index, a.transaction_hash, a.anchored_at AS timestamp, "
+    "'sensor_batch' AS kind, {json}('batch_id', a.batch_id, 'root', a.root, 'content_id', a.content_id, "
+    "'readings_of_item_devices', a.readings, 'status', a.status) AS details FROM ("
+    "SELECT a.batch_id, a.root, a.content_id, a.block_number, a.transaction_hash, a.anchored_at, a.status, "
+    "COUNT(*) AS readings FROM reading r JOIN batch s ON s.id = r.batch_id JOIN anchored_batch a ON a.root = s.root "
+    "WHERE r.device_id IN (SELECT device_id FROM item_device WHERE item_id = :i) "
+    "GROUP BY a.batch_id, a.root, a.content_id, a.block_number, a.transaction_hash, a.anchored_at, a.status) a"
+)
+
+
+def _branch(json: str, table: str, kind: str, columns: tuple[str, ...], key: str) -> str:
+    shown = list(columns) + (["latitude_e6", "longitude_e6", "site"] if table in _LOCATED else [])
+    pairs = ", ".join(f"'{c}', e.{c}" for c in shown)
+    return (
+        f"SELECT e.block_number, e.log_index, e.transaction_hash, b.timestamp, '{kind}' AS kind, "
+        f"{json}({pairs}) AS details FROM {table} e JOIN chain_block b ON b.number = e.block_number "
+        f"WHERE e.{key} = :{key[0]}"
+    )
+
+
+def _timeline_sql(dialect: str) -> str:
+    """The whole timeline as one UNION ALL, each entry's own columns packed as a JSON object."""
+    json = "json_build_object" if dialect == "postgresql" else "json_object"
+    branches = [_branch(json, table, kind, columns, "item_id") for table, kind, columns in _TIMELINE]
+    branches += [_branch(json, table, kind, columns, "token_id") for table, kind, columns in _TOKEN_TIMELINE]
+    branches.append(_SENSOR_BATCHES.format(json=json))
+    return " UNION ALL ".join(branches) + " ORDER BY block_number, log_index"
+
+
 def item_history(conn: Connection, item_id: str) -> list[dict[str, Any]]:
-    """Everything that happened to the item, in chain order: its own events, token mints and
-    transfers, and the anchored batches holding readings of its devices."""
-    entries: list[dict[str, Any]] = []
-    for table, kind, columns in _TIMELINE:
-        extra = ", latitude_e6, longitude_e6, site" if table in _LOCATED else ""
-        rows = conn.execute(
-            text(
-                f"SELECT e.block_number, e.log_index, e.transaction_hash, b.timestamp, {', '.join(columns)}{extra} "
-                f"FROM {table} e JOIN chain_block b ON b.number = e.block_number WHERE e.item_id = :i"
-            ),
-            {"i": item_id},
-        ).mappings()
-        for row in rows:
-            details = {c: row[c] for c in columns}
-            if table in _LOCATED:
-                details["location"] = location(dict(row))
+    """Everything that happened to the item, in chain order: its own events, token mints,
+    transfers and freezes, and the anchored batches holding readings of its devices. One query."""
+    token_id = str(int(item_id, 16))
+    rows = conn.execute(text(_timeline_sql(conn.dialect.name)), {"i": item_id, "t": token_id}).mappings()
+    entries = []
+    for row in rows:
+        details = row["details"]
+        details = dict(json_module.loads(details) if isinstance(details, str) else details)
+        kind = row["kind"]
+        if "latitude_e6" in details:
+            details["location"] = location(details)
+            for key in ("latitude_e6", "longitude_e6", "site"):
+                details.pop(key)
+        if kind == "token":
+            kind = "token_minted" if details["from_address"] == ZERO_ADDRESS else "token_transferred"
+            details = {"token_id": token_id, "from": details["from_address"], "to": details["to_address"]}
+        elif kind in ("token_frozen", "token_unfrozen"):
+            details = {"token_id": token_id, **details}
+        elif kind != "sensor_batch":
             _name_codes(details)
             leaf = details.get("evidence_leaf")
             if leaf and leaf != ZERO_HASH:
                 details["evidence_proof"] = f"/v1/readings/{leaf}/proof"
-            entries.append(_entry(kind, row, details))
-    token_id = str(int(item_id, 16))
-    for row in conn.execute(
-        text(
-            "SELECT e.block_number, e.log_index, e.transaction_hash, b.timestamp, e.from_address, e.to_address "
-            "FROM ev_transfer e JOIN chain_block b ON b.number = e.block_number WHERE e.token_id = :t"
-        ),
-        {"t": token_id},
-    ).mappings():
-        kind = "token_minted" if row["from_address"] == ZERO_ADDRESS else "token_transferred"
-        entries.append(_entry(kind, row, {"token_id": token_id, "from": row["from_address"], "to": row["to_address"]}))
-    freezes: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-        ("ev_token_frozen", "token_frozen", ("actor", "reason")),
-        ("ev_token_unfrozen", "token_unfrozen", ("actor",)),
-    )
-    for table, kind, columns in freezes:
-        for row in conn.execute(
-            text(
-                f"SELECT e.block_number, e.log_index, e.transaction_hash, b.timestamp, {', '.join(columns)} "
-                f"FROM {table} e JOIN chain_block b ON b.number = e.block_number WHERE e.token_id = :t"
-            ),
-            {"t": token_id},
-        ).mappings():
-            entries.append(_entry(kind, row, {"token_id": token_id, **{c: row[c] for c in columns}}))
-    entries.extend(_sensor_batches(conn, item_id))
-    entries.sort(key=lambda e: (e["block_number"], e["log_index"]))
+        entries.append(_entry(kind, row, details))
     return entries
 
 
@@ -135,34 +152,3 @@ def _entry(kind: str, row: Any, details: dict[str, Any]) -> dict[str, Any]:
         "transaction_hash": row["transaction_hash"],
         "details": details,
     }
-
-
-def _sensor_batches(conn: Connection, item_id: str) -> list[dict[str, Any]]:
-    """Anchored batches that hold readings of the item's devices (from the service's readings)."""
-    rows = conn.execute(
-        text(
-            "SELECT a.batch_id, a.root, a.content_id, a.block_number, a.transaction_hash, a.anchored_at, "
-            "a.status, COUNT(*) AS readings, MIN(r.device_id) AS device_id "
-            "FROM reading r JOIN batch s ON s.id = r.batch_id JOIN anchored_batch a ON a.root = s.root "
-            "WHERE r.device_id IN (SELECT device_id FROM item_device WHERE item_id = :i) "
-            "GROUP BY a.batch_id, a.root, a.content_id, a.block_number, a.transaction_hash, a.anchored_at, a.status"
-        ),
-        {"i": item_id},
-    ).mappings()
-    return [
-        {
-            "type": "sensor_batch",
-            "block_number": int(r["block_number"]),
-            "log_index": -1,
-            "time": int(r["anchored_at"]),
-            "transaction_hash": r["transaction_hash"],
-            "details": {
-                "batch_id": int(r["batch_id"]),
-                "root": r["root"],
-                "content_id": r["content_id"],
-                "readings_of_item_devices": int(r["readings"]),
-                "status": r["status"],
-            },
-        }  # fmt: skip
-        for r in rows
-    ]

@@ -20,6 +20,18 @@ def indexed_block(conn: Connection) -> int | None:
     return None if value is None else int(value)
 
 
+def item_known(conn: Connection, item_id: str) -> tuple[bool, int | None]:
+    """Whether the mirror holds the item, and the mirror's last block: one query."""
+    present, block = conn.execute(
+        text(
+            "SELECT (SELECT COUNT(*) FROM item WHERE item_id = :i), "
+            "(SELECT head_number FROM index_state WHERE id = 'main')"
+        ),
+        {"i": item_id},
+    ).one()
+    return bool(present), None if block is None else int(block)
+
+
 def _site(hex_site: str) -> str:
     raw = bytes.fromhex(hex_site[2:]).rstrip(b"\0")
     return raw.decode("ascii", errors="replace")

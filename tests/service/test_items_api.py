@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from eth_utils import keccak
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from indexer.runner import ChainIndexer, target_of
 from ledger_service.app.api.app import create_app
@@ -83,7 +84,18 @@ def test_item_state_and_lists(flow: tuple[TestClient, dict[str, Any]]) -> None:
 
 def test_item_history_is_one_timeline(flow: tuple[TestClient, dict[str, Any]]) -> None:
     api, facts = flow
-    history = api.get(f"/v1/items/{facts['item']}/history").json()
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    engine = api.app.state.services.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        history = api.get(f"/v1/items/{facts['item']}/history").json()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert len(statements) == 2, statements  # the item's presence and the mirror's height, then the timeline
     kinds = [e["type"] for e in history["entries"]]
     assert kinds == [
         "registered", "device_attached", "sensor_batch", "handover_proposed", "handover_accepted", "checkpoint",

@@ -142,11 +142,11 @@ def item_history(services: ServicesDep, item_id: str = Hex32) -> dict[str, Any]:
     devices, handovers, checkpoints (with links to their evidence's proof bundles), condition
     changes, holds, recall, delivery, token mints and transfers, and the anchored batches of its
     sensors' readings; each entry with its transaction hash and block time."""
-    with services.engine.connect() as conn:
-        if queries.item_view(conn, item_id.lower()) is None:
+    with services.engine.connect() as conn:  # two queries: the item's presence and height, then the timeline
+        present, block = queries.item_known(conn, item_id.lower())
+        if not present:
             raise NotFound(f"no item {item_id} in the mirror", item_id=item_id)
         entries = timeline.item_history(conn, item_id.lower())
-        block = queries.indexed_block(conn)
     return {"item_id": item_id.lower(), "entries": entries, "indexed_block": block}
 
 
