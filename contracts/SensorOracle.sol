@@ -61,6 +61,20 @@ contract SensorOracle is AccessControl, EIP712 {
         CommitteeBls
     }
 
+    /// @notice Why {OracleInvalidRule} refused a rule's parameters.
+    enum RuleProblem {
+        NoTarget, // neither an item nor a device
+        DeviceRuleWithActions, // a device-only rule (no item) has actions
+        UnknownAction, // an action bit beyond the three known ones
+        SettlingWithoutMarking, // settling the escrow without marking the item out of compliance
+        NoSilenceLimit, // a heartbeat rule's silence limit (`upper`) is not positive
+        NoMetric, // no metric
+        NoUnit, // no unit
+        LowerAboveUpper, // an `Outside` band whose lower bound is above its upper bound
+        NoReadings, // a threshold rule's debounce asks for no reading
+        NoWindow // an aggregate rule's window (`minDuration`) is zero
+    }
+
     /// @notice Action bit: mark the item out of compliance (with the first reading as evidence).
     uint8 public constant ACTION_MARK_OUT_OF_COMPLIANCE = 1;
     /// @notice Action bit: freeze the item's asset token, when it has one.
@@ -182,8 +196,8 @@ contract SensorOracle is AccessControl, EIP712 {
     error OracleRuleAlreadyFired(uint256 ruleId);
     /// @notice The report's path does not suit the rule's kind.
     error OracleWrongPath(uint256 ruleId, RuleKind kind);
-    /// @notice The rule's parameters are invalid.
-    error OracleInvalidRule(string reason);
+    /// @notice The rule's parameters are invalid, for `problem`.
+    error OracleInvalidRule(RuleProblem problem);
     /// @notice The item does not exist, or is no longer active.
     error OracleItemNotActive(bytes32 itemId);
     /// @notice The device is not registered.
@@ -200,8 +214,9 @@ contract SensorOracle is AccessControl, EIP712 {
     error OracleNotConsecutive(uint256 index, uint64 sequence);
     /// @notice The first reading is of another metric than the rule's.
     error OracleWrongMetric(uint256 index);
-    /// @notice Reading `index` is of the rule's metric in another unit or scale than the rule's.
-    error OracleUnitMismatch(uint256 index, string unit, int8 scale);
+    /// @notice Reading `index` is of the rule's metric in another unit or scale than the rule's:
+    /// `unitHash` is the keccak256 of the reading's unit, `scale` its scale.
+    error OracleUnitMismatch(uint256 index, bytes32 unitHash, int8 scale);
     /// @notice Reading `index` was taken before the rule existed (a replayed reading) or before
     /// the previous reading.
     error OracleStaleReading(uint256 index, uint64 timestamp);
@@ -318,8 +333,8 @@ contract SensorOracle is AccessControl, EIP712 {
             _checkManager(params.itemId);
         } else {
             _checkRole(DEFAULT_ADMIN_ROLE);
-            if (params.deviceId == bytes32(0)) revert OracleInvalidRule("no item and no device");
-            if (params.actions != 0) revert OracleInvalidRule("device rules have no actions");
+            if (params.deviceId == bytes32(0)) revert OracleInvalidRule(RuleProblem.NoTarget);
+            if (params.actions != 0) revert OracleInvalidRule(RuleProblem.DeviceRuleWithActions);
         }
         if (params.deviceId != bytes32(0) && !registry.isRegistered(params.deviceId)) {
             revert OracleUnknownDevice(params.deviceId);
@@ -595,24 +610,24 @@ contract SensorOracle is AccessControl, EIP712 {
     // ------------------------------------------------------------------------------------ internals
 
     function _validate(RuleParams calldata params) private pure {
-        if (params.actions > 7) revert OracleInvalidRule("unknown action");
+        if (params.actions > 7) revert OracleInvalidRule(RuleProblem.UnknownAction);
         if (params.actions & ACTION_SETTLE_ESCROW != 0 && params.actions & ACTION_MARK_OUT_OF_COMPLIANCE == 0) {
-            revert OracleInvalidRule("settling an escrow needs marking the item");
+            revert OracleInvalidRule(RuleProblem.SettlingWithoutMarking);
         }
         if (params.kind == RuleKind.Heartbeat) {
-            if (params.upper <= 0) revert OracleInvalidRule("heartbeat needs a silence limit");
+            if (params.upper <= 0) revert OracleInvalidRule(RuleProblem.NoSilenceLimit);
             return;
         }
-        if (bytes(params.metric).length == 0) revert OracleInvalidRule("no metric");
-        if (bytes(params.unit).length == 0) revert OracleInvalidRule("no unit");
+        if (bytes(params.metric).length == 0) revert OracleInvalidRule(RuleProblem.NoMetric);
+        if (bytes(params.unit).length == 0) revert OracleInvalidRule(RuleProblem.NoUnit);
         if (params.comparison == Comparison.Outside && params.lower > params.upper) {
-            revert OracleInvalidRule("lower above upper");
+            revert OracleInvalidRule(RuleProblem.LowerAboveUpper);
         }
         if (params.kind == RuleKind.Threshold && params.minReadings == 0) {
-            revert OracleInvalidRule("debounce needs at least one reading");
+            revert OracleInvalidRule(RuleProblem.NoReadings);
         }
         if (params.kind == RuleKind.Aggregate && params.minDuration == 0) {
-            revert OracleInvalidRule("aggregate needs a window");
+            revert OracleInvalidRule(RuleProblem.NoWindow);
         }
     }
 
@@ -675,7 +690,7 @@ contract SensorOracle is AccessControl, EIP712 {
             previousAt = reading.timestamp;
             if (keccak256(bytes(reading.metric)) == rule.metricHash) {
                 if (keccak256(bytes(reading.unit)) != rule.unitHash || reading.scale != rule.scale) {
-                    revert OracleUnitMismatch(i, reading.unit, reading.scale);
+                    revert OracleUnitMismatch(i, keccak256(bytes(reading.unit)), reading.scale);
                 }
                 if (!_breaches(rule, reading.value)) revert OracleNoBreach(ruleId, reading.value);
                 ++matching;

@@ -184,7 +184,7 @@ contract SensorOracleTest is OracleDeployment {
         vm.prank(MAKER);
         oracle.addRule(p); // a device-only rule is an admin's
         p.actions = uint8(_bound(actions, 1, 255));
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleInvalidRule.selector, "device rules have no actions"));
+        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleInvalidRule.selector, SensorOracle.RuleProblem.DeviceRuleWithActions));
         vm.prank(ADMIN);
         oracle.addRule(p);
         p.deviceId = keccak256("unknown device");
@@ -193,7 +193,7 @@ contract SensorOracleTest is OracleDeployment {
         vm.prank(ADMIN);
         oracle.addRule(p);
         p.deviceId = 0;
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleInvalidRule.selector, "no item and no device"));
+        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleInvalidRule.selector, SensorOracle.RuleProblem.NoTarget));
         vm.prank(ADMIN);
         oracle.addRule(p);
         vm.assertEq(oracle.ruleCount(), 0, "no rule added");
@@ -202,28 +202,28 @@ contract SensorOracleTest is OracleDeployment {
     function testFuzz_addRuleValidatesEachKindsParameters(uint8 unknownAction, int256 silence) public {
         unknownAction = uint8(_bound(unknownAction, 8, 255));
         silence = int256(_bound(uint256(silence), 0, uint256(type(int256).max))) * -1;
-        _refuseRule(_thresholdRule(ITEM, 1, 0, unknownAction), "unknown action");
-        _refuseRule(_thresholdRule(ITEM, 1, 0, 4), "settling an escrow needs marking the item");
-        _refuseRule(_thresholdRule(ITEM, 0, 0, 1), "debounce needs at least one reading");
+        _refuseRule(_thresholdRule(ITEM, 1, 0, unknownAction), SensorOracle.RuleProblem.UnknownAction);
+        _refuseRule(_thresholdRule(ITEM, 1, 0, 4), SensorOracle.RuleProblem.SettlingWithoutMarking);
+        _refuseRule(_thresholdRule(ITEM, 0, 0, 1), SensorOracle.RuleProblem.NoReadings);
         SensorOracle.RuleParams memory p = _thresholdRule(ITEM, 1, 0, 1);
         p.metric = "";
-        _refuseRule(p, "no metric");
+        _refuseRule(p, SensorOracle.RuleProblem.NoMetric);
         p = _thresholdRule(ITEM, 1, 0, 1);
         p.unit = "";
-        _refuseRule(p, "no unit");
+        _refuseRule(p, SensorOracle.RuleProblem.NoUnit);
         p = _thresholdRule(ITEM, 1, 0, 1);
         p.comparison = SensorOracle.Comparison.Outside;
         p.lower = p.upper + 1;
-        _refuseRule(p, "lower above upper");
+        _refuseRule(p, SensorOracle.RuleProblem.LowerAboveUpper);
         p = _thresholdRule(ITEM, 1, 0, 1);
         p.kind = SensorOracle.RuleKind.Aggregate;
-        _refuseRule(p, "aggregate needs a window");
-        _refuseRule(_heartbeatRule(ITEM, DEVICE, silence), "heartbeat needs a silence limit");
+        _refuseRule(p, SensorOracle.RuleProblem.NoWindow);
+        _refuseRule(_heartbeatRule(ITEM, DEVICE, silence), SensorOracle.RuleProblem.NoSilenceLimit);
         vm.assertEq(oracle.ruleCount(), 0, "no rule added");
     }
 
-    function _refuseRule(SensorOracle.RuleParams memory p, string memory reason) internal {
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleInvalidRule.selector, reason));
+    function _refuseRule(SensorOracle.RuleParams memory p, SensorOracle.RuleProblem problem) internal {
+        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleInvalidRule.selector, problem));
         vm.prank(MAKER);
         oracle.addRule(p);
     }
@@ -316,7 +316,7 @@ contract SensorOracleTest is OracleDeployment {
         vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleWrongMetric.selector, 0));
         oracle.submitEvidence(id, readings);
         readings[0] = _signed(DeviceRegistry.Reading(DEVICE, 1, t, "temperature", LIMIT + 1, SCALE + 1, "Cel", 0), DEVICE_KEY);
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleUnitMismatch.selector, 0, "Cel", SCALE + 1));
+        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleUnitMismatch.selector, 0, keccak256("Cel"), SCALE + 1));
         oracle.submitEvidence(id, readings);
         vm.assertEq(uint256(oracle.getRule(id).firedAt), 0, "not fired");
     }
@@ -334,7 +334,7 @@ contract SensorOracleTest is OracleDeployment {
             odd.unit = "degF";
         }
         readings[index] = _signed(odd, DEVICE_KEY); // signed and anchored: only the unit or scale is wrong
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleUnitMismatch.selector, index, odd.unit, odd.scale));
+        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleUnitMismatch.selector, index, keccak256(bytes(odd.unit)), odd.scale));
         oracle.submitEvidence(id, readings);
         vm.assertEq(uint256(oracle.getRule(id).firedAt), 0, "not fired");
         vm.assertTrue(_condition(ITEM) == SupplyChain.Condition.Compliant, "item unchanged");
