@@ -25,7 +25,7 @@ MIRRORS: dict[type[Enum], tuple[str, str]] = {
     enums.Outcome: ("interfaces/IShipmentEscrow", "Outcome"),
 }
 #: Where the action bits (ACTION_*) are defined.
-ACTIONS = "SensorOracle.sol"
+ACTIONS = "oracle/OracleRules.sol"
 
 
 def solidity_enum(declared_in: str, name: str, directory: Path = CONTRACTS) -> dict[str, int]:
