@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {Multicall} from "@openzeppelin/contracts/utils/Multicall.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {IDataNotary} from "./interfaces/IDataNotary.sol";
 
 /**
  * @title DataNotary
@@ -14,46 +15,15 @@ import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProo
  * Storage is one slot per batch, so anchoring costs the same whatever the batch size: the batch
  * payload's content id, the anchorer and the rest live in the {BatchAnchored} event, which is
  * where indexers and verifiers read them. {Multicall} lets an anchorer anchor several batches in
- * one transaction (each call keeps its own access check).
+ * one transaction (each call keeps its own access check). Its types, errors and events are
+ * declared in {IDataNotary}.
  */
-contract DataNotary is AccessControl, Multicall {
+contract DataNotary is IDataNotary, AccessControl, Multicall {
     /// @notice Role allowed to anchor batches.
     bytes32 public constant ANCHORER_ROLE = keccak256("ANCHORER_ROLE");
 
-    /// @notice An anchored batch, packed into one storage slot.
-    struct Anchor {
-        uint40 batchId;
-        uint40 anchoredAt;
-        uint48 blockNumber;
-        uint32 readingCount;
-        uint48 firstTimestamp;
-        uint48 lastTimestamp;
-    }
-
     mapping(bytes32 root => Anchor) private _anchors;
     uint40 private _batchCount;
-
-    /// @notice The root is zero.
-    error DataNotaryZeroRoot();
-    /// @notice The batch holds no readings.
-    error DataNotaryEmptyBatch();
-    /// @notice The batch's first timestamp is after its last.
-    error DataNotaryInvalidTimeRange(uint64 firstTimestamp, uint64 lastTimestamp);
-    /// @notice The root was already anchored, as batch `batchId`.
-    error DataNotaryRootAlreadyAnchored(bytes32 root, uint256 batchId);
-    /// @notice No batch has this root.
-    error DataNotaryUnknownRoot(bytes32 root);
-
-    /// @notice Emitted when a batch root is anchored; `contentId` names the batch payload.
-    event BatchAnchored(
-        uint256 indexed batchId,
-        bytes32 indexed root,
-        address indexed anchorer,
-        uint64 readingCount,
-        uint64 firstTimestamp,
-        uint64 lastTimestamp,
-        string contentId
-    );
 
     /**
      * @param admin Account that receives the admin role and the anchorer role.
@@ -63,13 +33,7 @@ contract DataNotary is AccessControl, Multicall {
         _grantRole(ANCHORER_ROLE, admin);
     }
 
-    /**
-     * @notice Anchors the Merkle `root` of a batch of `readingCount` readings whose timestamps span
-     * `firstTimestamp` to `lastTimestamp`; `contentId` names the batch payload in a content store.
-     * @dev Requirements: the caller has ANCHORER_ROLE; the root is non-zero and new; the batch is
-     * non-empty and its time range is ordered. Emits {BatchAnchored}.
-     * @return batchId The id of the new batch, counting from zero.
-     */
+    /// @inheritdoc IDataNotary
     function anchor(
         bytes32 root,
         uint32 readingCount,
@@ -97,19 +61,12 @@ contract DataNotary is AccessControl, Multicall {
         return id;
     }
 
-    /**
-     * @notice Returns true when `root` is anchored and `proof` proves `leaf` under it.
-     */
+    /// @inheritdoc IDataNotary
     function verify(bytes32 root, bytes32 leaf, bytes32[] calldata proof) external view returns (bool) {
         return _exists(_anchors[root]) && MerkleProof.verifyCalldata(proof, root, leaf);
     }
 
-    /**
-     * @notice Returns true when `root` is anchored and the OpenZeppelin multiproof (`proof`,
-     * `proofFlags`) proves all of `leaves` under it at once.
-     * @dev An empty `leaves` proves nothing and returns false (OpenZeppelin's library would accept
-     * `proof = [root]` for it). A malformed proof reverts with `MerkleProofInvalidMultiproof`.
-     */
+    /// @inheritdoc IDataNotary
     function verifyMulti(
         bytes32 root,
         bytes32[] calldata leaves,
@@ -122,34 +79,24 @@ contract DataNotary is AccessControl, Multicall {
             MerkleProof.multiProofVerifyCalldata(proof, proofFlags, root, leaves);
     }
 
-    /**
-     * @notice Returns the number of anchored batches.
-     */
+    /// @inheritdoc IDataNotary
     function batchCount() external view returns (uint256) {
         return _batchCount;
     }
 
-    /**
-     * @notice Returns whether `root` is anchored.
-     */
+    /// @inheritdoc IDataNotary
     function isAnchored(bytes32 root) external view returns (bool) {
         return _exists(_anchors[root]);
     }
 
-    /**
-     * @notice Returns the anchor of `root`: batch id, time, block, reading count and time range.
-     * @dev Reverts with {DataNotaryUnknownRoot} when the root is not anchored.
-     */
+    /// @inheritdoc IDataNotary
     function getAnchor(bytes32 root) public view returns (Anchor memory) {
         Anchor storage found = _anchors[root];
         if (!_exists(found)) revert DataNotaryUnknownRoot(root);
         return found;
     }
 
-    /**
-     * @notice Returns the id of the batch anchored with `root`.
-     * @dev Reverts with {DataNotaryUnknownRoot} when the root is not anchored.
-     */
+    /// @inheritdoc IDataNotary
     function batchIdOf(bytes32 root) external view returns (uint256) {
         return getAnchor(root).batchId;
     }

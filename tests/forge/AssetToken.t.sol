@@ -2,6 +2,8 @@
 pragma solidity ^0.8.24;
 
 import {AssetToken} from "../../contracts/AssetToken.sol";
+import {IAssetToken} from "../../contracts/interfaces/IAssetToken.sol";
+import {ISupplyChain} from "../../contracts/interfaces/ISupplyChain.sol";
 import {SupplyChain} from "../../contracts/SupplyChain.sol";
 import {Base} from "./Base.sol";
 import {Deployment} from "./Fixtures.sol";
@@ -75,7 +77,7 @@ contract AssetTokenTest is Deployment {
 
     function testFuzz_mintRefusesAnUnknownItem(bytes32 itemId) public {
         vm.assume(itemId != ITEM);
-        vm.expectRevert(abi.encodeWithSelector(AssetToken.AssetTokenUnknownItem.selector, itemId));
+        vm.expectRevert(abi.encodeWithSelector(IAssetToken.AssetTokenUnknownItem.selector, itemId));
         vm.prank(ADMIN);
         token.mint(HOLDER, itemId, "");
         vm.assertFalse(token.exists(uint256(itemId)), "nothing minted");
@@ -84,7 +86,7 @@ contract AssetTokenTest is Deployment {
     function testFuzz_mintRefusesARecalledItem(string calldata reason) public {
         vm.prank(ADMIN);
         chain.recallItem(ITEM, reason);
-        vm.expectRevert(abi.encodeWithSelector(AssetToken.AssetTokenFrozen.selector, uint256(ITEM)));
+        vm.expectRevert(abi.encodeWithSelector(IAssetToken.AssetTokenFrozen.selector, uint256(ITEM)));
         vm.prank(ADMIN);
         token.mint(HOLDER, ITEM, "");
         vm.assertFalse(token.exists(uint256(ITEM)), "nothing minted");
@@ -115,12 +117,12 @@ contract AssetTokenTest is Deployment {
         vm.assertTrue(token.isFrozen(id), "frozen");
         vm.assertFalse(token.isTransferable(id), "not transferable");
 
-        vm.expectRevert(abi.encodeWithSelector(AssetToken.AssetTokenFrozen.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(IAssetToken.AssetTokenFrozen.selector, id));
         vm.prank(HOLDER);
         token.transferFrom(HOLDER, to, id);
         vm.prank(HOLDER);
         token.approve(BUYER, id);
-        vm.expectRevert(abi.encodeWithSelector(AssetToken.AssetTokenFrozen.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(IAssetToken.AssetTokenFrozen.selector, id));
         vm.prank(BUYER);
         token.safeTransferFrom(HOLDER, to, id);
         vm.assertEq(token.ownerOf(id), HOLDER, "not moved");
@@ -145,7 +147,7 @@ contract AssetTokenTest is Deployment {
     }
 
     function testFuzz_freezeRefusesAnUnknownToken(uint256 id, bytes32 reason) public {
-        vm.expectRevert(abi.encodeWithSelector(AssetToken.AssetTokenUnknownToken.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(IAssetToken.AssetTokenUnknownToken.selector, id));
         vm.prank(FREEZER);
         token.freeze(id, reason);
     }
@@ -162,7 +164,7 @@ contract AssetTokenTest is Deployment {
     }
 
     function testFuzz_unfreezeRefusesATokenNotFrozen(uint256 id) public {
-        vm.expectRevert(abi.encodeWithSelector(AssetToken.AssetTokenNotFrozen.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(IAssetToken.AssetTokenNotFrozen.selector, id));
         vm.prank(ADMIN);
         token.unfreeze(id);
     }
@@ -173,10 +175,10 @@ contract AssetTokenTest is Deployment {
         vm.prank(ADMIN);
         chain.recallItem(ITEM, reason);
         vm.assertTrue(token.isFrozen(id), "frozen by the recall");
-        vm.expectRevert(abi.encodeWithSelector(AssetToken.AssetTokenNotFrozen.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(IAssetToken.AssetTokenNotFrozen.selector, id));
         vm.prank(ADMIN);
         token.unfreeze(id);
-        vm.expectRevert(abi.encodeWithSelector(AssetToken.AssetTokenFrozen.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(IAssetToken.AssetTokenFrozen.selector, id));
         vm.prank(HOLDER);
         token.transferFrom(HOLDER, to, id);
         vm.assertEq(token.ownerOf(id), HOLDER, "not moved");
@@ -185,13 +187,13 @@ contract AssetTokenTest is Deployment {
     function testFuzz_anOutOfComplianceItemsTokenCannotMove(address to) public {
         _assumeHolder(to);
         uint256 id = _mint(ITEM, HOLDER);
-        _setCondition(ITEM, SupplyChain.Condition.OutOfCompliance);
+        _setCondition(ITEM, ISupplyChain.Condition.OutOfCompliance);
         vm.assertFalse(token.isTransferable(id), "not transferable");
         vm.assertFalse(token.isFrozen(id), "not frozen either");
-        vm.expectRevert(abi.encodeWithSelector(AssetToken.AssetTokenItemOutOfCompliance.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(IAssetToken.AssetTokenItemOutOfCompliance.selector, id));
         vm.prank(HOLDER);
         token.transferFrom(HOLDER, to, id);
-        _setCondition(ITEM, SupplyChain.Condition.Compliant);
+        _setCondition(ITEM, ISupplyChain.Condition.Compliant);
         vm.prank(HOLDER);
         token.transferFrom(HOLDER, to, id);
         vm.assertEq(token.ownerOf(id), to, "moves once compliant again");
@@ -291,7 +293,7 @@ contract TokenHandler is Base {
     /// @dev As the bound oracle, the only account that sets conditions.
     function setCondition(uint256 tokenSeed, bool compliant) external {
         uint256 id = _id(tokenSeed);
-        SupplyChain.Condition condition = compliant ? SupplyChain.Condition.Compliant : SupplyChain.Condition.OutOfCompliance;
+        ISupplyChain.Condition condition = compliant ? ISupplyChain.Condition.Compliant : ISupplyChain.Condition.OutOfCompliance;
         vm.prank(chain.oracle());
         try chain.setCondition(bytes32(id), condition, bytes32(0), bytes32(0)) {} catch {}
         _track(id);

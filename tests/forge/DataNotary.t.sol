@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {DataNotary} from "../../contracts/DataNotary.sol";
+import {IDataNotary} from "../../contracts/interfaces/IDataNotary.sol";
 import {Base, FuzzSelector} from "./Base.sol";
 
 /// @notice Fuzz tests of every external function of DataNotary.
@@ -40,7 +41,7 @@ contract DataNotaryTest is Base {
         vm.prank(ANCHORER);
         uint256 id = notary.anchor(root, count, first, last, cid);
 
-        DataNotary.Anchor memory anchor = notary.getAnchor(root);
+        IDataNotary.Anchor memory anchor = notary.getAnchor(root);
         vm.assertEq(id, 0, "first batch id");
         vm.assertEq(uint256(anchor.batchId), 0, "stored id");
         vm.assertEq(uint256(anchor.anchoredAt), block.timestamp, "anchoredAt");
@@ -72,7 +73,7 @@ contract DataNotaryTest is Base {
 
     function testFuzz_anchorRefusesTheZeroRoot(uint32 count) public {
         vm.assume(count != 0);
-        vm.expectRevert(DataNotary.DataNotaryZeroRoot.selector);
+        vm.expectRevert(IDataNotary.DataNotaryZeroRoot.selector);
         vm.prank(ANCHORER);
         notary.anchor(bytes32(0), count, 1, 2, "");
         vm.assertEq(notary.batchCount(), 0, "no batch");
@@ -80,7 +81,7 @@ contract DataNotaryTest is Base {
 
     function testFuzz_anchorRefusesAnEmptyBatch(bytes32 root) public {
         vm.assume(root != 0);
-        vm.expectRevert(DataNotary.DataNotaryEmptyBatch.selector);
+        vm.expectRevert(IDataNotary.DataNotaryEmptyBatch.selector);
         vm.prank(ANCHORER);
         notary.anchor(root, 0, 1, 2, "");
         vm.assertFalse(notary.isAnchored(root), "nothing anchored");
@@ -88,7 +89,7 @@ contract DataNotaryTest is Base {
 
     function testFuzz_anchorRefusesAReversedTimeRange(bytes32 root, uint48 first, uint48 last) public {
         vm.assume(root != 0 && first > last);
-        vm.expectRevert(abi.encodeWithSelector(DataNotary.DataNotaryInvalidTimeRange.selector, first, last));
+        vm.expectRevert(abi.encodeWithSelector(IDataNotary.DataNotaryInvalidTimeRange.selector, first, last));
         vm.prank(ANCHORER);
         notary.anchor(root, 1, first, last, "");
         vm.assertFalse(notary.isAnchored(root), "nothing anchored");
@@ -97,12 +98,12 @@ contract DataNotaryTest is Base {
     function testFuzz_anchorRefusesARootAnchoredBefore(bytes32 root, uint32 count, uint48 first) public {
         vm.assume(root != 0 && count != 0);
         _anchor(root);
-        DataNotary.Anchor memory before = notary.getAnchor(root);
+        IDataNotary.Anchor memory before = notary.getAnchor(root);
         vm.warp(block.timestamp + 100);
-        vm.expectRevert(abi.encodeWithSelector(DataNotary.DataNotaryRootAlreadyAnchored.selector, root, 0));
+        vm.expectRevert(abi.encodeWithSelector(IDataNotary.DataNotaryRootAlreadyAnchored.selector, root, 0));
         vm.prank(ANCHORER);
         notary.anchor(root, count, first, first, "other");
-        DataNotary.Anchor memory afterwards = notary.getAnchor(root);
+        IDataNotary.Anchor memory afterwards = notary.getAnchor(root);
         vm.assertEq(uint256(afterwards.anchoredAt), before.anchoredAt, "time kept");
         vm.assertEq(uint256(afterwards.readingCount), before.readingCount, "count kept");
         vm.assertEq(notary.batchCount(), 1, "one batch");
@@ -150,9 +151,9 @@ contract DataNotaryTest is Base {
     }
 
     function testFuzz_getAnchorAndBatchIdOfRefuseAnUnknownRoot(bytes32 root) public {
-        vm.expectRevert(abi.encodeWithSelector(DataNotary.DataNotaryUnknownRoot.selector, root));
+        vm.expectRevert(abi.encodeWithSelector(IDataNotary.DataNotaryUnknownRoot.selector, root));
         notary.getAnchor(root);
-        vm.expectRevert(abi.encodeWithSelector(DataNotary.DataNotaryUnknownRoot.selector, root));
+        vm.expectRevert(abi.encodeWithSelector(IDataNotary.DataNotaryUnknownRoot.selector, root));
         notary.batchIdOf(root);
         vm.assertFalse(notary.isAnchored(root), "isAnchored");
     }
@@ -197,7 +198,7 @@ contract NotaryHandler is Base {
     address[4] internal actors = [address(0xA1), address(0xA2), address(0xA3), address(0xA4)];
 
     bytes32[] public roots;
-    mapping(bytes32 root => DataNotary.Anchor) public recorded;
+    mapping(bytes32 root => IDataNotary.Anchor) public recorded;
     mapping(address actor => bool) public anchorerByAdmin; // the admin's grants and revocations
 
     constructor(DataNotary notary_) {
@@ -288,7 +289,7 @@ contract DataNotaryInvariantTest is Base {
         for (uint256 i = 0; i < n; ++i) {
             bytes32 root = handler.roots(i);
             (uint40 id, uint40 at, uint48 blockNumber, uint32 count, uint48 first, uint48 last) = handler.recorded(root);
-            DataNotary.Anchor memory now_ = notary.getAnchor(root);
+            IDataNotary.Anchor memory now_ = notary.getAnchor(root);
             vm.assertEq(uint256(now_.batchId), id, "batch id");
             vm.assertEq(uint256(now_.batchId), i, "ids in anchoring order");
             vm.assertEq(uint256(now_.anchoredAt), at, "anchoredAt");

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {DeviceRegistry} from "../../contracts/DeviceRegistry.sol";
+import {IDeviceRegistry} from "../../contracts/interfaces/IDeviceRegistry.sol";
 import {Base} from "./Base.sol";
 
 /// @notice Fuzz tests of every external function of DeviceRegistry (kept apart: the registry is
@@ -23,24 +24,24 @@ contract DeviceRegistryTest is Base {
         _register(DEVICE, OWNER, _secp(vm.addr(DEVICE_KEY)));
     }
 
-    function _secp(address signer) internal pure returns (DeviceRegistry.PublicKey memory) {
-        return DeviceRegistry.PublicKey(DeviceRegistry.KeyType.Secp256k1, signer, 0, 0);
+    function _secp(address signer) internal pure returns (IDeviceRegistry.PublicKey memory) {
+        return IDeviceRegistry.PublicKey(IDeviceRegistry.KeyType.Secp256k1, signer, 0, 0);
     }
 
-    function _meta() internal pure returns (DeviceRegistry.Metadata memory) {
-        return DeviceRegistry.Metadata("TH-100", keccak256("fw-1"), "cid");
+    function _meta() internal pure returns (IDeviceRegistry.Metadata memory) {
+        return IDeviceRegistry.Metadata("TH-100", keccak256("fw-1"), "cid");
     }
 
-    function _register(bytes32 id, address owner, DeviceRegistry.PublicKey memory key) internal {
+    function _register(bytes32 id, address owner, IDeviceRegistry.PublicKey memory key) internal {
         vm.prank(REGISTRAR);
         registry.registerDevice(id, owner, key, _meta());
     }
 
-    function _reading(bytes32 id, uint64 sequence, uint64 timestamp) internal pure returns (DeviceRegistry.Reading memory) {
-        return DeviceRegistry.Reading(id, sequence, timestamp, "temperature", 2150, -2, "Cel", keccak256("payload"));
+    function _reading(bytes32 id, uint64 sequence, uint64 timestamp) internal pure returns (IDeviceRegistry.Reading memory) {
+        return IDeviceRegistry.Reading(id, sequence, timestamp, "temperature", 2150, -2, "Cel", keccak256("payload"));
     }
 
-    function _status(bytes32 id) internal view returns (DeviceRegistry.Status) {
+    function _status(bytes32 id) internal view returns (IDeviceRegistry.Status) {
         return registry.getDevice(id).status;
     }
 
@@ -49,13 +50,13 @@ contract DeviceRegistryTest is Base {
     function testFuzz_registerDeviceStoresDeviceAndFirstKey(bytes32 id, address owner, address signer) public {
         vm.assume(id != 0 && id != DEVICE && owner != address(0) && signer != address(0));
         _register(id, owner, _secp(signer));
-        DeviceRegistry.Device memory device = registry.getDevice(id);
+        IDeviceRegistry.Device memory device = registry.getDevice(id);
         vm.assertEq(device.owner, owner, "owner");
-        vm.assertTrue(device.status == DeviceRegistry.Status.Active, "active");
+        vm.assertTrue(device.status == IDeviceRegistry.Status.Active, "active");
         vm.assertEq(uint256(device.registeredAt), block.timestamp, "registeredAt");
         vm.assertTrue(registry.isRegistered(id), "registered");
         vm.assertEq(registry.keyCount(id), 1, "one key");
-        DeviceRegistry.KeyRecord memory key = registry.getKey(id, 0);
+        IDeviceRegistry.KeyRecord memory key = registry.getKey(id, 0);
         vm.assertEq(key.key.signer, signer, "signer");
         vm.assertEq(uint256(key.validFrom), block.timestamp, "validFrom");
         vm.assertEq(uint256(key.validUntil), 0, "still valid");
@@ -72,19 +73,19 @@ contract DeviceRegistryTest is Base {
     function testFuzz_registerDeviceRefusesBadIdsOwnersAndKeys(bytes32 id, address signer, bytes32 junk) public {
         vm.assume(id != 0 && id != DEVICE && signer != address(0) && junk != 0);
         vm.startPrank(REGISTRAR);
-        vm.expectRevert(DeviceRegistry.DeviceRegistryZeroDeviceId.selector);
+        vm.expectRevert(IDeviceRegistry.DeviceRegistryZeroDeviceId.selector);
         registry.registerDevice(0, OWNER, _secp(signer), _meta());
-        vm.expectRevert(DeviceRegistry.DeviceRegistryZeroOwner.selector);
+        vm.expectRevert(IDeviceRegistry.DeviceRegistryZeroOwner.selector);
         registry.registerDevice(id, address(0), _secp(signer), _meta());
-        vm.expectRevert(DeviceRegistry.DeviceRegistryInvalidKey.selector);
+        vm.expectRevert(IDeviceRegistry.DeviceRegistryInvalidKey.selector);
         registry.registerDevice(id, OWNER, _secp(address(0)), _meta());
-        vm.expectRevert(DeviceRegistry.DeviceRegistryInvalidKey.selector);
-        registry.registerDevice(id, OWNER, DeviceRegistry.PublicKey(DeviceRegistry.KeyType.Secp256k1, signer, junk, 0), _meta());
-        vm.expectRevert(DeviceRegistry.DeviceRegistryInvalidKey.selector);
-        registry.registerDevice(id, OWNER, DeviceRegistry.PublicKey(DeviceRegistry.KeyType.None, signer, 0, 0), _meta());
-        vm.expectRevert(DeviceRegistry.DeviceRegistryInvalidKey.selector);
-        registry.registerDevice(id, OWNER, DeviceRegistry.PublicKey(DeviceRegistry.KeyType.P256, address(0), junk, junk), _meta());
-        vm.expectRevert(abi.encodeWithSelector(DeviceRegistry.DeviceRegistryDeviceAlreadyRegistered.selector, DEVICE));
+        vm.expectRevert(IDeviceRegistry.DeviceRegistryInvalidKey.selector);
+        registry.registerDevice(id, OWNER, IDeviceRegistry.PublicKey(IDeviceRegistry.KeyType.Secp256k1, signer, junk, 0), _meta());
+        vm.expectRevert(IDeviceRegistry.DeviceRegistryInvalidKey.selector);
+        registry.registerDevice(id, OWNER, IDeviceRegistry.PublicKey(IDeviceRegistry.KeyType.None, signer, 0, 0), _meta());
+        vm.expectRevert(IDeviceRegistry.DeviceRegistryInvalidKey.selector);
+        registry.registerDevice(id, OWNER, IDeviceRegistry.PublicKey(IDeviceRegistry.KeyType.P256, address(0), junk, junk), _meta());
+        vm.expectRevert(abi.encodeWithSelector(IDeviceRegistry.DeviceRegistryDeviceAlreadyRegistered.selector, DEVICE));
         registry.registerDevice(DEVICE, signer, _secp(signer), _meta());
         vm.stopPrank();
         vm.assertFalse(registry.isRegistered(id), "nothing registered");
@@ -97,7 +98,7 @@ contract DeviceRegistryTest is Base {
         newKey = _bound(newKey, 1, 2 ** 160);
         vm.assume(newKey != DEVICE_KEY);
         uint64 t0 = uint64(block.timestamp);
-        DeviceRegistry.Reading memory old = _reading(DEVICE, 1, t0);
+        IDeviceRegistry.Reading memory old = _reading(DEVICE, 1, t0);
         bytes memory oldSig = _sign(DEVICE_KEY, registry.readingDigest(old));
         vm.warp(uint256(t0) + 1 + later);
         vm.prank(OWNER);
@@ -106,7 +107,7 @@ contract DeviceRegistryTest is Base {
         vm.assertEq(uint256(registry.getKey(DEVICE, 0).validUntil), block.timestamp, "old key closed now");
         vm.assertTrue(registry.verifySignedReading(old, oldSig), "an old reading verifies with the old key");
 
-        DeviceRegistry.Reading memory fresh = _reading(DEVICE, 2, uint64(block.timestamp));
+        IDeviceRegistry.Reading memory fresh = _reading(DEVICE, 2, uint64(block.timestamp));
         bytes32 digest = registry.readingDigest(fresh);
         vm.assertFalse(registry.verifySignedReading(fresh, _sign(DEVICE_KEY, digest)), "the old key no longer signs");
         vm.assertTrue(registry.verifySignedReading(fresh, _sign(newKey, digest)), "the new key signs");
@@ -116,16 +117,16 @@ contract DeviceRegistryTest is Base {
     function testFuzz_rotateKeyRefusesANonOwnerTheSameKeyAndARevokedDevice(address caller, uint256 newKey) public {
         newKey = _bound(newKey, 1, 2 ** 160);
         vm.assume(caller != OWNER && newKey != DEVICE_KEY);
-        vm.expectRevert(abi.encodeWithSelector(DeviceRegistry.DeviceRegistryUnauthorizedOwner.selector, DEVICE, caller));
+        vm.expectRevert(abi.encodeWithSelector(IDeviceRegistry.DeviceRegistryUnauthorizedOwner.selector, DEVICE, caller));
         vm.prank(caller);
         registry.rotateKey(DEVICE, _secp(vm.addr(newKey)));
-        vm.expectRevert(abi.encodeWithSelector(DeviceRegistry.DeviceRegistrySameKey.selector, DEVICE));
+        vm.expectRevert(abi.encodeWithSelector(IDeviceRegistry.DeviceRegistrySameKey.selector, DEVICE));
         vm.prank(OWNER);
         registry.rotateKey(DEVICE, _secp(vm.addr(DEVICE_KEY)));
         vm.prank(OWNER);
         registry.revokeDevice(DEVICE);
         vm.expectRevert(
-            abi.encodeWithSelector(DeviceRegistry.DeviceRegistryInvalidStatus.selector, DEVICE, DeviceRegistry.Status.Revoked)
+            abi.encodeWithSelector(IDeviceRegistry.DeviceRegistryInvalidStatus.selector, DEVICE, IDeviceRegistry.Status.Revoked)
         );
         vm.prank(OWNER);
         registry.rotateKey(DEVICE, _secp(vm.addr(newKey)));
@@ -134,7 +135,7 @@ contract DeviceRegistryTest is Base {
 
     function testFuzz_getKeyRefusesAnIndexOutOfRange(uint256 index) public {
         vm.assume(index != 0);
-        vm.expectRevert(abi.encodeWithSelector(DeviceRegistry.DeviceRegistryUnknownKey.selector, DEVICE, index));
+        vm.expectRevert(abi.encodeWithSelector(IDeviceRegistry.DeviceRegistryUnknownKey.selector, DEVICE, index));
         registry.getKey(DEVICE, index);
     }
 
@@ -143,8 +144,8 @@ contract DeviceRegistryTest is Base {
         key = _bound(key, 1, P256_N - 1);
         vm.assume(id != 0 && id != DEVICE);
         (uint256 x, uint256 y) = vm.publicKeyP256(key);
-        _register(id, OWNER, DeviceRegistry.PublicKey(DeviceRegistry.KeyType.P256, address(0), bytes32(x), bytes32(y)));
-        DeviceRegistry.Reading memory reading = _reading(id, 1, uint64(block.timestamp));
+        _register(id, OWNER, IDeviceRegistry.PublicKey(IDeviceRegistry.KeyType.P256, address(0), bytes32(x), bytes32(y)));
+        IDeviceRegistry.Reading memory reading = _reading(id, 1, uint64(block.timestamp));
         bytes32 digest = registry.readingDigest(reading);
         (bytes32 r, bytes32 s) = vm.signP256(key, digest);
         if (uint256(s) > P256_N / 2) s = bytes32(P256_N - uint256(s));
@@ -195,10 +196,10 @@ contract DeviceRegistryTest is Base {
         vm.prank(OWNER);
         registry.suspendDevice(DEVICE); // still open
         vm.assertEq(registry.suspensionCount(DEVICE), 2, "two suspensions");
-        DeviceRegistry.SuspensionPeriod memory closed = registry.getSuspension(DEVICE, 0);
+        IDeviceRegistry.SuspensionPeriod memory closed = registry.getSuspension(DEVICE, 0);
         vm.assertEq(uint256(closed.from), t0 + first, "from");
         vm.assertEq(uint256(closed.until), t0 + first + length, "until");
-        DeviceRegistry.SuspensionPeriod memory open = registry.getSuspension(DEVICE, 1);
+        IDeviceRegistry.SuspensionPeriod memory open = registry.getSuspension(DEVICE, 1);
         vm.assertEq(uint256(open.from), t0 + first + length + gap, "from");
         vm.assertEq(uint256(open.until), 0, "still suspended");
 
@@ -207,7 +208,7 @@ contract DeviceRegistryTest is Base {
         vm.assertEq(registry.isSuspendedAt(DEVICE, at), inside, "isSuspendedAt");
         bytes memory sig = _sign(DEVICE_KEY, digest);
         vm.assertEq(registry.verifyReadingAt(DEVICE, digest, sig, at), !inside, "verifyReadingAt");
-        DeviceRegistry.Reading memory reading = _reading(DEVICE, 1, at);
+        IDeviceRegistry.Reading memory reading = _reading(DEVICE, 1, at);
         vm.assertEq(
             registry.verifySignedReading(reading, _sign(DEVICE_KEY, registry.readingDigest(reading))),
             !inside,
@@ -218,7 +219,7 @@ contract DeviceRegistryTest is Base {
     function testFuzz_suspensionViewsOfAnUnsuspendedOrUnknownDevice(bytes32 id, uint256 index, uint64 at) public {
         vm.assertEq(registry.suspensionCount(id), 0, "none");
         vm.assertFalse(registry.isSuspendedAt(id, at), "never suspended");
-        vm.expectRevert(abi.encodeWithSelector(DeviceRegistry.DeviceRegistryUnknownSuspension.selector, id, index));
+        vm.expectRevert(abi.encodeWithSelector(IDeviceRegistry.DeviceRegistryUnknownSuspension.selector, id, index));
         registry.getSuspension(id, index);
     }
 
@@ -228,8 +229,8 @@ contract DeviceRegistryTest is Base {
     }
 
     function testFuzz_readingDigestBindsEveryField(int256 value, int8 scale, uint64 sequence) public view {
-        DeviceRegistry.Reading memory a = _reading(DEVICE, sequence, 100);
-        DeviceRegistry.Reading memory b = _reading(DEVICE, sequence, 100);
+        IDeviceRegistry.Reading memory a = _reading(DEVICE, sequence, 100);
+        IDeviceRegistry.Reading memory b = _reading(DEVICE, sequence, 100);
         a.value = value;
         b.value = value;
         a.scale = scale;
@@ -247,42 +248,42 @@ contract DeviceRegistryTest is Base {
 
     function testFuzz_suspendAndReactivateAreTheOwnersAndFollowTheStatus(address caller) public {
         vm.assume(caller != OWNER);
-        vm.expectRevert(abi.encodeWithSelector(DeviceRegistry.DeviceRegistryUnauthorizedOwner.selector, DEVICE, caller));
+        vm.expectRevert(abi.encodeWithSelector(IDeviceRegistry.DeviceRegistryUnauthorizedOwner.selector, DEVICE, caller));
         vm.prank(caller);
         registry.suspendDevice(DEVICE);
         vm.expectRevert(
-            abi.encodeWithSelector(DeviceRegistry.DeviceRegistryInvalidStatus.selector, DEVICE, DeviceRegistry.Status.Active)
+            abi.encodeWithSelector(IDeviceRegistry.DeviceRegistryInvalidStatus.selector, DEVICE, IDeviceRegistry.Status.Active)
         );
         vm.prank(OWNER);
         registry.reactivateDevice(DEVICE);
         vm.prank(OWNER);
         registry.suspendDevice(DEVICE);
-        vm.assertTrue(_status(DEVICE) == DeviceRegistry.Status.Suspended, "suspended");
-        vm.expectRevert(abi.encodeWithSelector(DeviceRegistry.DeviceRegistryUnauthorizedOwner.selector, DEVICE, caller));
+        vm.assertTrue(_status(DEVICE) == IDeviceRegistry.Status.Suspended, "suspended");
+        vm.expectRevert(abi.encodeWithSelector(IDeviceRegistry.DeviceRegistryUnauthorizedOwner.selector, DEVICE, caller));
         vm.prank(caller);
         registry.reactivateDevice(DEVICE);
         vm.prank(OWNER);
         registry.reactivateDevice(DEVICE);
-        vm.assertTrue(_status(DEVICE) == DeviceRegistry.Status.Active, "active again");
+        vm.assertTrue(_status(DEVICE) == IDeviceRegistry.Status.Active, "active again");
     }
 
     function testFuzz_revokeDeviceIsTheOwnersOrTheAdminsAndFinal(address caller, bool byAdmin) public {
         vm.assume(caller != OWNER && caller != ADMIN);
-        vm.expectRevert(abi.encodeWithSelector(DeviceRegistry.DeviceRegistryUnauthorizedOwner.selector, DEVICE, caller));
+        vm.expectRevert(abi.encodeWithSelector(IDeviceRegistry.DeviceRegistryUnauthorizedOwner.selector, DEVICE, caller));
         vm.prank(caller);
         registry.revokeDevice(DEVICE);
-        vm.assertTrue(_status(DEVICE) == DeviceRegistry.Status.Active, "not revoked");
+        vm.assertTrue(_status(DEVICE) == IDeviceRegistry.Status.Active, "not revoked");
         vm.prank(byAdmin ? ADMIN : OWNER);
         registry.revokeDevice(DEVICE);
-        vm.assertTrue(_status(DEVICE) == DeviceRegistry.Status.Revoked, "revoked");
+        vm.assertTrue(_status(DEVICE) == IDeviceRegistry.Status.Revoked, "revoked");
         vm.assertEq(uint256(registry.getKey(DEVICE, 0).validUntil), block.timestamp, "key closed");
         vm.expectRevert(
-            abi.encodeWithSelector(DeviceRegistry.DeviceRegistryInvalidStatus.selector, DEVICE, DeviceRegistry.Status.Revoked)
+            abi.encodeWithSelector(IDeviceRegistry.DeviceRegistryInvalidStatus.selector, DEVICE, IDeviceRegistry.Status.Revoked)
         );
         vm.prank(OWNER);
         registry.revokeDevice(DEVICE);
         vm.expectRevert(
-            abi.encodeWithSelector(DeviceRegistry.DeviceRegistryInvalidStatus.selector, DEVICE, DeviceRegistry.Status.Revoked)
+            abi.encodeWithSelector(IDeviceRegistry.DeviceRegistryInvalidStatus.selector, DEVICE, IDeviceRegistry.Status.Revoked)
         );
         vm.prank(OWNER);
         registry.reactivateDevice(DEVICE);
@@ -290,22 +291,22 @@ contract DeviceRegistryTest is Base {
 
     function testFuzz_transferDeviceOwnershipIsTheOwnersAlone(address caller, address newOwner) public {
         vm.assume(caller != OWNER && newOwner != address(0) && newOwner != OWNER);
-        vm.expectRevert(abi.encodeWithSelector(DeviceRegistry.DeviceRegistryUnauthorizedOwner.selector, DEVICE, caller));
+        vm.expectRevert(abi.encodeWithSelector(IDeviceRegistry.DeviceRegistryUnauthorizedOwner.selector, DEVICE, caller));
         vm.prank(caller);
         registry.transferDeviceOwnership(DEVICE, caller);
-        vm.expectRevert(DeviceRegistry.DeviceRegistryZeroOwner.selector);
+        vm.expectRevert(IDeviceRegistry.DeviceRegistryZeroOwner.selector);
         vm.prank(OWNER);
         registry.transferDeviceOwnership(DEVICE, address(0));
         vm.prank(OWNER);
         registry.transferDeviceOwnership(DEVICE, newOwner);
         vm.assertEq(registry.getDevice(DEVICE).owner, newOwner, "new owner");
-        vm.expectRevert(abi.encodeWithSelector(DeviceRegistry.DeviceRegistryUnauthorizedOwner.selector, DEVICE, OWNER));
+        vm.expectRevert(abi.encodeWithSelector(IDeviceRegistry.DeviceRegistryUnauthorizedOwner.selector, DEVICE, OWNER));
         vm.prank(OWNER);
         registry.suspendDevice(DEVICE);
         vm.prank(newOwner);
         registry.revokeDevice(DEVICE);
         vm.expectRevert(
-            abi.encodeWithSelector(DeviceRegistry.DeviceRegistryInvalidStatus.selector, DEVICE, DeviceRegistry.Status.Revoked)
+            abi.encodeWithSelector(IDeviceRegistry.DeviceRegistryInvalidStatus.selector, DEVICE, IDeviceRegistry.Status.Revoked)
         );
         vm.prank(newOwner);
         registry.transferDeviceOwnership(DEVICE, OWNER);
@@ -313,8 +314,8 @@ contract DeviceRegistryTest is Base {
 
     function testFuzz_updateDeviceMetadataIsTheOwnersUntilRevoked(address caller, string calldata model) public {
         vm.assume(caller != OWNER);
-        DeviceRegistry.Metadata memory meta = DeviceRegistry.Metadata(model, keccak256("fw-2"), "cid-2");
-        vm.expectRevert(abi.encodeWithSelector(DeviceRegistry.DeviceRegistryUnauthorizedOwner.selector, DEVICE, caller));
+        IDeviceRegistry.Metadata memory meta = IDeviceRegistry.Metadata(model, keccak256("fw-2"), "cid-2");
+        vm.expectRevert(abi.encodeWithSelector(IDeviceRegistry.DeviceRegistryUnauthorizedOwner.selector, DEVICE, caller));
         vm.prank(caller);
         registry.updateDeviceMetadata(DEVICE, meta);
         vm.prank(OWNER);
@@ -323,7 +324,7 @@ contract DeviceRegistryTest is Base {
         vm.prank(OWNER);
         registry.revokeDevice(DEVICE);
         vm.expectRevert(
-            abi.encodeWithSelector(DeviceRegistry.DeviceRegistryInvalidStatus.selector, DEVICE, DeviceRegistry.Status.Revoked)
+            abi.encodeWithSelector(IDeviceRegistry.DeviceRegistryInvalidStatus.selector, DEVICE, IDeviceRegistry.Status.Revoked)
         );
         vm.prank(OWNER);
         registry.updateDeviceMetadata(DEVICE, _meta());
@@ -331,11 +332,11 @@ contract DeviceRegistryTest is Base {
 
     function testFuzz_getDeviceRefusesAnUnknownId(bytes32 id) public {
         vm.assume(id != DEVICE);
-        vm.expectRevert(abi.encodeWithSelector(DeviceRegistry.DeviceRegistryUnknownDevice.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(IDeviceRegistry.DeviceRegistryUnknownDevice.selector, id));
         registry.getDevice(id);
         vm.assertFalse(registry.isRegistered(id), "isRegistered");
         vm.assertEq(registry.keyCount(id), 0, "keyCount");
-        vm.expectRevert(abi.encodeWithSelector(DeviceRegistry.DeviceRegistryUnknownDevice.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(IDeviceRegistry.DeviceRegistryUnknownDevice.selector, id));
         vm.prank(OWNER);
         registry.suspendDevice(id);
     }

@@ -4,9 +4,11 @@ pragma solidity ^0.8.24;
 import {AssetToken} from "../../contracts/AssetToken.sol";
 import {DataNotary} from "../../contracts/DataNotary.sol";
 import {DeviceRegistry} from "../../contracts/DeviceRegistry.sol";
+import {IDeviceRegistry} from "../../contracts/interfaces/IDeviceRegistry.sol";
+import {ISupplyChain} from "../../contracts/interfaces/ISupplyChain.sol";
 import {SensorOracle} from "../../contracts/SensorOracle.sol";
 import {ShipmentEscrow} from "../../contracts/ShipmentEscrow.sol";
-import {IReadingNotary, SupplyChain} from "../../contracts/SupplyChain.sol";
+import {SupplyChain} from "../../contracts/SupplyChain.sol";
 import {Base} from "./Base.sol";
 
 /// @notice A deployment of the contracts, all administered by ADMIN, as the service deploys them:
@@ -23,10 +25,10 @@ abstract contract Deployment is Base {
     function _deployCore() internal {
         registry = new DeviceRegistry(ADMIN);
         notary = new DataNotary(ADMIN);
-        chain = new SupplyChain(ADMIN, registry, IReadingNotary(address(notary)));
+        chain = new SupplyChain(ADMIN, registry, notary);
         token = new AssetToken(ADMIN, chain);
         escrow = new ShipmentEscrow(chain);
-        oracle = new SensorOracle(ADMIN, registry, IReadingNotary(address(notary)), chain, token, escrow);
+        oracle = new SensorOracle(ADMIN, registry, notary, chain, token, escrow);
         bytes32 freezer = token.FREEZER_ROLE();
         chain.bindOracle(address(oracle)); // by its deployer, this contract: no role needed
         vm.startPrank(ADMIN);
@@ -34,10 +36,10 @@ abstract contract Deployment is Base {
         vm.stopPrank();
     }
 
-    function _noEvidence() internal pure returns (SupplyChain.Evidence memory none) {}
+    function _noEvidence() internal pure returns (ISupplyChain.Evidence memory none) {}
 
-    function _here() internal pure returns (SupplyChain.Location memory) {
-        return SupplyChain.Location(52_520_008, 13_404_954, bytes32("4012345000009"));
+    function _here() internal pure returns (ISupplyChain.Location memory) {
+        return ISupplyChain.Location(52_520_008, 13_404_954, bytes32("4012345000009"));
     }
 
     /// @dev Registers item `itemId` as ADMIN (the manufacturer), held by `custodian`, no devices.
@@ -52,8 +54,8 @@ abstract contract Deployment is Base {
         registry.registerDevice(
             deviceId,
             owner,
-            DeviceRegistry.PublicKey(DeviceRegistry.KeyType.Secp256k1, vm.addr(key), 0, 0),
-            DeviceRegistry.Metadata("TH-100", bytes32(0), "")
+            IDeviceRegistry.PublicKey(IDeviceRegistry.KeyType.Secp256k1, vm.addr(key), 0, 0),
+            IDeviceRegistry.Metadata("TH-100", bytes32(0), "")
         );
     }
 
@@ -61,14 +63,14 @@ abstract contract Deployment is Base {
     /// (its leaf is the root), as checkpoint evidence.
     function _evidence(bytes32 deviceId, uint64 sequence, uint64 timestamp, uint256 key)
         internal
-        returns (SupplyChain.Evidence memory)
+        returns (ISupplyChain.Evidence memory)
     {
-        DeviceRegistry.Reading memory reading = DeviceRegistry.Reading(
+        IDeviceRegistry.Reading memory reading = IDeviceRegistry.Reading(
             deviceId, sequence, timestamp, "temperature", 512, -2, "Cel", keccak256("payload")
         );
         bytes memory signature = _sign(key, registry.readingDigest(reading));
         bytes32 leaf = _anchor(registry.readingDigest(reading), signature);
-        return SupplyChain.Evidence(reading, signature, leaf, new bytes32[](0));
+        return ISupplyChain.Evidence(reading, signature, leaf, new bytes32[](0));
     }
 
     /// @dev Anchors the leaf of (`digest`, `signature`) as a one-leaf batch (unless it is already).
@@ -81,7 +83,7 @@ abstract contract Deployment is Base {
     }
 
     /// @dev Sets the item's condition as the bound oracle does (the only account that may).
-    function _setCondition(bytes32 itemId, SupplyChain.Condition condition) internal {
+    function _setCondition(bytes32 itemId, ISupplyChain.Condition condition) internal {
         vm.prank(address(oracle));
         chain.setCondition(itemId, condition, bytes32(0), bytes32(0));
     }

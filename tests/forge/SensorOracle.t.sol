@@ -2,10 +2,11 @@
 pragma solidity ^0.8.24;
 
 import {BN254} from "../../contracts/BN254.sol";
-import {DeviceRegistry} from "../../contracts/DeviceRegistry.sol";
-import {IReadingNotary, SupplyChain} from "../../contracts/SupplyChain.sol";
+import {IDeviceRegistry} from "../../contracts/interfaces/IDeviceRegistry.sol";
+import {ISensorOracle} from "../../contracts/interfaces/ISensorOracle.sol";
+import {ISupplyChain} from "../../contracts/interfaces/ISupplyChain.sol";
 import {SensorOracle} from "../../contracts/SensorOracle.sol";
-import {ShipmentEscrow} from "../../contracts/ShipmentEscrow.sol";
+import {SupplyChain} from "../../contracts/SupplyChain.sol";
 import {Base} from "./Base.sol";
 import {BlsKeys} from "./BlsKeys.sol";
 import {Deployment} from "./Fixtures.sol";
@@ -40,15 +41,15 @@ abstract contract OracleDeployment is Deployment {
     function _thresholdRule(bytes32 itemId, uint32 minReadings, uint32 minDuration, uint8 actions)
         internal
         pure
-        returns (SensorOracle.RuleParams memory)
+        returns (ISensorOracle.RuleParams memory)
     {
-        return SensorOracle.RuleParams({
+        return ISensorOracle.RuleParams({
             itemId: itemId,
             deviceId: bytes32(0),
             metric: "temperature",
             unit: "Cel",
-            kind: SensorOracle.RuleKind.Threshold,
-            comparison: SensorOracle.Comparison.Above,
+            kind: ISensorOracle.RuleKind.Threshold,
+            comparison: ISensorOracle.Comparison.Above,
             lower: 0,
             upper: LIMIT,
             scale: SCALE,
@@ -58,34 +59,34 @@ abstract contract OracleDeployment is Deployment {
         });
     }
 
-    function _addRule(SensorOracle.RuleParams memory params) internal returns (uint256) {
+    function _addRule(ISensorOracle.RuleParams memory params) internal returns (uint256) {
         vm.prank(MAKER);
         return oracle.addRule(params);
     }
 
     /// @dev A reading signed by `key` and anchored alone in a batch (its leaf is the root).
-    function _signed(DeviceRegistry.Reading memory reading, uint256 key) internal returns (SensorOracle.SignedReading memory) {
+    function _signed(IDeviceRegistry.Reading memory reading, uint256 key) internal returns (ISensorOracle.SignedReading memory) {
         bytes32 digest = registry.readingDigest(reading);
         bytes memory signature = _sign(key, digest);
         bytes32 leaf = _anchor(digest, signature);
-        return SensorOracle.SignedReading(reading, signature, leaf, new bytes32[](0));
+        return ISensorOracle.SignedReading(reading, signature, leaf, new bytes32[](0));
     }
 
     /// @dev `n` consecutive temperature readings of `deviceId` from `start`, `step` seconds apart.
     function _stretch(bytes32 deviceId, uint64 firstSeq, uint64 start, uint64 step, int256 value, uint256 n)
         internal
-        returns (SensorOracle.SignedReading[] memory readings)
+        returns (ISensorOracle.SignedReading[] memory readings)
     {
-        readings = new SensorOracle.SignedReading[](n);
+        readings = new ISensorOracle.SignedReading[](n);
         for (uint256 i = 0; i < n; ++i) {
-            DeviceRegistry.Reading memory r = DeviceRegistry.Reading(
+            IDeviceRegistry.Reading memory r = IDeviceRegistry.Reading(
                 deviceId, firstSeq + uint64(i), start + uint64(i) * step, "temperature", value, SCALE, "Cel", bytes32(i)
             );
             readings[i] = _signed(r, DEVICE_KEY);
         }
     }
 
-    function _condition(bytes32 itemId) internal view returns (SupplyChain.Condition condition) {
+    function _condition(bytes32 itemId) internal view returns (ISupplyChain.Condition condition) {
         (, condition) = chain.stateOf(itemId);
     }
 
@@ -99,14 +100,14 @@ abstract contract OracleDeployment is Deployment {
         oracle.addMember(signer, pk, BlsKeys.g2(blsSecret), pop);
     }
 
-    function _heartbeatRule(bytes32 itemId, bytes32 deviceId, int256 silence) internal pure returns (SensorOracle.RuleParams memory p) {
-        p = SensorOracle.RuleParams({
+    function _heartbeatRule(bytes32 itemId, bytes32 deviceId, int256 silence) internal pure returns (ISensorOracle.RuleParams memory p) {
+        p = ISensorOracle.RuleParams({
             itemId: itemId,
             deviceId: deviceId,
             metric: "",
             unit: "",
-            kind: SensorOracle.RuleKind.Heartbeat,
-            comparison: SensorOracle.Comparison.Above,
+            kind: ISensorOracle.RuleKind.Heartbeat,
+            comparison: ISensorOracle.Comparison.Above,
             lower: 0,
             upper: silence,
             scale: 0,
@@ -117,7 +118,7 @@ abstract contract OracleDeployment is Deployment {
     }
 
     /// @dev ECDSA signatures of `report` by `keys`, ordered by signer address.
-    function _ecdsaSignatures(SensorOracle.CommitteeReport memory report, uint256[] memory keys)
+    function _ecdsaSignatures(ISensorOracle.CommitteeReport memory report, uint256[] memory keys)
         internal
         view
         returns (bytes[] memory signatures)
@@ -155,13 +156,13 @@ contract SensorOracleTest is OracleDeployment {
 
     function testFuzz_addRuleStoresTheRuleForTheManufacturerOrAnAdmin(int256 upper, uint32 n, uint32 d, bool byAdmin) public {
         n = uint32(_bound(n, 1, 1000));
-        SensorOracle.RuleParams memory p = _thresholdRule(ITEM, n, d, 7);
+        ISensorOracle.RuleParams memory p = _thresholdRule(ITEM, n, d, 7);
         p.upper = upper;
         vm.prank(byAdmin ? ADMIN : MAKER);
         uint256 id = oracle.addRule(p);
         vm.assertEq(id, 1, "first id");
         vm.assertEq(oracle.ruleCount(), 1, "count");
-        SensorOracle.Rule memory rule = oracle.getRule(id);
+        ISensorOracle.Rule memory rule = oracle.getRule(id);
         vm.assertEq(rule.upper, upper, "upper");
         vm.assertEq(uint256(rule.minReadings), n, "minReadings");
         vm.assertEq(rule.metricHash, keccak256("temperature"), "metric");
@@ -171,29 +172,29 @@ contract SensorOracleTest is OracleDeployment {
 
     function testFuzz_addRuleRefusesAnyoneButTheManagerAndInvalidParameters(address caller, uint8 actions) public {
         vm.assume(caller != MAKER && caller != ADMIN);
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleNotRuleManager.selector, ITEM, caller));
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleNotRuleManager.selector, ITEM, caller));
         vm.prank(caller);
         oracle.addRule(_thresholdRule(ITEM, 1, 0, 1));
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleItemNotActive.selector, keccak256("nothing")));
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleItemNotActive.selector, keccak256("nothing")));
         vm.prank(MAKER);
         oracle.addRule(_thresholdRule(keccak256("nothing"), 1, 0, 1));
 
-        SensorOracle.RuleParams memory p = _thresholdRule(bytes32(0), 1, 0, 0);
+        ISensorOracle.RuleParams memory p = _thresholdRule(bytes32(0), 1, 0, 0);
         p.deviceId = DEVICE;
         vm.expectRevert(_unauthorized(MAKER, oracle.DEFAULT_ADMIN_ROLE()));
         vm.prank(MAKER);
         oracle.addRule(p); // a device-only rule is an admin's
         p.actions = uint8(_bound(actions, 1, 255));
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleInvalidRule.selector, "device rules have no actions"));
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleInvalidRule.selector, ISensorOracle.RuleProblem.DeviceRuleWithActions));
         vm.prank(ADMIN);
         oracle.addRule(p);
         p.deviceId = keccak256("unknown device");
         p.actions = 0;
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleUnknownDevice.selector, p.deviceId));
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleUnknownDevice.selector, p.deviceId));
         vm.prank(ADMIN);
         oracle.addRule(p);
         p.deviceId = 0;
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleInvalidRule.selector, "no item and no device"));
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleInvalidRule.selector, ISensorOracle.RuleProblem.NoTarget));
         vm.prank(ADMIN);
         oracle.addRule(p);
         vm.assertEq(oracle.ruleCount(), 0, "no rule added");
@@ -202,28 +203,28 @@ contract SensorOracleTest is OracleDeployment {
     function testFuzz_addRuleValidatesEachKindsParameters(uint8 unknownAction, int256 silence) public {
         unknownAction = uint8(_bound(unknownAction, 8, 255));
         silence = int256(_bound(uint256(silence), 0, uint256(type(int256).max))) * -1;
-        _refuseRule(_thresholdRule(ITEM, 1, 0, unknownAction), "unknown action");
-        _refuseRule(_thresholdRule(ITEM, 1, 0, 4), "settling an escrow needs marking the item");
-        _refuseRule(_thresholdRule(ITEM, 0, 0, 1), "debounce needs at least one reading");
-        SensorOracle.RuleParams memory p = _thresholdRule(ITEM, 1, 0, 1);
+        _refuseRule(_thresholdRule(ITEM, 1, 0, unknownAction), ISensorOracle.RuleProblem.UnknownAction);
+        _refuseRule(_thresholdRule(ITEM, 1, 0, 4), ISensorOracle.RuleProblem.SettlingWithoutMarking);
+        _refuseRule(_thresholdRule(ITEM, 0, 0, 1), ISensorOracle.RuleProblem.NoReadings);
+        ISensorOracle.RuleParams memory p = _thresholdRule(ITEM, 1, 0, 1);
         p.metric = "";
-        _refuseRule(p, "no metric");
+        _refuseRule(p, ISensorOracle.RuleProblem.NoMetric);
         p = _thresholdRule(ITEM, 1, 0, 1);
         p.unit = "";
-        _refuseRule(p, "no unit");
+        _refuseRule(p, ISensorOracle.RuleProblem.NoUnit);
         p = _thresholdRule(ITEM, 1, 0, 1);
-        p.comparison = SensorOracle.Comparison.Outside;
+        p.comparison = ISensorOracle.Comparison.Outside;
         p.lower = p.upper + 1;
-        _refuseRule(p, "lower above upper");
+        _refuseRule(p, ISensorOracle.RuleProblem.LowerAboveUpper);
         p = _thresholdRule(ITEM, 1, 0, 1);
-        p.kind = SensorOracle.RuleKind.Aggregate;
-        _refuseRule(p, "aggregate needs a window");
-        _refuseRule(_heartbeatRule(ITEM, DEVICE, silence), "heartbeat needs a silence limit");
+        p.kind = ISensorOracle.RuleKind.Aggregate;
+        _refuseRule(p, ISensorOracle.RuleProblem.NoWindow);
+        _refuseRule(_heartbeatRule(ITEM, DEVICE, silence), ISensorOracle.RuleProblem.NoSilenceLimit);
         vm.assertEq(oracle.ruleCount(), 0, "no rule added");
     }
 
-    function _refuseRule(SensorOracle.RuleParams memory p, string memory reason) internal {
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleInvalidRule.selector, reason));
+    function _refuseRule(ISensorOracle.RuleParams memory p, ISensorOracle.RuleProblem problem) internal {
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleInvalidRule.selector, problem));
         vm.prank(MAKER);
         oracle.addRule(p);
     }
@@ -231,20 +232,20 @@ contract SensorOracleTest is OracleDeployment {
     function testFuzz_disableRuleIsTheManagersAndStopsTheRule(address caller, uint256 unknown) public {
         vm.assume(caller != MAKER && caller != ADMIN);
         uint256 id = _addRule(_thresholdRule(ITEM, 1, 0, 1));
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleNotRuleManager.selector, ITEM, caller));
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleNotRuleManager.selector, ITEM, caller));
         vm.prank(caller);
         oracle.disableRule(id);
         vm.prank(MAKER);
         oracle.disableRule(id);
         vm.assertFalse(oracle.getRule(id).active, "disabled");
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleRuleDisabled.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleRuleDisabled.selector, id));
         vm.prank(MAKER);
         oracle.disableRule(id);
-        SensorOracle.SignedReading[] memory readings = _stretch(DEVICE, 1, uint64(block.timestamp), 60, LIMIT + 1, 1);
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleRuleDisabled.selector, id));
+        ISensorOracle.SignedReading[] memory readings = _stretch(DEVICE, 1, uint64(block.timestamp), 60, LIMIT + 1, 1);
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleRuleDisabled.selector, id));
         oracle.submitEvidence(id, readings);
         unknown = unknown == 0 || unknown == id ? id + 1 : unknown;
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleUnknownRule.selector, unknown));
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleUnknownRule.selector, unknown));
         oracle.getRule(unknown);
     }
 
@@ -256,16 +257,16 @@ contract SensorOracleTest is OracleDeployment {
         uint256 n = 3 + (extra % 4);
         step = uint16(_bound(step, 300, 3600));
         uint256 id = _addRule(_thresholdRule(ITEM, 3, 600, 7));
-        SensorOracle.SignedReading[] memory readings = _stretch(DEVICE, 10, uint64(block.timestamp), step, value, n);
+        ISensorOracle.SignedReading[] memory readings = _stretch(DEVICE, 10, uint64(block.timestamp), step, value, n);
         vm.warp(readings[n - 1].reading.timestamp); // evidence is never dated ahead of the block
         vm.prank(submitter);
         bytes32 reportId = oracle.submitEvidence(id, readings);
         vm.assertEq(reportId, keccak256(abi.encode(block.chainid, address(oracle), id, DEVICE, uint64(10))), "report id");
         vm.assertEq(uint256(oracle.getRule(id).firedAt), block.timestamp, "fired");
-        vm.assertTrue(_condition(ITEM) == SupplyChain.Condition.OutOfCompliance, "item marked");
+        vm.assertTrue(_condition(ITEM) == ISupplyChain.Condition.OutOfCompliance, "item marked");
         vm.assertTrue(token.isFrozen(uint256(ITEM)), "token frozen");
         vm.assertEq(escrow.creditOf(BUYER), 1 ether, "buyer refunded");
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleRuleAlreadyFired.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleRuleAlreadyFired.selector, id));
         oracle.submitEvidence(id, readings);
     }
 
@@ -273,11 +274,11 @@ contract SensorOracleTest is OracleDeployment {
     function testFuzz_submitEvidenceRefusesReadingsThatDoNotBreach(int256 value) public {
         value = int256(_bound(uint256(value), 0, uint256(LIMIT)));
         uint256 id = _addRule(_thresholdRule(ITEM, 1, 0, 1));
-        SensorOracle.SignedReading[] memory readings = _stretch(DEVICE, 1, uint64(block.timestamp), 60, value, 2);
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleNoBreach.selector, id, value));
+        ISensorOracle.SignedReading[] memory readings = _stretch(DEVICE, 1, uint64(block.timestamp), 60, value, 2);
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleNoBreach.selector, id, value));
         oracle.submitEvidence(id, readings);
         vm.assertEq(uint256(oracle.getRule(id).firedAt), 0, "not fired");
-        vm.assertTrue(_condition(ITEM) == SupplyChain.Condition.Compliant, "item unchanged");
+        vm.assertTrue(_condition(ITEM) == ISupplyChain.Condition.Compliant, "item unchanged");
     }
 
     /// forge-config: default.fuzz.runs = 128
@@ -285,14 +286,14 @@ contract SensorOracleTest is OracleDeployment {
         n = uint8(_bound(n, 1, 4));
         step = uint16(_bound(step, 1, 100));
         uint256 id = _addRule(_thresholdRule(ITEM, 5, 3600, 1));
-        SensorOracle.SignedReading[] memory readings = _stretch(DEVICE, 1, uint64(block.timestamp), step, LIMIT + 1, n);
+        ISensorOracle.SignedReading[] memory readings = _stretch(DEVICE, 1, uint64(block.timestamp), step, LIMIT + 1, n);
         vm.warp(readings[n - 1].reading.timestamp); // evidence is never dated ahead of the block
         vm.expectRevert(
-            abi.encodeWithSelector(SensorOracle.OracleDebounceNotMet.selector, id, uint256(n), uint256(n - 1) * step)
+            abi.encodeWithSelector(ISensorOracle.OracleDebounceNotMet.selector, id, uint256(n), uint256(n - 1) * step)
         );
         oracle.submitEvidence(id, readings);
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleDebounceNotMet.selector, id, 0, 0));
-        oracle.submitEvidence(id, new SensorOracle.SignedReading[](0));
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleDebounceNotMet.selector, id, 0, 0));
+        oracle.submitEvidence(id, new ISensorOracle.SignedReading[](0));
     }
 
     /// forge-config: default.fuzz.runs = 128
@@ -300,23 +301,23 @@ contract SensorOracleTest is OracleDeployment {
         gap = uint64(_bound(gap, 2, 1000));
         uint256 id = _addRule(_thresholdRule(ITEM, 1, 0, 1));
         uint64 t = uint64(block.timestamp);
-        SensorOracle.SignedReading[] memory readings = _stretch(DEVICE, 1, t, 60, LIMIT + 1, 2);
-        readings[1] = _signed(DeviceRegistry.Reading(DEVICE, 1 + gap, t + 60, "temperature", LIMIT + 1, SCALE, "Cel", 0), DEVICE_KEY);
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleNotConsecutive.selector, 1, 1 + gap));
+        ISensorOracle.SignedReading[] memory readings = _stretch(DEVICE, 1, t, 60, LIMIT + 1, 2);
+        readings[1] = _signed(IDeviceRegistry.Reading(DEVICE, 1 + gap, t + 60, "temperature", LIMIT + 1, SCALE, "Cel", 0), DEVICE_KEY);
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleNotConsecutive.selector, 1, 1 + gap));
         oracle.submitEvidence(id, readings);
 
         bytes32 other = keccak256("device-2");
         _registerDevice(other, MAKER, DEVICE_KEY);
-        readings[1] = _signed(DeviceRegistry.Reading(other, 2, t + 60, "temperature", LIMIT + 1, SCALE, "Cel", 0), DEVICE_KEY);
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleMixedDevices.selector, 1));
+        readings[1] = _signed(IDeviceRegistry.Reading(other, 2, t + 60, "temperature", LIMIT + 1, SCALE, "Cel", 0), DEVICE_KEY);
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleMixedDevices.selector, 1));
         oracle.submitEvidence(id, readings);
 
-        readings = new SensorOracle.SignedReading[](1);
-        readings[0] = _signed(DeviceRegistry.Reading(DEVICE, 1, t, "humidity", LIMIT + 1, SCALE, "%", 0), DEVICE_KEY);
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleWrongMetric.selector, 0));
+        readings = new ISensorOracle.SignedReading[](1);
+        readings[0] = _signed(IDeviceRegistry.Reading(DEVICE, 1, t, "humidity", LIMIT + 1, SCALE, "%", 0), DEVICE_KEY);
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleWrongMetric.selector, 0));
         oracle.submitEvidence(id, readings);
-        readings[0] = _signed(DeviceRegistry.Reading(DEVICE, 1, t, "temperature", LIMIT + 1, SCALE + 1, "Cel", 0), DEVICE_KEY);
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleUnitMismatch.selector, 0, "Cel", SCALE + 1));
+        readings[0] = _signed(IDeviceRegistry.Reading(DEVICE, 1, t, "temperature", LIMIT + 1, SCALE + 1, "Cel", 0), DEVICE_KEY);
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleUnitMismatch.selector, 0, keccak256("Cel"), SCALE + 1));
         oracle.submitEvidence(id, readings);
         vm.assertEq(uint256(oracle.getRule(id).firedAt), 0, "not fired");
     }
@@ -325,8 +326,8 @@ contract SensorOracleTest is OracleDeployment {
     function testFuzz_submitEvidenceRefusesAUnitOrScaleMixInsideTheStretch(uint8 at, bool scaleMix, int8 scale) public {
         uint256 id = _addRule(_thresholdRule(ITEM, 3, 0, 1));
         uint256 index = 1 + (at % 2);
-        SensorOracle.SignedReading[] memory readings = _stretch(DEVICE, 1, uint64(block.timestamp), 60, LIMIT + 1, 3);
-        DeviceRegistry.Reading memory odd = readings[index].reading;
+        ISensorOracle.SignedReading[] memory readings = _stretch(DEVICE, 1, uint64(block.timestamp), 60, LIMIT + 1, 3);
+        IDeviceRegistry.Reading memory odd = readings[index].reading;
         if (scaleMix) {
             vm.assume(scale != SCALE);
             odd.scale = scale;
@@ -334,10 +335,10 @@ contract SensorOracleTest is OracleDeployment {
             odd.unit = "degF";
         }
         readings[index] = _signed(odd, DEVICE_KEY); // signed and anchored: only the unit or scale is wrong
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleUnitMismatch.selector, index, odd.unit, odd.scale));
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleUnitMismatch.selector, index, keccak256(bytes(odd.unit)), odd.scale));
         oracle.submitEvidence(id, readings);
         vm.assertEq(uint256(oracle.getRule(id).firedAt), 0, "not fired");
-        vm.assertTrue(_condition(ITEM) == SupplyChain.Condition.Compliant, "item unchanged");
+        vm.assertTrue(_condition(ITEM) == ISupplyChain.Condition.Compliant, "item unchanged");
     }
 
     /// forge-config: default.fuzz.runs = 128
@@ -350,8 +351,8 @@ contract SensorOracleTest is OracleDeployment {
         vm.prank(MAKER);
         chain.attachDevice(ITEM, late);
         uint64 t = ruleAt + uint64(_bound(early, 0, 1 days - 1)); // after the rule, before the attachment
-        SensorOracle.SignedReading[] memory readings = _stretch(late, 1, t, 60, LIMIT + 1, 1);
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleNotAttachedThen.selector, ITEM, late, t, t));
+        ISensorOracle.SignedReading[] memory readings = _stretch(late, 1, t, 60, LIMIT + 1, 1);
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleNotAttachedThen.selector, ITEM, late, t, t));
         oracle.submitEvidence(id, readings);
         vm.assertEq(uint256(oracle.getRule(id).firedAt), 0, "not fired");
     }
@@ -362,8 +363,8 @@ contract SensorOracleTest is OracleDeployment {
         vm.warp(block.timestamp + 60 days);
         uint256 id = _addRule(_thresholdRule(ITEM, 1, 0, 1));
         uint64 then = uint64(block.timestamp - age);
-        SensorOracle.SignedReading[] memory readings = _stretch(DEVICE, 1, then, 60, LIMIT + 1, 1);
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleStaleReading.selector, 0, then));
+        ISensorOracle.SignedReading[] memory readings = _stretch(DEVICE, 1, then, 60, LIMIT + 1, 1);
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleStaleReading.selector, 0, then));
         oracle.submitEvidence(id, readings);
     }
 
@@ -372,19 +373,19 @@ contract SensorOracleTest is OracleDeployment {
         forger = _bound(forger, 1, 2 ** 160);
         vm.assume(forger != DEVICE_KEY);
         uint256 id = _addRule(_thresholdRule(ITEM, 1, 0, 1));
-        DeviceRegistry.Reading memory r = DeviceRegistry.Reading(
+        IDeviceRegistry.Reading memory r = IDeviceRegistry.Reading(
             DEVICE, 1, uint64(block.timestamp), "temperature", LIMIT + 1, SCALE, "Cel", 0
         );
-        SensorOracle.SignedReading[] memory readings = new SensorOracle.SignedReading[](1);
+        ISensorOracle.SignedReading[] memory readings = new ISensorOracle.SignedReading[](1);
         readings[0] = _signed(r, forger);
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleInvalidSignature.selector, 0));
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleInvalidSignature.selector, 0));
         oracle.submitEvidence(id, readings);
 
         bytes32 digest = registry.readingDigest(r);
         bytes memory signature = _sign(DEVICE_KEY, digest);
         bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(digest, keccak256(signature)))));
-        readings[0] = SensorOracle.SignedReading(r, signature, leaf, new bytes32[](0)); // never anchored
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleNotAnchored.selector, leaf, leaf));
+        readings[0] = ISensorOracle.SignedReading(r, signature, leaf, new bytes32[](0)); // never anchored
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleNotAnchored.selector, leaf, leaf));
         oracle.submitEvidence(id, readings);
         vm.assertEq(uint256(oracle.getRule(id).firedAt), 0, "not fired");
     }
@@ -394,9 +395,9 @@ contract SensorOracleTest is OracleDeployment {
         vm.assume(stranger != DEVICE && stranger != 0);
         _registerDevice(stranger, MAKER, DEVICE_KEY);
         uint256 id = _addRule(_thresholdRule(ITEM, 1, 0, 1));
-        SensorOracle.SignedReading[] memory readings = _stretch(stranger, 1, uint64(block.timestamp), 60, LIMIT + 1, 1);
+        ISensorOracle.SignedReading[] memory readings = _stretch(stranger, 1, uint64(block.timestamp), 60, LIMIT + 1, 1);
         uint64 t = uint64(block.timestamp);
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleNotAttachedThen.selector, ITEM, stranger, t, t));
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleNotAttachedThen.selector, ITEM, stranger, t, t));
         oracle.submitEvidence(id, readings);
     }
 
@@ -412,13 +413,13 @@ contract SensorOracleTest is OracleDeployment {
         vm.prank(caller);
         oracle.addMember(signer, pk, BlsKeys.g2(3), pop);
         BN254.G1Point memory wrongPop = BN254.mul(BN254.hashToG1(oracle.BLS_POP_DOMAIN(), oracle.popMessage(signer, pk)), 5);
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleInvalidProofOfPossession.selector, signer));
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleInvalidProofOfPossession.selector, signer));
         vm.prank(ADMIN);
         oracle.addMember(signer, pk, BlsKeys.g2(3), wrongPop);
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleInvalidBlsKey.selector, signer));
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleInvalidBlsKey.selector, signer));
         vm.prank(ADMIN);
         oracle.addMember(signer, BN254.G1Point(1, 3), BlsKeys.g2(3), pop);
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleMemberExists.selector, address(0)));
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleMemberExists.selector, address(0)));
         vm.prank(ADMIN);
         oracle.addMember(address(0), pk, BlsKeys.g2(3), pop);
         vm.assertEq(oracle.members().length, 0, "nobody added");
@@ -427,7 +428,7 @@ contract SensorOracleTest is OracleDeployment {
         oracle.addMember(signer, pk, BlsKeys.g2(3), pop);
         vm.assertEq(oracle.members().length, 1, "added");
         vm.assertEq(uint256(oracle.configVersion()), 1, "version bumped");
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleMemberExists.selector, signer));
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleMemberExists.selector, signer));
         vm.prank(ADMIN);
         oracle.addMember(signer, pk, BlsKeys.g2(3), pop);
     }
@@ -438,10 +439,10 @@ contract SensorOracleTest is OracleDeployment {
         _member(0xC1, 3);
         _member(0xC2, 5);
         quorum = uint8(_bound(quorum, 3, 255));
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleInvalidQuorum.selector, quorum, 2));
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleInvalidQuorum.selector, quorum, 2));
         vm.prank(ADMIN);
         oracle.setQuorum(quorum);
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleInvalidQuorum.selector, 0, 2));
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleInvalidQuorum.selector, 0, 2));
         vm.prank(ADMIN);
         oracle.setQuorum(0);
         vm.expectRevert(_unauthorized(caller, oracle.DEFAULT_ADMIN_ROLE()));
@@ -449,10 +450,10 @@ contract SensorOracleTest is OracleDeployment {
         oracle.setQuorum(1);
         vm.prank(ADMIN);
         oracle.setQuorum(2);
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleInvalidQuorum.selector, 2, 1));
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleInvalidQuorum.selector, 2, 1));
         vm.prank(ADMIN);
         oracle.removeMember(vm.addr(0xC1));
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleNotMember.selector, caller));
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleNotMember.selector, caller));
         vm.prank(ADMIN);
         oracle.removeMember(caller);
         vm.expectRevert(_unauthorized(caller, oracle.DEFAULT_ADMIN_ROLE()));
@@ -462,14 +463,14 @@ contract SensorOracleTest is OracleDeployment {
         oracle.setQuorum(1);
         vm.prank(ADMIN);
         oracle.removeMember(vm.addr(0xC1));
-        SensorOracle.Member[] memory left = oracle.members();
+        ISensorOracle.Member[] memory left = oracle.members();
         vm.assertTrue(left.length == 1 && left[0].signer == vm.addr(0xC2), "the other member moved into place");
         vm.assertEq(uint256(oracle.configVersion()), 5, "every change bumps the version");
     }
 
-    function _heartbeatReport(uint256 ruleId, uint64 silence) internal view returns (SensorOracle.CommitteeReport memory) {
+    function _heartbeatReport(uint256 ruleId, uint64 silence) internal view returns (ISensorOracle.CommitteeReport memory) {
         uint64 observedAt = uint64(block.timestamp);
-        return SensorOracle.CommitteeReport(ruleId, DEVICE, 0, observedAt - silence, observedAt, oracle.configVersion());
+        return ISensorOracle.CommitteeReport(ruleId, DEVICE, 0, observedAt - silence, observedAt, oracle.configVersion());
     }
 
     /// forge-config: default.fuzz.runs = 32
@@ -484,19 +485,19 @@ contract SensorOracleTest is OracleDeployment {
         vm.startPrank(ADMIN);
         oracle.setQuorum(2);
         vm.stopPrank();
-        SensorOracle.CommitteeReport memory report = _heartbeatReport(id, silence);
+        ISensorOracle.CommitteeReport memory report = _heartbeatReport(id, silence);
 
         uint256[] memory one = new uint256[](1);
         one[0] = 0xC1;
         bytes[] memory sigs = _ecdsaSignatures(report, one);
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleQuorumNotMet.selector, 1, 2));
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleQuorumNotMet.selector, 1, 2));
         oracle.submitCommitteeEcdsa(report, sigs);
 
         uint256[] memory two = new uint256[](2);
         two[0] = 0xC1;
         two[1] = outsider;
         sigs = _ecdsaSignatures(report, two);
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleNotMember.selector, vm.addr(outsider)));
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleNotMember.selector, vm.addr(outsider)));
         oracle.submitCommitteeEcdsa(report, sigs);
 
         two[0] = 0xC1;
@@ -504,17 +505,17 @@ contract SensorOracleTest is OracleDeployment {
         sigs = _ecdsaSignatures(report, two);
         (sigs[0], sigs[1]) = (sigs[1], sigs[0]);
         address second = vm.addr(0xC1) < vm.addr(0xC2) ? vm.addr(0xC1) : vm.addr(0xC2);
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleSignersNotSorted.selector, second));
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleSignersNotSorted.selector, second));
         oracle.submitCommitteeEcdsa(report, sigs);
         sigs[0] = sigs[1];
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleSignersNotSorted.selector, second));
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleSignersNotSorted.selector, second));
         oracle.submitCommitteeEcdsa(report, sigs); // one member twice
 
         sigs = _ecdsaSignatures(report, two);
         oracle.submitCommitteeEcdsa(report, sigs);
         vm.assertTrue(oracle.getRule(id).firedAt != 0, "fired");
-        vm.assertTrue(_condition(ITEM) == SupplyChain.Condition.OutOfCompliance, "item marked");
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleRuleAlreadyFired.selector, id));
+        vm.assertTrue(_condition(ITEM) == ISupplyChain.Condition.OutOfCompliance, "item marked");
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleRuleAlreadyFired.selector, id));
         oracle.submitCommitteeEcdsa(report, sigs);
     }
 
@@ -524,8 +525,8 @@ contract SensorOracleTest is OracleDeployment {
         uint256 id = _addRule(_heartbeatRule(ITEM, DEVICE, 3600));
         uint256[] memory keys = new uint256[](1);
         keys[0] = 0xC1;
-        SensorOracle.CommitteeReport memory report = _heartbeatReport(id, 7200);
-        vm.expectRevert(SensorOracle.OracleNoCommittee.selector);
+        ISensorOracle.CommitteeReport memory report = _heartbeatReport(id, 7200);
+        vm.expectRevert(ISensorOracle.OracleNoCommittee.selector);
         oracle.submitCommitteeEcdsa(report, new bytes[](0));
         _member(0xC1, 3);
         vm.prank(ADMIN);
@@ -533,7 +534,7 @@ contract SensorOracleTest is OracleDeployment {
 
         report.configVersion = 1; // signed for the committee before the quorum was set
         bytes[] memory sigs = _ecdsaSignatures(report, keys);
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleStaleCommittee.selector, 1, 2));
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleStaleCommittee.selector, 1, 2));
         oracle.submitCommitteeEcdsa(report, sigs);
 
         report = _heartbeatReport(id, 7200);
@@ -541,19 +542,19 @@ contract SensorOracleTest is OracleDeployment {
         report.observedAt += ahead;
         report.windowStart += ahead;
         sigs = _ecdsaSignatures(report, keys);
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleInvalidReportTime.selector, report.windowStart, report.observedAt));
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleInvalidReportTime.selector, report.windowStart, report.observedAt));
         oracle.submitCommitteeEcdsa(report, sigs);
 
         silence = uint32(_bound(silence, 0, 3600));
         report = _heartbeatReport(id, silence);
         sigs = _ecdsaSignatures(report, keys);
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleNoBreach.selector, id, int256(uint256(silence))));
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleNoBreach.selector, id, int256(uint256(silence))));
         oracle.submitCommitteeEcdsa(report, sigs);
 
         uint256 threshold = _addRule(_thresholdRule(ITEM, 1, 0, 1));
         report = _heartbeatReport(threshold, 7200);
         sigs = _ecdsaSignatures(report, keys);
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleWrongPath.selector, threshold, SensorOracle.RuleKind.Threshold));
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleWrongPath.selector, threshold, ISensorOracle.RuleKind.Threshold));
         oracle.submitCommitteeEcdsa(report, sigs);
         vm.assertEq(uint256(oracle.getRule(id).firedAt), 0, "not fired");
     }
@@ -568,23 +569,23 @@ contract SensorOracleTest is OracleDeployment {
         _member(0xC3, 7);
         vm.prank(ADMIN);
         oracle.setQuorum(2);
-        SensorOracle.CommitteeReport memory report = _heartbeatReport(id, silence);
+        ISensorOracle.CommitteeReport memory report = _heartbeatReport(id, silence);
         BN254.G1Point memory message = BN254.hashToG1(oracle.BLS_REPORT_DOMAIN(), oracle.committeeDigest(report));
         BN254.G1Point memory aggregate = BN254.add(BN254.mul(message, 3), BN254.mul(message, 5));
 
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleUnknownSigners.selector, 1 << 3));
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleUnknownSigners.selector, 1 << 3));
         oracle.submitCommitteeBls(report, 1 << 3, BlsKeys.g2(8), aggregate);
         BN254.G1Point memory alone = BN254.mul(message, 3);
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleQuorumNotMet.selector, 1, 2));
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleQuorumNotMet.selector, 1, 2));
         oracle.submitCommitteeBls(report, 1, BlsKeys.g2(3), alone);
-        vm.expectRevert(SensorOracle.OracleInvalidAggregateSignature.selector);
+        vm.expectRevert(ISensorOracle.OracleInvalidAggregateSignature.selector);
         oracle.submitCommitteeBls(report, 3, BlsKeys.g2(7), aggregate); // a G2 key that is not theirs
-        vm.expectRevert(SensorOracle.OracleInvalidAggregateSignature.selector);
+        vm.expectRevert(ISensorOracle.OracleInvalidAggregateSignature.selector);
         oracle.submitCommitteeBls(report, 5, BlsKeys.g2(8), aggregate); // members 0 and 2 did not sign this
 
         oracle.submitCommitteeBls(report, 3, BlsKeys.g2(8), aggregate);
         vm.assertTrue(oracle.getRule(id).firedAt != 0, "fired");
-        vm.expectRevert(abi.encodeWithSelector(SensorOracle.OracleRuleAlreadyFired.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(ISensorOracle.OracleRuleAlreadyFired.selector, id));
         oracle.submitCommitteeBls(report, 3, BlsKeys.g2(8), aggregate);
     }
 }
@@ -615,7 +616,7 @@ contract RuleHandler is Base {
     /// @dev Whether one attachment period covers [from, to] (attachedAt <= from, to < detachedAt),
     /// and whether that period is closed.
     function _inside(bytes32 itemId, bytes32 deviceId, uint64 from, uint64 to) internal view returns (bool, bool) {
-        SupplyChain.Attachment[] memory periods = chain.attachmentsOf(itemId, deviceId);
+        ISupplyChain.Attachment[] memory periods = chain.attachmentsOf(itemId, deviceId);
         for (uint256 i = 0; i < periods.length; ++i) {
             if (periods[i].attachedAt <= from && (periods[i].detachedAt == 0 || to < periods[i].detachedAt)) {
                 return (true, periods[i].detachedAt != 0);
@@ -632,7 +633,7 @@ contract RuleHandler is Base {
         step = n == 1 ? 0 : uint16(_bound(step, 0, back / (n - 1) > type(uint16).max ? type(uint16).max : back / (n - 1)));
         uint64 from = uint64(block.timestamp - back);
         uint64 to = from + uint64(n - 1) * step;
-        SensorOracle.SignedReading[] memory readings = deployment.stretchFor(ruleId, sequence, n, value, from, step);
+        ISensorOracle.SignedReading[] memory readings = deployment.stretchFor(ruleId, sequence, n, value, from, step);
         sequence += n;
         bool wasDisabled = disabled[ruleId];
         (bytes32 itemId, bytes32 deviceId) = deployment.itemAndDevice(ruleId);
@@ -693,7 +694,7 @@ contract OracleInvariantTest is OracleDeployment {
             _addRule(_thresholdRule(itemId, 1 + uint32(i % 2), 0, 1 + uint8(i % 2) * 2));
         }
         // device-only rule on device 0: fires too, with no action
-        SensorOracle.RuleParams memory p = _thresholdRule(bytes32(0), 1, 0, 0);
+        ISensorOracle.RuleParams memory p = _thresholdRule(bytes32(0), 1, 0, 0);
         p.deviceId = keccak256(abi.encode("inv-device", uint256(0)));
         vm.prank(ADMIN);
         oracle.addRule(p);
@@ -716,7 +717,7 @@ contract OracleInvariantTest is OracleDeployment {
     /// @dev Readings of the device of rule `ruleId`'s item (rule RULES + 1: device 0's) from `start`.
     function stretchFor(uint256 ruleId, uint64 firstSeq, uint8 n, int256 value, uint64 start, uint64 step)
         external
-        returns (SensorOracle.SignedReading[] memory)
+        returns (ISensorOracle.SignedReading[] memory)
     {
         uint256 index = ruleId > RULES ? 0 : ruleId - 1;
         return _stretch(keccak256(abi.encode("inv-device", index)), firstSeq, start, step, value, n);

@@ -2,7 +2,8 @@
 pragma solidity ^0.8.24;
 
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
-import {IReadingNotary, SupplyChain} from "../../contracts/SupplyChain.sol";
+import {ISupplyChain} from "../../contracts/interfaces/ISupplyChain.sol";
+import {SupplyChain} from "../../contracts/SupplyChain.sol";
 import {Base} from "./Base.sol";
 import {Deployment} from "./Fixtures.sol";
 
@@ -39,7 +40,7 @@ contract SupplyChainTest is Deployment {
         chain.registerItem(ITEM, CARRIER, keccak256("description"), "cid", devices);
     }
 
-    function _item(bytes32 id) internal view returns (SupplyChain.Item memory) {
+    function _item(bytes32 id) internal view returns (ISupplyChain.Item memory) {
         return chain.getItem(id);
     }
 
@@ -56,11 +57,11 @@ contract SupplyChainTest is Deployment {
         devices[0] = DEVICE;
         vm.prank(MAKER);
         chain.registerItem(id, custodian, hash, "cid", devices);
-        SupplyChain.Item memory item = _item(id);
+        ISupplyChain.Item memory item = _item(id);
         vm.assertEq(item.manufacturer, MAKER, "manufacturer is the caller");
         vm.assertEq(item.custodian, custodian, "custodian");
         vm.assertEq(item.contentHash, hash, "hash");
-        vm.assertTrue(item.status == SupplyChain.Status.Active, "active");
+        vm.assertTrue(item.status == ISupplyChain.Status.Active, "active");
         vm.assertTrue(chain.exists(id) && chain.isAttached(id, DEVICE), "exists, device attached");
         vm.assertEq(chain.devicesOf(id).length, 1, "one device");
     }
@@ -72,20 +73,20 @@ contract SupplyChainTest is Deployment {
         chain.registerItem(id, caller, 0, "", new bytes32[](0));
 
         vm.startPrank(MAKER);
-        vm.expectRevert(SupplyChain.SupplyChainZeroItemId.selector);
+        vm.expectRevert(ISupplyChain.SupplyChainZeroItemId.selector);
         chain.registerItem(0, CARRIER, 0, "", new bytes32[](0));
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainInvalidReceiver.selector, address(0)));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainInvalidReceiver.selector, address(0)));
         chain.registerItem(id, address(0), 0, "", new bytes32[](0));
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainItemExists.selector, ITEM));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainItemExists.selector, ITEM));
         chain.registerItem(ITEM, CARRIER, 0, "", new bytes32[](0));
         bytes32[] memory devices = new bytes32[](1);
         devices[0] = unknown;
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainUnknownDevice.selector, unknown));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainUnknownDevice.selector, unknown));
         chain.registerItem(id, CARRIER, 0, "", devices);
         devices = new bytes32[](2);
         devices[0] = DEVICE;
         devices[1] = DEVICE;
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainDeviceAlreadyAttached.selector, id, DEVICE));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainDeviceAlreadyAttached.selector, id, DEVICE));
         chain.registerItem(id, CARRIER, 0, "", devices);
         vm.stopPrank();
         vm.assertFalse(chain.exists(id), "nothing registered");
@@ -96,10 +97,10 @@ contract SupplyChainTest is Deployment {
     function testFuzz_attachAndDetachAreTheManufacturersOrAnAdmins(address caller, bytes32 other, bool byAdmin) public {
         vm.assume(caller != MAKER && caller != ADMIN && other != 0 && other != DEVICE);
         _registerDevice(other, MAKER, 0xD2);
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNotManufacturer.selector, ITEM, caller));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainNotManufacturer.selector, ITEM, caller));
         vm.prank(caller);
         chain.attachDevice(ITEM, other);
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNotManufacturer.selector, ITEM, caller));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainNotManufacturer.selector, ITEM, caller));
         vm.prank(caller);
         chain.detachDevice(ITEM, DEVICE);
 
@@ -110,7 +111,7 @@ contract SupplyChainTest is Deployment {
         vm.prank(byAdmin ? ADMIN : MAKER);
         chain.attachDevice(ITEM, other);
         vm.assertTrue(chain.isAttached(ITEM, other), "attached");
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainDeviceAlreadyAttached.selector, ITEM, other));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainDeviceAlreadyAttached.selector, ITEM, other));
         vm.prank(MAKER);
         chain.attachDevice(ITEM, other);
         vm.prank(byAdmin ? ADMIN : MAKER);
@@ -118,7 +119,7 @@ contract SupplyChainTest is Deployment {
         vm.assertFalse(chain.isAttached(ITEM, DEVICE), "detached");
         bytes32[] memory devices = chain.devicesOf(ITEM);
         vm.assertTrue(devices.length == 1 && devices[0] == other, "list updated");
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainDeviceNotAttached.selector, ITEM, DEVICE));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainDeviceNotAttached.selector, ITEM, DEVICE));
         vm.prank(MAKER);
         chain.detachDevice(ITEM, DEVICE);
     }
@@ -130,7 +131,7 @@ contract SupplyChainTest is Deployment {
         uint32 id = _propose(to);
         vm.assertEq(uint256(id), 1, "first transfer");
         vm.assertEq(chain.pendingTransfer(ITEM).to, to, "pending");
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNotReceiver.selector, ITEM, intruder));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainNotReceiver.selector, ITEM, intruder));
         vm.prank(intruder);
         chain.acceptTransfer(ITEM, _here());
         vm.assertEq(_item(ITEM).custodian, CARRIER, "not moved");
@@ -145,18 +146,18 @@ contract SupplyChainTest is Deployment {
         vm.assume(caller != CARRIER);
         past = uint64(_bound(past, 0, block.timestamp));
         uint64 expiry = uint64(block.timestamp + 1 hours);
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNotCustodian.selector, ITEM, caller));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainNotCustodian.selector, ITEM, caller));
         vm.prank(caller);
         chain.proposeTransfer(ITEM, RECEIVER, _here(), expiry);
         vm.startPrank(CARRIER);
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainInvalidReceiver.selector, address(0)));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainInvalidReceiver.selector, address(0)));
         chain.proposeTransfer(ITEM, address(0), _here(), expiry);
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainInvalidReceiver.selector, CARRIER));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainInvalidReceiver.selector, CARRIER));
         chain.proposeTransfer(ITEM, CARRIER, _here(), expiry);
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainInvalidExpiry.selector, past));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainInvalidExpiry.selector, past));
         chain.proposeTransfer(ITEM, RECEIVER, _here(), past);
         chain.proposeTransfer(ITEM, RECEIVER, _here(), expiry);
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainTransferPending.selector, ITEM, 1));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainTransferPending.selector, ITEM, 1));
         chain.proposeTransfer(ITEM, RECEIVER, _here(), expiry);
         vm.stopPrank();
     }
@@ -165,7 +166,7 @@ contract SupplyChainTest is Deployment {
         _propose(RECEIVER);
         uint64 expiry = chain.pendingTransfer(ITEM).expiresAt;
         vm.warp(uint256(expiry) + 1 + late);
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainTransferExpired.selector, ITEM, expiry));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainTransferExpired.selector, ITEM, expiry));
         vm.prank(RECEIVER);
         chain.acceptTransfer(ITEM, _here());
         vm.assertEq(_item(ITEM).custodian, CARRIER, "not moved");
@@ -173,17 +174,17 @@ contract SupplyChainTest is Deployment {
 
     function testFuzz_cancelTransferIsTheCustodiansOrTheReceivers(address caller, bool byReceiver) public {
         vm.assume(caller != CARRIER && caller != RECEIVER);
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNoPendingTransfer.selector, ITEM));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainNoPendingTransfer.selector, ITEM));
         vm.prank(CARRIER);
         chain.cancelTransfer(ITEM);
         _propose(RECEIVER);
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNotTransferParty.selector, ITEM, caller));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainNotTransferParty.selector, ITEM, caller));
         vm.prank(caller);
         chain.cancelTransfer(ITEM);
         vm.prank(byReceiver ? RECEIVER : CARRIER);
         chain.cancelTransfer(ITEM);
         vm.assertEq(chain.pendingTransfer(ITEM).to, address(0), "cancelled");
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNoPendingTransfer.selector, ITEM));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainNoPendingTransfer.selector, ITEM));
         vm.prank(RECEIVER);
         chain.acceptTransfer(ITEM, _here());
     }
@@ -191,19 +192,19 @@ contract SupplyChainTest is Deployment {
     function testFuzz_aHeldItemCannotChangeHands(address caller) public {
         vm.assume(caller != MAKER && caller != ADMIN);
         _propose(RECEIVER);
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNotManufacturer.selector, ITEM, caller));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainNotManufacturer.selector, ITEM, caller));
         vm.prank(caller);
         chain.holdItem(ITEM);
         vm.prank(MAKER);
         chain.holdItem(ITEM);
         vm.assertTrue(_item(ITEM).held, "held");
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainItemOnHold.selector, ITEM));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainItemOnHold.selector, ITEM));
         vm.prank(RECEIVER);
         chain.acceptTransfer(ITEM, _here());
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainItemOnHold.selector, ITEM));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainItemOnHold.selector, ITEM));
         vm.prank(CARRIER);
         chain.confirmDelivery(ITEM, _here());
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNotManufacturer.selector, ITEM, caller));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainNotManufacturer.selector, ITEM, caller));
         vm.prank(caller);
         chain.releaseItem(ITEM);
         vm.prank(MAKER);
@@ -219,10 +220,10 @@ contract SupplyChainTest is Deployment {
         vm.assume(stranger != OWNER && stranger != MAKER);
         _registerDevice(FOREIGN, OWNER, 0xD2);
         address manager = byAdmin ? ADMIN : MAKER;
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNoOwnerConsent.selector, ITEM, FOREIGN));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainNoOwnerConsent.selector, ITEM, FOREIGN));
         vm.prank(manager);
         chain.attachDevice(ITEM, FOREIGN);
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNotDeviceOwner.selector, FOREIGN, stranger));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainNotDeviceOwner.selector, FOREIGN, stranger));
         vm.prank(stranger);
         chain.approveAttachment(ITEM, FOREIGN, true);
 
@@ -233,7 +234,7 @@ contract SupplyChainTest is Deployment {
         vm.assertTrue(chain.isAttached(ITEM, FOREIGN), "attached with consent");
         vm.prank(manager);
         chain.detachDevice(ITEM, FOREIGN);
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNoOwnerConsent.selector, ITEM, FOREIGN));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainNoOwnerConsent.selector, ITEM, FOREIGN));
         vm.prank(manager);
         chain.attachDevice(ITEM, FOREIGN); // the approval was used up
 
@@ -241,7 +242,7 @@ contract SupplyChainTest is Deployment {
         chain.approveAttachment(ITEM, FOREIGN, true);
         vm.prank(OWNER);
         chain.approveAttachment(ITEM, FOREIGN, false);
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNoOwnerConsent.selector, ITEM, FOREIGN));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainNoOwnerConsent.selector, ITEM, FOREIGN));
         vm.prank(manager);
         chain.attachDevice(ITEM, FOREIGN); // withdrawn
         vm.assertEq(chain.attachmentsOf(ITEM, FOREIGN).length, 1, "one period only");
@@ -254,12 +255,12 @@ contract SupplyChainTest is Deployment {
         chain.registerItem(otherItem, CARRIER, 0, "", new bytes32[](0));
         vm.prank(OWNER);
         chain.approveAttachment(ITEM, FOREIGN, true);
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNoOwnerConsent.selector, otherItem, FOREIGN));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainNoOwnerConsent.selector, otherItem, FOREIGN));
         vm.prank(MAKER);
         chain.attachDevice(otherItem, FOREIGN);
         vm.prank(OWNER);
         registry.transferDeviceOwnership(FOREIGN, newOwner);
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNoOwnerConsent.selector, ITEM, FOREIGN));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainNoOwnerConsent.selector, ITEM, FOREIGN));
         vm.prank(MAKER);
         chain.attachDevice(ITEM, FOREIGN); // the previous owner's approval no longer counts
         vm.assertFalse(chain.isAttached(ITEM, FOREIGN) || chain.isAttached(otherItem, FOREIGN), "attached nowhere");
@@ -267,15 +268,15 @@ contract SupplyChainTest is Deployment {
 
     function testFuzz_approveAttachmentRefusesUnknownDevicesAndClosedItems(bytes32 unknown, bytes32 unknownItem) public {
         vm.assume(unknown != DEVICE && unknownItem != ITEM);
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainUnknownDevice.selector, unknown));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainUnknownDevice.selector, unknown));
         vm.prank(MAKER);
         chain.approveAttachment(ITEM, unknown, true);
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainUnknownItem.selector, unknownItem));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainUnknownItem.selector, unknownItem));
         vm.prank(MAKER);
         chain.approveAttachment(unknownItem, DEVICE, true);
         vm.prank(MAKER);
         chain.recallItem(ITEM, "recall");
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainItemClosed.selector, ITEM, SupplyChain.Status.Recalled));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainItemClosed.selector, ITEM, ISupplyChain.Status.Recalled));
         vm.prank(MAKER);
         chain.approveAttachment(ITEM, DEVICE, true);
     }
@@ -285,7 +286,7 @@ contract SupplyChainTest is Deployment {
         _registerDevice(FOREIGN, OWNER, 0xD2);
         bytes32[] memory devices = new bytes32[](1);
         devices[0] = FOREIGN;
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNoOwnerConsent.selector, id, FOREIGN));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainNoOwnerConsent.selector, id, FOREIGN));
         vm.prank(MAKER);
         chain.registerItem(id, CARRIER, 0, "", devices);
         vm.assertFalse(chain.exists(id), "nothing registered");
@@ -294,7 +295,7 @@ contract SupplyChainTest is Deployment {
     // ------------------------------------------------------------------------------ periods
 
     /// @dev Whether one of `periods` covers [from, to]: the model attachedThroughout is checked against.
-    function _covered(SupplyChain.Attachment[] memory periods, uint64 from, uint64 to) internal pure returns (bool) {
+    function _covered(ISupplyChain.Attachment[] memory periods, uint64 from, uint64 to) internal pure returns (bool) {
         for (uint256 i = 0; i < periods.length; ++i) {
             if (periods[i].attachedAt <= from && (periods[i].detachedAt == 0 || to < periods[i].detachedAt)) return true;
         }
@@ -311,7 +312,7 @@ contract SupplyChainTest is Deployment {
         vm.warp(t0 + first + gap);
         vm.prank(MAKER);
         chain.attachDevice(ITEM, DEVICE);
-        SupplyChain.Attachment[] memory periods = chain.attachmentsOf(ITEM, DEVICE);
+        ISupplyChain.Attachment[] memory periods = chain.attachmentsOf(ITEM, DEVICE);
         vm.assertEq(periods.length, 2, "two periods");
         vm.assertEq(uint256(periods[0].attachedAt), t0, "first from");
         vm.assertEq(uint256(periods[0].detachedAt), t0 + first, "first until");
@@ -332,7 +333,7 @@ contract SupplyChainTest is Deployment {
     function testFuzz_setDetachLockIsTheOraclesAndLocksStack(address caller, bool allDevices, uint8 extra) public {
         vm.assume(caller != address(oracle));
         bytes32 target = allDevices ? bytes32(0) : DEVICE;
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNotOracle.selector, caller));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainNotOracle.selector, caller));
         vm.prank(caller);
         chain.setDetachLock(ITEM, target, true);
         uint256 locks = 1 + (extra % 3);
@@ -341,7 +342,7 @@ contract SupplyChainTest is Deployment {
         vm.stopPrank();
         vm.assertEq(uint256(chain.detachLocksOf(ITEM, target)), locks, "locks counted");
         for (uint256 i = 0; i < locks; ++i) {
-            vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainDeviceLocked.selector, ITEM, DEVICE));
+            vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainDeviceLocked.selector, ITEM, DEVICE));
             vm.prank(MAKER);
             chain.detachDevice(ITEM, DEVICE);
             vm.prank(address(oracle));
@@ -360,8 +361,8 @@ contract SupplyChainTest is Deployment {
 
     function testFuzz_recordCheckpointTakesSignedAnchoredEvidenceOfAnAttachedDevice(address caller, uint16 code, uint32 age) public {
         vm.assume(caller != CARRIER);
-        SupplyChain.Evidence memory none = _noEvidence();
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNotCheckpointer.selector, ITEM, caller));
+        ISupplyChain.Evidence memory none = _noEvidence();
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainNotCheckpointer.selector, ITEM, caller));
         vm.prank(caller);
         chain.recordCheckpoint(ITEM, _here(), code, none);
         vm.prank(CARRIER);
@@ -369,19 +370,19 @@ contract SupplyChainTest is Deployment {
 
         age = uint32(_bound(age, 0, 30 days));
         vm.warp(block.timestamp + age);
-        SupplyChain.Evidence memory real = _evidence(DEVICE, 1, uint64(block.timestamp - age), DEVICE_KEY);
+        ISupplyChain.Evidence memory real = _evidence(DEVICE, 1, uint64(block.timestamp - age), DEVICE_KEY);
         vm.prank(CARRIER);
         chain.recordCheckpoint(ITEM, _here(), code, real);
 
-        SupplyChain.Evidence memory forged = _evidence(DEVICE, 2, uint64(block.timestamp), 0xF0F);
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainInvalidEvidenceSignature.selector, DEVICE));
+        ISupplyChain.Evidence memory forged = _evidence(DEVICE, 2, uint64(block.timestamp), 0xF0F);
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainInvalidEvidenceSignature.selector, DEVICE));
         vm.prank(CARRIER);
         chain.recordCheckpoint(ITEM, _here(), code, forged);
 
         bytes32 leaf = real.root; // a one-leaf batch: the root is the leaf
         real.root = keccak256("never anchored");
-        SupplyChain.Evidence memory unanchored = real;
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainEvidenceNotAnchored.selector, unanchored.root, leaf));
+        ISupplyChain.Evidence memory unanchored = real;
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainEvidenceNotAnchored.selector, unanchored.root, leaf));
         vm.prank(CARRIER);
         chain.recordCheckpoint(ITEM, _here(), code, unanchored);
     }
@@ -390,8 +391,8 @@ contract SupplyChainTest is Deployment {
         uint64 t0 = uint64(block.timestamp);
         before = uint32(_bound(before, 1, 30 days));
         after_ = uint32(_bound(after_, 0, 30 days));
-        SupplyChain.Evidence memory early = _evidence(DEVICE, 1, t0 - before, DEVICE_KEY);
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainEvidenceNotAttached.selector, ITEM, DEVICE, t0 - before));
+        ISupplyChain.Evidence memory early = _evidence(DEVICE, 1, t0 - before, DEVICE_KEY);
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainEvidenceNotAttached.selector, ITEM, DEVICE, t0 - before));
         vm.prank(CARRIER);
         chain.recordCheckpoint(ITEM, _here(), 1, early);
 
@@ -400,12 +401,12 @@ contract SupplyChainTest is Deployment {
         chain.detachDevice(ITEM, DEVICE);
         vm.warp(t0 + 1 days + after_ + 1);
         uint64 late = t0 + 1 days + after_;
-        SupplyChain.Evidence memory afterDetach = _evidence(DEVICE, 2, late, DEVICE_KEY);
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainEvidenceNotAttached.selector, ITEM, DEVICE, late));
+        ISupplyChain.Evidence memory afterDetach = _evidence(DEVICE, 2, late, DEVICE_KEY);
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainEvidenceNotAttached.selector, ITEM, DEVICE, late));
         vm.prank(CARRIER);
         chain.recordCheckpoint(ITEM, _here(), 1, afterDetach);
 
-        SupplyChain.Evidence memory inside = _evidence(DEVICE, 3, t0 + 1 days - 1, DEVICE_KEY);
+        ISupplyChain.Evidence memory inside = _evidence(DEVICE, 3, t0 + 1 days - 1, DEVICE_KEY);
         vm.prank(CARRIER);
         chain.recordCheckpoint(ITEM, _here(), 1, inside); // taken while it was attached: still counts
     }
@@ -420,11 +421,11 @@ contract SupplyChainTest is Deployment {
         vm.warp(t0 + 1 hours + length);
         vm.prank(MAKER);
         registry.reactivateDevice(DEVICE);
-        SupplyChain.Evidence memory suspended = _evidence(DEVICE, 1, t0 + 1 hours + into, DEVICE_KEY);
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainInvalidEvidenceSignature.selector, DEVICE));
+        ISupplyChain.Evidence memory suspended = _evidence(DEVICE, 1, t0 + 1 hours + into, DEVICE_KEY);
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainInvalidEvidenceSignature.selector, DEVICE));
         vm.prank(CARRIER);
         chain.recordCheckpoint(ITEM, _here(), 1, suspended);
-        SupplyChain.Evidence memory afterwards = _evidence(DEVICE, 2, t0 + 1 hours + length, DEVICE_KEY);
+        ISupplyChain.Evidence memory afterwards = _evidence(DEVICE, 2, t0 + 1 hours + length, DEVICE_KEY);
         vm.prank(CARRIER);
         chain.recordCheckpoint(ITEM, _here(), 1, afterwards);
     }
@@ -433,40 +434,40 @@ contract SupplyChainTest is Deployment {
 
     function testFuzz_setConditionIsTheBoundOraclesAlone(address caller, bytes32 root, bytes32 leaf) public {
         vm.assume(caller != address(oracle));
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNotOracle.selector, caller));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainNotOracle.selector, caller));
         vm.prank(caller);
-        chain.setCondition(ITEM, SupplyChain.Condition.OutOfCompliance, root, leaf);
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainSameCondition.selector, ITEM, SupplyChain.Condition.Compliant));
+        chain.setCondition(ITEM, ISupplyChain.Condition.OutOfCompliance, root, leaf);
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainSameCondition.selector, ITEM, ISupplyChain.Condition.Compliant));
         vm.prank(address(oracle));
-        chain.setCondition(ITEM, SupplyChain.Condition.Compliant, root, leaf);
+        chain.setCondition(ITEM, ISupplyChain.Condition.Compliant, root, leaf);
         vm.prank(address(oracle));
-        chain.setCondition(ITEM, SupplyChain.Condition.OutOfCompliance, root, leaf);
-        (, SupplyChain.Condition condition) = chain.stateOf(ITEM);
-        vm.assertTrue(condition == SupplyChain.Condition.OutOfCompliance, "out of compliance");
+        chain.setCondition(ITEM, ISupplyChain.Condition.OutOfCompliance, root, leaf);
+        (, ISupplyChain.Condition condition) = chain.stateOf(ITEM);
+        vm.assertTrue(condition == ISupplyChain.Condition.OutOfCompliance, "out of compliance");
     }
 
     function testFuzz_bindOracleIsTheDeployersOnceAndOnlyToAnOracleOfThisChain(address caller, address eoa) public {
         vm.assume(caller != address(this) && eoa.code.length == 0);
-        SupplyChain fresh = new SupplyChain(ADMIN, registry, IReadingNotary(address(notary))); // deployer: this
+        SupplyChain fresh = new SupplyChain(ADMIN, registry, notary); // deployer: this
         OracleNaming ofFresh = new OracleNaming(address(fresh));
         OracleNaming ofOther = new OracleNaming(address(chain));
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNotDeployer.selector, caller));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainNotDeployer.selector, caller));
         vm.prank(caller);
         fresh.bindOracle(address(ofFresh));
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainInvalidOracle.selector, eoa));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainInvalidOracle.selector, eoa));
         fresh.bindOracle(eoa);
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainInvalidOracle.selector, address(ofOther)));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainInvalidOracle.selector, address(ofOther)));
         fresh.bindOracle(address(ofOther));
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNotOracle.selector, address(0)));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainNotOracle.selector, address(0)));
         vm.prank(address(0));
-        fresh.setCondition(ITEM, SupplyChain.Condition.OutOfCompliance, 0, 0); // unbound: nobody, not even zero
+        fresh.setCondition(ITEM, ISupplyChain.Condition.OutOfCompliance, 0, 0); // unbound: nobody, not even zero
         vm.assertEq(fresh.oracle(), address(0), "unbound");
 
         fresh.bindOracle(address(ofFresh));
         vm.assertEq(fresh.oracle(), address(ofFresh), "bound");
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainOracleAlreadyBound.selector, address(ofFresh)));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainOracleAlreadyBound.selector, address(ofFresh)));
         fresh.bindOracle(address(ofFresh));
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainOracleAlreadyBound.selector, address(oracle)));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainOracleAlreadyBound.selector, address(oracle)));
         chain.bindOracle(address(ofOther));
     }
 
@@ -475,15 +476,15 @@ contract SupplyChainTest is Deployment {
     function testFuzz_recallIsFinalAndCancelsThePendingTransfer(address caller, string calldata reason) public {
         vm.assume(caller != MAKER && caller != ADMIN);
         _propose(RECEIVER);
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNotManufacturer.selector, ITEM, caller));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainNotManufacturer.selector, ITEM, caller));
         vm.prank(caller);
         chain.recallItem(ITEM, reason);
         vm.prank(MAKER);
         chain.recallItem(ITEM, reason);
-        (SupplyChain.Status status, ) = chain.stateOf(ITEM);
-        vm.assertTrue(status == SupplyChain.Status.Recalled, "recalled");
+        (ISupplyChain.Status status, ) = chain.stateOf(ITEM);
+        vm.assertTrue(status == ISupplyChain.Status.Recalled, "recalled");
         vm.assertEq(chain.pendingTransfer(ITEM).to, address(0), "transfer dropped");
-        bytes memory closed = abi.encodeWithSelector(SupplyChain.SupplyChainItemClosed.selector, ITEM, SupplyChain.Status.Recalled);
+        bytes memory closed = abi.encodeWithSelector(ISupplyChain.SupplyChainItemClosed.selector, ITEM, ISupplyChain.Status.Recalled);
         vm.expectRevert(closed);
         vm.prank(MAKER);
         chain.releaseItem(ITEM);
@@ -497,33 +498,33 @@ contract SupplyChainTest is Deployment {
 
     function testFuzz_confirmDeliveryIsTheCustodiansWithNothingPending(address caller) public {
         vm.assume(caller != CARRIER);
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainNotCustodian.selector, ITEM, caller));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainNotCustodian.selector, ITEM, caller));
         vm.prank(caller);
         chain.confirmDelivery(ITEM, _here());
         _propose(RECEIVER);
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainTransferPending.selector, ITEM, 1));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainTransferPending.selector, ITEM, 1));
         vm.prank(CARRIER);
         chain.confirmDelivery(ITEM, _here());
         vm.prank(RECEIVER);
         chain.cancelTransfer(ITEM);
         vm.prank(CARRIER);
         chain.confirmDelivery(ITEM, _here());
-        (SupplyChain.Status status, ) = chain.stateOf(ITEM);
-        vm.assertTrue(status == SupplyChain.Status.Delivered, "delivered");
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainItemClosed.selector, ITEM, SupplyChain.Status.Delivered));
+        (ISupplyChain.Status status, ) = chain.stateOf(ITEM);
+        vm.assertTrue(status == ISupplyChain.Status.Delivered, "delivered");
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainItemClosed.selector, ITEM, ISupplyChain.Status.Delivered));
         vm.prank(MAKER);
         chain.recallItem(ITEM, "too late");
     }
 
     function testFuzz_viewsOfAnUnknownItem(bytes32 id) public {
         vm.assume(id != ITEM);
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainUnknownItem.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainUnknownItem.selector, id));
         chain.getItem(id);
         vm.assertFalse(chain.exists(id), "exists");
         vm.assertEq(chain.devicesOf(id).length, 0, "devices");
-        (SupplyChain.Status status, ) = chain.stateOf(id);
-        vm.assertTrue(status == SupplyChain.Status.None, "status None");
-        vm.expectRevert(abi.encodeWithSelector(SupplyChain.SupplyChainUnknownItem.selector, id));
+        (ISupplyChain.Status status, ) = chain.stateOf(id);
+        vm.assertTrue(status == ISupplyChain.Status.None, "status None");
+        vm.expectRevert(abi.encodeWithSelector(ISupplyChain.SupplyChainUnknownItem.selector, id));
         vm.prank(CARRIER);
         chain.cancelTransfer(id);
     }

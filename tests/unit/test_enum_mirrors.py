@@ -12,23 +12,26 @@ from ledger_service.core import enums
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 
-#: mirror -> (contract, Solidity enum name); Solidity's `None = 0` may be left out of a mirror.
+#: mirror -> (the interface that declares the enum, under contracts/, Solidity enum name); Solidity's
+#: `None = 0` may be left out of a mirror.
 MIRRORS: dict[type[Enum], tuple[str, str]] = {
-    enums.KeyType: ("DeviceRegistry", "KeyType"),
-    enums.DeviceStatus: ("DeviceRegistry", "Status"),
-    enums.ItemStatus: ("SupplyChain", "Status"),
-    enums.Condition: ("SupplyChain", "Condition"),
-    enums.RuleKind: ("SensorOracle", "RuleKind"),
-    enums.Comparison: ("SensorOracle", "Comparison"),
-    enums.Path: ("SensorOracle", "Path"),
-    enums.Outcome: ("ShipmentEscrow", "Outcome"),
+    enums.KeyType: ("interfaces/IDeviceRegistry", "KeyType"),
+    enums.DeviceStatus: ("interfaces/IDeviceRegistry", "Status"),
+    enums.ItemStatus: ("interfaces/ISupplyChain", "Status"),
+    enums.Condition: ("interfaces/ISupplyChain", "Condition"),
+    enums.RuleKind: ("interfaces/ISensorOracle", "RuleKind"),
+    enums.Comparison: ("interfaces/ISensorOracle", "Comparison"),
+    enums.Path: ("interfaces/ISensorOracle", "Path"),
+    enums.Outcome: ("interfaces/IShipmentEscrow", "Outcome"),
 }
+#: Where the action bits (ACTION_*) are defined.
+ACTIONS = "oracle/OracleRules.sol"
 
 
-def solidity_enum(contract: str, name: str, directory: Path = CONTRACTS) -> dict[str, int]:
-    source = (directory / f"{contract}.sol").read_text()
+def solidity_enum(declared_in: str, name: str, directory: Path = CONTRACTS) -> dict[str, int]:
+    source = (directory / f"{declared_in}.sol").read_text()
     match = re.search(r"\benum\s+" + name + r"\s*\{([^}]*)\}", source)
-    assert match, f"{contract}.{name} not found"
+    assert match, f"{declared_in}.{name} not found"
     members = [m.strip() for m in re.sub(r"//[^\n]*", "", match.group(1)).split(",") if m.strip()]
     return {normal(member): index for index, member in enumerate(members)}
 
@@ -45,15 +48,15 @@ def test_each_enum_mirror_has_the_contracts_members_and_numbers(mirror: type[Enu
 
 
 def test_action_flags_are_the_contracts_action_constants() -> None:
-    source = (CONTRACTS / "SensorOracle.sol").read_text()
+    source = (CONTRACTS / ACTIONS).read_text()
     constants = {normal(n): int(v) for n, v in re.findall(r"\bACTION_(\w+)\s*=\s*(\d+)\s*;", source)}
     assert constants and {normal(f.name): int(f.value) for f in enums.Action if f.value} == constants
 
 
 def test_a_changed_contract_enum_is_noticed(tmp_path: Path) -> None:
     """The check can fail: a member inserted on the Solidity side breaks the comparison."""
-    source = (CONTRACTS / "ShipmentEscrow.sol").read_text()
+    source = (CONTRACTS / "interfaces" / "IShipmentEscrow.sol").read_text()
     changed = source.replace("enum Outcome {", "enum Outcome {\n        Extra,", 1)
-    (tmp_path / "ShipmentEscrow.sol").write_text(changed)
-    expected = solidity_enum("ShipmentEscrow", "Outcome", tmp_path)
+    (tmp_path / "IShipmentEscrow.sol").write_text(changed)
+    expected = solidity_enum("IShipmentEscrow", "Outcome", tmp_path)
     assert {normal(m.name): int(m.value) for m in enums.Outcome} != expected
