@@ -127,3 +127,34 @@ class Outcome(IntEnum):
     REFUNDED_ON_RECALL = 3
     REFUNDED_ON_EXPIRY = 4
     REFUNDED_ON_LATE_DELIVERY = 5
+
+
+class RuleProblem(IntEnum):
+    """`ISensorOracle.RuleProblem`: why the contract refused a rule's parameters (`OracleInvalidRule`)."""
+
+    NO_TARGET = 0
+    DEVICE_RULE_WITH_ACTIONS = 1
+    UNKNOWN_ACTION = 2
+    SETTLING_WITHOUT_MARKING = 3
+    NO_SILENCE_LIMIT = 4
+    NO_METRIC = 5
+    NO_UNIT = 6
+    LOWER_ABOVE_UPPER = 7
+    NO_READINGS = 8
+    NO_WINDOW = 9
+
+
+#: The mirrors by the name of the Solidity enum they mirror and the interface that declares it (as
+#: an ABI's `internalType` names it: `enum ISensorOracle.RuleProblem`), for naming enum values in
+#: decoded errors.
+BY_SOLIDITY_NAME: dict[str, type[IntEnum]] = {
+    "IDeviceRegistry.KeyType": KeyType,
+    "IDeviceRegistry.Status": DeviceStatus,
+    "ISupplyChain.Status": ItemStatus,
+    "ISupplyChain.Condition": Condition,
+    "ISensorOracle.RuleKind": RuleKind,
+    "ISensorOracle.Comparison": Comparison,
+    "ISensorOracle.Path": Path,
+    "ISensorOracle.RuleProblem": RuleProblem,
+    "IShipmentEscrow.Outcome": Outcome,
+}

@@ -16,6 +16,7 @@ from ledger_service.core.chain.client import ChainClient
 from ledger_service.core.chain.context import ChainContext
 from ledger_service.core.chain.ledger import Ledger
 from ledger_service.core.enums import Action, Comparison, Condition, KeyType, Outcome, Path, RuleKind
+from ledger_service.core.errors import TransactionReverted
 from ledger_service.core.keys import DeviceKey
 from ledger_service.core.readings import Reading
 from ledger_service.core.supply_chain import Location, SupplyChainContract
@@ -307,8 +308,19 @@ def test_rule_management_and_its_refusals(
         "no target": cold_chain_rule(shipment, item_id=bytes(32), actions=Action.NONE),
         "device rule acting on items": cold_chain_rule(shipment, item_id=bytes(32), device_id=shipment.device_id),
     }
+    problems = {
+        "unknown action": "UNKNOWN_ACTION", "escrow without marking": "SETTLING_WITHOUT_MARKING",
+        "no metric": "NO_METRIC", "no unit": "NO_UNIT", "inverted band": "LOWER_ABOVE_UPPER",
+        "no debounce": "NO_READINGS", "heartbeat without limit": "NO_SILENCE_LIMIT",
+        "aggregate without window": "NO_WINDOW", "no target": "NO_TARGET",
+        "device rule acting on items": "DEVICE_RULE_WITH_ACTIONS",
+    }  # fmt: skip
     for name, spec in bad.items():
-        assert error_of(lambda s=spec: oracle.add_rule(s)) == "OracleInvalidRule", name
+        with pytest.raises(TransactionReverted) as refused:
+            oracle.add_rule(spec)
+        assert refused.value.context["error"] == "OracleInvalidRule", name
+        detail = refused.value.detail
+        assert detail.endswith(f"OracleInvalidRule(problem={problems[name]})"), (name, detail)
     assert error_of(lambda: oracle.add_rule(cold_chain_rule(shipment, item_id=os.urandom(32)))) == "OracleItemNotActive"
     unknown_device = cold_chain_rule(shipment, device_id=os.urandom(32))
     assert error_of(lambda: oracle.add_rule(unknown_device)) == "OracleUnknownDevice"

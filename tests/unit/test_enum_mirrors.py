@@ -23,6 +23,7 @@ MIRRORS: dict[type[Enum], tuple[str, str]] = {
     enums.Comparison: ("interfaces/ISensorOracle", "Comparison"),
     enums.Path: ("interfaces/ISensorOracle", "Path"),
     enums.Outcome: ("interfaces/IShipmentEscrow", "Outcome"),
+    enums.RuleProblem: ("interfaces/ISensorOracle", "RuleProblem"),
 }
 #: Where the action bits (ACTION_*) are defined.
 ACTIONS = "oracle/OracleRules.sol"
@@ -60,3 +61,9 @@ def test_a_changed_contract_enum_is_noticed(tmp_path: Path) -> None:
     (tmp_path / "IShipmentEscrow.sol").write_text(changed)
     expected = solidity_enum("IShipmentEscrow", "Outcome", tmp_path)
     assert {normal(m.name): int(m.value) for m in enums.Outcome} != expected
+
+
+def test_every_mirror_is_found_by_its_solidity_name() -> None:
+    assert {mirror: f"{path.split('/')[-1]}.{name}" for mirror, (path, name) in MIRRORS.items()} == {
+        mirror: name for name, mirror in enums.BY_SOLIDITY_NAME.items()
+    }

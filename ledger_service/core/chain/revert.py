@@ -8,6 +8,8 @@ from eth_abi import decode
 from eth_utils import function_signature_to_4byte_selector
 from hexbytes import HexBytes
 
+from ledger_service.core.enums import BY_SOLIDITY_NAME
+
 # Errors of OpenZeppelin building blocks that every contract may raise.
 _LIBRARY_ERRORS = [
     {"type": "error", "name": "Error", "inputs": [{"name": "message", "type": "string"}]},
@@ -59,9 +61,22 @@ class RevertDecoder:
             decoded = self.decode(data)
             if decoded:
                 name, args = decoded
-                rendered = ", ".join(f"{key}={value}" for key, value in args.items())
+                rendered = ", ".join(f"{key}={self._named(name, key, value)}" for key, value in args.items())
                 return f"{name}({rendered})"
         return str(exc)
+
+    def _named(self, error: str, param: str, value: Any) -> Any:
+        """An enum argument by its member's name (`problem=NO_UNIT`), other arguments as they are."""
+        entry = next((e for e in self._errors.values() if e["name"] == error), None)
+        found = next((p for p in entry["inputs"] if p["name"] == param), None) if entry else None
+        internal = str(found.get("internalType", "")) if found else ""
+        mirror = BY_SOLIDITY_NAME.get(internal.removeprefix("enum "))
+        if mirror is None or not isinstance(value, int):
+            return value
+        try:
+            return mirror(value).name
+        except ValueError:
+            return value
 
     def name_of(self, exc: Exception) -> str | None:
         """The custom error's name in a revert raised by web3, if known."""
