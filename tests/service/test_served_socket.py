@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from typing import Any
 
 import httpx
 import uvicorn
@@ -46,6 +47,61 @@ def test_sequential_requests_on_one_keep_alive_connection_do_not_wait_for_delaye
             per_request = (time.perf_counter() - started) / 40
         # With Nagle on, every answer waits for the client's 40 ms delayed ACK.
         assert per_request < 0.02, f"{per_request * 1000:.1f} ms a request on one connection"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def _serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, socket.socket]:
+    sock = bind_socket("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return server, thread, sock
+
+
+def _status_after_sending_everything(port: int, body: bytes, declare_length: bool) -> bytes:
+    """Sends a whole request (headers and body) before reading a byte of the answer, as a simple
+    client does; returns the answer's status line."""
+    framing = f"content-length: {len(body)}\r\n" if declare_length else "transfer-encoding: chunked\r\n"
+    payload = body if declare_length else b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as client:
+        client.sendall(
+            f"POST /v1/readings/batch HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n{framing}\r\n".encode()
+            + payload
+        )
+        time.sleep(0.3)  # the server has answered by now; nothing of it has been read
+        return client.recv(65536).split(b"\r\n", 1)[0]
+
+
+def test_a_client_that_sends_an_oversized_body_whole_still_reads_its_413() -> None:
+    from ledger_service.app.api.limits import BodySizeLimit
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        """Reads the whole body, as a route does, then answers 200."""
+        more = True
+        while more:
+            message = await receive()
+            more = message.get("more_body", False)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"read it all"})
+
+    server, thread, sock = _serve(BodySizeLimit(app, max_bytes=64 * 1024))
+    try:
+        port = sock.getsockname()[1]
+        body = b"x" * (32 * 1024 * 1024)  # far more than the kernel's buffers hold
+        assert (
+            _status_after_sending_everything(port, body, declare_length=True)
+            == b"HTTP/1.1 413 Request Entity Too Large"
+        )
+        assert (
+            _status_after_sending_everything(port, body, declare_length=False)
+            == b"HTTP/1.1 413 Request Entity Too Large"
+        )
     finally:
         server.should_exit = True
         thread.join(timeout=10)
