@@ -15,6 +15,7 @@ from ledger_service.app.api.problems import document_problems, install_problem_h
 from ledger_service.app.api.routes import (
     batches,
     devices,
+    exports,
     health,
     items,
     metrics,
@@ -73,7 +74,16 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(parties.router)
     app.include_router(reading_queries.router, dependencies=[read_access])  # before /v1/readings/{id}
     app.include_router(readings.router)  # ingest is public (device-signed); its reads depend on read_access
-    for router in (devices.router, batches.router, proofs.router, items.router, tokens.router, oracles.router):
+    routers = (
+        devices.router,
+        batches.router,
+        proofs.router,
+        items.router,
+        tokens.router,
+        oracles.router,
+        exports.router,
+    )
+    for router in routers:
         app.include_router(router, dependencies=[read_access])
     app.mount("/explorer/static", explorer.static, name="explorer-static")
     app.include_router(explorer.router, dependencies=[read_access])

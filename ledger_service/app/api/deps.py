@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from ledger_service.core.errors import InvalidFilter
 from ledger_service.services.container import Services
 
 
@@ -24,3 +25,13 @@ def mirror_block(services: Services) -> int | None:
 
     with services.engine.connect() as conn:
         return indexed_block(conn)
+
+
+def only_params(request: Request, allowed: set[str]) -> None:
+    """Refuses query parameters the endpoint does not know: a misspelt filter must not widen a query."""
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        raise InvalidFilter(
+            f"unknown filter {', '.join(unknown)}; this endpoint takes {', '.join(sorted(allowed))}",
+            unknown=unknown,
+        )

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from ledger_service.app.cli import apikeys, devices, index, items, oracles, parties, proofs, service, trust
+from ledger_service.app.cli import apikeys, devices, export, index, items, oracles, parties, proofs, service, trust
 
 app = typer.Typer(
     help="provenance-ledger: signed IoT readings, batched into Merkle trees and anchored on an EVM chain.",
@@ -16,6 +16,7 @@ app = typer.Typer(
 )
 service.register(app)
 proofs.register(app)
+export.register(app)
 app.add_typer(devices.app, name="device")
 app.add_typer(apikeys.app, name="apikey")
 app.add_typer(parties.app, name="party")

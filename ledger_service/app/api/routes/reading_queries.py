@@ -11,10 +11,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 
-from ledger_service.app.api.deps import ServicesDep, mirror_block
+from ledger_service.app.api.deps import ServicesDep, mirror_block, only_params
 from ledger_service.app.api.problems import write_errors
 from ledger_service.app.api.query_schemas import AggregateList, ReadingList
-from ledger_service.core.errors import InvalidFilter, NotFound
+from ledger_service.core.errors import NotFound
 from ledger_service.core.models import Batch, StoredReading
 from ledger_service.services.container import Services
 from ledger_service.services.proofs import ANCHORED
@@ -34,16 +34,6 @@ Cursor = Annotated[str | None, Query(max_length=200, description="`next_cursor` 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Readings per page, at most {MAX_LIMIT}")]
 Proofs = Annotated[bool, Query(description="Add each anchored reading's proof bundle")]
 PAGE_PARAMS = {"metric", "from", "to", "status", "cursor", "limit", "proofs"}
-
-
-def _only(request: Request, allowed: set[str]) -> None:
-    """Refuses query parameters the endpoint does not know (a misspelt filter must not widen a query)."""
-    unknown = sorted(set(request.query_params) - allowed)
-    if unknown:
-        raise InvalidFilter(
-            f"unknown filter {', '.join(unknown)}; this endpoint takes {', '.join(sorted(allowed))}",
-            unknown=unknown,
-        )
 
 
 def _batch_ref(batch: Batch | None) -> dict[str, Any] | None:
@@ -94,7 +84,7 @@ def list_readings(
     proofs: Proofs = False,
 ) -> dict[str, Any]:
     """Readings by device, metric, time range, batch and status, in (timestamp, id) order."""
-    _only(request, PAGE_PARAMS | {"device", "batch"})
+    only_params(request, PAGE_PARAMS | {"device", "batch"})
     wanted = ReadingFilter(device, metric, start, end, batch, status)
     return _answer(services, services.queries.page(wanted, cursor, limit), proofs)
 
@@ -112,7 +102,7 @@ def aggregate_readings(
     status: StatusFilter = None,
 ) -> dict[str, Any]:
     """Count, min, max and mean per interval, device and metric (and unit and scale, never mixed)."""
-    _only(request, {"interval", "from", "to", "device", "metric", "batch", "status"})
+    only_params(request, {"interval", "from", "to", "device", "metric", "batch", "status"})
     wanted = ReadingFilter(device, metric, start, end, batch, status)
     return {"data": services.queries.aggregate(wanted, interval), "indexed_block": mirror_block(services)}
 
@@ -131,7 +121,7 @@ def device_readings(
     proofs: Proofs = False,
 ) -> dict[str, Any]:
     """A device's readings, in (timestamp, id) order; 404 for a device the registry does not know."""
-    _only(request, PAGE_PARAMS)
+    only_params(request, PAGE_PARAMS)
     if services.registry.get(bytes.fromhex(device_id[2:]), wait=False) is None:
         raise NotFound(f"no device {device_id}")
     wanted = ReadingFilter(device_id, metric, start, end, None, status)
@@ -152,7 +142,7 @@ def batch_readings(
     proofs: Proofs = False,
 ) -> dict[str, Any]:
     """The readings sealed into a batch, in (timestamp, id) order; 404 for no such batch."""
-    _only(request, PAGE_PARAMS - {"status"} | {"device"})
+    only_params(request, PAGE_PARAMS - {"status"} | {"device"})
     if services.queries.batch(batch_id) is None:
         raise NotFound(f"no batch {batch_id}")
     wanted = ReadingFilter(device, metric, start, end, batch_id, None)
