@@ -37,6 +37,7 @@ from ledger_service.core.models import Batch, StoredReading
 from ledger_service.services.reading_query import ReadingFilter
 
 CHUNK_ROWS = 10_000
+SCAN_CACHE_KIB = 4096
 FORMATS = ("csv", "parquet")
 
 
@@ -141,10 +142,18 @@ def _chunks(engine: Engine, data: Dataset) -> Iterator[list[list[Any]]]:
     """The rows, `CHUNK_ROWS` at a time, as columns of converted cells."""
     converters = [_converter(kind) for _, kind in data.columns]
     with engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=CHUNK_ROWS).execute(data.query)
-        for part in result.partitions(CHUNK_ROWS):
-            columns = zip(*part, strict=True)
-            yield [[convert(v) for v in column] for convert, column in zip(converters, columns, strict=True)]
+        cache = None
+        if engine.dialect.name == "sqlite":  # a scan needs no page cache: keep SQLite's small while it runs
+            cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+            conn.exec_driver_sql(f"PRAGMA cache_size=-{SCAN_CACHE_KIB}")
+        try:
+            result = conn.execution_options(stream_results=True, yield_per=CHUNK_ROWS).execute(data.query)
+            for part in result.partitions(CHUNK_ROWS):
+                columns = zip(*part, strict=True)
+                yield [[convert(v) for v in column] for convert, column in zip(converters, columns, strict=True)]
+        finally:
+            if cache is not None:
+                conn.exec_driver_sql(f"PRAGMA cache_size={int(cache)}")
 
 
 class _Pipe(io.RawIOBase):
