@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import uvicorn
 
@@ -60,13 +60,15 @@ def loop_thread(
 
 
 @contextmanager
-def component_process(settings: Settings, rpc_url: str, command: str) -> Iterator[subprocess.Popen[bytes]]:
-    """`provenance COMMAND` as a child for the context, on the same chain and data directory;
+def component_process(
+    settings: Settings, rpc_url: str, command: str, *args: str, pass_fds: tuple[int, ...] = ()
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`provenance COMMAND ARGS` as a child for the context, on the same chain and data directory;
     stopped on exit, and dying with this process if it is killed."""
     env = {**os.environ, "PROVENANCE_RPC_URL": rpc_url, "PROVENANCE_DATA_DIR": str(settings.data_dir.resolve())}
     process = subprocess.Popen(
-        [sys.executable, "-m", "ledger_service.app.cli", command], env=env, stdin=subprocess.DEVNULL,
-        start_new_session=True, preexec_fn=die_with_parent,
+        [sys.executable, "-m", "ledger_service.app.cli", command, *args], env=env, stdin=subprocess.DEVNULL,
+        start_new_session=True, preexec_fn=die_with_parent, pass_fds=pass_fds,
     )  # fmt: skip
     log.info("started component", extra={"component": command, "pid": process.pid})
     try:
@@ -93,6 +95,23 @@ def optional_component(
         return
     with component_process(settings, rpc_url, command) as process:
         yield process
+
+
+@contextmanager
+def api_workers(settings: Settings, rpc_url: str, sock: socket.socket) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """`PROVENANCE_API_WORKERS - 1` more API servers for the context, each a `provenance serve`
+    on the inherited listening socket (so the kernel spreads connections over all the processes,
+    this one included), each with its own database pool and registry cache."""
+    with ExitStack() as stack:
+        workers = [
+            stack.enter_context(
+                component_process(
+                    settings, rpc_url, "serve", "--listen-fd", str(sock.fileno()), pass_fds=(sock.fileno(),)
+                )
+            )
+            for _ in range(settings.api_workers - 1)
+        ]
+        yield workers
 
 
 @contextmanager

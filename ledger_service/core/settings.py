@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     )
     api_host: str = Field("127.0.0.1", description="Address the HTTP API listens on.")
     api_port: int = Field(8000, ge=0, le=65535, description="Port the HTTP API listens on.")
+    api_workers: int = Field(
+        1, ge=1, le=64, description="API server processes sharing the port (the kernel spreads connections)."
+    )
     batch_size: int = Field(1000, ge=1, le=100_000, description="A batch closes when it holds this many readings.")
     batch_age: float = Field(5.0, gt=0, description="A batch closes when its oldest reading is this many seconds old.")
     batch_poll: float = Field(0.25, gt=0, description="Seconds between the batcher's checks.")

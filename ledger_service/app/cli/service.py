@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from typing import Annotated
 
@@ -10,6 +11,7 @@ import typer
 from ledger_service.app.cli.common import connect_ledger, console, fail, load_settings, terminate_on_sigterm
 from ledger_service.app.demo import run_demo
 from ledger_service.app.runtime import (
+    api_workers,
     attached_services,
     bind_socket,
     component_process,
@@ -57,6 +59,7 @@ def up() -> None:
                     component_process(settings, rpc_url, "batcher"),
                     optional_component(settings, rpc_url, "index", settings.index),
                     optional_component(settings, rpc_url, "oracle", settings.oracle),
+                    api_workers(settings, rpc_url, sock),
                 ):
 
                     def ready() -> None:
@@ -122,16 +125,25 @@ def deploy(force: Annotated[bool, typer.Option(help="Deploy afresh even when the
         console.print(f"  {name:<15} {contract.address}  block {contract.block_number}")
 
 
-def serve_command() -> None:
-    """Serve the HTTP API alone, against a running chain (no batcher)."""
+def serve_command(
+    listen_fd: Annotated[
+        int | None, typer.Option(hidden=True, help="Serve on this inherited listening socket (an API worker).")
+    ] = None,
+) -> None:
+    """Serve the HTTP API alone, against a running chain (no batcher); with PROVENANCE_API_WORKERS
+    above 1, that many processes share the port."""
     settings = load_settings()
     terminate_on_sigterm()
     try:
         with attached_services(settings) as services, registry_follower(services):
             services.ingestor.warm_up()
+            if listen_fd is not None:  # a worker of another `serve` or `up`: it owns the port
+                serve(services, socket.socket(fileno=listen_fd))
+                return
             sock = bind_socket(settings.api_host, settings.api_port)
             host, port = sock.getsockname()[:2]
-            serve(services, sock, on_ready=lambda: console.print(f"API on http://{host}:{port}"))
+            with api_workers(settings, services.ledger.client.rpc_url, sock):
+                serve(services, sock, on_ready=lambda: console.print(f"API on http://{host}:{port}"))
     except ProvenanceError as exc:
         fail(exc)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
@@ -35,10 +37,14 @@ def health(services: ServicesDep) -> Health:
     )
 
 
+_PID = os.getpid()
+
+
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
-    """Liveness: the process answers. It asks nothing of the database or the chain."""
-    return {"status": "ok"}
+def healthz() -> dict[str, str | int]:
+    """Liveness: the process answers (`pid`: which of the API processes did). It asks nothing of
+    the database or the chain."""
+    return {"status": "ok", "pid": _PID}
 
 
 @router.get(
