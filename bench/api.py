@@ -1,16 +1,20 @@
 """Read throughput and latency of the API and the explorer, under load from wrk on loopback.
 
-    .venv/bin/python bench/api.py [--duration 10] [--connections 16] [--threads 1]
+    .venv/bin/python bench/api.py [--duration 10] [--connections 1,16] [--threads 1] [--workers 1]
 
-Starts `provenance up` on a fresh anvil in a temporary directory (rate limits off), fills it with
-the cold-chain shipment demo, waits for the SQL mirror, then runs wrk (a separate process;
-`apt-get install wrk`) against each endpoint in turn and reports requests per second and the
-p50/p99 latency wrk measured:
+Starts `provenance up` on a fresh anvil in a temporary directory (rate limits off; its batcher,
+indexer and oracle daemon running), fills it with the cold-chain shipment demo, waits for the SQL
+mirror, then runs wrk (a separate process; `apt-get install wrk`) against each endpoint in turn,
+at each number of connections, and reports requests per second and the p50/p99 latency wrk
+measured, with each endpoint's share of the ceiling:
 
-- GET /v1/readings/{id}/proof (a proof bundle of an anchored reading)
-- GET /v1/items/{id}/history (the item's timeline from the mirror)
-- GET /v1/devices/{id} (a device from the mirror)
-- GET /explorer (home) and GET /explorer/tx/{hash} (a decoded transaction page)
+- the ceiling: GET /ping of a trivial FastAPI app served the same way (its own process);
+- GET /healthz;
+- GET /v1/readings/{id}/proof (a proof bundle of an anchored reading);
+- GET /v1/readings?device=... (the readings query: a page of 100);
+- GET /v1/items/{id}/history (the item's timeline from the mirror);
+- GET /v1/devices/{id} (a device);
+- GET /explorer (home) and GET /explorer/tx/{hash} (a decoded transaction page).
 """
 
 from __future__ import annotations
@@ -73,38 +77,86 @@ def fill(service: RunningService, workdir: Path) -> dict[str, str]:
         page = api.get(f"/explorer/batch/{batch['id']}").text
     reading = page.split('href="/explorer/reading/')[1].split('"')[0]
     checkpoint = next(e for e in history if e["type"] == "checkpoint")
+    device = state["devices"][0]
     return {
+        "healthz": "/healthz",
         "proof": f"/v1/readings/{reading}/proof",
+        "readings query": f"/v1/readings?device={device}&limit=100",
         "item history": f"/v1/items/{item}/history",
-        "device": f"/v1/devices/{state['devices'][0]}",
+        "device": f"/v1/devices/{device}",
         "explorer home": "/explorer",
         "explorer tx": f"/explorer/tx/{checkpoint['transaction_hash']}",
     }
 
 
+TRIVIAL = """
+import sys, uvicorn
+from fastapi import FastAPI
+from ledger_service.app.runtime import bind_socket
+app = FastAPI()
+
+@app.get("/ping")
+def ping() -> dict[str, bool]:
+    return {"ok": True}
+
+sock = bind_socket("127.0.0.1", 0)
+print(sock.getsockname()[1], flush=True)
+uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")).run(sockets=[sock])
+"""
+
+
+def trivial_server() -> tuple[subprocess.Popen[str], str]:
+    """A trivial FastAPI app served as the service serves its API: the machine's ceiling."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", TRIVIAL], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parent.parent
+    )
+    assert process.stdout is not None
+    port = process.stdout.readline().strip()
+    time.sleep(1.0)
+    return process, f"http://127.0.0.1:{port}/ping"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10, help="seconds of load per endpoint")
-    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--connections", default="1,16", help="comma-separated connection counts")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--workers", type=int, default=1, help="PROVENANCE_API_WORKERS")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
+    counts = [int(c) for c in args.connections.split(",")]
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         workdir = Path(tmp)
-        env = {"PROVENANCE_API_KEY_RATE": "0", "PROVENANCE_API_CLIENT_RATE": "0", "PROVENANCE_LOG_LEVEL": "WARNING"}
+        env = {
+            "PROVENANCE_API_KEY_RATE": "0", "PROVENANCE_API_CLIENT_RATE": "0", "PROVENANCE_LOG_LEVEL": "WARNING",
+            "PROVENANCE_API_WORKERS": str(args.workers),
+        }  # fmt: skip
         with RunningService(workdir, env=env, timeout=120) as service:
             print("filling the service with the shipment demo...", flush=True)
             paths = fill(service, workdir)
-            print(f"wrk: {args.connections} connections, {args.threads} thread(s), {args.duration}s per endpoint")
-            print(f"{'endpoint':<16} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'non-2xx':>8}")
-            for name, path in paths.items():
-                result = wrk(service.api_url + path, args.duration, args.connections, args.threads)
-                print(
-                    f"{name:<16} {result['rps']:>9,.0f} {result['p50']:>9.2f} {result['p99']:>9.2f} "
-                    f"{int(result['errors']):>8}",
-                    flush=True,
-                )
+            trivial, ceiling_url = trivial_server()
+            try:
+                urls = {
+                    "trivial (ceiling)": ceiling_url,
+                    **{name: service.api_url + path for name, path in paths.items()},
+                }
+                print(f"wrk: {args.threads} thread(s), {args.duration}s per endpoint; API workers: {args.workers}")
+                header = ("endpoint", "conns", "req/s", "p50 ms", "p99 ms", "non-2xx", "ceiling")
+                print("{:<18} {:>5} {:>9} {:>8} {:>8} {:>8} {:>8}".format(*header))
+                for connections in counts:
+                    ceiling = 0.0
+                    for name, url in urls.items():
+                        result = wrk(url, args.duration, connections, args.threads)
+                        ceiling = ceiling or result["rps"]
+                        print(
+                            f"{name:<18} {connections:>5} {result['rps']:>9,.0f} {result['p50']:>8.2f} "
+                            f"{result['p99']:>8.2f} {int(result['errors']):>8} {result['rps'] / ceiling:>7.0%}",
+                            flush=True,
+                        )
+            finally:
+                trivial.terminate()
+                trivial.wait(timeout=10)
 
 
 if __name__ == "__main__":
