@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ledger_service import __version__
 from ledger_service.app.api.access import RequestRateLimit, read_access
@@ -31,6 +30,20 @@ from ledger_service.app.explorer import routes as explorer
 from ledger_service.core.ratelimit import RateLimiter
 from ledger_service.services.container import Services
 from ledger_service.services.ingest import ON_REQUEST_THREAD
+
+
+class MarkRequestThreads:
+    """Sets `ON_REQUEST_THREAD` for every HTTP request; the threads a request runs in copy it, so
+    they never wait for the registry's sync slot. A plain ASGI middleware: Starlette's
+    `BaseHTTPMiddleware` would add a task and a stream to every request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            ON_REQUEST_THREAD.set(True)
+        await self.app(scope, receive, send)
 
 
 def create_app(services: Services) -> FastAPI:
@@ -62,10 +75,7 @@ def create_app(services: Services) -> FastAPI:
     app.add_middleware(RequestMetrics, registry=app.state.http_metrics)
     install_problem_handlers(app)
 
-    @app.middleware("http")
-    async def on_request_thread(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        ON_REQUEST_THREAD.set(True)  # copied into the threads this request runs in: they never wait
-        return await call_next(request)
+    app.add_middleware(MarkRequestThreads)
 
     document_problems(app)
     app.include_router(health.router)
