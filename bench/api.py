@@ -122,6 +122,7 @@ def main() -> None:
     parser.add_argument("--connections", default="1,16", help="comma-separated connection counts")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--workers", type=int, default=1, help="PROVENANCE_API_WORKERS")
+    parser.add_argument("--api-threads", type=int, default=40, help="PROVENANCE_API_THREADS")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
@@ -130,7 +131,7 @@ def main() -> None:
         workdir = Path(tmp)
         env = {
             "PROVENANCE_API_KEY_RATE": "0", "PROVENANCE_API_CLIENT_RATE": "0", "PROVENANCE_LOG_LEVEL": "WARNING",
-            "PROVENANCE_API_WORKERS": str(args.workers),
+            "PROVENANCE_API_WORKERS": str(args.workers), "PROVENANCE_API_THREADS": str(args.api_threads),
         }  # fmt: skip
         with RunningService(workdir, env=env, timeout=120) as service:
             print("filling the service with the shipment demo...", flush=True)
@@ -141,7 +142,10 @@ def main() -> None:
                     "trivial (ceiling)": ceiling_url,
                     **{name: service.api_url + path for name, path in paths.items()},
                 }
-                print(f"wrk: {args.threads} thread(s), {args.duration}s per endpoint; API workers: {args.workers}")
+                print(
+                    f"wrk: {args.threads} thread(s), {args.duration}s per endpoint; "
+                    f"API workers: {args.workers}, threads each: {args.api_threads}"
+                )
                 header = ("endpoint", "conns", "req/s", "p50 ms", "p99 ms", "non-2xx", "ceiling")
                 print("{:<18} {:>5} {:>9} {:>8} {:>8} {:>8} {:>8}".format(*header))
                 for connections in counts:

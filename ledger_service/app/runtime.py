@@ -155,7 +155,7 @@ def attached_services(settings: Settings) -> Iterator[Services]:
 def serve(services: Services, sock: socket.socket, on_ready: Callable[[], None] | None = None) -> None:
     """Serves the API on `sock` until SIGINT (returns) or SIGTERM (raises SystemExit)."""
     config = uvicorn.Config(
-        create_app(services), log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=10
+        create_app(services), log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=10
     )
     server = uvicorn.Server(config)
     if on_ready is not None:

@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     api_workers: int = Field(
         1, ge=1, le=64, description="API server processes sharing the port (the kernel spreads connections)."
     )
+    api_threads: int = Field(
+        40,
+        ge=1,
+        le=1000,
+        description="Threads per API process that run request handlers (fewer contend less for the GIL; "
+        "handlers that wait on the chain hold one each).",
+    )
     batch_size: int = Field(1000, ge=1, le=100_000, description="A batch closes when it holds this many readings.")
     batch_age: float = Field(5.0, gt=0, description="A batch closes when its oldest reading is this many seconds old.")
     batch_poll: float = Field(0.25, gt=0, description="Seconds between the batcher's checks.")

@@ -106,3 +106,19 @@ def test_a_client_that_sends_an_oversized_body_whole_still_reads_its_413() -> No
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+def test_request_handlers_run_on_as_many_threads_as_configured(services: Any) -> None:
+    """PROVENANCE_API_THREADS sizes the pool the sync handlers run on (40 threads contending for the
+    GIL answered 335 proofs/s at 16 connections, 2 answered 582: bench/api.py)."""
+    import anyio.to_thread
+    from fastapi.testclient import TestClient
+
+    from ledger_service.app.api.app import create_app
+
+    services.settings.api_threads = 3
+    with TestClient(create_app(services)) as client:
+        assert client.get("/healthz").status_code == 200
+        assert client.portal is not None
+        limit = client.portal.call(lambda: anyio.to_thread.current_default_thread_limiter().total_tokens)
+    assert limit == 3

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -48,7 +52,15 @@ class MarkRequestThreads:
 
 def create_app(services: Services) -> FastAPI:
     """The API bound to `services`."""
+    threads = services.settings.api_threads
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads  # the handlers' threads
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="provenance-ledger",
         version=__version__,
         description="Signed IoT readings, batched into Merkle trees and anchored on an EVM chain.",
