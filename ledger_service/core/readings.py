@@ -77,7 +77,11 @@ class Domain:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        """The domain as EIP-712 JSON."""
+        """The domain as EIP-712 JSON (a fresh copy; the checksummed address is computed once)."""
+        return dict(self._as_dict)
+
+    @cached_property
+    def _as_dict(self) -> dict[str, Any]:
         return {
             "name": DOMAIN_NAME,
             "version": DOMAIN_VERSION,

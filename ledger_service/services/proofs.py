@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import Row, Table, bindparam, func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -27,7 +27,28 @@ MULTIPROOF_FORMAT = "provenance-ledger/multiproof@1"
 ANCHORED = (BatchStatus.ANCHORED, BatchStatus.CONFIRMED, BatchStatus.FINAL)
 
 
-def stored_to_reading(row: StoredReading) -> Reading:
+#: A stored reading as the ORM loads it, or as a plain row of the `reading` table.
+Stored = StoredReading | Row[Any]
+_READING: Table = StoredReading.__table__  # type: ignore[attr-defined]
+_BATCH: Table = Batch.__table__  # type: ignore[attr-defined]
+#: Built once: a statement made afresh per request costs more than the read itself.
+_READING_BY_ID = _READING.select().where(_READING.c.id == bindparam("id"))
+_BATCH_BY_ID = _BATCH.select().where(_BATCH.c.id == bindparam("id"))
+
+
+def _checked(reading_id: str, row: Any, batch: Any) -> tuple[Any, Any]:
+    """(row, batch) when the reading exists and its batch is anchored; `NotFound` or `NotYetAnchored`."""
+    if row is None:
+        raise NotFound(f"no reading {reading_id}")
+    if batch is None or batch.status not in ANCHORED:
+        raise NotYetAnchored(
+            f"reading {reading_id} is stored but not anchored yet",
+            batch_status=batch.status.value if batch is not None else "pending",
+        )
+    return row, batch
+
+
+def stored_to_reading(row: Stored) -> Reading:
     """The signed reading a stored row holds."""
     return Reading(
         device_id=bytes.fromhex(row.device_id[2:]),
@@ -79,7 +100,7 @@ class ProofService:
         self.head = head
 
     @staticmethod
-    def _path(session: Session, row: StoredReading) -> tuple[int, list[bytes]]:
+    def _path(session: Session, row: Stored) -> tuple[int, list[bytes]]:
         """The reading's place in its batch tree and its sibling path, as sealing stored them. A
         batch sealed without them (by a service older than the stored paths, during an upgrade)
         gets them now, once, for all its readings."""
@@ -100,17 +121,10 @@ class ProofService:
 
     def _anchored(self, session: Session, reading_id: str) -> tuple[StoredReading, Batch]:
         row = session.get(StoredReading, reading_id.lower())
-        if row is None:
-            raise NotFound(f"no reading {reading_id}")
-        batch = session.get(Batch, row.batch_id) if row.batch_id is not None else None
-        if batch is None or batch.status not in ANCHORED:
-            raise NotYetAnchored(
-                f"reading {reading_id} is stored but not anchored yet",
-                batch_status=batch.status.value if batch else "pending",
-            )
-        return row, batch
+        batch = session.get(Batch, row.batch_id) if row is not None and row.batch_id is not None else None
+        return _checked(reading_id, row, batch)
 
-    def _signing_key(self, row: StoredReading) -> dict[str, Any] | None:
+    def _signing_key(self, row: Stored) -> dict[str, Any] | None:
         if self.registry is None:
             return None
         device = self.registry.get(bytes.fromhex(row.device_id[2:]))
@@ -155,10 +169,18 @@ class ProofService:
         }
 
     def bundle(self, reading_id: str) -> dict[str, Any]:
-        """The proof bundle of reading `reading_id`."""
-        with Session(self.engine, expire_on_commit=False) as session:
-            row, batch = self._anchored(session, reading_id)
-            _, path = self._path(session, row)
+        """The proof bundle of reading `reading_id`: two reads by key, as plain rows (no ORM)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(_READING_BY_ID, {"id": reading_id.lower()}).first()
+            batch = None
+            if row is not None and row.batch_id is not None:
+                batch = conn.execute(_BATCH_BY_ID, {"id": row.batch_id}).first()
+        row, batch = _checked(reading_id, row, batch)
+        if row.proof is None or row.tree_index is None:
+            with Session(self.engine, expire_on_commit=False) as session:
+                _, path = self._path(session, row)
+        else:
+            path = split_path(row.proof)
         return self._bundle(row, batch, path)
 
     def bundles(self, pairs: list[tuple[StoredReading, Batch]]) -> list[dict[str, Any]]:
@@ -169,7 +191,7 @@ class ProofService:
             for row, batch in pairs
         ]
 
-    def _bundle(self, row: StoredReading, batch: Batch, path: list[bytes]) -> dict[str, Any]:
+    def _bundle(self, row: Stored, batch: Any, path: list[bytes]) -> dict[str, Any]:
         digest = bytes.fromhex(row.digest[2:])
         signature = bytes.fromhex(row.signature[2:])
         reading = stored_to_reading(row)
