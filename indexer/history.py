@@ -5,9 +5,10 @@ anchored sensor batches of the item's devices, in chain order."""
 from __future__ import annotations
 
 import json as json_module
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.engine import Connection
 
 from indexer.queries import ZERO_ADDRESS, ZERO_HASH, location
@@ -63,17 +64,21 @@ _TIMELINE: list[tuple[str, str, tuple[str, ...]]] = [
 _LOCATED = {"ev_transfer_proposed", "ev_transfer_accepted", "ev_checkpoint_recorded", "ev_item_delivered"}
 
 
+#: Detail fields that hold a contract's enum or flag code, with the names to show instead.
+_CODE_NAMES: tuple[tuple[str, dict[int, str]], ...] = (
+    ("previous_condition", CONDITIONS),
+    ("new_condition", CONDITIONS),
+    ("outcome", {o.value: o.name.lower() for o in Outcome}),
+    ("path", {p.value: p.name.lower() for p in ReportPath}),
+)
+
+
 def _name_codes(details: dict[str, Any]) -> None:
     """Replaces the contracts' enum and flag codes in timeline details with their names."""
-    for key, names in (
-        ("old_condition", CONDITIONS),
-        ("new_condition", CONDITIONS),
-        ("outcome", {o.value: o.name.lower() for o in Outcome}),
-        ("path", {p.value: p.name.lower() for p in ReportPath}),
-    ):
-        if key in details and details[key] is not None:
+    for key, names in _CODE_NAMES:
+        if details.get(key) is not None:
             details[key] = names.get(int(details[key]), str(details[key]))
-    if "actions" in details and details["actions"] is not None:
+    if details.get("actions") is not None:
         details["actions"] = Action(int(details["actions"])).names()
 
 
@@ -106,20 +111,21 @@ def _branch(json: str, table: str, kind: str, columns: tuple[str, ...], key: str
     )
 
 
-def _timeline_sql(dialect: str) -> str:
+@lru_cache(maxsize=4)
+def _timeline_sql(dialect: str) -> TextClause:
     """The whole timeline as one UNION ALL, each entry's own columns packed as a JSON object."""
     json = "json_build_object" if dialect == "postgresql" else "json_object"
     branches = [_branch(json, table, kind, columns, "item_id") for table, kind, columns in _TIMELINE]
     branches += [_branch(json, table, kind, columns, "token_id") for table, kind, columns in _TOKEN_TIMELINE]
     branches.append(_SENSOR_BATCHES.format(json=json))
-    return " UNION ALL ".join(branches) + " ORDER BY block_number, log_index"
+    return text(" UNION ALL ".join(branches) + " ORDER BY block_number, log_index")  # parsed once per dialect
 
 
 def item_history(conn: Connection, item_id: str) -> list[dict[str, Any]]:
     """Everything that happened to the item, in chain order: its own events, token mints,
     transfers and freezes, and the anchored batches holding readings of its devices. One query."""
     token_id = str(int(item_id, 16))
-    rows = conn.execute(text(_timeline_sql(conn.dialect.name)), {"i": item_id, "t": token_id}).mappings()
+    rows = conn.execute(_timeline_sql(conn.dialect.name), {"i": item_id, "t": token_id}).mappings()
     entries = []
     for row in rows:
         details = row["details"]
