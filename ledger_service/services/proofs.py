@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Row, Table, bindparam, func, update
@@ -183,7 +183,7 @@ class ProofService:
             path = split_path(row.proof)
         return self._bundle(row, batch, path)
 
-    def bundles(self, pairs: list[tuple[StoredReading, Batch]]) -> list[dict[str, Any]]:
+    def bundles(self, pairs: Sequence[tuple[Stored, Any]]) -> list[dict[str, Any]]:
         """The bundles of anchored readings read already (with their batches), as the readings
         query hands them over: no further read, unless a batch lacks its stored paths."""
         return [

@@ -15,7 +15,6 @@ from ledger_service.app.api.deps import ServicesDep, mirror_block, only_params
 from ledger_service.app.api.problems import write_errors
 from ledger_service.app.api.query_schemas import AggregateList, ReadingList
 from ledger_service.core.errors import NotFound
-from ledger_service.core.models import Batch, StoredReading
 from ledger_service.services.container import Services
 from ledger_service.services.proofs import ANCHORED
 from ledger_service.services.reading_query import MAX_LIMIT, STATUSES, ReadingFilter, ReadingPage
@@ -36,7 +35,7 @@ Proofs = Annotated[bool, Query(description="Add each anchored reading's proof bu
 PAGE_PARAMS = {"metric", "from", "to", "status", "cursor", "limit", "proofs"}
 
 
-def _batch_ref(batch: Batch | None) -> dict[str, Any] | None:
+def _batch_ref(batch: Any) -> dict[str, Any] | None:
     if batch is None:
         return None
     return {
@@ -45,7 +44,8 @@ def _batch_ref(batch: Batch | None) -> dict[str, Any] | None:
     }  # fmt: skip
 
 
-def _row(reading: StoredReading, batch: Batch | None, proof: dict[str, Any] | None) -> dict[str, Any]:
+def _row(reading: Any, batch: Any, proof: dict[str, Any] | None) -> dict[str, Any]:
+    """A reading row (and its batch's columns) as the query answers it."""
     return {
         "id": reading.id, "device_id": reading.device_id, "key_index": reading.key_index,
         "sequence": reading.sequence, "timestamp": reading.timestamp, "metric": reading.metric,
