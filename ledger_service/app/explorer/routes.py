@@ -86,13 +86,15 @@ def malformed(request: Request, what: str, key: str, expected: str) -> HTMLRespo
 
 @router.get("", response_class=HTMLResponse)
 def home(request: Request, services: ServicesDep) -> HTMLResponse:
-    """Latest blocks and transactions, counts, and the anchoring lag (computed at most once per
-    HOME_TTL seconds: a busy explorer's home page costs one set of queries a second)."""
-    cached: tuple[float, dict[str, Any]] | None = getattr(request.app.state, "explorer_home", None)
+    """Latest blocks and transactions, counts, and the anchoring lag (queried and rendered at most
+    once per HOME_TTL seconds: a busy explorer's home page costs one set of queries and one
+    rendering a second)."""
+    cached: tuple[float, bytes] | None = getattr(request.app.state, "explorer_home", None)
     now = time.monotonic()
     if cached is None or now - cached[0] > HOME_TTL:
-        cached = request.app.state.explorer_home = (now, _home_context(request, services))
-    return _page(request, "home.html", **cached[1])
+        page = _page(request, "home.html", **_home_context(request, services))
+        cached = request.app.state.explorer_home = (now, bytes(page.body))
+    return HTMLResponse(cached[1])
 
 
 def _home_context(request: Request, services: Services) -> dict[str, Any]:
