@@ -8,13 +8,13 @@ import time
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Response, status
 from hexbytes import HexBytes
 from web3.types import TxReceipt
 
 from indexer import history as timeline
 from indexer import queries
-from ledger_service.app.api.deps import ServicesDep
+from ledger_service.app.api.deps import ServicesDep, json_answer
 from ledger_service.app.api.item_schemas import (
     AcceptIn,
     ApprovalIn,
@@ -137,7 +137,7 @@ def get_item(services: ServicesDep, item_id: str = Hex32) -> dict[str, Any]:
 
 
 @router.get("/{item_id}/history", responses=_ERRORS, response_model=ItemHistory)
-def item_history(services: ServicesDep, item_id: str = Hex32) -> dict[str, Any]:
+def item_history(services: ServicesDep, item_id: str = Hex32) -> Response:
     """One timeline of everything that happened to the item, in chain order: registration,
     devices, handovers, checkpoints (with links to their evidence's proof bundles), condition
     changes, holds, recall, delivery, token mints and transfers, and the anchored batches of its
@@ -147,7 +147,7 @@ def item_history(services: ServicesDep, item_id: str = Hex32) -> dict[str, Any]:
         if not present:
             raise NotFound(f"no item {item_id} in the mirror", item_id=item_id)
         entries = timeline.item_history(conn, item_id.lower())
-    return {"item_id": item_id.lower(), "entries": entries, "indexed_block": block}
+    return json_answer({"item_id": item_id.lower(), "entries": entries, "indexed_block": block})
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=_WRITE_ERRORS)

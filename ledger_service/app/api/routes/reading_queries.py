@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 
-from ledger_service.app.api.deps import ServicesDep, mirror_block, only_params
+from ledger_service.app.api.deps import ServicesDep, json_answer, mirror_block, only_params
 from ledger_service.app.api.problems import write_errors
 from ledger_service.app.api.query_schemas import AggregateList, ReadingList
 from ledger_service.core.errors import NotFound
@@ -82,11 +82,11 @@ def list_readings(
     cursor: Cursor = None,
     limit: Limit = 100,
     proofs: Proofs = False,
-) -> dict[str, Any]:
+) -> Response:
     """Readings by device, metric, time range, batch and status, in (timestamp, id) order."""
     only_params(request, PAGE_PARAMS | {"device", "batch"})
     wanted = ReadingFilter(device, metric, start, end, batch, status)
-    return _answer(services, services.queries.page(wanted, cursor, limit), proofs)
+    return json_answer(_answer(services, services.queries.page(wanted, cursor, limit), proofs))
 
 
 @router.get("/readings/aggregate", response_model=AggregateList, responses=_ERRORS)
@@ -100,11 +100,11 @@ def aggregate_readings(
     metric: MetricFilter = None,
     batch: BatchFilter = None,
     status: StatusFilter = None,
-) -> dict[str, Any]:
+) -> Response:
     """Count, min, max and mean per interval, device and metric (and unit and scale, never mixed)."""
     only_params(request, {"interval", "from", "to", "device", "metric", "batch", "status"})
     wanted = ReadingFilter(device, metric, start, end, batch, status)
-    return {"data": services.queries.aggregate(wanted, interval), "indexed_block": mirror_block(services)}
+    return json_answer({"data": services.queries.aggregate(wanted, interval), "indexed_block": mirror_block(services)})
 
 
 @router.get("/devices/{device_id}/readings", response_model=ReadingList, responses=_ERRORS)
@@ -119,13 +119,13 @@ def device_readings(
     cursor: Cursor = None,
     limit: Limit = 100,
     proofs: Proofs = False,
-) -> dict[str, Any]:
+) -> Response:
     """A device's readings, in (timestamp, id) order; 404 for a device the registry does not know."""
     only_params(request, PAGE_PARAMS)
     if services.registry.get(bytes.fromhex(device_id[2:]), wait=False) is None:
         raise NotFound(f"no device {device_id}")
     wanted = ReadingFilter(device_id, metric, start, end, None, status)
-    return _answer(services, services.queries.page(wanted, cursor, limit), proofs)
+    return json_answer(_answer(services, services.queries.page(wanted, cursor, limit), proofs))
 
 
 @router.get("/batches/{batch_id}/readings", response_model=ReadingList, responses=_ERRORS)
@@ -140,10 +140,10 @@ def batch_readings(
     cursor: Cursor = None,
     limit: Limit = 100,
     proofs: Proofs = False,
-) -> dict[str, Any]:
+) -> Response:
     """The readings sealed into a batch, in (timestamp, id) order; 404 for no such batch."""
     only_params(request, PAGE_PARAMS - {"status"} | {"device"})
     if services.queries.batch(batch_id) is None:
         raise NotFound(f"no batch {batch_id}")
     wanted = ReadingFilter(device, metric, start, end, batch_id, None)
-    return _answer(services, services.queries.page(wanted, cursor, limit), proofs)
+    return json_answer(_answer(services, services.queries.page(wanted, cursor, limit), proofs))

@@ -21,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
 from ledger_service.app.api.access import client_address, read_access
-from ledger_service.app.api.deps import ServicesDep, mirror_block
+from ledger_service.app.api.deps import ServicesDep, json_answer, mirror_block
 from ledger_service.app.api.problems import MEDIA_TYPE
 from ledger_service.app.api.schemas import BatchAccepted, ReadingAccepted, ReadingIn, ReadingStatus
 from ledger_service.core.errors import (
@@ -249,6 +249,6 @@ def get_reading(services: ServicesDep, reading_id: str = ReadingId) -> ReadingSt
 
 
 @router.get("/{reading_id}/proof", responses=_ERRORS, dependencies=[read_access])
-def get_proof(services: ServicesDep, reading_id: str = ReadingId) -> dict[str, Any]:
+def get_proof(services: ServicesDep, reading_id: str = ReadingId) -> Response:
     """The reading's proof bundle: the signed reading, its leaf, the Merkle path and the anchor."""
-    return services.proofs.bundle(reading_id)
+    return json_answer(services.proofs.bundle(reading_id))
