@@ -660,7 +660,7 @@ def test_liveness_and_readiness(services: Any, chain: ChainContext) -> None:
     from ledger_service.app.api.app import create_app
 
     client = TestClient(create_app(services))
-    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/healthz").json() == {"status": "ok", "pid": os.getpid()}
     waiting = client.get("/readyz")
     assert waiting.status_code == 503 and waiting.headers["content-type"].startswith("application/problem+json")
     body = waiting.json()
