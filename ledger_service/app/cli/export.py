@@ -55,6 +55,7 @@ def export_command(
                 sink.write(chunk)
         partial.replace(out)
     except ProvenanceError as exc:
+        out.with_name(out.name + ".partial").unlink(missing_ok=True)  # no half-written file stays
         fail(exc)
     console.print(
         f"exported {total:,} {dataset} rows to {out} ({chosen}, {out.stat().st_size:,} bytes) "
