@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
+import operator
 import re
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Numeric, Row, Table, and_, cast, func, or_, select
+from sqlalchemy import Numeric, Row, Select, Table, and_, bindparam, cast, func, or_, select, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
@@ -48,23 +50,46 @@ class ReadingFilter:
             raise InvalidFilter(f"unknown status {self.status!r}: use one of {', '.join(STATUSES)}")
 
     def conditions(self) -> list[Any]:
-        """The WHERE conditions of this filter (on `reading`, and on `batch` for a status)."""
-        found: list[Any] = []
-        if self.device is not None:
-            found.append(col(StoredReading.device_id) == self.device.lower())
-        if self.metric is not None:
-            found.append(col(StoredReading.metric) == self.metric)
-        if self.start is not None:
-            found.append(col(StoredReading.timestamp) >= self.start)
-        if self.end is not None:
-            found.append(col(StoredReading.timestamp) <= self.end)
-        if self.batch is not None:
-            found.append(col(StoredReading.batch_id) == self.batch)
-        if self.status == "pending":
+        """The WHERE conditions of this filter (on `reading`, and on `batch` for a status), with
+        the values inlined as bound literals."""
+        return _conditions(self.shape(), self.values())
+
+    def shape(self) -> tuple[str, ...]:
+        """Which filters are set: the statements of one shape differ only in their parameters."""
+        names = [name for name in ("device", "metric", "start", "end", "batch") if getattr(self, name) is not None]
+        if self.status is not None:
+            names.append("pending" if self.status == "pending" else "status")
+        return tuple(names)
+
+    def values(self) -> dict[str, Any]:
+        """The bound parameters of this filter's conditions."""
+        return {
+            "device": None if self.device is None else self.device.lower(), "metric": self.metric,
+            "start": self.start, "end": self.end, "batch": self.batch,
+            "status": None if self.status in (None, "pending") else BatchStatus(str(self.status)),
+        }  # fmt: skip
+
+
+def _conditions(shape: tuple[str, ...], values: dict[str, Any] | None = None) -> list[Any]:
+    """The WHERE conditions of a filter shape, over bound parameters named as in `values()`:
+    given `values`, the parameters carry them; without, they are filled at execution."""
+
+    def param(name: str) -> Any:
+        return bindparam(name) if values is None else bindparam(name, values[name])
+
+    compare = {
+        "device": (col(StoredReading.device_id), operator.eq), "metric": (col(StoredReading.metric), operator.eq),
+        "start": (col(StoredReading.timestamp), operator.ge), "end": (col(StoredReading.timestamp), operator.le),
+        "batch": (col(StoredReading.batch_id), operator.eq), "status": (col(Batch.status), operator.eq),
+    }  # fmt: skip
+    found: list[Any] = []
+    for name in shape:
+        if name == "pending":
             found.append(col(StoredReading.batch_id).is_(None))
-        elif self.status is not None:
-            found.append(col(Batch.status) == BatchStatus(self.status))
-        return found
+        else:
+            target, op = compare[name]
+            found.append(op(target, param(name)))
+    return found
 
 
 def encode_cursor(timestamp: int, reading_id: str) -> str:
@@ -91,6 +116,7 @@ class ReadingPage:
 
     rows: list[tuple[Row[Any], SimpleNamespace | None]]
     next_cursor: str | None
+    indexed_block: int | None = None
 
 
 _READING: Table = StoredReading.__table__  # type: ignore[attr-defined]
@@ -106,6 +132,28 @@ def _batch_of(row: Row[Any]) -> SimpleNamespace | None:
     return SimpleNamespace(**{c.name: values[_PREFIX + c.name] for c in _BATCH.c})
 
 
+_HEAD = text("SELECT head_number FROM index_state WHERE id = 'main'")
+
+
+@functools.cache
+def _page_statement(shape: tuple[str, ...], after: bool) -> Select[Any]:
+    """The page query of a filter shape, built once: building and keying the statement each time
+    cost more than running it."""
+    reading, batch = _READING, _BATCH
+    conditions = _conditions(shape)
+    if after:
+        timestamp = reading.c.timestamp
+        later = or_(timestamp > bindparam("after"), reading.c.id > bindparam("after_id"))
+        conditions.append(and_(timestamp >= bindparam("after"), later))
+    return (
+        select(*reading.c, *(c.label(_PREFIX + c.name) for c in batch.c))
+        .select_from(reading.outerjoin(batch, reading.c.batch_id == batch.c.id))
+        .where(*conditions)
+        .order_by(reading.c.timestamp, reading.c.id)
+        .limit(bindparam("limit"))
+    )
+
+
 class ReadingQueries:
     """Reads readings by filter, a page at a time, and aggregates them."""
 
@@ -116,24 +164,20 @@ class ReadingQueries:
         """Up to `limit` readings in (timestamp, id) order, after `cursor`."""
         if not 1 <= limit <= MAX_LIMIT:
             raise InvalidFilter(f"limit must be between 1 and {MAX_LIMIT}")
-        conditions = wanted.conditions()
+        values = {**wanted.values(), "limit": limit + 1}
         if cursor is not None:
-            after, after_id = decode_cursor(cursor)
-            timestamp = col(StoredReading.timestamp)
-            conditions.append(and_(timestamp >= after, or_(timestamp > after, col(StoredReading.id) > after_id)))
-        reading, batch = _READING, _BATCH
-        query = (
-            select(*reading.c, *(c.label(_PREFIX + c.name) for c in batch.c))
-            .select_from(reading.outerjoin(batch, reading.c.batch_id == batch.c.id))
-            .where(*conditions)
-            .order_by(reading.c.timestamp, reading.c.id)
-            .limit(limit + 1)
-        )
+            values["after"], values["after_id"] = decode_cursor(cursor)
+        query = _page_statement(wanted.shape(), cursor is not None)
         with self.engine.connect() as conn:  # plain rows: an ORM object per reading cost more than the query
-            rows = [(row, _batch_of(row)) for row in conn.execute(query).all()]
+            rows = [(row, _batch_of(row)) for row in conn.execute(query, values).all()]
+            block = conn.execute(_HEAD).scalar_one_or_none()
         page = rows[:limit]
         more = len(rows) > limit
-        return ReadingPage(page, encode_cursor(page[-1][0].timestamp, page[-1][0].id) if more else None)
+        return ReadingPage(
+            page,
+            encode_cursor(page[-1][0].timestamp, page[-1][0].id) if more else None,
+            None if block is None else int(block),
+        )
 
     def batch(self, batch_id: int) -> Batch | None:
         """The batch, or None."""

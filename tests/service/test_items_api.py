@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from eth_utils import keccak
 from fastapi.testclient import TestClient
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from indexer.runner import ChainIndexer, target_of
 from ledger_service.app.api.app import create_app
@@ -90,12 +90,24 @@ def test_item_history_is_one_timeline(flow: tuple[TestClient, dict[str, Any]]) -
         statements.append(statement)
 
     engine = api.app.state.services.engine
+    url = f"/v1/items/{facts['item']}/history"
     event.listen(engine, "before_cursor_execute", record)
     try:
-        history = api.get(f"/v1/items/{facts['item']}/history").json()
+        history = api.get(url).json()
+        assert len(statements) == 2, statements  # the mirror's checkpoint, then the whole timeline
+        statements.clear()
+        assert api.get(url).json() == history
+        assert len(statements) == 1, statements  # the mirror has not moved: only its checkpoint is read
+        statements.clear()
+        with engine.begin() as conn:  # the checkpoint moves (as a confirmation or a reorg moves it)
+            conn.execute(text("UPDATE index_state SET confirmed_through = confirmed_through + 1 WHERE id = 'main'"))
+        statements.clear()
+        assert api.get(url).status_code == 200
+        assert len(statements) == 2, statements  # a moved mirror is read again, never answered from before
     finally:
         event.remove(engine, "before_cursor_execute", record)
-    assert len(statements) == 2, statements  # the item's presence and the mirror's height, then the timeline
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE index_state SET confirmed_through = confirmed_through - 1 WHERE id = 'main'"))
     kinds = [e["type"] for e in history["entries"]]
     assert kinds == [
         "registered", "device_attached", "sensor_batch", "handover_proposed", "handover_accepted", "checkpoint",

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Depends, Request, Response
 
+from ledger_service.app.api.mirror_cache import MirrorCache
 from ledger_service.core.errors import InvalidFilter
 from ledger_service.services.container import Services
 
@@ -45,9 +46,22 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
+def json_bytes(data: Any) -> bytes:
+    """`data` as JSON, serialized by orjson (decimals as numbers)."""
+    return orjson.dumps(data, default=_json_default)
+
+
+def mirror_cache(request: Request) -> MirrorCache:
+    """The app's cache of answers made from the SQL mirror (see `mirror_cache`)."""
+    cache: MirrorCache | None = getattr(request.app.state, "mirror_cache", None)
+    if cache is None:
+        cache = request.app.state.mirror_cache = MirrorCache()
+    return cache
+
+
 def json_answer(data: Any) -> Response:
     """`data` as a JSON response, serialized by orjson in one pass. For the hot read paths: a route
     that returns a dict has FastAPI walk it with `jsonable_encoder` (and validate it against its
     response model) first, which cost more than building the answer. The response model stays in
     the route's decorator for the OpenAPI document; the schema tests check the answers against it."""
-    return Response(orjson.dumps(data, default=_json_default), media_type="application/json")
+    return Response(json_bytes(data), media_type="application/json")

@@ -14,10 +14,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.engine import Connection
 
 from indexer import history as timeline
 from indexer import queries
-from ledger_service.app.api.deps import ServicesDep
+from ledger_service.app.api.deps import ServicesDep, mirror_cache
+from ledger_service.app.api.mirror_cache import mirror_version
 from ledger_service.app.explorer import pages
 from ledger_service.app.explorer.charts import Point, Threshold, line_chart
 from ledger_service.app.explorer.decoding import ProjectAbi
@@ -146,14 +148,25 @@ def block_page(request: Request, services: ServicesDep, number: str) -> HTMLResp
 
 @router.get("/tx/{tx_hash}", response_class=HTMLResponse)
 def transaction_page(request: Request, services: ServicesDep, tx_hash: str) -> HTMLResponse:
-    """A transaction: status, gas, value, the decoded call and logs of project contracts."""
+    """A transaction: status, gas, value, the decoded call and logs of project contracts. The
+    rendered page is kept while the mirror's checkpoint reads the same (see `mirror_cache`)."""
     key = tx_hash.lower()
     if not pages.HASH32.match(key):
         return malformed(request, "transaction", tx_hash, "a 0x-prefixed 32-byte hash")
     with services.engine.connect() as conn:
-        found = pages.transaction(conn, key)
-    if found is None:
+        version = mirror_version(conn)
+        body = mirror_cache(request).get(
+            ("explorer-tx", key), version, lambda: _transaction_body(request, services, conn, key)
+        )
+    if body is None:
         return not_found(request, "transaction", tx_hash)
+    return HTMLResponse(body)
+
+
+def _transaction_body(request: Request, services: Services, conn: Connection, key: str) -> bytes | None:
+    found = pages.transaction(conn, key)
+    if found is None:
+        return None
     abi = _abi(request, services)
     data = bytes(found["input"] or b"")
     call = abi.decode_call(found["to_address"], data)
@@ -162,7 +175,7 @@ def transaction_page(request: Request, services: ServicesDep, tx_hash: str) -> H
         topics = [t for t in (log["topic0"], log["topic1"], log["topic2"], log["topic3"]) if t]
         decoded = abi.decode_log(log["address"], topics, bytes(log["data"] or b""))
         logs.append({**log, "topics": topics, "decoded": decoded, "contract": abi.contract_name(log["address"])})
-    return _page(
+    page = _page(
         request,
         "tx.html",
         tx=found,
@@ -174,6 +187,7 @@ def transaction_page(request: Request, services: ServicesDep, tx_hash: str) -> H
         revert_hex="0x" + bytes(found["revert_data"]).hex() if found.get("revert_data") else None,
         title=f"Transaction {_short(key)}",
     )
+    return bytes(page.body)
 
 
 @router.get("/address/{account}", response_class=HTMLResponse)

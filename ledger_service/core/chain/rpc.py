@@ -128,8 +128,10 @@ class JsonRpc:
     def request(self, method: str, params: Sequence[Any] | bytes) -> dict[str, Any]:
         """The node's whole answer to one call (`result` or `error`), for callers that read errors
         themselves; `params` may come encoded already (web3's own encoding)."""
-        body = params if isinstance(params, bytes) else orjson.dumps(
-            {"jsonrpc": "2.0", "id": self._next_id(), "method": method, "params": list(params)}
+        body = (
+            params
+            if isinstance(params, bytes)
+            else orjson.dumps({"jsonrpc": "2.0", "id": self._next_id(), "method": method, "params": list(params)})
         )
         answer = self._post(body, idempotent(method))
         if not isinstance(answer, dict) or ("result" not in answer and "error" not in answer):

@@ -8,13 +8,13 @@ import time
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from hexbytes import HexBytes
 from web3.types import TxReceipt
 
 from indexer import history as timeline
 from indexer import queries
-from ledger_service.app.api.deps import ServicesDep, json_answer
+from ledger_service.app.api.deps import ServicesDep, json_bytes, mirror_cache
 from ledger_service.app.api.item_schemas import (
     AcceptIn,
     ApprovalIn,
@@ -25,6 +25,7 @@ from ledger_service.app.api.item_schemas import (
     ItemCreate,
     RecallIn,
 )
+from ledger_service.app.api.mirror_cache import mirror_version
 from ledger_service.app.api.problems import MEDIA_TYPE, refusal, write_errors
 from ledger_service.app.api.read_schemas import ItemHistory, ItemPage, ItemView
 from ledger_service.app.api.refusals import SUPPLY_CHAIN_REFUSALS
@@ -137,17 +138,25 @@ def get_item(services: ServicesDep, item_id: str = Hex32) -> dict[str, Any]:
 
 
 @router.get("/{item_id}/history", responses=_ERRORS, response_model=ItemHistory)
-def item_history(services: ServicesDep, item_id: str = Hex32) -> Response:
+def item_history(request: Request, services: ServicesDep, item_id: str = Hex32) -> Response:
     """One timeline of everything that happened to the item, in chain order: registration,
     devices, handovers, checkpoints (with links to their evidence's proof bundles), condition
     changes, holds, recall, delivery, token mints and transfers, and the anchored batches of its
     sensors' readings; each entry with its transaction hash and block time."""
-    with services.engine.connect() as conn:  # two queries: the item's presence and height, then the timeline
-        present, block = queries.item_known(conn, item_id.lower())
-        if not present:
-            raise NotFound(f"no item {item_id} in the mirror", item_id=item_id)
-        entries = timeline.item_history(conn, item_id.lower())
-    return json_answer({"item_id": item_id.lower(), "entries": entries, "indexed_block": block})
+    key = item_id.lower()
+    with services.engine.connect() as conn:  # the checkpoint; when the mirror has moved, the timeline
+
+        def answer() -> bytes | None:
+            entries = timeline.item_history(conn, key)
+            if not any(entry["type"] == "registered" for entry in entries):
+                return None  # every item in the mirror has its registration there
+            return json_bytes({"item_id": key, "entries": entries, "indexed_block": version[0]})
+
+        version = mirror_version(conn)
+        found = mirror_cache(request).get(("item-history", key), version, answer)
+    if found is None:
+        raise NotFound(f"no item {item_id} in the mirror", item_id=item_id)
+    return Response(found, media_type="application/json")
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=_WRITE_ERRORS)

@@ -65,7 +65,7 @@ def _answer(services: Services, page: ReadingPage, proofs: bool) -> dict[str, An
     return {
         "data": [_row(reading, batch, bundles.get(reading.id)) for reading, batch in page.rows],
         "next_cursor": page.next_cursor,
-        "indexed_block": mirror_block(services),
+        "indexed_block": page.indexed_block,
     }
 
 
