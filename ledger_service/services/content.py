@@ -8,6 +8,7 @@ added and pinned on an IPFS node, and get the same CID (see docs/proof-format.md
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -59,7 +60,7 @@ class LocalContentStore:
         if path.exists():
             return cid
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")  # writers in threads too
         with tmp.open("wb") as handle:
             handle.write(data)
             handle.flush()

@@ -13,8 +13,10 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from ledger_service.core.errors import SealingRaced
 from ledger_service.core.merkle import MerkleTree, tree_paths
 from ledger_service.core.models import Batch, StoredReading
 from ledger_service.core.readings import LEAF_TYPES
@@ -85,14 +87,17 @@ class Sealer:
             if pending < self.batch_size and self.clock() - float(oldest) < self.batch_age:
                 return None
             table = StoredReading.__table__  # type: ignore[attr-defined]
-            rows = list(  # plain rows, not ORM objects: a batch can hold many thousands
-                session.execute(
-                    select(table)
-                    .where(table.c.batch_id.is_(None))
-                    .order_by(table.c.received_at, table.c.id)
-                    .limit(self.batch_size)
-                ).all()
+            claim = (
+                select(table)
+                .where(table.c.batch_id.is_(None))
+                .order_by(table.c.received_at, table.c.id)
+                .limit(self.batch_size)
             )
+            if self.engine.dialect.name == "postgresql":  # another batcher's claimed rows are passed over
+                claim = claim.with_for_update(skip_locked=True)
+            rows = list(session.execute(claim).all())  # plain rows, not ORM objects: a batch can hold thousands
+            if not rows:
+                return None
             tree = MerkleTree([bytes.fromhex(row.id[2:]) for row in rows])
             root = "0x" + tree.root.hex()
             content_id = self.content.put(batch_payload(self.payload_header, root, rows))
@@ -106,13 +111,21 @@ class Sealer:
                 sealed_at=self.clock(),
             )
             session.add(batch)
-            session.flush()
+            try:
+                session.flush()
+            except IntegrityError as exc:  # the same readings, so the same root: another batcher sealed them
+                session.rollback()
+                raise SealingRaced(f"batch {root} was sealed by another batcher") from exc
             session.connection().execute(
                 update(table)
-                .where(table.c.id == bindparam("rid"))
+                .where(table.c.id == bindparam("rid"), table.c.batch_id.is_(None))
                 .values(batch_id=batch.id, tree_index=bindparam("index"), proof=bindparam("path")),
                 tree_paths(tree, [row.id for row in rows]),
             )
+            claimed = session.exec(select(func.count()).where(col(StoredReading.batch_id) == batch.id)).one()
+            if claimed != len(rows):  # another batcher sealed some of them first: its batch keeps them
+                session.rollback()
+                raise SealingRaced(f"{len(rows) - claimed} of {len(rows)} readings were sealed by another batcher")
             session.commit()
             log.info(
                 "sealed batch",

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from ledger_service.core.chain.client import connect
@@ -15,12 +17,14 @@ from ledger_service.core.chain.deploy import deploy
 from ledger_service.core.chain.ledger import AnchorRecord, Ledger
 from ledger_service.core.chain.node import ManagedAnvil
 from ledger_service.core.compiler import Artifact
-from ledger_service.core.errors import ChainError
+from ledger_service.core.db import make_engine
+from ledger_service.core.errors import ChainError, SealingRaced
 from ledger_service.core.merkle import MerkleTree
 from ledger_service.core.models import Batch, BatchStatus, StoredReading
 from ledger_service.services.batcher import Batcher
 from ledger_service.services.container import Services
 from ledger_service.services.content import cid_of
+from ledger_service.services.sealing import Sealer
 from tests.utils.factories import new_device
 from tests.utils.readings import store
 from tests.utils.settings import make_settings
@@ -218,3 +222,40 @@ def test_nothing_to_do_is_a_quiet_round(services: Services, ledger: Ledger, cloc
     batcher_for(services, clock, batch_size=2, batch_age=0).run_once()
     assert batches(services) == []
     assert ledger.notary.functions.batchCount().call() == count
+
+
+def test_two_batchers_never_seal_one_reading_twice(services: Services, clock: Clock) -> None:
+    """Two batchers (each with its own database engine, as two processes have) seal the same
+    pending readings at once. Each reading ends in exactly one batch, and every batch's root is the
+    tree of the readings it holds: a batcher that lost a race rolls back instead of taking the
+    other's readings (on PostgreSQL the rows one claims are passed over by the other)."""
+    device = new_device(services.ledger)
+    ids = store(services, device, 240)
+    engines = [make_engine(services.settings.database_url) for _ in range(2)]
+    raced: list[int] = []
+
+    def seal(engine: Engine) -> None:
+        sealer = Sealer(engine, services.content_store(), batch_size=4, batch_age=0.0)
+        while True:
+            try:
+                if not sealer.seal_due():
+                    return
+            except SealingRaced:
+                raced.append(1)
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(seal, engines))
+    finally:
+        for engine in engines:
+            engine.dispose()
+    sealed = batches(services)
+    with Session(services.engine) as session:
+        rows = session.exec(select(StoredReading)).all()
+    assert sorted(r.id for r in rows if r.batch_id is not None) == sorted(ids)  # every reading, once
+    for batch in sealed:
+        held = sorted((r for r in rows if r.batch_id == batch.id), key=lambda r: r.tree_index or 0)
+        assert len(held) == batch.reading_count == 4
+        assert batch.root == "0x" + MerkleTree([bytes.fromhex(r.id[2:]) for r in held]).root.hex()
+    if services.engine.dialect.name == "postgresql":
+        assert raced == []  # SKIP LOCKED: each batcher claimed rows the other had not, no work thrown away

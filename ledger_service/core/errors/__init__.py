@@ -13,6 +13,7 @@ from ledger_service.core.errors.base import (
     DeploymentError,
     IndexChainChanged,
     ProvenanceError,
+    SealingRaced,
     ToolchainError,
     TransactionReverted,
 )
@@ -78,6 +79,7 @@ __all__ = [
     "PartyExists",
     "PayloadTooLarge",
     "ProvenanceError",
+    "SealingRaced",
     "RateLimited",
     "ReadingRejected",
     "SequenceNotIncreasing",

@@ -71,3 +71,12 @@ class IndexChainChanged(ProvenanceError, RuntimeError):
     status = 409
     title = "The mirror follows another chain"
     retryable = False
+
+
+class SealingRaced(ProvenanceError, RuntimeError):
+    """Another batcher sealed some of the readings this one was sealing: its batch keeps them, and
+    this one's is rolled back and sealed again from what is left."""
+
+    code = "sealing-raced"
+    status = 409
+    title = "Sealing raced another batcher"
