@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -9,12 +10,13 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 
 import uvicorn
 
 from ledger_service.app.api.app import create_app
 from ledger_service.app.mqtt_ingest import MqttIngest
+from ledger_service.app.supervisor import Child, Supervisor
 from ledger_service.core.chain.context import prepare_chain, running_chain_url
 from ledger_service.core.chain.node import die_with_parent
 from ledger_service.core.errors import ConfigurationError
@@ -59,59 +61,51 @@ def loop_thread(
         thread.join(timeout=join_timeout)
 
 
-@contextmanager
-def component_process(
+def spawn_component(
     settings: Settings, rpc_url: str, command: str, *args: str, pass_fds: tuple[int, ...] = ()
-) -> Iterator[subprocess.Popen[bytes]]:
-    """`provenance COMMAND ARGS` as a child for the context, on the same chain and data directory;
-    stopped on exit, and dying with this process if it is killed."""
+) -> subprocess.Popen[bytes]:
+    """Starts `provenance COMMAND ARGS` as a child on the same chain and data directory, dying
+    with this process if it is killed."""
     env = {**os.environ, "PROVENANCE_RPC_URL": rpc_url, "PROVENANCE_DATA_DIR": str(settings.data_dir.resolve())}
     process = subprocess.Popen(
         [sys.executable, "-m", "ledger_service.app.cli", command, *args], env=env, stdin=subprocess.DEVNULL,
         start_new_session=True, preexec_fn=die_with_parent, pass_fds=pass_fds,
     )  # fmt: skip
     log.info("started component", extra={"component": command, "pid": process.pid})
+    return process
+
+
+def stop_component(process: Child) -> None:
+    """Stops a child started by `spawn_component`: SIGTERM, then SIGKILL after 30 s."""
+    assert isinstance(process, subprocess.Popen)
+    process.terminate()
     try:
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.info("component stopped", extra={"component": command, "pid": process.pid})
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    log.info("component stopped", extra={"pid": process.pid})
 
 
-@contextmanager
-def optional_component(
-    settings: Settings, rpc_url: str, command: str, enabled: bool
-) -> Iterator[subprocess.Popen[bytes] | None]:
-    """`component_process` when `enabled`; nothing otherwise. `provenance up` runs the worker when a
-    broker is configured, the indexer unless PROVENANCE_INDEX=false and the oracle daemon unless
-    PROVENANCE_ORACLE=false."""
-    if not enabled:
-        yield None
-        return
-    with component_process(settings, rpc_url, command) as process:
-        yield process
+def supervise_components(supervisor: Supervisor, settings: Settings, rpc_url: str, sock: socket.socket) -> None:
+    """The children of `provenance up`, started and watched by `supervisor`: the worker when a
+    broker is configured, the batcher, the indexer unless PROVENANCE_INDEX=false, the oracle
+    daemon unless PROVENANCE_ORACLE=false, and the extra API servers."""
+    wanted = {"worker": bool(settings.broker_url), "batcher": True, "index": settings.index, "oracle": settings.oracle}
+    for command, enabled in wanted.items():
+        if enabled:
+            supervisor.add(command, functools.partial(spawn_component, settings, rpc_url, command), stop_component)
+    supervise_api_workers(supervisor, settings, rpc_url, sock)
 
 
-@contextmanager
-def api_workers(settings: Settings, rpc_url: str, sock: socket.socket) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """`PROVENANCE_API_WORKERS - 1` more API servers for the context, each a `provenance serve`
-    on the inherited listening socket (so the kernel spreads connections over all the processes,
-    this one included), each with its own database pool and registry cache."""
-    with ExitStack() as stack:
-        workers = [
-            stack.enter_context(
-                component_process(
-                    settings, rpc_url, "serve", "--listen-fd", str(sock.fileno()), pass_fds=(sock.fileno(),)
-                )
-            )
-            for _ in range(settings.api_workers - 1)
-        ]
-        yield workers
+def supervise_api_workers(supervisor: Supervisor, settings: Settings, rpc_url: str, sock: socket.socket) -> None:
+    """`PROVENANCE_API_WORKERS - 1` more API servers, each a `provenance serve` on the inherited
+    listening socket (so the kernel spreads connections over all the processes, this one
+    included), each with its own database pool and registry cache."""
+    fd = sock.fileno()
+    for number in range(1, settings.api_workers):
+        start = functools.partial(spawn_component, settings, rpc_url, "serve", "--listen-fd", str(fd), pass_fds=(fd,))
+        supervisor.add(f"api-{number}", start, stop_component)
 
 
 @contextmanager

@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 #: The longest wait between two tries of a failing step, in seconds.
 BACKOFF_CAP = 30.0
+#: The prefix of the health rows of child processes that `provenance up` supervises.
+SUPERVISED = "process:"
 #: How often a healthy loop refreshes its `last_ok_at` in the database, in seconds.
 HEARTBEAT = 10.0
 

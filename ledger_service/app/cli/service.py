@@ -11,20 +11,21 @@ import typer
 from ledger_service.app.cli.common import connect_ledger, console, fail, load_settings, terminate_on_sigterm
 from ledger_service.app.demo import run_demo
 from ledger_service.app.runtime import (
-    api_workers,
     attached_services,
     bind_socket,
-    component_process,
     mqtt_ingest,
-    optional_component,
     registry_follower,
     serve,
+    supervise_api_workers,
+    supervise_components,
 )
 from ledger_service.app.shipment_demo import run_shipment
-from ledger_service.core.chain.context import open_chain, prepare_chain, published, read_runtime
+from ledger_service.app.supervisor import supervising
+from ledger_service.core.chain.context import open_chain, open_chain_node, prepare_chain, published, read_runtime
 from ledger_service.core.chain.node import managed_anvil_for
 from ledger_service.core.compiler import Compiler, find_solc
 from ledger_service.core.errors import ProvenanceError
+from ledger_service.core.loops import HealthRecorder
 from ledger_service.services.container import Services
 from ledger_service.services.tasks import configure, dispatcher
 
@@ -44,7 +45,7 @@ def up() -> None:
     try:
         settings.ensure_dirs()
         sock = bind_socket(settings.api_host, settings.api_port)
-        with open_chain(settings) as rpc_url:
+        with open_chain_node(settings) as (rpc_url, node):
             chain = prepare_chain(settings, rpc_url)
             services = Services.build(settings, chain.client, chain.deployment, chain.artifacts)
             services.ingestor.warm_up()
@@ -53,14 +54,13 @@ def up() -> None:
             try:
                 with (
                     published(settings, rpc_url=rpc_url, api_url=api_url),
-                    optional_component(settings, rpc_url, "worker", bool(settings.broker_url)),
                     registry_follower(services),
                     mqtt_ingest(services) as mqtt,
-                    component_process(settings, rpc_url, "batcher"),
-                    optional_component(settings, rpc_url, "index", settings.index),
-                    optional_component(settings, rpc_url, "oracle", settings.oracle),
-                    api_workers(settings, rpc_url, sock),
+                    supervising(HealthRecorder(services.engine)) as supervisor,
                 ):
+                    if node is not None:  # the managed chain comes back from its saved state
+                        supervisor.add("chain", node.start, lambda _: node.stop(), child=node)
+                    supervise_components(supervisor, settings, rpc_url, sock)
 
                     def ready() -> None:
                         console.print(f"[green]provenance-ledger is up[/green]  API {api_url}  (docs {api_url}/docs)")
@@ -142,7 +142,8 @@ def serve_command(
                 return
             sock = bind_socket(settings.api_host, settings.api_port)
             host, port = sock.getsockname()[:2]
-            with api_workers(settings, services.ledger.client.rpc_url, sock):
+            with supervising(HealthRecorder(services.engine)) as supervisor:
+                supervise_api_workers(supervisor, settings, services.ledger.client.rpc_url, sock)
                 serve(services, sock, on_ready=lambda: console.print(f"API on http://{host}:{port}"))
     except ProvenanceError as exc:
         fail(exc)

@@ -13,7 +13,7 @@ from typing import Any
 
 from ledger_service.core.chain.client import ChainClient, connect
 from ledger_service.core.chain.deploy import Deployment, deploy
-from ledger_service.core.chain.node import managed_anvil_for
+from ledger_service.core.chain.node import ManagedAnvil, managed_anvil_for
 from ledger_service.core.chain.rpc import rpc_answers
 from ledger_service.core.compiler import Artifact, compile_contracts
 from ledger_service.core.errors import ChainError, ConfigurationError
@@ -53,13 +53,21 @@ def published(settings: Settings, **info: Any) -> Iterator[None]:
 @contextmanager
 def open_chain(settings: Settings) -> Iterator[str]:
     """Yields the RPC URL of the chain: the configured node, or a managed anvil for the context."""
+    with open_chain_node(settings) as (url, _node):
+        yield url
+
+
+@contextmanager
+def open_chain_node(settings: Settings) -> Iterator[tuple[str, ManagedAnvil | None]]:
+    """Yields the RPC URL of the chain and, when it is the managed anvil, the node (so that a
+    supervisor can start it again from its saved state)."""
     if settings.rpc_url:
         if not rpc_answers(settings.rpc_url, timeout=5):
             raise ChainError(f"no JSON-RPC node answers at PROVENANCE_RPC_URL={settings.rpc_url}")
-        yield settings.rpc_url
+        yield settings.rpc_url, None
         return
     with managed_anvil_for(settings) as node:
-        yield node.url
+        yield node.url, node
 
 
 def running_chain_url(settings: Settings) -> str:

@@ -95,6 +95,11 @@ class ManagedAnvil:
         """The process id while running."""
         return self._process.pid if self._process else None
 
+    def poll(self) -> int | None:
+        """None while anvil runs; its exit status once it has exited (-1 when it was never started
+        or was stopped)."""
+        return -1 if self._process is None else self._process.poll()
+
     def command(self) -> list[str]:
         """The command line that starts the node."""
         args = [
@@ -117,7 +122,7 @@ class ManagedAnvil:
             log_path = self.state_dir / "anvil.log"
         else:
             log_path = Path(tempfile.gettempdir()) / f"provenance-anvil-{self.port}.log"
-        with log_path.open("wb") as log_file:
+        with log_path.open("ab") as log_file:  # appended: a restart keeps the log of the run that ended
             self._process = subprocess.Popen(
                 self.command(),
                 stdout=log_file,

@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, gen
 
 from indexer.store import Store
 from ledger_service.app.api.deps import ServicesDep
-from ledger_service.core.loops import recent_health
+from ledger_service.core.loops import SUPERVISED, recent_health
 
 router = APIRouter(tags=["health"])
 
@@ -66,7 +66,15 @@ def metrics(request: Request, services: ServicesDep) -> Response:
             registry=registry,
         ),
     }
+    restarts = Gauge(
+        "provenance_component_restarts",
+        "Times `provenance up` started a child process again after it exited",
+        ["component"],
+        registry=registry,
+    )
     for row in recent_health(services.engine):
+        if row.component.startswith(SUPERVISED):
+            restarts.labels(component=row.component.removeprefix(SUPERVISED)).set(row.failures_total)
         loops["failures"].labels(component=row.component).set(row.failures_total)
         loops["consecutive"].labels(component=row.component).set(row.consecutive_failures)
         if row.last_ok_at is not None:
