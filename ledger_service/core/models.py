@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, Numeric, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -149,3 +149,33 @@ class LoopHealthRow(SQLModel, table=True):
     last_failure_at: float | None = None
     last_ok_at: float | None = None
     updated_at: float = 0.0
+
+
+class OutboxTx(SQLModel, table=True):
+    """One operator transaction (one nonce of one sender), from before it is first sent until it is
+    mined: the transaction manager (`ledger_service.core.chain.outbox`) writes it before sending, so
+    a restart watches what was sent instead of sending it again."""
+
+    __tablename__ = "outbox_tx"
+
+    id: int | None = Field(default=None, primary_key=True)
+    chain_id: int = Field(sa_type=BigInteger)
+    sender: str = Field(max_length=42, index=True)
+    nonce: int = Field(sa_type=BigInteger)
+    purpose: str = Field(max_length=64, description="The contract function called")
+    status: str = Field(default="pending", max_length=16, index=True, description="pending, mined, reverted, dropped")
+    tx_hash: str = Field(max_length=66, description="The hash of the latest version sent")
+    hashes: str = Field(default="[]", sa_type=Text, description="JSON: every version's hash, oldest first")
+    raw: str = Field(sa_type=Text, description="The latest signed transaction (public once sent)")
+    request: str = Field(sa_type=Text, description="JSON: the transaction's fields but fees and signature")
+    gas_limit: int = Field(sa_type=BigInteger)
+    max_fee_per_gas: int | None = Field(default=None, sa_type=Numeric(78, 0))
+    max_priority_fee_per_gas: int | None = Field(default=None, sa_type=Numeric(78, 0))
+    gas_price: int | None = Field(default=None, sa_type=Numeric(78, 0), description="Legacy pricing only")
+    replacements: int = 0
+    created_at: float
+    sent_at: float
+    mined_at: float | None = None
+    block_number: int | None = Field(default=None, sa_type=BigInteger)
+    gas_used: int | None = Field(default=None, sa_type=BigInteger)
+    fee_wei: int | None = Field(default=None, sa_type=Numeric(78, 0), description="gas used x effective price")

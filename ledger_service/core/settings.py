@@ -53,6 +53,23 @@ class Settings(BaseSettings):
     ipfs_api_url: str | None = Field(None, description="IPFS HTTP RPC API; unset: payloads stay in the data dir.")
     confirmations: int = Field(1, ge=1, description="Blocks (the anchor's included) before a batch is confirmed.")
     use_finalized: bool = Field(False, description="Confirm batches by the chain's `finalized` tag instead.")
+    max_fee_gwei: float | None = Field(
+        None,
+        gt=0,
+        description="Highest fee per gas (EIP-1559 max fee, or legacy gas price) ever offered; unset: no cap.",
+    )
+    priority_fee_gwei: float | None = Field(
+        None, ge=0, description="Tip per gas on EIP-1559 chains; unset: what the node suggests."
+    )
+    tx_replace_after: float = Field(
+        30.0, gt=0, description="Seconds a transaction may wait unmined before it is sent again with higher fees."
+    )
+    gas_budget_eth_per_hour: float | None = Field(
+        None, gt=0, description="Most ether the operator's transactions may spend in fees per hour; unset: no budget."
+    )
+    min_balance_eth: float = Field(
+        0.0, ge=0, description="Sending pauses while a sender's balance is below this much ether (0: never)."
+    )
     max_batch_readings: int = Field(5000, ge=1, description="Most readings accepted in one batch request.")
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Largest request body accepted, in bytes.")
     device_rate: float = Field(200.0, ge=0, description="Readings per second a device may send on average (0: off).")

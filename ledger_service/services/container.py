@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from ledger_service.core.chain.client import ChainClient
 from ledger_service.core.chain.deploy import Deployment
 from ledger_service.core.chain.ledger import Ledger
+from ledger_service.core.chain.outbox import Outbox
 from ledger_service.core.compiler import Artifact
 from ledger_service.core.db import create_schema, make_engine
 from ledger_service.core.ratelimit import RateLimiter
@@ -49,6 +50,7 @@ class Services:
         settings.ensure_dirs()
         engine = make_engine(settings.resolved_database_url)
         create_schema(engine)
+        client.use_outbox(Outbox(engine))  # every transaction of every role, before it is sent
         ledger = Ledger(client, deployment, artifacts)
         registry = RegistryCache(ledger.registry, deployment.contracts["DeviceRegistry"].block_number)
         registry.sync()
@@ -101,6 +103,10 @@ class Services:
         return SupplyChainContract(self.parties.client(party), self.ledger.deployment, self.artifacts)
 
     def close(self) -> None:
-        """Stops the verification threads and releases database connections."""
+        """Stops the verification threads, detaches the outbox from the chain client (which may
+        outlive these services) and releases database connections."""
         self.ingestor.close()
+        client = self.ledger.client
+        if client.sender.outbox is not None and client.sender.outbox.engine is self.engine:
+            client.use_outbox(None)
         self.engine.dispose()

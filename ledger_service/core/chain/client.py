@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
 
 from eth_abi import decoding, encoding
 from eth_abi.codec import ABICodec
@@ -33,11 +32,13 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
-from web3.types import Nonce, RPCEndpoint, TxParams, TxReceipt, Wei
+from web3.types import TxParams, TxReceipt, Wei
 
 from ledger_service.core.chain.accounts import ROLES, admin_address, operator_account, role_account
+from ledger_service.core.chain.outbox import Outbox
 from ledger_service.core.chain.revert import RevertDecoder
-from ledger_service.core.chain.rpc import JsonRpc, RpcError, Web3Transport
+from ledger_service.core.chain.rpc import JsonRpc, Web3Transport
+from ledger_service.core.chain.sender import SendPolicy, TxManager
 from ledger_service.core.errors import ChainError, ConfigurationError, TransactionReverted
 from ledger_service.core.settings import Settings
 
@@ -65,7 +66,9 @@ def lenient_codec(codec: ABICodec) -> ABICodec:
 class ChainClient:
     """Signs transactions with the operator key and sends them one at a time, in nonce order."""
 
-    def __init__(self, rpc_url: str, operator: LocalAccount, timeout: float = 30.0) -> None:
+    def __init__(
+        self, rpc_url: str, operator: LocalAccount, timeout: float = 30.0, policy: SendPolicy | None = None
+    ) -> None:
         self.rpc_url = rpc_url
         # a short retry budget: calls made while serving a request fail fast; the loops
         # (`core.loops`) wait out longer outages
@@ -73,11 +76,16 @@ class ChainClient:
         self.w3.codec = lenient_codec(self.w3.codec)
         self.operator = operator
         self.errors = RevertDecoder()
+        self.sender = TxManager(self.w3, operator, policy)
         self._lock = threading.Lock()
-        self._nonce: int | None = None
-        self._sync_send: bool | None = None
         self._roles: dict[str, ChainClient] = {}
         self.admin_address: str | None = None
+
+    def use_outbox(self, outbox: Outbox | None) -> None:
+        """Records this client's transactions, and its role clients', in `outbox` (None: nowhere)."""
+        self.sender.outbox = outbox
+        for client in self._roles.values():
+            client.sender.outbox = outbox
 
     def attach_role(self, role: str, client: ChainClient) -> None:
         """Makes `client` the one `for_role(role)` answers (it shares this client's error decoder)."""
@@ -167,68 +175,19 @@ class ChainClient:
                 raise TransactionReverted(
                     self.errors.describe(exc), error=self.errors.name_of(exc), data=getattr(exc, "data", None)
                 ) from exc
-            if "gasPrice" not in tx and "maxFeePerGas" not in tx:
-                tx["gasPrice"] = self.w3.eth.gas_price
-            receipt = self._sign_and_send(tx)
+            receipt = self.sender.send(tx, getattr(call, "fn_name", None) or "deploy")
         if receipt["status"] != 1:
             raise TransactionReverted(
                 f"transaction {HexBytes(receipt['transactionHash']).to_0x_hex()} reverted", receipt=receipt
             )
         return receipt
 
-    def _sign_and_send(self, tx: TxParams) -> TxReceipt:
-        """Signs with the next nonce and sends; when another process used the same key in the
-        meantime ("nonce too low"), takes a fresh nonce from the node and tries once more."""
-        for attempt in (1, 2):
-            tx["nonce"] = Nonce(self._next_nonce())
-            signed = self.operator.sign_transaction(dict(tx))  # type: ignore[arg-type]
-            try:
-                receipt = self._send_raw(signed.raw_transaction)
-            except ChainError as exc:
-                self._nonce = None
-                if attempt == 1 and "nonce" in str(exc).lower():
-                    continue
-                raise
-            except Exception:
-                self._nonce = None
-                raise
-            self._nonce = int(tx["nonce"]) + 1
-            return receipt
-        raise AssertionError("unreachable")
-
     def reset_nonce(self) -> None:
         """Forgets the cached nonce, so the next transaction asks the node (other senders may have
         sent, a reorg may have dropped some); the role clients attached to this one forget theirs too."""
-        with self._lock:
-            self._nonce = None
-        for client in self._roles.values():
-            if client is not self:
-                with client._lock:
-                    client._nonce = None
-
-    def _next_nonce(self) -> int:
-        if self._nonce is None:
-            self._nonce = int(self.w3.eth.get_transaction_count(self.operator.address, "pending"))
-        return self._nonce
-
-    def _send_raw(self, raw: bytes) -> TxReceipt:
-        if self._sync_send is not False:
-            response: dict[str, Any] = self.w3.provider.make_request(  # type: ignore[assignment]
-                RPCEndpoint("eth_sendRawTransactionSync"), [HexBytes(raw).to_0x_hex()]
-            )
-            error = response.get("error")
-            if error is None:
-                self._sync_send = True
-                tx_hash = response["result"]["transactionHash"]
-                return self.w3.eth.get_transaction_receipt(tx_hash)
-            if not RpcError("eth_sendRawTransactionSync", error).unsupported:
-                raise ChainError(f"sending the transaction failed: {error.get('message')}", error=error)
-            self._sync_send = False
-        try:
-            tx_hash = self.w3.eth.send_raw_transaction(raw)
-        except Web3RPCError as exc:
-            raise ChainError(f"sending the transaction failed: {exc}") from exc
-        return self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120, poll_latency=0.05)
+        for client in {id(c): c for c in (self, *self._roles.values())}.values():
+            with client._lock:
+                client.sender.reset_nonce()
 
     def code_at(self, address: str) -> bytes:
         """The runtime code at `address`."""
@@ -238,7 +197,8 @@ class ChainClient:
 def connect(settings: Settings, rpc_url: str) -> ChainClient:
     """Connects to `rpc_url` with the operator account that `settings` name and one client per role
     (`ChainClient.for_role`), funded on dev chains."""
-    client = ChainClient(rpc_url, operator_account(settings))
+    policy = SendPolicy.from_settings(settings)
+    client = ChainClient(rpc_url, operator_account(settings), policy=policy)
     if not client.w3.is_connected():
         raise ChainError(f"no JSON-RPC node answers at {rpc_url}")
     client.ensure_funded()
@@ -251,7 +211,7 @@ def connect(settings: Settings, rpc_url: str) -> ChainClient:
         if str(account.address) in seen:
             raise ConfigurationError(f"the {role} and the {seen[account.address]} must be separate accounts")
         seen[str(account.address)] = role
-        role_client = ChainClient(rpc_url, account)
+        role_client = ChainClient(rpc_url, account, policy=policy)
         role_client.ensure_funded(strict=False)
         client.attach_role(role, role_client)
     if client.admin_address in seen and seen[client.admin_address] != "admin":

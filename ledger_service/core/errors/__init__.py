@@ -14,6 +14,7 @@ from ledger_service.core.errors.base import (
     IndexChainChanged,
     ProvenanceError,
     SealingRaced,
+    SendingPaused,
     ToolchainError,
     TransactionReverted,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "PayloadTooLarge",
     "ProvenanceError",
     "SealingRaced",
+    "SendingPaused",
     "RateLimited",
     "ReadingRejected",
     "SequenceNotIncreasing",

@@ -80,3 +80,12 @@ class SealingRaced(ProvenanceError, RuntimeError):
     code = "sealing-raced"
     status = 409
     title = "Sealing raced another batcher"
+
+
+class SendingPaused(ChainError):
+    """The transaction manager holds a transaction back: the hour's gas budget is spent, or the
+    sender's balance is under the minimum. Loops retry; nothing is sent until it clears."""
+
+    code = "sending-paused"
+    status = 503
+    title = "Sending paused"

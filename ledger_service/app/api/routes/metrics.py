@@ -11,7 +11,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, gen
 
 from indexer.store import Store
 from ledger_service.app.api.deps import ServicesDep
+from ledger_service.core.chain.outbox import Outbox
 from ledger_service.core.loops import SUPERVISED, recent_health
+from ledger_service.services.container import Services
 
 router = APIRouter(tags=["health"])
 
@@ -49,6 +51,15 @@ def metrics(request: Request, services: ServicesDep) -> Response:
         for name, (help_text, value) in gauges.items():
             if value is not None:
                 Gauge(name, help_text, registry=registry).set(float(value))
+    _loops(registry, services)
+    _transactions(registry, services)
+    http: CollectorRegistry | None = getattr(request.app.state, "http_metrics", None)
+    body = generate_latest(registry) + (generate_latest(http) if http is not None else b"")
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+def _loops(registry: CollectorRegistry, services: Services) -> None:
+    """Each running loop's failures and last good step, and each supervised child's restarts."""
     loops = {
         "failures": Gauge(
             "provenance_loop_failures", "Failed steps of a loop since it started", ["component"], registry=registry
@@ -79,6 +90,25 @@ def metrics(request: Request, services: ServicesDep) -> Response:
         loops["consecutive"].labels(component=row.component).set(row.consecutive_failures)
         if row.last_ok_at is not None:
             loops["ok_age"].labels(component=row.component).set(max(0.0, time.time() - row.last_ok_at))
-    http: CollectorRegistry | None = getattr(request.app.state, "http_metrics", None)
-    body = generate_latest(registry) + (generate_latest(http) if http is not None else b"")
-    return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+def _transactions(registry: CollectorRegistry, services: Services) -> None:
+    """The outbox: operator transactions by status, replacements, fees of the last hour and what
+    is left of the hour's gas budget."""
+    summary = Outbox(services.engine).summary()
+    by_status = Gauge("provenance_transactions", "Operator transactions by status", ["status"], registry=registry)
+    for status in ("pending", "mined", "reverted", "dropped"):
+        by_status.labels(status=status).set(summary["by_status"].get(status, 0))
+    Gauge("provenance_transaction_replacements", "Transactions sent again with higher fees", registry=registry).set(
+        summary["replacements"]
+    )
+    Gauge("provenance_fees_last_hour_wei", "Fees paid by transactions mined in the last hour", registry=registry).set(
+        summary["fees_last_hour"]
+    )
+    budget = services.ledger.client.sender.policy.budget_wei_per_hour
+    if budget is not None:
+        Gauge(
+            "provenance_gas_budget_left_wei",
+            "The hour's gas budget not yet spent (0: sending paused)",
+            registry=registry,
+        ).set(max(0, budget - summary["fees_last_hour"]))
