@@ -17,6 +17,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from sqlmodel import Session, select
 from web3 import Web3
+from web3.types import TxParams, Wei
 
 from ledger_service.core.chain.fees import GWEI, FeePolicy, Fees
 from ledger_service.core.chain.node import ManagedAnvil
@@ -79,8 +80,8 @@ class Miner:
         self.thread.join(timeout=5)
 
 
-def transfer(w3: Web3, account: LocalAccount) -> dict[str, Any]:
-    return {"from": account.address, "to": "0x" + "11" * 20, "value": 1, "gas": 21_000, "chainId": w3.eth.chain_id}
+def transfer(w3: Web3, account: LocalAccount) -> TxParams:
+    return {"from": account.address, "to": "0x" + "11" * 20, "value": Wei(1), "gas": 21_000, "chainId": w3.eth.chain_id}
 
 
 def wait_for_row(outbox: Outbox) -> OutboxTx:
