@@ -98,11 +98,7 @@ def add_blocks(
             len(transactions),
         ))  # fmt: skip
         for tx, receipt in block_pairs:
-            if (
-                receipt is None
-                or receipt.get("blockHash") != block_hash
-                or receipt["transactionHash"] != tx["hash"]
-            ):
+            if receipt is None or receipt.get("blockHash") != block_hash or receipt["transactionHash"] != tx["hash"]:
                 raise ChunkInconsistent(f"receipt of {tx['hash']} is not from block {number}")
             chunk.transactions.append((
                 tx["hash"], number, _int(tx["transactionIndex"]), tx["from"].lower(), _address(tx.get("to")),

@@ -174,9 +174,13 @@ def key_rows(record: DeviceRecord) -> list[dict[str, Any]]:
     """The `device_key` rows of a folded device, oldest key first."""
     return [
         {
-            "device_id": _hex(record.device_id), "key_index": index, **_key_columns(key.key),
-            "valid_from_block": key.valid_from_block, "valid_from": key.valid_from,
-            "valid_until_block": key.valid_until_block, "valid_until": key.valid_until,
+            "device_id": _hex(record.device_id),
+            "key_index": index,
+            **_key_columns(key.key),
+            "valid_from_block": key.valid_from_block,
+            "valid_from": key.valid_from,
+            "valid_until_block": key.valid_until_block,
+            "valid_until": key.valid_until,
         }  # fmt: skip
         for index, key in enumerate(record.keys)
     ]

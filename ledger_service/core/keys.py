@@ -228,27 +228,3 @@ class DeviceKey:
         if data.get("public") and PublicKey.from_json(data["public"]) != key.public_key:
             raise KeyError_(f"{path}: the public key does not match the private key")
         return key
-
-
-def load_or_create_account_key(path: Path) -> tuple[str, bool]:
-    """The hex private key of an Ethereum account kept at `path` (mode 0600), made on first use.
-
-    Returns the key and whether this call created it. Concurrent first uses agree on one key: the
-    file appears complete or not at all, and the first writer wins.
-    """
-    if path.exists():
-        return path.read_text().strip(), False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    secret = DeviceKey.generate(KeyType.SECP256K1).secret
-    draft = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
-    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(f"0x{secret:064x}")
-    created = True
-    try:
-        os.link(draft, path)
-    except FileExistsError:
-        created = False
-    finally:
-        draft.unlink()
-    return path.read_text().strip(), created

@@ -22,6 +22,11 @@ class Settings(BaseSettings):
     anvil_port: int = Field(0, ge=0, le=65535, description="Port of the managed anvil; 0 picks a free one.")
     anvil_bin: Path | None = Field(None, description="anvil binary; default the one from npm under node_modules.")
     chain_id: int = Field(31337, gt=0, description="Chain id of the managed anvil.")
+    keystore_password: SecretStr | None = Field(
+        None, description="Password of the service's key stores; default: a password made in the data directory."
+    )
+    keystore_password_file: Path | None = Field(None, description="A file holding the key stores' password.")
+    keystore_scrypt_n: int = Field(2**15, ge=2**10, le=2**20, description="scrypt work factor of new key stores.")
     operator_key: SecretStr | None = Field(
         None, description="Private key that deploys and anchors; default a key generated in the data directory."
     )
@@ -157,10 +162,10 @@ class Settings(BaseSettings):
         """Registers the secret settings, so that no error text, log line or stored error shows them."""
         from ledger_service.core.redact import remember_settings
 
+        secrets = [value.get_secret_value() for value in vars(self).values() if isinstance(value, SecretStr)]
         remember_settings(
             [
-                self.operator_key.get_secret_value() if self.operator_key else None,
-                self.mqtt_password.get_secret_value() if self.mqtt_password else None,
+                *secrets,  # the operator's and the roles' keys, the keystore and MQTT passwords
                 self.rpc_url,
                 self.database_url,
                 self.broker_url,

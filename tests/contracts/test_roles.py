@@ -19,6 +19,7 @@ from ledger_service.core.chain.accounts import role_key_path
 from ledger_service.core.chain.client import ChainClient, connect
 from ledger_service.core.chain.context import ChainContext
 from ledger_service.core.chain.deploy import ADMIN_ROLE, GRANTS, deploy, role_id, role_names
+from ledger_service.core.chain.keystore import keystore_password, load_keystore
 from ledger_service.core.chain.manifest import load_manifest
 from ledger_service.core.chain.node import ManagedAnvil
 from ledger_service.core.compiler import Artifact
@@ -158,8 +159,15 @@ def test_anchoring_and_reports_are_sent_from_their_own_accounts(services: Servic
     reporter = services.ledger.client.for_role("reporter").operator.address
     item_id, sensor = shipment(services)
     rule_id, _ = oracle_of(services).add_rule(
-        RuleSpec(item_id, "temperature", unit="Cel", upper=800, scale=2, min_readings=2,
-                 actions=Action.MARK_OUT_OF_COMPLIANCE)  # fmt: skip
+        RuleSpec(
+            item_id,
+            "temperature",
+            unit="Cel",
+            upper=800,
+            scale=2,
+            min_readings=2,
+            actions=Action.MARK_OUT_OF_COMPLIANCE,
+        )  # fmt: skip
     )
     daemon = OracleDaemon(services, report_dispatcher(services), name="roles")
     ingest(services, sensor, [900, 900, 900, 900], now(services) + 1)
@@ -228,10 +236,12 @@ def test_each_role_key_lives_in_its_own_file(chain_settings: Any, chain: ChainCo
         role: role_key_path(chain_settings.data_dir, role)
         for role in ("deployer", "admin", "anchorer", "registrar", "reporter")
     }
-    keys = {role: path.read_text().strip() for role, path in files.items()}
+    password = keystore_password(chain_settings)
+    keys = {role: load_keystore(path, password).key for role, path in files.items()}
     assert len(set(keys.values())) == len(keys)
     for role, path in files.items():
         assert path.stat().st_mode & 0o777 == 0o600, role
+        assert keys[role].hex().removeprefix("0x") not in path.read_text()  # encrypted at rest
         assert Account.from_key(keys[role]).address == (
             chain.client.admin_address if role == "admin" else chain.client.for_role(role).operator.address
         )

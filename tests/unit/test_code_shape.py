@@ -27,9 +27,7 @@ def sources() -> list[Path]:
 
 
 def long_modules() -> set[str]:
-    return {
-        str(path.relative_to(ROOT)) for path in sources() if len(path.read_text().splitlines()) > MAX_MODULE_LINES
-    }
+    return {str(path.relative_to(ROOT)) for path in sources() if len(path.read_text().splitlines()) > MAX_MODULE_LINES}
 
 
 def long_functions() -> set[str]:

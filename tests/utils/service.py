@@ -54,6 +54,7 @@ class RunningService:
             "PROVENANCE_API_PORT": "0",
             "PROVENANCE_BATCH_AGE": "1",
             "PROVENANCE_BATCH_POLL": "0.1",
+            "PROVENANCE_KEYSTORE_SCRYPT_N": "1024",  # a light work factor: tests make many key stores
             **(env or {}),
         }
         self.timeout = timeout

@@ -1,5 +1,6 @@
 """The accounts the service acts with: the operator's and one per role (deployer, admin, anchorer,
-registrar, reporter), each from its configured key or a key file of its own in the data directory."""
+registrar, reporter), each from its configured key or an encrypted keystore of its own in the data
+directory (`ledger_service.core.chain.keystore`)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import is_address, to_checksum_address
 from pydantic import SecretStr
 
+from ledger_service.core.chain.keystore import stored_account
 from ledger_service.core.errors import ConfigurationError
-from ledger_service.core.keys import load_or_create_account_key
 from ledger_service.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -21,28 +22,20 @@ log = logging.getLogger(__name__)
 ROLES: tuple[str, ...] = ("deployer", "admin", "anchorer", "registrar", "reporter")
 
 
-def _stored_account(path: Path, label: str) -> LocalAccount:
-    key, created = load_or_create_account_key(path)
-    account: LocalAccount = Account.from_key(key)
-    if created:
-        log.info("generated key", extra={"role": label, "address": account.address, "path": str(path)})
-    return account
-
-
 def operator_account(settings: Settings) -> LocalAccount:
     """The service's own account (items, tokens, its devices): the configured key, else one kept in
     the data directory."""
     if settings.operator_key is not None:
         configured: LocalAccount = Account.from_key(settings.operator_key.get_secret_value())
         return configured
-    return _stored_account(settings.data_dir / "operator.key", "operator")
+    return stored_account(settings, settings.data_dir / "operator.json", "operator")
 
 
 def role_key_path(data_dir: Path, role: str) -> Path:
-    """Where the key of `role` is kept in the data directory."""
+    """Where the keystore of `role` is kept in the data directory."""
     if role not in ROLES:
         raise ConfigurationError(f"unknown role {role!r} (known: {', '.join(ROLES)})")
-    return data_dir / "roles" / f"{role}.key"
+    return data_dir / "roles" / f"{role}.json"
 
 
 def role_account(settings: Settings, role: str) -> LocalAccount | None:
@@ -52,12 +45,12 @@ def role_account(settings: Settings, role: str) -> LocalAccount | None:
     if role == "admin":
         if settings.admin_address is not None:
             return None
-        return _stored_account(path, role)
+        return stored_account(settings, path, role)
     configured: SecretStr | None = getattr(settings, f"{role}_key")
     if configured is not None:
         account: LocalAccount = Account.from_key(configured.get_secret_value())
         return account
-    return _stored_account(path, role)
+    return stored_account(settings, path, role)
 
 
 def admin_address(settings: Settings) -> str:
