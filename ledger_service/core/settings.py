@@ -22,6 +22,14 @@ class Settings(BaseSettings):
     anvil_port: int = Field(0, ge=0, le=65535, description="Port of the managed anvil; 0 picks a free one.")
     anvil_bin: Path | None = Field(None, description="anvil binary; default the one from npm under node_modules.")
     chain_id: int = Field(31337, gt=0, description="Chain id of the managed anvil.")
+    signer_url: str | None = Field(
+        None,
+        description="A remote signer (Web3Signer-compatible `eth_signTransaction`) holding the accounts named "
+        "in PROVENANCE_SIGNER_ACCOUNTS; unset: keys are held here.",
+    )
+    signer_accounts: dict[str, str] = Field(
+        default_factory=dict, description='Role -> address signed for by the remote signer, e.g. {"anchorer": "0x..."}.'
+    )
     keystore_password: SecretStr | None = Field(
         None, description="Password of the service's key stores; default: a password made in the data directory."
     )
@@ -167,6 +175,7 @@ class Settings(BaseSettings):
             [
                 *secrets,  # the operator's and the roles' keys, the keystore and MQTT passwords
                 self.rpc_url,
+                self.signer_url,
                 self.database_url,
                 self.broker_url,
                 self.ipfs_api_url,

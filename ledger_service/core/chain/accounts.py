@@ -13,6 +13,8 @@ from eth_utils import is_address, to_checksum_address
 from pydantic import SecretStr
 
 from ledger_service.core.chain.keystore import stored_account
+from ledger_service.core.chain.remote_signer import RemoteSigner
+from ledger_service.core.chain.sender import Signer
 from ledger_service.core.errors import ConfigurationError
 from ledger_service.core.settings import Settings
 
@@ -22,9 +24,24 @@ log = logging.getLogger(__name__)
 ROLES: tuple[str, ...] = ("deployer", "admin", "anchorer", "registrar", "reporter")
 
 
-def operator_account(settings: Settings) -> LocalAccount:
-    """The service's own account (items, tokens, its devices): the configured key, else one kept in
-    the data directory."""
+def remote_account(settings: Settings, role: str) -> RemoteSigner | None:
+    """The account the remote signer signs for in `role` ("operator" or a role), if it is one."""
+    address = settings.signer_accounts.get(role)
+    if address is None:
+        return None
+    if settings.signer_url is None:
+        raise ConfigurationError("PROVENANCE_SIGNER_ACCOUNTS names accounts but PROVENANCE_SIGNER_URL is not set")
+    if not is_address(address):
+        raise ConfigurationError(f"PROVENANCE_SIGNER_ACCOUNTS: {address!r} ({role}) is not an address")
+    return RemoteSigner(settings.signer_url, address)
+
+
+def operator_account(settings: Settings) -> Signer:
+    """The service's own account (items, tokens, its devices): the remote signer's, the configured
+    key, else one kept in the data directory."""
+    remote = remote_account(settings, "operator")
+    if remote is not None:
+        return remote
     if settings.operator_key is not None:
         configured: LocalAccount = Account.from_key(settings.operator_key.get_secret_value())
         return configured
@@ -38,10 +55,14 @@ def role_key_path(data_dir: Path, role: str) -> Path:
     return data_dir / "roles" / f"{role}.json"
 
 
-def role_account(settings: Settings, role: str) -> LocalAccount | None:
-    """The account of `role`: its configured key, else its key in the data directory. None for the
-    admin when `PROVENANCE_ADMIN_ADDRESS` names it (its key is not the service's to hold)."""
+def role_account(settings: Settings, role: str) -> Signer | None:
+    """The account of `role`: the remote signer's, its configured key, else its key in the data
+    directory. None for the admin when `PROVENANCE_ADMIN_ADDRESS` names it (its key is not the
+    service's to hold)."""
     path = role_key_path(settings.data_dir, role)
+    remote = remote_account(settings, role) if role != "admin" else None
+    if remote is not None:
+        return remote
     if role == "admin":
         if settings.admin_address is not None:
             return None

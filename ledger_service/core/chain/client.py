@@ -26,7 +26,6 @@ import threading
 from eth_abi import decoding, encoding
 from eth_abi.codec import ABICodec
 from eth_abi.registry import BaseEquals
-from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from web3 import Web3
@@ -38,7 +37,7 @@ from ledger_service.core.chain.accounts import ROLES, admin_address, operator_ac
 from ledger_service.core.chain.outbox import Outbox
 from ledger_service.core.chain.revert import RevertDecoder
 from ledger_service.core.chain.rpc import JsonRpc, Web3Transport
-from ledger_service.core.chain.sender import SendPolicy, TxManager
+from ledger_service.core.chain.sender import SendPolicy, Signer, TxManager
 from ledger_service.core.errors import ChainError, ConfigurationError, TransactionReverted
 from ledger_service.core.settings import Settings
 
@@ -66,9 +65,7 @@ def lenient_codec(codec: ABICodec) -> ABICodec:
 class ChainClient:
     """Signs transactions with the operator key and sends them one at a time, in nonce order."""
 
-    def __init__(
-        self, rpc_url: str, operator: LocalAccount, timeout: float = 30.0, policy: SendPolicy | None = None
-    ) -> None:
+    def __init__(self, rpc_url: str, operator: Signer, timeout: float = 30.0, policy: SendPolicy | None = None) -> None:
         self.rpc_url = rpc_url
         # a short retry budget: calls made while serving a request fail fast; the loops
         # (`core.loops`) wait out longer outages

@@ -19,9 +19,8 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import TransactionNotFound, Web3RPCError
@@ -36,6 +35,26 @@ from ledger_service.core.settings import Settings
 log = logging.getLogger(__name__)
 
 _FEE_FIELDS = ("gasPrice", "maxFeePerGas", "maxPriorityFeePerGas", "type")
+
+
+class Signed(Protocol):
+    """A signed transaction."""
+
+    @property
+    def raw_transaction(self) -> Any: ...
+
+    @property
+    def hash(self) -> Any: ...
+
+
+class Signer(Protocol):
+    """What signs a sender's transactions: a key in this process (`LocalAccount`) or a remote
+    signer (`ledger_service.core.chain.remote_signer.RemoteSigner`)."""
+
+    @property
+    def address(self) -> Any: ...
+
+    def sign_transaction(self, transaction_dict: dict[str, Any]) -> Signed: ...
 
 
 @dataclass(frozen=True)
@@ -99,7 +118,7 @@ class TxManager:
     """Sends one account's transactions by the policy above. Not thread-safe on its own: the
     chain client calls it under its lock."""
 
-    def __init__(self, w3: Web3, account: LocalAccount, policy: SendPolicy | None = None) -> None:
+    def __init__(self, w3: Web3, account: Signer, policy: SendPolicy | None = None) -> None:
         self.w3 = w3
         self.account = account
         self.policy = policy or SendPolicy()
