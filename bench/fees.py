@@ -3,9 +3,10 @@ block every 2 seconds (automine off).
 
     .venv/bin/python bench/fees.py [--seconds 60] [--rate 10] [--spike-from 20] [--spike-for 20]
 
-A steady load of single readings runs for `--seconds`; from `--spike-from` for `--spike-for`
-seconds every block's base fee is held at three times what it was, so the anchoring transactions
-priced before the spike are underpriced until the transaction manager replaces them. Reports the
+A steady load of single readings runs for `--seconds`, with every block's base fee held at
+`--base-gwei`; from `--spike-from` for `--spike-for` seconds it is held at three times that, so
+the anchoring transactions priced just before the spike (at twice the base fee plus the tip) are
+underpriced until the transaction manager replaces them. Reports the
 batches anchored, the replacements, what is left pending in the outbox (stuck), and the latency
 from acknowledgement to anchored before, during and after the spike: the phases before and after
 are the same run's baseline.
@@ -44,22 +45,33 @@ def metric(api: httpx.Client, name: str) -> float:
     return 0.0
 
 
-def hold_base_fee(rpc_url: str, stop: threading.Event, factor: int) -> int:
-    """Sets every next block's base fee to `factor` times the current one until `stop`."""
-    with httpx.Client(timeout=10) as http:
+class BaseFee:
+    """Holds every next block's base fee at `wei` (changed with `set`) until stopped."""
 
-        def call(method: str, params: list[object]) -> object:
-            return http.post(rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).json()[
-                "result"
-            ]
+    def __init__(self, rpc_url: str, wei: int) -> None:
+        self.rpc_url, self.wei = rpc_url, wei
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
 
-        block = call("eth_getBlockByNumber", ["latest", False])
-        assert isinstance(block, dict)
-        spiked = int(block["baseFeePerGas"], 16) * factor
-        while not stop.is_set():
-            call("anvil_setNextBlockBaseFeePerGas", [hex(spiked)])
-            stop.wait(0.25)
-    return spiked
+    def _run(self) -> None:
+        with httpx.Client(timeout=10) as http:
+            while not self.stop.is_set():
+                request = {
+                    "jsonrpc": "2.0",
+                    "id": 1,
+                    "method": "anvil_setNextBlockBaseFeePerGas",
+                    "params": [hex(self.wei)],
+                }
+                http.post(self.rpc_url, json=request)
+                self.stop.wait(0.1)
+
+    def __enter__(self) -> BaseFee:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
 
 
 def main() -> None:
@@ -69,6 +81,7 @@ def main() -> None:
     parser.add_argument("--spike-from", type=float, default=20.0)
     parser.add_argument("--spike-for", type=float, default=20.0)
     parser.add_argument("--replace-after", type=float, default=4.0, help="PROVENANCE_TX_REPLACE_AFTER")
+    parser.add_argument("--base-gwei", type=float, default=10.0, help="the base fee held outside the spike")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-fees-"))
     with ManagedAnvil(state_dir=None, extra_args=["--block-time", "2"]) as node:
@@ -85,25 +98,20 @@ def main() -> None:
             devices = fleet(ledger, 4)
             db = workdir / ".provenance" / "provenance.db"
             sent: list[tuple[float, str]] = []
-            stop_spike = threading.Event()
-            spike = threading.Thread(target=hold_base_fee, args=(node.url, stop_spike, 3))
-            print(f"{args.rate:g} readings/s for {args.seconds:g}s on 2 s blocks; base fee x3 from "
-                  f"{args.spike_from:g}s for {args.spike_for:g}s ...", flush=True)  # fmt: skip
-            with httpx.Client(base_url=service.api_url, timeout=60) as api:
+            base = int(args.base_gwei * 10**9)
+            print(f"{args.rate:g} readings/s for {args.seconds:g}s on 2 s blocks; base fee {args.base_gwei:g} gwei, "
+                  f"x3 from {args.spike_from:g}s for {args.spike_for:g}s ...", flush=True)  # fmt: skip
+            with httpx.Client(base_url=service.api_url, timeout=60) as api, BaseFee(node.url, base) as fee:
                 start = time.monotonic()
                 while (elapsed := time.monotonic() - start) < args.seconds:
-                    if elapsed >= args.spike_from and not spike.is_alive() and not stop_spike.is_set():
-                        spike.start()
-                    if elapsed >= args.spike_from + args.spike_for and spike.is_alive():
-                        stop_spike.set()
+                    spiking = args.spike_from <= elapsed < args.spike_from + args.spike_for
+                    fee.wei = 3 * base if spiking else base
                     device = devices[len(sent) % len(devices)]
                     sent.append(
                         (elapsed, api.post("/v1/readings", json=signed_body(device, ledger.domain)).json()["id"])
                     )
                     time.sleep(max(0.0, start + len(sent) / args.rate - time.monotonic()))
-                stop_spike.set()
-                if spike.is_alive():
-                    spike.join()
+                fee.wei = base
                 deadline = time.monotonic() + 180
                 query = (
                     "select count(*) from reading r left join batch b on b.id = r.batch_id where b.anchored_at is null"

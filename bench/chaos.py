@@ -1,0 +1,217 @@
+"""Faults injected for real into a running service under load, one after another; per fault, the
+time until the service is ready and anchoring again, and at the end the readings lost and the
+batches anchored twice (both must be 0).
+
+    .venv/bin/python bench/chaos.py [--rate 20] [--outage 60] [--faults all]
+
+The service: `provenance up` on PostgreSQL (a fresh database), with Redis as the Celery broker
+(so a `provenance worker` child anchors), MQTT ingest from Mosquitto, and an anvil behind a TCP
+proxy (so the RPC node can refuse connections). Readings are posted over HTTP at `--rate`/s the
+whole time; a reading counts as acknowledged when the service answered 201.
+
+Faults (each with the command it runs): SIGKILL of the batcher, the indexer, the oracle daemon and
+the worker (`provenance up` restarts them); the RPC node refusing connections for `--outage`
+seconds (the proxy closes its port); Redis restarted (`service redis-server restart`); Mosquitto
+restarted (`service mosquitto restart`); PostgreSQL restarted (`pg_ctlcluster 15 main restart`).
+This restarts the machine's shared services: do not run it beside a test run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.notarization import fleet  # noqa: E402
+from ledger_service.core.chain.client import connect  # noqa: E402
+from ledger_service.core.chain.ledger import Ledger  # noqa: E402
+from ledger_service.core.chain.manifest import load_manifest  # noqa: E402
+from ledger_service.core.chain.node import ManagedAnvil  # noqa: E402
+from ledger_service.core.compiler import compile_contracts  # noqa: E402
+from ledger_service.core.settings import Settings  # noqa: E402
+from tests.utils.factories import Device, signed_body  # noqa: E402
+from tests.utils.postgres import postgres_database  # noqa: E402
+from tests.utils.service import RunningService, children_of  # noqa: E402
+from tests.utils.tcp_proxy import TcpProxy  # noqa: E402
+
+
+class Load:
+    """Posts one signed reading every 1/rate seconds; keeps the ids the service acknowledged."""
+
+    def __init__(self, api_url: str, devices: list[Device], ledger: Ledger, rate: float) -> None:
+        self.api_url, self.devices, self.ledger, self.rate = api_url, devices, ledger, rate
+        self.acknowledged: list[str] = []
+        self.refused = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self._lock = threading.Lock()
+
+    def _run(self) -> None:
+        with httpx.Client(base_url=self.api_url, timeout=10) as http:
+            index = 0
+            while not self.stop.wait(1 / self.rate):
+                device = self.devices[index % len(self.devices)]
+                index += 1
+                with self._lock:  # a device's readings go out in sequence order
+                    body = signed_body(device, self.ledger.domain)
+                try:
+                    answer = http.post("/v1/readings", json=body)
+                except httpx.HTTPError:
+                    self.refused += 1
+                    continue
+                if answer.status_code == 201:
+                    self.acknowledged.append(answer.json()["id"])
+                else:
+                    self.refused += 1
+
+    def probe(self, http: httpx.Client) -> str | None:
+        """One more reading, outside the steady load: its id when acknowledged."""
+        with self._lock:
+            body = signed_body(self.devices[0], self.ledger.domain)
+        try:
+            answer = http.post("/v1/readings", json=body)
+        except httpx.HTTPError:
+            return None
+        if answer.status_code != 201:
+            return None
+        self.acknowledged.append(answer.json()["id"])
+        return str(answer.json()["id"])
+
+
+def kill_child(service: RunningService, marker: bytes) -> Callable[[], None]:
+    def inject() -> None:
+        assert service.process is not None
+        for pid in children_of(service.process.pid):
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except FileNotFoundError:
+                continue
+            if marker in command:
+                os.kill(pid, signal.SIGKILL)
+                return
+        raise RuntimeError(f"no child {marker!r}")
+
+    return inject
+
+
+def run(command: str) -> Callable[[], None]:
+    return lambda: subprocess.run(command.split(), check=True, capture_output=True, timeout=120)
+
+
+def recovered(http: httpx.Client, load: Load, timeout: float = 300) -> float:
+    """Seconds until /readyz answers 200 and a reading sent then is anchored."""
+    start = time.monotonic()
+    probe = None
+    while time.monotonic() - start < timeout:
+        try:
+            ready = http.get("/readyz").status_code == 200
+            if probe is None:
+                probe = load.probe(http)
+            if probe is not None and ready:
+                status = http.get(f"/v1/readings/{probe}").json().get("status")
+                if status in ("anchored", "confirmed", "final"):
+                    return time.monotonic() - start
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"not recovered in {timeout}s")
+
+
+_ANCHORED = text("SELECT r.id FROM reading r JOIN batch b ON b.id = r.batch_id WHERE b.anchored_at IS NOT NULL")
+_BATCHES = text("SELECT COUNT(*) FROM batch WHERE anchored_at IS NOT NULL")
+
+
+def settle(database_url: str, acknowledged: list[str], timeout: float = 300) -> tuple[set[str], int]:
+    """Waits until every acknowledged reading is anchored (or `timeout`); returns the anchored
+    readings and the count of anchored batches."""
+    engine = create_engine(database_url)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            with engine.connect() as conn:
+                anchored = {row[0] for row in conn.execute(_ANCHORED)}
+                batches = int(conn.execute(_BATCHES).scalar_one())
+            if set(acknowledged) <= anchored or time.monotonic() > deadline:
+                return anchored, batches
+            time.sleep(1)
+    finally:
+        engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--outage", type=float, default=60.0, help="seconds the RPC node refuses connections")
+    parser.add_argument("--faults", default="all", help="comma-separated names, or all")
+    args = parser.parse_args()
+    database = postgres_database()
+    database_url = next(database)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-chaos-"))
+    try:
+        with ManagedAnvil(state_dir=None) as node, TcpProxy(int(node.url.rsplit(":", 1)[1])) as proxy:
+            env = {
+                "PROVENANCE_RPC_URL": proxy.url, "PROVENANCE_DATABASE_URL": database_url,
+                "PROVENANCE_BROKER_URL": "redis://127.0.0.1:6379/5", "PROVENANCE_MQTT_HOST": "127.0.0.1",
+                "PROVENANCE_MQTT_CLIENT_ID": f"chaos-{os.getpid()}", "PROVENANCE_DEVICE_RATE": "0",
+                "PROVENANCE_LOG_LEVEL": "WARNING",
+            }  # fmt: skip
+            with RunningService(workdir, env=env, timeout=180) as service:
+                settings = Settings(_env_file=None, data_dir=workdir / ".provenance", database_url=database_url)  # type: ignore[call-arg]
+                deployment = load_manifest(settings.manifest_path)
+                assert deployment is not None
+                ledger = Ledger(connect(settings, node.url), deployment, compile_contracts(settings.build_dir))
+                load = Load(service.api_url, fleet(ledger, 4), ledger, args.rate)
+                faults: dict[str, tuple[Callable[[], None], Callable[[], None] | None]] = {
+                    "kill batcher": (kill_child(service, b"batcher"), None),
+                    "kill indexer": (kill_child(service, b"index"), None),
+                    "kill oracle": (kill_child(service, b"oracle"), None),
+                    "kill worker": (kill_child(service, b"worker"), None),
+                    f"RPC refuses {args.outage:g}s": (proxy.cut, proxy.restore),
+                    "restart Redis": (run("service redis-server restart"), None),
+                    "restart Mosquitto": (run("service mosquitto restart"), None),
+                    "restart PostgreSQL": (run("pg_ctlcluster 15 main restart"), None),
+                }
+                chosen = faults if args.faults == "all" else {k: v for k, v in faults.items() if k in args.faults}
+                results: list[tuple[str, float]] = []
+                load.thread.start()
+                with httpx.Client(base_url=service.api_url, timeout=10) as http:
+                    recovered(http, load)
+                    for name, (inject, restore) in chosen.items():
+                        print(f"{name} ...", flush=True)
+                        inject()
+                        if restore is not None:
+                            time.sleep(args.outage)
+                            restore()
+                        results.append((name, recovered(http, load)))
+                        print(f"  ready and anchoring again after {results[-1][1]:.1f}s", flush=True)
+                    load.stop.set()
+                    load.thread.join()
+                    anchored, batches = settle(database_url, load.acknowledged)
+                    on_chain = ledger.notary.functions.batchCount().call()
+                service.stop()
+    finally:
+        next(database, None)
+    lost = len(set(load.acknowledged) - anchored)
+    print()
+    print(f"{'fault':<24} {'recovered after':>16}")
+    for name, seconds in results:
+        print(f"{name:<24} {seconds:>15.1f}s")
+    print(f"readings acknowledged {len(load.acknowledged)}, not acknowledged (refused or unreachable) {load.refused}")
+    print(f"lost (acknowledged, never anchored): {lost}")
+    print(f"anchored twice: {on_chain - batches} (batches anchored on chain {on_chain}, in the database {batches})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Two replicas of the API and two of the batcher, as separate processes on one PostgreSQL and one
+chain: readings posted to either API are each anchored exactly once, in a batch whose root is the
+tree of exactly its readings, with a proof that verifies, and every anchor on chain is one batch
+of the database."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from ledger_service.core.chain.client import connect
+from ledger_service.core.chain.ledger import Ledger
+from ledger_service.core.chain.manifest import load_manifest
+from ledger_service.core.compiler import Artifact
+from ledger_service.core.enums import KeyType
+from ledger_service.core.keys import DeviceKey
+from ledger_service.core.merkle import MerkleTree
+from tests.e2e.test_end_to_end import run_cli
+from tests.utils.factories import Device, signed_body
+from tests.utils.postgres import postgres_database
+from tests.utils.service import RunningService
+from tests.utils.settings import make_settings
+from tests.utils.skeleton import verify_on_chain
+
+READINGS_PER_DEVICE = 40
+
+
+@pytest.fixture
+def database_url() -> Iterator[str]:
+    yield from postgres_database()
+
+
+def test_two_apis_and_two_batchers_anchor_every_reading_once(
+    tmp_path: Path, artifacts: dict[str, Artifact], database_url: str
+) -> None:
+    env = {
+        "PROVENANCE_DATABASE_URL": database_url, "PROVENANCE_BATCH_SIZE": "16", "PROVENANCE_BATCH_AGE": "0.3",
+        "PROVENANCE_DEVICE_RATE": "0", "PROVENANCE_DATA_DIR": str(tmp_path / ".provenance"),
+    }  # fmt: skip
+    with RunningService(tmp_path, command=("chain",), ready_text="chain up", env=env) as chain:
+        deployed = run_cli(tmp_path, "deploy", env={"PROVENANCE_KEYSTORE_SCRYPT_N": "1024"})
+        assert deployed.returncode == 0, deployed.stderr
+        settings = make_settings(tmp_path / ".provenance", database_url=database_url)
+        deployment = load_manifest(settings.manifest_path)
+        assert deployment is not None
+        ledger = Ledger(connect(settings, chain.rpc_url), deployment, artifacts)
+        devices = [Device(key=DeviceKey.generate(KeyType.SECP256K1)) for _ in range(4)]
+        for device in devices:
+            ledger.register_device(device.device_id, device.key.public_key)
+        serve = ("serve",)
+        with (
+            RunningService(tmp_path / "api-1", command=serve, ready_text="API on http://", env=env) as first,
+            RunningService(tmp_path / "api-2", command=serve, ready_text="API on http://", env=env) as second,
+            RunningService(tmp_path / "batcher-1", command=("batcher",), ready_text="batcher running", env=env) as b1,
+            RunningService(tmp_path / "batcher-2", command=("batcher",), ready_text="batcher running", env=env) as b2,
+        ):
+            urls = [service.log().split("API on ")[-1].split()[0] for service in (first, second)]
+            assert urls[0] != urls[1]
+            apis = [httpx.Client(base_url=url, timeout=30) for url in urls]
+            try:
+                sent = []
+                for round_ in range(READINGS_PER_DEVICE):
+                    for index, device in enumerate(devices):  # one device's readings alternate between the APIs
+                        answer = apis[(round_ + index) % 2].post(
+                            "/v1/readings", json=signed_body(device, ledger.domain)
+                        )
+                        assert answer.status_code == 201, answer.text
+                        sent.append(answer.json()["id"])
+                engine = create_engine(database_url)
+                try:
+                    wait_all_anchored(engine, len(sent))
+                    check_batches(engine, sent)
+                    with engine.connect() as conn:
+                        anchored = conn.execute(text("SELECT COUNT(*) FROM batch")).scalar_one()
+                finally:
+                    engine.dispose()
+                assert ledger.notary.functions.batchCount().call() == anchored  # no batch anchored twice
+                assert all("sealed batch" in batcher.log() for batcher in (b1, b2))  # both batchers took part
+                for reading_id in sent[:: len(sent) // 8]:  # proofs from the other API than the one that took it
+                    bundle = apis[1].get(f"/v1/readings/{reading_id}/proof").json()
+                    assert verify_on_chain(chain.rpc_url, artifacts, bundle) == (True, False)
+            finally:
+                for api in apis:
+                    api.close()
+
+
+def wait_all_anchored(engine: Engine, count: int) -> None:
+    deadline = time.monotonic() + 120
+    query = text(
+        "SELECT COUNT(*) FROM reading r JOIN batch b ON b.id = r.batch_id WHERE b.transaction_hash IS NOT NULL"
+    )
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            if conn.execute(query).scalar_one() == count:
+                return
+        time.sleep(0.2)
+    raise AssertionError("not every reading was anchored")
+
+
+def check_batches(engine: Engine, sent: list[str]) -> None:
+    """Each reading in one batch; each batch's root the tree of exactly its readings."""
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, batch_id, tree_index FROM reading")).all()
+        batches = {row.id: row.root for row in conn.execute(text("SELECT id, root FROM batch"))}
+    assert sorted(row.id for row in rows) == sorted(sent)
+    for batch_id, root in batches.items():
+        held = sorted((row for row in rows if row.batch_id == batch_id), key=lambda row: row.tree_index)
+        assert root == "0x" + MerkleTree([bytes.fromhex(row.id[2:]) for row in held]).root.hex()
