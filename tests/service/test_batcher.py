@@ -154,7 +154,7 @@ def test_anchor_lost_in_a_reorg_is_anchored_again(
             assert first.status == BatchStatus.ANCHORED
             client.w3.provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]
             client.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-            client._nonce = None
+            client.reset_nonce()
             batcher.confirm_anchored()
             assert batches(services)[0].status == BatchStatus.SEALED
             batcher.anchor_sealed()

@@ -26,10 +26,10 @@ def test_metadata_that_is_not_utf8_cannot_freeze_the_registry_cache(services: Se
     owner = chain.client
     tx: TxParams = {
         "from": owner.operator.address, "to": ledger.registry.address, "data": data, "gas": 300_000,
-        "gasPrice": owner.w3.eth.gas_price, "chainId": owner.chain_id,
+        "chainId": owner.chain_id,
     }  # fmt: skip
     with owner._lock:
-        assert owner._sign_and_send(tx)["status"] == 1
+        assert owner.sender.send(tx, "updateDeviceMetadata")["status"] == 1
     ledger.revoke_device(device.device_id)  # the event the attacker would like the service to miss
     services.registry.refresh(force=True)
     record = services.registry.get(device.device_id, refresh=False)
