@@ -213,3 +213,19 @@ def test_sending_pauses_when_the_hour_budget_is_spent_or_the_balance_is_low(
     with pytest.raises(SendingPaused, match="under the minimum"):
         poor.send(transfer(w3, account), "transfer")
     assert w3.eth.get_transaction_count(account.address) == 1  # the paused sends sent nothing
+
+
+def test_a_stuck_transaction_is_cancelled(w3: Web3, account: LocalAccount, outbox: Outbox) -> None:
+    stuck = TxManager(w3, account, SendPolicy(FeePolicy(tip=GWEI), replace_after=60, watch_timeout=0.3))
+    stuck.outbox = outbox
+    with pytest.raises(ChainError, match="not mined"):
+        stuck.send(transfer(w3, account), "transfer")  # no block: it stays in the pool
+    operator = TxManager(w3, account, SendPolicy(FeePolicy(tip=GWEI)))
+    operator.outbox = outbox
+    with Miner(w3):
+        receipt = operator.cancel(0)
+    assert receipt["status"] == 1 and receipt["to"] == account.address  # nothing to itself, in the nonce's place
+    assert [r.status for r in rows(outbox)] == ["cancelled"]
+    assert w3.eth.get_balance("0x" + "11" * 20) == 0  # the cancelled transfer never happened
+    with pytest.raises(ChainError, match="mined already"):
+        operator.cancel(0)

@@ -6,7 +6,19 @@ import sys
 
 import typer
 
-from ledger_service.app.cli import apikeys, devices, export, index, items, oracles, parties, proofs, service, trust
+from ledger_service.app.cli import (
+    apikeys,
+    devices,
+    export,
+    index,
+    items,
+    oracles,
+    parties,
+    proofs,
+    service,
+    transactions,
+    trust,
+)
 
 app = typer.Typer(
     help="provenance-ledger: signed IoT readings, batched into Merkle trees and anchored on an EVM chain.",
@@ -27,6 +39,7 @@ app.add_typer(items.token_app, name="token")
 app.add_typer(oracles.rule_app, name="rule")
 app.add_typer(oracles.oracle_app, name="oracle")
 app.add_typer(trust.app, name="trust")
+app.add_typer(transactions.app, name="tx")
 
 
 def main() -> None:

@@ -179,6 +179,11 @@ class ChainClient:
             )
         return receipt
 
+    def cancel(self, nonce: int) -> TxReceipt:
+        """Cancels this account's unmined transaction of `nonce` (`TxManager.cancel`)."""
+        with self._lock:
+            return self.sender.cancel(nonce)
+
     def reset_nonce(self) -> None:
         """Forgets the cached nonce, so the next transaction asks the node (other senders may have
         sent, a reorg may have dropped some); the role clients attached to this one forget theirs too."""

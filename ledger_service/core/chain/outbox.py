@@ -18,7 +18,7 @@ from web3.types import TxReceipt
 from ledger_service.core.chain.fees import Fees
 from ledger_service.core.models import OutboxTx
 
-PENDING, MINED, REVERTED, DROPPED = "pending", "mined", "reverted", "dropped"
+PENDING, MINED, REVERTED, DROPPED, CANCELLED = "pending", "mined", "reverted", "dropped", "cancelled"
 
 
 def fees_of(row: OutboxTx) -> Fees:
@@ -68,6 +68,19 @@ class Outbox:
         """The row's nonce was used by a transaction that is none of its versions."""
         row.status = DROPPED
         return self._save(row)
+
+    def cancelled(self, row: OutboxTx) -> OutboxTx:
+        """The row's nonce went to a transfer of nothing to its sender, in its place."""
+        row.status = CANCELLED
+        return self._save(row)
+
+    def listing(self, status: str | None = None, limit: int = 50) -> list[OutboxTx]:
+        """The latest transactions, newest first, of one status or all."""
+        with Session(self.engine) as session:
+            query = select(OutboxTx)
+            if status is not None:
+                query = query.where(OutboxTx.status == status)
+            return list(session.exec(query.order_by(col(OutboxTx.id).desc()).limit(limit)).all())
 
     def pending(self, chain_id: int, sender: str) -> list[OutboxTx]:
         """The sender's transactions not yet seen mined, by nonce."""

@@ -182,6 +182,37 @@ class TxManager:
         if pending:
             self._nonce = None
 
+    def cancel(self, nonce: int) -> TxReceipt:
+        """Takes `nonce` back from a transaction that is not mined: sends a transfer of nothing to
+        this account with the same nonce and fees above the pending version's (or a fresh quote's),
+        and returns the receipt of whichever version is mined; the outbox row records the outcome."""
+        if int(self.w3.eth.get_transaction_count(self.account.address, "latest")) > nonce:
+            raise ChainError(f"nonce {nonce} of {self.account.address} is mined already: nothing to cancel")
+        pending = [] if self.outbox is None else self.outbox.pending(int(self.w3.eth.chain_id), self.account.address)
+        row = next((r for r in pending if r.nonce == nonce), None)
+        previous = fees_of(row) if row is not None else self.policy.fees.quote(self.w3)
+        fees = previous.bumped().at_least(self.policy.fees.quote(self.w3))
+        request = {
+            "from": self.account.address, "to": self.account.address, "value": 0, "data": "0x", "gas": 21_000,
+            "chainId": int(self.w3.eth.chain_id), "nonce": nonce,
+        }  # fmt: skip
+        raw, tx_hash = self._sign(request, fees)
+        hashes = [*json.loads(row.hashes), tx_hash] if row is not None else [tx_hash]
+        if row is not None and self.outbox is not None:
+            row = self.outbox.replaced(row, tx_hash, raw, fees)
+        self._broadcast(raw)
+        log.warning("cancelling a transaction", extra={"nonce": nonce, "tx": tx_hash})
+        self._nonce = None
+        flight = InFlight(request, fees, raw, hashes, time.time(), row)
+        receipt = self._watch(flight)
+        if (
+            flight.row is not None
+            and self.outbox is not None
+            and HexBytes(receipt["transactionHash"]) == HexBytes(tx_hash)
+        ):
+            self.outbox.cancelled(flight.row)
+        return receipt
+
     def _sign(self, request: dict[str, Any], fees: Fees) -> tuple[bytes, str]:
         signed = self.account.sign_transaction({**request, **fees.params()})
         return bytes(signed.raw_transaction), HexBytes(signed.hash).to_0x_hex()

@@ -97,7 +97,7 @@ def _transactions(registry: CollectorRegistry, services: Services) -> None:
     is left of the hour's gas budget."""
     summary = Outbox(services.engine).summary()
     by_status = Gauge("provenance_transactions", "Operator transactions by status", ["status"], registry=registry)
-    for status in ("pending", "mined", "reverted", "dropped"):
+    for status in ("pending", "mined", "reverted", "dropped", "cancelled"):
         by_status.labels(status=status).set(summary["by_status"].get(status, 0))
     Gauge("provenance_transaction_replacements", "Transactions sent again with higher fees", registry=registry).set(
         summary["replacements"]
