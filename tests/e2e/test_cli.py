@@ -85,3 +85,11 @@ def test_device_lifecycle_and_api_keys_from_the_cli(tmp_path: Path) -> None:
             assert denied.status_code == 401
         bad_role = cli(tmp_path, "apikey", "create", "x", "--role", "superuser")
         assert bad_role.returncode != 0
+
+
+def test_tx_list_shows_the_outbox_and_cancel_needs_a_chain(tmp_path: Path) -> None:
+    listed = cli(tmp_path, "tx", "list", "--status", "pending")
+    assert listed.returncode == 0, listed.stderr
+    assert "nonce" in listed.stdout + listed.stderr  # the table's header, with no rows yet
+    refused = cli(tmp_path, "tx", "cancel", "0")
+    assert refused.returncode == 1 and "provenance up" in refused.stderr  # no chain to cancel on: says how to start one
