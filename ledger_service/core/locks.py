@@ -1,4 +1,5 @@
-"""Sender locks: one transaction sender at a time for each account, across processes.
+"""Locks across processes: one transaction sender at a time for each account, and one indexer
+writing a database's mirror (`writer_lease`).
 
 Anchoring workers (threads, Celery processes, hosts) share one anchorer account. Holding its lock
 while they check a batch, take the next nonce from the node and send makes nonce collisions and
@@ -9,12 +10,14 @@ otherwise an exclusive lock on a file in the data directory (one host).
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 
 @contextmanager
@@ -43,3 +46,54 @@ def account_lock(engine: Engine, data_dir: Path, address: str) -> Iterator[None]
     key = int(address.lower().removeprefix("0x")[:15], 16)  # 60 bits: fits PostgreSQL's bigint
     with _lock(engine, data_dir / "locks" / f"{address.lower()}.lock", key):
         yield
+
+
+#: The advisory lock key of the one indexer allowed to write a database's mirror.
+_INDEX_WRITER = 0x1DE7_5EED_0001
+
+
+@contextmanager
+def writer_lease(
+    engine: Engine, data_dir: Path, on_wait: Callable[[], None] | None = None, poll: float = 1.0
+) -> Iterator[None]:
+    """Makes this process the one indexer writing the mirror of `engine`'s database, waiting (as a
+    standby, after calling `on_wait` once) while another holds the lease; the lease ends with the
+    context or with the holder's process. With PostgreSQL it is a session advisory lock (across
+    hosts; a database restart ends it, and the checkpoint check keeps two writers safe until one
+    stands down); with SQLite an exclusive lock on a file beside the database (one host)."""
+    waited = False
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            while not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _INDEX_WRITER}).scalar_one():
+                conn.commit()
+                if not waited and on_wait is not None:
+                    on_wait()
+                waited = True
+                time.sleep(poll)
+            conn.commit()
+            try:
+                yield
+            finally:
+                try:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _INDEX_WRITER})
+                    conn.commit()
+                except SQLAlchemyError:
+                    pass  # the connection is gone, and the lock with it
+        return
+    database = engine.url.database  # the lock belongs to the database file, wherever the data directory is
+    path = Path(f"{database}.indexer-writer.lock") if database else data_dir / "locks" / "indexer-writer.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not waited and on_wait is not None:
+                    on_wait()
+                waited = True
+                time.sleep(poll)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -5,6 +5,7 @@ of the database."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -111,3 +112,40 @@ def check_batches(engine: Engine, sent: list[str]) -> None:
     for batch_id, root in batches.items():
         held = sorted((row for row in rows if row.batch_id == batch_id), key=lambda row: row.tree_index)
         assert root == "0x" + MerkleTree([bytes.fromhex(row.id[2:]) for row in held]).root.hex()
+
+
+def test_one_indexer_writes_and_a_standby_takes_over_when_it_dies(
+    tmp_path: Path, artifacts: dict[str, Artifact], database_url: str
+) -> None:
+    env = {"PROVENANCE_DATABASE_URL": database_url, "PROVENANCE_DATA_DIR": str(tmp_path / ".provenance")}
+    with RunningService(tmp_path, command=("chain",), ready_text="chain up", env=env) as chain:
+        deployed = run_cli(tmp_path, "deploy", env={"PROVENANCE_KEYSTORE_SCRYPT_N": "1024"})
+        assert deployed.returncode == 0, deployed.stderr
+        index = ("index",)
+        with (
+            RunningService(tmp_path / "index-1", command=index, ready_text="following the head", env=env) as first,
+            RunningService(tmp_path / "index-2", command=index, ready_text="standing by", env=env) as second,
+        ):
+            assert "this indexer writes" not in second.log()  # the standby writes nothing
+            first.kill()  # SIGKILL: its database session ends, and the lease with it
+            deadline = time.monotonic() + 30
+            while "following the head" not in second.log() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert "this indexer writes the mirror" in second.log() and "following the head" in second.log()
+            settings = make_settings(tmp_path / ".provenance", database_url=database_url)
+            deployment = load_manifest(settings.manifest_path)
+            assert deployment is not None
+            ledger = Ledger(connect(settings, chain.rpc_url), deployment, artifacts)
+            ledger.register_device(os.urandom(32), DeviceKey.generate(KeyType.SECP256K1).public_key)
+            head = ledger.client.w3.eth.block_number
+            engine = create_engine(database_url)
+            try:
+                while time.monotonic() < deadline + 30:
+                    with engine.connect() as conn:
+                        indexed = conn.execute(text("SELECT head_number FROM index_state")).scalar_one()
+                    if indexed >= head:
+                        break
+                    time.sleep(0.2)
+                assert indexed >= head  # the new writer follows the chain
+            finally:
+                engine.dispose()

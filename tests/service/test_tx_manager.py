@@ -19,11 +19,11 @@ from sqlmodel import Session, select
 from web3 import Web3
 from web3.types import TxParams, Wei
 
-from ledger_service.core.chain.fees import GWEI, FeePolicy, Fees
+from ledger_service.core.chain.fees import GWEI, FeePolicy, Fees, SendPolicy
 from ledger_service.core.chain.node import ManagedAnvil
 from ledger_service.core.chain.outbox import Outbox
 from ledger_service.core.chain.rpc import JsonRpc, Web3Transport
-from ledger_service.core.chain.sender import SendPolicy, TxManager
+from ledger_service.core.chain.sender import TxManager
 from ledger_service.core.db import create_schema, make_engine
 from ledger_service.core.errors import ChainError, SendingPaused
 from ledger_service.core.models import OutboxTx

@@ -17,7 +17,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
 
 
 def postgres_database() -> Iterator[str]:
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     name = f"provenance_test_{uuid.uuid4().hex[:12]}"
     try:
         with admin.connect() as conn:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import ExitStack
 from typing import Annotated
 
 import typer
@@ -19,6 +20,7 @@ from ledger_service.core.chain.context import prepare_chain, running_chain_url
 from ledger_service.core.compiler import compile_contracts
 from ledger_service.core.db import head_revision, make_engine, schema_revision, upgrade_schema
 from ledger_service.core.errors import ProvenanceError
+from ledger_service.core.locks import writer_lease
 from ledger_service.core.loops import HealthRecorder, run_loop
 from ledger_service.core.settings import Settings
 
@@ -61,6 +63,34 @@ def _first_backfill(indexer: ChainIndexer, stop: threading.Event, poll: float, r
     return written[0]
 
 
+def _backfill_with_progress(indexer: ChainIndexer, stop: threading.Event, poll: float, retry: bool) -> int:
+    """`_first_backfill` with a progress bar of blocks and rates; returns the blocks written."""
+    state = indexer.open()
+    start = state.start_block if state.head_number is None else state.head_number + 1
+    with Progress(
+        TextColumn("[bold]indexing[/bold]"),
+        BarColumn(),
+        TextColumn("block {task.completed:,.0f}/{task.total:,.0f}"),
+        TextColumn("{task.fields[rates]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        _, target, _ = indexer.heads()
+        task = bar.add_task("backfill", total=max(target, 0), completed=max(start - 1, 0), rates="")
+
+        def report(p: IndexProgress) -> None:
+            bar.update(
+                task,
+                completed=p.indexed,
+                total=p.target,
+                rates=f"{p.blocks_per_second:,.0f} blocks/s  {p.events_per_second:,.0f} events/s",
+            )
+
+        indexer.progress = report
+        return _first_backfill(indexer, stop, poll, retry)
+
+
 @app.callback(invoke_without_command=True)
 def index(
     ctx: typer.Context,
@@ -74,32 +104,18 @@ def index(
     stop = threading.Event()
     try:
         indexer = build_indexer(settings)
+        stack = ExitStack()
         try:
-            state = indexer.open()
-            start = state.start_block if state.head_number is None else state.head_number + 1
-            with Progress(
-                TextColumn("[bold]indexing[/bold]"),
-                BarColumn(),
-                TextColumn("block {task.completed:,.0f}/{task.total:,.0f}"),
-                TextColumn("{task.fields[rates]}"),
-                TimeElapsedColumn(),
-                console=console,
-                transient=False,
-            ) as bar:
-                _, target, _ = indexer.heads()
-                task = bar.add_task("backfill", total=max(target, 0), completed=max(start - 1, 0), rates="")
-
-                def report(p: IndexProgress) -> None:
-                    bar.update(
-                        task,
-                        completed=p.indexed,
-                        total=p.target,
-                        rates=f"{p.blocks_per_second:,.0f} blocks/s  {p.events_per_second:,.0f} events/s",
-                    )
-
-                indexer.progress = report
-                started = time.perf_counter()
-                blocks = _first_backfill(indexer, stop, settings.index_poll, retry=not once)
+            stack.enter_context(
+                writer_lease(
+                    indexer.store.engine,
+                    settings.data_dir,
+                    on_wait=lambda: console.print("standing by: another indexer writes this database's mirror"),
+                )
+            )
+            console.print("this indexer writes the mirror")
+            started = time.perf_counter()
+            blocks = _backfill_with_progress(indexer, stop, settings.index_poll, retry=not once)
             after = indexer.store.state()
             console.print(
                 f"backfilled {blocks:,} blocks in {time.perf_counter() - started:.1f} s; mirror at block "
@@ -114,6 +130,7 @@ def index(
             except KeyboardInterrupt:
                 stop.set()
         finally:
+            stack.close()
             indexer.close()
     except ProvenanceError as exc:
         fail(exc)

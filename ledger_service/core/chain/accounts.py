@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from ledger_service.core.chain.keystore import stored_account
 from ledger_service.core.chain.remote_signer import RemoteSigner
-from ledger_service.core.chain.sender import Signer
+from ledger_service.core.chain.signing import Signer
 from ledger_service.core.errors import ConfigurationError
 from ledger_service.core.settings import Settings
 

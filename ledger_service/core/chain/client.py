@@ -34,10 +34,12 @@ from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCErro
 from web3.types import TxParams, TxReceipt, Wei
 
 from ledger_service.core.chain.accounts import ROLES, admin_address, operator_account, role_account
+from ledger_service.core.chain.fees import SendPolicy
 from ledger_service.core.chain.outbox import Outbox
 from ledger_service.core.chain.revert import RevertDecoder
 from ledger_service.core.chain.rpc import JsonRpc, Web3Transport
-from ledger_service.core.chain.sender import SendPolicy, Signer, TxManager
+from ledger_service.core.chain.sender import TxManager
+from ledger_service.core.chain.signing import Signer
 from ledger_service.core.errors import ChainError, ConfigurationError, TransactionReverted
 from ledger_service.core.settings import Settings
 

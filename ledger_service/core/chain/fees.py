@@ -9,7 +9,7 @@ raises them by 12.5 %, or to a fresh quote if the market moved further.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from web3 import Web3
@@ -94,3 +94,27 @@ class FeePolicy:
         if wanted.gas_price is not None:
             return Fees(gas_price=self.cap)
         return Fees(max_fee=self.cap, tip=min(int(wanted.tip or 0), self.cap))
+
+
+@dataclass(frozen=True)
+class SendPolicy:
+    """How long to wait before replacing, how transactions are priced, and when sending pauses."""
+
+    fees: FeePolicy = field(default_factory=FeePolicy)
+    replace_after: float = 30.0
+    budget_wei_per_hour: int | None = None
+    min_balance_wei: int = 0
+    #: How long one send waits for its transaction before handing back (the outbox keeps watching).
+    watch_timeout: float = 600.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SendPolicy:
+        """The `PROVENANCE_MAX_FEE_GWEI`, `..._PRIORITY_FEE_GWEI`, `..._TX_REPLACE_AFTER`,
+        `..._GAS_BUDGET_ETH_PER_HOUR` and `..._MIN_BALANCE_ETH` settings."""
+        budget = settings.gas_budget_eth_per_hour
+        return cls(
+            FeePolicy.from_settings(settings),
+            settings.tx_replace_after,
+            None if budget is None else int(budget * 10**18),
+            int(settings.min_balance_eth * 10**18),
+        )

@@ -18,67 +18,23 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import TransactionNotFound, Web3RPCError
 from web3.types import TxParams, TxReceipt
 
-from ledger_service.core.chain.fees import GWEI, FeePolicy, Fees
+from ledger_service.core.chain.fees import GWEI, Fees, SendPolicy
 from ledger_service.core.chain.outbox import Outbox, fees_of
+from ledger_service.core.chain.signing import Signer
 from ledger_service.core.errors import ChainError, SendingPaused
 from ledger_service.core.models import OutboxTx
-from ledger_service.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 _FEE_FIELDS = ("gasPrice", "maxFeePerGas", "maxPriorityFeePerGas", "type")
-
-
-class Signed(Protocol):
-    """A signed transaction."""
-
-    @property
-    def raw_transaction(self) -> Any: ...
-
-    @property
-    def hash(self) -> Any: ...
-
-
-class Signer(Protocol):
-    """What signs a sender's transactions: a key in this process (`LocalAccount`) or a remote
-    signer (`ledger_service.core.chain.remote_signer.RemoteSigner`)."""
-
-    @property
-    def address(self) -> Any: ...
-
-    def sign_transaction(self, transaction_dict: dict[str, Any]) -> Signed: ...
-
-
-@dataclass(frozen=True)
-class SendPolicy:
-    """How long to wait before replacing, how transactions are priced, and when sending pauses."""
-
-    fees: FeePolicy = field(default_factory=FeePolicy)
-    replace_after: float = 30.0
-    budget_wei_per_hour: int | None = None
-    min_balance_wei: int = 0
-    #: How long one send waits for its transaction before handing back (the outbox keeps watching).
-    watch_timeout: float = 600.0
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> SendPolicy:
-        """The `PROVENANCE_MAX_FEE_GWEI`, `..._PRIORITY_FEE_GWEI`, `..._TX_REPLACE_AFTER`,
-        `..._GAS_BUDGET_ETH_PER_HOUR` and `..._MIN_BALANCE_ETH` settings."""
-        budget = settings.gas_budget_eth_per_hour
-        return cls(
-            FeePolicy.from_settings(settings),
-            settings.tx_replace_after,
-            None if budget is None else int(budget * 10**18),
-            int(settings.min_balance_eth * 10**18),
-        )
 
 
 @dataclass
