@@ -43,7 +43,7 @@ from ledger_service.core.compiler import compile_contracts  # noqa: E402
 from ledger_service.core.settings import Settings  # noqa: E402
 from tests.utils.factories import Device, signed_body  # noqa: E402
 from tests.utils.postgres import postgres_database  # noqa: E402
-from tests.utils.service import RunningService, children_of  # noqa: E402
+from tests.utils.service import RunningService, child_with  # noqa: E402
 from tests.utils.tcp_proxy import TcpProxy  # noqa: E402
 
 
@@ -93,15 +93,10 @@ class Load:
 def kill_child(service: RunningService, marker: bytes) -> Callable[[], None]:
     def inject() -> None:
         assert service.process is not None
-        for pid in children_of(service.process.pid):
-            try:
-                command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            except FileNotFoundError:
-                continue
-            if marker in command:
-                os.kill(pid, signal.SIGKILL)
-                return
-        raise RuntimeError(f"no child {marker!r}")
+        pid = child_with(service.process.pid, marker)
+        if pid is None:
+            raise RuntimeError(f"no child {marker!r}")
+        os.kill(pid, signal.SIGKILL)
 
     return inject
 

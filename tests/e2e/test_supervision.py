@@ -15,21 +15,14 @@ from eth_account import Account
 
 from ledger_service.core.chain.rpc import rpc_answers
 from ledger_service.core.compiler import Artifact
-from tests.utils.service import RunningService, children_of
+from tests.utils.service import RunningService, child_with
 from tests.utils.skeleton import register_with_cli, sign_outside, verify_on_chain, wait_for_status
 
 
 def child_running(service: RunningService, marker: bytes) -> int | None:
     """The pid of the service's child whose command line holds `marker`."""
     assert service.process is not None
-    for pid in children_of(service.process.pid):
-        try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except FileNotFoundError:
-            continue
-        if marker in command or any(part.endswith(marker) for part in command):
-            return pid
-    return None
+    return child_with(service.process.pid, marker)
 
 
 def wait_until(condition: Callable[[], object], timeout: float, what: str) -> object:

@@ -26,6 +26,18 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
+def child_with(pid: int, marker: bytes) -> int | None:
+    """The pid of a child of `pid` whose command line has `marker` as a word or a word's end."""
+    for child in children_of(pid):
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        except FileNotFoundError:
+            continue
+        if any(part == marker or part.endswith(marker) for part in command):
+            return child
+    return None
+
+
 def alive(pid: int) -> bool:
     """True while `pid` exists and is not a zombie."""
     try:
