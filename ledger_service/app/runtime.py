@@ -27,15 +27,22 @@ from ledger_service.services.container import Services
 log = logging.getLogger(__name__)
 
 
-def bind_socket(host: str, port: int) -> socket.socket:
+def bind_socket(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     """A listening TCP socket, so that port 0 resolves to a real port before the server starts.
 
     The protocol is named (IPPROTO_TCP, not 0): asyncio turns Nagle's algorithm off only on sockets
     whose `proto` says TCP, and accepted sockets inherit it. With proto 0 each answer on a keep-alive
-    connection waits for the client's delayed ACK (40 ms here)."""
+    connection waits for the client's delayed ACK (40 ms here).
+
+    With `reuse_port`, several processes each bind their own socket to the port (SO_REUSEPORT) and
+    the kernel spreads new connections over them evenly. One socket shared by several processes
+    leaves it to whichever wakes first: 16 keep-alive connections from one client were seen all
+    landing in one of two processes, halving the throughput."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
@@ -99,12 +106,13 @@ def supervise_components(supervisor: Supervisor, settings: Settings, rpc_url: st
 
 
 def supervise_api_workers(supervisor: Supervisor, settings: Settings, rpc_url: str, sock: socket.socket) -> None:
-    """`PROVENANCE_API_WORKERS - 1` more API servers, each a `provenance serve` on the inherited
-    listening socket (so the kernel spreads connections over all the processes, this one
-    included), each with its own database pool and registry cache."""
-    fd = sock.fileno()
+    """`PROVENANCE_API_WORKERS - 1` more API servers, each a `provenance serve` with a listening
+    socket of its own on the port of `sock` (bound with `reuse_port`, so the kernel spreads
+    connections over all the processes, this one included), each with its own database pool and
+    registry cache."""
+    port = str(sock.getsockname()[1])
     for number in range(1, settings.api_workers):
-        start = functools.partial(spawn_component, settings, rpc_url, "serve", "--listen-fd", str(fd), pass_fds=(fd,))
+        start = functools.partial(spawn_component, settings, rpc_url, "serve", "--reuse-port", port)
         supervisor.add(f"api-{number}", start, stop_component)
 
 

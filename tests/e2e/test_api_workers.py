@@ -25,7 +25,7 @@ def test_three_api_processes_share_the_port_and_stop_with_the_service(
         while len(workers) < 2 and time.monotonic() < deadline:  # the workers start after the port is bound
             workers = [
                 pid for pid in children_of(service.process.pid)
-                if b"--listen-fd" in Path(f"/proc/{pid}/cmdline").read_bytes()
+                if b"--reuse-port" in Path(f"/proc/{pid}/cmdline").read_bytes()
             ]  # fmt: skip
             time.sleep(0.2)
         assert len(workers) == 2

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 from typing import Annotated
 
@@ -44,7 +43,7 @@ def up() -> None:
     terminate_on_sigterm()
     try:
         settings.ensure_dirs()
-        sock = bind_socket(settings.api_host, settings.api_port)
+        sock = bind_socket(settings.api_host, settings.api_port, reuse_port=settings.api_workers > 1)
         with open_chain_node(settings) as (rpc_url, node):
             chain = prepare_chain(settings, rpc_url)
             services = Services.build(settings, chain.client, chain.deployment, chain.artifacts)
@@ -126,8 +125,9 @@ def deploy(force: Annotated[bool, typer.Option(help="Deploy afresh even when the
 
 
 def serve_command(
-    listen_fd: Annotated[
-        int | None, typer.Option(hidden=True, help="Serve on this inherited listening socket (an API worker).")
+    reuse_port: Annotated[
+        int | None,
+        typer.Option(hidden=True, help="Serve on this port beside the process that bound it (an API worker)."),
     ] = None,
 ) -> None:
     """Serve the HTTP API alone, against a running chain (no batcher); with PROVENANCE_API_WORKERS
@@ -137,10 +137,10 @@ def serve_command(
     try:
         with attached_services(settings) as services, registry_follower(services):
             services.ingestor.warm_up()
-            if listen_fd is not None:  # a worker of another `serve` or `up`: it owns the port
-                serve(services, socket.socket(fileno=listen_fd))
+            if reuse_port is not None:  # a worker of another `serve` or `up`, which bound the port first
+                serve(services, bind_socket(settings.api_host, reuse_port, reuse_port=True))
                 return
-            sock = bind_socket(settings.api_host, settings.api_port)
+            sock = bind_socket(settings.api_host, settings.api_port, reuse_port=settings.api_workers > 1)
             host, port = sock.getsockname()[:2]
             with supervising(HealthRecorder(services.engine)) as supervisor:
                 supervise_api_workers(supervisor, settings, services.ledger.client.rpc_url, sock)
