@@ -66,7 +66,7 @@ class Services:
         )
         head = HeadTracker(lambda: int(client.w3.eth.block_number))
         proofs = ProofService(engine, deployment, ledger.domain, registry=registry, head=head)
-        parties = Parties(settings.data_dir, client.rpc_url, client)
+        parties = Parties(settings, client.rpc_url, client)
         return cls(
             settings=settings, engine=engine, ledger=ledger, registry=registry, ingestor=ingestor, proofs=proofs,
             parties=parties, artifacts=artifacts,

@@ -1,7 +1,9 @@
 """Parties: on-chain accounts the service holds keys for, so that an API key can act as a
 custodian (a carrier, a warehouse) or a device owner rather than as the operator.
 
-Each party's key lives in the data directory (`parties/NAME.key`, mode 0600). Parties are made
+Each party's key lives in the data directory as an encrypted V3 keystore (`parties/NAME.json`,
+mode 0600, the service's keystore password; a plaintext `NAME.key` of an earlier version is
+encrypted on first use). Parties are made
 by an admin: `provenance party create NAME`, `POST /v1/parties` with an admin key, or by issuing
 an API key for the party (`provenance apikey create --party NAME`). The API never makes one as a
 side effect: a request naming `party:NAME` for a party that does not exist is refused with
@@ -11,20 +13,23 @@ still makes a party on first use unless told otherwise.
 
 from __future__ import annotations
 
+import json
 import logging
-import os
 import re
 import threading
 from pathlib import Path
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from ledger_service.core.chain.client import ChainClient
+from ledger_service.core.chain.keystore import stored_account
 from ledger_service.core.errors import ChainError, ConfigurationError, PartyExists, UnknownParty
 from ledger_service.core.models import ApiKey
+from ledger_service.core.settings import Settings
 
 log = logging.getLogger(__name__)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -39,56 +44,46 @@ def check_party_name(name: str) -> str:
 
 
 def _key_path(data_dir: Path, name: str) -> Path:
-    return data_dir / "parties" / f"{check_party_name(name)}.key"
+    return data_dir / "parties" / f"{check_party_name(name)}.json"
 
 
 def party_exists(data_dir: Path, name: str) -> bool:
-    """Whether the party's key is in the data directory."""
-    return _key_path(data_dir, name).exists()
+    """Whether the party's key is in the data directory (a keystore, or a plaintext key from before)."""
+    path = _key_path(data_dir, name)
+    return path.exists() or path.with_suffix(".key").exists()
 
 
-def party_account(data_dir: Path, name: str, create: bool = False) -> LocalAccount:
+def party_account(settings: Settings, name: str, create: bool = False) -> LocalAccount:
     """The party's account; with `create`, its key is made and kept in the data directory when it
     has none yet, else an unknown party raises `UnknownParty`."""
-    path = _key_path(data_dir, name)
-    if path.exists():
-        account: LocalAccount = Account.from_key(path.read_text().strip())
-        return account
-    if not create:
+    if not create and not party_exists(settings.data_dir, name):
         raise UnknownParty(f"no party {name!r}: an admin creates it with `provenance party create {name}`", party=name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    made: LocalAccount = Account.create()
-    draft = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(made.key.hex())
-    try:
-        os.link(draft, path)  # appears complete or not at all; the first writer wins
-    except FileExistsError:
-        pass
-    finally:
-        draft.unlink()
-    kept: LocalAccount = Account.from_key(path.read_text().strip())
-    return kept
+    account = stored_account(settings, _key_path(settings.data_dir, name), f"party:{name}")
+    assert isinstance(account, LocalAccount)
+    return account
 
 
-def create_party(data_dir: Path, name: str) -> LocalAccount:
+def create_party(settings: Settings, name: str) -> LocalAccount:
     """Makes a new party (an admin's act); raises `PartyExists` when the name is taken."""
-    if party_exists(data_dir, name):
+    if party_exists(settings.data_dir, name):
         raise PartyExists(f"party {name!r} exists already", party=name)
-    return party_account(data_dir, name, create=True)
+    return party_account(settings, name, create=True)
 
 
 def list_parties(data_dir: Path) -> list[tuple[str, str]]:
-    """Every party, as (name, address), by name."""
+    """Every party, as (name, address), by name: the address a keystore names (no password needed),
+    or a plaintext key's from an earlier version."""
     folder = data_dir / "parties"
     if not folder.is_dir():
         return []
-    found = []
-    for path in sorted(folder.glob("*.key")):
+    found = {}
+    for path in folder.glob("*.key"):
         if _NAME.match(path.stem):
-            found.append((path.stem, str(Account.from_key(path.read_text().strip()).address)))
-    return found
+            found[path.stem] = str(Account.from_key(path.read_text().strip()).address)
+    for path in folder.glob("*.json"):
+        if _NAME.match(path.stem):
+            found[path.stem] = to_checksum_address(json.loads(path.read_text())["address"])
+    return sorted(found.items())
 
 
 class Parties:
@@ -100,13 +95,15 @@ class Parties:
     made when the key is first used).
     """
 
-    def __init__(self, data_dir: Path, rpc_url: str, operator: ChainClient, create_on_use: bool = True) -> None:
-        self.data_dir = data_dir
+    def __init__(self, settings: Settings, rpc_url: str, operator: ChainClient, create_on_use: bool = True) -> None:
+        self.settings = settings
+        self.data_dir = settings.data_dir
         self.rpc_url = rpc_url
         self.operator = operator
         self.create_on_use = create_on_use
         self.engine: Engine | None = None
         self._clients: dict[str, ChainClient] = {}
+        self._accounts: dict[str, LocalAccount] = {}  # a keystore is opened once per process
         self._lock = threading.Lock()
 
     def admin_created_only(self, engine: Engine) -> None:
@@ -124,16 +121,28 @@ class Parties:
         return found is not None
 
     def _account(self, name: str) -> LocalAccount:
+        known = self._accounts.get(name)
+        if known is not None:
+            return known
         create = self.create_on_use or party_exists(self.data_dir, name) or self._issued_a_key(name)
-        return party_account(self.data_dir, name, create=create)
+        account = self._accounts[name] = party_account(self.settings, name, create=create)
+        return account
+
+    def _client_of(self, account: LocalAccount) -> ChainClient:
+        """A chain client for a party's account, pricing and recording its transactions as the
+        operator's are (the same send policy and outbox)."""
+        client = ChainClient(self.rpc_url, account, policy=self.operator.sender.policy)
+        client.errors = self.operator.errors
+        client.sender.outbox = self.operator.sender.outbox
+        return client
 
     def create(self, name: str) -> str:
         """Makes party `name` (admins only); returns its address. On a dev chain it is funded
         from the node's unlocked account; elsewhere the admin sends it ether."""
-        account = create_party(self.data_dir, name)
+        account = create_party(self.settings, name)
         with self._lock:
-            client = ChainClient(self.rpc_url, account)
-            client.errors = self.operator.errors
+            self._accounts[name] = account
+            client = self._client_of(account)
             try:
                 client.ensure_funded()
             except ChainError as exc:  # a real chain: nobody to fund it from; the party exists all the same
@@ -149,8 +158,7 @@ class Parties:
         with self._lock:
             client = self._clients.get(name)
             if client is None:
-                client = ChainClient(self.rpc_url, self._account(name))
-                client.errors = self.operator.errors
+                client = self._client_of(self._account(name))
                 client.ensure_funded()
                 self._clients[name] = client
             return client

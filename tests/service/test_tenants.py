@@ -117,7 +117,7 @@ def test_naming_an_unknown_party_is_refused_and_creates_nothing(api: TestClient,
     handover = {"to": "party:ghost", "location": {"latitude": 1.0, "longitude": 2.0, "site": ""}}
     problem = assert_problem(api.post(f"/v1/items/{item}/handover", json=handover, headers=maker), 422, "unknown-party")
     assert problem["party"] == "ghost"
-    assert party_files(services) == files and not (services.settings.data_dir / "parties" / "ghost.key").exists()
+    assert party_files(services) == files and not (services.settings.data_dir / "parties" / "ghost.json").exists()
     assert head(services) == block
 
 
@@ -137,7 +137,7 @@ def test_only_an_admin_creates_parties(api: TestClient, services: Services) -> N
     assert services.ledger.client.w3.eth.get_balance(address) > 0  # funded on the dev chain
     assert_problem(api.post("/v1/parties", json={"name": "carrier"}, headers=admin), 409, "party-exists")
     assert services.parties.address("carrier") == address
-    assert party_files(services) == {"carrier.key"}
+    assert party_files(services) == {"carrier.json"}
 
 
 def test_party_command_creates_and_lists(tmp_path: Any) -> None:
@@ -168,11 +168,11 @@ def test_party_command_creates_and_lists(tmp_path: Any) -> None:
     bad = cli("create", "Bad Name")
     assert bad.returncode == 1 and "configuration-error" in bad.stderr
     assert address in cli("list").stderr
-    assert {p.name for p in (tmp_path / "cli" / "parties").iterdir()} == {"carrier.key"}
+    assert {p.name for p in (tmp_path / "cli" / "parties").iterdir()} == {"carrier.json"}
     # issuing a key for a new party is an admin's act too: it makes the party
     issued = cli("create", "dock", "--role", "custodian", "--party", "warehouse", command="apikey")
     assert issued.returncode == 0, issued.stderr
     assert "acting as party warehouse (0x" in issued.stderr
-    assert {p.name for p in (tmp_path / "cli" / "parties").iterdir()} == {"carrier.key", "warehouse.key"}
+    assert {p.name for p in (tmp_path / "cli" / "parties").iterdir()} == {"carrier.json", "warehouse.json"}
     reused = cli("create", "dock-2", "--role", "custodian", "--party", "carrier", command="apikey")
     assert reused.returncode == 0 and f"acting as party carrier ({address})" in reused.stderr

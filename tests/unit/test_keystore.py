@@ -14,8 +14,9 @@ from eth_account import Account
 
 from ledger_service.core.chain.accounts import operator_account, role_account
 from ledger_service.core.chain.keystore import PASSWORD_FILE, keystore_password, load_keystore
-from ledger_service.core.errors import ConfigurationError
+from ledger_service.core.errors import ConfigurationError, UnknownParty
 from ledger_service.core.redact import redact
+from ledger_service.services.parties import create_party, list_parties, party_account
 from tests.utils.settings import make_settings
 
 
@@ -74,3 +75,18 @@ def test_a_plaintext_key_from_before_is_encrypted_and_removed(tmp_path: Path) ->
 def test_the_keystore_password_never_reaches_a_log_or_an_error(tmp_path: Path) -> None:
     make_settings(tmp_path, keystore_password="s3cret-Pa55word-xyz")
     assert "s3cret-Pa55word-xyz" not in redact("connecting with s3cret-Pa55word-xyz failed")
+
+
+def test_party_keys_are_keystores_and_old_plaintext_ones_are_encrypted(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, keystore_password="pw")
+    old = Account.create()
+    (tmp_path / "parties").mkdir()
+    (tmp_path / "parties" / "carrier.key").write_text(old.key.to_0x_hex())
+    assert party_account(settings, "carrier").address == old.address  # the same account, kept
+    assert not (tmp_path / "parties" / "carrier.key").exists()
+    made = create_party(settings, "warehouse")
+    assert made.key.hex().removeprefix("0x") not in (tmp_path / "parties" / "warehouse.json").read_text()
+    assert list_parties(tmp_path) == [("carrier", old.address), ("warehouse", made.address)]  # no password needed
+    with pytest.raises(UnknownParty):
+        party_account(settings, "ghost")
+    assert not (tmp_path / "parties" / "ghost.json").exists()

@@ -40,7 +40,7 @@ def create(
         record, secret = create_key(_engine(), name, role, party=party)
         acting = ""
         if party:  # issuing a key for a party is an admin's act: it makes the party when new
-            address = party_account(load_settings().data_dir, party, create=True).address
+            address = party_account(load_settings(), party, create=True).address
             acting = f", acting as party {party} ({address})"
     except ProvenanceError as exc:
         fail(exc)

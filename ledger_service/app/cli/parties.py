@@ -20,7 +20,7 @@ def create(name: Annotated[str, typer.Argument(help="Lowercase letters, digits a
     """Create a party: its key is made and kept in the data directory (mode 0600); prints its address."""
     settings = load_settings()
     try:
-        account = create_party(settings.data_dir, name)
+        account = create_party(settings, name)
     except ProvenanceError as exc:
         fail(exc)
     console.print(f"created party {name}; on a dev chain it is funded when it first acts, elsewhere send it ether")
