@@ -9,10 +9,15 @@ The service: `provenance up` on PostgreSQL (a fresh database), with Redis as the
 proxy (so the RPC node can refuse connections). Readings are posted over HTTP at `--rate`/s the
 whole time; a reading counts as acknowledged when the service answered 201.
 
-Faults (each with the command it runs): SIGKILL of the batcher, the indexer, the oracle daemon and
-the worker (`provenance up` restarts them); the RPC node refusing connections for `--outage`
-seconds (the proxy closes its port); Redis restarted (`service redis-server restart`); Mosquitto
-restarted (`service mosquitto restart`); PostgreSQL restarted (`pg_ctlcluster 15 main restart`).
+Faults (each with the command it runs):
+- SIGKILL of the batcher, the indexer, the oracle daemon, the worker and one of the two API server
+  processes (`provenance up` restarts them);
+- the RPC node refusing connections for `--outage` seconds (the proxy closes its port);
+- the broker restarted (`service redis-server restart`, or `service rabbitmq-server restart` with
+  `--broker rabbitmq`); Mosquitto restarted (`service mosquitto restart`); PostgreSQL restarted
+  (`pg_ctlcluster 15 main restart`);
+- the content store's disk full for `--disk-full` seconds (a 64 KiB tmpfs mounted over it and
+  filled, then unmounted).
 This restarts the machine's shared services: do not run it beside a test run.
 """
 
@@ -101,6 +106,27 @@ def kill_child(service: RunningService, marker: bytes) -> Callable[[], None]:
     return inject
 
 
+BROKERS = {
+    "redis": ("redis://127.0.0.1:6379/5", "service redis-server restart"),
+    "rabbitmq": ("amqp://guest:guest@127.0.0.1:5672//", "service rabbitmq-server restart"),
+}
+
+
+def fill_disk(folder: Path) -> Callable[[], None]:
+    """Mounts a 64 KiB tmpfs over `folder` and fills it: the content store's disk is full."""
+
+    def inject() -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], check=True, timeout=30)
+        with (folder / "filler").open("wb") as handle:
+            try:
+                handle.write(b"\0" * (1 << 20))
+            except OSError:
+                pass  # full, as wanted
+
+    return inject
+
+
 def run(command: str) -> Callable[[], None]:
     return lambda: subprocess.run(command.split(), check=True, capture_output=True, timeout=120)
 
@@ -150,6 +176,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--outage", type=float, default=60.0, help="seconds the RPC node refuses connections")
     parser.add_argument("--faults", default="all", help="comma-separated names, or all")
+    parser.add_argument("--broker", choices=("redis", "rabbitmq"), default="redis", help="the Celery broker")
+    parser.add_argument("--disk-full", type=float, default=20.0, help="seconds the content store's disk is full")
     args = parser.parse_args()
     database = postgres_database()
     database_url = next(database)
@@ -158,9 +186,9 @@ def main() -> None:
         with ManagedAnvil(state_dir=None) as node, TcpProxy(int(node.url.rsplit(":", 1)[1])) as proxy:
             env = {
                 "PROVENANCE_RPC_URL": proxy.url, "PROVENANCE_DATABASE_URL": database_url,
-                "PROVENANCE_BROKER_URL": "redis://127.0.0.1:6379/5", "PROVENANCE_MQTT_HOST": "127.0.0.1",
+                "PROVENANCE_BROKER_URL": BROKERS[args.broker][0], "PROVENANCE_MQTT_HOST": "127.0.0.1",
                 "PROVENANCE_MQTT_CLIENT_ID": f"chaos-{os.getpid()}", "PROVENANCE_DEVICE_RATE": "0",
-                "PROVENANCE_LOG_LEVEL": "WARNING",
+                "PROVENANCE_LOG_LEVEL": "WARNING", "PROVENANCE_API_WORKERS": "2",
             }  # fmt: skip
             with RunningService(workdir, env=env, timeout=180) as service:
                 settings = Settings(_env_file=None, data_dir=workdir / ".provenance", database_url=database_url)  # type: ignore[call-arg]
@@ -168,26 +196,33 @@ def main() -> None:
                 assert deployment is not None
                 ledger = Ledger(connect(settings, node.url), deployment, compile_contracts(settings.build_dir))
                 load = Load(service.api_url, fleet(ledger, 4), ledger, args.rate)
-                faults: dict[str, tuple[Callable[[], None], Callable[[], None] | None]] = {
-                    "kill batcher": (kill_child(service, b"batcher"), None),
-                    "kill indexer": (kill_child(service, b"index"), None),
-                    "kill oracle": (kill_child(service, b"oracle"), None),
-                    "kill worker": (kill_child(service, b"worker"), None),
-                    f"RPC refuses {args.outage:g}s": (proxy.cut, proxy.restore),
-                    "restart Redis": (run("service redis-server restart"), None),
-                    "restart Mosquitto": (run("service mosquitto restart"), None),
-                    "restart PostgreSQL": (run("pg_ctlcluster 15 main restart"), None),
+                content = workdir / ".provenance" / "content"
+                faults: dict[str, tuple[Callable[[], None], Callable[[], None] | None, float]] = {
+                    "kill batcher": (kill_child(service, b"batcher"), None, 0),
+                    "kill indexer": (kill_child(service, b"index"), None, 0),
+                    "kill oracle": (kill_child(service, b"oracle"), None, 0),
+                    "kill worker": (kill_child(service, b"worker"), None, 0),
+                    "kill an API server": (kill_child(service, b"--reuse-port"), None, 0),
+                    f"RPC refuses {args.outage:g}s": (proxy.cut, proxy.restore, args.outage),
+                    f"restart {args.broker}": (run(BROKERS[args.broker][1]), None, 0),
+                    "restart Mosquitto": (run("service mosquitto restart"), None, 0),
+                    "restart PostgreSQL": (run("pg_ctlcluster 15 main restart"), None, 0),
+                    f"content disk full {args.disk_full:g}s": (
+                        fill_disk(content),
+                        run(f"umount {content}"),
+                        args.disk_full,
+                    ),
                 }
                 chosen = faults if args.faults == "all" else {k: v for k, v in faults.items() if k in args.faults}
                 results: list[tuple[str, float]] = []
                 load.thread.start()
                 with httpx.Client(base_url=service.api_url, timeout=10) as http:
                     recovered(http, load)
-                    for name, (inject, restore) in chosen.items():
+                    for name, (inject, restore, hold) in chosen.items():
                         print(f"{name} ...", flush=True)
                         inject()
                         if restore is not None:
-                            time.sleep(args.outage)
+                            time.sleep(hold)
                             restore()
                         results.append((name, recovered(http, load)))
                         print(f"  ready and anchoring again after {results[-1][1]:.1f}s", flush=True)
