@@ -24,12 +24,15 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, or_
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
+from web3.exceptions import Web3Exception
 
 from ledger_service.core.errors import ProvenanceError
 from ledger_service.core.models import LoopHealthRow
 from ledger_service.core.redact import redact
 
 log = logging.getLogger(__name__)
+#: Failures of the outside world (the node, the database, the network): one log line, no traceback.
+_EXPECTED = (ProvenanceError, OSError, SQLAlchemyError, Web3Exception)
 
 #: The longest wait between two tries of a failing step, in seconds.
 BACKOFF_CAP = 30.0
@@ -146,7 +149,7 @@ def run_loop(
                     "component": component, "error_type": type(exc).__name__, "error": redact(str(exc)),
                     "attempt": health.consecutive, "retry_in": round(delay, 3),
                 },
-                exc_info=not isinstance(exc, (ProvenanceError, OSError, SQLAlchemyError)),
+                exc_info=not isinstance(exc, _EXPECTED),  # a node's or a database's error needs no traceback
             )  # fmt: skip
             if recorder is not None:
                 recorder.record(health)
