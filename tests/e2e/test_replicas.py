@@ -1,17 +1,21 @@
-"""Two replicas of the API and two of the batcher, as separate processes on one PostgreSQL and one
-chain: readings posted to either API are each anchored exactly once, in a batch whose root is the
-tree of exactly its readings, with a proof that verifies, and every anchor on chain is one batch
-of the database."""
+"""Two replicas of every component (API, batcher, Celery worker, indexer, oracle daemon), as
+separate processes on one PostgreSQL, one broker and one chain: readings posted to either API are
+each anchored exactly once, in a batch whose root is the tree of exactly its readings, with a proof
+that verifies; every anchor on chain is one batch of the database; one indexer writes the mirror
+while the other stands by, and a standby takes over when the writer dies."""
 
 from __future__ import annotations
 
 import os
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import pytest
+import redis
 from sqlalchemy import Engine, create_engine, text
 
 from ledger_service.core.chain.client import connect
@@ -27,6 +31,7 @@ from tests.utils.postgres import postgres_database
 from tests.utils.service import RunningService
 from tests.utils.settings import make_settings
 from tests.utils.skeleton import verify_on_chain
+from tests.utils.worker import REDIS_URL
 
 READINGS_PER_DEVICE = 40
 
@@ -36,10 +41,20 @@ def database_url() -> Iterator[str]:
     yield from postgres_database()
 
 
-def test_two_apis_and_two_batchers_anchor_every_reading_once(
-    tmp_path: Path, artifacts: dict[str, Artifact], database_url: str
+@pytest.fixture
+def broker_url() -> Iterator[str]:
+    """A Redis database of its own for the test."""
+    url = f"{REDIS_URL}/{1 + uuid.uuid4().int % 15}"
+    redis.Redis.from_url(url).flushdb()
+    yield url
+    redis.Redis.from_url(url).flushdb()
+
+
+def test_two_replicas_of_every_component_anchor_every_reading_once(
+    tmp_path: Path, artifacts: dict[str, Artifact], database_url: str, broker_url: str
 ) -> None:
     env = {
+        "PROVENANCE_BROKER_URL": broker_url,
         "PROVENANCE_DATABASE_URL": database_url, "PROVENANCE_BATCH_SIZE": "16", "PROVENANCE_BATCH_AGE": "0.3",
         "PROVENANCE_DEVICE_RATE": "0", "PROVENANCE_DATA_DIR": str(tmp_path / ".provenance"),
     }  # fmt: skip
@@ -54,12 +69,20 @@ def test_two_apis_and_two_batchers_anchor_every_reading_once(
         for device in devices:
             ledger.register_device(device.device_id, device.key.public_key)
         serve = ("serve",)
-        with (
-            RunningService(tmp_path / "api-1", command=serve, ready_text="API on http://", env=env) as first,
-            RunningService(tmp_path / "api-2", command=serve, ready_text="API on http://", env=env) as second,
-            RunningService(tmp_path / "batcher-1", command=("batcher",), ready_text="batcher running", env=env) as b1,
-            RunningService(tmp_path / "batcher-2", command=("batcher",), ready_text="batcher running", env=env) as b2,
-        ):
+        with ExitStack() as stack:
+
+            def replica(name: str, command: tuple[str, ...], ready: str) -> RunningService:
+                return stack.enter_context(RunningService(tmp_path / name, command=command, ready_text=ready, env=env))
+
+            first = replica("api-1", serve, "API on http://")
+            second = replica("api-2", serve, "API on http://")
+            b1 = replica("batcher-1", ("batcher",), "batcher running")
+            b2 = replica("batcher-2", ("batcher",), "batcher running")
+            workers = [replica(f"worker-{n}", ("worker",), "anchoring worker on") for n in (1, 2)]
+            replica("index-1", ("index",), "following the head")
+            standby = replica("index-2", ("index",), "standing by")
+            for name in ("a", "b"):
+                replica(f"oracle-{name}", ("oracle", "--name", name), "running")
             urls = [service.log().split("API on ")[-1].split()[0] for service in (first, second)]
             assert urls[0] != urls[1]
             apis = [httpx.Client(base_url=url, timeout=30) for url in urls]
@@ -82,12 +105,29 @@ def test_two_apis_and_two_batchers_anchor_every_reading_once(
                     engine.dispose()
                 assert ledger.notary.functions.batchCount().call() == anchored  # no batch anchored twice
                 assert all("sealed batch" in batcher.log() for batcher in (b1, b2))  # both batchers took part
+                assert "this indexer writes" not in standby.log()  # one writer only
+                assert all(w.process is not None and w.process.poll() is None for w in workers)  # both still up
+                wait_indexed(database_url, ledger.client.w3.eth.block_number)
                 for reading_id in sent[:: len(sent) // 8]:  # proofs from the other API than the one that took it
                     bundle = apis[1].get(f"/v1/readings/{reading_id}/proof").json()
                     assert verify_on_chain(chain.rpc_url, artifacts, bundle) == (True, False)
             finally:
                 for api in apis:
                     api.close()
+
+
+def wait_indexed(database_url: str, head: int) -> None:
+    engine = create_engine(database_url)
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                if (conn.execute(text("SELECT head_number FROM index_state")).scalar() or -1) >= head:
+                    return
+            time.sleep(0.2)
+    finally:
+        engine.dispose()
+    raise AssertionError(f"the mirror did not reach block {head}")
 
 
 def wait_all_anchored(engine: Engine, count: int) -> None:
