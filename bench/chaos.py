@@ -13,9 +13,10 @@ Faults (each with the command it runs):
 - SIGKILL of the batcher, the indexer, the oracle daemon, the worker and one of the two API server
   processes (`provenance up` restarts them);
 - the RPC node refusing connections for `--outage` seconds (the proxy closes its port);
-- the broker restarted (`service redis-server restart`, or `service rabbitmq-server restart` with
-  `--broker rabbitmq`); Mosquitto restarted (`service mosquitto restart`); PostgreSQL restarted
-  (`pg_ctlcluster 15 main restart`);
+- the broker restarted (`service redis-server restart`; with `--broker rabbitmq`, `rabbitmqctl
+  stop_app` then `start_app`, since the node's init script hangs in this container);
+- Mosquitto restarted (`service mosquitto restart`); PostgreSQL restarted (`pg_ctlcluster 15 main
+  restart`);
 - the content store's disk full for `--disk-full` seconds (a 64 KiB tmpfs mounted over it and
   filled, then unmounted).
 This restarts the machine's shared services: do not run it beside a test run.
@@ -108,7 +109,7 @@ def kill_child(service: RunningService, marker: bytes) -> Callable[[], None]:
 
 BROKERS = {
     "redis": ("redis://127.0.0.1:6379/5", "service redis-server restart"),
-    "rabbitmq": ("amqp://guest:guest@127.0.0.1:5672//", "service rabbitmq-server restart"),
+    "rabbitmq": ("amqp://guest:guest@127.0.0.1:5672//", "rabbitmqctl stop_app;rabbitmqctl start_app"),
 }
 
 
@@ -127,8 +128,15 @@ def fill_disk(folder: Path) -> Callable[[], None]:
     return inject
 
 
-def run(command: str) -> Callable[[], None]:
-    return lambda: subprocess.run(command.split(), check=True, capture_output=True, timeout=120)
+def run(commands: str) -> Callable[[], None]:
+    """Runs each `;`-separated command in turn. A daemon keeps any pipe it inherits open: hand it none."""
+
+    def inject() -> None:
+        for command in commands.split(";"):
+            quiet = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+            subprocess.run(command.split(), check=True, timeout=300, **quiet)  # type: ignore[call-overload]
+
+    return inject
 
 
 def recovered(http: httpx.Client, load: Load, timeout: float = 300) -> float:
