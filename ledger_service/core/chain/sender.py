@@ -203,7 +203,8 @@ class TxManager:
                 )
             if time.time() - flight.sent_at >= self.policy.replace_after:
                 self._replace(flight)
-            time.sleep(pause)
+            if pause:  # the first look again comes at once: on an automining node the receipt is there
+                time.sleep(pause)
             pause = min(max(pause * 2, 0.05), 1.0)
 
     def _replace(self, flight: InFlight) -> None:
