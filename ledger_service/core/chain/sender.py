@@ -81,6 +81,13 @@ class TxManager:
         self.outbox: Outbox | None = None
         self.replacements = 0
         self._nonce: int | None = None
+        self._chain_id: int | None = None
+
+    def chain_id(self) -> int:
+        """The chain's id, asked of the node once (not once per transaction)."""
+        if self._chain_id is None:
+            self._chain_id = int(self.w3.eth.chain_id)
+        return self._chain_id
 
     def reset_nonce(self) -> None:
         """Forgets the cached nonce: the next transaction asks the node."""
@@ -121,7 +128,7 @@ class TxManager:
         run of this process, or by one that crashed) until each is mined or dropped."""
         if self.outbox is None:
             return
-        pending = self.outbox.pending(int(self.w3.eth.chain_id), self.account.address)
+        pending = self.outbox.pending(self.chain_id(), self.account.address)
         for row in pending:
             flight = InFlight(
                 json.loads(row.request), fees_of(row), HexBytes(row.raw), json.loads(row.hashes), row.sent_at, row
@@ -144,13 +151,13 @@ class TxManager:
         and returns the receipt of whichever version is mined; the outbox row records the outcome."""
         if int(self.w3.eth.get_transaction_count(self.account.address, "latest")) > nonce:
             raise ChainError(f"nonce {nonce} of {self.account.address} is mined already: nothing to cancel")
-        pending = [] if self.outbox is None else self.outbox.pending(int(self.w3.eth.chain_id), self.account.address)
+        pending = [] if self.outbox is None else self.outbox.pending(self.chain_id(), self.account.address)
         row = next((r for r in pending if r.nonce == nonce), None)
         previous = fees_of(row) if row is not None else self.policy.fees.quote(self.w3)
         fees = previous.bumped().at_least(self.policy.fees.quote(self.w3))
         request = {
             "from": self.account.address, "to": self.account.address, "value": 0, "data": "0x", "gas": 21_000,
-            "chainId": int(self.w3.eth.chain_id), "nonce": nonce,
+            "chainId": self.chain_id(), "nonce": nonce,
         }  # fmt: skip
         raw, tx_hash = self._sign(request, fees)
         hashes = [*json.loads(row.hashes), tx_hash] if row is not None else [tx_hash]
