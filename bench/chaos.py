@@ -19,6 +19,10 @@ Faults (each with the command it runs):
   restart`);
 - the content store's disk full for `--disk-full` seconds (a 64 KiB tmpfs mounted over it and
   filled, then unmounted).
+Sensor rules fire during the faults: each fault has its own item, device and cold-chain rule
+(above 8 °C for 3 readings), and the device sends its three breaching readings as the fault is
+injected. At the end each rule must have fired exactly once: one `RuleFired` event on chain and one
+fired report in the database.
 This restarts the machine's shared services: do not run it beside a test run.
 """
 
@@ -41,12 +45,19 @@ from sqlalchemy import create_engine, text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.notarization import fleet  # noqa: E402
+from eth_utils import keccak  # noqa: E402
+
 from ledger_service.core.chain.client import connect  # noqa: E402
 from ledger_service.core.chain.ledger import Ledger  # noqa: E402
 from ledger_service.core.chain.manifest import load_manifest  # noqa: E402
 from ledger_service.core.chain.node import ManagedAnvil  # noqa: E402
-from ledger_service.core.compiler import compile_contracts  # noqa: E402
+from ledger_service.core.compiler import Artifact, compile_contracts  # noqa: E402
+from ledger_service.core.enums import Action, KeyType  # noqa: E402
+from ledger_service.core.keys import DeviceKey  # noqa: E402
 from ledger_service.core.settings import Settings  # noqa: E402
+from ledger_service.core.supply_chain import SupplyChainContract  # noqa: E402
+from oracles.contract import SensorOracleContract  # noqa: E402
+from oracles.rules import RuleSpec  # noqa: E402
 from tests.utils.factories import Device, signed_body  # noqa: E402
 from tests.utils.postgres import postgres_database  # noqa: E402
 from tests.utils.service import RunningService, child_with  # noqa: E402
@@ -94,6 +105,70 @@ class Load:
             return None
         self.acknowledged.append(answer.json()["id"])
         return str(answer.json()["id"])
+
+
+class Breaches:
+    """One item per fault with its own device attached and a rule on it; `breach(name)` sends that
+    device's three breaching readings in the background, each retried until acknowledged (a resend
+    of the same signed reading is answered 200 with the same id)."""
+
+    def __init__(self, ledger: Ledger, artifacts: dict[str, Artifact], names: list[str], load: Load) -> None:
+        self.ledger, self.load = ledger, load
+        self.oracle = SensorOracleContract(ledger.client, ledger.deployment, artifacts)
+        supply = SupplyChainContract(ledger.client, ledger.deployment, artifacts)
+        self.devices: dict[str, Device] = {}
+        self.rules: dict[str, int] = {}
+        self.threads: list[threading.Thread] = []
+        for name in names:
+            device = Device(key=DeviceKey.generate(KeyType.SECP256K1))
+            ledger.register_device(device.device_id, device.key.public_key)
+            item = os.urandom(32)
+            supply.register_item(item, ledger.client.operator.address, keccak(item), "", [device.device_id])
+            spec = RuleSpec(item, "temperature", unit="Cel", upper=800, scale=2, min_readings=3,
+                            actions=Action.MARK_OUT_OF_COMPLIANCE)  # fmt: skip
+            self.rules[name], _ = self.oracle.add_rule(spec)
+            self.devices[name] = device
+
+    def breach(self, api_url: str, name: str) -> None:
+        bodies = [signed_body(self.devices[name], self.ledger.domain) for _ in range(3)]  # 21.5 °C and up
+
+        def send() -> None:
+            with httpx.Client(base_url=api_url, timeout=10) as http:
+                for body in bodies:
+                    while True:
+                        try:
+                            answer = http.post("/v1/readings", json=body)
+                            if answer.status_code in (200, 201):
+                                self.load.acknowledged.append(answer.json()["id"])
+                                break
+                        except httpx.HTTPError:
+                            pass
+                        time.sleep(0.5)
+
+        self.threads.append(threading.Thread(target=send, daemon=True))
+        self.threads[-1].start()
+
+    def fired(self, database_url: str, timeout: float = 300) -> tuple[int, int, int]:
+        """Waits until every rule has fired (or `timeout`); returns the rules fired, the `RuleFired`
+        events on chain for them and the fired reports in the database."""
+        for thread in self.threads:
+            thread.join(timeout)
+        ids = set(self.rules.values())
+        engine = create_engine(database_url)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                logs = self.oracle.contract.events.RuleFired.get_logs(from_block=0)
+                events = [log for log in logs if log["args"]["ruleId"] in ids]
+                with engine.connect() as conn:
+                    rows = conn.execute(text("SELECT rule_id FROM oracle_report WHERE status = 'fired'")).all()
+                reports = [row[0] for row in rows if row[0] in ids]
+                fired = {log["args"]["ruleId"] for log in events}
+                if fired == ids or time.monotonic() > deadline:
+                    return len(fired), len(events), len(reports)
+                time.sleep(1)
+        finally:
+            engine.dispose()
 
 
 def kill_child(service: RunningService, marker: bytes) -> Callable[[], None]:
@@ -202,7 +277,8 @@ def main() -> None:
                 settings = Settings(_env_file=None, data_dir=workdir / ".provenance", database_url=database_url)  # type: ignore[call-arg]
                 deployment = load_manifest(settings.manifest_path)
                 assert deployment is not None
-                ledger = Ledger(connect(settings, node.url), deployment, compile_contracts(settings.build_dir))
+                artifacts = compile_contracts(settings.build_dir)
+                ledger = Ledger(connect(settings, node.url), deployment, artifacts)
                 load = Load(service.api_url, fleet(ledger, 4), ledger, args.rate)
                 content = workdir / ".provenance" / "content"
                 faults: dict[str, tuple[Callable[[], None], Callable[[], None] | None, float]] = {
@@ -222,6 +298,7 @@ def main() -> None:
                     ),
                 }
                 chosen = faults if args.faults == "all" else {k: v for k, v in faults.items() if k in args.faults}
+                breaches = Breaches(ledger, artifacts, list(chosen), load)
                 results: list[tuple[str, float]] = []
                 load.thread.start()
                 with httpx.Client(base_url=service.api_url, timeout=10) as http:
@@ -229,6 +306,7 @@ def main() -> None:
                     for name, (inject, restore, hold) in chosen.items():
                         print(f"{name} ...", flush=True)
                         inject()
+                        breaches.breach(service.api_url, name)
                         if restore is not None:
                             time.sleep(hold)
                             restore()
@@ -236,6 +314,7 @@ def main() -> None:
                         print(f"  ready and anchoring again after {results[-1][1]:.1f}s", flush=True)
                     load.stop.set()
                     load.thread.join()
+                    rules_fired, fired_events, fired_reports = breaches.fired(database_url)
                     anchored, batches = settle(database_url, load.acknowledged)
                     on_chain = ledger.notary.functions.batchCount().call()
                 service.stop()
@@ -249,6 +328,8 @@ def main() -> None:
     print(f"readings acknowledged {len(load.acknowledged)}, not acknowledged (refused or unreachable) {load.refused}")
     print(f"lost (acknowledged, never anchored): {lost}")
     print(f"anchored twice: {on_chain - batches} (batches anchored on chain {on_chain}, in the database {batches})")
+    print(f"rules fired: {rules_fired} of {len(breaches.rules)}; fired twice: {fired_events - rules_fired} "
+          f"(RuleFired events {fired_events}, fired reports in the database {fired_reports})")  # fmt: skip
 
 
 if __name__ == "__main__":

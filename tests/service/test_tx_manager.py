@@ -5,7 +5,9 @@ by a low balance."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +17,7 @@ from typing import Any
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 from web3 import Web3
 from web3.types import TxParams, Wei
@@ -26,7 +29,11 @@ from ledger_service.core.chain.rpc import JsonRpc, Web3Transport
 from ledger_service.core.chain.sender import TxManager
 from ledger_service.core.db import create_schema, make_engine
 from ledger_service.core.errors import ChainError, SendingPaused
+from ledger_service.app.api.app import create_app
+from ledger_service.core.enums import KeyType
+from ledger_service.core.keys import DeviceKey
 from ledger_service.core.models import OutboxTx
+from ledger_service.services.container import Services
 
 
 def rpc(w3: Web3, method: str, *params: Any) -> Any:
@@ -229,3 +236,32 @@ def test_a_stuck_transaction_is_cancelled(w3: Web3, account: LocalAccount, outbo
     assert w3.eth.get_balance("0x" + "11" * 20) == 0  # the cancelled transfer never happened
     with pytest.raises(ChainError, match="mined already"):
         operator.cancel(0)
+
+
+def _metric(text: str, name: str) -> float | None:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return None
+
+
+def test_metrics_show_the_outbox_fees_and_budget(services: Services) -> None:
+    client = TestClient(create_app(services))
+    before = client.get("/metrics").text
+    assert _metric(before, 'provenance_transactions{status="mined"}') == 0.0
+    assert _metric(before, "provenance_gas_budget_left_wei") is None  # no budget set: no gauge
+    receipt = services.ledger.register_device(os.urandom(32), DeviceKey.generate(KeyType.SECP256K1).public_key)
+    paid = receipt["gasUsed"] * receipt["effectiveGasPrice"]  # from the node, not from the outbox
+    assert paid > 0
+    operator = services.ledger.client.sender
+    kept = operator.policy
+    operator.policy = dataclasses.replace(kept, budget_wei_per_hour=paid + 1000)
+    try:
+        after = client.get("/metrics").text
+    finally:
+        operator.policy = kept  # the session's chain client is shared
+    assert _metric(after, 'provenance_transactions{status="mined"}') == 1.0
+    assert _metric(after, 'provenance_transactions{status="pending"}') == 0.0
+    assert _metric(after, "provenance_transaction_replacements") == 0.0
+    assert _metric(after, "provenance_fees_last_hour_wei") == float(paid)
+    assert _metric(after, "provenance_gas_budget_left_wei") == 1000.0
