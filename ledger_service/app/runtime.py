@@ -97,8 +97,12 @@ def stop_component(process: Child) -> None:
 def supervise_components(supervisor: Supervisor, settings: Settings, rpc_url: str, sock: socket.socket) -> None:
     """The children of `provenance up`, started and watched by `supervisor`: the worker when a
     broker is configured, the batcher, the indexer unless PROVENANCE_INDEX=false, the oracle
-    daemon unless PROVENANCE_ORACLE=false, and the extra API servers."""
-    wanted = {"worker": bool(settings.broker_url), "batcher": True, "index": settings.index, "oracle": settings.oracle}
+    daemon unless PROVENANCE_ORACLE=false, the webhook deliverer unless PROVENANCE_WEBHOOKS=false, and
+    the extra API servers."""
+    wanted = {
+        "worker": bool(settings.broker_url), "batcher": True, "index": settings.index, "oracle": settings.oracle,
+        "webhooks": settings.webhooks,
+    }  # fmt: skip
     for command, enabled in wanted.items():
         if enabled:
             supervisor.add(command, functools.partial(spawn_component, settings, rpc_url, command), stop_component)

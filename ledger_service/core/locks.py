@@ -48,23 +48,30 @@ def account_lock(engine: Engine, data_dir: Path, address: str) -> Iterator[None]
         yield
 
 
-#: The advisory lock key of the one indexer allowed to write a database's mirror.
-_INDEX_WRITER = 0x1DE7_5EED_0001
+#: The advisory lock keys of the leases: the one indexer allowed to write a database's mirror, and
+#: the one webhook deliverer.
+_LEASES = {"indexer-writer": 0x1DE7_5EED_0001, "webhook-deliverer": 0x1DE7_5EED_0002}
 
 
 @contextmanager
 def writer_lease(
-    engine: Engine, data_dir: Path, on_wait: Callable[[], None] | None = None, poll: float = 1.0
+    engine: Engine,
+    data_dir: Path,
+    on_wait: Callable[[], None] | None = None,
+    poll: float = 1.0,
+    role: str = "indexer-writer",
 ) -> Iterator[None]:
     """Makes this process the one indexer writing the mirror of `engine`'s database, waiting (as a
     standby, after calling `on_wait` once) while another holds the lease; the lease ends with the
     context or with the holder's process. With PostgreSQL it is a session advisory lock (across
     hosts; a database restart ends it, and the checkpoint check keeps two writers safe until one
-    stands down); with SQLite an exclusive lock on a file beside the database (one host)."""
+    stands down); with SQLite an exclusive lock on a file beside the database (one host).
+    `role` names another lease of the same kind (`webhook-deliverer`)."""
+    key = _LEASES[role]
     waited = False
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
-            while not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _INDEX_WRITER}).scalar_one():
+            while not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar_one():
                 conn.commit()
                 if not waited and on_wait is not None:
                     on_wait()
@@ -75,13 +82,13 @@ def writer_lease(
                 yield
             finally:
                 try:
-                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _INDEX_WRITER})
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
                     conn.commit()
                 except SQLAlchemyError:
                     pass  # the connection is gone, and the lock with it
         return
     database = engine.url.database  # the lock belongs to the database file, wherever the data directory is
-    path = Path(f"{database}.indexer-writer.lock") if database else data_dir / "locks" / "indexer-writer.lock"
+    path = Path(f"{database}.{role}.lock") if database else data_dir / "locks" / f"{role}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as handle:
         while True:

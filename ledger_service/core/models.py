@@ -179,3 +179,39 @@ class OutboxTx(SQLModel, table=True):
     block_number: int | None = Field(default=None, sa_type=BigInteger)
     gas_used: int | None = Field(default=None, sa_type=BigInteger)
     fee_wei: int | None = Field(default=None, sa_type=Numeric(78, 0), description="gas used x effective price")
+
+
+class Subscription(SQLModel, table=True):
+    """A webhook subscription: where the feed's events go, for whom, and how far delivery got.
+    Its signing secret is not stored: it is derived from the service's webhook key and the id."""
+
+    __tablename__ = "subscription"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(sa_type=Text)
+    types: str = Field(default="", sa_type=Text, description="Comma-separated event types; empty: all")
+    party: str | None = Field(default=None, max_length=64, description="The key's party; null: the operator's")
+    account: str | None = Field(default=None, max_length=42, description="The party's address (what it may see)")
+    api_key_id: int = Field(index=True, description="The API key that made it")
+    cursor: str = Field(default="-1-0-0", max_length=40, description="The last event delivered (or skipped)")
+    active: bool = True
+    failures: int = Field(default=0, description="Failed attempts since the last success")
+    next_attempt_at: float = 0.0
+    created_at: float
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One attempt to deliver one event to one subscription, with its outcome."""
+
+    __tablename__ = "webhook_delivery"
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscription_id: int = Field(index=True)
+    event_id: str = Field(max_length=40)
+    event_type: str = Field(max_length=40)
+    attempt: int
+    outcome: str = Field(max_length=16, description="delivered or failed")
+    status_code: int | None = None
+    error: str | None = Field(default=None, max_length=200)
+    duration_ms: float
+    at: float = Field(index=True)

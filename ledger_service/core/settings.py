@@ -124,6 +124,16 @@ class Settings(BaseSettings):
     index_poll: float = Field(0.1, gt=0, description="Seconds between the indexer's looks at the chain head.")
     oracle: bool = Field(True, description="Run the oracle daemon as part of `provenance up`.")
     oracle_poll: float = Field(0.2, gt=0, description="Seconds between the oracle daemon's looks at new readings.")
+    webhooks: bool = Field(True, description="Run the webhook deliverer as part of `provenance up`.")
+    webhook_key: SecretStr | None = Field(
+        None, description="Key each subscription's signing secret is derived from; default: a key made in the data dir."
+    )
+    webhook_allow_private: bool = Field(
+        False, description="Allow webhook URLs on loopback and private addresses (tests, a closed network)."
+    )
+    webhook_timeout: float = Field(10.0, gt=0, description="Seconds a webhook receiver has to answer.")
+    webhook_poll: float = Field(0.2, gt=0, description="Seconds between the webhook deliverer's looks at the feed.")
+    webhook_max_backoff: float = Field(300.0, gt=0, description="Longest wait before retrying a failing receiver.")
     oracle_scheme: Literal["bls", "ecdsa"] = Field(
         "bls", description="How the committee signs heartbeat and aggregate reports: one aggregate BLS or ECDSA each."
     )

@@ -18,6 +18,7 @@ from ledger_service.app.api.problems import document_problems, install_problem_h
 from ledger_service.app.api.routes import (
     batches,
     devices,
+    events,
     exports,
     health,
     items,
@@ -27,6 +28,7 @@ from ledger_service.app.api.routes import (
     proofs,
     reading_queries,
     readings,
+    subscriptions,
     tokens,
     trust,
 )
@@ -90,10 +92,18 @@ def create_app(services: Services) -> FastAPI:
     app.add_middleware(MarkRequestThreads)
 
     document_problems(app)
+    _include_routers(app)
+    return app
+
+
+def _include_routers(app: FastAPI) -> None:
+    """One router per resource; reads behind `read_access` (public unless reads are private)."""
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(trust.router)  # public: verifiers need it before they hold any key
     app.include_router(parties.router)
+    app.include_router(events.router)  # each needs a key of its own and shows only its party's events
+    app.include_router(subscriptions.router)
     app.include_router(reading_queries.router, dependencies=[read_access])  # before /v1/readings/{id}
     app.include_router(readings.router)  # ingest is public (device-signed); its reads depend on read_access
     routers = (
@@ -109,4 +119,3 @@ def create_app(services: Services) -> FastAPI:
         app.include_router(router, dependencies=[read_access])
     app.mount("/explorer/static", explorer.static, name="explorer-static")
     app.include_router(explorer.router, dependencies=[read_access])
-    return app

@@ -18,6 +18,7 @@ from ledger_service.app.cli import (
     service,
     transactions,
     trust,
+    webhooks,
 )
 
 app = typer.Typer(
@@ -40,6 +41,7 @@ app.add_typer(oracles.rule_app, name="rule")
 app.add_typer(oracles.oracle_app, name="oracle")
 app.add_typer(trust.app, name="trust")
 app.add_typer(transactions.app, name="tx")
+app.add_typer(webhooks.app, name="webhooks")
 
 
 def main() -> None:

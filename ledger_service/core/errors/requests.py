@@ -123,3 +123,20 @@ class InvalidCursor(ProvenanceError, ValueError):
     code = "invalid-cursor"
     status = 422
     title = "Invalid cursor"
+
+
+class InvalidEventId(ProvenanceError, ValueError):
+    """A feed position (`after`, `Last-Event-ID`) that is not an event id, `BLOCK-LOG-SUB`."""
+
+    code = "invalid-event-id"
+    status = 422
+    title = "Invalid event id"
+
+
+class InvalidWebhookUrl(ProvenanceError, ValueError):
+    """A webhook URL with a scheme other than http(s), without a host, or whose host resolves to a
+    loopback, private, link-local or otherwise non-public address (unless a setting allows it)."""
+
+    code = "invalid-webhook-url"
+    status = 422
+    title = "Webhook URL refused"

@@ -1,0 +1,417 @@
+"""The event feed, its live stream and signed webhooks, over a real flow on the session's anvil: a
+device's readings anchored, an item handed to a carrier party, a rule fired by a hot reading; then
+the mirror indexed. Each key sees only its party's events; paging, the stream and webhook delivery
+(through failures, timeouts and a restart of the deliverer) give every event once, in order."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from eth_utils import keccak
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from indexer.runner import ChainIndexer, target_of
+from ledger_service.app.api.app import create_app
+from ledger_service.app.runtime import bind_socket
+from ledger_service.core.chain.context import ChainContext
+from ledger_service.core.models import Subscription, WebhookDelivery
+from ledger_service.core.supply_chain import Location, SupplyChainContract
+from ledger_service.services.apikeys import Role, create_key
+from ledger_service.services.container import Services
+from ledger_service.services.events import LAST, Position
+from ledger_service.services.webhook_signing import check_url, sign, verify
+from ledger_service.services.webhooks import WebhookDeliverer
+from tests.utils.evidence import prove_breach
+from tests.utils.factories import new_device, signed_body
+from tests.utils.problems import assert_problem
+
+DEPOT = Location.of(52.37, 4.89, "")
+
+
+@dataclass
+class Flow:
+    api: TestClient
+    services: Services
+    keys: dict[str, str]  # operator, carrier, stranger
+    after: str  # the position just before the flow
+    item: str
+    device: str
+    readings: list[str]
+    carrier: str
+
+
+def index(services: Services, chain: ChainContext) -> None:
+    indexer = ChainIndexer(services.engine, chain.client.rpc_url, target_of(chain.deployment, chain.artifacts))
+    try:
+        indexer.backfill()
+    finally:
+        indexer.close()
+
+
+@pytest.fixture
+def flow(services: Services, chain: ChainContext) -> Flow:
+    api = TestClient(create_app(services))
+    services.settings.webhook_allow_private = True  # the receivers below listen on loopback
+    start = chain.client.w3.eth.block_number
+    carrier = services.parties.create("carrier")
+    services.parties.create("stranger")
+    keys = {
+        "operator": create_key(services.engine, "ops", [Role.ADMIN])[1],
+        "carrier": create_key(services.engine, "carrier", [Role.CUSTODIAN], party="carrier")[1],
+        "stranger": create_key(services.engine, "stranger", [Role.CUSTODIAN], party="stranger")[1],
+    }
+    device = new_device(services.ledger)
+    supply = SupplyChainContract(chain.client, chain.deployment, chain.artifacts)
+    item_id = os.urandom(32)
+    receipt = supply.register_item(item_id, chain.client.operator.address, keccak(b"fish"), "", [device.device_id])
+    attached = int(chain.client.w3.eth.get_block(receipt["blockNumber"])["timestamp"])
+    answers = [api.post("/v1/readings", json=signed_body(device, services.ledger.domain, timestamp=attached))
+               for _ in range(3)]  # fmt: skip
+    assert all(a.status_code == 201 for a in answers), answers[0].text
+    batcher = services.batcher()
+    batcher.batch_age = 0.0
+    batcher.run_once()
+    expires = int(chain.client.w3.eth.get_block("latest")["timestamp"]) + 3600
+    supply.propose_transfer(item_id, carrier, DEPOT, expires)
+    supply.as_account(services.parties.client("carrier")).accept_transfer(item_id, DEPOT)
+    prove_breach(chain, item_id, device.device_id, device.key)
+    index(services, chain)
+    return Flow(
+        api, services, keys, f"{start}-{LAST}-{LAST}", "0x" + item_id.hex(), "0x" + device.device_id.hex(),
+        [a.json()["id"] for a in answers], carrier.lower(),
+    )  # fmt: skip
+
+
+def auth(flow: Flow, who: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {flow.keys[who]}"}
+
+
+def all_events(flow: Flow, who: str, limit: int, types: str | None = None) -> list[dict[str, Any]]:
+    """The whole feed after the flow's start, page by page."""
+    found: list[dict[str, Any]] = []
+    after = flow.after
+    while True:
+        params = {"after": after, "limit": limit, **({"types": types} if types else {})}
+        page = flow.api.get("/v1/events", params=params, headers=auth(flow, who)).json()
+        found.extend(page["data"])
+        if page["next"] == after:
+            return found
+        after = page["next"]
+
+
+def test_the_operator_sees_the_batch_then_each_reading_in_leaf_order(flow: Flow) -> None:
+    events = all_events(flow, "operator", 100)
+    batches = [e for e in events if e["type"] == "batch.confirmed" and e["data"]["reading_count"] == 3]
+    assert len(batches) == 1
+    batch = batches[0]
+    readings = [
+        e for e in events if e["type"] == "reading.anchored" and e["data"]["batch_root"] == batch["data"]["root"]
+    ]
+    assert sorted(e["data"]["reading_id"] for e in readings) == sorted(flow.readings)
+    block, log, _ = batch["id"].split("-")
+    assert [e["id"] for e in readings] == [f"{block}-{log}-{n}" for n in (1, 2, 3)]
+    assert all(e["transaction_hash"] == batch["transaction_hash"] for e in readings)
+    mine = [e for e in events if e["data"].get("item_id") == flow.item]
+    assert [e["type"] for e in mine] == ["custody.changed", "rule.fired", "condition.changed"]
+    assert mine[0]["data"]["new_custodian"].lower() == flow.carrier
+    assert mine[2]["data"]["condition"] == "out_of_compliance"
+
+
+def test_pages_of_any_size_give_every_event_once_in_order(flow: Flow) -> None:
+    whole = all_events(flow, "operator", 1000)
+    ids = [e["id"] for e in whole]
+    assert ids == sorted(ids, key=lambda i: Position.parse(i)) and len(set(ids)) == len(ids)
+    for limit in (1, 2, 3):
+        assert all_events(flow, "operator", limit) == whole
+
+
+def test_a_party_sees_only_its_own_events(flow: Flow) -> None:
+    carrier = all_events(flow, "carrier", 100)
+    assert [e["type"] for e in carrier if e["data"].get("item_id") == flow.item] == [
+        "custody.changed", "rule.fired", "condition.changed"
+    ]  # fmt: skip
+    assert not [e for e in carrier if e["type"] in ("batch.confirmed", "reading.anchored")]  # the operator's device
+    assert all_events(flow, "stranger", 100) == []
+    only = all_events(flow, "carrier", 100, types="custody.changed")
+    assert [e["type"] for e in only] == ["custody.changed"]
+
+
+def test_bad_feed_requests_are_refused(flow: Flow) -> None:
+    assert_problem(flow.api.get("/v1/events"), 401, "unauthorized")
+    assert_problem(flow.api.get("/v1/events", params={"after": "1-2"}, headers=auth(flow, "carrier")),
+                   422, "invalid-event-id")  # fmt: skip
+    assert_problem(flow.api.get("/v1/events", params={"types": "reading.deleted"}, headers=auth(flow, "carrier")),
+                   422, "invalid-filter")  # fmt: skip
+    stream = flow.api.get("/v1/events/stream", params={"types": "nope"}, headers=auth(flow, "carrier"))
+    assert_problem(stream, 422, "invalid-filter")
+
+
+# -- webhooks -----------------------------------------------------------------------------------
+
+
+class Receiver:
+    """A webhook receiver on loopback: records each delivery; can answer 500 or stall on command."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.fail_next = 0
+        self.stall_next = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["content-length"]))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                if receiver.fail_next:
+                    receiver.fail_next -= 1
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                receiver.received.append((headers, body))
+                if receiver.stall_next:  # recorded, but the answer comes too late: a lost acknowledgement
+                    receiver.stall_next -= 1
+                    time.sleep(1.5)
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    found = Receiver()
+    try:
+        yield found
+    finally:
+        found.close()
+
+
+def drain(deliverer: WebhookDeliverer, rounds: int = 50) -> None:
+    for _ in range(rounds):
+        deliverer.step()
+        time.sleep(0.02)
+
+
+def test_webhooks_deliver_each_event_once_after_dedup_across_failures_and_a_restart(
+    flow: Flow, receiver: Receiver
+) -> None:
+    flow.services.settings.webhook_max_backoff = 0.05
+    flow.services.settings.webhook_timeout = 0.5
+    made = flow.api.post(
+        "/v1/subscriptions", json={"url": receiver.url, "after": flow.after}, headers=auth(flow, "carrier")
+    )
+    assert made.status_code == 201, made.text
+    secret, subscription = made.json()["secret"], made.json()["id"]
+    assert secret.startswith("whsec_")
+    expected = [e["id"] for e in all_events(flow, "carrier", 100)]
+    assert len(expected) >= 3
+    receiver.fail_next, receiver.stall_next = 2, 1  # two refusals, then one acknowledgement lost
+    first = WebhookDeliverer(flow.services.engine, flow.services.settings, batch=1)
+    try:
+        first.step()  # the deliverer stops early: a restart
+        first.step()
+    finally:
+        first.close()
+    second = WebhookDeliverer(flow.services.engine, flow.services.settings)
+    try:
+        drain(second)
+    finally:
+        second.close()
+    seen: dict[str, str] = {}
+    for headers, body in receiver.received:
+        assert verify(secret, headers, body)
+        event = json.loads(body)
+        assert headers["webhook-id"] == f"{subscription}.{event['id']}"
+        seen.setdefault(headers["webhook-id"], event["id"])
+    assert list(seen.values()) == expected  # after deduplication: each once, in feed order
+    assert len(receiver.received) > len(expected)  # the lost acknowledgement was delivered again
+    with Session(flow.services.engine) as session:
+        outcomes = [d.outcome for d in session.exec(select(WebhookDelivery).order_by(WebhookDelivery.id)).all()]
+        cursor = session.get(Subscription, subscription).cursor  # type: ignore[union-attr]
+    assert outcomes[:3] == ["failed", "failed", "failed"] and outcomes.count("delivered") == len(expected)
+    assert Position.parse(cursor) >= Position.parse(expected[-1])
+    log = flow.api.get(f"/v1/subscriptions/{subscription}/deliveries", headers=auth(flow, "carrier")).json()
+    assert log["data"][0]["outcome"] == "delivered" and log["data"][-1]["status_code"] == 500
+    # a replay delivers again from the point asked for, with the same delivery ids
+    replayed = flow.api.post(f"/v1/subscriptions/{subscription}/replay", json={"after": expected[0]},
+                             headers=auth(flow, "carrier"))  # fmt: skip
+    assert replayed.status_code == 200 and replayed.json()["cursor"] == expected[0]
+    receiver.received.clear()
+    third = WebhookDeliverer(flow.services.engine, flow.services.settings)
+    try:
+        drain(third, 10)
+    finally:
+        third.close()
+    assert [h["webhook-id"] for h, _ in receiver.received] == [f"{subscription}.{i}" for i in expected[1:]]
+
+
+def test_a_forged_or_stale_or_altered_delivery_fails_verification() -> None:
+    secret = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # any base64 key
+    body = b'{"id":"1-0-0"}'
+    now = int(time.time())
+    good = {
+        "webhook-id": "1.1-0-0",
+        "webhook-timestamp": str(now),
+        "webhook-signature": sign(secret, "1.1-0-0", now, body),
+    }
+    assert verify(secret, good, body)
+    assert not verify(secret, good, body + b" ")  # altered body
+    assert not verify("whsec_" + "A" * 32, good, body)  # another subscription's secret
+    assert not verify(secret, {**good, "webhook-id": "1.2-0-0"}, body)  # the signature is bound to the id
+    assert not verify(secret, good, body, now=now + 301)  # too old: a replay
+    assert not verify(secret, {**good, "webhook-signature": "v1,AAAA"}, body)
+    assert not verify(secret, {k: v for k, v in good.items() if k != "webhook-timestamp"}, body)
+
+
+def test_subscriptions_refuse_bad_urls_and_stay_within_the_party(flow: Flow, receiver: Receiver) -> None:
+    carrier, stranger = auth(flow, "carrier"), auth(flow, "stranger")
+    for url in ("ftp://example.com/x", "file:///etc/passwd", "http://user:pw@example.com/", "http:///nohost"):
+        assert_problem(
+            flow.api.post("/v1/subscriptions", json={"url": url}, headers=carrier), 422, "invalid-webhook-url"
+        )
+    flow.services.settings.webhook_allow_private = False
+    for url in ("http://127.0.0.1:9/x", "http://10.0.0.1/x", "http://169.254.169.254/latest", "http://[::1]/x",
+                "http://localhost/x", "http://[::ffff:127.0.0.1]/x"):  # fmt: skip
+        assert_problem(
+            flow.api.post("/v1/subscriptions", json={"url": url}, headers=carrier), 422, "invalid-webhook-url"
+        )
+    with pytest.raises(Exception, match="non-public"):
+        check_url("http://127.0.0.1/", allow_private=False)
+    flow.services.settings.webhook_allow_private = True
+    assert_problem(flow.api.post("/v1/subscriptions", json={"url": receiver.url, "types": ["x"]}, headers=carrier),
+                   422, "invalid-filter")  # fmt: skip
+    assert_problem(flow.api.post("/v1/subscriptions", json={"url": receiver.url}), 401, "unauthorized")
+    made = flow.api.post("/v1/subscriptions", json={"url": receiver.url}, headers=carrier).json()
+    assert flow.api.get(f"/v1/subscriptions/{made['id']}", headers=carrier).json()["secret"] is None  # shown once
+    assert_problem(flow.api.get(f"/v1/subscriptions/{made['id']}", headers=stranger), 404, "not-found")
+    assert_problem(flow.api.delete(f"/v1/subscriptions/{made['id']}", headers=stranger), 404, "not-found")
+    assert_problem(flow.api.post(f"/v1/subscriptions/{made['id']}/replay", json={"after": "0-0-0"}, headers=stranger),
+                   404, "not-found")  # fmt: skip
+    assert flow.api.get("/v1/subscriptions", headers=stranger).json()["data"] == []
+    assert [s["id"] for s in flow.api.get("/v1/subscriptions", headers=auth(flow, "operator")).json()["data"]] == [
+        made["id"]
+    ]
+    with Session(flow.services.engine) as session:  # nothing that signs is stored
+        stored = session.get(Subscription, made["id"])
+        assert stored is not None and "whsec_" not in json.dumps(stored.model_dump())
+    assert flow.api.delete(f"/v1/subscriptions/{made['id']}", headers=carrier).status_code == 204
+    assert flow.api.get("/v1/subscriptions", headers=carrier).json()["data"] == []
+
+
+def test_a_subscription_that_starts_now_gets_only_new_events(
+    flow: Flow, receiver: Receiver, chain: ChainContext
+) -> None:
+    made = flow.api.post("/v1/subscriptions", json={"url": receiver.url}, headers=auth(flow, "carrier")).json()
+    deliverer = WebhookDeliverer(flow.services.engine, flow.services.settings)
+    try:
+        drain(deliverer, 5)
+        assert receiver.received == []  # the flow's events came before it
+        supply = SupplyChainContract(chain.client, chain.deployment, chain.artifacts)
+        carrier_supply = supply.as_account(flow.services.parties.client("carrier"))
+        expires = int(chain.client.w3.eth.get_block("latest")["timestamp"]) + 3600
+        carrier_supply.propose_transfer(bytes.fromhex(flow.item[2:]), chain.client.operator.address, DEPOT, expires)
+        supply.accept_transfer(bytes.fromhex(flow.item[2:]), DEPOT)
+        index(flow.services, chain)
+        drain(deliverer, 5)
+    finally:
+        deliverer.close()
+    kinds = [json.loads(body)["type"] for _, body in receiver.received]
+    assert kinds == ["custody.changed"] and made["types"] == []
+
+
+# -- the live stream ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def served(flow: Flow) -> Iterator[str]:
+    sock = bind_socket("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(flow.api.app, log_config=None, access_log=False, lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def read_stream(url: str, headers: dict[str, str], params: dict[str, str], count: int) -> list[dict[str, Any]]:
+    """The first `count` events of the stream (then the connection is dropped)."""
+    events: list[dict[str, Any]] = []
+    with httpx.stream("GET", f"{url}/v1/events/stream", headers=headers, params=params, timeout=10) as answer:
+        assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/event-stream")
+        fields: dict[str, str] = {}
+        for line in answer.iter_lines():
+            if line == "":
+                if "data" in fields:
+                    event = json.loads(fields["data"])
+                    assert event["id"] == fields["id"] and event["type"] == fields["event"]
+                    events.append(event)
+                    if len(events) == count:
+                        return events
+                fields = {}
+            elif not line.startswith(":"):
+                name, _, value = line.partition(":")
+                fields[name] = value.strip()
+    return events
+
+
+def test_the_stream_resumes_after_a_disconnect_with_no_gap_and_no_repeat(
+    flow: Flow, served: str, chain: ChainContext
+) -> None:
+    expected = [e["id"] for e in all_events(flow, "operator", 1000)]
+    assert len(expected) >= 6
+    headers = auth(flow, "operator")
+    first = read_stream(served, headers, {"after": flow.after}, 4)
+    rest = read_stream(served, {**headers, "last-event-id": first[-1]["id"]}, {}, len(expected) - 4)
+    assert [e["id"] for e in first + rest] == expected
+
+    carrier_view = read_stream(served, auth(flow, "carrier"), {"after": flow.after}, 3)
+    assert [e["type"] for e in carrier_view] == ["custody.changed", "rule.fired", "condition.changed"]
+
+
+def test_the_stream_delivers_new_events_live(flow: Flow, served: str, chain: ChainContext) -> None:
+    def hand_back() -> None:  # after the stream is open: the carrier hands the item back
+        time.sleep(1.0)
+        supply = SupplyChainContract(chain.client, chain.deployment, chain.artifacts)
+        expires = int(chain.client.w3.eth.get_block("latest")["timestamp"]) + 3600
+        item = bytes.fromhex(flow.item[2:])
+        supply.as_account(flow.services.parties.client("carrier")).propose_transfer(
+            item, chain.client.operator.address, DEPOT, expires
+        )
+        supply.accept_transfer(item, DEPOT)
+        index(flow.services, chain)
+
+    producer = threading.Thread(target=hand_back)
+    producer.start()
+    try:
+        live = read_stream(served, auth(flow, "carrier"), {}, 1)  # no position: from now on
+    finally:
+        producer.join()
+    assert [e["type"] for e in live] == ["custody.changed"]
+    assert live[0]["data"]["new_custodian"].lower() == chain.client.operator.address.lower()
