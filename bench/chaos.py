@@ -44,9 +44,9 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.notarization import fleet  # noqa: E402
 from eth_utils import keccak  # noqa: E402
 
+from bench.notarization import fleet  # noqa: E402
 from ledger_service.core.chain.client import connect  # noqa: E402
 from ledger_service.core.chain.ledger import Ledger  # noqa: E402
 from ledger_service.core.chain.manifest import load_manifest  # noqa: E402

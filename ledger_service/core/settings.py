@@ -132,6 +132,9 @@ class Settings(BaseSettings):
         False, description="Allow webhook URLs on loopback and private addresses (tests, a closed network)."
     )
     webhook_timeout: float = Field(10.0, gt=0, description="Seconds a webhook receiver has to answer.")
+    webhook_in_flight: int = Field(
+        1, ge=1, le=64, description="Deliveries one subscription may have in flight at once (1: strictly in order)."
+    )
     webhook_poll: float = Field(0.2, gt=0, description="Seconds between the webhook deliverer's looks at the feed.")
     webhook_max_backoff: float = Field(300.0, gt=0, description="Longest wait before retrying a failing receiver.")
     oracle_scheme: Literal["bls", "ecdsa"] = Field(

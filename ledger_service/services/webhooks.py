@@ -1,9 +1,12 @@
 """Webhook subscriptions to the event feed, delivered at least once, in feed order, signed
 (`ledger_service.services.webhook_signing`).
 
-Delivery: one event at a time per subscription, in feed order. A 2xx answer moves the
-subscription's cursor past the event; anything else is logged, and the same event is tried again
-after a backoff (doubling, capped). Every attempt is logged with its outcome; moving the cursor
+Delivery: up to `PROVENANCE_WEBHOOK_IN_FLIGHT` events at a time per subscription, taken in feed
+order (with 1, strictly one after another; with more, the events of one window may arrive out of
+order, and their ids give the order). The cursor moves past an event only once it and every event
+before it were answered 2xx; a failure is logged, and delivery starts again from the first event
+not acknowledged after a backoff (doubling, capped), so events after it in the same window may
+arrive twice (same `webhook-id`). Every attempt is logged with its outcome; moving the cursor
 back (`replay`) delivers again from there.
 """
 
@@ -11,12 +14,10 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -24,6 +25,7 @@ from ledger_service.core.errors import InvalidWebhookUrl, NotFound
 from ledger_service.core.models import ApiKey, Subscription, WebhookDelivery
 from ledger_service.core.settings import Settings
 from ledger_service.services.events import EventFeed, FeedEvent, Position, check_types
+from ledger_service.services.webhook_http import Poster, PostFailed
 from ledger_service.services.webhook_signing import check_url, sign, subscription_secret, webhook_key
 
 log = logging.getLogger(__name__)
@@ -118,12 +120,14 @@ class WebhookDeliverer:
         self.engine, self.settings, self.batch = engine, settings, batch
         self.feed = EventFeed(engine)
         self.key = webhook_key(settings)
-        self.http = httpx.Client(timeout=settings.webhook_timeout, follow_redirects=False)
+        self.http = Poster(settings.webhook_timeout)
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="webhook")
-        self._lock = threading.Lock()
+        in_flight = threads * settings.webhook_in_flight
+        self.posts = ThreadPoolExecutor(max_workers=min(64, in_flight), thread_name_prefix="webhook-post")
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
+        self.posts.shutdown(wait=True)
         self.http.close()
 
     def step(self) -> int:
@@ -136,83 +140,99 @@ class WebhookDeliverer:
         return sum(self.pool.map(self._serve, [sid for sid in due if sid is not None]))
 
     def _serve(self, subscription_id: int) -> int:
+        """Delivers the next page of one subscription's events, in order, stopping at the first
+        failure; then records the attempts and moves the cursor in one transaction. A crash before
+        that commit delivers the page again: at least once, never skipped."""
         with Session(self.engine, expire_on_commit=False) as session:
             record = session.get(Subscription, subscription_id)
-        if record is None or not record.active:
+        if record is None or not record.active or record.id is None:
             return 0
         types = record.types.split(",") if record.types else None
         viewer = record.account if record.party is not None else None
-        page = self.feed.read(Position.parse(record.cursor), self.batch, viewer, types)
-        delivered = 0
-        for event in page.events:
-            if not self._deliver(record, event):
-                return delivered
-            delivered += 1
-        if page.next > Position.parse(record.cursor):
-            self._advance(subscription_id, str(page.next))  # past events this subscription does not see
-        return delivered
+        start = Position.parse(record.cursor)
+        page = self.feed.read(start, self.batch, viewer, types)
+        attempts: list[WebhookDelivery] = []
+        cursor, failed = start, False
+        try:
+            if page.events:
+                check_url(record.url, self.settings.webhook_allow_private)  # once a page: DNS may have moved
+        except InvalidWebhookUrl as exc:
+            attempts.append(self._attempt(record.id, page.events[0], None, exc.detail[:200], 0.0))
+            failed = True
+        sid, secret = record.id, subscription_secret(self.key, record.id)
+        window = self.settings.webhook_in_flight
+        pending = [] if failed else page.events
+        for begin in range(0, len(pending), window):  # up to `window` posts in flight, cursor in order
+            batch = pending[begin : begin + window]
+            if len(batch) == 1:
+                outcomes = [self._post(sid, record.url, secret, batch[0])]
+            else:
+                outcomes = list(self.posts.map(lambda e: self._post(sid, record.url, secret, e), batch))
+            for event, attempt in zip(batch, outcomes, strict=True):
+                attempts.append(attempt)
+                if attempt.outcome != "delivered":
+                    failed = True
+                    break
+                cursor = event.position
+            if failed:
+                break
+        if not failed and page.next > cursor:
+            cursor = page.next  # past events this subscription does not see
+        self._record(record.id, start, cursor, attempts, failed)
+        return sum(1 for a in attempts if a.outcome == "delivered")
 
-    def _deliver(self, record: Subscription, event: FeedEvent) -> bool:
-        assert record.id is not None
-        delivery_id = f"{record.id}.{event.id}"
+    def _post(self, subscription_id: int, url: str, secret: str, event: FeedEvent) -> WebhookDelivery:
+        delivery_id = f"{subscription_id}.{event.id}"
         body = json.dumps(event.to_json(), separators=(",", ":")).encode()
         timestamp = int(time.time())
         headers = {
             "content-type": "application/json",
             "webhook-id": delivery_id,
             "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(subscription_secret(self.key, record.id), delivery_id, timestamp, body),
+            "webhook-signature": sign(secret, delivery_id, timestamp, body),
             "user-agent": "provenance-ledger-webhooks/1",
         }
         started = time.monotonic()
-        status_code: int | None = None
-        error: str | None = None
         try:
-            check_url(record.url, self.settings.webhook_allow_private)
-            answer = self.http.post(record.url, content=body, headers=headers)
-            status_code = answer.status_code
-            ok = 200 <= status_code < 300
-            if not ok:
-                error = f"HTTP {status_code}"
-        except InvalidWebhookUrl as exc:
-            ok, error = False, exc.detail[:200]
-        except httpx.HTTPError as exc:
-            ok, error = False, type(exc).__name__
-        self._record(record, event, ok, status_code, error, (time.monotonic() - started) * 1000)
-        return ok
+            status = self.http.post(url, body, headers)
+        except PostFailed as exc:
+            return self._attempt(subscription_id, event, None, str(exc), time.monotonic() - started)
+        error = None if 200 <= status < 300 else f"HTTP {status}"
+        return self._attempt(subscription_id, event, status, error, time.monotonic() - started)
+
+    @staticmethod
+    def _attempt(
+        subscription_id: int, event: FeedEvent, status_code: int | None, error: str | None, seconds: float
+    ) -> WebhookDelivery:
+        return WebhookDelivery(
+            subscription_id=subscription_id, event_id=event.id, event_type=event.type, attempt=1,
+            outcome="failed" if error else "delivered", status_code=status_code, error=error,
+            duration_ms=round(seconds * 1000, 3), at=time.time(),
+        )  # fmt: skip
 
     def _record(
-        self, record: Subscription, event: FeedEvent, ok: bool, status_code: int | None, error: str | None, ms: float
+        self, subscription_id: int, start: Position, cursor: Position, attempts: list[WebhookDelivery], failed: bool
     ) -> None:
-        with Session(self.engine) as session:
-            current = session.get(Subscription, record.id)
-            if current is None:
-                return  # deleted meanwhile
-            attempt = current.failures + 1
-            if ok:
-                current.cursor, current.failures, current.next_attempt_at = event.id, 0, 0.0
-                record.cursor = event.id
-            else:
-                current.failures = attempt
-                wait = min(self.settings.webhook_max_backoff, 2.0 ** min(attempt - 1, 20))
+        """Writes the attempts and moves the cursor, unless the subscription was deleted or moved
+        (a replay) meanwhile; a failure sets the backoff."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            current = session.get(Subscription, subscription_id)
+            if current is None or Position.parse(current.cursor) != start:
+                return  # deleted, or replayed from elsewhere while this page went out
+            for index, attempt in enumerate(attempts):  # the page starts with the event tried before
+                attempt.attempt = current.failures + 1 if index == 0 else 1
+                session.add(attempt)
+            current.cursor = str(cursor)
+            if failed:
+                current.failures += 1
+                wait = min(self.settings.webhook_max_backoff, 2.0 ** min(current.failures - 1, 20))
                 current.next_attempt_at = time.time() + wait
                 log.warning(
                     "webhook delivery failed",
-                    extra={"subscription": record.id, "event": event.id, "attempt": attempt,
-                           "error": error, "retry_in": wait},
+                    extra={"subscription": subscription_id, "event": attempts[-1].event_id,
+                           "attempt": current.failures, "error": attempts[-1].error, "retry_in": wait},
                 )  # fmt: skip
+            else:
+                current.failures, current.next_attempt_at = 0, 0.0
             session.add(current)
-            session.add(WebhookDelivery(
-                subscription_id=record.id or 0, event_id=event.id, event_type=event.type, attempt=attempt,
-                outcome="delivered" if ok else "failed", status_code=status_code, error=error,
-                duration_ms=round(ms, 3), at=time.time(),
-            ))  # fmt: skip
             session.commit()
-
-    def _advance(self, subscription_id: int, cursor: str) -> None:
-        with Session(self.engine) as session:
-            current = session.get(Subscription, subscription_id)
-            if current is not None and Position.parse(cursor) > Position.parse(current.cursor):
-                current.cursor = cursor
-                session.add(current)
-                session.commit()
