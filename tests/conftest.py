@@ -23,6 +23,8 @@ TESTS = Path(__file__).resolve().parent
 #: The test directories; each is also the marker of its tests (registered in pyproject.toml, used by `make test-fast`).
 DIRECTORIES = ("unit", "contracts", "service", "e2e")
 
+pytest_plugins = ["tests.utils.event_flow"]  # the `flow` fixture of the event, GraphQL and EPCIS tests
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Marks each test with its directory: tests/unit/... gets `unit`, tests/contracts/... `contracts`, and so on."""

@@ -124,6 +124,12 @@ class Settings(BaseSettings):
     index_poll: float = Field(0.1, gt=0, description="Seconds between the indexer's looks at the chain head.")
     oracle: bool = Field(True, description="Run the oracle daemon as part of `provenance up`.")
     oracle_poll: float = Field(0.2, gt=0, description="Seconds between the oracle daemon's looks at new readings.")
+    graphql_max_depth: int = Field(8, ge=2, le=50, description="Deepest GraphQL query accepted.")
+    graphql_max_cost: int = Field(
+        10_000,
+        ge=10,
+        description="Costliest GraphQL query accepted (a field costs 1 times the limits of lists above it).",
+    )
     webhooks: bool = Field(True, description="Run the webhook deliverer as part of `provenance up`.")
     webhook_key: SecretStr | None = Field(
         None, description="Key each subscription's signing secret is derived from; default: a key made in the data dir."

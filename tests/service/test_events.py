@@ -6,91 +6,26 @@ the mirror indexed. Each key sees only its party's events; paging, the stream an
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
-from eth_utils import keccak
-from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from indexer.runner import ChainIndexer, target_of
-from ledger_service.app.api.app import create_app
 from ledger_service.app.runtime import bind_socket
 from ledger_service.core.chain.context import ChainContext
 from ledger_service.core.models import Subscription, WebhookDelivery
-from ledger_service.core.supply_chain import Location, SupplyChainContract
-from ledger_service.services.apikeys import Role, create_key
-from ledger_service.services.container import Services
-from ledger_service.services.events import LAST, Position
+from ledger_service.core.supply_chain import SupplyChainContract
+from ledger_service.services.events import Position
 from ledger_service.services.webhook_signing import check_url, sign, verify
 from ledger_service.services.webhooks import WebhookDeliverer
-from tests.utils.evidence import prove_breach
-from tests.utils.factories import new_device, signed_body
+from tests.utils.event_flow import DEPOT, Flow, index
 from tests.utils.problems import assert_problem
-
-DEPOT = Location.of(52.37, 4.89, "")
-
-
-@dataclass
-class Flow:
-    api: TestClient
-    services: Services
-    keys: dict[str, str]  # operator, carrier, stranger
-    after: str  # the position just before the flow
-    item: str
-    device: str
-    readings: list[str]
-    carrier: str
-
-
-def index(services: Services, chain: ChainContext) -> None:
-    indexer = ChainIndexer(services.engine, chain.client.rpc_url, target_of(chain.deployment, chain.artifacts))
-    try:
-        indexer.backfill()
-    finally:
-        indexer.close()
-
-
-@pytest.fixture
-def flow(services: Services, chain: ChainContext) -> Flow:
-    api = TestClient(create_app(services))
-    services.settings.webhook_allow_private = True  # the receivers below listen on loopback
-    start = chain.client.w3.eth.block_number
-    carrier = services.parties.create("carrier")
-    services.parties.create("stranger")
-    keys = {
-        "operator": create_key(services.engine, "ops", [Role.ADMIN])[1],
-        "carrier": create_key(services.engine, "carrier", [Role.CUSTODIAN], party="carrier")[1],
-        "stranger": create_key(services.engine, "stranger", [Role.CUSTODIAN], party="stranger")[1],
-    }
-    device = new_device(services.ledger)
-    supply = SupplyChainContract(chain.client, chain.deployment, chain.artifacts)
-    item_id = os.urandom(32)
-    receipt = supply.register_item(item_id, chain.client.operator.address, keccak(b"fish"), "", [device.device_id])
-    attached = int(chain.client.w3.eth.get_block(receipt["blockNumber"])["timestamp"])
-    answers = [api.post("/v1/readings", json=signed_body(device, services.ledger.domain, timestamp=attached))
-               for _ in range(3)]  # fmt: skip
-    assert all(a.status_code == 201 for a in answers), answers[0].text
-    batcher = services.batcher()
-    batcher.batch_age = 0.0
-    batcher.run_once()
-    expires = int(chain.client.w3.eth.get_block("latest")["timestamp"]) + 3600
-    supply.propose_transfer(item_id, carrier, DEPOT, expires)
-    supply.as_account(services.parties.client("carrier")).accept_transfer(item_id, DEPOT)
-    prove_breach(chain, item_id, device.device_id, device.key)
-    index(services, chain)
-    return Flow(
-        api, services, keys, f"{start}-{LAST}-{LAST}", "0x" + item_id.hex(), "0x" + device.device_id.hex(),
-        [a.json()["id"] for a in answers], carrier.lower(),
-    )  # fmt: skip
 
 
 def auth(flow: Flow, who: str) -> dict[str, str]:

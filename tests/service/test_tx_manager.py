@@ -22,15 +22,15 @@ from sqlmodel import Session, select
 from web3 import Web3
 from web3.types import TxParams, Wei
 
+from ledger_service.app.api.app import create_app
 from ledger_service.core.chain.fees import GWEI, FeePolicy, Fees, SendPolicy
 from ledger_service.core.chain.node import ManagedAnvil
 from ledger_service.core.chain.outbox import Outbox
 from ledger_service.core.chain.rpc import JsonRpc, Web3Transport
 from ledger_service.core.chain.sender import TxManager
 from ledger_service.core.db import create_schema, make_engine
-from ledger_service.core.errors import ChainError, SendingPaused
-from ledger_service.app.api.app import create_app
 from ledger_service.core.enums import KeyType
+from ledger_service.core.errors import ChainError, SendingPaused
 from ledger_service.core.keys import DeviceKey
 from ledger_service.core.models import OutboxTx
 from ledger_service.services.container import Services

@@ -20,6 +20,7 @@ from ledger_service.app.api.routes import (
     devices,
     events,
     exports,
+    graphql,
     health,
     items,
     metrics,
@@ -117,5 +118,6 @@ def _include_routers(app: FastAPI) -> None:
     )
     for router in routers:
         app.include_router(router, dependencies=[read_access])
+    app.include_router(graphql.router, dependencies=[read_access])  # its fields call the routes above
     app.mount("/explorer/static", explorer.static, name="explorer-static")
     app.include_router(explorer.router, dependencies=[read_access])
