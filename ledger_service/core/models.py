@@ -215,3 +215,32 @@ class WebhookDelivery(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=200)
     duration_ms: float
     at: float = Field(index=True)
+
+
+class EpcisEvent(SQLModel, table=True):
+    """An EPCIS event captured here: the event as sent, what it names, who sent it, and the reading
+    that notarizes it."""
+
+    __tablename__ = "epcis_event"
+
+    digest: str = Field(primary_key=True, max_length=66, description="SHA-256 of the event's canonical JSON")
+    event_id: str = Field(sa_type=Text)
+    type: str = Field(max_length=32)
+    event_time: float = Field(index=True)
+    biz_step: str | None = Field(default=None, max_length=200)
+    action: str | None = Field(default=None, max_length=16)
+    item_ids: str = Field(default="", sa_type=Text, description="Comma-separated item ids the event names")
+    party: str | None = Field(default=None, max_length=64, description="The capturing key's party; null: operator")
+    reading_id: str = Field(max_length=66, description="The reading that notarizes the event")
+    document: str = Field(sa_type=Text, description="The event as captured (JSON)")
+    captured_at: float
+
+
+class EpcisItem(SQLModel, table=True):
+    """Which captured events name which item (for queries by item)."""
+
+    __tablename__ = "epcis_item"
+
+    item_id: str = Field(primary_key=True, max_length=66)
+    digest: str = Field(primary_key=True, max_length=66)
+    event_time: float

@@ -34,6 +34,8 @@ class Flow:
     device: str
     readings: list[str]
     carrier: str
+    chain: ChainContext
+    operator: str
 
 
 def index(services: Services, chain: ChainContext) -> None:
@@ -74,5 +76,5 @@ def flow(services: Services, chain: ChainContext) -> Flow:
     index(services, chain)
     return Flow(
         api, services, keys, f"{start}-{LAST}-{LAST}", "0x" + item_id.hex(), "0x" + device.device_id.hex(),
-        [a.json()["id"] for a in answers], carrier.lower(),
+        [a.json()["id"] for a in answers], carrier.lower(), chain, chain.client.operator.address.lower(),
     )  # fmt: skip

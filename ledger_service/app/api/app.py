@@ -18,6 +18,7 @@ from ledger_service.app.api.problems import document_problems, install_problem_h
 from ledger_service.app.api.routes import (
     batches,
     devices,
+    epcis,
     events,
     exports,
     graphql,
@@ -105,6 +106,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(parties.router)
     app.include_router(events.router)  # each needs a key of its own and shows only its party's events
     app.include_router(subscriptions.router)
+    app.include_router(epcis.router)  # a key of its own; acts through the item routes with it
     app.include_router(reading_queries.router, dependencies=[read_access])  # before /v1/readings/{id}
     app.include_router(readings.router)  # ingest is public (device-signed); its reads depend on read_access
     routers = (

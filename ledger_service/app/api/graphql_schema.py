@@ -9,13 +9,12 @@ than `PROVENANCE_GRAPHQL_MAX_COST`: a field costs 1, times the `limit` of every 
 
 from __future__ import annotations
 
-import json
 import types
 import typing
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from ariadne import ObjectType, QueryType, ScalarType, make_executable_schema
 from graphql import (
@@ -31,9 +30,9 @@ from graphql import (
     VariableNode,
 )
 from pydantic import BaseModel
-from starlette.types import Scope
 
 from ledger_service.app.api.device_schemas import DeviceList, DevicePublic
+from ledger_service.app.api.internal import graphql_get
 from ledger_service.app.api.query_schemas import ReadingList
 from ledger_service.app.api.read_schemas import (
     BatchPage,
@@ -139,51 +138,17 @@ def type_definitions() -> str:
     return scalars + "\n\n".join(done[n] for n in sorted(done)) + "\n\ntype Query {\n" + "\n".join(query) + "\n}\n"
 
 
-class RestError(GraphQLError):
-    """A REST problem answer, carried as a GraphQL error with its code and status."""
-
-
-async def rest_get(scope: Scope, path: str, params: dict[str, Any]) -> Any:
-    """The JSON answer of `GET path?params` from the API's own routes, as the caller (same headers,
-    so the same access rules); a problem answer raises `RestError`."""
-    query = urlencode({k: v for k, v in params.items() if v is not None})
-    inner = {**scope, "method": "GET", "path": path, "raw_path": path.encode(), "query_string": query.encode()}
-    inner.pop("route", None)
-    inner.pop("endpoint", None)
-    chunks: list[bytes] = []
-    status = [500]
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            status[0] = message["status"]
-        elif message["type"] == "http.response.body":
-            chunks.append(message.get("body", b""))
-
-    await scope["app"].router(inner, receive, send)
-    body = json.loads(b"".join(chunks) or b"null")
-    if status[0] >= 400:
-        problem = body if isinstance(body, dict) else {}
-        raise RestError(
-            str(problem.get("detail", f"HTTP {status[0]}")),
-            extensions={"code": problem.get("code", "error"), "status": status[0]},
-        )
-    return body
-
-
 def _root_resolver(name: str, root: Root) -> Any:
     async def resolve(_: Any, info: Any, **args: Any) -> Any:
         path = root.path.replace("{id}", quote(str(args.pop("id", "")), safe="")) if "{id}" in root.path else root.path
-        return await rest_get(info.context["scope"], path, args)
+        return await graphql_get(info.context["scope"], path, args)
 
     resolve.__name__ = f"resolve_{name}"
     return resolve
 
 
 async def _item_history(item: dict[str, Any], info: Any) -> Any:
-    return await rest_get(info.context["scope"], f"/v1/items/{quote(item['item_id'], safe='')}/history", {})
+    return await graphql_get(info.context["scope"], f"/v1/items/{quote(item['item_id'], safe='')}/history", {})
 
 
 def build_schema() -> GraphQLSchema:

@@ -103,6 +103,10 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 
+#: GraphQL over HTTP answers its request errors in its own media type, not as problems.
+GRAPHQL_MEDIA_TYPE = "application/graphql-response+json"
+
+
 def document_problems(app: FastAPI) -> None:
     """Makes the OpenAPI document describe every error response as it is sent: problem+json with
     the Problem schema (FastAPI's default 422 says application/json HTTPValidationError)."""
@@ -116,7 +120,7 @@ def document_problems(app: FastAPI) -> None:
         for operations in document.get("paths", {}).values():
             for operation in operations.values():
                 for code, response in operation.get("responses", {}).items():
-                    if code[:1] in ("4", "5"):
+                    if code[:1] in ("4", "5") and GRAPHQL_MEDIA_TYPE not in response.get("content", {}):
                         response["content"] = {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
                         if response.get("description") == "Validation Error":
                             response["description"] = "Malformed request (validation-error, with `errors`)"

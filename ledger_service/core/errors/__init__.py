@@ -38,6 +38,7 @@ from ledger_service.core.errors.readings import (
 )
 from ledger_service.core.errors.requests import (
     ChainRefused,
+    EpcisInvalid,
     Forbidden,
     InvalidCursor,
     InvalidEventId,
@@ -65,6 +66,7 @@ __all__ = [
     "DeploymentError",
     "DeviceRevoked",
     "DeviceSuspended",
+    "EpcisInvalid",
     "Forbidden",
     "IndexChainChanged",
     "InvalidKey",

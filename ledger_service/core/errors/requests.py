@@ -140,3 +140,12 @@ class InvalidWebhookUrl(ProvenanceError, ValueError):
     code = "invalid-webhook-url"
     status = 422
     title = "Webhook URL refused"
+
+
+class EpcisInvalid(ProvenanceError, ValueError):
+    """An EPCIS document that the EPCIS 2.0 JSON schema refuses, or whose events this service
+    cannot act on; `errors` lists each failure with its JSON pointer."""
+
+    code = "epcis-invalid"
+    status = 422
+    title = "Invalid EPCIS document"

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ledger_service.app.api.deps import ServicesDep
 from ledger_service.app.api.graphql_schema import build_schema, check_limits, type_definitions
+from ledger_service.app.api.problems import GRAPHQL_MEDIA_TYPE
 
 router = APIRouter(tags=["graphql"])
 
@@ -35,10 +36,16 @@ class GraphQLRequest(BaseModel):
 
 
 def _refused(errors: list[GraphQLError]) -> JSONResponse:
-    return JSONResponse({"errors": [e.formatted for e in errors]}, status_code=400)
+    return JSONResponse({"errors": [e.formatted for e in errors]}, status_code=400, media_type=GRAPHQL_MEDIA_TYPE)
 
 
-@router.post("/graphql", responses={400: {"description": "Not a valid query, or over the depth or cost limit"}})
+_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"description": "`data`, and `errors` for fields that failed", "content": {GRAPHQL_MEDIA_TYPE: {}}},
+    400: {"description": "Not a valid query, or over the depth or cost limit", "content": {GRAPHQL_MEDIA_TYPE: {}}},
+}
+
+
+@router.post("/graphql", responses=_ANSWERS)
 async def graphql(body: GraphQLRequest, request: Request, services: ServicesDep) -> JSONResponse:
     """Runs one query. Types and fields are those of the REST answers (`GET /graphql/schema`)."""
     try:
@@ -63,7 +70,7 @@ async def graphql(body: GraphQLRequest, request: Request, services: ServicesDep)
     answer: dict[str, Any] = {"data": result.data}
     if result.errors:
         answer["errors"] = [e.formatted for e in result.errors]
-    return JSONResponse(answer)
+    return JSONResponse(answer, media_type=GRAPHQL_MEDIA_TYPE)
 
 
 @router.get("/graphql/schema", response_class=JSONResponse)

@@ -1,0 +1,166 @@
+"""EPCIS 2.0 capture: each event of a document notarized as a reading, and the events that are
+supply-chain actions done as those actions, through the item endpoints with the caller's key (so
+with the caller's roles and account, never the operator's).
+
+- ObjectEvent, action ADD, bizStep `commissioning`: each EPC of `epcList` registered as an item
+  (`POST /v1/items`; the item id is keccak-256 of the EPC's canonical GS1 Digital Link form);
+- ObjectEvent, bizStep `shipping`, with a `destinationList` entry of type `owning_party`: the
+  handover of each EPC proposed to that party (`party:NAME`, or an address);
+- ObjectEvent, bizStep `receiving`: the pending handover of each EPC accepted;
+- anything else: notarized only.
+
+A location comes from `readPoint.id`: `geo:LAT,LON` gives the coordinates, an SGLN or a Digital Link
+`/414/` gives the site's GLN (coordinates 0, 0 then).
+
+Every event is checked (schema, mapping) before the first is acted on; then they are acted on in
+order. A chain refusal stops the capture there: the events before it stay captured (a chain
+action cannot be taken back), the answer says which. A document sent again captures nothing twice
+(events are recognised by their digest).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.types import Scope
+
+from ledger_service.app.api.internal import RouteProblem, call_route
+from ledger_service.core.errors import EpcisInvalid, InvalidFilter
+from ledger_service.core.models import EpcisEvent, EpcisItem
+from ledger_service.services.container import Services
+from ledger_service.services.epcis_events import CaptureDevice, check_document, digest, event_time, identifiers
+from ledger_service.services.gs1 import canonical, gln_of, item_id_of
+
+_VOCABULARY_PREFIXES = (
+    "urn:epcglobal:cbv:bizstep:", "urn:epcglobal:cbv:sdt:", "urn:epcglobal:cbv:disp:",
+    "https://ref.gs1.org/cbv/BizStep-", "https://ref.gs1.org/cbv/SDT-", "https://ref.gs1.org/cbv/Disp-",
+)  # fmt: skip
+_GEO = re.compile(r"^geo:(-?\d{1,2}(?:\.\d+)?),(-?\d{1,3}(?:\.\d+)?)")
+
+
+@dataclass
+class Act:
+    """One item endpoint call an event stands for."""
+
+    method: str
+    path: str
+    body: dict[str, Any]
+
+
+@dataclass
+class Planned:
+    event: dict[str, Any]
+    digest: bytes
+    items: list[str]
+    time: float
+    acts: list[Act] = field(default_factory=list)
+
+
+def vocabulary(value: Any) -> str:
+    """A CBV value in its bare form: `commissioning` for the URN, the Web URI or the bare word."""
+    text = str(value or "")
+    for cut in _VOCABULARY_PREFIXES:
+        if text.startswith(cut):
+            return text[len(cut) :]
+    return text
+
+
+def location(event: dict[str, Any]) -> dict[str, Any]:
+    point = str((event.get("readPoint") or {}).get("id", ""))
+    found = _GEO.match(point)
+    if found:
+        return {"latitude": float(found[1]), "longitude": float(found[2]), "site": ""}
+    return {"latitude": 0.0, "longitude": 0.0, "site": gln_of(point)}
+
+
+def _receiver(event: dict[str, Any], where: str) -> str:
+    for entry in event.get("destinationList") or []:
+        if vocabulary(entry.get("type")) == "owning_party":
+            target = str(entry.get("destination", ""))
+            target = target.removeprefix("ethereum:")
+            if re.match(r"^(0x[0-9a-fA-F]{40}|party:[a-z0-9][a-z0-9-]{0,62})$", target):
+                return target
+            raise EpcisInvalid("a shipping destination must be party:NAME or an address", errors=[{"path": where}])
+    raise EpcisInvalid("a shipping event needs an owning_party destination", errors=[{"path": where}])
+
+
+def plan(event: dict[str, Any], index: int) -> Planned:
+    """What one event stands for; `EpcisInvalid` (with the event's path) when it cannot be acted on."""
+    where = f"/epcisBody/eventList/{index}"
+    try:
+        items = [item_id_of(e) for e in identifiers(event)]
+        planned = Planned(event, digest(event), items, event_time(event, index))
+        if event.get("type") != "ObjectEvent":
+            return planned
+        step, action = vocabulary(event.get("bizStep")), event.get("action")
+        epcs = [str(e) for e in event.get("epcList") or []]
+        if step == "commissioning" and action == "ADD":
+            for epc in epcs:
+                body: dict[str, Any] = {"item_id": item_id_of(epc), "description": {"gs1": canonical(epc)},
+                                        "devices": []}  # fmt: skip
+                planned.acts.append(Act("POST", "/v1/items", body))
+        elif step == "shipping":
+            to = _receiver(event, where + "/destinationList")
+            for epc in epcs:
+                body = {"to": to, "location": location(event), "expires_in": 86_400}  # a day to accept
+                planned.acts.append(Act("POST", f"/v1/items/{item_id_of(epc)}/handover", body))
+        elif step == "receiving":
+            for epc in epcs:
+                accept = {"location": location(event)}
+                planned.acts.append(Act("POST", f"/v1/items/{item_id_of(epc)}/accept", accept))
+        return planned
+    except InvalidFilter as exc:
+        raise EpcisInvalid(exc.detail, errors=[{"path": where, "message": exc.detail}]) from exc
+
+
+async def capture(scope: Scope, services: Services, party: str | None, document: Any) -> dict[str, Any]:
+    """Checks the whole document, then captures its events in order (see the module text)."""
+    planned = [plan(event, index) for index, event in enumerate(check_document(document))]
+    device = CaptureDevice(services)
+    results: list[dict[str, Any]] = []
+    for index, step in enumerate(planned):
+        key = "0x" + step.digest.hex()
+        with Session(services.engine) as session:
+            known = session.get(EpcisEvent, key)
+        if known is not None:
+            results.append({"index": index, "event_id": known.event_id, "digest": key, "status": "duplicate",
+                            "reading_id": known.reading_id})  # fmt: skip
+            continue
+        done = []
+        for act in step.acts:
+            try:
+                answer = await call_route(scope, act.method, act.path, body=act.body)
+            except RouteProblem as exc:
+                raise EpcisInvalid(
+                    f"event {index} was refused: {exc}", errors=[{"path": f"/epcisBody/eventList/{index}",
+                    "message": str(exc), "code": exc.problem.get("code"), "status": exc.status}],
+                    captured=results,
+                ) from exc  # fmt: skip
+            done.append({"call": f"{act.method} {act.path}", "transaction_hash": answer.get("transaction_hash")})
+        reading_id = await run_in_threadpool(device.notarize, step.digest)
+        event_id = str(step.event.get("eventID") or f"ni:///sha-256;{step.digest.hex()}")
+        _store(services, step, key, event_id, party, reading_id)
+        results.append({"index": index, "event_id": event_id, "digest": key, "status": "captured",
+                        "reading_id": reading_id, "actions": done,
+                        "proof": f"/v1/readings/{reading_id}/proof"})  # fmt: skip
+    return {"captured": sum(1 for r in results if r["status"] == "captured"), "events": results}
+
+
+def _store(services: Services, step: Planned, key: str, event_id: str, party: str | None, reading_id: str) -> None:
+    event, when = step.event, step.time
+    with Session(services.engine) as session:
+        session.add(EpcisEvent(
+            digest=key, event_id=event_id, type=str(event.get("type")), event_time=when,
+            biz_step=vocabulary(event.get("bizStep")) or None, action=event.get("action"),
+            item_ids=",".join(step.items), party=party, reading_id=reading_id,
+            document=json.dumps(event, separators=(",", ":")), captured_at=time.time(),
+        ))  # fmt: skip
+        for item in sorted(set(step.items)):
+            session.add(EpcisItem(item_id=item, digest=key, event_time=when))
+        session.commit()

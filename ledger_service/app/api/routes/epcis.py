@@ -1,0 +1,80 @@
+"""GS1 EPCIS 2.0: capture (`POST /epcis/capture`) and the event query (`GET /epcis/events`), with
+an API key; see `ledger_service.app.api.epcis_capture` and `epcis_query` for what each does."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from ledger_service.app.api.deps import ServicesDep
+from ledger_service.app.api.epcis_capture import capture, vocabulary
+from ledger_service.app.api.epcis_query import item_events, query_document
+from ledger_service.app.api.problems import write_errors
+from ledger_service.app.api.routes.events import AnyKey
+from ledger_service.core.errors import EpcisInvalid, InvalidFilter
+from ledger_service.services.gs1 import canonical, item_id_of
+
+router = APIRouter(prefix="/epcis", tags=["epcis"])
+_ERRORS = write_errors({
+    401: "No valid API key",
+    422: "Not EPCIS 2.0 (epcis-invalid, with each failing path), or an event a chain refused (epcis-invalid)",
+})  # fmt: skip
+MEDIA = "application/ld+json"
+
+
+@router.post("/capture", status_code=201, responses=_ERRORS)
+async def capture_document(request: Request, services: ServicesDep, key: AnyKey) -> JSONResponse:
+    """Captures an EPCISDocument: every event notarized as a reading (its proof link in the answer);
+    commissioning, shipping and receiving events done as item actions with this key's roles and
+    account. Events already captured are reported as duplicates and not captured again."""
+    try:
+        document = json.loads(await request.body())
+    except ValueError as exc:
+        raise EpcisInvalid("the body is not JSON", errors=[{"path": "", "message": str(exc)[:200]}]) from exc
+    answer = await capture(request.scope, services, key.party, document)
+    return JSONResponse(answer, status_code=201)
+
+
+def _time(value: str | None, name: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError as exc:
+        raise InvalidFilter(f"{name} is not an ISO 8601 time: {value[:40]!r}") from exc
+
+
+@router.get("/events", responses={200: {"content": {MEDIA: {}}, "description": "An EPCISQueryDocument"}, **_ERRORS})
+async def events(
+    request: Request,
+    services: ServicesDep,
+    key: AnyKey,
+    match_epc: Annotated[
+        str, Query(alias="MATCH_epc", description="The item: a GS1 Digital Link URI, an EPC URN or an item id")
+    ],
+    eq_biz_step: Annotated[str | None, Query(alias="EQ_bizStep", description="Comma-separated bizSteps")] = None,
+    ge_event_time: Annotated[str | None, Query(alias="GE_eventTime")] = None,
+    lt_event_time: Annotated[str | None, Query(alias="LT_eventTime")] = None,
+    event_type: Annotated[str | None, Query(alias="eventType", description="Comma-separated event types")] = None,
+) -> JSONResponse:
+    """The item's history as an EPCISQueryDocument (SimpleEventQuery): its chain timeline as
+    ObjectEvents, its sensors' anchored readings as sensor reports, and the events captured about
+    it that were not item actions."""
+    item_id = item_id_of(match_epc)
+    epc = match_epc if match_epc.startswith("0x") else canonical(match_epc)
+    found: list[dict[str, Any]] = await item_events(request.scope, services, item_id, epc, key.party)
+    steps = {vocabulary(s) for s in eq_biz_step.split(",")} if eq_biz_step else None
+    types = set(event_type.split(",")) if event_type else None
+    low, high = _time(ge_event_time, "GE_eventTime"), _time(lt_event_time, "LT_eventTime")
+
+    def wanted(event: dict[str, Any]) -> bool:
+        when = datetime.fromisoformat(event["eventTime"].replace("Z", "+00:00")).timestamp()
+        return ((steps is None or vocabulary(event.get("bizStep")) in steps)
+                and (types is None or event.get("type") in types)
+                and (low is None or when >= low) and (high is None or when < high))  # fmt: skip
+
+    return JSONResponse(query_document([e for e in found if wanted(e)]), media_type=MEDIA)

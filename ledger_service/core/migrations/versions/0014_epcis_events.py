@@ -1,0 +1,53 @@
+"""epcis events captured, and the items each names
+
+Revision ID: 0014
+Revises: 0013
+Create Date: 2026-12-06
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+revision = "0014"
+down_revision = "0013"
+branch_labels = None
+depends_on = None
+
+_TEXT = sqlmodel.sql.sqltypes.AutoString
+
+
+def upgrade() -> None:
+    op.create_table(
+        "epcis_event",
+        sa.Column("digest", _TEXT(length=66), nullable=False),
+        sa.Column("event_id", sa.Text(), nullable=False),
+        sa.Column("type", _TEXT(length=32), nullable=False),
+        sa.Column("event_time", sa.Float(), nullable=False),
+        sa.Column("biz_step", _TEXT(length=200), nullable=True),
+        sa.Column("action", _TEXT(length=16), nullable=True),
+        sa.Column("item_ids", sa.Text(), nullable=False),
+        sa.Column("party", _TEXT(length=64), nullable=True),
+        sa.Column("reading_id", _TEXT(length=66), nullable=False),
+        sa.Column("document", sa.Text(), nullable=False),
+        sa.Column("captured_at", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("digest"),
+    )
+    with op.batch_alter_table("epcis_event", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_epcis_event_event_time"), ["event_time"], unique=False)
+    op.create_table(
+        "epcis_item",
+        sa.Column("item_id", _TEXT(length=66), nullable=False),
+        sa.Column("digest", _TEXT(length=66), nullable=False),
+        sa.Column("event_time", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("item_id", "digest"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("epcis_item")
+    with op.batch_alter_table("epcis_event", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_epcis_event_event_time"))
+    op.drop_table("epcis_event")
