@@ -7,6 +7,7 @@ gives an item's history, sensor readings included, as a document the schema acce
 from __future__ import annotations
 
 import copy
+import itertools
 import secrets
 from typing import Any
 
@@ -18,6 +19,7 @@ from ledger_service.core.models import EpcisEvent, StoredReading
 from ledger_service.services.epcis_events import check_document, digest
 from ledger_service.services.gs1 import canonical, check_digit, gln_of, item_id_of
 from tests.utils.event_flow import Flow, index
+from tests.utils.factories import new_device, signed_body
 from tests.utils.problems import assert_problem
 
 CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
@@ -34,9 +36,15 @@ def document(*events: dict[str, Any]) -> dict[str, Any]:
             "creationDate": "2026-12-06T10:00:00.000Z", "epcisBody": {"eventList": list(events)}}  # fmt: skip
 
 
+_MINUTES = itertools.count()
+
+
 def object_event(epc: str, step: str, action: str = "OBSERVE", **extra: Any) -> dict[str, Any]:
-    return {"type": "ObjectEvent", "eventTime": "2026-12-06T10:00:00.000+01:00", "eventTimeZoneOffset": "+01:00",
-            "epcList": [epc], "action": action, "bizStep": step, "readPoint": {"id": SITE}, **extra}  # fmt: skip
+    """An ObjectEvent a minute after the previous one (two events alike in every field are one event)."""
+    minute = next(_MINUTES)
+    return {"type": "ObjectEvent", "eventTime": f"2026-12-06T{10 + minute // 60:02d}:{minute % 60:02d}:00.000+01:00",
+            "eventTimeZoneOffset": "+01:00", "epcList": [epc], "action": action, "bizStep": step,
+            "readPoint": {"id": SITE}, **extra}  # fmt: skip
 
 
 def shipped_to(party: str) -> dict[str, Any]:
@@ -188,3 +196,95 @@ def test_gs1_identifiers_have_one_canonical_form() -> None:
     for bad in ("https://id.gs1.org/01/04012345111119/21/1", "urn:epc:id:sgtin:401.1.1", "hello", "ftp://x/01/1"):
         with pytest.raises(InvalidFilter):
             canonical(bad)
+
+
+def _readings(flow: Flow, device: Any, at: int, count: int = 2) -> list[str]:
+    """`count` readings of `device` from `at` on, stored and anchored."""
+    ids = []
+    for n in range(count):
+        body = signed_body(device, flow.services.ledger.domain, timestamp=at + n)
+        answer = flow.api.post("/v1/readings", json=body)
+        assert answer.status_code == 201, answer.text
+        ids.append(answer.json()["id"])
+    batcher = flow.services.batcher()
+    batcher.batch_age = 0.0
+    batcher.run_once()
+    return ids
+
+
+def _block_time(flow: Flow, transaction_hash: str) -> int:
+    w3 = flow.chain.client.w3
+    return int(w3.eth.get_block(w3.eth.get_transaction_receipt(transaction_hash)["blockNumber"])["timestamp"])
+
+
+def test_the_shipment_demo_captured_as_epcis_gives_the_same_history_as_the_api_calls(flow: Flow) -> None:
+    """The demo's route (register with a logger, hand to a carrier, a checkpoint proven by a logged
+    reading, hand to a warehouse, deliver), once through the item API and once as EPCIS events."""
+    factory = {"latitude": 52.1, "longitude": 5.1, "site": "0614141123452"}
+    dock = {"latitude": 51.9, "longitude": 4.5, "site": gln_of(SITE)}
+    geo = {"readPoint": {"id": "geo:51.9,4.5"}, "bizLocation": {"id": SITE}}
+    from_factory = {"readPoint": {"id": "geo:52.1,5.1"}, "bizLocation": {"id": "urn:epc:id:sgln:0614141.12345.0"}}
+
+    logger = new_device(flow.services.ledger)
+    by_api = "0x" + secrets.token_hex(32)
+    registration = {
+        "item_id": by_api,
+        "description": {"product": "insulin"},
+        "devices": ["0x" + logger.device_id.hex()],
+    }
+    made = flow.api.post("/v1/items", json=registration, headers=auth(flow, "operator"))
+    assert made.status_code == 201, made.text
+    evidence = _readings(flow, logger, _block_time(flow, made.json()["transaction_hash"]))[0]
+    api_steps = [
+        ("operator", "handover", {"to": "party:carrier", "location": factory}),
+        ("carrier", "accept", {"location": dock}),
+        ("carrier", "checkpoints", {"location": dock, "status_code": 200, "evidence_reading_id": evidence}),
+        ("carrier", "handover", {"to": "party:stranger", "location": dock}),
+        ("stranger", "accept", {"location": dock}),
+        ("stranger", "deliver", {"location": dock}),
+    ]
+    for who, action, body in api_steps:
+        answer = flow.api.post(f"/v1/items/{by_api}/{action}", json=body, headers=auth(flow, who))
+        assert answer.status_code in (200, 201), (action, answer.text)
+
+    epc, logger2 = fresh_epc(), new_device(flow.services.ledger)
+    lot = {"product": "insulin", "prov:devices": ["0x" + logger2.device_id.hex()]}
+    commissioned = object_event(epc, "commissioning", "ADD", readPoint={"id": "geo:52.1,5.1"}, ilmd=lot)
+    answer = capture(flow, "operator", document(commissioned))
+    assert answer.status_code == 201, answer.text
+    evidence2 = _readings(
+        flow, logger2, _block_time(flow, answer.json()["events"][0]["actions"][0]["transaction_hash"])
+    )[0]
+    report = {"sensorElementList": [{"sensorReport": [{"type": "gs1:Temperature", "value": 4.0, "uom": "CEL",
+                                                        "prov:readingId": evidence2}]}]}  # fmt: skip
+    epcis_steps = [
+        ("operator", object_event(epc, "shipping", **shipped_to("party:carrier"), **from_factory)),
+        ("carrier", object_event(epc, "receiving", **geo)),
+        ("carrier", object_event(epc, "inspecting", **geo, **report)),
+        ("carrier", object_event(epc, "shipping", **shipped_to("party:stranger"), **geo)),
+        ("stranger", object_event(epc, "receiving", **geo)),
+        ("stranger", object_event(epc, "accepting", **geo)),
+    ]  # fmt: skip
+    for who, event in epcis_steps:
+        answer = capture(flow, who, document(event))
+        assert answer.status_code == 201, answer.text
+    index(flow.services, flow.chain)
+    via_api = flow.api.get(f"/v1/items/{by_api}/history").json()["entries"]
+    via_epcis = flow.api.get(f"/v1/items/{item_id_of(epc)}/history").json()["entries"]
+
+    def comparable(entries: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+        kept = ("receiver", "custodian", "new_custodian", "previous_custodian", "location", "status_code", "status")
+        return [(e["type"], {k: v for k, v in e["details"].items() if k in kept}) for e in entries
+                if e["type"] != "sensor_batch"]  # fmt: skip
+
+    assert comparable(via_epcis) == comparable(via_api)
+    assert [e["type"] for e in via_api if e["type"] != "sensor_batch"] == [
+        "registered", "device_attached", "handover_proposed", "handover_accepted", "checkpoint",
+        "handover_proposed", "handover_accepted", "delivered",
+    ]  # fmt: skip
+    query = flow.api.get("/epcis/events", params={"MATCH_epc": epc}, headers=auth(flow, "operator")).json()
+    events = query["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    assert [e["bizStep"] for e in events if e["bizStep"] != "sensor_reporting"] == [
+        "commissioning", "shipping", "receiving", "inspecting", "shipping", "receiving", "accepting",
+    ]  # fmt: skip
+    check_document({**query, "type": "EPCISDocument", "epcisBody": {"eventList": events}})

@@ -7,7 +7,13 @@ with the caller's roles and account, never the operator's).
 - ObjectEvent, bizStep `shipping`, with a `destinationList` entry of type `owning_party`: the
   handover of each EPC proposed to that party (`party:NAME`, or an address);
 - ObjectEvent, bizStep `receiving`: the pending handover of each EPC accepted;
+- ObjectEvent, action OBSERVE, bizStep `inspecting`: a checkpoint of each EPC (`prov:statusCode`,
+  default 200; a sensor report's `prov:readingId` as the evidence proven on chain);
+- ObjectEvent, bizStep `accepting`: the delivery of each EPC confirmed;
 - anything else: notarized only.
+
+Commissioning takes the item's sensors from `ilmd` `prov:devices` and its description from the
+other `ilmd` fields.
 
 A location comes from `readPoint.id`: `geo:LAT,LON` gives the coordinates, an SGLN or a Digital Link
 `/414/` gives the site's GLN (coordinates 0, 0 then).
@@ -72,11 +78,30 @@ def vocabulary(value: Any) -> str:
 
 
 def location(event: dict[str, Any]) -> dict[str, Any]:
+    """The place of an event: coordinates from a `geo:` readPoint, the site's GLN from the
+    bizLocation (or an SGLN readPoint); 0, 0 and no site when the event says nothing."""
     point = str((event.get("readPoint") or {}).get("id", ""))
+    site = gln_of(str((event.get("bizLocation") or {}).get("id", ""))) or gln_of(point)
     found = _GEO.match(point)
     if found:
-        return {"latitude": float(found[1]), "longitude": float(found[2]), "site": ""}
-    return {"latitude": 0.0, "longitude": 0.0, "site": gln_of(point)}
+        return {"latitude": float(found[1]), "longitude": float(found[2]), "site": site}
+    return {"latitude": 0.0, "longitude": 0.0, "site": site}
+
+
+def _evidence(event: dict[str, Any]) -> str | None:
+    """The reading a sensor report of the event names (`prov:readingId`), as a checkpoint's evidence."""
+    for element in event.get("sensorElementList") or []:
+        for report in element.get("sensorReport") or []:
+            if isinstance(report.get("prov:readingId"), str):
+                return str(report["prov:readingId"])
+    return None
+
+
+def _commissioned(event: dict[str, Any], epc: str) -> Act:
+    ilmd = event.get("ilmd") or {}
+    devices = ilmd.get("prov:devices") or []
+    description = {"gs1": canonical(epc), **{k: v for k, v in ilmd.items() if not k.startswith("prov:")}}
+    return Act("POST", "/v1/items", {"item_id": item_id_of(epc), "description": description, "devices": devices})
 
 
 def _receiver(event: dict[str, Any], where: str) -> str:
@@ -99,24 +124,29 @@ def plan(event: dict[str, Any], index: int) -> Planned:
         if event.get("type") != "ObjectEvent":
             return planned
         step, action = vocabulary(event.get("bizStep")), event.get("action")
-        epcs = [str(e) for e in event.get("epcList") or []]
-        if step == "commissioning" and action == "ADD":
-            for epc in epcs:
-                body: dict[str, Any] = {"item_id": item_id_of(epc), "description": {"gs1": canonical(epc)},
-                                        "devices": []}  # fmt: skip
-                planned.acts.append(Act("POST", "/v1/items", body))
-        elif step == "shipping":
-            to = _receiver(event, where + "/destinationList")
-            for epc in epcs:
-                body = {"to": to, "location": location(event), "expires_in": 86_400}  # a day to accept
-                planned.acts.append(Act("POST", f"/v1/items/{item_id_of(epc)}/handover", body))
-        elif step == "receiving":
-            for epc in epcs:
-                accept = {"location": location(event)}
-                planned.acts.append(Act("POST", f"/v1/items/{item_id_of(epc)}/accept", accept))
+        for epc in (str(e) for e in event.get("epcList") or []):
+            item = item_id_of(epc)
+            if step == "commissioning" and action == "ADD":
+                planned.acts.append(_commissioned(event, epc))
+            elif step == "shipping":
+                to = _receiver(event, where + "/destinationList")
+                handover = {"to": to, "location": location(event), "expires_in": 86_400}  # a day to accept
+                planned.acts.append(Act("POST", f"/v1/items/{item}/handover", handover))
+            elif step == "receiving":
+                planned.acts.append(Act("POST", f"/v1/items/{item}/accept", {"location": location(event)}))
+            elif step == "inspecting" and action == "OBSERVE":
+                checkpoint = {"location": location(event), "status_code": int(event.get("prov:statusCode", 200)),
+                              "evidence_reading_id": _evidence(event)}  # fmt: skip
+                planned.acts.append(Act("POST", f"/v1/items/{item}/checkpoints", checkpoint))
+            elif step == "accepting":
+                planned.acts.append(Act("POST", f"/v1/items/{item}/deliver", {"location": location(event)}))
         return planned
+    except EpcisInvalid:
+        raise
     except InvalidFilter as exc:
         raise EpcisInvalid(exc.detail, errors=[{"path": where, "message": exc.detail}]) from exc
+    except (ValueError, TypeError) as exc:  # an extension of the wrong kind, such as prov:statusCode
+        raise EpcisInvalid(f"event {index}: {exc}", errors=[{"path": where, "message": str(exc)[:200]}]) from exc
 
 
 async def capture(scope: Scope, services: Services, party: str | None, document: Any) -> dict[str, Any]:

@@ -95,6 +95,11 @@ def _from_entry(services: Services, item_id: str, epc: str, entry: dict[str, Any
     place = details.get("location") or {}
     if place.get("latitude") is not None:
         event["readPoint"] = {"id": f"geo:{place['latitude']},{place['longitude']}"}
+    if entry["type"] == "checkpoint":
+        event["prov:statusCode"] = details.get("status_code")
+        leaf = details.get("evidence_leaf")
+        if details.get("evidence_proof"):
+            event["sensorElementList"] = [{"sensorReport": [{"type": "prov:evidence", "prov:readingId": leaf}]}]
     if entry["type"] == "sensor_batch":
         event["sensorElementList"] = _sensor_elements(services, item_id, details["root"])
     event["prov:transactionHash"] = entry["transaction_hash"]
