@@ -224,7 +224,8 @@ class EpcisEvent(SQLModel, table=True):
     __tablename__ = "epcis_event"
 
     digest: str = Field(primary_key=True, max_length=66, description="SHA-256 of the event's canonical JSON")
-    event_id: str = Field(sa_type=Text)
+    event_id: str = Field(sa_type=Text, description="The eventID sent, else the CBV 2.0 hash")
+    event_hash: str = Field(max_length=100, unique=True, description="The CBV 2.0 event hash: one event, one row")
     type: str = Field(max_length=32)
     event_time: float = Field(index=True)
     biz_step: str | None = Field(default=None, max_length=200)

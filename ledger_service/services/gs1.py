@@ -4,9 +4,9 @@ item id (bytes32) the SupplyChain contract keys an item by.
 - A GS1 Digital Link URI (`https://{any host}/01/{GTIN}/21/{serial}`, or another primary key such
   as `/00/{SSCC}`) is canonical with the host `id.gs1.org`, the GTIN as 14 digits, and the path
   cut to its primary key and serial (no query, no data attributes).
-- An SGTIN EPC URN (`urn:epc:id:sgtin:{company prefix}.{indicator and item reference}.{serial}`)
-  becomes the same Digital Link URI (the GTIN's check digit computed); SSCC URNs likewise
-  (`/00/{SSCC}`). Other EPC URNs stay as they are.
+- An EPC URN of a GS1 key (SGTIN, LGTIN, SGTIN pattern, SSCC, SGLN, PGLN, GRAI, GIAI, GSRN, GDTI)
+  becomes the same Digital Link URI (check digits computed; serials stay percent-encoded as in
+  the URN). Other EPC URNs stay as they are.
 - The item id is keccak-256 of the canonical form's UTF-8 bytes; a `0x` and 64 hex digits is an
   item id already.
 """
@@ -14,7 +14,8 @@ item id (bytes32) the SupplyChain contract keys an item by.
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote, urlsplit
+from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from eth_utils import keccak
 
@@ -22,17 +23,84 @@ from ledger_service.core.errors import InvalidFilter
 
 CANONICAL_HOST = "https://id.gs1.org"
 _HEX32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
-_SGTIN = re.compile(r"^urn:epc:id:sgtin:(\d{6,12})\.(\d{1,7})\.(.{1,20})$")
-_SSCC = re.compile(r"^urn:epc:id:sscc:(\d{6,12})\.(\d{5,11})$")
 _SGLN = re.compile(r"^urn:epc:id:sgln:(\d{6,12})\.(\d{0,6})\.(.*)$")
-#: Primary keys of Digital Link paths this service accepts: AI -> digits it must have.
-_PRIMARY = {"01": 14, "00": 18, "8003": None, "8004": None, "414": 13}
+#: EPC URN scheme -> (its pattern, how its parts become a Digital Link path).
+_URNS: dict[str, tuple[re.Pattern[str], Callable[..., str]]] = {}
 
 
 def check_digit(digits: str) -> str:
     """The GS1 mod-10 check digit of `digits` (weights 3, 1, ... from the right)."""
     total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
     return str((10 - total % 10) % 10)
+
+
+def _with_check(digits: str, length: int, what: str) -> str:
+    if len(digits) != length:
+        raise InvalidFilter(f"{what}: company prefix and reference must have {length} digits together")
+    return digits + check_digit(digits)
+
+
+def _urn(scheme: str, pattern: str) -> Callable[[Callable[..., str]], Callable[..., str]]:
+    def register(build: Callable[..., str]) -> Callable[..., str]:
+        _URNS[scheme] = (re.compile(pattern), build)
+        return build
+
+    return register
+
+
+@_urn("urn:epc:id:sgtin:", r"^(\d{6,12})\.(\d{1,7})\.(.{1,20})$")
+def _sgtin(prefix: str, reference: str, serial: str) -> str:
+    return f"/01/{_with_check(reference[:1] + prefix + reference[1:], 13, 'SGTIN')}/21/{serial}"
+
+
+@_urn("urn:epc:class:lgtin:", r"^(\d{6,12})\.(\d{1,7})\.(.{1,20})$")
+def _lgtin(prefix: str, reference: str, lot: str) -> str:
+    return f"/01/{_with_check(reference[:1] + prefix + reference[1:], 13, 'LGTIN')}/10/{lot}"
+
+
+@_urn("urn:epc:idpat:sgtin:", r"^(\d{6,12})\.(\d{1,7})\.\*$")
+def _gtin_pattern(prefix: str, reference: str) -> str:
+    return f"/01/{_with_check(reference[:1] + prefix + reference[1:], 13, 'SGTIN pattern')}"
+
+
+@_urn("urn:epc:id:sscc:", r"^(\d{6,12})\.(\d{5,11})$")
+def _sscc(prefix: str, reference: str) -> str:
+    return f"/00/{_with_check(reference[:1] + prefix + reference[1:], 17, 'SSCC')}"
+
+
+@_urn("urn:epc:id:sgln:", r"^(\d{6,12})\.(\d{0,6})\.(.{1,20})$")
+def _sgln(prefix: str, reference: str, extension: str) -> str:
+    gln = _with_check(prefix + reference, 12, "SGLN")
+    return f"/414/{gln}" + (f"/254/{extension}" if extension != "0" else "")
+
+
+@_urn("urn:epc:id:pgln:", r"^(\d{6,12})\.(\d{0,6})$")
+def _pgln(prefix: str, reference: str) -> str:
+    return f"/417/{_with_check(prefix + reference, 12, 'PGLN')}"
+
+
+@_urn("urn:epc:id:grai:", r"^(\d{6,12})\.(\d{0,6})\.(.{0,16})$")
+def _grai(prefix: str, asset_type: str, serial: str) -> str:
+    return f"/8003/0{_with_check(prefix + asset_type, 12, 'GRAI')}{serial}"
+
+
+@_urn("urn:epc:id:giai:", r"^(\d{6,12})\.(.{1,24})$")
+def _giai(prefix: str, reference: str) -> str:
+    return f"/8004/{prefix}{reference}"
+
+
+@_urn("urn:epc:id:gsrn:", r"^(\d{6,12})\.(\d{5,11})$")
+def _gsrn(prefix: str, reference: str) -> str:
+    return f"/8018/{_with_check(prefix + reference, 17, 'GSRN')}"
+
+
+@_urn("urn:epc:id:gdti:", r"^(\d{6,12})\.(\d{0,6})\.(.{0,17})$")
+def _gdti(prefix: str, document_type: str, serial: str) -> str:
+    return f"/253/{_with_check(prefix + document_type, 12, 'GDTI')}{serial}"
+
+
+#: Digital Link primary keys: AI -> the qualifiers kept after it.
+_PRIMARY = {"01": ("21", "10"), "00": (), "414": ("254",), "417": (), "8003": (), "8004": (), "8018": (), "253": ()}
 
 
 def _gtin14(value: str) -> str:
@@ -44,43 +112,38 @@ def _gtin14(value: str) -> str:
     return gtin
 
 
+def _digital_link(text: str) -> str | None:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    segments = [s for s in parts.path.split("/") if s]
+    for index, segment in enumerate(segments):  # a Digital Link may carry a path before its primary key
+        if segment in _PRIMARY and index + 1 < len(segments):
+            value = _gtin14(segments[index + 1]) if segment == "01" else segments[index + 1]
+            path = f"/{segment}/{value}"
+            rest = segments[index + 2 :]
+            if len(rest) >= 2 and rest[0] in _PRIMARY[segment]:
+                path += f"/{rest[0]}/{rest[1]}"
+            return CANONICAL_HOST + path
+    return None
+
+
 def canonical(identifier: str) -> str:
-    """The canonical form of an item identifier (see the module text); `InvalidFilter` if it is
-    neither a Digital Link URI nor an EPC URN."""
+    """The canonical form of an identifier (see the module text): EPC URNs of the GS1 keys and
+    Digital Link URIs become Digital Link URIs on id.gs1.org; other EPC URNs stay as they are;
+    anything else is `InvalidFilter`."""
     text = identifier.strip()
-    sgtin = _SGTIN.match(text)
-    if sgtin:
-        prefix, reference, serial = sgtin.groups()
-        if len(prefix) + len(reference) != 13:
-            raise InvalidFilter(f"SGTIN {text}: company prefix and item reference must have 13 digits together")
-        body = reference[0] + prefix + reference[1:]
-        return f"{CANONICAL_HOST}/01/{body}{check_digit(body)}/21/{unquote(serial)}"
-    sscc = _SSCC.match(text)
-    if sscc:
-        prefix, reference = sscc.groups()
-        if len(prefix) + len(reference) != 17:
-            raise InvalidFilter(f"SSCC {text}: company prefix and serial reference must have 17 digits together")
-        body = reference[0] + prefix + reference[1:]
-        return f"{CANONICAL_HOST}/00/{body}{check_digit(body)}"
-    if text.startswith(("urn:epc:id:sgtin:", "urn:epc:id:sscc:")):
-        raise InvalidFilter(f"malformed EPC URN: {text[:100]!r}")
+    for scheme, (pattern, build) in _URNS.items():
+        if text.startswith(scheme):
+            found = pattern.match(text[len(scheme) :])
+            if found is None:
+                raise InvalidFilter(f"malformed EPC URN: {text[:100]!r}")
+            return CANONICAL_HOST + build(*found.groups())
     if text.startswith("urn:epc:"):
         return text
-    parts = urlsplit(text)
-    if parts.scheme in ("http", "https") and parts.netloc:
-        segments = [unquote(s) for s in parts.path.split("/") if s]
-        for index, segment in enumerate(segments):  # a Digital Link may carry a path before its primary key
-            if segment in _PRIMARY and index + 1 < len(segments):
-                value = segments[index + 1]
-                if segment == "01":
-                    value = _gtin14(value)
-                elif _PRIMARY[segment] and (not value.isdigit() or len(value) != _PRIMARY[segment]):
-                    raise InvalidFilter(f"not a valid value for AI ({segment}): {value!r}")
-                path = f"/{segment}/{value}"
-                rest = segments[index + 2 :]
-                if segment == "01" and len(rest) >= 2 and rest[0] in ("21", "10"):
-                    path += f"/{rest[0]}/{rest[1]}"
-                return CANONICAL_HOST + path
+    found_link = _digital_link(text)
+    if found_link is not None:
+        return found_link
     raise InvalidFilter(f"not a GS1 Digital Link URI or an EPC URN: {identifier[:100]!r}")
 
 

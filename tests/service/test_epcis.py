@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from ledger_service.core.errors import InvalidFilter
 from ledger_service.core.models import EpcisEvent, StoredReading
 from ledger_service.services.epcis_events import check_document, digest
+from ledger_service.services.epcis_hash import event_hash
 from ledger_service.services.gs1 import canonical, check_digit, gln_of, item_id_of
 from tests.utils.event_flow import Flow, index
 from tests.utils.factories import new_device, signed_body
@@ -102,9 +103,8 @@ def test_each_captured_event_is_notarized_by_a_reading_with_a_proof(flow: Flow) 
              "epcList": [canonical(fresh_epc())], "action": "ADD",
              "bizTransactionList": [{"type": "po", "bizTransaction": "urn:epcglobal:cbv:bt:4012345:PO-1"}]}  # fmt: skip
     answer = capture(flow, "carrier", document(event)).json()["events"][0]
-    assert (
-        answer["digest"] == "0x" + digest(event).hex() and answer["event_id"] == f"ni:///sha-256;{digest(event).hex()}"
-    )
+    assert answer["digest"] == "0x" + digest(event).hex()  # what the reading commits to: the whole event
+    assert answer["event_id"] == event_hash(event)  # its CBV 2.0 hash, as it had no eventID
     with Session(flow.services.engine) as session:
         reading = session.get(StoredReading, answer["reading_id"])
     assert reading is not None and reading.payload_hash == answer["digest"] and reading.metric == "epcis-event"
@@ -115,6 +115,12 @@ def test_each_captured_event_is_notarized_by_a_reading_with_a_proof(flow: Flow) 
     assert proof.status_code == 200 and proof.json()["reading"]["payloadHash"] == answer["digest"]
     again = capture(flow, "carrier", document(event)).json()
     assert again["captured"] == 0 and again["events"][0]["status"] == "duplicate"  # nothing captured twice
+    same_event = {**dict(reversed(list(event.items()))), "eventTime": "2026-12-06T10:00:00.000+01:00"}
+    assert capture(flow, "carrier", document(same_event)).json()["events"][0]["status"] == "duplicate"
+    forged = {**event, "eventTime": "2026-12-06T11:00:00Z", "eventID": event_hash(event)}  # another event's id
+    refused = capture(flow, "carrier", document(forged))
+    assert_problem(refused, 422, "epcis-invalid")
+    assert refused.json()["errors"][0]["path"] == "/epcisBody/eventList/0/eventID"
 
 
 @pytest.mark.parametrize(

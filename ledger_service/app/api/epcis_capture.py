@@ -21,7 +21,9 @@ A location comes from `readPoint.id`: `geo:LAT,LON` gives the coordinates, an SG
 Every event is checked (schema, mapping) before the first is acted on; then they are acted on in
 order. A chain refusal stops the capture there: the events before it stay captured (a chain
 action cannot be taken back), the answer says which. A document sent again captures nothing twice
-(events are recognised by their digest).
+(events are recognised by their CBV 2.0 event hash, `ledger_service.services.epcis_hash`, which
+is also the eventID of an event sent without one; an eventID that claims a CBV 2.0 hash the event
+does not have is refused).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
@@ -41,6 +43,7 @@ from ledger_service.core.errors import EpcisInvalid, InvalidFilter
 from ledger_service.core.models import EpcisEvent, EpcisItem
 from ledger_service.services.container import Services
 from ledger_service.services.epcis_events import CaptureDevice, check_document, digest, event_time, identifiers
+from ledger_service.services.epcis_hash import event_hash
 from ledger_service.services.gs1 import canonical, gln_of, item_id_of
 
 _VOCABULARY_PREFIXES = (
@@ -65,6 +68,7 @@ class Planned:
     digest: bytes
     items: list[str]
     time: float
+    hash: str
     acts: list[Act] = field(default_factory=list)
 
 
@@ -120,7 +124,13 @@ def plan(event: dict[str, Any], index: int) -> Planned:
     where = f"/epcisBody/eventList/{index}"
     try:
         items = [item_id_of(e) for e in identifiers(event)]
-        planned = Planned(event, digest(event), items, event_time(event, index))
+        planned = Planned(event, digest(event), items, event_time(event, index), event_hash(event))
+        claimed = str(event.get("eventID") or "")
+        if claimed.endswith("?ver=CBV2.0") and claimed != planned.hash:
+            raise EpcisInvalid(
+                f"event {index}: its eventID is a CBV 2.0 hash of other content",
+                errors=[{"path": where + "/eventID", "message": f"the event hashes to {planned.hash}"}],
+            )
         if event.get("type") != "ObjectEvent":
             return planned
         step, action = vocabulary(event.get("bizStep")), event.get("action")
@@ -157,10 +167,10 @@ async def capture(scope: Scope, services: Services, party: str | None, document:
     for index, step in enumerate(planned):
         key = "0x" + step.digest.hex()
         with Session(services.engine) as session:
-            known = session.get(EpcisEvent, key)
+            known = session.exec(select(EpcisEvent).where(EpcisEvent.event_hash == step.hash)).first()
         if known is not None:
-            results.append({"index": index, "event_id": known.event_id, "digest": key, "status": "duplicate",
-                            "reading_id": known.reading_id})  # fmt: skip
+            results.append({"index": index, "event_id": known.event_id, "digest": known.digest,
+                            "status": "duplicate", "reading_id": known.reading_id})  # fmt: skip
             continue
         done = []
         for act in step.acts:
@@ -174,7 +184,7 @@ async def capture(scope: Scope, services: Services, party: str | None, document:
                 ) from exc  # fmt: skip
             done.append({"call": f"{act.method} {act.path}", "transaction_hash": answer.get("transaction_hash")})
         reading_id = await run_in_threadpool(device.notarize, step.digest)
-        event_id = str(step.event.get("eventID") or f"ni:///sha-256;{step.digest.hex()}")
+        event_id = str(step.event.get("eventID") or step.hash)
         _store(services, step, key, event_id, party, reading_id)
         results.append({"index": index, "event_id": event_id, "digest": key, "status": "captured",
                         "reading_id": reading_id, "actions": done,
@@ -186,7 +196,7 @@ def _store(services: Services, step: Planned, key: str, event_id: str, party: st
     event, when = step.event, step.time
     with Session(services.engine) as session:
         session.add(EpcisEvent(
-            digest=key, event_id=event_id, type=str(event.get("type")), event_time=when,
+            digest=key, event_id=event_id, event_hash=step.hash, type=str(event.get("type")), event_time=when,
             biz_step=vocabulary(event.get("bizStep")) or None, action=event.get("action"),
             item_ids=",".join(step.items), party=party, reading_id=reading_id,
             document=json.dumps(event, separators=(",", ":")), captured_at=time.time(),

@@ -24,6 +24,7 @@ def upgrade() -> None:
         "epcis_event",
         sa.Column("digest", _TEXT(length=66), nullable=False),
         sa.Column("event_id", sa.Text(), nullable=False),
+        sa.Column("event_hash", _TEXT(length=100), nullable=False),
         sa.Column("type", _TEXT(length=32), nullable=False),
         sa.Column("event_time", sa.Float(), nullable=False),
         sa.Column("biz_step", _TEXT(length=200), nullable=True),
@@ -34,6 +35,7 @@ def upgrade() -> None:
         sa.Column("document", sa.Text(), nullable=False),
         sa.Column("captured_at", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("digest"),
+        sa.UniqueConstraint("event_hash"),
     )
     with op.batch_alter_table("epcis_event", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_epcis_event_event_time"), ["event_time"], unique=False)
