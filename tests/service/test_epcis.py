@@ -294,3 +294,49 @@ def test_the_shipment_demo_captured_as_epcis_gives_the_same_history_as_the_api_c
         "commissioning", "shipping", "receiving", "inspecting", "shipping", "receiving", "accepting",
     ]  # fmt: skip
     check_document({**query, "type": "EPCISDocument", "epcisBody": {"eventList": events}})
+
+
+def test_the_query_filters_and_pages_as_epcis_asks(flow: Flow) -> None:
+    headers = auth(flow, "carrier")
+    whole = flow.api.get("/epcis/events", params={"MATCH_epc": flow.item}, headers=headers).json()
+    events = whole["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    assert len(events) >= 4
+    collected: list[dict[str, Any]] = []
+    params: dict[str, Any] | None = {"MATCH_epc": flow.item, "perPage": 2}
+    url = "/epcis/events"
+    while True:
+        page = flow.api.get(url, params=params, headers=headers)
+        assert page.status_code == 200, page.text
+        collected += page.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        link = page.headers.get("link")
+        if link is None:
+            break
+        url, params = link[1 : link.index(">")], None  # the link carries the whole query
+    assert collected == events  # every event once, in order, page by page
+    added = flow.api.get("/epcis/events", params={"MATCH_epc": flow.item, "EQ_action": "ADD"}, headers=headers).json()
+    assert [e["bizStep"] for e in added["epcisBody"]["queryResults"]["resultsBody"]["eventList"]] == ["commissioning"]
+    urn_form = {"MATCH_epc": flow.item, "EQ_disposition": "urn:epcglobal:cbv:disp:non_conformant"}
+    spoiled = flow.api.get("/epcis/events", params=urn_form, headers=headers).json()
+    assert {e["disposition"] for e in spoiled["epcisBody"]["queryResults"]["resultsBody"]["eventList"]} == {
+        "non_conformant"
+    }
+    future = {"MATCH_epc": flow.item, "GE_eventTime": "2999-01-01T00:00:00Z"}
+    late = flow.api.get("/epcis/events", params=future, headers=headers).json()
+    assert late["epcisBody"]["queryResults"]["resultsBody"]["eventList"] == []
+    vague = {"MATCH_epc": flow.item, "GE_eventTime": "soon"}
+    assert_problem(flow.api.get("/epcis/events", params=vague, headers=headers), 422, "invalid-filter")
+    assert_problem(flow.api.get("/epcis/events", params={"MATCH_epc": flow.item}), 401, "unauthorized")
+
+
+def test_a_digital_link_uri_on_this_host_leads_to_its_item(flow: Flow) -> None:
+    epc = fresh_epc()
+    assert capture(flow, "operator", document(object_event(epc, "commissioning", "ADD"))).status_code == 201
+    path = canonical(epc).removeprefix("https://id.gs1.org")
+    item = item_id_of(epc)
+    browser = flow.api.get(path, follow_redirects=False)
+    assert browser.status_code == 307 and browser.headers["location"] == f"/explorer/item/{item}"
+    machine = flow.api.get(path, headers={"accept": "application/json"}, follow_redirects=False)
+    assert machine.headers["location"] == f"/v1/items/{item}"
+    trace = flow.api.get(path, params={"linkType": "gs1:traceability"}, follow_redirects=False)
+    assert trace.headers["location"] == f"/v1/items/{item}/history"
+    assert_problem(flow.api.get("/01/04012345111119/21/1"), 422, "invalid-filter")  # a wrong check digit

@@ -18,6 +18,7 @@ from ledger_service.app.api.problems import document_problems, install_problem_h
 from ledger_service.app.api.routes import (
     batches,
     devices,
+    digital_link,
     epcis,
     events,
     exports,
@@ -123,3 +124,4 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(graphql.router, dependencies=[read_access])  # its fields call the routes above
     app.mount("/explorer/static", explorer.static, name="explorer-static")
     app.include_router(explorer.router, dependencies=[read_access])
+    app.include_router(digital_link.router, dependencies=[read_access])  # a QR code's URI leads to its item

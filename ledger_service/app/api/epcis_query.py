@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +30,7 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 from starlette.types import Scope
 
-from ledger_service.app.api.epcis_capture import plan
+from ledger_service.app.api.epcis_capture import plan, vocabulary
 from ledger_service.app.api.internal import call_route
 from ledger_service.core.models import EpcisEvent, EpcisItem
 from ledger_service.services.container import Services
@@ -125,6 +127,44 @@ async def item_events(
             events.append({"eventID": row.event_id, **event, "prov:readingId": row.reading_id})
     events.sort(key=lambda e: e["eventTime"])
     return events
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The query's `EQ_` and time parameters; an empty set lets everything through."""
+
+    steps: frozenset[str] = frozenset()
+    actions: frozenset[str] = frozenset()
+    dispositions: frozenset[str] = frozenset()
+    read_points: frozenset[str] = frozenset()
+    locations: frozenset[str] = frozenset()
+    types: frozenset[str] = frozenset()
+    low: float | None = None
+    high: float | None = None
+
+    @classmethod
+    def of(cls, low: float | None = None, high: float | None = None, **lists: str | None) -> Filters:
+        """From comma-separated parameters; vocabulary values in any form (bare, URN, Web URI)."""
+
+        def split(name: str, normal: Callable[[str], str] = str) -> frozenset[str]:
+            text = lists.get(name)
+            return frozenset(normal(v.strip()) for v in text.split(",") if v.strip()) if text else frozenset()
+
+        return cls(split("steps", vocabulary), split("actions"), split("dispositions", vocabulary),
+                   split("read_points"), split("locations"), split("types"), low, high)  # fmt: skip
+
+    def matches(self, event: dict[str, Any]) -> bool:
+        def within(chosen: frozenset[str], value: str | None) -> bool:
+            return not chosen or (value is not None and value in chosen)
+
+        when = datetime.fromisoformat(str(event["eventTime"]).replace("Z", "+00:00")).timestamp()
+        return (within(self.steps, vocabulary(event.get("bizStep")) or None)
+                and within(self.actions, event.get("action"))
+                and within(self.dispositions, vocabulary(event.get("disposition")) or None)
+                and within(self.read_points, (event.get("readPoint") or {}).get("id"))
+                and within(self.locations, (event.get("bizLocation") or {}).get("id"))
+                and within(self.types, event.get("type"))
+                and (self.low is None or when >= self.low) and (self.high is None or when < self.high))  # fmt: skip
 
 
 def query_document(events: list[dict[str, Any]]) -> dict[str, Any]:

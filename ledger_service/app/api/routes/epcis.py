@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from ledger_service.app.api.deps import ServicesDep
-from ledger_service.app.api.epcis_capture import capture, vocabulary
-from ledger_service.app.api.epcis_query import item_events, query_document
+from ledger_service.app.api.epcis_capture import capture
+from ledger_service.app.api.epcis_query import Filters, item_events, query_document
 from ledger_service.app.api.problems import write_errors
 from ledger_service.app.api.routes.events import AnyKey
 from ledger_service.core.errors import EpcisInvalid, InvalidFilter
@@ -57,24 +57,33 @@ async def events(
         str, Query(alias="MATCH_epc", description="The item: a GS1 Digital Link URI, an EPC URN or an item id")
     ],
     eq_biz_step: Annotated[str | None, Query(alias="EQ_bizStep", description="Comma-separated bizSteps")] = None,
+    eq_action: Annotated[
+        str | None, Query(alias="EQ_action", description="ADD, OBSERVE or DELETE (comma-separated)")
+    ] = None,
+    eq_disposition: Annotated[str | None, Query(alias="EQ_disposition")] = None,
+    eq_read_point: Annotated[str | None, Query(alias="EQ_readPoint")] = None,
+    eq_biz_location: Annotated[str | None, Query(alias="EQ_bizLocation")] = None,
     ge_event_time: Annotated[str | None, Query(alias="GE_eventTime")] = None,
     lt_event_time: Annotated[str | None, Query(alias="LT_eventTime")] = None,
     event_type: Annotated[str | None, Query(alias="eventType", description="Comma-separated event types")] = None,
+    per_page: Annotated[int, Query(alias="perPage", ge=1, le=1000)] = 100,
+    next_page_token: Annotated[str | None, Query(alias="nextPageToken", pattern=r"^[0-9]{1,9}$")] = None,
 ) -> JSONResponse:
     """The item's history as an EPCISQueryDocument (SimpleEventQuery): its chain timeline as
     ObjectEvents, its sensors' anchored readings as sensor reports, and the events captured about
-    it that were not item actions."""
+    it that were not item actions; `perPage` at a time, the next page linked in `Link` (rel next)."""
     item_id = item_id_of(match_epc)
     epc = match_epc if match_epc.startswith("0x") else canonical(match_epc)
-    found: list[dict[str, Any]] = await item_events(request.scope, services, item_id, epc, key.party)
-    steps = {vocabulary(s) for s in eq_biz_step.split(",")} if eq_biz_step else None
-    types = set(event_type.split(",")) if event_type else None
-    low, high = _time(ge_event_time, "GE_eventTime"), _time(lt_event_time, "LT_eventTime")
-
-    def wanted(event: dict[str, Any]) -> bool:
-        when = datetime.fromisoformat(event["eventTime"].replace("Z", "+00:00")).timestamp()
-        return ((steps is None or vocabulary(event.get("bizStep")) in steps)
-                and (types is None or event.get("type") in types)
-                and (low is None or when >= low) and (high is None or when < high))  # fmt: skip
-
-    return JSONResponse(query_document([e for e in found if wanted(e)]), media_type=MEDIA)
+    chosen = Filters.of(
+        steps=eq_biz_step, actions=eq_action, dispositions=eq_disposition, read_points=eq_read_point,
+        locations=eq_biz_location, types=event_type, low=_time(ge_event_time, "GE_eventTime"),
+        high=_time(lt_event_time, "LT_eventTime"),
+    )  # fmt: skip
+    found = [e for e in await item_events(request.scope, services, item_id, epc, key.party) if chosen.matches(e)]
+    start = int(next_page_token or 0)
+    page = found[start : start + per_page]
+    answer = JSONResponse(query_document(page), media_type=MEDIA)
+    if start + per_page < len(found):
+        following = request.url.include_query_params(nextPageToken=str(start + per_page))
+        answer.headers["link"] = f'<{following}>; rel="next"'
+    return answer
