@@ -186,8 +186,10 @@ class Subscription(SQLModel, table=True):
     Its signing secret is not stored: it is derived from the service's webhook key and the id."""
 
     __tablename__ = "subscription"
+    __table_args__ = {"sqlite_autoincrement": True}  # an id is never given out twice
 
     id: int | None = Field(default=None, primary_key=True)
+    salt: str = Field(max_length=32, description="Random, not secret: the secret's second input beside the id")
     url: str = Field(sa_type=Text)
     types: str = Field(default="", sa_type=Text, description="Comma-separated event types; empty: all")
     party: str | None = Field(default=None, max_length=64, description="The key's party; null: the operator's")
@@ -223,9 +225,10 @@ class EpcisEvent(SQLModel, table=True):
 
     __tablename__ = "epcis_event"
 
-    digest: str = Field(primary_key=True, max_length=66, description="SHA-256 of the event's canonical JSON")
+    id: int | None = Field(default=None, primary_key=True)
+    digest: str = Field(max_length=66, index=True, description="SHA-256 of the event's canonical JSON")
     event_id: str = Field(sa_type=Text, description="The eventID sent, else the CBV 2.0 hash")
-    event_hash: str = Field(max_length=100, unique=True, description="The CBV 2.0 event hash: one event, one row")
+    event_hash: str = Field(max_length=100, index=True, description="The CBV 2.0 event hash: once per party")
     type: str = Field(max_length=32)
     event_time: float = Field(index=True)
     biz_step: str | None = Field(default=None, max_length=200)
@@ -243,5 +246,5 @@ class EpcisItem(SQLModel, table=True):
     __tablename__ = "epcis_item"
 
     item_id: str = Field(primary_key=True, max_length=66)
-    digest: str = Field(primary_key=True, max_length=66)
+    event: int = Field(primary_key=True, description="The captured event's row")
     event_time: float

@@ -101,3 +101,13 @@ def authorize(engine: Engine, secret: str | None, needed: Role) -> ApiKey:
     if needed.value not in roles and Role.ADMIN.value not in roles:
         raise Forbidden(f"the API key '{record.name}' lacks the role {needed.value}", needed_role=needed.value)
     return record
+
+
+def still_valid(engine: Engine, key_id: int | None) -> bool:
+    """Whether the key with `key_id` exists and is not revoked: long-lived work on a key's behalf
+    (a webhook subscription, an open event stream) checks it again as it goes."""
+    if key_id is None:
+        return False
+    with Session(engine) as session:
+        record = session.get(ApiKey, key_id)
+    return record is not None and record.revoked_at is None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import json
 import os
 import threading
@@ -27,7 +28,7 @@ from jsonschema import Draft7Validator
 from sqlmodel import Session
 
 from ledger_service.core.enums import KeyType
-from ledger_service.core.errors import EpcisInvalid, ProvenanceError, SequenceNotIncreasing
+from ledger_service.core.errors import EpcisInvalid, ProvenanceError, SequenceNotIncreasing, TransactionReverted
 from ledger_service.core.keys import DeviceKey
 from ledger_service.core.models import DeviceCursor
 from ledger_service.core.readings import Reading
@@ -46,15 +47,15 @@ def _validator() -> Draft7Validator:
 def check_document(document: Any) -> list[dict[str, Any]]:
     """The document's events if the schema accepts it; `EpcisInvalid` listing up to 20 failures,
     each with its JSON pointer, otherwise."""
-    failures = sorted(_validator().iter_errors(document), key=lambda e: list(e.absolute_path))
+    failures = sorted(
+        itertools.islice(_validator().iter_errors(document), 20), key=lambda e: list(map(str, e.absolute_path))
+    )
     if failures:
         errors = [
             {"path": "/" + "/".join(str(p) for p in failure.absolute_path), "message": failure.message[:300]}
             for failure in failures[:20]
         ]
-        raise EpcisInvalid(
-            f"the document does not follow the EPCIS 2.0 JSON schema ({len(failures)} failures)", errors=errors
-        )
+        raise EpcisInvalid("the document does not follow the EPCIS 2.0 JSON schema", errors=errors)
     events = document.get("epcisBody", {}).get("eventList", [])
     if not isinstance(events, list) or not events:
         raise EpcisInvalid(
@@ -118,9 +119,12 @@ class CaptureDevice:
         registry = self.services.registry
         registry.refresh(force=True)
         if registry.get(self.device_id) is None:
-            self.services.ledger.register_device(self.device_id, self.key.public_key)
+            try:
+                self.services.ledger.register_device(self.device_id, self.key.public_key)
+            except TransactionReverted:  # another API process registered it first
+                pass
             registry.refresh(force=True)
-        self._registered = True
+        self._registered = registry.get(self.device_id) is not None
 
     def notarize(self, event_digest: bytes) -> str:
         """Signs and stores the reading that commits to `event_digest`; returns its id."""

@@ -56,7 +56,7 @@ _SOURCES: dict[str, type[SQLModel]] = {
     "condition.changed": EvConditionChanged,
     "device.status_changed": EvDeviceStatusChanged,
 }
-_ID = re.compile(r"^(-1|\d{1,19})-(\d{1,9})-(\d{1,9})$")  # -1-0-0: before the first block
+_ID = re.compile(r"^(-1|\d{1,18})-(\d{1,9})-(\d{1,9})$")  # -1-0-0: before the first block
 
 
 def check_types(types: Iterable[str]) -> list[str]:

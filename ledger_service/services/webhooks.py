@@ -14,21 +14,27 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
+from sqlalchemy import delete, func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from ledger_service.core.errors import InvalidWebhookUrl, NotFound
+from ledger_service.core.errors import Forbidden, InvalidWebhookUrl, NotFound
 from ledger_service.core.models import ApiKey, Subscription, WebhookDelivery
 from ledger_service.core.settings import Settings
+from ledger_service.services.apikeys import still_valid
 from ledger_service.services.events import EventFeed, FeedEvent, Position, check_types
 from ledger_service.services.webhook_http import Poster, PostFailed
-from ledger_service.services.webhook_signing import check_url, sign, subscription_secret, webhook_key
+from ledger_service.services.webhook_signing import Target, check_url, sign, subscription_secret, webhook_key
 
 log = logging.getLogger(__name__)
+#: Most subscriptions one party (or the operator's admin keys) may hold.
+MAX_SUBSCRIPTIONS = 20
 
 
 def create_subscription(
@@ -45,8 +51,12 @@ def create_subscription(
     the record and its secret, shown once."""
     check_url(url, settings.webhook_allow_private)
     start = after if after is not None else EventFeed(engine).head()
+    with Session(engine) as session:
+        held = session.exec(select(func.count()).select_from(Subscription).where(_mine(key))).one()
+    if held >= MAX_SUBSCRIPTIONS:
+        raise Forbidden(f"this party holds {held} subscriptions already, the most there may be")
     record = Subscription(
-        url=url, types=",".join(check_types(types or ())), party=key.party,
+        salt=secrets.token_hex(16), url=url, types=",".join(check_types(types or ())), party=key.party,
         account=account.lower() if account else None, api_key_id=key.id or 0, cursor=str(start),
         created_at=time.time(),
     )  # fmt: skip
@@ -54,27 +64,39 @@ def create_subscription(
         session.add(record)
         session.commit()
     assert record.id is not None
-    return record, subscription_secret(webhook_key(settings), record.id)
+    return record, subscription_secret(webhook_key(settings), record.id, record.salt)
+
+
+def _all_seeing(key: ApiKey) -> bool:
+    return key.party is None and "admin" in key.roles.split(",")
+
+
+def check_scope(key: ApiKey) -> None:
+    """A key reads the feed of its party; a key without a party acts as the operator and must be
+    an admin key to see everything (`Forbidden` otherwise)."""
+    if key.party is None and not _all_seeing(key):
+        raise Forbidden("a key without a party needs the admin role to read events or manage subscriptions")
+
+
+def _mine(key: ApiKey) -> Any:
+    check_scope(key)
+    return Subscription.party == key.party if key.party is not None else col(Subscription.id).is_not(None)
 
 
 def _owned(session: Session, key: ApiKey, subscription_id: int) -> Subscription:
     """The subscription if `key`'s party made it (an admin key without a party: any); else
     `NotFound`, the same answer as for an id that does not exist."""
+    check_scope(key)
     record = session.get(Subscription, subscription_id)
     if record is None or (key.party is not None and record.party != key.party):
-        raise NotFound(f"no subscription {subscription_id}")
-    if key.party is None and record.party is not None and "admin" not in key.roles.split(","):
         raise NotFound(f"no subscription {subscription_id}")
     return record
 
 
 def list_subscriptions(engine: Engine, key: ApiKey) -> list[Subscription]:
-    """The subscriptions of the key's party (for a key without a party: the operator's)."""
+    """The subscriptions of the key's party (an admin key without a party: all)."""
     with Session(engine) as session:
-        query = select(Subscription).where(Subscription.party == key.party) if key.party else select(Subscription)
-        if key.party is None and "admin" not in key.roles.split(","):
-            query = select(Subscription).where(col(Subscription.party).is_(None))
-        return list(session.exec(query.order_by(col(Subscription.id))).all())
+        return list(session.exec(select(Subscription).where(_mine(key)).order_by(col(Subscription.id))).all())
 
 
 def get_subscription(engine: Engine, key: ApiKey, subscription_id: int) -> Subscription:
@@ -83,9 +105,10 @@ def get_subscription(engine: Engine, key: ApiKey, subscription_id: int) -> Subsc
 
 
 def delete_subscription(engine: Engine, key: ApiKey, subscription_id: int) -> None:
-    """Stops and removes a subscription (its delivery log stays)."""
+    """Stops and removes a subscription, and its delivery log with it."""
     with Session(engine) as session:
         session.delete(_owned(session, key, subscription_id))
+        session.execute(delete(WebhookDelivery).where(col(WebhookDelivery.subscription_id) == subscription_id))
         session.commit()
 
 
@@ -122,6 +145,7 @@ class WebhookDeliverer:
         self.key = webhook_key(settings)
         self.http = Poster(settings.webhook_timeout)
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="webhook")
+        self._running: dict[int, Future[int]] = {}  # subscription -> its page of deliveries in progress
         in_flight = threads * settings.webhook_in_flight
         self.posts = ThreadPoolExecutor(max_workers=min(64, in_flight), thread_name_prefix="webhook-post")
 
@@ -131,13 +155,23 @@ class WebhookDeliverer:
         self.http.close()
 
     def step(self) -> int:
-        """Delivers what is due; returns the events delivered."""
+        """Starts a page of deliveries for each due subscription that has none running, and
+        collects the pages that finished; returns the events they delivered. A slow receiver
+        holds up its own subscription only."""
+        delivered = 0
+        for subscription_id, running in list(self._running.items()):
+            if running.done():
+                del self._running[subscription_id]
+                delivered += running.result()
         now = time.time()
         with Session(self.engine) as session:
             due = session.exec(
                 select(Subscription.id).where(Subscription.active, col(Subscription.next_attempt_at) <= now)
             ).all()
-        return sum(self.pool.map(self._serve, [sid for sid in due if sid is not None]))
+        for found in due:
+            if found is not None and found not in self._running:
+                self._running[found] = self.pool.submit(self._serve, found)
+        return delivered
 
     def _serve(self, subscription_id: int) -> int:
         """Delivers the next page of one subscription's events, in order, stopping at the first
@@ -147,27 +181,31 @@ class WebhookDeliverer:
             record = session.get(Subscription, subscription_id)
         if record is None or not record.active or record.id is None:
             return 0
+        if not still_valid(self.engine, record.api_key_id):  # the key that made it was revoked
+            self._deactivate(record.id)
+            return 0
         types = record.types.split(",") if record.types else None
         viewer = record.account if record.party is not None else None
         start = Position.parse(record.cursor)
         page = self.feed.read(start, self.batch, viewer, types)
         attempts: list[WebhookDelivery] = []
         cursor, failed = start, False
+        target = None
         try:
             if page.events:
-                check_url(record.url, self.settings.webhook_allow_private)  # once a page: DNS may have moved
+                target = check_url(record.url, self.settings.webhook_allow_private)  # once a page: DNS moves
         except InvalidWebhookUrl as exc:
             attempts.append(self._attempt(record.id, page.events[0], None, exc.detail[:200], 0.0))
             failed = True
-        sid, secret = record.id, subscription_secret(self.key, record.id)
+        sid, secret = record.id, subscription_secret(self.key, record.id, record.salt)
         window = self.settings.webhook_in_flight
         pending = [] if failed else page.events
         for begin in range(0, len(pending), window):  # up to `window` posts in flight, cursor in order
             batch = pending[begin : begin + window]
             if len(batch) == 1:
-                outcomes = [self._post(sid, record.url, secret, batch[0])]
+                outcomes = [self._post(sid, target, secret, batch[0])]
             else:
-                outcomes = list(self.posts.map(lambda e: self._post(sid, record.url, secret, e), batch))
+                outcomes = list(self.posts.map(lambda e: self._post(sid, target, secret, e), batch))
             for event, attempt in zip(batch, outcomes, strict=True):
                 attempts.append(attempt)
                 if attempt.outcome != "delivered":
@@ -181,7 +219,16 @@ class WebhookDeliverer:
         self._record(record.id, start, cursor, attempts, failed)
         return sum(1 for a in attempts if a.outcome == "delivered")
 
-    def _post(self, subscription_id: int, url: str, secret: str, event: FeedEvent) -> WebhookDelivery:
+    def _deactivate(self, subscription_id: int) -> None:
+        with Session(self.engine) as session:
+            current = session.get(Subscription, subscription_id)
+            if current is not None:
+                current.active = False
+                session.add(current)
+                session.commit()
+        log.warning("webhook subscription stopped: its API key was revoked", extra={"subscription": subscription_id})
+
+    def _post(self, subscription_id: int, target: Target | None, secret: str, event: FeedEvent) -> WebhookDelivery:
         delivery_id = f"{subscription_id}.{event.id}"
         body = json.dumps(event.to_json(), separators=(",", ":")).encode()
         timestamp = int(time.time())
@@ -193,8 +240,9 @@ class WebhookDeliverer:
             "user-agent": "provenance-ledger-webhooks/1",
         }
         started = time.monotonic()
+        assert target is not None  # checked for the page before any post
         try:
-            status = self.http.post(url, body, headers)
+            status = self.http.post(target, body, headers)
         except PostFailed as exc:
             return self._attempt(subscription_id, event, None, str(exc), time.monotonic() - started)
         error = None if 200 <= status < 300 else f"HTTP {status}"

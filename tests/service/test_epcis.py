@@ -340,3 +340,21 @@ def test_a_digital_link_uri_on_this_host_leads_to_its_item(flow: Flow) -> None:
     trace = flow.api.get(path, params={"linkType": "gs1:traceability"}, follow_redirects=False)
     assert trace.headers["location"] == f"/v1/items/{item}/history"
     assert_problem(flow.api.get("/01/04012345111119/21/1"), 422, "invalid-filter")  # a wrong check digit
+
+
+def test_one_partys_capture_neither_hides_nor_answers_for_anothers(flow: Flow) -> None:
+    event = {"type": "TransactionEvent", "eventTime": "2026-12-06T08:00:00Z", "eventTimeZoneOffset": "+00:00",
+             "epcList": [canonical(fresh_epc())], "action": "ADD",
+             "bizTransactionList": [{"type": "po", "bizTransaction": "urn:epcglobal:cbv:bt:4012345:PO-9"}]}  # fmt: skip
+    first = capture(flow, "stranger", document(event)).json()["events"][0]
+    second = capture(flow, "carrier", document(event)).json()["events"][0]
+    assert first["status"] == second["status"] == "captured"
+    assert first["reading_id"] != second["reading_id"]  # the carrier is not handed the stranger's reading
+
+
+def test_a_document_of_too_many_events_is_refused_whole(flow: Flow) -> None:
+    many = [object_event(fresh_epc(), "inspecting") for _ in range(501)]
+    refused = capture(flow, "carrier", document(*many))
+    assert_problem(refused, 422, "epcis-invalid")
+    with Session(flow.services.engine) as session:
+        assert session.exec(select(EpcisEvent)).all() == []

@@ -18,8 +18,10 @@ from sqlmodel import Session, select
 
 from ledger_service.app.runtime import bind_socket
 from ledger_service.core.chain.context import ChainContext
+from ledger_service.core.errors import InvalidWebhookUrl
 from ledger_service.core.models import Subscription, WebhookDelivery
 from ledger_service.core.supply_chain import SupplyChainContract
+from ledger_service.services.apikeys import Role, create_key, revoke_key
 from ledger_service.services.events import Position
 from ledger_service.services.webhook_signing import check_url, sign, verify
 from ledger_service.services.webhooks import WebhookDeliverer
@@ -193,7 +195,7 @@ def test_subscriptions_refuse_bad_urls_and_stay_within_the_party(flow: Flow, rec
         assert_problem(
             flow.api.post("/v1/subscriptions", json={"url": url}, headers=carrier), 422, "invalid-webhook-url"
         )
-    with pytest.raises(Exception, match="non-public"):
+    with pytest.raises(InvalidWebhookUrl, match="not public"):
         check_url("http://127.0.0.1/", allow_private=False)
     flow.services.settings.webhook_allow_private = True
     assert_problem(flow.api.post("/v1/subscriptions", json={"url": receiver.url, "types": ["x"]}, headers=carrier),
@@ -312,3 +314,49 @@ def test_the_stream_delivers_new_events_live(flow: Flow, served: str, chain: Cha
         producer.join()
     assert [e["type"] for e in live] == ["custody.changed"]
     assert live[0]["data"]["new_custodian"].lower() == chain.client.operator.address.lower()
+
+
+def test_a_deleted_subscriptions_secret_and_log_never_pass_to_the_next(flow: Flow, receiver: Receiver) -> None:
+    carrier, stranger = auth(flow, "carrier"), auth(flow, "stranger")
+    first = flow.api.post("/v1/subscriptions", json={"url": receiver.url}, headers=carrier).json()
+    assert flow.api.delete(f"/v1/subscriptions/{first['id']}", headers=carrier).status_code == 204
+    second = flow.api.post("/v1/subscriptions", json={"url": receiver.url}, headers=stranger).json()
+    assert second["id"] != first["id"] and second["secret"] != first["secret"]
+    with Session(flow.services.engine) as session:
+        assert session.exec(select(WebhookDelivery).where(WebhookDelivery.subscription_id == first["id"])).all() == []
+
+
+def test_a_key_without_a_party_needs_the_admin_role_to_see_every_partys_events(flow: Flow, receiver: Receiver) -> None:
+    _, secret = create_key(flow.services.engine, "registrar", [Role.REGISTRAR])
+    plain = {"authorization": f"Bearer {secret}"}
+    assert_problem(flow.api.get("/v1/events", headers=plain), 403, "forbidden")
+    assert_problem(flow.api.post("/v1/subscriptions", json={"url": receiver.url}, headers=plain), 403, "forbidden")
+    assert_problem(flow.api.get("/v1/subscriptions", headers=plain), 403, "forbidden")
+    assert_problem(flow.api.get("/v1/events/stream", headers=plain), 403, "forbidden")
+    assert_problem(flow.api.get("/epcis/events", params={"MATCH_epc": flow.item}, headers=plain), 403, "forbidden")
+
+
+def test_a_revoked_keys_subscription_stops_delivering(flow: Flow, receiver: Receiver) -> None:
+    _, secret = create_key(flow.services.engine, "short-lived", [Role.CUSTODIAN], party="carrier")
+    made = flow.api.post("/v1/subscriptions", json={"url": receiver.url, "after": flow.after},
+                         headers={"authorization": f"Bearer {secret}"}).json()  # fmt: skip
+    revoke_key(flow.services.engine, secret.split("_")[1])
+    deliverer = WebhookDeliverer(flow.services.engine, flow.services.settings)
+    try:
+        drain(deliverer, 5)
+    finally:
+        deliverer.close()
+    assert receiver.received == []
+    with Session(flow.services.engine) as session:
+        assert session.get(Subscription, made["id"]).active is False  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://[64:ff9b::a00:1]/x", "http://[2002:7f00:1::]/x", "http://[2001:0:4136:e378::]/x", "http://2130706433/",
+     "http://0x7f000001/", "http://localhost./x", "http://example.com:99999/"],
+)  # fmt: skip
+def test_webhook_urls_that_lead_inward_are_refused_without_naming_the_address(url: str) -> None:
+    with pytest.raises(InvalidWebhookUrl) as refused:
+        check_url(url, allow_private=False)
+    assert "127." not in refused.value.detail and "10.0" not in refused.value.detail

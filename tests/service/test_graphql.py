@@ -150,3 +150,14 @@ def test_private_reads_need_a_key_for_graphql_too(flow: Flow, who: str | None) -
         "/graphql", json={"query": "{ devices { count } }"}, headers={"authorization": f"Bearer {secret}"}
     )
     assert ok.status_code == 200 and ok.json()["data"]["devices"]["count"] >= 1
+
+
+def test_the_cost_limit_cannot_be_dodged_with_negative_or_odd_limits_or_many_aliases(flow: Flow) -> None:
+    flow.services.settings.graphql_max_cost = 2000
+    negative = " ".join(f"a{n}: items(limit: -100000000) {{ data {{ item_id }} }}" for n in range(3))
+    answer = gql(flow, "{ " + negative + " readings(limit: 1000) { data { id } } }")
+    assert answer.status_code == 400 and answer.json()["errors"][0]["extensions"]["code"] == "query-too-costly"
+    wide = " ".join(f'd{n}: device(id: "{flow.device}") {{ device_id }}' for n in range(21))
+    assert gql(flow, "{ " + wide + " }").json()["errors"][0]["extensions"]["code"] == "query-too-costly"
+    odd = gql(flow, "query Q($n: Int) { readings(limit: $n) { data { id } } }", variables={"n": "many"})
+    assert odd.status_code in (200, 400) and "errors" in odd.json()  # refused, not a server error

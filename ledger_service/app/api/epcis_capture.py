@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
@@ -159,19 +159,41 @@ def plan(event: dict[str, Any], index: int) -> Planned:
         raise EpcisInvalid(f"event {index}: {exc}", errors=[{"path": where, "message": str(exc)[:200]}]) from exc
 
 
-async def capture(scope: Scope, services: Services, party: str | None, document: Any) -> dict[str, Any]:
-    """Checks the whole document, then captures its events in order (see the module text)."""
-    planned = [plan(event, index) for index, event in enumerate(check_document(document))]
-    device = CaptureDevice(services)
+#: Most events one document may hold: each may be a chain transaction.
+MAX_EVENTS = 500
+
+
+def _checked(document: Any) -> list[Planned]:
+    events = check_document(document)
+    if len(events) > MAX_EVENTS:
+        raise EpcisInvalid(f"a document may hold {MAX_EVENTS} events, this one {len(events)}",
+                           errors=[{"path": "/epcisBody/eventList", "message": "too many events"}])  # fmt: skip
+    return [plan(event, index) for index, event in enumerate(events)]
+
+
+def _known(services: Services, step: Planned, party: str | None) -> EpcisEvent | None:
+    """The same event (by its CBV 2.0 hash) captured before by the same party."""
+    same_party = EpcisEvent.party == party if party is not None else col(EpcisEvent.party).is_(None)
+    with Session(services.engine) as session:
+        return session.exec(select(EpcisEvent).where(EpcisEvent.event_hash == step.hash, same_party)).first()
+
+
+async def capture(
+    scope: Scope, services: Services, device: CaptureDevice, party: str | None, document: Any
+) -> dict[str, Any]:
+    """Checks the whole document, then captures its events in order (see the module text): each is
+    notarized first (so no action is ever done for an event that then fails to be notarized), then
+    acted on, then recorded."""
+    planned = await run_in_threadpool(_checked, document)
     results: list[dict[str, Any]] = []
     for index, step in enumerate(planned):
         key = "0x" + step.digest.hex()
-        with Session(services.engine) as session:
-            known = session.exec(select(EpcisEvent).where(EpcisEvent.event_hash == step.hash)).first()
+        known = await run_in_threadpool(_known, services, step, party)
         if known is not None:
             results.append({"index": index, "event_id": known.event_id, "digest": known.digest,
                             "status": "duplicate", "reading_id": known.reading_id})  # fmt: skip
             continue
+        reading_id = await run_in_threadpool(device.notarize, step.digest)
         done = []
         for act in step.acts:
             try:
@@ -183,9 +205,8 @@ async def capture(scope: Scope, services: Services, party: str | None, document:
                     captured=results,
                 ) from exc  # fmt: skip
             done.append({"call": f"{act.method} {act.path}", "transaction_hash": answer.get("transaction_hash")})
-        reading_id = await run_in_threadpool(device.notarize, step.digest)
         event_id = str(step.event.get("eventID") or step.hash)
-        _store(services, step, key, event_id, party, reading_id)
+        await run_in_threadpool(_store, services, step, key, event_id, party, reading_id)
         results.append({"index": index, "event_id": event_id, "digest": key, "status": "captured",
                         "reading_id": reading_id, "actions": done,
                         "proof": f"/v1/readings/{reading_id}/proof"})  # fmt: skip
@@ -194,13 +215,16 @@ async def capture(scope: Scope, services: Services, party: str | None, document:
 
 def _store(services: Services, step: Planned, key: str, event_id: str, party: str | None, reading_id: str) -> None:
     event, when = step.event, step.time
+    row = EpcisEvent(
+        digest=key, event_id=event_id, event_hash=step.hash, type=str(event.get("type")), event_time=when,
+        biz_step=vocabulary(event.get("bizStep")) or None, action=event.get("action"),
+        item_ids=",".join(step.items), party=party, reading_id=reading_id,
+        document=json.dumps(event, separators=(",", ":")), captured_at=time.time(),
+    )  # fmt: skip
     with Session(services.engine) as session:
-        session.add(EpcisEvent(
-            digest=key, event_id=event_id, event_hash=step.hash, type=str(event.get("type")), event_time=when,
-            biz_step=vocabulary(event.get("bizStep")) or None, action=event.get("action"),
-            item_ids=",".join(step.items), party=party, reading_id=reading_id,
-            document=json.dumps(event, separators=(",", ":")), captured_at=time.time(),
-        ))  # fmt: skip
+        session.add(row)
+        session.flush()  # its id, for the items it names
+        assert row.id is not None
         for item in sorted(set(step.items)):
-            session.add(EpcisItem(item_id=item, digest=key, event_time=when))
+            session.add(EpcisItem(item_id=item, event=row.id, event_time=when))
         session.commit()

@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
 from ledger_service.app.api.epcis_capture import plan, vocabulary
@@ -112,16 +113,23 @@ def _from_entry(services: Services, item_id: str, epc: str, entry: dict[str, Any
 async def item_events(
     scope: Scope, services: Services, item_id: str, epc: str, party: str | None
 ) -> list[dict[str, Any]]:
-    """The item's history as EPCIS events, in time order; captured events only those `party`
-    captured (None: the operator's key, all)."""
+    """The item's history as EPCIS events, in time order; of the events captured about it, those
+    `party` captured (None: an admin key of the operator's, all)."""
     history = await call_route(scope, "GET", f"/v1/items/{item_id}/history")
-    events = [e for e in (_from_entry(services, item_id, epc, entry) for entry in history["entries"]) if e]
+    return await run_in_threadpool(_assemble, services, item_id, epc, party, history["entries"])
+
+
+def _assemble(
+    services: Services, item_id: str, epc: str, party: str | None, entries: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    events = [e for e in (_from_entry(services, item_id, epc, entry) for entry in entries) if e]
     with Session(services.engine) as session:
-        digests = session.exec(select(EpcisItem.digest).where(EpcisItem.item_id == item_id)).all()
-        captured = session.exec(select(EpcisEvent).where(col(EpcisEvent.digest).in_(digests))).all() if digests else []
+        rows = session.exec(select(EpcisItem.event).where(EpcisItem.item_id == item_id)).all()
+        query = select(EpcisEvent).where(col(EpcisEvent.id).in_(rows))
+        if party is not None:
+            query = query.where(EpcisEvent.party == party)
+        captured = session.exec(query).all() if rows else []
     for row in captured:
-        if party is not None and row.party != party:
-            continue
         event = json.loads(row.document)
         if not plan(event, 0).acts:  # an action is in the timeline already
             events.append({"eventID": row.event_id, **event, "prov:readingId": row.reading_id})

@@ -11,7 +11,7 @@ from ledger_service.services.events import EVENT_TYPES
 
 EventId = Annotated[
     StrictStr,
-    Field(pattern=r"^(-1|\d{1,19})-\d{1,9}-\d{1,9}$", description="An event id, BLOCK-LOG-SUB", examples=["42-0-3"]),
+    Field(pattern=r"^(-1|\d{1,18})-\d{1,9}-\d{1,9}$", description="An event id, BLOCK-LOG-SUB", examples=["42-0-3"]),
 ]
 EventType = Annotated[StrictStr, Field(description=f"One of: {', '.join(EVENT_TYPES)}")]
 

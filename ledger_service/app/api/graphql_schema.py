@@ -165,14 +165,46 @@ def build_schema() -> GraphQLSchema:
 # -- limits ---------------------------------------------------------------------------------------
 
 
+#: The largest `limit` each list takes in REST: the cost counts no more, and no less than 1.
+MAX_LIMITS = {"devices": 500, "readings": 1000, "batches": 500, "items": 500, "tokens": 500, "rules": 500,
+              "reports": 1000}  # fmt: skip
+#: Most REST-backed fields one query may ask for (each alias counts): each is a call of a route.
+MAX_ROOT_FIELDS = 20
+
+
 def _limit_of(field: FieldNode, variables: dict[str, Any]) -> int:
+    """The `limit` a list field will use, clamped to what REST accepts (a value REST would refuse,
+    or one not known before the query runs, counts as the largest)."""
+    name = field.name.value
+    wanted: Any = DEFAULT_LIMITS.get(name, 1)
     for argument in field.arguments or ():
         if argument.name.value == "limit":
             if isinstance(argument.value, IntValueNode):
-                return int(argument.value.value)
-            if isinstance(argument.value, VariableNode):
-                return int(variables.get(argument.value.name.value) or DEFAULT_LIMITS.get(field.name.value, 1))
-    return DEFAULT_LIMITS.get(field.name.value, 1)
+                wanted = argument.value.value
+            elif isinstance(argument.value, VariableNode):
+                wanted = variables.get(argument.value.name.value, DEFAULT_LIMITS.get(name, 1))
+            else:
+                wanted = None
+    try:
+        number = int(wanted) if not isinstance(wanted, bool) else MAX_LIMITS.get(name, 1)
+    except (TypeError, ValueError):
+        number = MAX_LIMITS.get(name, 1)
+    return max(1, min(number, MAX_LIMITS.get(name, 1)))
+
+
+def _root_fields(
+    selection: SelectionSetNode | None, fragments: dict[str, FragmentDefinitionNode], seen: frozenset[str] = frozenset()
+) -> int:
+    """How many fields the top of an operation asks for, through fragments and aliases."""
+    count = 0
+    for node in selection.selections if selection is not None else ():
+        if isinstance(node, FieldNode):
+            count += 0 if node.name.value.startswith("__") else 1
+        elif isinstance(node, InlineFragmentNode):
+            count += _root_fields(node.selection_set, fragments, seen)
+        elif isinstance(node, FragmentSpreadNode) and node.name.value not in seen and node.name.value in fragments:
+            count += _root_fields(fragments[node.name.value].selection_set, fragments, seen | {node.name.value})
+    return count
 
 
 def measure(
@@ -211,6 +243,12 @@ def check_limits(
     fragments = {d.name.value: d for d in definitions if isinstance(d, FragmentDefinitionNode)}
     for operation in (d for d in definitions if isinstance(d, OperationDefinitionNode)):
         depth, cost = measure(operation.selection_set, fragments, variables)
+        roots = _root_fields(operation.selection_set, fragments)
+        if roots > MAX_ROOT_FIELDS:
+            return GraphQLError(
+                f"the query asks for {roots} top-level fields; at most {MAX_ROOT_FIELDS}",
+                extensions={"code": "query-too-costly", "status": 400},
+            )
         if depth > max_depth:
             return GraphQLError(
                 f"query depth {depth} is over the limit of {max_depth}",

@@ -149,3 +149,11 @@ class EpcisInvalid(ProvenanceError, ValueError):
     code = "epcis-invalid"
     status = 422
     title = "Invalid EPCIS document"
+
+
+class TooManyStreams(ProvenanceError, PermissionError):
+    """An API key holds as many open event streams as it may; one must close first."""
+
+    code = "too-many-streams"
+    status = 429
+    title = "Too many open streams"

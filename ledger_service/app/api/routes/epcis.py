@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from ledger_service.app.api.deps import ServicesDep
 from ledger_service.app.api.epcis_capture import capture
@@ -16,7 +17,9 @@ from ledger_service.app.api.epcis_query import Filters, item_events, query_docum
 from ledger_service.app.api.problems import write_errors
 from ledger_service.app.api.routes.events import AnyKey
 from ledger_service.core.errors import EpcisInvalid, InvalidFilter
+from ledger_service.services.epcis_events import CaptureDevice
 from ledger_service.services.gs1 import canonical, item_id_of
+from ledger_service.services.webhooks import check_scope
 
 router = APIRouter(prefix="/epcis", tags=["epcis"])
 _ERRORS = write_errors({
@@ -32,10 +35,13 @@ async def capture_document(request: Request, services: ServicesDep, key: AnyKey)
     commissioning, shipping and receiving events done as item actions with this key's roles and
     account. Events already captured are reported as duplicates and not captured again."""
     try:
-        document = json.loads(await request.body())
+        document = await run_in_threadpool(json.loads, await request.body())
     except ValueError as exc:
         raise EpcisInvalid("the body is not JSON", errors=[{"path": "", "message": str(exc)[:200]}]) from exc
-    answer = await capture(request.scope, services, key.party, document)
+    device = request.app.state.__dict__.get("capture_device")
+    if device is None:  # one per API process: it registers once and keeps its sequence in one lock
+        device = request.app.state.capture_device = await run_in_threadpool(CaptureDevice, services)
+    answer = await capture(request.scope, services, device, key.party, document)
     return JSONResponse(answer, status_code=201)
 
 
@@ -72,6 +78,7 @@ async def events(
     """The item's history as an EPCISQueryDocument (SimpleEventQuery): its chain timeline as
     ObjectEvents, its sensors' anchored readings as sensor reports, and the events captured about
     it that were not item actions; `perPage` at a time, the next page linked in `Link` (rel next)."""
+    check_scope(key)  # the events captured by every party: an admin key's to see
     item_id = item_id_of(match_epc)
     epc = match_epc if match_epc.startswith("0x") else canonical(match_epc)
     chosen = Filters.of(

@@ -18,15 +18,25 @@ from ledger_service.app.api.deps import ServicesDep
 from ledger_service.app.api.event_schemas import FeedEventOut, FeedPageOut
 from ledger_service.app.api.problems import write_errors
 from ledger_service.app.api.routes.devices import _bearer
+from ledger_service.core.errors import TooManyStreams
 from ledger_service.core.models import ApiKey
-from ledger_service.services.apikeys import authenticate
+from ledger_service.services.apikeys import authenticate, still_valid
 from ledger_service.services.container import Services
 from ledger_service.services.events import START, EventFeed, Position, check_types
+from ledger_service.services.webhooks import check_scope
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
-_ERRORS = write_errors({401: "No valid API key", 422: "Not an event id (invalid-event-id), or an unknown type"})
+_ERRORS = write_errors({
+    401: "No valid API key",
+    403: "A key without a party that is not an admin key (forbidden)",
+    422: "Not an event id (invalid-event-id), or an unknown type",
+    429: "Too many open streams for this key (too-many-streams)",
+})  # fmt: skip
 KEEPALIVE = 15.0  # seconds between comment lines on a quiet stream, so proxies keep it open
 _STREAM_POLL = 0.2
+MAX_STREAMS_PER_KEY = 4  # open streams one API key may hold in one API process
+_OPEN: dict[int, int] = {}  # API key id -> its open streams (this process's event loop only touches it)
+KEY_RECHECK = 5.0  # seconds between looks at whether the stream's key is still valid
 
 
 def _key(services: ServicesDep, secret: Annotated[str | None, Depends(_bearer)]) -> ApiKey:
@@ -37,7 +47,9 @@ AnyKey = Annotated[ApiKey, Depends(_key)]
 
 
 def viewer_of(services: Services, key: ApiKey) -> str | None:
-    """The account whose events `key` may see; None for a key acting as the operator (all events)."""
+    """The account whose events `key` may see; None for an admin key without a party (all events);
+    `Forbidden` for any other key without a party."""
+    check_scope(key)
     return services.parties.address(key.party) if key.party is not None else None
 
 
@@ -81,11 +93,27 @@ async def stream(
     viewer = await run_in_threadpool(viewer_of, services, key)
     wanted = _types(types)  # unknown types are refused before the stream starts
 
+    holder = key.id or 0
+    if _OPEN.get(holder, 0) >= MAX_STREAMS_PER_KEY:
+        raise TooManyStreams(f"this key has {MAX_STREAMS_PER_KEY} event streams open already")
+
     async def lines() -> AsyncIterator[bytes]:
+        _OPEN[holder] = _OPEN.get(holder, 0) + 1  # counted while it streams, so never left counted
+        try:
+            async for chunk in _lines():
+                yield chunk
+        finally:
+            _OPEN[holder] -= 1
+
+    async def _lines() -> AsyncIterator[bytes]:
         nonlocal position
         yield b"retry: 1000\n\n"
-        quiet_since = time.monotonic()
+        quiet_since = checked = time.monotonic()
         while not await request.is_disconnected():
+            if time.monotonic() - checked > KEY_RECHECK:  # a revoked key's stream ends
+                if not await run_in_threadpool(still_valid, services.engine, key.id):
+                    return
+                checked = time.monotonic()
             page = await run_in_threadpool(feed.read, position, 500, viewer, wanted)
             for event in page.events:
                 data = json.dumps(event.to_json(), separators=(",", ":"))

@@ -23,6 +23,7 @@ def upgrade() -> None:
     op.create_table(
         "subscription",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("salt", _TEXT(length=32), nullable=False),
         sa.Column("url", sa.Text(), nullable=False),
         sa.Column("types", sa.Text(), nullable=False),
         sa.Column("party", _TEXT(length=64), nullable=True),
@@ -34,6 +35,7 @@ def upgrade() -> None:
         sa.Column("next_attempt_at", sa.Float(), nullable=False),
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("subscription", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_subscription_api_key_id"), ["api_key_id"], unique=False)

@@ -22,6 +22,7 @@ _TEXT = sqlmodel.sql.sqltypes.AutoString
 def upgrade() -> None:
     op.create_table(
         "epcis_event",
+        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("digest", _TEXT(length=66), nullable=False),
         sa.Column("event_id", sa.Text(), nullable=False),
         sa.Column("event_hash", _TEXT(length=100), nullable=False),
@@ -34,22 +35,25 @@ def upgrade() -> None:
         sa.Column("reading_id", _TEXT(length=66), nullable=False),
         sa.Column("document", sa.Text(), nullable=False),
         sa.Column("captured_at", sa.Float(), nullable=False),
-        sa.PrimaryKeyConstraint("digest"),
-        sa.UniqueConstraint("event_hash"),
+        sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("epcis_event", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_epcis_event_event_time"), ["event_time"], unique=False)
+        batch_op.create_index(batch_op.f("ix_epcis_event_event_hash"), ["event_hash"], unique=False)
+        batch_op.create_index(batch_op.f("ix_epcis_event_digest"), ["digest"], unique=False)
     op.create_table(
         "epcis_item",
         sa.Column("item_id", _TEXT(length=66), nullable=False),
-        sa.Column("digest", _TEXT(length=66), nullable=False),
+        sa.Column("event", sa.Integer(), nullable=False),
         sa.Column("event_time", sa.Float(), nullable=False),
-        sa.PrimaryKeyConstraint("item_id", "digest"),
+        sa.PrimaryKeyConstraint("item_id", "event"),
     )
 
 
 def downgrade() -> None:
     op.drop_table("epcis_item")
     with op.batch_alter_table("epcis_event", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_epcis_event_digest"))
+        batch_op.drop_index(batch_op.f("ix_epcis_event_event_hash"))
         batch_op.drop_index(batch_op.f("ix_epcis_event_event_time"))
     op.drop_table("epcis_event")
