@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -17,22 +16,13 @@ from ledger_service.core.chain.rpc import rpc_answers
 from ledger_service.core.compiler import Artifact
 from tests.utils.service import RunningService, child_with
 from tests.utils.skeleton import register_with_cli, sign_outside, verify_on_chain, wait_for_status
+from tests.utils.waiting import wait_until
 
 
 def child_running(service: RunningService, marker: bytes) -> int | None:
     """The pid of the service's child whose command line holds `marker`."""
     assert service.process is not None
     return child_with(service.process.pid, marker)
-
-
-def wait_until(condition: Callable[[], object], timeout: float, what: str) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"not within {timeout}s: {what}")
 
 
 def restarts(api: httpx.Client, component: str) -> float:

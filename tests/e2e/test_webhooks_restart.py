@@ -11,7 +11,6 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 from eth_account import Account
@@ -21,6 +20,7 @@ from ledger_service.services.webhook_signing import verify
 from tests.utils.factories import body_of
 from tests.utils.service import VENV_BIN, RunningService, child_with
 from tests.utils.skeleton import register_with_cli
+from tests.utils.waiting import wait_until
 from tests.utils.webhooks import Receiver
 
 ENV = {"PROVENANCE_WEBHOOK_ALLOW_PRIVATE": "true", "PROVENANCE_WEBHOOK_POLL": "0.1", "PROVENANCE_BATCH_AGE": "0.5"}
@@ -66,15 +66,6 @@ def feed(api: httpx.Client, key: str) -> list[str]:
         if page["next"] == after:
             return found
         after = page["next"]
-
-
-def wait_until(condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"not within {timeout}s: {what}")
 
 
 def test_every_event_reaches_the_receiver_once_across_a_killed_deliverer_and_a_restarted_service(

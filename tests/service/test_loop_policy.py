@@ -25,6 +25,7 @@ from ledger_service.core.loops import Backoff, HealthRecorder, recent_health, re
 from ledger_service.core.models import LoopHealthRow
 from ledger_service.services.container import Services
 from tests.utils.tcp_proxy import TcpProxy
+from tests.utils.waiting import wait_until
 
 
 def scripted(outcomes: list[Exception | bool], stop: threading.Event) -> Callable[[], bool]:
@@ -159,15 +160,15 @@ def test_the_indexer_rides_out_an_rpc_outage_longer_than_its_clients_retries(
         thread = threading.Thread(target=indexer.run, args=(stop, True), daemon=True)
         thread.start()
         try:
-            wait_for(lambda: mirrored(indexer) >= head(chain), 60, "backfill")
+            wait_until(lambda: mirrored(indexer) >= head(chain), 60, "backfill")
             proxy.cut()
             chain.client.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-            wait_for(lambda: loop_failures(engine) >= 3, 30, "failures recorded while the node is cut off")
+            wait_until(lambda: loop_failures(engine) >= 3, 30, "failures recorded while the node is cut off")
             assert thread.is_alive()
             proxy.restore()
             target = head(chain)
-            wait_for(lambda: mirrored(indexer) >= target, 60, "catching up after the outage")
-            wait_for(lambda: loop_failures(engine) == 0, 30, "recovery recorded")
+            wait_until(lambda: mirrored(indexer) >= target, 60, "catching up after the outage")
+            wait_until(lambda: loop_failures(engine) == 0, 30, "recovery recorded")
             assert thread.is_alive()
         finally:
             stop.set()
@@ -188,12 +189,3 @@ def mirrored(indexer: ChainIndexer) -> int:
 def loop_failures(engine: object) -> int:
     rows = [row for row in recent_health(engine) if row.component == "indexer"]  # type: ignore[arg-type]
     return rows[0].consecutive_failures if rows else -1
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
