@@ -248,3 +248,17 @@ class EpcisItem(SQLModel, table=True):
     item_id: str = Field(primary_key=True, max_length=66)
     event: int = Field(primary_key=True, description="The captured event's row")
     event_time: float
+
+
+class EpcisCapture(SQLModel, table=True):
+    """An EPCIS capture job: one document sent to `POST /epcis/capture`, and what became of it."""
+
+    __tablename__ = "epcis_capture"
+
+    id: str = Field(primary_key=True, max_length=40, description="The captureID")
+    party: str | None = Field(default=None, max_length=64)
+    api_key_id: int = Field(index=True)
+    created_at: float
+    finished_at: float
+    success: bool
+    result: str = Field(sa_type=Text, description="JSON: each event's outcome, and the errors")

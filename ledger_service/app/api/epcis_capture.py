@@ -198,19 +198,23 @@ async def capture(
         for act in step.acts:
             try:
                 answer = await call_route(scope, act.method, act.path, body=act.body)
-            except RouteProblem as exc:
-                raise EpcisInvalid(
-                    f"event {index} was refused: {exc}", errors=[{"path": f"/epcisBody/eventList/{index}",
-                    "message": str(exc), "code": exc.problem.get("code"), "status": exc.status}],
-                    captured=results,
-                ) from exc  # fmt: skip
+            except RouteProblem as exc:  # the capture stops here; what came before stays captured
+                error = {"path": f"/epcisBody/eventList/{index}", "message": str(exc),
+                         "code": exc.problem.get("code"), "status": exc.status}  # fmt: skip
+                results.append({"index": index, "digest": key, "status": "refused", "reading_id": reading_id})
+                return _outcome(results, [error])
             done.append({"call": f"{act.method} {act.path}", "transaction_hash": answer.get("transaction_hash")})
         event_id = str(step.event.get("eventID") or step.hash)
         await run_in_threadpool(_store, services, step, key, event_id, party, reading_id)
         results.append({"index": index, "event_id": event_id, "digest": key, "status": "captured",
                         "reading_id": reading_id, "actions": done,
                         "proof": f"/v1/readings/{reading_id}/proof"})  # fmt: skip
-    return {"captured": sum(1 for r in results if r["status"] == "captured"), "events": results}
+    return _outcome(results, [])
+
+
+def _outcome(results: list[dict[str, Any]], errors: list[dict[str, Any]]) -> dict[str, Any]:
+    captured = sum(1 for r in results if r["status"] == "captured")
+    return {"success": not errors, "captured": captured, "events": results, "errors": errors}
 
 
 def _store(services: Services, step: Planned, key: str, event_id: str, party: str | None, reading_id: str) -> None:

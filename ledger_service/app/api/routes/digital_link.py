@@ -32,7 +32,7 @@ def _resolve(request: Request, link_type: str | None) -> RedirectResponse:
     return RedirectResponse(target, status_code=307)
 
 
-@router.get("/01/{gtin}/{qualifier}/{value}", status_code=307, responses=_ERRORS)
+@router.get("/01/{gtin}/{qualifier}/{value}", status_code=307, response_class=RedirectResponse, responses=_ERRORS)
 def gtin_instance(
     request: Request, gtin: str, qualifier: str, value: str, link_type: LinkType = None
 ) -> RedirectResponse:
@@ -40,11 +40,11 @@ def gtin_instance(
     return _resolve(request, link_type)
 
 
-@router.get("/01/{gtin}", status_code=307, responses=_ERRORS)
+@router.get("/01/{gtin}", status_code=307, response_class=RedirectResponse, responses=_ERRORS)
 def gtin_class(request: Request, gtin: str, link_type: LinkType = None) -> RedirectResponse:
     return _resolve(request, link_type)
 
 
-@router.get("/00/{sscc}", status_code=307, responses=_ERRORS)
+@router.get("/00/{sscc}", status_code=307, response_class=RedirectResponse, responses=_ERRORS)
 def logistic_unit(request: Request, sscc: str, link_type: LinkType = None) -> RedirectResponse:
     return _resolve(request, link_type)

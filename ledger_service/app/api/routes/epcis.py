@@ -4,19 +4,24 @@ an API key; see `ledger_service.app.api.epcis_capture` and `epcis_query` for wha
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from ledger_service.app.api.deps import ServicesDep
 from ledger_service.app.api.epcis_capture import capture
-from ledger_service.app.api.epcis_query import Filters, item_events, query_document
+from ledger_service.app.api.epcis_query import Filters, iso, item_events, query_document
 from ledger_service.app.api.problems import write_errors
 from ledger_service.app.api.routes.events import AnyKey
-from ledger_service.core.errors import EpcisInvalid, InvalidFilter
+from ledger_service.core.errors import EpcisInvalid, InvalidFilter, NotFound
+from ledger_service.core.models import EpcisCapture
+from ledger_service.services.container import Services
 from ledger_service.services.epcis_events import CaptureDevice
 from ledger_service.services.gs1 import canonical, item_id_of
 from ledger_service.services.webhooks import check_scope
@@ -29,11 +34,13 @@ _ERRORS = write_errors({
 MEDIA = "application/ld+json"
 
 
-@router.post("/capture", status_code=201, responses=_ERRORS)
+@router.post("/capture", status_code=202, responses=_ERRORS)
 async def capture_document(request: Request, services: ServicesDep, key: AnyKey) -> JSONResponse:
-    """Captures an EPCISDocument: every event notarized as a reading (its proof link in the answer);
-    commissioning, shipping and receiving events done as item actions with this key's roles and
-    account. Events already captured are reported as duplicates and not captured again."""
+    """Captures an EPCISDocument (a capture job, answered 202 once it has run, `Location` naming
+    it): every event notarized as a reading (its proof link in the job); commissioning, shipping,
+    receiving, inspecting and accepting events done as item actions with this key's roles and
+    account. Events this party captured before are reported as duplicates. A document the schema
+    refuses is answered 422 and makes no job."""
     try:
         document = await run_in_threadpool(json.loads, await request.body())
     except ValueError as exc:
@@ -41,8 +48,41 @@ async def capture_document(request: Request, services: ServicesDep, key: AnyKey)
     device = request.app.state.__dict__.get("capture_device")
     if device is None:  # one per API process: it registers once and keeps its sequence in one lock
         device = request.app.state.capture_device = await run_in_threadpool(CaptureDevice, services)
-    answer = await capture(request.scope, services, device, key.party, document)
-    return JSONResponse(answer, status_code=201)
+    started = time.time()
+    outcome = await capture(request.scope, services, device, key.party, document)
+    job = EpcisCapture(
+        id=str(uuid.uuid4()), party=key.party, api_key_id=key.id or 0, created_at=started,
+        finished_at=time.time(), success=outcome["success"], result=json.dumps(outcome),
+    )  # fmt: skip
+    await run_in_threadpool(_save, services, job)
+    headers = {"location": f"/epcis/capture/{job.id}"}
+    return JSONResponse(_job(job), status_code=202, headers=headers)
+
+
+def _save(services: Services, job: EpcisCapture) -> None:
+    with Session(services.engine, expire_on_commit=False) as session:
+        session.add(job)
+        session.commit()
+
+
+def _job(job: EpcisCapture) -> dict[str, Any]:
+    """A capture job as EPCIS 2.0 shows one, with each event's outcome."""
+    result = json.loads(job.result)
+    return {
+        "captureID": job.id, "createdAt": iso(job.created_at), "finishedAt": iso(job.finished_at),
+        "running": False, "success": job.success, "captureErrorBehaviour": "proceed",
+        "errors": result["errors"], "captured": result["captured"], "events": result["events"],
+    }  # fmt: skip
+
+
+@router.get("/capture/{capture_id}", responses=_ERRORS)
+def capture_job(services: ServicesDep, key: AnyKey, capture_id: Annotated[str, Path(max_length=40)]) -> JSONResponse:
+    """A capture job of this key's party (another party's: 404, as for none)."""
+    with Session(services.engine) as session:
+        job = session.get(EpcisCapture, capture_id)
+    if job is None or (job.party != key.party and not (key.party is None and "admin" in key.roles.split(","))):
+        raise NotFound(f"no capture job {capture_id[:40]}")
+    return JSONResponse(_job(job))
 
 
 def _time(value: str | None, name: str) -> float | None:

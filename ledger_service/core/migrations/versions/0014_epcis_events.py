@@ -1,4 +1,4 @@
-"""epcis events captured, and the items each names
+"""epcis events captured, the items each names, and the capture jobs
 
 Revision ID: 0014
 Revises: 0013
@@ -49,8 +49,25 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("item_id", "event"),
     )
 
+    op.create_table(
+        "epcis_capture",
+        sa.Column("id", _TEXT(length=40), nullable=False),
+        sa.Column("party", _TEXT(length=64), nullable=True),
+        sa.Column("api_key_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.Float(), nullable=False),
+        sa.Column("finished_at", sa.Float(), nullable=False),
+        sa.Column("success", sa.Boolean(), nullable=False),
+        sa.Column("result", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("epcis_capture", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_epcis_capture_api_key_id"), ["api_key_id"], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("epcis_capture", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_epcis_capture_api_key_id"))
+    op.drop_table("epcis_capture")
     op.drop_table("epcis_item")
     with op.batch_alter_table("epcis_event", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_epcis_event_digest"))
