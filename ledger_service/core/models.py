@@ -262,3 +262,14 @@ class EpcisCapture(SQLModel, table=True):
     finished_at: float
     success: bool
     result: str = Field(sa_type=Text, description="JSON: each event's outcome, and the errors")
+
+
+class LogCheckpoint(SQLModel, table=True):
+    """A signed checkpoint of the transparency log, kept for every size it was served at."""
+
+    __tablename__ = "log_checkpoint"
+
+    size: int = Field(primary_key=True, sa_type=BigInteger)
+    root: str = Field(max_length=66)
+    note: str = Field(sa_type=Text, description="The checkpoint as a signed note")
+    created_at: float

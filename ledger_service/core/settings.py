@@ -131,6 +131,11 @@ class Settings(BaseSettings):
         description="Costliest GraphQL query accepted (a field costs 1 times the limits of lists above it).",
     )
     webhooks: bool = Field(True, description="Run the webhook deliverer as part of `provenance up`.")
+    log_name: str = Field(
+        "provenance-ledger",
+        pattern=r"^[A-Za-z0-9.-]{1,64}$",
+        description="The transparency log's key name in its checkpoints.",
+    )
     webhook_key: SecretStr | None = Field(
         None, description="Key each subscription's signing secret is derived from; default: a key made in the data dir."
     )

@@ -20,16 +20,15 @@ import base64
 import hashlib
 import hmac
 import ipaddress
-import os
 import secrets
 import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from ledger_service.core.errors import ConfigurationError, InvalidWebhookUrl
+from ledger_service.core.secret_files import secret_file
 from ledger_service.core.settings import Settings
 
 TOLERANCE = 300  # seconds a receiver accepts between a delivery's timestamp and its clock
@@ -43,22 +42,7 @@ def webhook_key(settings: Settings) -> bytes:
     if settings.webhook_key is not None:
         key = settings.webhook_key.get_secret_value().encode()
     else:
-        path = settings.data_dir / _KEY_FILE
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_name(f".{_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(32))
-                handle.flush()
-                os.fsync(handle.fileno())
-            try:
-                os.link(temporary, path)  # fails if another process made it first: theirs stands
-            except FileExistsError:
-                pass
-            finally:
-                temporary.unlink()
-        key = Path(path).read_text().strip().encode()
+        key = secret_file(settings.data_dir / _KEY_FILE, lambda: secrets.token_hex(32).encode()).strip()
     if len(key) < 16:
         raise ConfigurationError("the webhook key is empty or too short (at least 16 characters)")
     return key

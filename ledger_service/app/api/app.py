@@ -25,6 +25,7 @@ from ledger_service.app.api.routes import (
     graphql,
     health,
     items,
+    log,
     metrics,
     oracles,
     parties,
@@ -118,6 +119,7 @@ def _include_routers(app: FastAPI) -> None:
         tokens.router,
         oracles.router,
         exports.router,
+        log.router,
     )
     for router in routers:
         app.include_router(router, dependencies=[read_access])

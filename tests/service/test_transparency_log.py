@@ -1,0 +1,116 @@
+"""The transparency log over the session's anvil: the checkpoint verifies with the pinned key and
+its root is the one anyone computes from the chain's BatchAnchored events; inclusion proofs show a
+batch in it; a later checkpoint is proven consistent with an earlier one, which stays served;
+tampered or foreign notes are refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ledger_service.core import tlog
+from ledger_service.core.errors import InvalidFilter
+from ledger_service.services.transparency_log import (
+    checkpoint_body,
+    leaf_data,
+    open_note,
+    sign_note,
+    verifier_key,
+)
+from tests.utils.event_flow import Flow, index
+from tests.utils.factories import new_device, signed_body
+from tests.utils.problems import assert_problem
+
+
+def chain_leaves(flow: Flow) -> list[bytes]:
+    """The log's leaf hashes, computed from the chain's events without the service."""
+    notary = flow.services.ledger.notary
+    logs = notary.events.BatchAnchored.get_logs(from_block=0)
+    ordered = sorted(logs, key=lambda log: (log["blockNumber"], log["logIndex"]))
+    return [
+        tlog.leaf_hash(leaf_data(a["batchId"], "0x" + a["root"].hex(), a["readingCount"], a["firstTimestamp"],
+                                 a["lastTimestamp"], a["contentId"]))
+        for a in (log["args"] for log in ordered)
+    ]  # fmt: skip
+
+
+def latest(flow: Flow) -> tuple[str, Any]:
+    verifier = flow.api.get("/v1/log/key").json()["verifier_key"]
+    note = flow.api.get("/v1/log/checkpoint").text
+    return note, open_note(note, verifier)
+
+
+def anchor_one_more(flow: Flow) -> None:
+    device = new_device(flow.services.ledger)
+    assert flow.api.post("/v1/readings", json=signed_body(device, flow.services.ledger.domain)).status_code == 201
+    batcher = flow.services.batcher()
+    batcher.batch_age = 0.0
+    batcher.run_once()
+    index(flow.services, flow.chain)
+
+
+def test_the_checkpoint_verifies_and_its_root_is_the_chains(flow: Flow) -> None:
+    note, checkpoint = latest(flow)
+    leaves = chain_leaves(flow)
+    assert checkpoint.size == len(leaves) >= 2 and checkpoint.root == tlog.root(leaves)
+    assert checkpoint.origin.endswith(flow.services.ledger.deployment.address_of("DataNotary").lower())
+    assert note.splitlines()[3] == "" and note.splitlines()[4].startswith("— provenance-ledger ")
+
+
+def test_an_inclusion_proof_shows_a_batch_in_the_log(flow: Flow) -> None:
+    _, checkpoint = latest(flow)
+    batch_root = flow.api.get(f"/v1/readings/{flow.readings[0]}").json()["batch"]["root"]
+    found = None
+    for position in range(checkpoint.size):
+        answer = flow.api.get("/v1/log/proof/inclusion", params={"index": position, "size": checkpoint.size}).json()
+        if answer["leaf_data"][2 + 18 : 2 + 18 + 64] == batch_root.removeprefix("0x"):
+            found = answer
+            break
+    assert found is not None, "the flow's batch is not in the log"
+    data = bytes.fromhex(found["leaf_data"][2:])
+    proof = [bytes.fromhex(p[2:]) for p in found["proof"]]
+    assert tlog.verify_inclusion(tlog.leaf_hash(data), found["leaf_index"], checkpoint.size, proof, checkpoint.root)
+    assert not tlog.verify_inclusion(
+        tlog.leaf_hash(data + b"x"), found["leaf_index"], checkpoint.size, proof, checkpoint.root
+    )
+
+
+def test_a_later_checkpoint_is_consistent_with_an_earlier_one_which_stays_served(flow: Flow) -> None:
+    old_note, old = latest(flow)
+    anchor_one_more(flow)
+    _, new = latest(flow)
+    assert new.size == old.size + 1
+    answer = flow.api.get("/v1/log/proof/consistency", params={"from": old.size, "to": new.size}).json()
+    proof = [bytes.fromhex(p[2:]) for p in answer["proof"]]
+    assert tlog.verify_consistency(old.size, new.size, old.root, new.root, proof)
+    assert flow.api.get(f"/v1/log/checkpoints/{old.size}").text == old_note
+
+
+def test_foreign_or_tampered_notes_are_refused(flow: Flow) -> None:
+    note, checkpoint = latest(flow)
+    verifier = flow.api.get("/v1/log/key").json()["verifier_key"]
+    other = Ed25519PrivateKey.generate()
+    forged = sign_note(
+        checkpoint_body(checkpoint.origin, checkpoint.size + 1, checkpoint.root), "provenance-ledger", other
+    )
+    with pytest.raises(InvalidFilter):
+        open_note(forged, verifier)  # the right name, another key
+    with pytest.raises(InvalidFilter):
+        open_note(note.replace(f"\n{checkpoint.size}\n", f"\n{checkpoint.size + 1}\n"), verifier)
+    with pytest.raises(InvalidFilter):
+        open_note(note, verifier_key("provenance-ledger", other.public_key().public_bytes_raw()))
+
+
+def test_proofs_out_of_the_log_are_refused(flow: Flow) -> None:
+    _, checkpoint = latest(flow)
+    size = checkpoint.size
+    assert_problem(flow.api.get("/v1/log/proof/inclusion", params={"index": size, "size": size}), 422, "invalid-filter")
+    assert_problem(
+        flow.api.get("/v1/log/proof/inclusion", params={"index": 0, "size": size + 1}), 422, "invalid-filter"
+    )
+    assert_problem(
+        flow.api.get("/v1/log/proof/consistency", params={"from": size, "to": size + 1}), 422, "invalid-filter"
+    )
+    assert_problem(flow.api.get("/v1/log/checkpoints/999999"), 404, "not-found")
