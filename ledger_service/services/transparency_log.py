@@ -12,23 +12,17 @@ the mirror (so a leaf, once in the log, is never taken back by a reorg). A leaf'
     content id                 UTF-8 (the batch payload's CID)
 
 The tree is RFC 9162's (`ledger_service.core.tlog`). A checkpoint is a C2SP tlog-checkpoint
-(origin line, decimal size, base64 root) signed as a C2SP signed note with the log's Ed25519 key:
-the signature line is `— NAME BASE64(key id || signature)`, the key id the first 4 bytes of
-SHA-256(NAME || 0x0A || 0x01 || public key), and the verifier key `NAME+HEXID+BASE64(0x01 ||
-public key)`. Every checkpoint served is kept, so any old one can be proven consistent with any
-newer one.
+signed as a C2SP signed note with the log's Ed25519 key (`ledger_service.core.signed_note`). Every
+checkpoint served is kept, so any old one can be proven consistent with any newer one.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 import time
-from dataclasses import dataclass
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -40,9 +34,9 @@ from ledger_service.core.mirror_models import EvBatchAnchored, IndexState, table
 from ledger_service.core.models import LogCheckpoint
 from ledger_service.core.secret_files import secret_file
 from ledger_service.core.settings import Settings
+from ledger_service.core.signed_note import checkpoint_body, sign_note, verifier_key
 
 LEAF_VERSION = 1
-_ALGORITHM_ED25519 = b"\x01"
 
 
 def leaf_data(batch_id: int, root: str, count: int, first: int, last: int, content_id: str) -> bytes:
@@ -53,71 +47,6 @@ def leaf_data(batch_id: int, root: str, count: int, first: int, last: int, conte
         + count.to_bytes(8, "big") + first.to_bytes(8, "big") + last.to_bytes(8, "big")
         + len(cid).to_bytes(2, "big") + cid
     )  # fmt: skip
-
-
-def key_id(name: str, public: bytes) -> bytes:
-    """A C2SP signed-note key id: the first 4 bytes of SHA-256(name, newline, 0x01, key)."""
-    return hashlib.sha256(name.encode() + b"\n" + _ALGORITHM_ED25519 + public).digest()[:4]
-
-
-def verifier_key(name: str, public: bytes) -> str:
-    """The note verifier key others pin: `NAME+HEXID+BASE64(0x01 || key)`."""
-    return f"{name}+{key_id(name, public).hex()}+{base64.b64encode(_ALGORITHM_ED25519 + public).decode()}"
-
-
-def checkpoint_body(origin: str, size: int, root: bytes) -> str:
-    return f"{origin}\n{size}\n{base64.b64encode(root).decode()}\n"
-
-
-def sign_note(body: str, name: str, key: Ed25519PrivateKey) -> str:
-    """`body` as a signed note with one signature line."""
-    public = key.public_key().public_bytes_raw()
-    signature = key.sign(body.encode())
-    return f"{body}\n— {name} {base64.b64encode(key_id(name, public) + signature).decode()}\n"
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    origin: str
-    size: int
-    root: bytes
-
-
-def open_note(note: str, verifier: str) -> Checkpoint:
-    """The checkpoint in `note` if a signature line verifies with the pinned `verifier` key
-    (`NAME+HEXID+BASE64KEY`); `InvalidFilter` otherwise. Only what the key signed is trusted."""
-    try:
-        name, hex_id, encoded = verifier.split("+", 2)  # a name has no "+"; base64 may
-        raw = base64.b64decode(encoded, validate=True)
-        wanted_id = bytes.fromhex(hex_id)
-    except ValueError as exc:
-        raise InvalidFilter("not a note verifier key (NAME+HEXID+BASE64KEY)") from exc
-    if raw[:1] != _ALGORITHM_ED25519 or len(raw) != 33 or key_id(name, raw[1:]) != wanted_id:
-        raise InvalidFilter("the verifier key is not an Ed25519 key matching its id")
-    body, separator, signatures = note.partition("\n\n")
-    body += "\n"
-    if not separator:
-        raise InvalidFilter("not a signed note: no blank line before the signatures")
-    public = Ed25519PublicKey.from_public_bytes(raw[1:])
-    for line in signatures.splitlines():
-        parts = line.split(" ")
-        if len(parts) != 3 or parts[0] != "—" or parts[1] != name:
-            continue
-        try:
-            blob = base64.b64decode(parts[2], validate=True)
-            if blob[:4] == wanted_id:
-                public.verify(blob[4:], body.encode())
-                return _parse_body(body)
-        except Exception:  # noqa: BLE001 - a bad signature line is skipped, like any other
-            continue
-    raise InvalidFilter(f"no signature by {name} verifies this note")
-
-
-def _parse_body(body: str) -> Checkpoint:
-    lines = body.split("\n")
-    if len(lines) < 4 or not lines[1].isdigit():
-        raise InvalidFilter("not a checkpoint: origin, size and root lines expected")
-    return Checkpoint(lines[0], int(lines[1]), base64.b64decode(lines[2], validate=True))
 
 
 class TransparencyLog:

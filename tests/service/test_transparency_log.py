@@ -12,13 +12,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger_service.core import tlog
 from ledger_service.core.errors import InvalidFilter
-from ledger_service.services.transparency_log import (
-    checkpoint_body,
-    leaf_data,
-    open_note,
-    sign_note,
-    verifier_key,
-)
+from ledger_service.core.signed_note import checkpoint_body, open_note, sign_note, verifier_key
+from ledger_service.services.log_audit import audit
+from ledger_service.services.transparency_log import leaf_data
 from tests.utils.event_flow import Flow, index
 from tests.utils.factories import new_device, signed_body
 from tests.utils.problems import assert_problem
@@ -114,3 +110,31 @@ def test_proofs_out_of_the_log_are_refused(flow: Flow) -> None:
         flow.api.get("/v1/log/proof/consistency", params={"from": size, "to": size + 1}), 422, "invalid-filter"
     )
     assert_problem(flow.api.get("/v1/log/checkpoints/999999"), 404, "not-found")
+
+
+def _fetch(flow: Flow) -> Any:
+    def fetch(old: int, new: int) -> list[bytes]:
+        answer = flow.api.get("/v1/log/proof/consistency", params={"from": old, "to": new}).json()
+        return [bytes.fromhex(p[2:]) for p in answer["proof"]]
+
+    return fetch
+
+
+def test_an_audit_passes_an_honest_history_and_catches_a_fork_and_a_rewrite(flow: Flow) -> None:
+    verifier = flow.api.get("/v1/log/key").json()["verifier_key"]
+    old_note, old = latest(flow)
+    anchor_one_more(flow)
+    new_note, new = latest(flow)
+    honest = audit([new_note, old_note], verifier, _fetch(flow))
+    assert all(check.ok for check in honest) and len(honest) == 4
+    log_key = flow.api.app.state.transparency_log.key  # the operator's own key: a dishonest operator
+    other_root = tlog.root([tlog.leaf_hash(b"a history shown to someone else")] * new.size)
+    fork = sign_note(checkpoint_body(new.origin, new.size, other_root), "provenance-ledger", log_key)
+    forked = audit([old_note, new_note, fork], verifier, _fetch(flow))
+    assert [c.what for c in forked if not c.ok] == [f"one tree of size {new.size}"]
+    rewritten = sign_note(checkpoint_body(new.origin, new.size + 1, other_root), "provenance-ledger", log_key)
+    caught = audit([new_note, rewritten], verifier, lambda a, b: [])
+    assert [c.what for c in caught if not c.ok] == [f"size {new.size} is a prefix of size {new.size + 1}"]
+    elsewhere = verifier_key("provenance-ledger", Ed25519PrivateKey.generate().public_key().public_bytes_raw())
+    stranger = audit([new_note], elsewhere, _fetch(flow))
+    assert not stranger[0].ok  # a key other than the pinned one signed it

@@ -12,6 +12,7 @@ from ledger_service.app.cli import (
     export,
     index,
     items,
+    log,
     oracles,
     parties,
     proofs,
@@ -42,6 +43,7 @@ app.add_typer(oracles.oracle_app, name="oracle")
 app.add_typer(trust.app, name="trust")
 app.add_typer(transactions.app, name="tx")
 app.add_typer(webhooks.app, name="webhooks")
+app.add_typer(log.app, name="log")
 
 
 def main() -> None:
