@@ -5,6 +5,7 @@ tampered or foreign notes are refused."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,9 +13,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger_service.core import tlog
 from ledger_service.core.errors import InvalidFilter
-from ledger_service.core.signed_note import checkpoint_body, open_note, sign_note, verifier_key
+from ledger_service.core.signed_note import checkpoint_body, cosigned_at, open_note, sign_note, verifier_key
 from ledger_service.services.log_audit import audit
 from ledger_service.services.transparency_log import leaf_data
+from ledger_service.services.witness import Witness
 from tests.utils.event_flow import Flow, index
 from tests.utils.factories import new_device, signed_body
 from tests.utils.problems import assert_problem
@@ -138,3 +140,32 @@ def test_an_audit_passes_an_honest_history_and_catches_a_fork_and_a_rewrite(flow
     elsewhere = verifier_key("provenance-ledger", Ed25519PrivateKey.generate().public_key().public_bytes_raw())
     stranger = audit([new_note], elsewhere, _fetch(flow))
     assert not stranger[0].ok  # a key other than the pinned one signed it
+
+
+def test_a_witness_cosigns_what_extends_its_last_and_raises_an_alarm_on_a_fork_or_rollback(
+    flow: Flow, tmp_path: Path
+) -> None:
+    verifier = flow.api.get("/v1/log/key").json()["verifier_key"]
+    watcher = Witness(tmp_path / "witness", "witness-1", verifier)
+    old_note, old = latest(flow)
+    first = watcher.observe(old_note, _fetch(flow))
+    assert first.status == "cosigned" and cosigned_at(first.note, watcher.verifier) > 0
+    assert open_note(first.note, verifier) == old  # the log's signature still verifies beside the witness's
+    assert watcher.observe(old_note, _fetch(flow)).status == "unchanged"
+    anchor_one_more(flow)
+    new_note, new = latest(flow)
+    assert watcher.observe(new_note, _fetch(flow)).status == "cosigned"
+    log_key = flow.api.app.state.transparency_log.key
+    other = tlog.root([tlog.leaf_hash(b"elsewhere")] * (new.size + 2))
+    fork = sign_note(checkpoint_body(new.origin, new.size, other), "provenance-ledger", log_key)
+    rewrite = sign_note(checkpoint_body(new.origin, new.size + 2, other), "provenance-ledger", log_key)
+    assert watcher.observe(fork, _fetch(flow)).status == "fork"
+    assert watcher.observe(old_note, _fetch(flow)).status == "rollback"
+    assert watcher.observe(rewrite, lambda a, b: []).status == "inconsistent"
+    assert (
+        watcher.observe(new_note.replace("provenance-ledger", "someone-else"), _fetch(flow)).status == "bad-signature"
+    )
+    assert all(watcher.observe(n, _fetch(flow)).alarm for n in (fork, rewrite))
+    assert open_note((tmp_path / "witness" / "last.note").read_text(), verifier) == new  # alarms changed nothing
+    with pytest.raises(InvalidFilter):
+        cosigned_at(new_note, watcher.verifier)  # not cosigned: the raw note
