@@ -97,6 +97,9 @@ class Poster:
         for key, value in list(connections.items()):
             if value is connection:
                 del connections[key]
+        with self._lock:  # a receiver that keeps failing must not grow the list of connections
+            if connection in self._all:
+                self._all.remove(connection)
         connection.close()
 
     def close(self) -> None:

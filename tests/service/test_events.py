@@ -13,10 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlmodel import Session, select
 
-from ledger_service.app.runtime import bind_socket
 from ledger_service.core.chain.context import ChainContext
 from ledger_service.core.errors import InvalidWebhookUrl
 from ledger_service.core.models import Subscription, WebhookDelivery
@@ -27,6 +25,7 @@ from ledger_service.services.webhook_signing import check_url, sign, verify
 from ledger_service.services.webhooks import WebhookDeliverer
 from tests.utils.event_flow import DEPOT, Flow, index
 from tests.utils.problems import assert_problem
+from tests.utils.service import serving
 from tests.utils.webhooks import Receiver
 
 
@@ -244,19 +243,8 @@ def test_a_subscription_that_starts_now_gets_only_new_events(
 
 @pytest.fixture
 def served(flow: Flow) -> Iterator[str]:
-    sock = bind_socket("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(flow.api.app, log_config=None, access_log=False, lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    with serving(flow.api.app) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def read_stream(url: str, headers: dict[str, str], params: dict[str, str], count: int) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from ledger_service.app.runtime import bind_socket
+from tests.utils.service import serving
 
 
 def test_bound_socket_names_tcp_so_accepted_connections_get_nodelay() -> None:
@@ -53,17 +54,6 @@ def test_sequential_requests_on_one_keep_alive_connection_do_not_wait_for_delaye
         sock.close()
 
 
-def _serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, socket.socket]:
-    sock = bind_socket("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return server, thread, sock
-
-
 def _status_after_sending_everything(port: int, body: bytes, declare_length: bool) -> bytes:
     """Sends a whole request (headers and body) before reading a byte of the answer, as a simple
     client does; returns the answer's status line."""
@@ -90,9 +80,7 @@ def test_a_client_that_sends_an_oversized_body_whole_still_reads_its_413() -> No
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"read it all"})
 
-    server, thread, sock = _serve(BodySizeLimit(app, max_bytes=64 * 1024))
-    try:
-        port = sock.getsockname()[1]
+    with serving(BodySizeLimit(app, max_bytes=64 * 1024)) as port:
         body = b"x" * (32 * 1024 * 1024)  # far more than the kernel's buffers hold
         assert (
             _status_after_sending_everything(port, body, declare_length=True)
@@ -102,10 +90,6 @@ def test_a_client_that_sends_an_oversized_body_whole_still_reads_its_413() -> No
             _status_after_sending_everything(port, body, declare_length=False)
             == b"HTTP/1.1 413 Request Entity Too Large"
         )
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 def test_request_handlers_run_on_as_many_threads_as_configured(services: Any) -> None:

@@ -7,10 +7,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+import uvicorn
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -136,3 +141,24 @@ class RunningService:
             except subprocess.TimeoutExpired:
                 pass
         self.kill()
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[int]:
+    """Serves the ASGI `app` with uvicorn in a thread on a socket of the service's own making
+    (`bind_socket`) for the block; yields its port; stops the server and closes the socket after."""
+    from ledger_service.app.runtime import bind_socket
+
+    sock = bind_socket("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        yield int(sock.getsockname()[1])
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
