@@ -14,7 +14,13 @@ import {IDataNotary} from "./interfaces/IDataNotary.sol";
  *
  * Storage is one slot per batch, so anchoring costs the same whatever the batch size: the batch
  * payload's content id, the anchorer and the rest live in the {BatchAnchored} event, which is
- * where indexers and verifiers read them. {Multicall} lets an anchorer anchor several batches in
+ * where indexers and verifiers read them.
+ *
+ * Every batch is also a leaf of one append-only transparency log, an RFC 9162 tree (SHA-256,
+ * 0x00 leaf and 0x01 node prefixes) that the contract grows itself: it keeps the tree's frontier,
+ * the root of the last complete subtree of each height, and writes one frontier slot per anchor.
+ * No caller can submit a head, so every head extends the one before it; {logHead} gives the
+ * current size and root that signed checkpoints of the log are checked against. {Multicall} lets an anchorer anchor several batches in
  * one transaction (each call keeps its own access check). Its types, errors and events are
  * declared in {IDataNotary}.
  */
@@ -22,8 +28,14 @@ contract DataNotary is IDataNotary, AccessControl, Multicall {
     /// @notice Role allowed to anchor batches.
     bytes32 public constant ANCHORER_ROLE = keccak256("ANCHORER_ROLE");
 
+    /// @dev Leaf data version of the log's leaves (docs/transparency-log.md).
+    uint8 private constant _LOG_LEAF_VERSION = 1;
+
     mapping(bytes32 root => Anchor) private _anchors;
     uint40 private _batchCount;
+    /// @dev `_logFrontier[h]`: the root of the last complete subtree of 2^h leaves. For a log of
+    /// size n, the entries at the heights of n's set bits are the subtrees the root is made of.
+    bytes32[40] private _logFrontier;
 
     /**
      * @param admin Account that receives the admin role and the anchorer role.
@@ -44,6 +56,7 @@ contract DataNotary is IDataNotary, AccessControl, Multicall {
         if (root == bytes32(0)) revert DataNotaryZeroRoot();
         if (readingCount == 0) revert DataNotaryEmptyBatch();
         if (firstTimestamp > lastTimestamp) revert DataNotaryInvalidTimeRange(firstTimestamp, lastTimestamp);
+        if (bytes(contentId).length > type(uint16).max) revert DataNotaryContentIdTooLong(bytes(contentId).length);
         Anchor storage existing = _anchors[root];
         if (_exists(existing)) revert DataNotaryRootAlreadyAnchored(root, existing.batchId);
 
@@ -57,6 +70,7 @@ contract DataNotary is IDataNotary, AccessControl, Multicall {
             firstTimestamp: firstTimestamp,
             lastTimestamp: lastTimestamp
         });
+        _appendToLog(id, _logLeafHash(id, root, readingCount, firstTimestamp, lastTimestamp, contentId));
         emit BatchAnchored(id, root, _msgSender(), readingCount, firstTimestamp, lastTimestamp, contentId);
         return id;
     }
@@ -85,6 +99,19 @@ contract DataNotary is IDataNotary, AccessControl, Multicall {
     }
 
     /// @inheritdoc IDataNotary
+    function logHead() external view returns (uint256 size, bytes32 root) {
+        size = _batchCount;
+        if (size == 0) return (0, sha256(""));
+        bool started = false;
+        for (uint256 height = 0; size >> height != 0; ++height) {
+            if ((size >> height) & 1 == 0) continue;
+            bytes32 subtree = _logFrontier[height];
+            root = started ? _logNode(subtree, root) : subtree;
+            started = true;
+        }
+    }
+
+    /// @inheritdoc IDataNotary
     function isAnchored(bytes32 root) external view returns (bool) {
         return _exists(_anchors[root]);
     }
@@ -99,6 +126,48 @@ contract DataNotary is IDataNotary, AccessControl, Multicall {
     /// @inheritdoc IDataNotary
     function batchIdOf(bytes32 root) external view returns (uint256) {
         return getAnchor(root).batchId;
+    }
+
+    /// @dev Appends the leaf at `index` (the log's size before it): the subtrees it completes are
+    /// merged into one, which is written at its height. One storage write whatever the log's size.
+    function _appendToLog(uint256 index, bytes32 leafHash) private {
+        bytes32 node = leafHash;
+        uint256 height = 0;
+        while ((index >> height) & 1 == 1) {
+            node = _logNode(_logFrontier[height], node);
+            ++height;
+        }
+        _logFrontier[height] = node;
+    }
+
+    /// @dev RFC 9162 leaf hash of a batch's leaf data (see {IDataNotary-logHead}).
+    function _logLeafHash(
+        uint256 batchId,
+        bytes32 root,
+        uint32 readingCount,
+        uint48 firstTimestamp,
+        uint48 lastTimestamp,
+        string calldata contentId
+    ) private pure returns (bytes32) {
+        return
+            sha256(
+                abi.encodePacked(
+                    bytes1(0x00),
+                    _LOG_LEAF_VERSION,
+                    uint64(batchId),
+                    root,
+                    uint64(readingCount),
+                    uint64(firstTimestamp),
+                    uint64(lastTimestamp),
+                    uint16(bytes(contentId).length),
+                    contentId
+                )
+            );
+    }
+
+    /// @dev RFC 9162 interior node.
+    function _logNode(bytes32 left, bytes32 right) private pure returns (bytes32) {
+        return sha256(abi.encodePacked(bytes1(0x01), left, right));
     }
 
     /// @dev Whether the slot holds an anchor: every anchored batch has at least one reading (the

@@ -27,6 +27,8 @@ interface IDataNotary {
     error DataNotaryRootAlreadyAnchored(bytes32 root, uint256 batchId);
     /// @notice No batch has this root.
     error DataNotaryUnknownRoot(bytes32 root);
+    /// @notice The content id is longer than the log's leaf encoding allows (65,535 bytes).
+    error DataNotaryContentIdTooLong(uint256 length);
 
     /// @notice Emitted when a batch root is anchored; `contentId` names the batch payload.
     event BatchAnchored(
@@ -43,7 +45,8 @@ interface IDataNotary {
      * @notice Anchors the Merkle `root` of a batch of `readingCount` readings whose timestamps span
      * `firstTimestamp` to `lastTimestamp`; `contentId` names the batch payload in a content store.
      * @dev Requirements: the caller has ANCHORER_ROLE; the root is non-zero and new; the batch is
-     * non-empty and its time range is ordered. Emits {BatchAnchored}.
+     * non-empty, its time range is ordered and its content id at most 65,535 bytes long. The batch
+     * is appended to the transparency log as leaf `batchId` (see {logHead}). Emits {BatchAnchored}.
      * @return batchId The id of the new batch, counting from zero.
      */
     function anchor(
@@ -72,6 +75,15 @@ interface IDataNotary {
 
     /// @notice Returns the number of anchored batches.
     function batchCount() external view returns (uint256);
+
+    /**
+     * @notice Returns the head of the transparency log over every anchored batch: its size (the
+     * number of batches) and its RFC 9162 root (SHA-256; empty tree: SHA-256 of nothing).
+     * @dev Leaf `i` is batch `i`; its data is `0x01 || uint64 batchId || root || uint64 readingCount
+     * || uint64 firstTimestamp || uint64 lastTimestamp || uint16 length || contentId` (docs/transparency-log.md).
+     * The contract appends each leaf itself, so every head extends the one before it.
+     */
+    function logHead() external view returns (uint256 size, bytes32 root);
 
     /// @notice Returns whether `root` is anchored.
     function isAnchored(bytes32 root) external view returns (bool);

@@ -33,6 +33,24 @@ _BOOL = [{"name": "", "type": "bool"}]
 NOTARY_ABI = [
     _fn("verify", [("root", "bytes32"), ("leaf", "bytes32"), ("proof", "bytes32[]")], _BOOL),
     _fn("getAnchor", [("root", "bytes32")], [_ANCHOR]),
+    _fn("logHead", [], [{"name": "size", "type": "uint256"}, {"name": "root", "type": "bytes32"}]),
+    {
+        "type": "event",
+        "name": "BatchAnchored",
+        "anonymous": False,
+        "inputs": [
+            {"name": n, "type": t, "indexed": i}
+            for n, t, i in (
+                ("batchId", "uint256", True),
+                ("root", "bytes32", True),
+                ("anchorer", "address", True),
+                ("readingCount", "uint64", False),
+                ("firstTimestamp", "uint64", False),
+                ("lastTimestamp", "uint64", False),
+                ("contentId", "string", False),
+            )
+        ],
+    },
 ]
 REGISTRY_ABI = [
     {**_fn("verifySignedReading", [("signature", "bytes")], _BOOL),

@@ -1,9 +1,10 @@
 """The transparency log from the shell against `provenance up`: a witness cosigns the log's
 checkpoint (exit 0) and `provenance log verify` passes the saved checkpoint under the pinned key,
-and fails (exit 1) under another key."""
+and against the chain (the notary's log head), and fails (exit 1) under another key."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -34,3 +35,11 @@ def test_a_witness_and_an_audit_from_the_shell(tmp_path: Path) -> None:
         other = "provenance-ledger+00000000+AQ" + "A" * 42 + "="
         refused = provenance(service, "log", "verify", str(saved), "--key", other, "--url", service.api_url)
         assert refused.returncode == 1 and "FAIL" in refused.stdout + refused.stderr
+        notary = json.loads((tmp_path / ".provenance" / "deployment.json").read_text())["contracts"]["DataNotary"]
+        chained = provenance(service, "log", "verify", str(saved), "--key", key, "--url", service.api_url,
+                             "--rpc", service.rpc_url, "--notary", notary["address"])  # fmt: skip
+        assert chained.returncode == 0, chained.stdout + chained.stderr
+        said = chained.stdout + chained.stderr
+        assert "is the root of its events" in said and "is the chain's log at that size" in said
+        alone = provenance(service, "log", "verify", str(saved), "--key", key, "--rpc", service.rpc_url)
+        assert alone.returncode == 2 and "--rpc and --notary go together" in alone.stdout + alone.stderr

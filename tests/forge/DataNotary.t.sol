@@ -5,6 +5,27 @@ import {DataNotary} from "../../contracts/DataNotary.sol";
 import {IDataNotary} from "../../contracts/interfaces/IDataNotary.sol";
 import {Base, FuzzSelector} from "./Base.sol";
 
+/// @notice RFC 9162's tree written from the RFC's recursive definition, to check the notary's log against.
+library ReferenceLog {
+    function leafHash(uint256 id, bytes32 root, uint32 count, uint48 first, uint48 last, bytes memory cid)
+        internal
+        pure
+        returns (bytes32)
+    {
+        bytes memory data = abi.encodePacked(uint8(1), uint64(id), root, uint64(count), uint64(first), uint64(last));
+        return sha256(bytes.concat(bytes1(0x00), data, bytes2(uint16(cid.length)), cid));
+    }
+
+    function rootOf(bytes32[] memory leaves, uint256 from, uint256 to) internal pure returns (bytes32) {
+        uint256 n = to - from;
+        if (n == 0) return sha256("");
+        if (n == 1) return leaves[from];
+        uint256 split = 1;
+        while (split << 1 < n) split <<= 1;
+        return sha256(bytes.concat(bytes1(0x01), rootOf(leaves, from, from + split), rootOf(leaves, from + split, to)));
+    }
+}
+
 /// @notice Fuzz tests of every external function of DataNotary.
 contract DataNotaryTest is Base {
     DataNotary internal notary;
@@ -172,6 +193,37 @@ contract DataNotaryTest is Base {
         vm.assertEq(notary.batchIdOf(b), 1, "both anchored in order");
     }
 
+    function test_logHeadOfTheEmptyLogIsTheHashOfNothing() public view {
+        (uint256 size, bytes32 root) = notary.logHead();
+        vm.assertEq(size, 0, "size");
+        vm.assertEq(root, 0xe3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855, "SHA-256 of nothing");
+    }
+
+    function testFuzz_logHeadIsTheRfc9162RootOfEveryBatch(uint8 batches, uint256 seed) public {
+        uint256 n = _bound(batches, 1, 70);
+        bytes32[] memory leaves = new bytes32[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            bytes32 root = keccak256(abi.encode(seed, i));
+            uint32 count = uint32(_bound(uint256(root) >> 8, 1, type(uint32).max));
+            bytes memory cid = abi.encodePacked("bafy", root);
+            vm.prank(ANCHORER);
+            notary.anchor(root, count, uint48(i), uint48(i + 7), string(cid));
+            leaves[i] = ReferenceLog.leafHash(i, root, count, uint48(i), uint48(i + 7), cid);
+            (uint256 size, bytes32 head) = notary.logHead();
+            vm.assertEq(size, i + 1, "size");
+            vm.assertEq(head, ReferenceLog.rootOf(leaves, 0, i + 1), "root");
+        }
+    }
+
+    function test_anchorRefusesAContentIdTheLeafCannotHold() public {
+        string memory cid = string(new bytes(65_536));
+        vm.expectRevert(abi.encodeWithSelector(IDataNotary.DataNotaryContentIdTooLong.selector, 65_536));
+        vm.prank(ANCHORER);
+        notary.anchor(bytes32(uint256(1)), 1, 1, 1, cid);
+        (uint256 size, ) = notary.logHead();
+        vm.assertEq(size, 0, "nothing appended");
+    }
+
     function testFuzz_grantRoleRefusesANonAdmin(address caller, address grantee) public {
         vm.assume(caller != ADMIN);
         bytes32 role = notary.ANCHORER_ROLE();
@@ -198,6 +250,8 @@ contract NotaryHandler is Base {
     address[4] internal actors = [address(0xA1), address(0xA2), address(0xA3), address(0xA4)];
 
     bytes32[] public roots;
+    bytes32[] internal _leaves;
+    bytes32[] public heads; // heads[m - 1]: the log's root when it held m batches
     mapping(bytes32 root => IDataNotary.Anchor) public recorded;
     mapping(address actor => bool) public anchorerByAdmin; // the admin's grants and revocations
 
@@ -217,7 +271,10 @@ contract NotaryHandler is Base {
         vm.prank(who);
         try notary.anchor(root, count, first, last, "") {
             recorded[root] = notary.getAnchor(root);
+            _leaves.push(ReferenceLog.leafHash(roots.length, root, count, first, last, ""));
             roots.push(root);
+            (, bytes32 head) = notary.logHead();
+            heads.push(head);
         } catch {}
     }
 
@@ -266,6 +323,10 @@ contract NotaryHandler is Base {
     function rootCount() external view returns (uint256) {
         return roots.length;
     }
+
+    function leaves() external view returns (bytes32[] memory) {
+        return _leaves;
+    }
 }
 
 /// @notice Invariants: anchored roots never change or disappear; roles never grow without the admin.
@@ -297,6 +358,17 @@ contract DataNotaryInvariantTest is Base {
             vm.assertEq(uint256(now_.readingCount), count, "count");
             vm.assertEq(uint256(now_.firstTimestamp), first, "first");
             vm.assertEq(uint256(now_.lastTimestamp), last, "last");
+        }
+    }
+
+    /// Every head the log ever had is the root of a prefix of today's leaves: no head rewrote one before it.
+    function invariant_everyLogHeadExtendsTheOnesBefore() public view {
+        bytes32[] memory leaves = handler.leaves();
+        (uint256 size, bytes32 root) = notary.logHead();
+        vm.assertEq(size, leaves.length, "one leaf per batch");
+        vm.assertEq(root, ReferenceLog.rootOf(leaves, 0, leaves.length), "today's head");
+        for (uint256 m = 1; m <= leaves.length; ++m) {
+            vm.assertEq(handler.heads(m - 1), ReferenceLog.rootOf(leaves, 0, m), "an earlier head is a prefix's root");
         }
     }
 

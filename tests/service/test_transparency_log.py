@@ -13,8 +13,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger_service.core import tlog
 from ledger_service.core.errors import InvalidFilter
-from ledger_service.core.signed_note import checkpoint_body, cosigned_at, open_note, sign_note, verifier_key
+from ledger_service.core.signed_note import (
+    Checkpoint,
+    checkpoint_body,
+    cosigned_at,
+    open_note,
+    sign_note,
+    verifier_key,
+)
 from ledger_service.services.log_audit import audit
+from ledger_service.services.log_chain import ChainLog, check_against_chain, check_chain, read_chain_log
 from ledger_service.services.transparency_log import leaf_data
 from ledger_service.services.witness import Witness
 from tests.utils.event_flow import Flow, index
@@ -169,3 +177,48 @@ def test_a_witness_cosigns_what_extends_its_last_and_raises_an_alarm_on_a_fork_o
     assert open_note((tmp_path / "witness" / "last.note").read_text(), verifier) == new  # alarms changed nothing
     with pytest.raises(InvalidFilter):
         cosigned_at(new_note, watcher.verifier)  # not cosigned: the raw note
+
+
+def _chain(flow: Flow) -> ChainLog:
+    ledger = flow.services.ledger
+    return read_chain_log(ledger.client.w3, ledger.deployment.address_of("DataNotary"))
+
+
+def test_the_contracts_log_head_is_the_root_of_its_events_and_of_the_services_checkpoint(flow: Flow) -> None:
+    _, checkpoint = latest(flow)
+    chain = _chain(flow)
+    assert chain.size >= checkpoint.size >= 2
+    assert chain.leaves[: checkpoint.size] == chain_leaves(flow)[: checkpoint.size]
+    assert check_chain(chain).ok
+    assert [c.ok for c in check_against_chain([checkpoint], chain)] == [True]
+    anchor_one_more(flow)  # the contract grew the head itself: one more leaf, the old head a prefix of it
+    grown = _chain(flow)
+    assert grown.size == chain.size + 1 and check_chain(grown).ok
+    assert tlog.verify_consistency(chain.size, grown.size, chain.root, grown.root,
+                                   tlog.consistency_proof(grown.leaves, chain.size))  # fmt: skip
+
+
+def test_checkpoints_the_operator_signs_for_another_history_are_caught_against_the_chain(flow: Flow) -> None:
+    _, honest = latest(flow)
+    chain = _chain(flow)
+    log_key = flow.api.app.state.transparency_log.key  # the operator's own key: a dishonest operator
+    leaves = chain.leaves[: honest.size]
+
+    def signed(size: int, root: bytes) -> Checkpoint:
+        return Checkpoint(honest.origin, size, root)  # what open_note gives for a note the operator signed
+
+    left_out = signed(honest.size - 1, tlog.root(leaves[:-2] + leaves[-1:]))  # a batch left out of the log
+    rewritten = signed(honest.size, tlog.root([*leaves[:-1], tlog.leaf_hash(b"another batch")]))
+    ahead = signed(chain.size + 1, tlog.root([*chain.leaves, tlog.leaf_hash(b"not anchored")]))
+    checks = check_against_chain([honest, left_out, rewritten, ahead], chain)
+    verdicts = {(c.what.split()[3], c.ok) for c in checks}
+    assert verdicts == {(str(honest.size), True), (str(honest.size), False), (str(honest.size - 1), False),
+                        (str(chain.size + 1), False)}  # fmt: skip
+    note = sign_note(checkpoint_body(honest.origin, rewritten.size, rewritten.root), "provenance-ledger", log_key)
+    assert open_note(note, flow.api.get("/v1/log/key").json()["verifier_key"]) == rewritten  # its signature is valid
+
+
+def test_an_rpc_endpoint_that_hides_an_event_is_caught_by_the_contracts_head(flow: Flow) -> None:
+    chain = _chain(flow)
+    hidden = ChainLog(chain.block, chain.size, chain.root, chain.leaves[:1] + chain.leaves[2:])
+    assert check_chain(chain).ok and not check_chain(hidden).ok

@@ -10,7 +10,10 @@ import httpx
 import typer
 
 from ledger_service.app.cli.common import console
-from ledger_service.services.log_audit import audit
+from ledger_service.core.errors import InvalidFilter
+from ledger_service.core.signed_note import open_note
+from ledger_service.services.log_audit import Check, audit
+from ledger_service.services.log_chain import check_against_chain, check_chain, read_chain_log
 from ledger_service.services.witness import Witness
 
 app = typer.Typer(help="The transparency log: audit its checkpoints, witness it.", no_args_is_help=True)
@@ -22,9 +25,17 @@ def verify(
     key: Annotated[str, typer.Option(help="The log's verifier key to pin (NAME+HEXID+BASE64KEY).")],
     url: Annotated[str, typer.Option(help="The service, for consistency proofs.")] = "http://127.0.0.1:8000",
     latest: Annotated[bool, typer.Option(help="Also fetch and check the log's latest checkpoint.")] = False,
+    rpc: Annotated[str | None, typer.Option(help="An RPC endpoint: also check against the chain.")] = None,
+    notary: Annotated[str | None, typer.Option(help="The DataNotary whose log head is read (with --rpc).")] = None,
+    from_block: Annotated[int, typer.Option(help="The block the notary was deployed in (with --rpc).")] = 0,
 ) -> None:
     """Check each checkpoint's signature with the pinned key, one origin, one root per size, and each
-    one a prefix of the next (by proofs from the log, checked here); exit 1 on any failure."""
+    one a prefix of the next (by proofs from the log, checked here); with --rpc, also that the
+    notary's on-chain log head is the root of its events and that each checkpoint is the chain's log
+    at its size. Exit 1 on any failure."""
+    if (rpc is None) != (notary is None):
+        console.print("[red]error[/red]: --rpc and --notary go together")
+        raise typer.Exit(2)
     notes = [path.read_text() for path in checkpoints]
     with httpx.Client(base_url=url, timeout=30) as http:
         if latest:
@@ -35,11 +46,26 @@ def verify(
             return [bytes.fromhex(p.removeprefix("0x")) for p in answer.json()["proof"]]
 
         checks = audit(notes, key, fetch)
+    if rpc is not None and notary is not None:
+        checks += _against_chain(notes, key, rpc, notary, from_block)
     for check in checks:
         mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
         console.print(f"{mark} {check.what}" + (f": {check.detail}" if check.detail else ""))
     if not all(check.ok for check in checks):
         raise typer.Exit(1)
+
+
+def _against_chain(notes: list[str], key: str, rpc: str, notary: str, from_block: int) -> list[Check]:
+    from web3 import Web3  # only a chain check needs web3
+
+    chain = read_chain_log(Web3(Web3.HTTPProvider(rpc, request_kwargs={"timeout": 30})), notary, from_block)
+    opened = []
+    for note in notes:
+        try:
+            opened.append(open_note(note, key))
+        except InvalidFilter:
+            continue  # already reported by the audit
+    return [check_chain(chain), *check_against_chain(opened, chain)]
 
 
 @app.command("witness")
