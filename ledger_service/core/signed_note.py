@@ -52,19 +52,12 @@ class Checkpoint:
 def open_note(note: str, verifier: str) -> Checkpoint:
     """The checkpoint in `note` if a signature line verifies with the pinned `verifier` key
     (`NAME+HEXID+BASE64KEY`); `InvalidFilter` otherwise. Only what the key signed is trusted."""
-    try:
-        name, hex_id, encoded = verifier.split("+", 2)  # a name has no "+"; base64 may
-        raw = base64.b64decode(encoded, validate=True)
-        wanted_id = bytes.fromhex(hex_id)
-    except ValueError as exc:
-        raise InvalidFilter("not a note verifier key (NAME+HEXID+BASE64KEY)") from exc
-    if raw[:1] != _ALGORITHM_ED25519 or len(raw) != 33 or key_id(name, raw[1:]) != wanted_id:
-        raise InvalidFilter("the verifier key is not an Ed25519 key matching its id")
+    name, wanted_id, public_raw = parse_verifier_key(verifier)
     body, separator, signatures = note.partition("\n\n")
     body += "\n"
     if not separator:
         raise InvalidFilter("not a signed note: no blank line before the signatures")
-    public = Ed25519PublicKey.from_public_bytes(raw[1:])
+    public = Ed25519PublicKey.from_public_bytes(public_raw)
     for line in signatures.splitlines():
         parts = line.split(" ")
         if len(parts) != 3 or parts[0] != "—" or parts[1] != name:
@@ -77,6 +70,28 @@ def open_note(note: str, verifier: str) -> Checkpoint:
         except Exception:  # noqa: BLE001 - a bad signature line is skipped, like any other
             continue
     raise InvalidFilter(f"no signature by {name} verifies this note")
+
+
+def parse_verifier_key(verifier: str) -> tuple[str, bytes, bytes]:
+    """(name, key id, Ed25519 public key) of a verifier key; `InvalidFilter` if it is not one."""
+    try:
+        name, hex_id, encoded = verifier.split("+", 2)  # a name has no "+"; base64 may
+        raw = base64.b64decode(encoded, validate=True)
+        wanted_id = bytes.fromhex(hex_id)
+    except ValueError as exc:
+        raise InvalidFilter("not a note verifier key (NAME+HEXID+BASE64KEY)") from exc
+    if raw[:1] != _ALGORITHM_ED25519 or len(raw) != 33 or key_id(name, raw[1:]) != wanted_id:
+        raise InvalidFilter("the verifier key is not an Ed25519 key matching its id")
+    return name, wanted_id, raw[1:]
+
+
+def unverified_checkpoint(note: str) -> Checkpoint:
+    """The checkpoint a note claims, its signatures not checked: for self-consistency only (a
+    proof against it shows nothing until `open_note` verifies the note with a pinned key)."""
+    body, separator, _ = note.partition("\n\n")
+    if not separator:
+        raise InvalidFilter("not a signed note: no blank line before the signatures")
+    return _parse_body(body + "\n")
 
 
 def _parse_body(body: str) -> Checkpoint:

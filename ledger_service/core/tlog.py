@@ -38,17 +38,36 @@ def _split(n: int) -> int:
     return k
 
 
-def root(leaves: Sequence[bytes]) -> bytes:
-    """The Merkle Tree Hash of the leaf hashes `leaves` (the empty tree's is SHA-256 of nothing)."""
-    if not leaves:
-        return EMPTY_ROOT
-    level = list(leaves)
-    while len(level) > 1:  # pairing left to right and lifting a lone last node gives RFC 9162's tree
+def levels(leaves: Sequence[bytes]) -> list[list[bytes]]:
+    """Every level of the tree of the leaf hashes `leaves`, leaves first, root last: pairing left to
+    right and lifting a lone last node gives RFC 9162's tree. Kept, they give a path in O(log n)."""
+    built = [list(leaves)]
+    while len(built[-1]) > 1:
+        level = built[-1]
         paired = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
         if len(level) % 2:
             paired.append(level[-1])
-        level = paired
-    return level[0]
+        built.append(paired)
+    return built
+
+
+def root(leaves: Sequence[bytes]) -> bytes:
+    """The Merkle Tree Hash of the leaf hashes `leaves` (the empty tree's is SHA-256 of nothing)."""
+    return levels(leaves)[-1][0] if leaves else EMPTY_ROOT
+
+
+def path_from_levels(built: Sequence[Sequence[bytes]], index: int) -> list[bytes]:
+    """The audit path of leaf `index` read from the kept `levels` of its tree (a lifted node has no
+    sibling at its level, so that level gives nothing): the same path as `inclusion_proof`."""
+    if not 0 <= index < len(built[0]):
+        raise ValueError(f"leaf {index} is not in a tree of {len(built[0])}")
+    path = []
+    for level in built[:-1]:
+        sibling = index ^ 1
+        if sibling < len(level):
+            path.append(level[sibling])
+        index >>= 1
+    return path
 
 
 def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:

@@ -23,6 +23,7 @@ from ledger_service.services.parties import Parties
 from ledger_service.services.proofs import HeadTracker, ProofService
 from ledger_service.services.reading_query import ReadingQueries
 from ledger_service.services.registry import RegistryCache
+from ledger_service.services.transparency_log import TransparencyLog
 
 
 @dataclass
@@ -37,6 +38,7 @@ class Services:
     proofs: ProofService
     parties: Parties
     artifacts: dict[str, Artifact]
+    transparency_log: TransparencyLog
     queries: ReadingQueries = field(init=False)
 
     def __post_init__(self) -> None:
@@ -65,11 +67,13 @@ class Services:
             verify_processes=settings.verify_processes,
         )
         head = HeadTracker(lambda: int(client.w3.eth.block_number))
-        proofs = ProofService(engine, deployment, ledger.domain, registry=registry, head=head)
+        origin = f"{settings.log_name}/{deployment.chain_id}/{deployment.address_of('DataNotary').lower()}"
+        log = TransparencyLog(engine, settings, origin)
+        proofs = ProofService(engine, deployment, ledger.domain, registry=registry, head=head, log=log)
         parties = Parties(settings, client.rpc_url, client)
         return cls(
             settings=settings, engine=engine, ledger=ledger, registry=registry, ingestor=ingestor, proofs=proofs,
-            parties=parties, artifacts=artifacts,
+            parties=parties, artifacts=artifacts, transparency_log=log,
         )  # fmt: skip
 
     def content_store(self) -> ContentStore:

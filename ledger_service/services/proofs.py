@@ -1,6 +1,6 @@
 """Proof bundles: everything needed to check a reading against its anchored root, on or off chain.
 
-The bundle format (`provenance-ledger/proof@2`) is documented in docs/proof-format.md.
+The bundle format (`provenance-ledger/proof@3`) is documented in docs/proof-format.md.
 """
 
 from __future__ import annotations
@@ -21,8 +21,11 @@ from ledger_service.core.models import Batch, BatchStatus, StoredReading
 from ledger_service.core.multiproof import multiproof_from_paths
 from ledger_service.core.readings import LEAF_TYPES, Domain, Reading, leaf_values
 from ledger_service.services.registry import RegistryCache
+from ledger_service.services.transparency_log import TransparencyLog
 
-PROOF_FORMAT = "provenance-ledger/proof@2"
+PROOF_FORMAT = "provenance-ledger/proof@3"
+#: Earlier bundle formats a verifier still checks: proof@2 is proof@3 without the log section.
+EARLIER_PROOF_FORMATS = ("provenance-ledger/proof@2",)
 MULTIPROOF_FORMAT = "provenance-ledger/multiproof@1"
 ANCHORED = (BatchStatus.ANCHORED, BatchStatus.CONFIRMED, BatchStatus.FINAL)
 
@@ -92,12 +95,14 @@ class ProofService:
         domain: Domain,
         registry: RegistryCache | None = None,
         head: HeadTracker | None = None,
+        log: TransparencyLog | None = None,
     ) -> None:
         self.engine = engine
         self.deployment = deployment
         self.domain = domain
         self.registry = registry
         self.head = head
+        self.log = log
 
     @staticmethod
     def _path(session: Session, row: Stored) -> tuple[int, list[bytes]]:
@@ -215,7 +220,13 @@ class ProofService:
             },
             "batch": self._batch(batch),
             "anchor": self._anchor(batch),
+            "log": self._log_path(batch),
         }
+
+    def _log_path(self, batch: Any) -> dict[str, Any] | None:
+        if self.log is None or batch.chain_batch_id is None:
+            return None
+        return self.log.path_of(int(batch.chain_batch_id), batch.root)
 
     def multi(self, reading_ids: list[str]) -> dict[str, Any]:
         """One OpenZeppelin multiproof for readings that share a batch."""

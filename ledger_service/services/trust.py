@@ -20,8 +20,9 @@ import httpx
 from eth_utils import is_address, to_checksum_address
 
 from ledger_service.core.chain.deploy import Deployment
-from ledger_service.core.errors import TrustAnchorError
+from ledger_service.core.errors import InvalidFilter, TrustAnchorError
 from ledger_service.core.readings import DOMAIN_NAME, DOMAIN_VERSION, Domain
+from ledger_service.core.signed_note import parse_verifier_key
 
 TRUST_FORMAT = "provenance-ledger/trust@1"
 WELL_KNOWN_PATH = "/.well-known/provenance-ledger.json"
@@ -45,6 +46,7 @@ class TrustAnchor:
     genesis_hash: str | None
     contracts: dict[str, PinnedContract] = field(default_factory=dict)
     source: str = "explicit values"
+    log_key: str | None = None  # the transparency log's note verifier key, when the source pins one
 
     def __post_init__(self) -> None:
         missing = [name for name in REQUIRED if name not in self.contracts]
@@ -85,10 +87,11 @@ def pinned(address: str, code_hash: str | None = None, name: str = "contract") -
     )
 
 
-def trust_document(deployment: Deployment) -> dict[str, Any]:
-    """The trust document an operator publishes for its deployment."""
+def trust_document(deployment: Deployment, log_key: str | None = None) -> dict[str, Any]:
+    """The trust document an operator publishes for its deployment (with its transparency log's
+    verifier key, when given)."""
     registry = deployment.address_of("DeviceRegistry")
-    return {
+    document: dict[str, Any] = {
         "format": TRUST_FORMAT,
         "chain_id": deployment.chain_id,
         "genesis_hash": deployment.genesis_hash,
@@ -103,6 +106,9 @@ def trust_document(deployment: Deployment) -> dict[str, Any]:
             "verifyingContract": registry,
         },
     }
+    if log_key is not None:
+        document["transparency_log"] = {"verifier_key": log_key}
+    return document
 
 
 def fingerprint(document: dict[str, Any]) -> str:
@@ -124,7 +130,9 @@ def anchor_from_document(document: Any, source: str) -> TrustAnchor:
         genesis = _hex32(document["genesis_hash"], "genesis hash") if document.get("genesis_hash") else None
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise TrustAnchorError(f"{source} is not a trust document or manifest: {exc}") from exc
-    anchor = TrustAnchor(chain_id, genesis, contracts, f"{source} ({fingerprint(document)})")
+    anchor = TrustAnchor(
+        chain_id, genesis, contracts, f"{source} ({fingerprint(document)})", _log_key(document, source)
+    )
     domain = document.get("eip712_domain")
     if domain is not None:
         expected = {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": chain_id,
@@ -133,6 +141,18 @@ def anchor_from_document(document: Any, source: str) -> TrustAnchor:
         if given != expected:
             raise TrustAnchorError(f"{source}: its EIP-712 domain does not match its chain and registry")
     return anchor
+
+
+def _log_key(document: dict[str, Any], source: str) -> str | None:
+    entry = document.get("transparency_log")
+    if entry is None:
+        return None
+    try:
+        key = str(entry["verifier_key"])
+        parse_verifier_key(key)
+    except (KeyError, TypeError, InvalidFilter) as exc:
+        raise TrustAnchorError(f"{source}: its transparency log key is not a note verifier key") from exc
+    return key
 
 
 def load_trust(spec: str, timeout: float = 10.0) -> TrustAnchor:

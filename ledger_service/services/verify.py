@@ -14,7 +14,6 @@ Standalone: it needs the bundle, a trust anchor and a JSON-RPC URL; no database,
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from eth_utils import keccak, to_checksum_address
@@ -25,46 +24,17 @@ from web3.contract import Contract
 from ledger_service.core.keys import KeyError_, PublicKey
 from ledger_service.core.merkle import process_proof
 from ledger_service.core.readings import Domain, Reading, leaf_values, reading_leaf
-from ledger_service.services.proofs import PROOF_FORMAT
+from ledger_service.services.proofs import EARLIER_PROOF_FORMATS, PROOF_FORMAT
 from ledger_service.services.trust import TrustAnchor
+from ledger_service.services.verification import Check, Verification
 from ledger_service.services.verify_abi import BATCH_ANCHORED_TOPIC, NOTARY_ABI, REGISTRY_ABI
+from ledger_service.services.verify_log import log_key_checks, log_path_checks
 
 SELF_CONSISTENCY_WARNING = (
     "only self-consistency was checked: nothing here shows that the device, the registry or the anchor "
     "are the real ones (anyone can make such a bundle with contracts of their own); pin a trust anchor "
     "(--trust FILE|URL, --manifest, or --chain-id/--notary/--registry) and check against the chain"
 )
-
-
-@dataclass(frozen=True)
-class Check:
-    """The outcome of one check."""
-
-    name: str
-    ok: bool
-    detail: str
-
-
-@dataclass(frozen=True)
-class Verification:
-    """Every check run on a bundle, and whether they amount to a proof."""
-
-    checks: list[Check]
-    trust: TrustAnchor | None
-    chain_checked: bool
-
-    @property
-    def ok(self) -> bool:
-        """No check failed."""
-        return all(c.ok for c in self.checks)
-
-    @property
-    def complete(self) -> bool:
-        """No check failed, and the bundle was checked against a pinned trust anchor on its chain."""
-        return self.ok and self.trust is not None and self.chain_checked
-
-    def failed(self) -> list[str]:
-        return [c.name for c in self.checks if not c.ok]
 
 
 def _contract(w3: Web3, address: str, abi: list[dict[str, Any]]) -> Contract:
@@ -116,7 +86,7 @@ def offline_checks(bundle: dict[str, Any], domain: Domain | None = None) -> Iter
     """Self-consistency. The digest is computed under `domain` (the pinned one) when given, else the
     bundle's own. Stops at the first failure that later checks build on."""
     fmt = bundle.get("format")
-    yield Check("format", fmt == PROOF_FORMAT, f"{fmt}")
+    yield Check("format", fmt == PROOF_FORMAT or fmt in EARLIER_PROOF_FORMATS, f"{fmt}")
     try:
         reading = _reading(bundle)
         digest = reading.digest(domain or _bundle_domain(bundle))
@@ -142,6 +112,8 @@ def offline_checks(bundle: dict[str, Any], domain: Domain | None = None) -> Iter
     root = process_proof(leaf, [_b(p) for p in bundle["merkle"]["proof"]])
     path_ok = "0x" + root.hex() == bundle["merkle"]["root"]
     yield Check("merkle-path", path_ok, f"{len(bundle['merkle']['proof'])} siblings lead to 0x{root.hex()}")
+    if fmt == PROOF_FORMAT:
+        yield from log_path_checks(bundle)
 
 
 def _code_check(w3: Web3, name: str, address: str, code_hash: str | None) -> Check:
@@ -278,6 +250,8 @@ def verify_bundle(
     if trust is not None:
         checks.extend(pin_checks(bundle, trust))
     checks.extend(offline_checks(bundle, trust.domain if trust else None))
+    if trust is not None and bundle.get("log"):
+        checks.extend(log_key_checks(bundle, trust))
     chain = trust is not None and rpc_url is not None and all(c.ok for c in checks)
     if chain:
         assert trust is not None and rpc_url is not None

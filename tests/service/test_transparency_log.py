@@ -5,6 +5,7 @@ tampered or foreign notes are refused."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ from ledger_service.core.signed_note import (
 from ledger_service.services.log_audit import audit
 from ledger_service.services.log_chain import ChainLog, check_against_chain, check_chain, read_chain_log
 from ledger_service.services.transparency_log import leaf_data
+from ledger_service.services.trust import anchor_from_document
+from ledger_service.services.verify import verify_bundle
 from ledger_service.services.witness import Witness
 from tests.utils.event_flow import Flow, index
 from tests.utils.factories import new_device, signed_body
@@ -137,7 +140,7 @@ def test_an_audit_passes_an_honest_history_and_catches_a_fork_and_a_rewrite(flow
     new_note, new = latest(flow)
     honest = audit([new_note, old_note], verifier, _fetch(flow))
     assert all(check.ok for check in honest) and len(honest) == 4
-    log_key = flow.api.app.state.transparency_log.key  # the operator's own key: a dishonest operator
+    log_key = flow.services.transparency_log.key  # the operator's own key: a dishonest operator
     other_root = tlog.root([tlog.leaf_hash(b"a history shown to someone else")] * new.size)
     fork = sign_note(checkpoint_body(new.origin, new.size, other_root), "provenance-ledger", log_key)
     forked = audit([old_note, new_note, fork], verifier, _fetch(flow))
@@ -163,7 +166,7 @@ def test_a_witness_cosigns_what_extends_its_last_and_raises_an_alarm_on_a_fork_o
     anchor_one_more(flow)
     new_note, new = latest(flow)
     assert watcher.observe(new_note, _fetch(flow)).status == "cosigned"
-    log_key = flow.api.app.state.transparency_log.key
+    log_key = flow.services.transparency_log.key
     other = tlog.root([tlog.leaf_hash(b"elsewhere")] * (new.size + 2))
     fork = sign_note(checkpoint_body(new.origin, new.size, other), "provenance-ledger", log_key)
     rewrite = sign_note(checkpoint_body(new.origin, new.size + 2, other), "provenance-ledger", log_key)
@@ -201,7 +204,7 @@ def test_the_contracts_log_head_is_the_root_of_its_events_and_of_the_services_ch
 def test_checkpoints_the_operator_signs_for_another_history_are_caught_against_the_chain(flow: Flow) -> None:
     _, honest = latest(flow)
     chain = _chain(flow)
-    log_key = flow.api.app.state.transparency_log.key  # the operator's own key: a dishonest operator
+    log_key = flow.services.transparency_log.key  # the operator's own key: a dishonest operator
     leaves = chain.leaves[: honest.size]
 
     def signed(size: int, root: bytes) -> Checkpoint:
@@ -222,3 +225,52 @@ def test_an_rpc_endpoint_that_hides_an_event_is_caught_by_the_contracts_head(flo
     chain = _chain(flow)
     hidden = ChainLog(chain.block, chain.size, chain.root, chain.leaves[:1] + chain.leaves[2:])
     assert check_chain(chain).ok and not check_chain(hidden).ok
+
+
+def _pinned_bundle(flow: Flow) -> tuple[dict[str, Any], Any]:
+    flow.api.get("/v1/log/checkpoint")  # the log has looked at the mirror: the flow's batches are in it
+    bundle = flow.api.get(f"/v1/readings/{flow.readings[0]}/proof").json()
+    trust = anchor_from_document(flow.api.get("/.well-known/provenance-ledger.json").json(), "the trust document")
+    return bundle, trust
+
+
+def test_a_bundle_carries_its_batchs_log_path_which_verifies_under_the_pinned_log_key(flow: Flow) -> None:
+    bundle, trust = _pinned_bundle(flow)
+    log = bundle["log"]
+    assert bundle["format"] == "provenance-ledger/proof@3" and log["leaf_index"] == bundle["anchor"]["batch_id"]
+    checkpoint = open_note(log["checkpoint"], trust.log_key or "")
+    assert checkpoint.size == log["tree_size"] and checkpoint.root == tlog.root(_chain(flow).leaves[: checkpoint.size])
+    result = verify_bundle(bundle, trust, flow.chain.client.rpc_url)
+    assert result.complete, [(c.name, c.detail) for c in result.checks if not c.ok]
+    names = [c.name for c in result.checks]
+    assert names[names.index("merkle-path") + 1 :][:2] == ["log-leaf", "log-path"] and "log-checkpoint" in names
+    earlier = {**{k: v for k, v in bundle.items() if k != "log"}, "format": "provenance-ledger/proof@2"}
+    assert verify_bundle(earlier, trust, flow.chain.client.rpc_url).complete  # bundles saved before still verify
+
+
+def test_a_log_section_for_another_batch_a_bent_path_or_a_checkpoint_signed_by_another_key_fails(
+    flow: Flow,
+) -> None:
+    bundle, trust = _pinned_bundle(flow)
+    log = bundle["log"]
+    neighbour = {"index": (log["leaf_index"] + 1) % log["tree_size"], "size": log["tree_size"]}
+    other = flow.api.get("/v1/log/proof/inclusion", params=neighbour).json()
+    swapped = {**bundle, "log": {**log, "leaf_data": other["leaf_data"], "proof": other["proof"]}}
+    bent = {**bundle, "log": {**log, "proof": [*log["proof"][:-1], "0x" + "00" * 32]}}
+    # A forger's own log: junk, then this batch at its place, under a checkpoint the forger signed.
+    forger = Ed25519PrivateKey.generate()
+    origin = open_note(log["checkpoint"], trust.log_key or "").origin
+    index = log["leaf_index"]
+    leaves = [tlog.leaf_hash(b"junk %d" % i) for i in range(index)] + [
+        tlog.leaf_hash(bytes.fromhex(log["leaf_data"][2:]))
+    ]
+    note = sign_note(checkpoint_body(origin, index + 1, tlog.root(leaves)), "provenance-ledger", forger)
+    path = ["0x" + p.hex() for p in tlog.inclusion_proof(leaves, index)]
+    forged = {**bundle, "log": {**log, "tree_size": index + 1, "proof": path, "checkpoint": note}}
+    assert verify_bundle(forged, None, None).ok  # self-consistent: only the pinned key tells
+    for tampered, failing in ((swapped, "log-leaf"), (bent, "log-path")):
+        assert [c.name for c in verify_bundle(tampered, trust, None).checks if not c.ok] == [failing]
+    assert [c.name for c in verify_bundle(forged, trust, None).checks if not c.ok] == ["log-checkpoint"]
+    unpinned_log = replace(trust, log_key=None)
+    said = {c.name: c for c in verify_bundle(bundle, unpinned_log, None).checks}
+    assert said["log-checkpoint"].ok and said["log-checkpoint"].detail.startswith("not checked")

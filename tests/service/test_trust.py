@@ -101,7 +101,7 @@ def test_genuine_bundle_verifies_against_the_pinned_trust_document(
     result = verify_bundle(bundle, _pin(real), anvil.url)
     assert result.complete and failed(result) == []
     assert [c.name for c in result.checks] == [
-        "pinned-contracts", "format", "reading", "digest", "signature", "leaf", "merkle-path",
+        "pinned-contracts", "format", "reading", "digest", "signature", "leaf", "merkle-path", "log-path",
         "chain-id", "genesis", "contract-code", "contract-code", "transaction", "anchor-event", "anchor-record",
         "timeline", "confirmations", "device-key", "registry-verify", "notary-verify",
     ]  # fmt: skip
@@ -195,7 +195,12 @@ def test_trust_document_is_served_and_exported_identically(real: Services, tmp_p
     manifest = tmp_path / "deployment.json"
     manifest.write_text(json.dumps(real.ledger.deployment.to_json()))
     out = tmp_path / "trust.json"
-    exported = CliRunner().invoke(cli_app, ["trust", "export", "--manifest", str(manifest), "--out", str(out)])
+    exported = CliRunner().invoke(
+        cli_app,
+        ["trust", "export", "--manifest", str(manifest), "--out", str(out)],
+        env={"PROVENANCE_DATA_DIR": str(real.settings.data_dir)},
+    )  # the same log key
+    assert served["transparency_log"]["verifier_key"] == real.transparency_log.verifier
     assert exported.exit_code == 0, exported.output
     assert json.loads(out.read_text()) == served and fingerprint(served) in exported.output
 

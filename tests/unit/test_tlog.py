@@ -12,6 +12,8 @@ from ledger_service.core.tlog import (
     consistency_proof,
     inclusion_proof,
     leaf_hash,
+    levels,
+    path_from_levels,
     root,
     verify_consistency,
     verify_inclusion,
@@ -116,6 +118,16 @@ def test_random_larger_trees_prove_and_verify() -> None:
         index, old = rng.randrange(size), rng.randrange(1, size)
         assert verify_inclusion(hashes[index], index, size, inclusion_proof(hashes, index), tree_root)
         assert verify_consistency(old, size, root(hashes[:old]), tree_root, consistency_proof(hashes, old))
+
+
+def test_paths_read_from_kept_levels_are_the_rfcs_paths() -> None:
+    rng = random.Random(6962)
+    for size in [*range(1, 70), *(rng.randrange(70, 2000) for _ in range(10))]:
+        hashes = [leaf_hash(rng.randbytes(8)) for _ in range(size)]
+        built = levels(hashes)
+        assert built[-1] == [root(hashes)]
+        for index in range(size) if size < 70 else rng.sample(range(size), 20):
+            assert path_from_levels(built, index) == inclusion_proof(hashes, index)
 
 
 def test_tampered_or_misplaced_proofs_fail() -> None:

@@ -44,7 +44,7 @@ class ReadingRow(BaseModel):
     status: str = Field(description="pending, sealed, anchored, confirmed or final")
     batch: BatchRef | None
     proof: dict[str, Any] | None = Field(
-        None, description="With `proofs=true`: the reading's proof bundle once its batch is anchored (proof@2)"
+        None, description="With `proofs=true`: the reading's proof bundle once its batch is anchored (proof@3)"
     )
     links: dict[str, str]
 

@@ -11,6 +11,7 @@ import typer
 from ledger_service.app.cli.common import console, fail, load_settings
 from ledger_service.core.chain.manifest import load_manifest
 from ledger_service.core.errors import DeploymentError
+from ledger_service.services.transparency_log import log_verifier_key
 from ledger_service.services.trust import fingerprint, trust_document
 
 app = typer.Typer(help="The trust document: chain, contracts with their code hashes, EIP-712 domain.")
@@ -27,7 +28,7 @@ def export(
     deployment = load_manifest(path)
     if deployment is None:
         fail(DeploymentError(f"no deployment manifest at {path}: deploy first (provenance deploy)"))
-    document = trust_document(deployment)
+    document = trust_document(deployment, log_verifier_key(settings))
     text = json.dumps(document, indent=2, sort_keys=True) + "\n"
     if out is None:
         typer.echo(text, nl=False)

@@ -23,12 +23,7 @@ Size = Annotated[int, Query(ge=1, le=2**62)]
 
 def transparency_log(request: Request, services: Services) -> TransparencyLog:
     """The log of this deployment, one per API process (its origin names the chain and the notary)."""
-    found: TransparencyLog | None = request.app.state.__dict__.get("transparency_log")
-    if found is None:
-        deployment = services.ledger.deployment
-        origin = f"{services.settings.log_name}/{deployment.chain_id}/{deployment.address_of('DataNotary').lower()}"
-        found = request.app.state.transparency_log = TransparencyLog(services.engine, services.settings, origin)
-    return found
+    return services.transparency_log
 
 
 @router.get("/checkpoint", response_class=PlainTextResponse, responses=_ERRORS)

@@ -14,8 +14,9 @@ router = APIRouter(tags=["trust"])
 
 @router.get(WELL_KNOWN_PATH)
 def well_known(services: ServicesDep) -> dict[str, Any]:
-    """Chain id, genesis hash, every contract with its runtime code hash, and the EIP-712 domain.
+    """Chain id, genesis hash, every contract with its runtime code hash, the EIP-712 domain, and the
+    transparency log's verifier key.
 
     A verifier fetches this once, compares its fingerprint out of band, and pins it: proof bundles
     are checked against it, never against the addresses a bundle names (docs/proof-format.md)."""
-    return trust_document(services.ledger.deployment)
+    return trust_document(services.ledger.deployment, services.transparency_log.verifier)
