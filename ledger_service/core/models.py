@@ -37,6 +37,12 @@ class Batch(SQLModel, table=True):
     final_at: float | None = None
     attempts: int = 0
     last_error: str | None = None
+    device_index: bytes | None = Field(
+        default=None, sa_column=Column(LargeBinary, nullable=True), description="core.device_index entries, packed"
+    )
+    index_proof: bytes | None = Field(
+        default=None, sa_column=Column(LargeBinary, nullable=True), description="The index leaf's path to the root"
+    )
 
 
 class StoredReading(SQLModel, table=True):

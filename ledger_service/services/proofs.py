@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from ledger_service.core.chain.deploy import Deployment
+from ledger_service.core.device_index import commitment, unpack
 from ledger_service.core.errors import InvalidProofRequest, NotFound, NotYetAnchored
 from ledger_service.core.merkle import MerkleTree, split_path, tree_paths
 from ledger_service.core.models import Batch, BatchStatus, StoredReading
@@ -112,7 +113,11 @@ class ProofService:
         if row.proof is None or row.tree_index is None:
             ids = session.exec(select(StoredReading.id).where(StoredReading.batch_id == row.batch_id)).all()
             table = StoredReading.__table__  # type: ignore[attr-defined]
-            paths = tree_paths(MerkleTree([bytes.fromhex(i[2:]) for i in ids]), list(ids))
+            leaves = [bytes.fromhex(i[2:]) for i in ids]
+            batch = session.get(Batch, row.batch_id)
+            if batch is not None and batch.device_index is not None:  # the index leaf, for batches with one
+                leaves.append(commitment(unpack(batch.device_index)))
+            paths = tree_paths(MerkleTree(leaves), list(ids))
             session.connection().execute(
                 update(table)
                 .where(table.c.id == bindparam("rid"))

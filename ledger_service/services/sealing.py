@@ -1,7 +1,9 @@
 """Sealing: the unbatched readings become a batch once there are `batch_size` of them or the oldest
 is `batch_age` seconds old. Sealing builds the Merkle tree, writes the batch payload (every reading,
 in canonical JSON) to the content store, and records the batch and its readings in one database
-transaction; each reading keeps its place in the tree and its sibling path (`tree_paths`)."""
+transaction; each reading keeps its place in the tree and its sibling path (`tree_paths`). The tree
+also holds the batch's device index leaf (`ledger_service.core.device_index`), whose entries and
+path are kept with the batch."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from ledger_service.core.device_index import Entry, build_entries, commitment, pack
 from ledger_service.core.errors import SealingRaced
 from ledger_service.core.merkle import MerkleTree, tree_paths
 from ledger_service.core.models import Batch, StoredReading
@@ -24,10 +27,10 @@ from ledger_service.services.content import ContentStore
 
 log = logging.getLogger(__name__)
 
-PAYLOAD_FORMAT = "provenance-ledger/batch@1"
+PAYLOAD_FORMAT = "provenance-ledger/batch@2"
 
 
-def batch_payload(header: dict[str, Any], root: str, rows: Sequence[Any]) -> bytes:
+def batch_payload(header: dict[str, Any], root: str, rows: Sequence[Any], index: Sequence[Entry] = ()) -> bytes:
     """The batch payload: every reading of the batch (rows with the `reading` table's columns),
     sorted by id, as canonical JSON (sorted keys,
     no spaces, UTF-8; `value` as a decimal string so no reader loses precision)."""
@@ -47,7 +50,8 @@ def batch_payload(header: dict[str, Any], root: str, rows: Sequence[Any]) -> byt
         }
         for row in sorted(rows, key=lambda r: r.id)
     ]
-    document = {**header, "format": PAYLOAD_FORMAT, "leaf_types": list(LEAF_TYPES), "root": root, "readings": readings}
+    document = {**header, "format": PAYLOAD_FORMAT, "leaf_types": list(LEAF_TYPES), "root": root, "readings": readings,
+                "device_index": ["0x" + e.encode().hex() for e in index]}  # fmt: skip
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -98,9 +102,11 @@ class Sealer:
             rows = list(session.execute(claim).all())  # plain rows, not ORM objects: a batch can hold thousands
             if not rows:
                 return None
-            tree = MerkleTree([bytes.fromhex(row.id[2:]) for row in rows])
+            entries = build_entries(rows)
+            committed = commitment(entries)
+            tree = MerkleTree([bytes.fromhex(row.id[2:]) for row in rows] + [committed])
             root = "0x" + tree.root.hex()
-            content_id = self.content.put(batch_payload(self.payload_header, root, rows))
+            content_id = self.content.put(batch_payload(self.payload_header, root, rows, entries))
             timestamps = [row.timestamp for row in rows]
             batch = Batch(
                 root=root,
@@ -109,6 +115,8 @@ class Sealer:
                 last_timestamp=max(timestamps),
                 content_id=content_id,
                 sealed_at=self.clock(),
+                device_index=pack(entries),
+                index_proof=b"".join(tree.proof(committed)),
             )
             session.add(batch)
             try:

@@ -22,6 +22,7 @@ from ledger_service.core.chain.client import connect
 from ledger_service.core.chain.ledger import Ledger
 from ledger_service.core.chain.manifest import load_manifest
 from ledger_service.core.compiler import Artifact
+from ledger_service.core.device_index import build_entries, commitment
 from ledger_service.core.enums import KeyType
 from ledger_service.core.keys import DeviceKey
 from ledger_service.core.merkle import MerkleTree
@@ -146,12 +147,15 @@ def wait_all_anchored(engine: Engine, count: int) -> None:
 def check_batches(engine: Engine, sent: list[str]) -> None:
     """Each reading in one batch; each batch's root the tree of exactly its readings."""
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT id, batch_id, tree_index FROM reading")).all()
+        rows = conn.execute(
+            text("SELECT id, batch_id, tree_index, device_id, key_index, sequence, timestamp FROM reading")
+        ).all()
         batches = {row.id: row.root for row in conn.execute(text("SELECT id, root FROM batch"))}
     assert sorted(row.id for row in rows) == sorted(sent)
     for batch_id, root in batches.items():
         held = sorted((row for row in rows if row.batch_id == batch_id), key=lambda row: row.tree_index)
-        assert root == "0x" + MerkleTree([bytes.fromhex(row.id[2:]) for row in held]).root.hex()
+        leaves = [bytes.fromhex(row.id[2:]) for row in held] + [commitment(build_entries(held))]
+        assert root == "0x" + MerkleTree(leaves).root.hex()
 
 
 def test_one_indexer_writes_and_a_standby_takes_over_when_it_dies(

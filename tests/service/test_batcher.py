@@ -6,6 +6,7 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from ledger_service.core.chain.ledger import AnchorRecord, Ledger
 from ledger_service.core.chain.node import ManagedAnvil
 from ledger_service.core.compiler import Artifact
 from ledger_service.core.db import make_engine
+from ledger_service.core.device_index import Entry, build_entries, commitment, unpack
 from ledger_service.core.errors import ChainError, SealingRaced
 from ledger_service.core.merkle import MerkleTree
 from ledger_service.core.models import Batch, BatchStatus, StoredReading
@@ -71,7 +73,10 @@ def test_batch_closes_at_size_and_leaves_the_rest_open(services: Services, clock
     with Session(services.engine) as session:
         first_batch = session.exec(select(StoredReading.id).where(StoredReading.batch_id == sealed[0].id)).all()
     assert sorted(first_batch) == sorted(ids[:4])
-    assert sealed[0].root == "0x" + MerkleTree([bytes.fromhex(i[2:]) for i in ids[:4]]).root.hex()
+    index = commitment(unpack(sealed[0].device_index or b""))  # the batch's device index leaf
+    assert sealed[0].root == "0x" + MerkleTree([bytes.fromhex(i[2:]) for i in ids[:4]] + [index]).root.hex()
+    (entry,) = unpack(sealed[0].device_index or b"")
+    assert (entry.device_id, entry.first_sequence, entry.last_sequence, entry.count) == (device.device_id, 1, 4, 4)
 
 
 def test_batch_closes_at_age(services: Services, clock: Clock) -> None:
@@ -113,11 +118,13 @@ def test_payload_is_stored_under_its_cid_and_lists_every_reading(services: Servi
     data = services.content_store().get(batch.content_id)
     assert cid_of(data) == batch.content_id and batch.content_id.startswith("bafkrei")
     payload = json.loads(data)
-    assert payload["format"] == "provenance-ledger/batch@1" and payload["root"] == batch.root
+    assert payload["format"] == "provenance-ledger/batch@2" and payload["root"] == batch.root
     assert payload["chain_id"] == services.ledger.deployment.chain_id
     assert [r["id"] for r in payload["readings"]] == sorted(ids)
     assert data == json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-    tree = MerkleTree([bytes.fromhex(r["id"][2:]) for r in payload["readings"]])
+    entries = [Entry.decode(bytes.fromhex(e[2:])) for e in payload["device_index"]]
+    assert entries == build_entries(SimpleNamespace(**r, key_index=0) for r in payload["readings"])
+    tree = MerkleTree([bytes.fromhex(r["id"][2:]) for r in payload["readings"]] + [commitment(entries)])
     assert "0x" + tree.root.hex() == batch.root
 
 
@@ -256,6 +263,7 @@ def test_two_batchers_never_seal_one_reading_twice(services: Services, clock: Cl
     for batch in sealed:
         held = sorted((r for r in rows if r.batch_id == batch.id), key=lambda r: r.tree_index or 0)
         assert len(held) == batch.reading_count == 4
-        assert batch.root == "0x" + MerkleTree([bytes.fromhex(r.id[2:]) for r in held]).root.hex()
+        leaves = [bytes.fromhex(r.id[2:]) for r in held] + [commitment(build_entries(held))]
+        assert batch.root == "0x" + MerkleTree(leaves).root.hex()
     if services.engine.dialect.name == "postgresql":
         assert raced == []  # SKIP LOCKED: each batcher claimed rows the other had not, no work thrown away
