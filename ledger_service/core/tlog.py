@@ -150,3 +150,43 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
         fn >>= 1
         sn >>= 1
     return fr == old_root and sr == new_root and sn == 0
+
+
+# -- a range of leaves to the end of the tree ----------------------------------------------------
+
+
+def prefix_blocks(start: int) -> list[tuple[int, int]]:
+    """(offset, size) of the complete subtrees that make up the first `start` leaves, largest first:
+    one per set bit of `start`. Each is a node of every tree of `start` leaves or more."""
+    blocks, offset = [], 0
+    for bit in range(start.bit_length() - 1, -1, -1):
+        if start >> bit & 1:
+            blocks.append((offset, 1 << bit))
+            offset += 1 << bit
+    return blocks
+
+
+def prefix_nodes(built: Sequence[Sequence[bytes]], start: int) -> list[bytes]:
+    """The roots of `prefix_blocks(start)`, read from the kept levels of a tree of `start` leaves or more."""
+    return [built[size.bit_length() - 1][offset // size] for offset, size in prefix_blocks(start)]
+
+
+def range_root(start: int, prefix: Sequence[bytes], leaves: Sequence[bytes]) -> bytes:
+    """The root of the tree whose leaves from `start` to its end are `leaves` (leaf hashes) and
+    whose first `start` leaves are summarised by `prefix` (`prefix_nodes`). Equal to a signed
+    root, it proves `leaves` are exactly the log's leaves from `start` on: none hidden, none added."""
+    blocks = prefix_blocks(start)
+    if len(prefix) != len(blocks):
+        raise ValueError(f"a prefix of {start} leaves is {len(blocks)} hashes, not {len(prefix)}")
+    known = dict(zip(blocks, prefix, strict=True))
+
+    def node(lo: int, hi: int) -> bytes:
+        if (lo, hi - lo) in known:
+            return known[(lo, hi - lo)]
+        if lo >= start:
+            return root(leaves[lo - start : hi - start])
+        k = _split(hi - lo)
+        return node_hash(node(lo, lo + k), node(lo + k, hi))
+
+    size = start + len(leaves)
+    return node(0, size) if size else EMPTY_ROOT

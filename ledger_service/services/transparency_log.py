@@ -150,9 +150,10 @@ class TransparencyLog:
 
     def checkpoint(self) -> str:
         """The signed checkpoint of the log as it is now (made once per size and kept)."""
-        return self._note(self.tree())
+        return self.note_of(self.tree())
 
-    def _note(self, tree: _Tree) -> str:
+    def note_of(self, tree: _Tree) -> str:
+        """The signed checkpoint of `tree` (signed once per size; the latest kept in memory)."""
         size, note = self._latest_note
         if size == tree.size:
             return note
@@ -220,7 +221,7 @@ class TransparencyLog:
         return {
             "leaf_index": batch_id, "tree_size": tree.size, "leaf_data": "0x" + data.hex(),
             "proof": ["0x" + p.hex() for p in tlog.path_from_levels(tree.levels, batch_id)],
-            "checkpoint": self._note(tree),
+            "checkpoint": self.note_of(tree),
         }  # fmt: skip
 
 

@@ -14,6 +14,8 @@ from ledger_service.core.tlog import (
     leaf_hash,
     levels,
     path_from_levels,
+    prefix_nodes,
+    range_root,
     root,
     verify_consistency,
     verify_inclusion,
@@ -128,6 +130,23 @@ def test_paths_read_from_kept_levels_are_the_rfcs_paths() -> None:
         assert built[-1] == [root(hashes)]
         for index in range(size) if size < 70 else rng.sample(range(size), 20):
             assert path_from_levels(built, index) == inclusion_proof(hashes, index)
+
+
+def test_a_range_to_the_end_with_its_prefix_nodes_gives_the_root_and_nothing_else_does() -> None:
+    rng = random.Random(1)
+    for size in [*range(1, 40), 1000, 1023, 1024, 1025]:
+        hashes = [leaf_hash(rng.randbytes(8)) for _ in range(size)]
+        built, tree_root = levels(hashes), root(hashes)
+        for start in range(size) if size < 40 else (0, 1, size // 3, size - 1):
+            prefix = prefix_nodes(built, start)
+            assert range_root(start, prefix, hashes[start:]) == tree_root
+            if size - start > 1:  # a leaf hidden, or two swapped, gives another root
+                assert range_root(start, prefix, hashes[start:-1]) != tree_root
+                swapped = [*hashes[start:]]
+                swapped[0], swapped[1] = swapped[1], swapped[0]
+                assert range_root(start, prefix, swapped) != tree_root
+            if start:
+                assert range_root(start - 1, prefix_nodes(built, start - 1), hashes[start - 1 :]) == tree_root
 
 
 def test_tampered_or_misplaced_proofs_fail() -> None:

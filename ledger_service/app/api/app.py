@@ -17,6 +17,7 @@ from ledger_service.app.api.observe import RequestMetrics
 from ledger_service.app.api.problems import document_problems, install_problem_handlers, write_errors
 from ledger_service.app.api.routes import (
     batches,
+    completeness,
     devices,
     digital_link,
     epcis,
@@ -120,6 +121,7 @@ def _include_routers(app: FastAPI) -> None:
         oracles.router,
         exports.router,
         log.router,
+        completeness.router,
     )
     for router in routers:
         app.include_router(router, dependencies=[read_access])

@@ -1,0 +1,201 @@
+"""Completeness proofs over a notary of their own: a device owner sees every sequence the log holds
+for the device and every gap; an acknowledged reading the operator drops shows up as a gap; a
+proof that hides a batch, claims the device absent where it is present, leaves out a reading, or
+rests on a checkpoint another key signed, fails."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from indexer.runner import ChainIndexer, target_of
+from ledger_service.app.api.app import create_app
+from ledger_service.core import tlog
+from ledger_service.core.chain.client import connect
+from ledger_service.core.chain.deploy import deploy
+from ledger_service.core.chain.node import ManagedAnvil
+from ledger_service.core.compiler import Artifact
+from ledger_service.core.device_index import unpack
+from ledger_service.core.errors import InvalidFilter
+from ledger_service.core.signed_note import open_note, sign_note
+from ledger_service.services.completeness import CompletenessProofs
+from ledger_service.services.completeness_check import check_completeness
+from ledger_service.services.container import Services
+from tests.utils.factories import Device, new_device, signed_body
+from tests.utils.problems import assert_problem
+from tests.utils.settings import make_settings
+
+
+@dataclass
+class Own:
+    services: Services
+    api: TestClient
+    artifacts: dict[str, Artifact]
+    owner: Device  # the device whose record is proven
+    other: Device
+
+    def send(self, device: Device, count: int) -> list[dict[str, Any]]:
+        answers = [self.api.post("/v1/readings", json=signed_body(device, self.services.ledger.domain))
+                   for _ in range(count)]  # fmt: skip
+        assert all(a.status_code == 201 for a in answers), answers[0].text
+        return [a.json() for a in answers]
+
+    def seal_and_index(self) -> None:
+        batcher = self.services.batcher()
+        batcher.batch_age = 0.0
+        batcher.run_once()
+        ledger = self.services.ledger
+        indexer = ChainIndexer(
+            self.services.engine, ledger.client.rpc_url, target_of(ledger.deployment, self.artifacts)
+        )
+        try:
+            indexer.backfill()
+        finally:
+            indexer.close()
+
+    def proof(self, device: Device, since: int = 0) -> dict[str, Any]:
+        answer = self.api.get(f"/v1/devices/0x{device.device_id.hex()}/completeness", params={"from": since})
+        assert answer.status_code == 200, answer.text
+        proof: dict[str, Any] = answer.json()
+        return proof
+
+
+@pytest.fixture(scope="module")
+def own(anvil: ManagedAnvil, artifacts: dict[str, Artifact], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Own]:
+    """A service over a notary of its own, so that every batch of its log is its own; three batches:
+    the owner's sequences 1-4, another device's alone, the owner's 5-6 with the other's."""
+    data_dir = tmp_path_factory.mktemp("completeness")
+    settings = make_settings(data_dir, database_url=f"sqlite:///{data_dir / 'p.db'}", batch_size=100, batch_age=60.0)
+    client = connect(settings, anvil.url)
+    deployment, _ = deploy(client, artifacts, settings.manifest_path)
+    services = Services.build(settings, client, deployment, artifacts)
+    with TestClient(create_app(services)) as api:
+        setup = Own(services, api, artifacts, new_device(services.ledger), new_device(services.ledger))
+        setup.send(setup.owner, 4)
+        setup.seal_and_index()
+        setup.send(setup.other, 2)
+        setup.seal_and_index()
+        setup.send(setup.owner, 2)
+        setup.send(setup.other, 1)
+        setup.seal_and_index()
+        yield setup
+    services.close()
+
+
+def _key(own: Own) -> str:
+    return own.services.transparency_log.verifier
+
+
+def _device(device: Device) -> str:
+    return "0x" + device.device_id.hex()
+
+
+def test_the_owner_sees_every_sequence_in_every_batch_and_where_it_is_absent(own: Own) -> None:
+    report = check_completeness(own.proof(own.owner), _key(own), _device(own.owner))
+    assert report.ok, [(c.name, c.detail) for c in report.checks]
+    assert report.sequences == {0: [1, 2, 3, 4, 5, 6]} and report.gaps() == {}
+    assert report.absent_from == 1 and report.start == 0 and report.checkpoint is not None
+    assert [r["batch"] for r in report.readings] == [0, 0, 0, 0, 2, 2]
+    other = check_completeness(own.proof(own.other), _key(own), _device(own.other))
+    assert other.ok and other.sequences == {0: [1, 2, 3]} and other.absent_from == 1
+    later = check_completeness(own.proof(own.owner, since=2**40), _key(own), _device(own.owner))
+    assert later.ok and later.checkpoint is not None and later.start == later.checkpoint.size  # nothing that late
+
+
+def test_an_acknowledged_reading_the_operator_drops_is_reported_as_a_gap(own: Own) -> None:
+    acknowledged = own.send(own.owner, 3)  # sequences 7, 8, 9: each answered 201
+    with own.services.engine.begin() as conn:  # the operator drops the middle one before sealing
+        conn.execute(text("DELETE FROM reading WHERE id = :id"), {"id": acknowledged[1]["id"]})
+    own.seal_and_index()
+    report = check_completeness(own.proof(own.owner), _key(own), _device(own.owner))
+    assert report.ok  # a valid proof: what the log holds is shown whole, and it lacks sequence 8
+    assert report.sequences[0][-2:] == [7, 9] and report.gaps() == {0: [(8, 8)]}
+
+
+def _tampered(proof: dict[str, Any], change: Any) -> dict[str, Any]:
+    copied = copy.deepcopy(proof)
+    change(copied)
+    return copied
+
+
+def _claim_absent(proof: dict[str, Any], own: Own) -> None:
+    """Batch 0 shown without the owner: its neighbours in another batch's index would be needed."""
+    batch = proof["batches"][0]
+    batch["run"]["entries"] = [e for e in batch["run"]["entries"] if e["entry"][2:66] != own.owner.device_id.hex()]
+    batch["readings"] = []
+
+
+def test_a_proof_that_hides_a_batch_claims_absence_or_drops_a_reading_fails(own: Own) -> None:
+    proof = own.proof(own.owner)
+    device = _device(own.owner)
+
+    def hide_batch(p: dict[str, Any]) -> None:
+        del p["log"]["leaves"][1], p["batches"][1]
+        for later in p["batches"][1:]:
+            later["leaf_index"] -= 1
+
+    def drop_reading(p: dict[str, Any]) -> None:
+        p["batches"][0]["readings"].pop(1)
+
+    def bent_index(p: dict[str, Any]) -> None:
+        p["batches"][0]["index_root"] = "0x" + "11" * 32
+
+    cases = {
+        "log-range": hide_batch,
+        "device-index": lambda p: _claim_absent(p, own),
+    }
+    for failing, change in cases.items():
+        report = check_completeness(_tampered(proof, change), _key(own), device)
+        assert [c.name for c in report.checks if not c.ok] == [failing], failing
+    for change in (drop_reading, bent_index):
+        report = check_completeness(_tampered(proof, change), _key(own), device)
+        assert [c.name for c in report.checks if not c.ok] == ["device-index"]
+    assert not check_completeness(proof, _key(own), _device(own.other)).ok  # another device's proof
+
+
+def test_a_proof_that_starts_later_than_asked_leaves_the_owners_first_sequences_as_a_gap(own: Own) -> None:
+    """Covering from batch 1 with batch 0 summed up is a valid proof of less: the owner who knows
+    its first sequence sees the ones before the cover as missing, never as absent from the record."""
+    proof = own.proof(own.owner)
+    prefix = ["0x" + h.hex() for h in tlog.prefix_nodes(own.services.transparency_log.tree().levels, 1)]
+    shifted = _tampered(proof, lambda p: p["log"].update(start=1, prefix=prefix, leaves=p["log"]["leaves"][1:]))
+    del shifted["batches"][0]
+    report = check_completeness(shifted, _key(own), _device(own.owner))
+    assert report.ok and report.start == 1
+    assert report.gaps({0: 1})[0][0] == (1, 4) and report.gaps({5: 1}) == {**report.gaps(), 5: [(1, None)]}
+
+
+def test_a_checkpoint_signed_by_another_key_fails(own: Own) -> None:
+    proof = own.proof(own.owner)
+    note = proof["log"]["checkpoint"]
+    body = note.split("\n\n")[0] + "\n"
+    other_key = sign_note(body, "provenance-ledger", Ed25519PrivateKey.generate())
+    forged = _tampered(proof, lambda p: p["log"].update(checkpoint=other_key))
+    report = check_completeness(forged, _key(own), _device(own.owner))
+    assert [c.name for c in report.checks if not c.ok] == ["log-checkpoint"]
+    assert open_note(note, _key(own)).size == len(proof["log"]["leaves"])
+
+
+def test_a_proof_over_too_many_batches_or_batches_without_an_index_is_refused(own: Own) -> None:
+    with pytest.raises(InvalidFilter, match="at most 2 per proof"):
+        CompletenessProofs(own.services.engine, own.services.transparency_log, max_batches=2).prove(
+            _device(own.owner), 0
+        )
+    with own.services.engine.begin() as conn:
+        kept = conn.execute(text("SELECT id, device_index FROM batch ORDER BY id LIMIT 1")).one()
+        conn.execute(text("UPDATE batch SET device_index = NULL WHERE id = :id"), {"id": kept.id})
+    try:
+        assert_problem(own.api.get(f"/v1/devices/{_device(own.owner)}/completeness"), 422, "invalid-filter")
+    finally:
+        with own.services.engine.begin() as conn:
+            conn.execute(
+                text("UPDATE batch SET device_index = :d WHERE id = :id"), {"d": kept.device_index, "id": kept.id}
+            )
+    assert len(unpack(kept.device_index)) == 1
