@@ -6,17 +6,21 @@ rests on a checkpoint another key signed, fails."""
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from sqlalchemy import text
+from typer.testing import CliRunner
 
 from indexer.runner import ChainIndexer, target_of
 from ledger_service.app.api.app import create_app
+from ledger_service.app.cli import app as cli_app
 from ledger_service.core import tlog
 from ledger_service.core.chain.client import connect
 from ledger_service.core.chain.deploy import deploy
@@ -24,12 +28,14 @@ from ledger_service.core.chain.node import ManagedAnvil
 from ledger_service.core.compiler import Artifact
 from ledger_service.core.device_index import unpack
 from ledger_service.core.errors import InvalidFilter
-from ledger_service.core.signed_note import open_note, sign_note
+from ledger_service.core.signed_note import checkpoint_body, open_note, sign_note, verifier_key
 from ledger_service.services.completeness import CompletenessProofs
 from ledger_service.services.completeness_check import check_completeness
 from ledger_service.services.container import Services
+from ledger_service.services.monitor import DeviceMonitor
 from tests.utils.factories import Device, new_device, signed_body
 from tests.utils.problems import assert_problem
+from tests.utils.service import serving
 from tests.utils.settings import make_settings
 
 
@@ -199,3 +205,69 @@ def test_a_proof_over_too_many_batches_or_batches_without_an_index_is_refused(ow
                 text("UPDATE batch SET device_index = :d WHERE id = :id"), {"d": kept.device_index, "id": kept.id}
             )
     assert len(unpack(kept.device_index)) == 1
+
+
+def _fetchers(own: Own) -> tuple[Any, Any]:
+    def proof(since: int) -> dict[str, Any]:
+        return own.proof(own.owner, since)
+
+    def consistency(old: int, new: int) -> list[bytes]:
+        answer = own.api.get("/v1/log/proof/consistency", params={"from": old, "to": new}).json()
+        return [bytes.fromhex(p[2:]) for p in answer["proof"]]
+
+    return proof, consistency
+
+
+def test_the_monitor_alerts_on_a_dropped_reading_a_fork_a_bad_proof_and_an_unexpected_key(
+    own: Own, tmp_path: Path
+) -> None:
+    proof, consistency = _fetchers(own)
+    watcher = DeviceMonitor(tmp_path / "m", _device(own.owner), _key(own))
+    known_gaps = check_completeness(proof(0), _key(own), _device(own.owner)).gaps()  # an earlier test's drop
+    first = watcher.look(proof, consistency)
+    assert [a.kind for a in first.alerts] == ["gap"] * len(known_gaps.get(0, [])) and first.sequences[0] >= 6
+    assert watcher.look(proof, consistency).alerts == []  # nothing new, nothing old alerted again
+    sent = own.send(own.owner, 3)
+    with own.services.engine.begin() as conn:
+        conn.execute(text("DELETE FROM reading WHERE id = :id"), {"id": sent[1]["id"]})
+    own.seal_and_index()
+    dropped = watcher.look(proof, consistency)
+    missing = first.sequences[0] + 2
+    assert [(a.kind, a.detail) for a in dropped.alerts] == [("gap", f"key 0: sequence {missing} missing from the log")]
+    assert watcher.look(proof, consistency).alerts == []  # alerted once
+    state = json.loads((tmp_path / "m" / "monitor.json").read_text())
+    checkpoint = open_note(state["note"], _key(own))
+    fork = sign_note(checkpoint_body(checkpoint.origin, checkpoint.size, b"\x07" * 32), "provenance-ledger",
+                     own.services.transparency_log.key)  # fmt: skip
+    (tmp_path / "m" / "monitor.json").write_text(json.dumps({**state, "note": fork}))
+    own.send(own.owner, 1)
+    own.seal_and_index()
+    assert [a.kind for a in watcher.look(proof, consistency).alerts] == ["fork"]
+    assert [a.kind for a in watcher.look(lambda since: {**proof(since), "device_id": "0x" + "00" * 32},
+                                         consistency).alerts] == ["invalid-proof"]  # fmt: skip
+    strict = DeviceMonitor(tmp_path / "strict", _device(own.owner), _key(own), expected_keys={1})
+    assert "unexpected-key" in {a.kind for a in strict.look(proof, consistency).alerts}  # and the gaps, afresh
+
+
+def test_verify_completeness_and_monitor_from_the_shell(own: Own, tmp_path: Path) -> None:
+    saved = tmp_path / "completeness.json"
+    saved.write_text(json.dumps(own.proof(own.owner)))
+    runner = CliRunner()
+    args = ["verify", str(saved), "--completeness", "--log-key", _key(own)]
+    checked = runner.invoke(cli_app, args)
+    assert checked.exit_code == 0, checked.output
+    assert "the proof verifies" in checked.output and "gaps" in checked.output  # the dropped readings above
+    stranger = verifier_key("provenance-ledger", Ed25519PrivateKey.generate().public_key().public_bytes_raw())
+    refused = runner.invoke(cli_app, ["verify", str(saved), "--completeness", "--log-key", stranger])
+    assert refused.exit_code == 1 and "log-checkpoint" in refused.output
+    unpinned = runner.invoke(cli_app, ["verify", str(saved), "--completeness"])
+    assert unpinned.exit_code == 2 and "no log key pinned" in unpinned.output
+    with serving(own.api.app) as port:
+        watch = ["monitor", "--device", _device(own.owner), "--key", _key(own), "--state", str(tmp_path / "w"),
+                 "--url", f"http://127.0.0.1:{port}", "--once"]  # fmt: skip
+        first = runner.invoke(cli_app, watch)  # the gaps the tests above made, alerted once
+        assert first.exit_code == 2 and "ALERT gap: key 0: sequence" in first.output, first.output
+        looked = runner.invoke(cli_app, watch)
+        assert looked.exit_code == 0 and "ok at size" in looked.output, looked.output
+        other = runner.invoke(cli_app, [*watch[:-1], "--expect-key", "3", "--once"])
+        assert other.exit_code == 2 and "ALERT unexpected-key" in other.output

@@ -13,6 +13,7 @@ from ledger_service.app.cli import (
     index,
     items,
     log,
+    monitor,
     oracles,
     parties,
     proofs,
@@ -30,6 +31,7 @@ app = typer.Typer(
 )
 service.register(app)
 proofs.register(app)
+monitor.register(app)
 export.register(app)
 app.add_typer(devices.app, name="device")
 app.add_typer(apikeys.app, name="apikey")

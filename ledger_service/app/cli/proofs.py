@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -13,7 +13,9 @@ from ledger_service.app.cli.common import console, fail, load_settings
 from ledger_service.core.chain.context import read_runtime
 from ledger_service.core.errors import TrustAnchorError
 from ledger_service.core.settings import Settings
+from ledger_service.services.completeness_check import check_completeness
 from ledger_service.services.trust import TrustAnchor, explicit_anchor, load_trust
+from ledger_service.services.verification import Check, Verification
 from ledger_service.services.verify import SELF_CONSISTENCY_WARNING, verify_bundle
 
 
@@ -66,18 +68,28 @@ def verify(
     self_consistency_only: Annotated[
         bool, typer.Option(help="Check only that the bundle is consistent in itself, and exit 0 if it is.")
     ] = False,
+    completeness: Annotated[
+        bool,
+        typer.Option(
+            "--completeness", help="The file is a device's completeness proof (GET /v1/devices/{id}/completeness)."
+        ),
+    ] = False,
+    device: Annotated[str | None, typer.Option(help="With --completeness: the device to check it for.")] = None,
+    log_key: Annotated[str | None, typer.Option(help="With --completeness: the log's verifier key to pin.")] = None,
+    expect_first: Annotated[
+        int | None, typer.Option(help="With --completeness: the first sequence (key 0) known sent; earlier gaps count.")
+    ] = None,
 ) -> None:
-    """Check a proof bundle against a pinned trust anchor and its chain.
+    """Check a proof bundle against a pinned trust anchor and its chain; or, with --completeness, a
+    device's completeness proof against the pinned log key.
 
     Exit codes: 0 verified; 1 a check failed; 2 not verified (no trust anchor or no chain: only
     self-consistency was checked, unless --self-consistency-only asked for exactly that), or bad input."""
     settings = load_settings()
-    try:
-        bundle = json.loads(bundle_path.read_text())
-        if not isinstance(bundle, dict):
-            raise ValueError("not a JSON object")
-    except (OSError, ValueError) as exc:
-        fail(ValueError(f"cannot read {bundle_path}: {exc}"))
+    bundle = _read_json(bundle_path)
+    if completeness:
+        verify_completeness(bundle, _log_key(log_key, trust), device or str(bundle.get("device_id", "")), expect_first)
+        return
     anchor: TrustAnchor | None = None
     rpc_url: str | None = None
     if not self_consistency_only:
@@ -89,11 +101,14 @@ def verify(
         if anchor is not None and not rpc_url:
             fail(ValueError("no node of the pinned chain to check against: pass --rpc URL"))
     result = verify_bundle(bundle, anchor, rpc_url, min_confirmations=min_confirmations)
+    _report_bundle(result, anchor, self_consistency_only)
+
+
+def _report_bundle(result: Verification, anchor: TrustAnchor | None, self_consistency_only: bool) -> None:
+    """Prints the checks and the verdict; exit 1 if a check failed, 2 if nothing was pinned."""
     if anchor is not None:
         console.print(f"trust anchor: {anchor.source}")
-    for check in result.checks:
-        mark = "[green]ok  [/green]" if check.ok else "[red]FAIL[/red]"
-        console.print(f"{mark} {check.name:<16} {check.detail}")
+    _print_checks(result.checks)
     if not result.ok:
         console.print("[red]the bundle does not verify[/red]")
         raise typer.Exit(code=1)
@@ -105,6 +120,52 @@ def verify(
         console.print("[red]not verified[/red]: no trust anchor was pinned")
         raise typer.Exit(code=2)
     console.print("the bundle is self-consistent")
+
+
+def _print_checks(checks: list[Check]) -> None:
+    for check in checks:
+        mark = "[green]ok  [/green]" if check.ok else "[red]FAIL[/red]"
+        console.print(f"{mark} {check.name:<16} {check.detail}")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        found = json.loads(path.read_text())
+        if not isinstance(found, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as exc:
+        fail(ValueError(f"cannot read {path}: {exc}"))
+    return found
+
+
+def _log_key(log_key: str | None, trust: str | None) -> str:
+    """The pinned log key: given, or from the trust document (exit 2 without one)."""
+    if log_key is None and trust is not None:
+        try:
+            log_key = load_trust(trust).log_key
+        except TrustAnchorError as exc:
+            fail(exc, code=2)
+    if log_key is None:
+        fail(ValueError("no log key pinned: pass --log-key, or --trust with a trust document that names one"), code=2)
+    return log_key
+
+
+def verify_completeness(proof: dict[str, Any], log_key: str, device: str, expect_first: int | None) -> None:
+    """Prints the checks and what the proof shows; exit 1 if a check failed."""
+    report = check_completeness(proof, log_key, device)
+    _print_checks(report.checks)
+    if not report.ok:
+        console.print("[red]the completeness proof does not verify[/red]")
+        raise typer.Exit(code=1)
+    for key, present in sorted(report.sequences.items()):
+        console.print(f"key {key}: {len(present)} readings, sequences {present[0]} to {present[-1]}")
+    gaps = report.gaps({0: expect_first} if expect_first is not None else None)
+    for key, runs in sorted(gaps.items()):
+        shown = ", ".join(f"{a}" if a == b else f"{a}-{'' if b is None else b}" for a, b in runs)
+        console.print(f"[yellow]gaps[/yellow] key {key}: {shown}")
+    assert report.checkpoint is not None
+    console.print(f"[green]the proof verifies[/green]: log leaves {report.start} to {report.checkpoint.size - 1}, "
+                  f"{'no gaps' if not gaps else 'gaps reported above'}")  # fmt: skip
 
 
 def status(
