@@ -25,7 +25,7 @@ def test_a_witness_and_an_audit_from_the_shell(tmp_path: Path) -> None:
         key = api.get("/v1/log/key").json()["verifier_key"]
         saved = tmp_path / "checkpoint.note"
         saved.write_text(api.get("/v1/log/checkpoint").text)
-        witnessed = provenance(service, "log", "witness", "--key", key, "--state", str(tmp_path / "w"),
+        witnessed = provenance(service, "witness", "--key", key, "--state", str(tmp_path / "w"),
                                "--url", service.api_url, "--once")  # fmt: skip
         assert witnessed.returncode == 0, witnessed.stdout + witnessed.stderr
         assert "cosigned at size" in witnessed.stdout + witnessed.stderr

@@ -46,6 +46,7 @@ app.add_typer(trust.app, name="trust")
 app.add_typer(transactions.app, name="tx")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(log.app, name="log")
+app.command("witness", help="The transparency log's witness (the same as `provenance log witness`).")(log.witness)
 
 
 def main() -> None:
