@@ -158,6 +158,8 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
 def prefix_blocks(start: int) -> list[tuple[int, int]]:
     """(offset, size) of the complete subtrees that make up the first `start` leaves, largest first:
     one per set bit of `start`. Each is a node of every tree of `start` leaves or more."""
+    if start < 0:
+        raise ValueError(f"no prefix of {start} leaves")
     blocks, offset = [], 0
     for bit in range(start.bit_length() - 1, -1, -1):
         if start >> bit & 1:

@@ -8,7 +8,7 @@ none is hidden. Format `provenance-ledger/completeness@1` (docs/transparency-log
 - `batches`: for each covered batch, its device index root and count, the path of its index leaf
   to the batch root, the device's run in the index with its neighbours (presence, or absence when
   the run is empty), and the device's readings in the batch (sequence, timestamp, id) that hash to
-  its entries.
+  its entries, each with its path to the batch's anchored root.
 
 `ledger_service.services.completeness_check` checks a proof and reports present sequences and gaps.
 """
@@ -40,10 +40,15 @@ class CompletenessProofs:
     def __init__(self, engine: Engine, log: TransparencyLog, max_batches: int = MAX_BATCHES) -> None:
         self.engine, self.log, self.max_batches = engine, log, max_batches
 
-    def prove(self, device_id: str, since: int) -> dict[str, Any]:
+    def prove(self, device_id: str, since: int, first_leaf: int | None = None) -> dict[str, Any]:
+        """From the first batch whose last reading is at or after `since`, or from log leaf
+        `first_leaf` when given, to the latest checkpoint."""
         tree = self.log.tree()
-        lasts = [decode_leaf_data(data).last_timestamp for data in tree.data]
-        start = next((i for i, last in enumerate(lasts) if last >= since), tree.size)
+        if first_leaf is not None:
+            start = min(first_leaf, tree.size)
+        else:
+            lasts = (decode_leaf_data(data).last_timestamp for data in tree.data)
+            start = next((i for i, last in enumerate(lasts) if last >= since), tree.size)
         if tree.size - start > self.max_batches:
             raise InvalidFilter(f"{tree.size - start} batches since {since}: at most {self.max_batches} per proof; "
                                 "ask from a later time")  # fmt: skip
@@ -73,13 +78,16 @@ class CompletenessProofs:
                                     "indexes, or by another service): ask from a later time")  # fmt: skip
             found = conn.execute(
                 select(_READING.c.batch_id, _READING.c.key_index, _READING.c.sequence, _READING.c.timestamp,
-                       _READING.c.id)
+                       _READING.c.id, _READING.c.proof)
                 .where(_READING.c.device_id == device_id.lower(),
                        _READING.c.batch_id.in_([row.id for row in batches.values()]))
             ).all()  # fmt: skip
         readings: dict[int, list[list[Any]]] = {}
         for row in found:
-            readings.setdefault(int(row.batch_id), []).append([row.key_index, row.sequence, row.timestamp, row.id])
+            path = ["0x" + h.hex() for h in split_path(row.proof or b"")]
+            readings.setdefault(int(row.batch_id), []).append(
+                [row.key_index, row.sequence, row.timestamp, row.id, path]
+            )
         return batches, readings
 
     @staticmethod

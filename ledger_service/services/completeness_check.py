@@ -58,19 +58,21 @@ class CompletenessReport:
 def check_completeness(proof: dict[str, Any], log_key: str, device_id: str) -> CompletenessReport:
     """Every check of `proof` for device `device_id` under the pinned `log_key`; stops at the first failure."""
     report = CompletenessReport()
-    device = bytes.fromhex(device_id.removeprefix("0x"))
     try:
+        device = bytes.fromhex(device_id.removeprefix("0x"))
         for check in _checks(proof, log_key, device, report):
             report.checks.append(check)
             if not check.ok:
                 break
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         report.checks.append(Check("malformed", False, f"the proof is malformed: {type(exc).__name__}: {exc}"))
     return report
 
 
 def _checks(proof: dict[str, Any], log_key: str, device: bytes, report: CompletenessReport) -> Any:
-    fmt_ok = proof.get("format") == COMPLETENESS_FORMAT and proof.get("device_id", "").lower() == "0x" + device.hex()
+    fmt_ok = (
+        proof.get("format") == COMPLETENESS_FORMAT and str(proof.get("device_id", "")).lower() == "0x" + device.hex()
+    )
     yield Check("format", fmt_ok, f"{proof.get('format')} for device {proof.get('device_id')}")
     log = proof["log"]
     try:
@@ -82,8 +84,9 @@ def _checks(proof: dict[str, Any], log_key: str, device: bytes, report: Complete
     yield Check("log-checkpoint", True, f"signed by the pinned log key: size {checkpoint.size}, {checkpoint.origin}")
     data = [bytes.fromhex(d[2:]) for d in log["leaves"]]
     prefix = [bytes.fromhex(h[2:]) for h in log["prefix"]]
-    whole = report.start + len(data) == checkpoint.size
+    whole = 0 <= report.start and report.start + len(data) == checkpoint.size
     whole = whole and tlog.range_root(report.start, prefix, [tlog.leaf_hash(d) for d in data]) == checkpoint.root
+    whole = whole and all(decode_leaf_data(d).batch_id == report.start + i for i, d in enumerate(data))
     yield Check("log-range", whole, f"leaves {report.start} to {checkpoint.size - 1} are the log's, none left out"
                 + ("" if whole else ": they are not"))  # fmt: skip
     batches = proof["batches"]
@@ -111,8 +114,11 @@ def _batch_problem(root: str, batch: dict[str, Any], device: bytes, report: Comp
         return str(exc)
     listed: Sequence[list[Any]] = batch["readings"]
     by_key: dict[int, list[tuple[int, int, bytes]]] = {}
-    for key_index, sequence, timestamp, reading_id in listed:
-        by_key.setdefault(int(key_index), []).append((int(sequence), int(timestamp), bytes.fromhex(reading_id[2:])))
+    for key_index, sequence, timestamp, reading_id, reading_path in listed:
+        leaf = bytes.fromhex(reading_id[2:])
+        if "0x" + process_proof(leaf, [bytes.fromhex(h[2:]) for h in reading_path]).hex() != root:
+            return f"reading {reading_id} is not a leaf of the batch's anchored tree"
+        by_key.setdefault(int(key_index), []).append((int(sequence), int(timestamp), leaf))
     if sorted(by_key) != [e.key_index for e in entries]:
         return "the readings listed are not those of the device's entries"
     for entry in entries:

@@ -1,9 +1,10 @@
 """A monitor of one device's record in the log, run by the device's owner: each look takes the log's
-completeness proof for the device, checks it under the pinned log key, checks its checkpoint
-extends the last one seen (a consistency proof), and raises an alert on a gap in the device's
-sequences, a fork or rewrite of the log, a proof that does not verify, or a signing key it did not
-expect. Its state (a directory, `monitor.json`): the last checkpoint, and per key index the last
-sequence and reading time seen.
+completeness proof for the device over every batch appended since the last look (by log position,
+so nothing the operator says about times can narrow it), checks it under the pinned log key, checks
+its checkpoint extends the last one seen (a consistency proof), and raises an alert on a gap in the
+device's sequences, a fork, rollback or rewrite of the log, a proof that skips batches or does not
+verify, or a signing key it did not expect. Its state (a directory, `monitor.json`): the last
+checkpoint, and per key index the last sequence seen.
 """
 
 from __future__ import annotations
@@ -14,13 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ledger_service.services.completeness_check import check_completeness
+from ledger_service.services.completeness_check import CompletenessReport, check_completeness
 from ledger_service.services.log_audit import FetchConsistency, audit
 
-#: from (Unix seconds) -> the device's completeness proof.
+#: first log leaf -> the device's completeness proof from that leaf to the latest checkpoint.
 FetchProof = Callable[[int], dict[str, Any]]
-#: How far before the last reading seen each look starts (late readings land in later batches).
-LOOKBACK = 3600
 
 
 @dataclass(frozen=True)
@@ -48,9 +47,9 @@ class DeviceMonitor:
     def look(self, fetch_proof: FetchProof, fetch_consistency: FetchConsistency) -> Look:
         """One look; the state moves on only when no alert was raised about the log itself."""
         state = self._state()
-        seen: dict[int, dict[str, int]] = {int(k): v for k, v in state["keys"].items()}
-        since = max(0, min((v["timestamp"] for v in seen.values()), default=0) - LOOKBACK)
-        proof = fetch_proof(since)
+        seen: dict[int, int] = {int(k): int(v) for k, v in state["keys"].items()}
+        first = int(state.get("size", 0))
+        proof = fetch_proof(first)
         report = check_completeness(proof, self.log_key, self.device_id)
         look = Look()
         if not report.ok:
@@ -59,27 +58,35 @@ class DeviceMonitor:
             return look
         assert report.checkpoint is not None
         look.size = report.checkpoint.size
+        if look.size < first or report.start > first:
+            what = "rollback" if look.size < first else "skipped"
+            look.alerts.append(Alert(what, f"asked from leaf {first}, shown leaves {report.start} to {look.size - 1}"))
+            return look
         note = proof["log"]["checkpoint"]
         if state["note"] is not None:
             broken = [c for c in audit([state["note"], note], self.log_key, fetch_consistency) if not c.ok]
             if broken:
                 look.alerts.append(Alert("fork", f"{broken[0].what}: {broken[0].detail}"))
                 return look
-        expect = {key: v["sequence"] + 1 for key, v in seen.items()}
+        look.alerts += self._sequence_alerts(report, seen)
+        look.sequences = seen
+        document = {"note": note, "size": look.size, "keys": {str(k): v for k, v in seen.items()}}
+        self.path.write_text(json.dumps(document))
+        return look
+
+    def _sequence_alerts(self, report: CompletenessReport, seen: dict[int, int]) -> list[Alert]:
+        """Gaps after the last sequence seen per key, and keys not allowed; `seen` moves on."""
+        alerts = []
+        expect = {key: last + 1 for key, last in seen.items()}
         for key, runs in report.gaps(expect).items():
             for first, last in runs:
                 if last is None or last < expect.get(key, 0):
                     continue  # nothing after it yet (a quiet device), or alerted on an earlier look
                 missing = f"{first}" if first == last else f"{first}-{last}"
-                look.alerts.append(Alert("gap", f"key {key}: sequence {missing} missing from the log"))
+                alerts.append(Alert("gap", f"key {key}: sequence {missing} missing from the log"))
         allowed = self.expected_keys if self.expected_keys is not None else set(seen) or None
         for key in sorted(report.sequences):
             if allowed is not None and key not in allowed:
-                look.alerts.append(Alert("unexpected-key", f"readings signed with key {key} of the device"))
-        for reading in report.readings:
-            key = reading["key_index"]
-            if reading["sequence"] >= seen.get(key, {}).get("sequence", -1):
-                seen[key] = {"sequence": reading["sequence"], "timestamp": reading["timestamp"]}
-        look.sequences = {k: v["sequence"] for k, v in seen.items()}
-        self.path.write_text(json.dumps({"note": note, "keys": {str(k): v for k, v in seen.items()}}))
-        return look
+                alerts.append(Alert("unexpected-key", f"readings signed with key {key} of the device"))
+            seen[key] = max(seen.get(key, -1), report.sequences[key][-1])
+        return alerts

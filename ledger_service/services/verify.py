@@ -161,7 +161,10 @@ def _anchor_checks(w3: Web3, bundle: dict[str, Any], trust: TrustAnchor, min_con
     )
     record = _contract(w3, notary, NOTARY_ABI).functions.getAnchor(root).call()
     anchored_at = int(record[1])
+    batch = bundle["batch"]  # what the bundle (and its log leaf) says of the batch: the chain's record must agree
+    claimed = (int(batch["reading_count"]), int(batch["first_timestamp"]), int(batch["last_timestamp"]))
     record_ok = int(record[0]) == anchor["batch_id"] and int(record[2]) == int(receipt["blockNumber"])
+    record_ok = record_ok and (int(record[3]), int(record[4]), int(record[5])) == claimed
     yield Check("anchor-record", record_ok, f"DataNotary.getAnchor: batch {record[0]}, block {record[2]}, "
                 f"anchored at {anchored_at}")  # fmt: skip
     taken = int(bundle["eip712"]["message"]["timestamp"])

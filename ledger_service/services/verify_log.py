@@ -35,12 +35,13 @@ def log_path_checks(bundle: dict[str, Any]) -> Iterator[Check]:
         checkpoint = unverified_checkpoint(str(log["checkpoint"]))
         leaf = decode_leaf_data(data)
         batch, anchor = bundle["batch"], bundle["anchor"]
-    except (KeyError, TypeError, ValueError, InvalidFilter) as exc:
+        fields = (leaf.reading_count, leaf.first_timestamp, leaf.last_timestamp, leaf.content_id)
+        claimed = (batch["reading_count"], batch["first_timestamp"], batch["last_timestamp"], batch["content_id"])
+        same = leaf.batch_id == index == anchor["batch_id"] and leaf.root == bundle["merkle"]["root"]
+        same = same and fields == claimed
+    except (KeyError, TypeError, ValueError, AttributeError, InvalidFilter) as exc:
         yield Check("log-leaf", False, f"the bundle's log section is malformed: {exc}")
         return
-    fields = (leaf.reading_count, leaf.first_timestamp, leaf.last_timestamp, leaf.content_id)
-    claimed = (batch["reading_count"], batch["first_timestamp"], batch["last_timestamp"], batch["content_id"])
-    same = leaf.batch_id == index == anchor["batch_id"] and leaf.root == bundle["merkle"]["root"] and fields == claimed
     yield Check("log-leaf", same, f"leaf {index} is batch {leaf.batch_id}, root {leaf.root}"
                 + ("" if same else ": not the bundle's batch"))  # fmt: skip
     if not same:
@@ -52,7 +53,8 @@ def log_path_checks(bundle: dict[str, Any]) -> Iterator[Check]:
 
 def log_key_checks(bundle: dict[str, Any], trust: TrustAnchor) -> Iterator[Check]:
     """The bundle's checkpoint is signed by the pinned log key and is the pinned notary's log."""
-    note = str(bundle["log"].get("checkpoint", ""))
+    log = bundle.get("log")
+    note = str(log.get("checkpoint", "")) if isinstance(log, dict) else ""
     if trust.log_key is None:
         yield Check("log-checkpoint", True, f"not checked: {trust.source} pins no transparency log key")
         return

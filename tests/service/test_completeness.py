@@ -153,6 +153,10 @@ def test_a_proof_that_hides_a_batch_claims_absence_or_drops_a_reading_fails(own:
     def bent_index(p: dict[str, Any]) -> None:
         p["batches"][0]["index_root"] = "0x" + "11" * 32
 
+    def fake_reading(p: dict[str, Any]) -> None:  # a reading made up to fill a gap: not a leaf of the batch
+        reading = p["batches"][0]["readings"][0]
+        reading[3] = "0x" + "22" * 32
+
     cases = {
         "log-range": hide_batch,
         "device-index": lambda p: _claim_absent(p, own),
@@ -160,10 +164,24 @@ def test_a_proof_that_hides_a_batch_claims_absence_or_drops_a_reading_fails(own:
     for failing, change in cases.items():
         report = check_completeness(_tampered(proof, change), _key(own), device)
         assert [c.name for c in report.checks if not c.ok] == [failing], failing
-    for change in (drop_reading, bent_index):
+    for change in (drop_reading, bent_index, fake_reading):
         report = check_completeness(_tampered(proof, change), _key(own), device)
         assert [c.name for c in report.checks if not c.ok] == ["device-index"]
     assert not check_completeness(proof, _key(own), _device(own.other)).ok  # another device's proof
+
+
+def test_a_proof_from_before_the_log_with_a_made_up_first_batch_fails(own: Own) -> None:
+    """A start below zero once let a made-up leaf and batch ride in front of the real ones."""
+    proof = own.proof(own.owner)
+    made_up = {**copy.deepcopy(proof["batches"][0]), "leaf_index": -1}
+    leaves = [proof["log"]["leaves"][0], *proof["log"]["leaves"]]
+    forged = _tampered(proof, lambda p: p["log"].update(start=-1, prefix=["0x" + "33" * 32], leaves=leaves))
+    forged["batches"] = [made_up, *forged["batches"]]
+    report = check_completeness(forged, _key(own), _device(own.owner))
+    assert [c.name for c in report.checks if not c.ok] == ["log-range"]
+    renumbered = _tampered(proof, lambda p: p["log"]["leaves"].reverse())  # leaves out of their places
+    assert not check_completeness(renumbered, _key(own), _device(own.owner)).ok
+    assert not check_completeness(proof, _key(own), "not hex").ok  # a bad device id is a failed check
 
 
 def test_a_proof_that_starts_later_than_asked_leaves_the_owners_first_sequences_as_a_gap(own: Own) -> None:
@@ -208,8 +226,11 @@ def test_a_proof_over_too_many_batches_or_batches_without_an_index_is_refused(ow
 
 
 def _fetchers(own: Own) -> tuple[Any, Any]:
-    def proof(since: int) -> dict[str, Any]:
-        return own.proof(own.owner, since)
+    def proof(leaf: int) -> dict[str, Any]:
+        answer = own.api.get(f"/v1/devices/{_device(own.owner)}/completeness", params={"leaf": leaf})
+        assert answer.status_code == 200, answer.text
+        found: dict[str, Any] = answer.json()
+        return found
 
     def consistency(old: int, new: int) -> list[bytes]:
         answer = own.api.get("/v1/log/proof/consistency", params={"from": old, "to": new}).json()
@@ -223,7 +244,7 @@ def test_the_monitor_alerts_on_a_dropped_reading_a_fork_a_bad_proof_and_an_unexp
 ) -> None:
     proof, consistency = _fetchers(own)
     watcher = DeviceMonitor(tmp_path / "m", _device(own.owner), _key(own))
-    known_gaps = check_completeness(proof(0), _key(own), _device(own.owner)).gaps()  # an earlier test's drop
+    known_gaps = check_completeness(proof(0), _key(own), _device(own.owner)).gaps()  # an earlier test's drops
     first = watcher.look(proof, consistency)
     assert [a.kind for a in first.alerts] == ["gap"] * len(known_gaps.get(0, [])) and first.sequences[0] >= 6
     assert watcher.look(proof, consistency).alerts == []  # nothing new, nothing old alerted again
@@ -243,8 +264,12 @@ def test_the_monitor_alerts_on_a_dropped_reading_a_fork_a_bad_proof_and_an_unexp
     own.send(own.owner, 1)
     own.seal_and_index()
     assert [a.kind for a in watcher.look(proof, consistency).alerts] == ["fork"]
-    assert [a.kind for a in watcher.look(lambda since: {**proof(since), "device_id": "0x" + "00" * 32},
+    assert [a.kind for a in watcher.look(lambda leaf: {**proof(leaf), "device_id": "0x" + "00" * 32},
                                          consistency).alerts] == ["invalid-proof"]  # fmt: skip
+    assert [a.kind for a in watcher.look(lambda leaf: proof(leaf + 1), consistency).alerts] == ["skipped"]
+    ahead = json.loads((tmp_path / "m" / "monitor.json").read_text())
+    (tmp_path / "m" / "monitor.json").write_text(json.dumps({**ahead, "size": ahead["size"] + 5}))
+    assert [a.kind for a in watcher.look(proof, consistency).alerts] == ["rollback"]  # a smaller log than seen
     strict = DeviceMonitor(tmp_path / "strict", _device(own.owner), _key(own), expected_keys={1})
     assert "unexpected-key" in {a.kind for a in strict.look(proof, consistency).alerts}  # and the gaps, afresh
 
@@ -269,5 +294,6 @@ def test_verify_completeness_and_monitor_from_the_shell(own: Own, tmp_path: Path
         assert first.exit_code == 2 and "ALERT gap: key 0: sequence" in first.output, first.output
         looked = runner.invoke(cli_app, watch)
         assert looked.exit_code == 0 and "ok at size" in looked.output, looked.output
-        other = runner.invoke(cli_app, [*watch[:-1], "--expect-key", "3", "--once"])
+        fresh = [*watch[:5], "--state", str(tmp_path / "w2"), *watch[7:-1]]
+        other = runner.invoke(cli_app, [*fresh, "--expect-key", "3", "--once"])
         assert other.exit_code == 2 and "ALERT unexpected-key" in other.output

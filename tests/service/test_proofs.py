@@ -95,6 +95,8 @@ TAMPERS = [
     ("anchor.transaction_hash", "0x" + "77" * 32, "transaction"),
     ("anchor.block_hash", "0x" + "88" * 32, "transaction"),
     ("anchor.batch_id", 10**6, "anchor-event"),
+    ("batch.reading_count", 10**6, "anchor-record"),  # the chain's record of the batch disagrees
+    ("batch.last_timestamp", 1, "anchor-record"),
     ("anchor.notary", "0x" + "99" * 20, "pinned-contracts"),
 ]
 

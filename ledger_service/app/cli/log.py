@@ -58,7 +58,10 @@ def verify(
 def _against_chain(notes: list[str], key: str, rpc: str, notary: str, from_block: int) -> list[Check]:
     from web3 import Web3  # only a chain check needs web3
 
-    chain = read_chain_log(Web3(Web3.HTTPProvider(rpc, request_kwargs={"timeout": 30})), notary, from_block)
+    try:
+        chain = read_chain_log(Web3(Web3.HTTPProvider(rpc, request_kwargs={"timeout": 30})), notary, from_block)
+    except Exception as exc:  # noqa: BLE001 - an unreachable node or undecodable events fail the chain check
+        return [Check("the chain's log head is the root of its events", False, f"{type(exc).__name__}: {exc}")]
     opened = []
     for note in notes:
         try:

@@ -10,7 +10,9 @@ import httpx
 import typer
 
 from ledger_service.app.cli.common import console
-from ledger_service.services.monitor import DeviceMonitor
+from ledger_service.services.monitor import Alert, DeviceMonitor, Look
+
+FAILURES_BEFORE_ALERT = 3
 
 
 def register(app: typer.Typer) -> None:
@@ -32,24 +34,33 @@ def monitor(
     watcher = DeviceMonitor(state, device, key, set(expect_key) if expect_key else None)
     with httpx.Client(base_url=url, timeout=60) as http:
 
-        def proof(since: int) -> dict[str, Any]:
-            answer = http.get(f"/v1/devices/{device.lower()}/completeness", params={"from": since})
-            found: dict[str, Any] = answer.raise_for_status().json()
+        def proof(leaf: int) -> dict[str, Any]:
+            answer = http.get(f"/v1/devices/{device.lower()}/completeness", params={"leaf": leaf})
+            found = answer.raise_for_status().json()
+            if not isinstance(found, dict):
+                raise ValueError("the completeness proof is not a JSON object")
             return found
 
         def consistency(old: int, new: int) -> list[bytes]:
             answer = http.get("/v1/log/proof/consistency", params={"from": old, "to": new}).raise_for_status()
             return [bytes.fromhex(p.removeprefix("0x")) for p in answer.json()["proof"]]
 
+        failures = 0
         while True:
             try:
                 look = watcher.look(proof, consistency)
+                failures = 0
             except (httpx.HTTPError, ValueError) as exc:
-                console.print(f"[yellow]log unreachable[/yellow]: {type(exc).__name__}")
+                failures += 1
+                console.print(f"[yellow]no proof from the log[/yellow] ({failures} in a row): {type(exc).__name__}")
                 if once:
                     raise typer.Exit(1) from exc
-                time.sleep(poll)
-                continue
+                look = Look()
+                if failures % FAILURES_BEFORE_ALERT == 0:  # a log that stops answering is an alert too
+                    look.alerts.append(Alert("unreachable", f"{failures} looks in a row without a proof: {exc}"))
+                else:
+                    time.sleep(poll)
+                    continue
             for alert in look.alerts:
                 console.print(f"[red]ALERT[/red] {alert.kind}: {alert.detail}")
                 if alert_url:

@@ -22,8 +22,10 @@ def completeness(
     services: ServicesDep,
     device_id: str = DeviceIdPath,
     since: Annotated[int, Query(alias="from", ge=0, le=2**62, description="Unix seconds")] = 0,
+    leaf: Annotated[int | None, Query(ge=0, le=2**62, description="Start at this log leaf instead")] = None,
 ) -> Response:
     """The device's readings in every log batch from the first whose last reading is at or after
-    `from` to the latest signed checkpoint, each batch proven to hold the device (its entries and
-    readings) or not (its neighbours in the batch's sorted device index)."""
-    return json_answer(CompletenessProofs(services.engine, services.transparency_log).prove(device_id.lower(), since))
+    `from` (or from log leaf `leaf`) to the latest signed checkpoint, each batch proven to hold the
+    device (its entries and readings) or not (its neighbours in the batch's sorted device index)."""
+    proofs = CompletenessProofs(services.engine, services.transparency_log)
+    return json_answer(proofs.prove(device_id.lower(), since, leaf))
