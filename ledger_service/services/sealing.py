@@ -38,6 +38,7 @@ def batch_payload(header: dict[str, Any], root: str, rows: Sequence[Any], index:
         {
             "id": row.id,
             "device_id": row.device_id,
+            "key_index": row.key_index,
             "sequence": row.sequence,
             "timestamp": row.timestamp,
             "metric": row.metric,

@@ -123,7 +123,7 @@ def test_payload_is_stored_under_its_cid_and_lists_every_reading(services: Servi
     assert [r["id"] for r in payload["readings"]] == sorted(ids)
     assert data == json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     entries = [Entry.decode(bytes.fromhex(e[2:])) for e in payload["device_index"]]
-    assert entries == build_entries(SimpleNamespace(**r, key_index=0) for r in payload["readings"])
+    assert entries == build_entries(SimpleNamespace(**r) for r in payload["readings"])
     tree = MerkleTree([bytes.fromhex(r["id"][2:]) for r in payload["readings"]] + [commitment(entries)])
     assert "0x" + tree.root.hex() == batch.root
 

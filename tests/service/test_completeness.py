@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +26,17 @@ from ledger_service.core.chain.client import connect
 from ledger_service.core.chain.deploy import deploy
 from ledger_service.core.chain.node import ManagedAnvil
 from ledger_service.core.compiler import Artifact
-from ledger_service.core.device_index import unpack
+from ledger_service.core.device_index import Entry, commitment, unpack
 from ledger_service.core.errors import InvalidFilter
+from ledger_service.core.merkle import MerkleTree
 from ledger_service.core.signed_note import checkpoint_body, open_note, sign_note, verifier_key
 from ledger_service.services.completeness import CompletenessProofs
 from ledger_service.services.completeness_check import check_completeness
 from ledger_service.services.container import Services
+from ledger_service.services.content import cid_of
 from ledger_service.services.monitor import DeviceMonitor
+from ledger_service.services.payload_audit import audit_payload
+from ledger_service.services.transparency_log import LeafFields, decode_leaf_data
 from tests.utils.factories import Device, new_device, signed_body
 from tests.utils.problems import assert_problem
 from tests.utils.service import serving
@@ -297,3 +301,55 @@ def test_verify_completeness_and_monitor_from_the_shell(own: Own, tmp_path: Path
         fresh = [*watch[:5], "--state", str(tmp_path / "w2"), *watch[7:-1]]
         other = runner.invoke(cli_app, [*fresh, "--expect-key", "3", "--once"])
         assert other.exit_code == 2 and "ALERT unexpected-key" in other.output
+
+
+def _payload_and_leaf(own: Own, index: int = 0) -> tuple[dict[str, Any], LeafFields]:
+    leaf = decode_leaf_data(own.services.transparency_log.tree().data[index])
+    answer = own.api.get(f"/v1/content/{leaf.content_id}")
+    assert answer.status_code == 200 and cid_of(answer.content) == leaf.content_id
+    payload: dict[str, Any] = json.loads(answer.content)
+    return payload, leaf
+
+
+def _sealed_as(payload: dict[str, Any], leaf: LeafFields, leaves: list[bytes]) -> tuple[bytes, LeafFields]:
+    """What an operator who anchored the tree of `leaves` and published `payload` would show."""
+    root = "0x" + MerkleTree(leaves).root.hex()
+    data = json.dumps({**payload, "root": root}, sort_keys=True, separators=(",", ":")).encode()
+    return data, replace(leaf, root=root, content_id=cid_of(data))
+
+
+def test_a_batch_payload_audit_passes_an_honest_batch_and_catches_what_sealing_could_fake(own: Own) -> None:
+    domain = own.services.ledger.domain
+    payload, leaf = _payload_and_leaf(own)
+    honest = audit_payload(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode(), leaf, domain)
+    assert [c.name for c in honest if c.ok] == ["payload-cid", "payload-readings", "payload-tree", "payload-index"]
+    ids = [bytes.fromhex(r["id"][2:]) for r in payload["readings"]]
+    entries = [Entry.decode(bytes.fromhex(e[2:])) for e in payload["device_index"]]
+    # Two index leaves in the anchored tree (one without the owner), the payload naming one of them.
+    second = commitment([replace(entries[0], device_id=b"\xff" * 32)])
+    two = _sealed_as(payload, leaf, [*ids, commitment(entries), second])
+    # An index that leaves the owner out while its readings stay in the tree, consistently sealed.
+    hidden = {**payload, "device_index": []}
+    left_out = _sealed_as(hidden, leaf, [*ids, commitment([])])
+    # A made-up reading leaf in the tree, listed in the payload with a signature it does not have.
+    fake = {**payload["readings"][0], "id": "0x" + "44" * 32, "sequence": 999}
+    made_up = _sealed_as({**payload, "readings": [*payload["readings"], fake]}, leaf,
+                         [*ids, bytes.fromhex("44" * 32), commitment(entries)])  # fmt: skip
+    cases = {"payload-tree": two, "payload-index": left_out, "payload-readings": made_up}
+    for failing, (data, claimed) in cases.items():
+        assert [c.name for c in audit_payload(data, claimed, domain) if not c.ok] == [failing], failing
+    elsewhere = audit_payload(b"{}", leaf, domain)
+    assert [c.name for c in elsewhere if not c.ok] == ["payload-cid"]
+    assert own.api.get("/v1/content/bafkrei" + "a" * 52).status_code == 404
+
+
+def test_verify_completeness_audits_every_covered_payload_from_the_shell(own: Own, tmp_path: Path) -> None:
+    saved = tmp_path / "completeness.json"
+    saved.write_text(json.dumps(own.proof(own.owner)))
+    trust = tmp_path / "trust.json"
+    trust.write_text(json.dumps(own.api.get("/.well-known/provenance-ledger.json").json()))
+    with serving(own.api.app) as port:
+        args = ["verify", str(saved), "--completeness", "--trust", str(trust), "--payloads", f"http://127.0.0.1:{port}"]
+        audited = CliRunner().invoke(cli_app, args)
+    assert audited.exit_code == 0, audited.output
+    assert "batch payloads audited" in audited.output and "payload-index" in audited.output

@@ -18,6 +18,7 @@ from ledger_service.app.api.problems import document_problems, install_problem_h
 from ledger_service.app.api.routes import (
     batches,
     completeness,
+    content,
     devices,
     digital_link,
     epcis,
@@ -122,6 +123,7 @@ def _include_routers(app: FastAPI) -> None:
         exports.router,
         log.router,
         completeness.router,
+        content.router,
     )
     for router in routers:
         app.include_router(router, dependencies=[read_access])

@@ -14,6 +14,8 @@ from ledger_service.core.chain.context import read_runtime
 from ledger_service.core.errors import TrustAnchorError
 from ledger_service.core.settings import Settings
 from ledger_service.services.completeness_check import check_completeness
+from ledger_service.services.payload_audit import audit_payload
+from ledger_service.services.transparency_log import decode_leaf_data
 from ledger_service.services.trust import TrustAnchor, explicit_anchor, load_trust
 from ledger_service.services.verification import Check, Verification
 from ledger_service.services.verify import SELF_CONSISTENCY_WARNING, verify_bundle
@@ -79,6 +81,9 @@ def verify(
     expect_first: Annotated[
         int | None, typer.Option(help="With --completeness: the first sequence (key 0) known sent; earlier gaps count.")
     ] = None,
+    payloads: Annotated[
+        str | None, typer.Option(help="With --completeness and --trust: audit each batch's payload from this service.")
+    ] = None,
 ) -> None:
     """Check a proof bundle against a pinned trust anchor and its chain; or, with --completeness, a
     device's completeness proof against the pinned log key.
@@ -89,6 +94,8 @@ def verify(
     bundle = _read_json(bundle_path)
     if completeness:
         verify_completeness(bundle, _log_key(log_key, trust), device or str(bundle.get("device_id", "")), expect_first)
+        if payloads is not None:
+            audit_payloads(bundle, payloads, _trust_anchor(settings, trust, manifest, chain_id, notary, registry, None))
         return
     anchor: TrustAnchor | None = None
     rpc_url: str | None = None
@@ -120,6 +127,22 @@ def _report_bundle(result: Verification, anchor: TrustAnchor | None, self_consis
         console.print("[red]not verified[/red]: no trust anchor was pinned")
         raise typer.Exit(code=2)
     console.print("the bundle is self-consistent")
+
+
+def audit_payloads(proof: dict[str, Any], url: str, anchor: TrustAnchor | None) -> None:
+    """Audits the payload of every batch a completeness proof covers (exit 1 on a failure)."""
+    if anchor is None:
+        fail(ValueError("auditing payloads needs the pinned EIP-712 domain: pass --trust"), code=2)
+    with httpx.Client(base_url=url, timeout=60) as http:
+        for data in proof["log"]["leaves"]:
+            leaf = decode_leaf_data(bytes.fromhex(data[2:]))
+            answer = http.get(f"/v1/content/{leaf.content_id}")
+            checks = audit_payload(answer.content, leaf, anchor.domain)
+            _print_checks(checks)
+            if not all(c.ok for c in checks):
+                console.print(f"[red]batch {leaf.batch_id} does not pass its payload audit[/red]")
+                raise typer.Exit(code=1)
+    console.print(f"[green]{len(proof['log']['leaves'])} batch payloads audited[/green]")
 
 
 def _print_checks(checks: list[Check]) -> None:
