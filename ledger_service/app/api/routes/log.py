@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from ledger_service.app.api.deps import ServicesDep
@@ -33,7 +33,9 @@ def checkpoint(request: Request, services: ServicesDep) -> PlainTextResponse:
 
 
 @router.get("/checkpoints/{size}", response_class=PlainTextResponse, responses=_ERRORS)
-def kept_checkpoint(request: Request, services: ServicesDep, size: int) -> PlainTextResponse:
+def kept_checkpoint(
+    request: Request, services: ServicesDep, size: Annotated[int, Path(ge=0, le=2**62)]
+) -> PlainTextResponse:
     """The checkpoint served when the log had `size` leaves."""
     note = transparency_log(request, services).kept_checkpoint(size)
     if note is None:
