@@ -17,9 +17,12 @@ from typing import Any
 
 from ledger_service.services.completeness_check import CompletenessReport, check_completeness
 from ledger_service.services.log_audit import FetchConsistency, audit
+from ledger_service.services.verification import Check
 
 #: first log leaf -> the device's completeness proof from that leaf to the latest checkpoint.
 FetchProof = Callable[[int], dict[str, Any]]
+#: a batch's log leaf data -> the checks of its payload audit (`services.payload_audit`).
+AuditBatch = Callable[[bytes], list[Check]]
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,12 @@ class DeviceMonitor:
     def _state(self) -> dict[str, Any]:
         return json.loads(self.path.read_text()) if self.path.exists() else {"note": None, "keys": {}}
 
-    def look(self, fetch_proof: FetchProof, fetch_consistency: FetchConsistency) -> Look:
-        """One look; the state moves on only when no alert was raised about the log itself."""
+    def look(
+        self, fetch_proof: FetchProof, fetch_consistency: FetchConsistency, audit_batch: AuditBatch | None = None
+    ) -> Look:
+        """One look; the state moves on only when no alert was raised about the log itself. With
+        `audit_batch`, each batch that holds the device is audited from its payload first, so readings
+        the operator made up (to fill a gap, or to move the last sequence seen) raise an alert."""
         state = self._state()
         seen: dict[int, int] = {int(k): int(v) for k, v in state["keys"].items()}
         first = int(state.get("size", 0))
@@ -68,6 +75,13 @@ class DeviceMonitor:
             if broken:
                 look.alerts.append(Alert("fork", f"{broken[0].what}: {broken[0].detail}"))
                 return look
+        if audit_batch is not None:
+            for batch in sorted({r["batch"] for r in report.readings}):
+                data = bytes.fromhex(proof["log"]["leaves"][batch - report.start][2:])
+                refused = [c for c in audit_batch(data) if not c.ok]
+                if refused:
+                    look.alerts.append(Alert("forged-batch", f"batch {batch}: {refused[0].name}: {refused[0].detail}"))
+                    return look
         look.alerts += self._sequence_alerts(report, seen)
         look.sequences = seen
         document = {"note": note, "size": look.size, "keys": {str(k): v for k, v in seen.items()}}

@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -26,17 +27,21 @@ from ledger_service.core.chain.client import connect
 from ledger_service.core.chain.deploy import deploy
 from ledger_service.core.chain.node import ManagedAnvil
 from ledger_service.core.compiler import Artifact
-from ledger_service.core.device_index import Entry, commitment, unpack
+from ledger_service.core.device_index import Entry, build_entries, commitment, unpack
+from ledger_service.core.enums import KeyType
 from ledger_service.core.errors import InvalidFilter
+from ledger_service.core.keys import DeviceKey
 from ledger_service.core.merkle import MerkleTree
+from ledger_service.core.readings import reading_leaf
 from ledger_service.core.signed_note import checkpoint_body, open_note, sign_note, verifier_key
 from ledger_service.services.completeness import CompletenessProofs
 from ledger_service.services.completeness_check import check_completeness
 from ledger_service.services.container import Services
 from ledger_service.services.content import cid_of
 from ledger_service.services.monitor import DeviceMonitor
-from ledger_service.services.payload_audit import audit_payload
+from ledger_service.services.payload_audit import audit_payload, registry_keys
 from ledger_service.services.transparency_log import LeafFields, decode_leaf_data
+from ledger_service.services.verification import Check
 from tests.utils.factories import Device, new_device, signed_body
 from tests.utils.problems import assert_problem
 from tests.utils.service import serving
@@ -349,7 +354,62 @@ def test_verify_completeness_audits_every_covered_payload_from_the_shell(own: Ow
     trust = tmp_path / "trust.json"
     trust.write_text(json.dumps(own.api.get("/.well-known/provenance-ledger.json").json()))
     with serving(own.api.app) as port:
-        args = ["verify", str(saved), "--completeness", "--trust", str(trust), "--payloads", f"http://127.0.0.1:{port}"]
+        args = ["verify", str(saved), "--completeness", "--trust", str(trust), "--payloads", f"http://127.0.0.1:{port}",
+                "--rpc", own.services.ledger.client.rpc_url]  # fmt: skip
         audited = CliRunner().invoke(cli_app, args)
     assert audited.exit_code == 0, audited.output
     assert "batch payloads audited" in audited.output and "payload-index" in audited.output
+
+
+def _impostor_payload(own: Own, payload: dict[str, Any], leaf: LeafFields) -> tuple[bytes, LeafFields]:
+    """A batch sealed with one more reading of the owner's device, signed with the operator's own key."""
+    impostor = Device(DeviceKey.generate(KeyType.SECP256K1), own.owner.device_id, sequence=998)
+    reading = impostor.reading(timestamp=payload["readings"][0]["timestamp"])
+    signature = impostor.sign(reading, own.services.ledger.domain)
+    digest = reading.digest(own.services.ledger.domain)
+    made = {**payload["readings"][0], "id": "0x" + reading_leaf(digest, signature).hex(),
+            "sequence": reading.sequence, "value": str(reading.value), "signature": "0x" + signature.hex(),
+            "signer": impostor.key.public_key.signer.lower() if impostor.key.public_key.signer else ""}  # fmt: skip
+    readings = [*payload["readings"], made]
+    rows = [SimpleNamespace(**{k: r[k] for k in ("device_id", "key_index", "sequence", "timestamp", "id")})
+            for r in readings]  # fmt: skip
+    index = build_entries(rows)
+    sealed = {**payload, "readings": readings, "device_index": ["0x" + e.encode().hex() for e in index]}
+    data, claimed = _sealed_as(sealed, leaf, [*(bytes.fromhex(r["id"][2:]) for r in readings), commitment(index)])
+    return data, replace(claimed, reading_count=len(readings))
+
+
+def test_the_payload_audit_with_the_registry_catches_a_reading_the_operator_signed_itself(own: Own) -> None:
+    domain = own.services.ledger.domain
+    payload, leaf = _payload_and_leaf(own)
+    data, claimed = _impostor_payload(own, payload, leaf)
+    assert all(c.ok for c in audit_payload(data, claimed, domain))  # a signature by the key it names...
+    ledger = own.services.ledger
+    keys = registry_keys(ledger.client.w3, ledger.deployment.address_of("DeviceRegistry"))
+    with_registry = audit_payload(data, claimed, domain, keys)  # ...but not the device's registered key
+    assert [c.name for c in with_registry if not c.ok] == ["payload-readings"]
+    assert "is not the registry's key" in with_registry[-1].detail
+    honest = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    assert all(c.ok for c in audit_payload(honest, leaf, domain, keys))
+    repeated = [*payload["readings"], payload["readings"][0]]
+    twice = _sealed_as({**payload, "readings": repeated}, leaf, [bytes.fromhex(r["id"][2:]) for r in repeated])
+    assert [c.name for c in audit_payload(*twice, domain) if not c.ok] == ["payload-readings"]
+    miscounted = replace(leaf, reading_count=leaf.reading_count + 1)
+    assert [c.name for c in audit_payload(honest, miscounted, domain) if not c.ok] == ["payload-tree"]
+
+
+def test_the_monitor_with_a_payload_audit_alerts_on_a_forged_batch_and_keeps_its_state(
+    own: Own, tmp_path: Path
+) -> None:
+    proof, consistency = _fetchers(own)
+    watcher = DeviceMonitor(tmp_path / "m", _device(own.owner), _key(own))
+    refuse = lambda data: [Check("payload-readings", False, "a reading signed by another key")]  # noqa: E731
+    look = watcher.look(proof, consistency, refuse)
+    assert [a.kind for a in look.alerts] == ["forged-batch"] and not (tmp_path / "m" / "monitor.json").exists()
+    domain = own.services.ledger.domain
+
+    def honest(data: bytes) -> list[Check]:
+        found = decode_leaf_data(data)
+        return audit_payload(own.api.get(f"/v1/content/{found.content_id}").content, found, domain)
+
+    assert "forged-batch" not in {a.kind for a in watcher.look(proof, consistency, honest).alerts}

@@ -8,13 +8,14 @@ from typing import Annotated, Any
 
 import httpx
 import typer
+from web3 import Web3
 
 from ledger_service.app.cli.common import console, fail, load_settings
 from ledger_service.core.chain.context import read_runtime
 from ledger_service.core.errors import TrustAnchorError
 from ledger_service.core.settings import Settings
 from ledger_service.services.completeness_check import check_completeness
-from ledger_service.services.payload_audit import audit_payload
+from ledger_service.services.payload_audit import audit_payload, registry_keys
 from ledger_service.services.transparency_log import decode_leaf_data
 from ledger_service.services.trust import TrustAnchor, explicit_anchor, load_trust
 from ledger_service.services.verification import Check, Verification
@@ -95,7 +96,7 @@ def verify(
     if completeness:
         verify_completeness(bundle, _log_key(log_key, trust), device or str(bundle.get("device_id", "")), expect_first)
         if payloads is not None:
-            audit_payloads(bundle, payloads, _trust_anchor(settings, trust, manifest, chain_id, notary, registry, None))
+            audit_payloads(bundle, payloads, _pin_for_audit(settings, trust, manifest), rpc or settings.rpc_url)
         return
     anchor: TrustAnchor | None = None
     rpc_url: str | None = None
@@ -129,19 +130,36 @@ def _report_bundle(result: Verification, anchor: TrustAnchor | None, self_consis
     console.print("the bundle is self-consistent")
 
 
-def audit_payloads(proof: dict[str, Any], url: str, anchor: TrustAnchor | None) -> None:
-    """Audits the payload of every batch a completeness proof covers (exit 1 on a failure)."""
+def _pin_for_audit(settings: Settings, trust: str | None, manifest: Path | None) -> TrustAnchor | None:
+    try:
+        return _trust_anchor(settings, trust, manifest, None, None, None, None)
+    except TrustAnchorError as exc:
+        fail(exc, code=2)
+
+
+def audit_payloads(proof: dict[str, Any], url: str, anchor: TrustAnchor | None, rpc_url: str | None) -> None:
+    """Audits the payload of every batch a completeness proof covers (exit 1 on a failure); with a
+    node of the pinned chain, each reading's key is checked against the pinned registry too."""
     if anchor is None:
         fail(ValueError("auditing payloads needs the pinned EIP-712 domain: pass --trust"), code=2)
-    with httpx.Client(base_url=url, timeout=60) as http:
-        for data in proof["log"]["leaves"]:
-            leaf = decode_leaf_data(bytes.fromhex(data[2:]))
-            answer = http.get(f"/v1/content/{leaf.content_id}")
-            checks = audit_payload(answer.content, leaf, anchor.domain)
-            _print_checks(checks)
-            if not all(c.ok for c in checks):
-                console.print(f"[red]batch {leaf.batch_id} does not pass its payload audit[/red]")
-                raise typer.Exit(code=1)
+    keys = None
+    if rpc_url:
+        keys = registry_keys(Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30})), anchor.registry.address)
+    else:
+        console.print(
+            "[yellow]no --rpc: signatures are checked against the keys the readings name, not the registry[/yellow]"
+        )
+    try:
+        with httpx.Client(base_url=url, timeout=60) as http:
+            for data in proof["log"]["leaves"]:
+                leaf = decode_leaf_data(bytes.fromhex(data[2:]))
+                checks = audit_payload(http.get(f"/v1/content/{leaf.content_id}").content, leaf, anchor.domain, keys)
+                _print_checks(checks)
+                if not all(c.ok for c in checks):
+                    console.print(f"[red]batch {leaf.batch_id} does not pass its payload audit[/red]")
+                    raise typer.Exit(code=1)
+    except httpx.HTTPError as exc:
+        fail(ValueError(f"no payload from {url}: {type(exc).__name__}"), code=2)
     console.print(f"[green]{len(proof['log']['leaves'])} batch payloads audited[/green]")
 
 
