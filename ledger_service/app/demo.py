@@ -1,4 +1,5 @@
-"""Simulated devices: register on chain, then sign readings and post them to the API."""
+"""Simulated devices: register on chain, then sign readings and post them to the API. The readings
+are built and signed with `provenance_device`, the library a real device would use."""
 
 from __future__ import annotations
 
@@ -6,16 +7,19 @@ import math
 import random
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import httpx
 from rich.console import Console
 
-from ledger_service.app.api.schemas import reading_body
 from ledger_service.core.chain.ledger import Ledger
 from ledger_service.core.enums import KeyType
 from ledger_service.core.keys import DeviceKey
-from ledger_service.core.readings import Domain, Reading
+from ledger_service.core.readings import Domain
 from ledger_service.services.devices import default_device_id
+from provenance_device import DeviceKey as DeviceSigner
+from provenance_device import Domain as SigningDomain
+from provenance_device import Reading
 
 
 @dataclass
@@ -26,6 +30,11 @@ class SimulatedDevice:
     device_id: bytes
     sequence: int = 0
 
+    @cached_property
+    def signer(self) -> DeviceSigner:
+        """The key, as the device library holds it."""
+        return DeviceSigner(self.key.key_type.label, self.key.secret)
+
     def next_reading(
         self, domain: Domain, now: int, metric: str = "temperature", celsius: float | None = None
     ) -> dict[str, object]:
@@ -33,16 +42,8 @@ class SimulatedDevice:
         self.sequence += 1
         if celsius is None:
             celsius = 4.0 + 2.0 * math.sin(self.sequence / 10) + random.uniform(-0.2, 0.2)
-        reading = Reading(
-            device_id=self.device_id,
-            sequence=self.sequence,
-            timestamp=now,
-            metric=metric,
-            value=round(celsius * 100),
-            scale=2,
-            unit="Cel",
-        )
-        return reading_body(reading, self.key.sign(reading.digest(domain)))
+        reading = Reading(self.device_id, self.sequence, now, metric, round(celsius * 100), scale=2, unit="Cel")
+        return reading.body(self.signer.sign(reading.digest(SigningDomain(domain.chain_id, domain.verifying_contract))))
 
 
 @dataclass
