@@ -62,8 +62,8 @@ test-fast: install
 	$(BIN)/pytest -m "(unit or contracts) and not slow" --durations=20
 
 lint: install $(SLITHER_STAMP)
-	$(BIN)/ruff check ledger_service indexer oracles tokenization provenance_device tests scripts bench
-	$(BIN)/mypy ledger_service indexer oracles tokenization provenance_device
+	$(BIN)/ruff check ledger_service indexer oracles tokenization edge provenance_device tests scripts bench
+	$(BIN)/mypy ledger_service indexer oracles tokenization edge provenance_device
 	$(BIN)/lint-imports
 	$(BIN)/python scripts/slither_gate.py --slither $(SLITHER_VENV)/bin/slither
 

@@ -189,6 +189,13 @@ class Settings(BaseSettings):
     mqtt_ca_file: Path | None = Field(None, description="CA certificate(s) that sign the MQTT broker's certificate.")
     mqtt_cert_file: Path | None = Field(None, description="Client certificate for MQTT over TLS (PEM).")
     mqtt_key_file: Path | None = Field(None, description="Private key of the MQTT client certificate (PEM).")
+    edge_upstream_url: str | None = Field(None, description="`provenance edge`: the service the gateway forwards to.")
+    edge_forward_batch: int = Field(
+        500, ge=1, le=10_000, description="`provenance edge`: readings per upstream request."
+    )
+    edge_registry_poll: float = Field(
+        5.0, gt=0, description="`provenance edge`: seconds between syncs of the gateway's registry copy."
+    )
 
     def model_post_init(self, context: object, /) -> None:
         """Registers the secret settings, so that no error text, log line or stored error shows them."""

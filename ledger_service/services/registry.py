@@ -10,6 +10,7 @@ starts over from the deployment block if the block it last saw was reorganized a
 from __future__ import annotations
 
 import logging
+import pickle
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -51,6 +52,7 @@ class RegistryCache:
         self._next_block = start_block
         self._last_seen: tuple[int, bytes] | None = None
         self._last_refresh = float("-inf")
+        self.synced_at: float | None = None  # wall-clock time of the last sync that reached the head
         self._lock = threading.RLock()  # guards the state
         self._sync_lock = threading.RLock()  # one sync at a time
         self._decoders = {
@@ -123,9 +125,31 @@ class RegistryCache:
                 applied += self._apply_range(self._next_block, to_block)
                 self._next_block = to_block + 1
             self._last_seen = (head_number, bytes(head["hash"]))
+            self.synced_at = time.time()
             if applied:
                 log.debug("registry cache synced", extra={"events": applied, "block": head_number})
             return applied
+
+    def snapshot(self) -> bytes:
+        """The cache as bytes, for `restore` in a later process: a gateway offline at its start
+        checks readings against the registry as it last saw it (`synced_at` tells when)."""
+        with self._sync_lock, self._lock:
+            return pickle.dumps(
+                {"version": 1, "registry": self.registry.address, "start_block": self.start_block,
+                 "state": self.state, "next_block": self._next_block, "last_seen": self._last_seen,
+                 "synced_at": self.synced_at}
+            )  # fmt: skip
+
+    def restore(self, data: bytes) -> bool:
+        """Takes up a `snapshot` of this registry (only of this one, from this process's own storage);
+        False, changing nothing, when it is of another registry or format."""
+        saved = pickle.loads(data)  # noqa: S301 - written by this process's `snapshot` to its own data directory
+        if saved.get("version") != 1 or saved.get("registry") != self.registry.address:
+            return False
+        with self._sync_lock, self._lock:
+            self.state, self._next_block = saved["state"], saved["next_block"]
+            self._last_seen, self.synced_at = saved["last_seen"], saved["synced_at"]
+        return True
 
     def _reorganized(self) -> bool:
         assert self._last_seen is not None

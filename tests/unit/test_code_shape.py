@@ -8,7 +8,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("ledger_service", "indexer", "oracles", "tokenization", "provenance_device")
+PACKAGES = ("ledger_service", "indexer", "oracles", "tokenization", "edge", "provenance_device")
 MAX_MODULE_LINES = 300
 MAX_FUNCTION_LINES = 60
 

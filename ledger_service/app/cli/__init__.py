@@ -9,6 +9,7 @@ import typer
 from ledger_service.app.cli import (
     apikeys,
     devices,
+    edge,
     export,
     index,
     items,
@@ -32,6 +33,7 @@ app = typer.Typer(
 service.register(app)
 proofs.register(app)
 monitor.register(app)
+edge.register(app)
 export.register(app)
 app.add_typer(devices.app, name="device")
 app.add_typer(apikeys.app, name="apikey")

@@ -1,0 +1,93 @@
+"""Forwarding: the gateway's readings go upstream (`POST /v1/readings/batch`), oldest first, each
+device's in sequence order; a reading counts as forwarded once upstream answers it stored or a
+duplicate (committed there). A refusal that may pass later stops the round and the reading waits;
+any other is recorded with its code and the rest go on. Nothing is marked before upstream answered,
+so a crash of either side at any point forwards again what may not have landed, and upstream
+answers it as a duplicate."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from dataclasses import dataclass
+
+from edge.store import EdgeStore
+from provenance_device.http import HttpTransport
+from provenance_device.outcome import CONFIRMED, RETRYABLE_CODES, TooLarge, TransportError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ForwardReport:
+    """What one round did."""
+
+    forwarded: int = 0
+    refused: int = 0
+    error: str | None = None
+    retry_after: float | None = None
+
+
+class Forwarder:
+    """Sends the gateway's pending readings upstream."""
+
+    def __init__(self, store: EdgeStore, transport: HttpTransport, batch_size: int = 500) -> None:
+        self.store = store
+        self.transport = transport
+        self.batch_size = batch_size
+        self.last_error: str | None = None
+
+    def forward_once(self) -> ForwardReport:
+        """Forwards until nothing is pending or something fails."""
+        report, size = ForwardReport(), self.batch_size
+        while pending := self.store.pending(size):
+            try:
+                outcomes = self.transport.send([p.body for p in pending])
+            except TooLarge:
+                if size == 1:
+                    report.error = "upstream refuses even one reading as too large"
+                    break
+                size = max(1, size // 2)
+                continue
+            except TransportError as exc:
+                report.error, report.retry_after = str(exc), exc.retry_after
+                break
+            answers: list[tuple[str, str, str | None, str | None]] = []
+            waiting = False
+            for reading, outcome in zip(pending, outcomes, strict=True):
+                if outcome.status in CONFIRMED:
+                    answers.append((reading.id, "forwarded", None, None))
+                    report.forwarded += 1
+                elif outcome.code in RETRYABLE_CODES:
+                    waiting = True
+                    report.error = f"upstream refused {reading.id} for now: {outcome.code}: {outcome.detail}"
+                else:
+                    answers.append((reading.id, "refused", outcome.code, outcome.detail))
+                    report.refused += 1
+                    log.warning("upstream refused a reading", extra={"reading": reading.id, "code": outcome.code})
+            self.store.mark(answers)
+            if waiting:
+                break
+        self.last_error = report.error
+        return report
+
+    def run(self, stop: threading.Event, interval: float = 0.5, max_backoff: float = 30.0) -> None:
+        """Forwards every `interval` seconds until `stop` is set; after failures waits 2^n * interval
+        (capped at `max_backoff`, at least what upstream asked for), with jitter."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                report = self.forward_once()
+            except Exception as exc:  # noqa: BLE001 - the local database failed: log it, keep the loop
+                log.exception("forwarding failed")
+                report = ForwardReport(error=str(exc))
+            if report.error is None:
+                failures = 0
+                stop.wait(interval)
+                continue
+            failures += 1
+            wait = min(max_backoff, interval * 2 ** min(failures, 16)) * random.uniform(0.5, 1.0)
+            wait = max(wait, report.retry_after or 0.0)
+            log.info("forwarding paused", extra={"error": report.error, "wait": round(wait, 2)})
+            stop.wait(wait)

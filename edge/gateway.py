@@ -1,0 +1,133 @@
+"""The gateway's parts: its SQLite database, its copy of the device registry (kept on disk, so it
+checks readings offline against the registry as last seen), an ingestor that notes the copy's age,
+and the forwarder."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from web3 import Web3
+
+from edge.forwarder import Forwarder
+from edge.store import EdgeStore
+from ledger_service.core.chain.manifest import Deployment
+from ledger_service.core.readings import Domain, Reading
+from ledger_service.services.ingest import Ingestor, ItemResult
+from ledger_service.services.registry import RegistryCache
+from provenance_device.http import HttpTransport
+
+log = logging.getLogger(__name__)
+SNAPSHOT = "registry-snapshot"
+
+
+class EdgeRegistry(RegistryCache):
+    """The registry copy of a gateway whose link comes and goes: a sync that cannot reach the chain
+    leaves the copy as it was and reports False, so a reading of a device the copy does not hold
+    is refused as `unknown-device` (a device keeps such a reading and sends it again), never failed."""
+
+    last_error: str | None = None
+
+    def refresh(self, force: bool = False, wait: bool = True) -> bool:
+        try:
+            done = super().refresh(force, wait)
+        except Exception as exc:  # noqa: BLE001 - the chain is out of reach: offline
+            self.last_error = str(exc)[:300]
+            log.info("registry not reachable; using the last copy", extra={"error": self.last_error})
+            return False
+        self.last_error = None
+        return done
+
+
+class EdgeIngestor(Ingestor):
+    """The service's ingestor (same checks, same storage, same answers), noting for each stored
+    reading how old the registry copy it was checked against was."""
+
+    def __init__(self, *args: Any, store: EdgeStore, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.store = store
+
+    def registry_age(self) -> float | None:
+        """Seconds since the registry copy last reached the chain's head (None: never)."""
+        synced = self.registry.synced_at
+        return None if synced is None else max(0.0, time.time() - synced)
+
+    def ingest_many(self, items: Sequence[tuple[Reading, bytes]], max_bad: int | None = None) -> list[ItemResult]:
+        results = super().ingest_many(items, max_bad)
+        stored = [r.reading_id for r in results if r.status == "stored" and r.reading_id is not None]
+        self.store.record_ages(stored, self.registry_age())
+        return results
+
+
+class Gateway:
+    """One edge gateway."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        w3: Web3,
+        deployment: Deployment,
+        registry_abi: list[dict[str, Any]],
+        upstream_url: str,
+        forward_batch: int = 500,
+        max_clock_skew: float = 300.0,
+        max_reading_age: float = 86_400.0,
+    ) -> None:
+        self.engine = engine
+        self.store = EdgeStore(engine)
+        registry = deployment.contracts["DeviceRegistry"]
+        contract = w3.eth.contract(address=Web3.to_checksum_address(registry.address), abi=registry_abi)
+        self.registry = EdgeRegistry(contract, registry.block_number, min_refresh_interval=1.0)
+        saved = self.store.load(SNAPSHOT)
+        if saved is not None and self.registry.restore(saved):
+            log.info("registry copy restored", extra={"synced_block": self.registry.synced_block})
+        self.domain = Domain(deployment.chain_id, registry.address)
+        self.ingestor = EdgeIngestor(
+            engine, self.domain, self.registry, max_clock_skew=max_clock_skew, max_reading_age=max_reading_age,
+            store=self.store,
+        )  # fmt: skip
+        self.forwarder = Forwarder(self.store, HttpTransport(upstream_url), batch_size=forward_batch)
+        self._saved_block = self.registry.synced_block
+
+    def sync_registry(self) -> bool:
+        """Brings the registry copy to the chain's head and keeps it on disk; False when the chain
+        cannot be reached (the copy stays as it was)."""
+        if not self.registry.refresh(force=True):
+            return False
+        if self.registry.synced_block != self._saved_block:
+            self.store.save(SNAPSHOT, self.registry.snapshot())
+            self._saved_block = self.registry.synced_block
+        return True
+
+    def status(self) -> dict[str, Any]:
+        """Counts, the registry copy's age and upstream's last error, as JSON."""
+        counts = self.store.counts()
+        return {
+            "pending": counts.pending,
+            "forwarded": counts.forwarded,
+            "refused_upstream": counts.refused,
+            "registry_synced_block": self.registry.synced_block,
+            "registry_age": self.ingestor.registry_age(),
+            "upstream_error": self.forwarder.last_error,
+        }
+
+    def run(self, stop: threading.Event, registry_poll: float = 5.0, forward_interval: float = 0.5) -> None:
+        """Keeps the registry copy fresh and forwards, until `stop` is set."""
+        forwarding = threading.Thread(target=self.forwarder.run, args=(stop, forward_interval), name="edge-forward")
+        forwarding.start()
+        try:
+            while not stop.is_set():
+                self.sync_registry()
+                stop.wait(registry_poll)
+        finally:
+            stop.set()
+            forwarding.join()
+
+    def close(self) -> None:
+        """Releases the database and the verification processes."""
+        self.ingestor.close()
+        self.engine.dispose()

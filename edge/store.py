@@ -1,0 +1,117 @@
+"""The gateway's own tables, beside the service's `reading` table in the gateway's SQLite database:
+the registry's age when each reading was taken in, what upstream answered for each forwarded reading,
+and small named values (the registry snapshot)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+_TABLES = (
+    "CREATE TABLE IF NOT EXISTS edge_received (reading_id VARCHAR(66) PRIMARY KEY, registry_age REAL)",
+    "CREATE TABLE IF NOT EXISTS edge_forwarded (reading_id VARCHAR(66) PRIMARY KEY, status VARCHAR(16) NOT NULL,"
+    " code VARCHAR(64), detail TEXT, forwarded_at REAL NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS edge_state (name VARCHAR(64) PRIMARY KEY, value BLOB NOT NULL)",
+)
+# Per device in the order the gateway took readings in (sequences rise with it), devices interleaved.
+_PENDING = text(
+    "SELECT r.id, r.device_id, r.sequence, r.timestamp, r.metric, r.value, r.scale, r.unit, r.payload_hash,"
+    " r.signature, e.registry_age FROM reading r"
+    " LEFT JOIN edge_forwarded f ON f.reading_id = r.id LEFT JOIN edge_received e ON e.reading_id = r.id"
+    " WHERE f.reading_id IS NULL ORDER BY r.received_at, r.device_id, r.key_index, r.sequence LIMIT :limit"
+)
+
+
+@dataclass(frozen=True)
+class PendingReading:
+    """A reading the gateway holds and upstream has not answered yet."""
+
+    id: str
+    body: dict[str, Any]
+    registry_age: float | None
+
+
+@dataclass(frozen=True)
+class EdgeCounts:
+    """How many readings wait, went upstream, or were refused there."""
+
+    pending: int
+    forwarded: int
+    refused: int
+
+
+class EdgeStore:
+    """Reads and writes the gateway's tables."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        with engine.begin() as connection:
+            for statement in _TABLES:
+                connection.exec_driver_sql(statement)
+
+    def record_ages(self, reading_ids: list[str], registry_age: float | None) -> None:
+        """Notes how old the registry copy was when these readings were checked."""
+        if reading_ids:
+            with self.engine.begin() as connection:
+                connection.execute(
+                    text("INSERT OR IGNORE INTO edge_received VALUES (:id, :age)"),
+                    [{"id": reading_id, "age": registry_age} for reading_id in reading_ids],
+                )
+
+    def pending(self, limit: int) -> list[PendingReading]:
+        """The oldest readings not yet answered upstream, as request bodies."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(_PENDING, {"limit": limit}).all()
+        return [
+            PendingReading(
+                row.id,
+                {"device_id": row.device_id, "sequence": row.sequence, "timestamp": row.timestamp,
+                 "metric": row.metric, "value": int(row.value), "scale": row.scale, "unit": row.unit,
+                 "payload_hash": row.payload_hash, "signature": row.signature},
+                row.registry_age,
+            )  # fmt: skip
+            for row in rows
+        ]
+
+    def mark(self, answers: list[tuple[str, str, str | None, str | None]]) -> None:
+        """Records upstream's answer (reading id, status, code, detail) for forwarded readings."""
+        now = time.time()
+        with self.engine.begin() as connection:
+            connection.execute(
+                text("INSERT OR REPLACE INTO edge_forwarded VALUES (:id, :status, :code, :detail, :at)"),
+                [{"id": i, "status": s, "code": c, "detail": d, "at": now} for i, s, c, d in answers],
+            )
+
+    def counts(self) -> EdgeCounts:
+        """Readings pending, forwarded and refused upstream."""
+        with self.engine.connect() as connection:
+            total = connection.exec_driver_sql("SELECT count(*) FROM reading").scalar_one()
+            refused = connection.exec_driver_sql(
+                "SELECT count(*) FROM edge_forwarded WHERE status = 'refused'"
+            ).scalar_one()
+            answered = connection.exec_driver_sql("SELECT count(*) FROM edge_forwarded").scalar_one()
+        return EdgeCounts(pending=total - answered, forwarded=answered - refused, refused=refused)
+
+    def refused(self) -> list[tuple[str, str | None, str | None]]:
+        """(reading id, code, detail) of every reading upstream refused."""
+        with self.engine.connect() as connection:
+            rows = connection.exec_driver_sql(
+                "SELECT reading_id, code, detail FROM edge_forwarded WHERE status = 'refused' ORDER BY forwarded_at"
+            ).all()
+        return [(row[0], row[1], row[2]) for row in rows]
+
+    def save(self, name: str, value: bytes) -> None:
+        """Keeps a named value."""
+        with self.engine.begin() as connection:
+            statement = text("INSERT OR REPLACE INTO edge_state VALUES (:name, :value)")
+            connection.execute(statement, {"name": name, "value": value})
+
+    def load(self, name: str) -> bytes | None:
+        """A named value, or None."""
+        with self.engine.connect() as connection:
+            row = connection.execute(text("SELECT value FROM edge_state WHERE name = :name"), {"name": name}).first()
+        return None if row is None else bytes(row[0])

@@ -1,0 +1,92 @@
+"""`provenance edge`: the edge gateway (docs/edge.md)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from web3 import Web3
+
+from edge.gateway import Gateway
+from ledger_service.app.cli.common import console, fail, load_settings, terminate_on_sigterm
+from ledger_service.app.edge_api import create_edge_app
+from ledger_service.app.mqtt_ingest import MqttIngest
+from ledger_service.app.runtime import bind_socket
+from ledger_service.core.chain.manifest import load_manifest
+from ledger_service.core.compiler import compile_contracts
+from ledger_service.core.db import create_schema, make_engine
+from ledger_service.core.errors import ConfigurationError, ProvenanceError
+from ledger_service.core.settings import Settings
+
+
+def register(app: typer.Typer) -> None:
+    """Adds the command to the CLI."""
+    app.command("edge")(edge)
+
+
+def edge(
+    upstream: Annotated[
+        str | None, typer.Option(help="The service to forward to (PROVENANCE_EDGE_UPSTREAM_URL).")
+    ] = None,
+    manifest: Annotated[
+        Path | None, typer.Option(help="The deployment manifest (default: the data directory's).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port of the gateway's API (default PROVENANCE_API_PORT).")] = None,
+) -> None:
+    """Run an edge gateway: take readings from local devices (HTTP, and MQTT with PROVENANCE_MQTT_HOST),
+    check them against the registry as last seen, keep them, and forward them upstream when the link is up."""
+    settings = load_settings()
+    terminate_on_sigterm()
+    upstream = upstream or settings.edge_upstream_url
+    try:
+        if not upstream:
+            raise ConfigurationError("set --upstream or PROVENANCE_EDGE_UPSTREAM_URL to the service to forward to")
+        if not settings.rpc_url:
+            raise ConfigurationError("set PROVENANCE_RPC_URL: the gateway reads the device registry from the chain")
+        deployment = load_manifest(manifest or settings.manifest_path)
+        if deployment is None:
+            raise ConfigurationError(f"no deployment manifest at {manifest or settings.manifest_path}")
+        settings.ensure_dirs()
+        engine = make_engine(settings.resolved_database_url)
+        create_schema(engine)
+        artifacts = compile_contracts(settings.build_dir, settings.solc)
+        w3 = Web3(Web3.HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 5}))
+        gateway = Gateway(
+            engine, w3, deployment, artifacts["DeviceRegistry"].abi, upstream,
+            forward_batch=settings.edge_forward_batch, max_clock_skew=settings.max_clock_skew,
+            max_reading_age=settings.max_reading_age,
+        )  # fmt: skip
+    except ProvenanceError as exc:
+        fail(exc)
+    _run(gateway, settings, settings.api_port if port is None else port, upstream)
+
+
+def _run(gateway: Gateway, settings: Settings, port: int, upstream: str) -> None:
+    """Serves the gateway's API, with its loops and MQTT ingest beside it, until Ctrl-C or SIGTERM."""
+    stop = threading.Event()
+    worker = threading.Thread(target=gateway.run, args=(stop, settings.edge_registry_poll), name="edge", daemon=True)
+    ingest = MqttIngest.from_settings(gateway.ingestor, settings) if settings.mqtt_host else None
+    host = settings.api_host
+    sock = bind_socket(host, port)
+    bound = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_edge_app(gateway), log_config=None, access_log=False))
+    try:
+        gateway.sync_registry()
+        worker.start()
+        if ingest is not None:
+            ingest.start()
+        console.print(f"edge gateway on http://{host}:{bound}, forwarding to {upstream}; Ctrl-C stops it")
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if ingest is not None:
+            ingest.stop()
+        stop.set()
+        if worker.is_alive():
+            worker.join(timeout=30)
+        sock.close()
+        gateway.close()

@@ -1,0 +1,177 @@
+"""The edge gateway between real devices (the device library) and the real service: readings it
+acknowledges reach upstream once, in each device's order, whether upstream was down, the reading
+also came directly, the gateway restarted offline, or upstream's registry moved on."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from web3 import Web3
+
+from edge.gateway import Gateway
+from ledger_service.app.api.app import create_app
+from ledger_service.app.edge_api import create_edge_app
+from ledger_service.core.chain.context import ChainContext
+from ledger_service.core.db import create_schema, make_engine
+from ledger_service.core.enums import KeyType
+from ledger_service.services.container import Services
+from provenance_device import DeviceKey, Domain, HttpTransport, Outbox, Sender
+from tests.utils.factories import Device, new_device, signed_body
+from tests.utils.service import serving
+
+DEAD = "http://127.0.0.1:9"  # the discard port: nothing answers there
+
+
+@pytest.fixture
+def upstream(services: Services) -> Iterator[str]:
+    with serving(create_app(services)) as port:
+        yield f"http://127.0.0.1:{port}"
+
+
+def make_gateway(path: Path, chain: ChainContext, upstream: str, rpc: str | None = None) -> Gateway:
+    engine = make_engine(f"sqlite:///{path}")
+    create_schema(engine)
+    w3 = chain.client.w3 if rpc is None else Web3(Web3.HTTPProvider(rpc, request_kwargs={"timeout": 2}))
+    return Gateway(engine, w3, chain.deployment, chain.artifacts["DeviceRegistry"].abi, upstream)
+
+
+@pytest.fixture
+def gateway(tmp_path: Path, chain: ChainContext, upstream: str) -> Iterator[Gateway]:
+    built = make_gateway(tmp_path / "edge.db", chain, upstream)
+    try:
+        yield built
+    finally:
+        built.close()
+
+
+def upstream_sequences(services: Services, device: Device) -> list[int]:
+    with services.engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT sequence FROM reading WHERE device_id = %s ORDER BY received_at, sequence"
+            if services.engine.dialect.name == "postgresql"
+            else "SELECT sequence FROM reading WHERE device_id = ? ORDER BY received_at, sequence",
+            ("0x" + device.device_id.hex(),),
+        ).all()
+    return [row[0] for row in rows]
+
+
+def device_sender(gateway: Gateway, device: Device, url: str, tmp_path: Path) -> Sender:
+    key = DeviceKey(device.key.key_type.label, device.key.secret)
+    domain = Domain(gateway.domain.chain_id, gateway.domain.verifying_contract)
+    outbox = Outbox(tmp_path / f"device-{uuid.uuid4().hex[:8]}.db", first_sequence=1)
+    return Sender(key, device.device_id, domain, outbox, HttpTransport(url))
+
+
+def test_readings_the_gateway_took_reach_upstream_once_in_each_devices_order(
+    services: Services, gateway: Gateway, tmp_path: Path
+) -> None:
+    devices = [new_device(services.ledger), new_device(services.ledger, KeyType.P256)]
+    gateway.sync_registry()
+    with serving(create_edge_app(gateway)) as port:
+        senders = [device_sender(gateway, d, f"http://127.0.0.1:{port}", tmp_path) for d in devices]
+        for round_ in range(3):
+            for sender in senders:
+                sender.record("temperature", round_)
+                sender.record("temperature", round_ + 10)
+            assert all(sender.flush().confirmed == 2 for sender in senders)  # held by the gateway
+    assert [upstream_sequences(services, d) for d in devices] == [[], []]
+    assert gateway.status()["pending"] == 12
+    report = gateway.forwarder.forward_once()
+    assert (report.forwarded, report.refused, report.error) == (12, 0, None)
+    assert [upstream_sequences(services, d) for d in devices] == [[1, 2, 3, 4, 5, 6]] * 2
+    assert gateway.forwarder.forward_once().forwarded == 0  # nothing twice
+    assert gateway.status()["pending"] == 0 and gateway.status()["forwarded"] == 12
+
+
+def test_the_gateway_holds_readings_while_upstream_is_down_and_catches_up(
+    services: Services, chain: ChainContext, upstream: str, tmp_path: Path
+) -> None:
+    gateway = make_gateway(tmp_path / "edge.db", chain, DEAD)
+    try:
+        device = new_device(services.ledger)
+        gateway.sync_registry()
+        api = TestClient(create_edge_app(gateway))
+        for _ in range(5):
+            assert api.post("/v1/readings", json=signed_body(device, services.ledger.domain)).status_code == 201
+        report = gateway.forwarder.forward_once()
+        assert report.forwarded == 0 and report.error is not None
+        assert gateway.status()["upstream_error"] == report.error and gateway.status()["pending"] == 5
+        gateway.forwarder.transport = HttpTransport(upstream)  # the link is back
+        assert gateway.forwarder.forward_once().forwarded == 5
+        assert upstream_sequences(services, device) == [1, 2, 3, 4, 5]
+    finally:
+        gateway.close()
+
+
+def test_a_reading_that_came_both_directly_and_through_the_gateway_is_stored_once(
+    services: Services, gateway: Gateway, upstream: str
+) -> None:
+    device = new_device(services.ledger)
+    gateway.sync_registry()
+    body = signed_body(device, services.ledger.domain)
+    assert TestClient(create_app(services)).post("/v1/readings", json=body).status_code == 201
+    assert TestClient(create_edge_app(gateway)).post("/v1/readings", json=body).status_code == 201
+    report = gateway.forwarder.forward_once()
+    assert (report.forwarded, report.refused) == (1, 0)  # upstream answered it as a duplicate
+    assert upstream_sequences(services, device) == [1]
+
+
+def test_a_gateway_restarted_offline_checks_readings_against_its_last_registry_copy(
+    services: Services, chain: ChainContext, tmp_path: Path
+) -> None:
+    known, unknown = new_device(services.ledger), new_device()
+    first = make_gateway(tmp_path / "edge.db", chain, DEAD)
+    assert first.sync_registry()
+    first.close()
+    services.ledger.register_device(unknown.device_id, unknown.key.public_key)  # after the copy was taken
+    offline = make_gateway(tmp_path / "edge.db", chain, DEAD, rpc=DEAD)
+    try:
+        assert not offline.sync_registry()
+        api = TestClient(create_edge_app(offline))
+        accepted = api.post("/v1/readings", json=signed_body(known, services.ledger.domain))
+        assert accepted.status_code == 201
+        refused = api.post("/v1/readings", json=signed_body(unknown, services.ledger.domain))
+        assert refused.status_code == 422 and refused.json()["code"] == "unknown-device"
+        status = api.get("/v1/edge/status").json()
+        assert status["pending"] == 1 and status["registry_age"] is not None and status["registry_age"] >= 0
+        [pending] = offline.store.pending(10)
+        assert pending.id == accepted.json()["id"] and pending.registry_age is not None
+        health = api.get("/health").json()
+        assert (health["chain_id"], health["contracts"]["DeviceRegistry"]) == (
+            offline.domain.chain_id, offline.domain.verifying_contract
+        )  # fmt: skip
+    finally:
+        offline.close()
+
+
+def test_the_gateway_refuses_a_forged_reading_and_holds_nothing(services: Services, gateway: Gateway) -> None:
+    device, forger = new_device(services.ledger), new_device()
+    gateway.sync_registry()
+    reading = device.reading()
+    forged = signed_body(forger, services.ledger.domain, device_id=device.device_id, sequence=reading.sequence)
+    answer = TestClient(create_edge_app(gateway)).post("/v1/readings", json=forged)
+    assert answer.status_code == 422 and answer.json()["code"] == "invalid-signature"
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert gateway.status()["pending"] == 0
+
+
+def test_a_reading_upstream_refuses_is_recorded_with_its_code_and_the_rest_go_on(
+    services: Services, gateway: Gateway
+) -> None:
+    revoked, other = new_device(services.ledger), new_device(services.ledger)
+    gateway.sync_registry()
+    api = TestClient(create_edge_app(gateway))
+    assert api.post("/v1/readings", json=signed_body(revoked, services.ledger.domain)).status_code == 201
+    assert api.post("/v1/readings", json=signed_body(other, services.ledger.domain)).status_code == 201
+    services.ledger.revoke_device(revoked.device_id)  # upstream's registry moves on before the link is up
+    services.registry.refresh(force=True)
+    report = gateway.forwarder.forward_once()
+    assert (report.forwarded, report.refused) == (1, 1)
+    [(_, code, _)] = gateway.store.refused()
+    assert code == "device-revoked"
+    assert upstream_sequences(services, other) == [1] and upstream_sequences(services, revoked) == []
+    assert gateway.status()["refused_upstream"] == 1 and gateway.status()["pending"] == 0
