@@ -62,9 +62,11 @@ class RunningService:
         timeout: float = 90.0,
         command: tuple[str, ...] = ("up",),
         ready_text: str = "is up",
+        prefix: tuple[str, ...] = (),
     ) -> None:
         self.workdir = workdir
         self.command = command
+        self.prefix = prefix  # e.g. `ip netns exec NS`, which execs the command in the same process
         self.ready_text = ready_text
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("PROVENANCE_")},
@@ -86,9 +88,8 @@ class RunningService:
             runtime.unlink(missing_ok=True)
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [str(VENV_BIN / "provenance"), *self.command], cwd=self.workdir, env=self.env, stdout=log, stderr=log
-            )
+            command = [*self.prefix, str(VENV_BIN / "provenance"), *self.command]
+            self.process = subprocess.Popen(command, cwd=self.workdir, env=self.env, stdout=log, stderr=log)
         name = " ".join(self.command)
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:

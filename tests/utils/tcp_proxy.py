@@ -10,10 +10,12 @@ from ledger_service.core.chain.node import free_port
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:port to a target; `cut()` drops connections and refuses new ones."""
+    """Forwards host:port (loopback unless told) to 127.0.0.1:target_port; `cut()` drops connections
+    and refuses new ones."""
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, host: str = "127.0.0.1") -> None:
         self.target_port = target_port
+        self.host = host
         self.port = free_port()
         self._server: socket.socket | None = None
         self._open: list[socket.socket] = []
@@ -21,12 +23,12 @@ class TcpProxy:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def restore(self) -> None:
         server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        server.bind(("127.0.0.1", self.port))
+        server.bind((self.host, self.port))
         server.listen(64)
         self._server = server
         threading.Thread(target=self._accept, args=(server,), daemon=True).start()
@@ -57,7 +59,11 @@ class TcpProxy:
                 client, _ = server.accept()
             except OSError:
                 return
-            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:  # the target is down (restarting): this client is refused, the next may not be
+                client.close()
+                continue
             with self._lock:
                 self._open += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
