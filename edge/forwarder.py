@@ -55,18 +55,21 @@ class Forwarder:
                 break
             answers: list[tuple[str, str, str | None, str | None]] = []
             waiting = False
+            cursor = pending[-1].position  # every reading up to here answered, unless one must wait
             for reading, outcome in zip(pending, outcomes, strict=True):
                 if outcome.status in CONFIRMED:
                     answers.append((reading.id, "forwarded", None, None))
                     report.forwarded += 1
                 elif outcome.code in RETRYABLE_CODES:
+                    if not waiting:  # the cursor stays below the first reading that waits
+                        cursor = reading.position - 1
                     waiting = True
                     report.error = f"upstream refused {reading.id} for now: {outcome.code}: {outcome.detail}"
                 else:
                     answers.append((reading.id, "refused", outcome.code, outcome.detail))
                     report.refused += 1
                     log.warning("upstream refused a reading", extra={"reading": reading.id, "code": outcome.code})
-            self.store.mark(answers)
+            self.store.mark(answers, cursor)
             if waiting:
                 break
         self.last_error = report.error

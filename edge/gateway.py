@@ -76,7 +76,10 @@ class Gateway:
         forward_batch: int = 500,
         max_clock_skew: float = 300.0,
         max_reading_age: float = 86_400.0,
+        verify_processes: int = 0,
     ) -> None:
+        if engine.dialect.name != "sqlite":
+            raise ValueError("the gateway keeps its readings in SQLite (its forwarding order is SQLite's rowid)")
         self.engine = engine
         self.store = EdgeStore(engine)
         registry = deployment.contracts["DeviceRegistry"]
@@ -88,7 +91,7 @@ class Gateway:
         self.domain = Domain(deployment.chain_id, registry.address)
         self.ingestor = EdgeIngestor(
             engine, self.domain, self.registry, max_clock_skew=max_clock_skew, max_reading_age=max_reading_age,
-            store=self.store,
+            verify_processes=verify_processes, store=self.store,
         )  # fmt: skip
         self.forwarder = Forwarder(self.store, HttpTransport(upstream_url), batch_size=forward_batch)
         self._saved_block = self.registry.synced_block

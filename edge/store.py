@@ -17,19 +17,22 @@ _TABLES = (
     " code VARCHAR(64), detail TEXT, forwarded_at REAL NOT NULL)",
     "CREATE TABLE IF NOT EXISTS edge_state (name VARCHAR(64) PRIMARY KEY, value BLOB NOT NULL)",
 )
-# Per device in the order the gateway took readings in (sequences rise with it), devices interleaved.
+# In the order the gateway committed them (SQLite's rowid: one writer at a time), so each device's in
+# sequence order; from the cursor, below which every reading has upstream's answer (a range scan).
 _PENDING = text(
-    "SELECT r.id, r.device_id, r.sequence, r.timestamp, r.metric, r.value, r.scale, r.unit, r.payload_hash,"
-    " r.signature, e.registry_age FROM reading r"
-    " LEFT JOIN edge_forwarded f ON f.reading_id = r.id LEFT JOIN edge_received e ON e.reading_id = r.id"
-    " WHERE f.reading_id IS NULL ORDER BY r.received_at, r.device_id, r.key_index, r.sequence LIMIT :limit"
+    "SELECT r.rowid AS position, r.id, r.device_id, r.sequence, r.timestamp, r.metric, r.value, r.scale, r.unit,"
+    " r.payload_hash, r.signature, e.registry_age FROM reading r LEFT JOIN edge_received e ON e.reading_id = r.id"
+    " WHERE r.rowid > :cursor AND NOT EXISTS (SELECT 1 FROM edge_forwarded f WHERE f.reading_id = r.id)"
+    " ORDER BY r.rowid LIMIT :limit"
 )
+CURSOR = "forward-cursor"
 
 
 @dataclass(frozen=True)
 class PendingReading:
     """A reading the gateway holds and upstream has not answered yet."""
 
+    position: int
     id: str
     body: dict[str, Any]
     registry_age: float | None
@@ -64,10 +67,12 @@ class EdgeStore:
 
     def pending(self, limit: int) -> list[PendingReading]:
         """The oldest readings not yet answered upstream, as request bodies."""
+        cursor = int.from_bytes(self.load(CURSOR) or b"", "big")
         with self.engine.connect() as connection:
-            rows = connection.execute(_PENDING, {"limit": limit}).all()
+            rows = connection.execute(_PENDING, {"cursor": cursor, "limit": limit}).all()
         return [
             PendingReading(
+                row.position,
                 row.id,
                 {"device_id": row.device_id, "sequence": row.sequence, "timestamp": row.timestamp,
                  "metric": row.metric, "value": int(row.value), "scale": row.scale, "unit": row.unit,
@@ -77,13 +82,19 @@ class EdgeStore:
             for row in rows
         ]
 
-    def mark(self, answers: list[tuple[str, str, str | None, str | None]]) -> None:
-        """Records upstream's answer (reading id, status, code, detail) for forwarded readings."""
+    def mark(self, answers: list[tuple[str, str, str | None, str | None]], cursor: int) -> None:
+        """Records upstream's answer (reading id, status, code, detail) for forwarded readings, and
+        moves the cursor to `cursor` (every reading at or below it answered), in one transaction."""
         now = time.time()
         with self.engine.begin() as connection:
+            if answers:
+                connection.execute(
+                    text("INSERT OR REPLACE INTO edge_forwarded VALUES (:id, :status, :code, :detail, :at)"),
+                    [{"id": i, "status": s, "code": c, "detail": d, "at": now} for i, s, c, d in answers],
+                )
             connection.execute(
-                text("INSERT OR REPLACE INTO edge_forwarded VALUES (:id, :status, :code, :detail, :at)"),
-                [{"id": i, "status": s, "code": c, "detail": d, "at": now} for i, s, c, d in answers],
+                text("INSERT OR REPLACE INTO edge_state VALUES (:name, :value)"),
+                {"name": CURSOR, "value": cursor.to_bytes(8, "big")},
             )
 
     def counts(self) -> EdgeCounts:

@@ -4,16 +4,19 @@ also came directly, the gateway restarted offline, or upstream's registry moved 
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 from web3 import Web3
 
 from edge.gateway import Gateway
 from ledger_service.app.api.app import create_app
+from ledger_service.app.cli import app as cli_app
 from ledger_service.app.edge_api import create_edge_app
 from ledger_service.core.chain.context import ChainContext
 from ledger_service.core.db import create_schema, make_engine
@@ -32,11 +35,11 @@ def upstream(services: Services) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
 
 
-def make_gateway(path: Path, chain: ChainContext, upstream: str, rpc: str | None = None) -> Gateway:
+def make_gateway(path: Path, chain: ChainContext, upstream: str, rpc: str | None = None, **options: float) -> Gateway:
     engine = make_engine(f"sqlite:///{path}")
     create_schema(engine)
     w3 = chain.client.w3 if rpc is None else Web3(Web3.HTTPProvider(rpc, request_kwargs={"timeout": 2}))
-    return Gateway(engine, w3, chain.deployment, chain.artifacts["DeviceRegistry"].abi, upstream)
+    return Gateway(engine, w3, chain.deployment, chain.artifacts["DeviceRegistry"].abi, upstream, **options)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -175,3 +178,41 @@ def test_a_reading_upstream_refuses_is_recorded_with_its_code_and_the_rest_go_on
     assert code == "device-revoked"
     assert upstream_sequences(services, other) == [1] and upstream_sequences(services, revoked) == []
     assert gateway.status()["refused_upstream"] == 1 and gateway.status()["pending"] == 0
+
+
+def test_a_reading_upstream_refuses_for_now_waits_and_the_others_are_not_sent_twice(
+    services: Services, chain: ChainContext, upstream: str, tmp_path: Path
+) -> None:
+    gateway = make_gateway(tmp_path / "edge.db", chain, upstream, max_clock_skew=3600.0)  # laxer than upstream's
+    try:
+        early, fine = new_device(services.ledger), new_device(services.ledger)
+        gateway.sync_registry()
+        api = TestClient(create_edge_app(gateway))
+        ahead = signed_body(early, services.ledger.domain, timestamp=int(time.time()) + 1800)  # a clock far ahead
+        assert api.post("/v1/readings", json=ahead).status_code == 201
+        assert api.post("/v1/readings", json=signed_body(fine, services.ledger.domain)).status_code == 201
+        report = gateway.forwarder.forward_once()
+        assert report.forwarded == 1 and "timestamp-in-future" in str(report.error)
+        [waiting] = gateway.store.pending(10)
+        assert waiting.body["device_id"] == "0x" + early.device_id.hex()
+        again = gateway.forwarder.forward_once()  # only the waiting one goes again
+        assert again.forwarded == 0 and "timestamp-in-future" in str(again.error)
+        assert gateway.status()["pending"] == 1 and gateway.store.refused() == []
+        assert upstream_sequences(services, fine) == [1] and upstream_sequences(services, early) == []
+    finally:
+        gateway.close()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "env", "message"),
+    [
+        ([], {}, "--upstream"),
+        (["--upstream", "http://127.0.0.1:9"], {}, "PROVENANCE_RPC_URL"),
+        (["--upstream", "http://127.0.0.1:9"], {"PROVENANCE_RPC_URL": "http://127.0.0.1:9"}, "no deployment manifest"),
+    ],
+)
+def test_provenance_edge_without_what_it_needs_says_so_and_exits_non_zero(
+    tmp_path: Path, arguments: list[str], env: dict[str, str], message: str
+) -> None:
+    done = CliRunner().invoke(cli_app, ["edge", *arguments], env={"PROVENANCE_DATA_DIR": str(tmp_path), **env})
+    assert done.exit_code == 1 and message in done.output

@@ -57,9 +57,9 @@ def edge(
         gateway = Gateway(
             engine, w3, deployment, artifacts["DeviceRegistry"].abi, upstream,
             forward_batch=settings.edge_forward_batch, max_clock_skew=settings.max_clock_skew,
-            max_reading_age=settings.max_reading_age,
+            max_reading_age=settings.max_reading_age, verify_processes=settings.verify_processes,
         )  # fmt: skip
-    except ProvenanceError as exc:
+    except (ProvenanceError, ValueError) as exc:
         fail(exc)
     _run(gateway, settings, settings.api_port if port is None else port, upstream)
 
@@ -74,6 +74,7 @@ def _run(gateway: Gateway, settings: Settings, port: int, upstream: str) -> None
     bound = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(create_edge_app(gateway), log_config=None, access_log=False))
     try:
+        gateway.ingestor.warm_up()
         gateway.sync_registry()
         worker.start()
         if ingest is not None:
