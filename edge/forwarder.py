@@ -8,15 +8,24 @@ answers it as a duplicate."""
 from __future__ import annotations
 
 import logging
-import random
 import threading
 from dataclasses import dataclass
 
 from edge.store import EdgeStore
+from ledger_service.core.errors import ProvenanceError
+from ledger_service.core.loops import HealthRecorder, run_loop
 from provenance_device.http import HttpTransport
 from provenance_device.outcome import CONFIRMED, RETRYABLE_CODES, TooLarge, TransportError
 
 log = logging.getLogger(__name__)
+
+
+class ForwardingPaused(ProvenanceError):
+    """Upstream is out of reach, busy, or refuses a reading for now: the round stops; the loop tries again."""
+
+    code = "forwarding-paused"
+    status = 503
+    title = "Forwarding paused"
 
 
 @dataclass
@@ -75,22 +84,15 @@ class Forwarder:
         self.last_error = report.error
         return report
 
-    def run(self, stop: threading.Event, interval: float = 0.5, max_backoff: float = 30.0) -> None:
-        """Forwards every `interval` seconds until `stop` is set; after failures waits 2^n * interval
-        (capped at `max_backoff`, at least what upstream asked for), with jitter."""
-        failures = 0
-        while not stop.is_set():
-            try:
-                report = self.forward_once()
-            except Exception as exc:  # noqa: BLE001 - the local database failed: log it, keep the loop
-                log.exception("forwarding failed")
-                report = ForwardReport(error=str(exc))
-            if report.error is None:
-                failures = 0
-                stop.wait(interval)
-                continue
-            failures += 1
-            wait = min(max_backoff, interval * 2 ** min(failures, 16)) * random.uniform(0.5, 1.0)
-            wait = max(wait, report.retry_after or 0.0)
-            log.info("forwarding paused", extra={"error": report.error, "wait": round(wait, 2)})
-            stop.wait(wait)
+    def step(self) -> bool:
+        """One round, as a step of `core.loops.run_loop`: a round that could not finish is a failed
+        step (`ForwardingPaused`), so the loop backs off by the project's one policy."""
+        report = self.forward_once()
+        if report.error is not None:
+            raise ForwardingPaused(report.error, retry_after=report.retry_after)
+        return False
+
+    def run(self, stop: threading.Event, interval: float = 0.5, recorder: HealthRecorder | None = None) -> None:
+        """Forwards every `interval` seconds until `stop` is set; after failures backs off (doubling
+        from `interval` to 30 s) by `core.loops`."""
+        run_loop("edge-forward", self.step, stop, interval, recorder)

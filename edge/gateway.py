@@ -16,6 +16,8 @@ from web3 import Web3
 from edge.forwarder import Forwarder
 from edge.store import EdgeStore
 from ledger_service.core.chain.manifest import Deployment
+from ledger_service.core.errors import ProvenanceError
+from ledger_service.core.loops import HealthRecorder, run_loop
 from ledger_service.core.readings import Domain, Reading
 from ledger_service.services.ingest import Ingestor, ItemResult
 from ledger_service.services.registry import RegistryCache
@@ -23,6 +25,14 @@ from provenance_device.http import HttpTransport
 
 log = logging.getLogger(__name__)
 SNAPSHOT = "registry-snapshot"
+
+
+class RegistryUnreachable(ProvenanceError):
+    """The chain could not be reached for the registry: the last copy stays in use."""
+
+    code = "registry-unreachable"
+    status = 503
+    title = "Registry unreachable"
 
 
 class EdgeRegistry(RegistryCache):
@@ -118,14 +128,22 @@ class Gateway:
             "upstream_error": self.forwarder.last_error,
         }
 
+    def registry_step(self) -> bool:
+        """One registry sync, as a step of `core.loops.run_loop` (a failed sync is a failed step)."""
+        if not self.sync_registry():
+            raise RegistryUnreachable(self.registry.last_error or "the chain did not answer")
+        return False
+
     def run(self, stop: threading.Event, registry_poll: float = 5.0, forward_interval: float = 0.5) -> None:
-        """Keeps the registry copy fresh and forwards, until `stop` is set."""
-        forwarding = threading.Thread(target=self.forwarder.run, args=(stop, forward_interval), name="edge-forward")
+        """Keeps the registry copy fresh and forwards, until `stop` is set; both loops by `core.loops`,
+        their health in the gateway's `loop_health` table."""
+        recorder = HealthRecorder(self.engine)
+        forwarding = threading.Thread(
+            target=self.forwarder.run, args=(stop, forward_interval, recorder), name="edge-forward"
+        )
         forwarding.start()
         try:
-            while not stop.is_set():
-                self.sync_registry()
-                stop.wait(registry_poll)
+            run_loop("edge-registry", self.registry_step, stop, registry_poll, recorder)
         finally:
             stop.set()
             forwarding.join()

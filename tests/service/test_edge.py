@@ -216,3 +216,19 @@ def test_provenance_edge_without_what_it_needs_says_so_and_exits_non_zero(
 ) -> None:
     done = CliRunner().invoke(cli_app, ["edge", *arguments], env={"PROVENANCE_DATA_DIR": str(tmp_path), **env})
     assert done.exit_code == 1 and message in done.output
+
+
+def test_a_compromised_gateway_cannot_get_an_altered_reading_past_upstream(
+    services: Services, gateway: Gateway
+) -> None:
+    device = new_device(services.ledger)
+    gateway.sync_registry()
+    api = TestClient(create_edge_app(gateway))
+    assert api.post("/v1/readings", json=signed_body(device, services.ledger.domain, value=400)).status_code == 201
+    with gateway.engine.begin() as connection:  # the gateway's owner rewrites the value it holds
+        connection.exec_driver_sql("UPDATE reading SET value = '-2000'")
+    report = gateway.forwarder.forward_once()
+    assert (report.forwarded, report.refused) == (0, 1)
+    [(_, code, _)] = gateway.store.refused()
+    assert code == "invalid-signature"
+    assert upstream_sequences(services, device) == []
