@@ -26,6 +26,18 @@ _PENDING = text(
     " ORDER BY r.rowid LIMIT :limit"
 )
 CURSOR = "forward-cursor"
+# Per device and key: counts, the sequence range, and the clock skew seen (arrival here less the
+# reading's own time: positive when the device's clock is behind, or the reading waited).
+_DEVICES = text(
+    "SELECT device_id, key_index, count(*) AS readings, min(sequence) AS first, max(sequence) AS last,"
+    " min(received_at - timestamp) AS skew_min, max(received_at - timestamp) AS skew_max"
+    " FROM reading GROUP BY device_id, key_index ORDER BY device_id, key_index LIMIT :limit"
+)
+_GAPS = text(
+    "SELECT previous + 1 AS gap_start, sequence - 1 AS gap_end FROM ("
+    " SELECT sequence, lag(sequence) OVER (ORDER BY sequence) AS previous FROM reading"
+    " WHERE device_id = :device AND key_index = :key) WHERE sequence > previous + 1 ORDER BY gap_start LIMIT :limit"
+)
 
 
 @dataclass(frozen=True)
@@ -114,6 +126,23 @@ class EdgeStore:
                 "SELECT reading_id, code, detail FROM edge_forwarded WHERE status = 'refused' ORDER BY forwarded_at"
             ).all()
         return [(row[0], row[1], row[2]) for row in rows]
+
+    def devices(self, limit: int = 100, max_gaps: int = 100) -> list[dict[str, Any]]:
+        """Per device and key: readings held, sequence range, the ranges of sequences never received
+        here (at most `max_gaps`), and the clock skew seen (seconds, min and max)."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(_DEVICES, {"limit": limit}).all()
+            answer = []
+            for row in rows:
+                params = {"device": row.device_id, "key": row.key_index, "limit": max_gaps}
+                gaps = [[int(a), int(b)] for a, b in connection.execute(_GAPS, params).all()]
+                answer.append(
+                    {"device_id": row.device_id, "key_index": row.key_index, "readings": row.readings,
+                     "first_sequence": row.first, "last_sequence": row.last,
+                     "missing": sum(b - a + 1 for a, b in gaps), "gaps": gaps,
+                     "clock_skew": {"min": round(row.skew_min, 3), "max": round(row.skew_max, 3)}}
+                )  # fmt: skip
+        return answer
 
     def save(self, name: str, value: bytes) -> None:
         """Keeps a named value."""

@@ -4,9 +4,9 @@ EIP-712 domain, and `/v1/edge/status`."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Response, status
+from fastapi import FastAPI, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -47,6 +47,12 @@ def create_edge_app(gateway: Gateway, max_bad_signatures: int = 10, max_body_byt
     @app.get("/v1/edge/status")
     def edge_status() -> dict[str, Any]:
         return gateway.status()
+
+    @app.get("/v1/edge/devices")
+    def edge_devices(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+        """Per device and key: readings held, sequence range, gaps (sequences never received here,
+        reported while they stay missing), and the clock skew seen."""
+        return {"data": gateway.store.devices(limit)}
 
     @app.post("/v1/readings", status_code=status.HTTP_201_CREATED)
     async def post_reading(body: ReadingIn, response: Response) -> dict[str, Any]:

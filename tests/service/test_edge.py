@@ -232,3 +232,23 @@ def test_a_compromised_gateway_cannot_get_an_altered_reading_past_upstream(
     [(_, code, _)] = gateway.store.refused()
     assert code == "invalid-signature"
     assert upstream_sequences(services, device) == []
+
+
+def test_the_gateway_reports_each_devices_gaps_and_clock_skew(services: Services, gateway: Gateway) -> None:
+    device, steady = new_device(services.ledger), new_device(services.ledger)
+    gateway.sync_registry()
+    api = TestClient(create_edge_app(gateway))
+    ahead = int(time.time()) + 90  # a device clock a minute and a half ahead (within the allowed skew)
+    for sequence in (1, 2, 5, 9):
+        body = signed_body(device, services.ledger.domain, sequence=sequence, timestamp=ahead + sequence)
+        answer = api.post("/v1/readings", json=body)
+        assert answer.status_code == 201, answer.json()
+    assert api.post("/v1/readings", json=signed_body(steady, services.ledger.domain)).status_code == 201
+    report = {d["device_id"]: d for d in api.get("/v1/edge/devices").json()["data"]}
+    seen = report["0x" + device.device_id.hex()]
+    assert (seen["readings"], seen["first_sequence"], seen["last_sequence"]) == (4, 1, 9)
+    assert seen["gaps"] == [[3, 4], [6, 8]] and seen["missing"] == 5
+    assert -120 < seen["clock_skew"]["min"] <= seen["clock_skew"]["max"] < -60
+    other = report["0x" + steady.device_id.hex()]
+    assert other["gaps"] == [] and abs(other["clock_skew"]["max"]) < 30
+    assert api.get("/v1/edge/devices", params={"limit": 0}).status_code == 422
