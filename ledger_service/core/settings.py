@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     max_reading_age: float = Field(
         86_400.0, gt=0, description="How old (seconds, by its timestamp) a reading may be when it arrives."
     )
+    accept_late_readings: bool = Field(
+        False,
+        description="Accept a reading below its device's last sequence if no other reading holds that sequence.",
+    )
     strict_time_order: bool = Field(
         False,
         description="Refuse a reading dated in the same second as the device's previous one (default: only earlier).",

@@ -63,6 +63,7 @@ class Services:
             max_clock_skew=settings.max_clock_skew,
             max_reading_age=settings.max_reading_age,
             strict_time_order=settings.strict_time_order,
+            accept_late=settings.accept_late_readings,
             limiter=RateLimiter(settings.device_rate, settings.device_burst),
             verify_processes=settings.verify_processes,
         )

@@ -51,11 +51,12 @@ class Ingestor:
         verify_processes: int = 0,
         max_reading_age: float = 86_400.0,
         strict_time_order: bool = False,
+        accept_late: bool = False,
     ) -> None:
         self.engine = engine
         self.domain = domain
         self.registry = registry
-        self.policy = TimePolicy(max_clock_skew, max_reading_age, strict_time_order, clock)
+        self.policy = TimePolicy(max_clock_skew, max_reading_age, strict_time_order, clock, accept_late)
         self.checks = ReadingChecks(domain, registry, self.policy, verify_processes)
         self.storage = ReadingStore(engine, self.policy)
         self.limiter = limiter

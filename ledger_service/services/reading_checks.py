@@ -50,6 +50,9 @@ class TimePolicy:
     max_reading_age: float = 86_400.0
     strict_time_order: bool = False
     clock: Callable[[], float] = field(default=time.time)
+    #: Accept a reading below the device's last sequence when no other reading holds its sequence
+    #: (arrival out of order: an edge gateway's backlog after readings sent directly).
+    accept_late: bool = False
 
 
 @dataclass(frozen=True)

@@ -21,17 +21,22 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from ledger_service.core.db import bulk_insert
-from ledger_service.core.errors import ReadingRejected, SequenceNotIncreasing, TimestampNotIncreasing
+from ledger_service.core.errors import ReadingRejected, SequenceNotIncreasing, SequenceTaken, TimestampNotIncreasing
 from ledger_service.core.models import DeviceCursor, StoredReading
+from ledger_service.services.late_readings import (
+    IN_CHUNK,
+    Cursor,
+    CursorKey,
+    check_free,
+    taken_refusal,
+    taken_sequences,
+)
 from ledger_service.services.reading_checks import TimePolicy, VerifiedReading
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Cursor = tuple[int, int]  # last sequence, last timestamp
-CursorKey = tuple[str, int]  # device id, key index
 ATTEMPTS = 3
-IN_CHUNK = 900  # ids per IN (...) clause, under SQLite's bound on variables
 
 
 @dataclass(frozen=True)
@@ -125,7 +130,8 @@ class ReadingStore:
                 for c in session.exec(select(DeviceCursor).where(col(DeviceCursor.device_id).in_(device_ids)))
             }
             cursors = dict(start)
-            results, rows = self._plan(accepted, leaves, existing, cursors)
+            taken = taken_sequences(session, accepted, start) if self.policy.accept_late else set()
+            results, rows = self._plan(accepted, leaves, existing, cursors, taken)
             self._write_cursors(session, start, cursors)
             if rows:
                 bulk_insert(session.connection(), "reading", _READING_COLUMNS, rows)
@@ -147,9 +153,11 @@ class ReadingStore:
         leaves: dict[int, str],
         existing: set[str],
         cursors: dict[CursorKey, Cursor],
+        taken: set[tuple[str, int, int]],
     ) -> tuple[dict[int, ItemResult], list[tuple[object, ...]]]:
         """Decides each reading's fate in sequence order, moving `cursors` along; returns the
-        results and the rows to insert."""
+        results and the rows to insert. With `accept_late`, a reading at or below its cursor whose
+        sequence is free (not in `taken`) is stored without moving the cursor."""
         results: dict[int, ItemResult] = {}
         rows: list[tuple[object, ...]] = []
         seen: set[str] = set()
@@ -163,7 +171,18 @@ class ReadingStore:
             device_id = "0x" + reading.device_id.hex()
             last = cursors.get((device_id, verified.key_index))
             if last is not None and reading.sequence <= last[0]:
-                refusal: ReadingRejected = self._sequence_refusal(device_id, reading.sequence, last[0])
+                slot = (device_id, verified.key_index, reading.sequence)
+                if self.policy.accept_late and slot not in taken:
+                    taken.add(slot)  # a late reading: stored, the cursor stays where it is
+                    seen.add(leaf)
+                    rows.append(_values(verified, leaf, now))
+                    results[index] = ItemResult("stored", reading_id=leaf)
+                    continue
+                refusal: ReadingRejected = (
+                    taken_refusal(device_id, reading.sequence)
+                    if self.policy.accept_late
+                    else self._sequence_refusal(device_id, reading.sequence, last[0])
+                )
                 results[index] = ItemResult("refused", error=refusal)
                 continue
             if last is not None and self._too_early(reading.timestamp, last[1]):
@@ -220,12 +239,17 @@ class ReadingStore:
             if existing is not None:
                 return IngestResult(existing, created=False)
             try:
-                self._advance_cursor(session, device_id, verified.key_index, reading.sequence, reading.timestamp)
+                try:
+                    self._advance_cursor(session, device_id, verified.key_index, reading.sequence, reading.timestamp)
+                except SequenceNotIncreasing:
+                    if not self.policy.accept_late:
+                        raise
+                    check_free(session, device_id, verified.key_index, reading.sequence)  # late, not moving
                 values = _values(verified, leaf, self.policy.clock())
                 row = StoredReading.model_validate(dict(zip(_READING_COLUMNS, values, strict=True)))
                 session.add(row)
                 session.commit()
-            except (SequenceNotIncreasing, TimestampNotIncreasing, IntegrityError):
+            except (SequenceNotIncreasing, SequenceTaken, TimestampNotIncreasing, IntegrityError):
                 session.rollback()
                 existing = session.get(StoredReading, leaf)
                 if existing is not None:  # the same reading, stored by a concurrent request

@@ -94,6 +94,15 @@ class SequenceNotIncreasing(ReadingRejected):
     title = "Sequence number not increasing"
 
 
+class SequenceTaken(ReadingRejected):
+    """A late reading (below the device's last sequence, accepted with `accept_late_readings`) whose
+    sequence another reading of the device and key already holds."""
+
+    code = "sequence-taken"
+    status = 409
+    title = "Sequence number already used"
+
+
 class RateLimited(ReadingRejected):
     """The device sends faster than its allowed rate."""
 
