@@ -16,7 +16,7 @@ from web3 import Web3
 from edge.forwarder import Forwarder
 from edge.store import EdgeStore
 from ledger_service.core.chain.manifest import Deployment
-from ledger_service.core.errors import ProvenanceError
+from ledger_service.core.errors import ProvenanceError, ReadingRejected
 from ledger_service.core.loops import HealthRecorder, run_loop
 from ledger_service.core.readings import Domain, Reading
 from ledger_service.services.ingest import Ingestor, ItemResult
@@ -25,6 +25,7 @@ from provenance_device.http import HttpTransport
 
 log = logging.getLogger(__name__)
 SNAPSHOT = "registry-snapshot"
+STALE_SIGNATURE_CODES = frozenset({"invalid-signature", "key-rotated"})
 
 
 class RegistryUnreachable(ProvenanceError):
@@ -35,18 +36,33 @@ class RegistryUnreachable(ProvenanceError):
     title = "Registry unreachable"
 
 
+class RegistryStale(ReadingRejected):
+    """The gateway's registry copy could not be brought up to date, and the reading's signature does
+    not match the key the copy holds: the device may have rotated its key meanwhile. Try again later."""
+
+    code = "registry-stale"
+    status = 503
+    title = "Registry copy out of date"
+
+
 class EdgeRegistry(RegistryCache):
     """The registry copy of a gateway whose link comes and goes: a sync that cannot reach the chain
     leaves the copy as it was and reports False, so a reading of a device the copy does not hold
-    is refused as `unknown-device` (a device keeps such a reading and sends it again), never failed."""
+    is refused as `unknown-device` (a device keeps such a reading and sends it again), never failed.
+    After a failed sync, on-demand syncs (for an unknown device, a key the copy lacks) are not tried
+    again for `RETRY_AFTER` seconds, so a flood of unknown ids does not hold threads on a dead link."""
 
+    RETRY_AFTER = 5.0
     last_error: str | None = None
+    _failed_at = float("-inf")
 
     def refresh(self, force: bool = False, wait: bool = True) -> bool:
+        if not force and self.last_error is not None and time.monotonic() - self._failed_at < self.RETRY_AFTER:
+            return False
         try:
             done = super().refresh(force, wait)
         except Exception as exc:  # noqa: BLE001 - the chain is out of reach: offline
-            self.last_error = str(exc)[:300]
+            self.last_error, self._failed_at = str(exc)[:300], time.monotonic()
             log.info("registry not reachable; using the last copy", extra={"error": self.last_error})
             return False
         self.last_error = None
@@ -67,10 +83,20 @@ class EdgeIngestor(Ingestor):
         return None if synced is None else max(0.0, time.time() - synced)
 
     def ingest_many(self, items: Sequence[tuple[Reading, bytes]], max_bad: int | None = None) -> list[ItemResult]:
-        results = super().ingest_many(items, max_bad)
+        results = [self._stale_if_offline(r) for r in super().ingest_many(items, max_bad)]
         stored = [r.reading_id for r in results if r.status == "stored" and r.reading_id is not None]
         self.store.record_ages(stored, self.registry_age())
         return results
+
+
+    def _stale_if_offline(self, result: ItemResult) -> ItemResult:
+        """A signature refused against a copy that could not be refreshed is refused for now only."""
+        registry = self.registry
+        if result.error is None or result.error.code not in STALE_SIGNATURE_CODES:
+            return result
+        if not isinstance(registry, EdgeRegistry) or registry.last_error is None:
+            return result
+        return ItemResult("refused", error=RegistryStale(f"{result.error.detail} (the registry copy is out of date)"))
 
 
 class Gateway:

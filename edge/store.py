@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Engine
 
 _TABLES = (
@@ -19,11 +19,19 @@ _TABLES = (
 )
 # In the order the gateway committed them (SQLite's rowid: one writer at a time), so each device's in
 # sequence order; from the cursor, below which every reading has upstream's answer (a range scan).
-_PENDING = text(
+_PENDING = (
     "SELECT r.rowid AS position, r.id, r.device_id, r.sequence, r.timestamp, r.metric, r.value, r.scale, r.unit,"
     " r.payload_hash, r.signature, e.registry_age FROM reading r LEFT JOIN edge_received e ON e.reading_id = r.id"
     " WHERE r.rowid > :cursor AND NOT EXISTS (SELECT 1 FROM edge_forwarded f WHERE f.reading_id = r.id)"
-    " ORDER BY r.rowid LIMIT :limit"
+)
+_ORDER = " ORDER BY r.rowid LIMIT :limit"
+_BEHIND = text(
+    "SELECT count(*) FROM reading r WHERE r.rowid <= :cursor"
+    " AND NOT EXISTS (SELECT 1 FROM edge_forwarded f WHERE f.reading_id = r.id)"
+)
+_PENDING_ALL = text(_PENDING + _ORDER)
+_PENDING_SKIPPING = text(_PENDING + " AND r.device_id NOT IN :skip" + _ORDER).bindparams(
+    bindparam("skip", expanding=True)
 )
 CURSOR = "forward-cursor"
 # Per device and key: counts, the sequence range, and the clock skew seen (arrival here less the
@@ -77,11 +85,16 @@ class EdgeStore:
                     [{"id": reading_id, "age": registry_age} for reading_id in reading_ids],
                 )
 
-    def pending(self, limit: int) -> list[PendingReading]:
-        """The oldest readings not yet answered upstream, as request bodies."""
+    def pending(self, limit: int, skip: set[str] | None = None) -> list[PendingReading]:
+        """The oldest readings not yet answered upstream, as request bodies; none of the devices in
+        `skip` (0x-hex ids)."""
         cursor = int.from_bytes(self.load(CURSOR) or b"", "big")
+        params: dict[str, Any] = {"cursor": cursor, "limit": limit}
+        statement = _PENDING_ALL
+        if skip:
+            statement, params["skip"] = _PENDING_SKIPPING, sorted(skip)
         with self.engine.connect() as connection:
-            rows = connection.execute(_PENDING, {"cursor": cursor, "limit": limit}).all()
+            rows = connection.execute(statement, params).all()
         return [
             PendingReading(
                 row.position,
@@ -93,6 +106,12 @@ class EdgeStore:
             )  # fmt: skip
             for row in rows
         ]
+
+    def behind_cursor(self) -> int:
+        """Unanswered readings at or below the cursor: none, unless rowids were renumbered."""
+        cursor = int.from_bytes(self.load(CURSOR) or b"", "big")
+        with self.engine.connect() as connection:
+            return int(connection.execute(_BEHIND, {"cursor": cursor}).scalar_one())
 
     def mark(self, answers: list[tuple[str, str, str | None, str | None]], cursor: int) -> None:
         """Records upstream's answer (reading id, status, code, detail) for forwarded readings, and

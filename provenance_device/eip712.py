@@ -137,6 +137,11 @@ class Reading:
             "signature": "0x" + signature.hex(),
         }
 
+    def reading_id(self, domain: Domain, signature: bytes) -> str:
+        """The id the service gives this reading signed with `signature`: its Merkle leaf,
+        keccak256(keccak256(digest ‖ keccak256(signature))), as 0x-hex (docs/proof-format.md)."""
+        return "0x" + keccak256(keccak256(self.digest(domain) + keccak256(signature))).hex()
+
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> Reading:
         """The reading a JSON body carries (its signature aside)."""

@@ -1,4 +1,9 @@
-"""Sending readings over HTTP: `POST /v1/readings/batch` with the standard library's client."""
+"""Sending readings over HTTP: `POST /v1/readings/batch` with the standard library's client.
+
+Only a 200 answer with one result per reading settles anything; every other answer (a redirect,
+which is never followed, a 404 from a proxy, a 5xx, a whole-batch refusal) leaves every reading
+queued: a reading is never set aside for what was not an answer about it.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,20 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from provenance_device.outcome import Outcome, TooLarge, TransportError
+from provenance_device.outcome import Outcome, SplitBatch, TooLarge, TransportError
+
+#: A whole-batch refusal that a smaller batch may not get (too many bad signatures in one request).
+SPLIT_CODES = frozenset({"too-many-bad-signatures"})
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Redirects are not followed: a POST would turn into a GET, and the API key would go along."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 class HttpTransport:
@@ -27,34 +45,43 @@ class HttpTransport:
         data = json.dumps({"readings": bodies}).encode()
         request = urllib.request.Request(self.url, data=data, method="POST", headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with _OPENER.open(request, timeout=self.timeout) as response:
                 answer = json.loads(response.read())
         except urllib.error.HTTPError as exc:
-            return self._problem(exc, bodies)
+            raise self._failure(exc) from exc
         except (OSError, ValueError) as exc:  # refused, reset, timed out, not JSON
             raise TransportError(f"{self.url}: {exc}") from exc
-        results = answer.get("results") if isinstance(answer, dict) else None
-        if not isinstance(results, list) or len(results) != len(bodies):
-            raise TransportError(f"{self.url}: the answer does not hold one result per reading")
-        return [
-            Outcome(body["sequence"], str(r.get("status")), r.get("code"), r.get("detail"))
-            for body, r in zip(bodies, results, strict=True)
-        ]
+        return outcomes_of(answer, bodies, self.url)
 
-    def _problem(self, exc: urllib.error.HTTPError, bodies: list[dict[str, Any]]) -> list[Outcome]:
+    def _failure(self, exc: urllib.error.HTTPError) -> TransportError:
         with exc:
             try:
                 problem = json.loads(exc.read())
             except (OSError, ValueError):
                 problem = {}
-        code = problem.get("code") if isinstance(problem, dict) else None
-        detail = problem.get("detail") if isinstance(problem, dict) else None
+        problem = problem if isinstance(problem, dict) else {}
+        code, detail = problem.get("code"), problem.get("detail")
+        message = f"{self.url}: HTTP {exc.code} {code or ''} {detail or ''}".strip()
         if exc.code == 413:
-            raise TooLarge(f"{self.url}: {detail or 'batch too large'}")
-        if exc.code == 429 or exc.code >= 500 or exc.code in (401, 403, 408):
-            retry = exc.headers.get("Retry-After")
-            raise TransportError(f"{self.url}: HTTP {exc.code} {code or ''} {detail or ''}".strip(), _seconds(retry))
-        return [Outcome(body["sequence"], "refused", code or f"http-{exc.code}", detail) for body in bodies]
+            return TooLarge(message)
+        if exc.code == 422 and code in SPLIT_CODES:
+            return SplitBatch(message)
+        return TransportError(message, _seconds(exc.headers.get("Retry-After")))
+
+
+def outcomes_of(answer: Any, bodies: list[dict[str, Any]], where: str) -> list[Outcome]:
+    """The outcomes in a batch answer, one per body, each a well-formed result; else `TransportError`."""
+    results = answer.get("results") if isinstance(answer, dict) else None
+    if not isinstance(results, list) or len(results) != len(bodies):
+        raise TransportError(f"{where}: the answer does not hold one result per reading")
+    outcomes = []
+    for body, result in zip(bodies, results, strict=True):
+        if not isinstance(result, dict) or not isinstance(result.get("status"), str):
+            raise TransportError(f"{where}: a result is not an object with a status")
+        reading_id = result.get("id")
+        outcomes.append(Outcome(body["sequence"], result["status"], result.get("code"), result.get("detail"),
+                                reading_id if isinstance(reading_id, str) else None))  # fmt: skip
+    return outcomes
 
 
 def _seconds(value: str | None) -> float | None:

@@ -10,15 +10,17 @@ and a service subscribed with a persistent session.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import struct
 import time
 from typing import Any
 
-from provenance_device.outcome import Outcome, TransportError
+from provenance_device.outcome import Outcome, SplitBatch, TransportError
 
 CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK, DISCONNECT = 1, 2, 3, 4, 8, 9, 14
+MAX_PACKET = 1 << 20  # a larger incoming packet is refused (the service's results are small)
 
 
 def _string(text: str) -> bytes:
@@ -33,6 +35,13 @@ def _packet(kind: int, flags: int, body: bytes) -> bytes:
         length.append(digit | (0x80 if size else 0))
         if not size:
             return bytes([kind << 4 | flags]) + bytes(length) + body
+
+
+def client_id(device: str) -> str:
+    """The MQTT client id of a device: from a hash of its whole id (ids may share long prefixes:
+    a secp256k1 default id is 12 zero bytes and the address), under the 23 characters MQTT 3.1.1
+    servers must accept."""
+    return "pd-" + hashlib.sha256(device.lower().encode()).hexdigest()[:20]
 
 
 class MqttTransport:
@@ -55,7 +64,7 @@ class MqttTransport:
         self._sock: socket.socket | None = None
         self._device: str | None = None
         self._packet_id = 0
-        self._buffer = b""
+        self._buffer = bytearray()
 
     def send(self, bodies: list[dict[str, Any]]) -> list[Outcome]:
         """One outcome per body, in order; raises `TransportError` when not every one was confirmed."""
@@ -70,6 +79,8 @@ class MqttTransport:
         except TimeoutError as exc:
             self.close()
             raise TransportError(f"mqtt://{self.host}:{self.port}: no confirmation within {self.timeout}s") from exc
+        except SplitBatch:
+            raise
         except (OSError, ValueError, IndexError, struct.error) as exc:
             self.close()
             raise TransportError(f"mqtt://{self.host}:{self.port}: {exc}") from exc
@@ -85,6 +96,8 @@ class MqttTransport:
                 acked = True
             elif kind == PUBLISH:
                 for outcome in self._results(flags, body):
+                    if outcome.sequence < 0:  # a refusal of the message as a whole (too large, not JSON)
+                        raise SplitBatch(f"mqtt: the message was refused: {outcome.code}: {outcome.detail}")
                     answers.setdefault(outcome.sequence, outcome)
         if self.confirm == "broker":
             return [Outcome(body["sequence"], "accepted") for body in bodies]
@@ -94,16 +107,26 @@ class MqttTransport:
         """The service's results in an incoming PUBLISH (acknowledged when QoS 1)."""
         (size,) = struct.unpack("!H", body[:2])
         start = 2 + size
-        if flags & 0b0110:  # QoS 1 (the service's acks are published with its QoS)
+        qos = (flags >> 1) & 0b11
+        if qos == 1:  # the service publishes its results with QoS 1 (or 0)
             self._write(_packet(PUBACK, 0, body[start : start + 2]))
             start += 2
+        elif qos:
+            raise ValueError(f"QoS {qos} is not spoken here")
         try:
             result = json.loads(body[start:])
         except ValueError:
             return []
-        if not isinstance(result, dict) or not isinstance(result.get("sequence"), int):
+        if not isinstance(result, dict) or not isinstance(result.get("status"), str):
             return []
-        return [Outcome(result["sequence"], str(result.get("status")), result.get("code"), result.get("detail"))]
+        sequence = result.get("sequence")
+        if not isinstance(sequence, int):
+            if result["status"] != "refused":
+                return []
+            sequence = -1  # no reading named: the whole message
+        reading_id = result.get("id")
+        return [Outcome(sequence, result["status"], result.get("code"), result.get("detail"),
+                        reading_id if isinstance(reading_id, str) else None)]  # fmt: skip
 
     def _connect(self, device: str) -> None:
         if self._sock is not None and self._device == device:
@@ -112,7 +135,7 @@ class MqttTransport:
         self._sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         flags = 0x02 | (0x80 if self.username is not None else 0) | (0x40 if self.password is not None else 0)
-        body = _string("MQTT") + bytes([4, flags]) + struct.pack("!H", 60) + _string(f"pd-{device[2:26]}")
+        body = _string("MQTT") + bytes([4, flags]) + struct.pack("!H", 60) + _string(client_id(device))
         body += (_string(self.username) if self.username is not None else b"") + (
             _string(self.password) if self.password is not None else b""
         )
@@ -150,6 +173,8 @@ class MqttTransport:
                 break
             if shift > 21:
                 raise ValueError("malformed remaining length")
+        if size > MAX_PACKET:
+            raise ValueError(f"a packet of {size} bytes from the broker, more than {MAX_PACKET}")
         return header >> 4, header & 0x0F, self._take(size, deadline)
 
     def _take(self, count: int, deadline: float) -> bytes:
@@ -163,7 +188,8 @@ class MqttTransport:
             if not chunk:
                 raise ConnectionError("the broker closed the connection")
             self._buffer += chunk
-        data, self._buffer = self._buffer[:count], self._buffer[count:]
+        data = bytes(self._buffer[:count])
+        del self._buffer[:count]
         return data
 
     def close(self) -> None:
@@ -174,4 +200,4 @@ class MqttTransport:
             except OSError:
                 pass
             self._sock.close()
-        self._sock, self._device, self._buffer = None, None, b""
+        self._sock, self._device, self._buffer = None, None, bytearray()

@@ -67,12 +67,16 @@ class Outbox:
         """Moves a reading the service refused for good out of the queue, keeping it and the reason."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute(
-                "INSERT OR REPLACE INTO refused SELECT sequence, body, ?, ? FROM pending WHERE sequence = ?",
-                (code, detail, sequence),
-            )
-            self._db.execute("DELETE FROM pending WHERE sequence = ?", (sequence,))
-            self._db.execute("COMMIT")
+            try:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO refused SELECT sequence, body, ?, ? FROM pending WHERE sequence = ?",
+                    (code, detail, sequence),
+                )
+                self._db.execute("DELETE FROM pending WHERE sequence = ?", (sequence,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def refused(self) -> list[tuple[int, str | None, str | None]]:
         """(sequence, code, detail) of every refused reading."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 CONFIRMED = frozenset({"stored", "duplicate", "accepted"})
 #: Refusals that may pass later (a registry not yet synced, a suspension lifted, a clock behind): kept queued.
 RETRYABLE_CODES = frozenset(
-    {"unknown-device", "device-suspended", "key-not-yet-valid", "timestamp-in-future", "rate-limited"}
+    {"unknown-device", "device-suspended", "timestamp-in-future", "rate-limited", "registry-stale"}
 )
 
 
@@ -20,6 +20,7 @@ class Outcome:
     status: str
     code: str | None = None
     detail: str | None = None
+    id: str | None = None  # the reading's id (its leaf hash) as the service states it
 
 
 class TransportError(Exception):
@@ -32,3 +33,7 @@ class TransportError(Exception):
 
 class TooLarge(TransportError):
     """The batch was too large for the service: send fewer readings at once."""
+
+
+class SplitBatch(TransportError):
+    """The service refused the batch as a whole for what some of its readings are: send halves."""

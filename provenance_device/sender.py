@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from provenance_device.eip712 import ZERO_HASH, Domain, Reading
 from provenance_device.keys import DeviceKey
 from provenance_device.outbox import Outbox
-from provenance_device.outcome import CONFIRMED, RETRYABLE_CODES, Outcome, TooLarge, TransportError
+from provenance_device.outcome import CONFIRMED, RETRYABLE_CODES, Outcome, SplitBatch, TooLarge, TransportError
 
 log = logging.getLogger("provenance_device")
 
@@ -81,23 +81,32 @@ class Sender:
         while bodies := self.outbox.pending(size):
             try:
                 outcomes = self.transport.send(bodies)
-            except TooLarge:
+            except (TooLarge, SplitBatch) as exc:
                 if size == 1:
-                    report.error = "the service refuses even one reading as too large"
+                    report.error = f"the service refuses even one reading: {exc}"
                     break
                 size = max(1, size // 2)
                 continue
             except TransportError as exc:
                 report.error, report.retry_after = str(exc), exc.retry_after
                 break
-            if not self._settle(outcomes, report):
+            if not self._settle(bodies, outcomes, report):
                 break
         report.pending = len(self.outbox)
         return report
 
-    def _settle(self, outcomes: list[Outcome], report: FlushReport) -> bool:
-        """Confirms and refuses per outcome; False when a reading must wait (a refusal that may pass)."""
-        done = [o.sequence for o in outcomes if o.status in CONFIRMED]
+    def _settle(self, bodies: list[dict[str, Any]], outcomes: list[Outcome], report: FlushReport) -> bool:
+        """Confirms and refuses per outcome; False when a reading must wait (a refusal that may pass,
+        or a confirmation that names another reading than the one sent: not believed)."""
+        done = []
+        for body, outcome in zip(bodies, outcomes, strict=True):
+            if outcome.status in CONFIRMED and outcome.status != "accepted":
+                expected = Reading.from_body(body).reading_id(self.domain, bytes.fromhex(body["signature"][2:]))
+                if (outcome.id or "").lower() != expected:
+                    report.error = f"the answer for reading {outcome.sequence} names {outcome.id}, not {expected}"
+                    return False
+            if outcome.status in CONFIRMED:
+                done.append(outcome.sequence)
         self.outbox.confirm(done)
         report.confirmed += len(done)
         waiting = False
@@ -118,7 +127,11 @@ class Sender:
         (at most `max_backoff`, or what the service asked for), with jitter."""
         failures = 0
         while not stop.is_set():
-            report = self.flush()
+            try:
+                report = self.flush()
+            except Exception as exc:  # noqa: BLE001 - the outbox or an answer failed: keep the loop alive
+                log.exception("flush failed")
+                report = FlushReport(error=f"flush failed: {exc}")
             if report.error is None:
                 failures = 0
                 stop.wait(interval)

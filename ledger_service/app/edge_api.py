@@ -17,11 +17,9 @@ from ledger_service.app.api.schemas import ReadingIn
 from ledger_service.core.errors import PayloadTooLarge
 from ledger_service.services.ingest import ItemResult
 
-MAX_BATCH = 1000
-
 
 class BatchIn(BaseModel):
-    """Up to `MAX_BATCH` signed readings."""
+    """Signed readings, at most the gateway's `max_batch`."""
 
     model_config = ConfigDict(extra="forbid")
     readings: list[dict[str, Any]]
@@ -33,8 +31,11 @@ def _item(index: int, result: ItemResult) -> dict[str, Any]:
             "code": error.code if error else None, "detail": error.detail if error else None}  # fmt: skip
 
 
-def create_edge_app(gateway: Gateway, max_bad_signatures: int = 10, max_body_bytes: int = 4_000_000) -> FastAPI:
-    """The gateway's API over `gateway`."""
+def create_edge_app(
+    gateway: Gateway, max_bad_signatures: int = 64, max_body_bytes: int = 4_000_000, max_batch: int = 5000
+) -> FastAPI:
+    """The gateway's API over `gateway`, with the service's limits (`PROVENANCE_MAX_BAD_SIGNATURES`,
+    `PROVENANCE_MAX_BODY_BYTES`, `PROVENANCE_MAX_BATCH_READINGS`)."""
     app = FastAPI(title="provenance-ledger edge gateway", docs_url=None, redoc_url=None)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     install_problem_handlers(app)
@@ -66,8 +67,8 @@ def create_edge_app(gateway: Gateway, max_bad_signatures: int = 10, max_body_byt
 
     @app.post("/v1/readings/batch")
     async def post_batch(body: BatchIn) -> dict[str, Any]:
-        if len(body.readings) > MAX_BATCH:
-            raise PayloadTooLarge(f"{len(body.readings)} readings in one request; at most {MAX_BATCH}")
+        if len(body.readings) > max_batch:
+            raise PayloadTooLarge(f"{len(body.readings)} readings in one request; at most {max_batch}")
         results: list[dict[str, Any] | None] = [None] * len(body.readings)
         parsed: list[tuple[int, ReadingIn]] = []
         for index, item in enumerate(body.readings):

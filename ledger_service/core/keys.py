@@ -64,10 +64,6 @@ class PublicKey:
         else:  # pragma: no cover - the enum has no other members
             raise KeyError_(f"unknown key type {self.key_type}")
 
-    def __getstate__(self) -> dict[str, Any]:
-        """The key's fields only: its cached curve objects are rebuilt after unpickling."""
-        return {name: self.__dict__[name] for name in ("key_type", "signer", "x", "y")}
-
     @cached_property
     def _p256(self) -> ec.EllipticCurvePublicKey:
         assert self.x is not None and self.y is not None

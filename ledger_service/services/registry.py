@@ -9,8 +9,8 @@ starts over from the deployment block if the block it last saw was reorganized a
 
 from __future__ import annotations
 
+import json
 import logging
-import pickle
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -19,6 +19,7 @@ from eth_utils import event_abi_to_log_topic
 from web3 import Web3
 from web3.contract import Contract
 
+from ledger_service.core.device_snapshot import state_from_json, state_to_json
 from ledger_service.core.device_state import (
     DEVICE_EVENTS,
     DeviceRecord,
@@ -131,24 +132,33 @@ class RegistryCache:
             return applied
 
     def snapshot(self) -> bytes:
-        """The cache as bytes, for `restore` in a later process: a gateway offline at its start
+        """The cache as JSON bytes, for `restore` in a later process: a gateway offline at its start
         checks readings against the registry as it last saw it (`synced_at` tells when)."""
         with self._sync_lock, self._lock:
-            return pickle.dumps(
-                {"version": 1, "registry": self.registry.address, "start_block": self.start_block,
-                 "state": self.state, "next_block": self._next_block, "last_seen": self._last_seen,
+            return json.dumps(
+                {"version": 2, "registry": self.registry.address, "start_block": self.start_block,
+                 "devices": state_to_json(self.state), "next_block": self._next_block,
+                 "last_seen": None if self._last_seen is None else [self._last_seen[0], self._last_seen[1].hex()],
                  "synced_at": self.synced_at}
-            )  # fmt: skip
+            ).encode()  # fmt: skip
 
     def restore(self, data: bytes) -> bool:
-        """Takes up a `snapshot` of this registry (only of this one, from this process's own storage);
-        False, changing nothing, when it is of another registry or format."""
-        saved = pickle.loads(data)  # noqa: S301 - written by this process's `snapshot` to its own data directory
-        if saved.get("version") != 1 or saved.get("registry") != self.registry.address:
+        """Takes up a `snapshot` of this registry; False, changing nothing, for a snapshot of another
+        registry, another format, or anything unreadable (the cache then starts empty and syncs)."""
+        try:
+            saved = json.loads(data)
+            if saved.get("version") != 2 or saved.get("registry") != self.registry.address:
+                return False
+            state = state_from_json(saved["devices"])
+            seen = saved["last_seen"]
+            last_seen = None if seen is None else (int(seen[0]), bytes.fromhex(seen[1]))
+            next_block, synced_at = int(saved["next_block"]), saved["synced_at"]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            log.warning("registry snapshot unreadable; starting from the chain")
             return False
         with self._sync_lock, self._lock:
-            self.state, self._next_block = saved["state"], saved["next_block"]
-            self._last_seen, self.synced_at = saved["last_seen"], saved["synced_at"]
+            self.state, self._next_block, self._last_seen = state, next_block, last_seen
+            self.synced_at = None if synced_at is None else float(synced_at)
         return True
 
     def _reorganized(self) -> bool:

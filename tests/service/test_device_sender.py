@@ -123,7 +123,7 @@ def test_a_device_not_yet_registered_keeps_its_readings_until_it_is(
 ) -> None:
     device = new_device()  # not registered yet
     sender = sender_for(services, device, tmp_path, HttpTransport(url))
-    sender.record("temperature", 1)
+    sender.record("temperature", 1, timestamp=int(time.time()) + 30)  # dated after the registration to come
     report = sender.flush()
     assert report.pending == 1 and report.refused == 0 and "unknown-device" in str(report.error)
     services.ledger.register_device(device.device_id, device.key.public_key)

@@ -19,6 +19,7 @@ from ledger_service.core.readings import Domain as CoreDomain
 from ledger_service.core.readings import Reading as CoreReading
 from provenance_device import P256, SECP256K1, DeviceKey, Domain, InvalidKey, InvalidReading, Outbox, Reading
 from provenance_device.keccak import pure_keccak256
+from provenance_device.mqtt import client_id
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
@@ -138,6 +139,7 @@ for module in pkgutil.iter_modules(provenance_device.__path__):
     importlib.import_module("provenance_device." + module.name)
 from provenance_device import DeviceKey, Domain, Reading, keccak256
 from provenance_device.keccak import pure_keccak256
+from provenance_device.mqtt import client_id
 assert keccak256 is pure_keccak256, "the pure Keccak is used where pycryptodome is missing"
 key = DeviceKey.generate("p256")
 reading = Reading(b"\\x01" * 32, 1, 1, "t", 1)
@@ -173,3 +175,10 @@ def test_the_outbox_never_gives_a_sequence_twice_across_restarts_and_failures(tm
     assert reopened.refused() == [(6, "sequence-not-increasing", "why")]
     assert [b["sequence"] for b in reopened.pending(10)] == [7] and len(reopened) == 1
     reopened.close()
+
+
+def test_devices_whose_ids_share_a_prefix_get_their_own_mqtt_client_ids() -> None:
+    ids = ["0x" + "00" * 12 + DeviceKey.generate().public["address"][2:] for _ in range(50)]
+    assert len({client_id(device) for device in ids}) == 50
+    assert all(len(client_id(device)) <= 23 for device in ids)
+    assert client_id(ids[0].upper().replace("0X", "0x")) == client_id(ids[0])

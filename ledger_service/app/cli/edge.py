@@ -72,7 +72,11 @@ def _run(gateway: Gateway, settings: Settings, port: int, upstream: str) -> None
     host = settings.api_host
     sock = bind_socket(host, port)
     bound = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_edge_app(gateway), log_config=None, access_log=False))
+    app = create_edge_app(
+        gateway, max_bad_signatures=settings.max_bad_signatures, max_body_bytes=settings.max_body_bytes,
+        max_batch=settings.max_batch_readings,
+    )  # fmt: skip
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False))
     try:
         gateway.ingestor.warm_up()
         gateway.sync_registry()

@@ -1,0 +1,196 @@
+"""Attacks on the device library and the edge gateway, each one found by an attacker's review: answers
+that are not about the readings sent must never settle them, one device must not hold up the others,
+a stale registry copy must not make a device give up its readings, and a planted snapshot must not run."""
+
+from __future__ import annotations
+
+import pickle
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.testclient import TestClient
+
+from edge.gateway import SNAPSHOT, Gateway
+from ledger_service.app.api.app import create_app
+from ledger_service.app.edge_api import create_edge_app
+from ledger_service.core.chain.context import ChainContext
+from ledger_service.core.db import create_schema, make_engine
+from ledger_service.core.enums import KeyType
+from ledger_service.core.keys import DeviceKey as CoreDeviceKey
+from ledger_service.services.container import Services
+from provenance_device import DeviceKey, Domain, HttpTransport, Outbox, Sender
+from tests.utils.factories import Device, new_device, signed_body
+from tests.utils.service import serving
+
+DEAD = "http://127.0.0.1:9"
+
+
+def liar(kind: str) -> FastAPI:
+    """A service that answers every batch with `kind`: not an answer about the readings sent."""
+    app = FastAPI()
+
+    @app.post("/v1/readings/batch")
+    async def answer(request: Request) -> Any:
+        readings = (await request.json())["readings"]
+        if kind == "redirect":
+            return RedirectResponse("http://127.0.0.1:9/elsewhere", status_code=308)
+        if kind == "whole-batch-422":
+            body = {"code": "validation-error", "detail": "no", "status": 422}
+            return JSONResponse(body, status_code=422, media_type="application/problem+json")
+        if kind == "wrong-ids":
+            results = [{"index": i, "status": "stored", "id": "0x" + "ab" * 32, "code": None, "detail": None}
+                       for i in range(len(readings))]  # fmt: skip
+            return {"stored": len(readings), "duplicates": 0, "refused": 0, "results": results}
+        return {"stored": 0, "duplicates": 0, "refused": 0, "results": [1] * len(readings)}  # malformed
+
+    return app
+
+
+def make_gateway(path: Path, chain: ChainContext, upstream: str, rpc: str | None = None, **options: Any) -> Gateway:
+    from web3 import Web3
+
+    engine = make_engine(f"sqlite:///{path}")
+    create_schema(engine)
+    w3 = chain.client.w3 if rpc is None else Web3(Web3.HTTPProvider(rpc, request_kwargs={"timeout": 2}))
+    return Gateway(engine, w3, chain.deployment, chain.artifacts["DeviceRegistry"].abi, upstream, **options)
+
+
+@pytest.fixture
+def upstream(services: Services) -> Iterator[str]:
+    with serving(create_app(services)) as port:
+        yield f"http://127.0.0.1:{port}"
+
+
+def library_sender(services: Services, device: Device, url: str, tmp_path: Path) -> Sender:
+    key = DeviceKey(device.key.key_type.label, device.key.secret)
+    domain = Domain(services.ledger.domain.chain_id, services.ledger.domain.verifying_contract)
+    outbox = Outbox(tmp_path / f"outbox-{uuid.uuid4().hex[:8]}.db", first_sequence=1)
+    return Sender(key, device.device_id, domain, outbox, HttpTransport(url, timeout=3))
+
+
+@pytest.mark.parametrize("kind", ["404", "redirect", "whole-batch-422", "wrong-ids", "malformed"])
+def test_an_answer_that_is_not_about_the_readings_sent_settles_none_of_them(
+    services: Services, tmp_path: Path, kind: str
+) -> None:
+    app = FastAPI() if kind == "404" else liar(kind)
+    with serving(app) as port:
+        sender = library_sender(services, new_device(services.ledger), f"http://127.0.0.1:{port}", tmp_path)
+        for n in range(5):
+            sender.record("temperature", n)
+        report = sender.flush()
+    assert (report.confirmed, report.refused, report.pending) == (0, 0, 5)
+    assert report.error is not None and sender.outbox.refused() == []
+
+
+def test_the_gateway_forwards_nothing_to_a_liar_and_loses_nothing(
+    services: Services, chain: ChainContext, upstream: str, tmp_path: Path
+) -> None:
+    gateway = make_gateway(tmp_path / "edge.db", chain, upstream)
+    try:
+        device = new_device(services.ledger)
+        gateway.sync_registry()
+        api = TestClient(create_edge_app(gateway))
+        for _ in range(4):
+            assert api.post("/v1/readings", json=signed_body(device, services.ledger.domain)).status_code == 201
+        for kind in ("redirect", "whole-batch-422", "wrong-ids", "malformed"):
+            with serving(liar(kind)) as port:
+                gateway.forwarder.transport = HttpTransport(f"http://127.0.0.1:{port}")
+                report = gateway.forwarder.forward_once()
+            assert (report.forwarded, report.refused) == (0, 0) and report.error is not None, kind
+            assert gateway.status()["pending"] == 4 and gateway.store.refused() == []
+        gateway.forwarder.transport = HttpTransport(upstream)
+        assert gateway.forwarder.forward_once().forwarded == 4
+    finally:
+        gateway.close()
+
+
+def test_a_device_whose_readings_wait_upstream_holds_up_no_other_device(
+    services: Services, chain: ChainContext, upstream: str, tmp_path: Path
+) -> None:
+    gateway = make_gateway(tmp_path / "edge.db", chain, upstream, max_clock_skew=3600.0, forward_batch=2)
+    try:
+        early, others = new_device(services.ledger), [new_device(services.ledger) for _ in range(2)]
+        gateway.sync_registry()
+        api = TestClient(create_edge_app(gateway))
+        ahead = int(time.time()) + 1800  # upstream refuses these for now (timestamp-in-future)
+        for n in range(5):
+            body = signed_body(early, services.ledger.domain, timestamp=ahead + n)
+            assert api.post("/v1/readings", json=body).status_code == 201
+        for device in others:
+            for _ in range(3):
+                assert api.post("/v1/readings", json=signed_body(device, services.ledger.domain)).status_code == 201
+        report = gateway.forwarder.forward_once()
+        assert report.forwarded == 6 and "timestamp-in-future" in str(report.error)
+        assert gateway.status()["pending"] == 5 and gateway.store.refused() == []
+        assert len(gateway.store.pending(10)) == 5  # the waiting ones are still there, none skipped
+    finally:
+        gateway.close()
+
+
+def test_an_offline_gateway_does_not_make_a_device_give_up_readings_signed_with_a_rotated_key(
+    services: Services, chain: ChainContext, tmp_path: Path
+) -> None:
+    device = new_device(services.ledger)
+    online = make_gateway(tmp_path / "edge.db", chain, DEAD)
+    assert online.sync_registry()
+    online.close()
+    new_key = CoreDeviceKey.generate(KeyType.SECP256K1)
+    services.ledger.rotate_key(device.device_id, new_key.public_key)  # while the gateway is cut off
+    rotated = Device(key=new_key, device_id=device.device_id, sequence=device.sequence)
+    offline = make_gateway(tmp_path / "edge.db", chain, DEAD, rpc=DEAD)
+    try:
+        with serving(create_edge_app(offline)) as port:
+            sender = library_sender(services, rotated, f"http://127.0.0.1:{port}", tmp_path)
+            sender.record("temperature", 1, timestamp=int(time.time()) + 5)
+            report = sender.flush()
+        assert (report.confirmed, report.refused, report.pending) == (0, 0, 1)
+        assert "registry-stale" in str(report.error)
+    finally:
+        offline.close()
+
+
+def test_a_planted_or_unreadable_registry_snapshot_is_refused_and_never_run(
+    services: Services, chain: ChainContext, tmp_path: Path
+) -> None:
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self) -> tuple[Any, ...]:
+            return (Path.touch, (marker,))
+
+    first = make_gateway(tmp_path / "edge.db", chain, DEAD)
+    first.store.save(SNAPSHOT, pickle.dumps(Payload()))
+    first.close()
+    planted = make_gateway(tmp_path / "edge.db", chain, DEAD)  # starts, with an empty copy
+    try:
+        assert not marker.exists() and planted.registry.synced_block is None
+        assert planted.sync_registry() and planted.registry.synced_block is not None
+    finally:
+        planted.close()
+    for junk in (b"{}", b'{"version": 2}', b"\xff\xfe", b'{"version": 2, "registry": "x"}'):
+        assert planted.registry.restore(junk) is False
+
+
+def test_readings_left_behind_the_cursor_are_found_and_forwarded(
+    services: Services, chain: ChainContext, upstream: str, tmp_path: Path
+) -> None:
+    gateway = make_gateway(tmp_path / "edge.db", chain, upstream)
+    try:
+        device = new_device(services.ledger)
+        gateway.sync_registry()
+        api = TestClient(create_edge_app(gateway))
+        for _ in range(3):
+            assert api.post("/v1/readings", json=signed_body(device, services.ledger.domain)).status_code == 201
+        gateway.store.mark([], 10**6)  # as if rowids had been renumbered below the cursor
+        assert gateway.store.pending(10) == [] and gateway.store.behind_cursor() == 3
+        gateway.forwarder._audited = 0.0  # the minute since the last check has passed
+        gateway.forwarder.forward_once()  # finds them, moves the cursor back
+        assert gateway.forwarder.forward_once().forwarded == 3 and gateway.status()["pending"] == 0
+    finally:
+        gateway.close()
