@@ -19,6 +19,7 @@ from tests.utils.edge import (
     namespace,
     register_key_file,
     start_device,
+    stop_all,
     upstream_rows,
     wait_until,
 )
@@ -86,12 +87,7 @@ def test_a_gateway_killed_and_an_upstream_restarted_while_forwarding_lose_and_re
         held, answered = gateway_counts(tmp_path / "edge")
         assert held == answered == sum(recorded)
     finally:
-        for device in devices:
-            device.process.kill()
-            device.process.wait()
-        if gateway is not None:
-            gateway.__exit__(None, None, None)
-        upstream.__exit__(None, None, None)
+        stop_all(devices, gateway, upstream)
 
 
 def test_a_gateway_cut_off_by_its_link_keeps_taking_readings_and_catches_up(tmp_path: Path) -> None:
@@ -123,12 +119,7 @@ def test_a_gateway_cut_off_by_its_link_keeps_taking_readings_and_catches_up(tmp_
             held, answered = gateway_counts(tmp_path / "edge")
             assert held == answered == sum(recorded)
     finally:
-        for device in devices:
-            device.process.kill()
-            device.process.wait()
-        if gateway is not None:
-            gateway.__exit__(None, None, None)
-        upstream.__exit__(None, None, None)
+        stop_all(devices, gateway, upstream)
 
 
 def _domain(manifest: Path) -> tuple[int, str]:

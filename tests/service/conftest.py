@@ -6,15 +6,21 @@ from __future__ import annotations
 import socket
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 
+from edge.gateway import Gateway
+from ledger_service.app.api.app import create_app
 from ledger_service.app.mqtt_ingest import MqttIngest
+from ledger_service.core.chain.context import ChainContext
 from ledger_service.services.container import Services
+from tests.utils.edge import make_gateway
 from tests.utils.external import require_service
 from tests.utils.mqtt import MQTT_HOST, MQTT_PORT, DeviceSide, IngestFactory
+from tests.utils.service import serving
 from tests.utils.worker import REDIS_URL
 
 
@@ -87,3 +93,20 @@ def ingest(make_ingest: IngestFactory) -> MqttIngest:
     service = make_ingest()
     service.start()
     return service
+
+
+@pytest.fixture
+def upstream(services: Services) -> Iterator[str]:
+    """The service's API served on a loopback port: an edge gateway's upstream."""
+    with serving(create_app(services)) as port:
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def gateway(tmp_path: Path, chain: ChainContext, upstream: str) -> Iterator[Gateway]:
+    """An edge gateway over its own SQLite file, forwarding to `upstream`."""
+    built = make_gateway(tmp_path / "edge.db", chain, upstream)
+    try:
+        yield built
+    finally:
+        built.close()

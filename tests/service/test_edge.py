@@ -6,49 +6,25 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
-from web3 import Web3
 
 from edge.gateway import Gateway
 from ledger_service.app.api.app import create_app
 from ledger_service.app.cli import app as cli_app
 from ledger_service.app.edge_api import create_edge_app
 from ledger_service.core.chain.context import ChainContext
-from ledger_service.core.db import create_schema, make_engine
 from ledger_service.core.enums import KeyType
 from ledger_service.services.container import Services
 from provenance_device import DeviceKey, Domain, HttpTransport, Outbox, Sender
+from tests.utils.edge import hand_in, make_gateway
 from tests.utils.factories import Device, new_device, signed_body
 from tests.utils.service import serving
 
 DEAD = "http://127.0.0.1:9"  # the discard port: nothing answers there
-
-
-@pytest.fixture
-def upstream(services: Services) -> Iterator[str]:
-    with serving(create_app(services)) as port:
-        yield f"http://127.0.0.1:{port}"
-
-
-def make_gateway(path: Path, chain: ChainContext, upstream: str, rpc: str | None = None, **options: float) -> Gateway:
-    engine = make_engine(f"sqlite:///{path}")
-    create_schema(engine)
-    w3 = chain.client.w3 if rpc is None else Web3(Web3.HTTPProvider(rpc, request_kwargs={"timeout": 2}))
-    return Gateway(engine, w3, chain.deployment, chain.artifacts["DeviceRegistry"].abi, upstream, **options)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def gateway(tmp_path: Path, chain: ChainContext, upstream: str) -> Iterator[Gateway]:
-    built = make_gateway(tmp_path / "edge.db", chain, upstream)
-    try:
-        yield built
-    finally:
-        built.close()
 
 
 def upstream_sequences(services: Services, device: Device) -> list[int]:
@@ -97,9 +73,7 @@ def test_the_gateway_holds_readings_while_upstream_is_down_and_catches_up(
     try:
         device = new_device(services.ledger)
         gateway.sync_registry()
-        api = TestClient(create_edge_app(gateway))
-        for _ in range(5):
-            assert api.post("/v1/readings", json=signed_body(device, services.ledger.domain)).status_code == 201
+        hand_in(gateway, device, services.ledger.domain, 5)
         report = gateway.forwarder.forward_once()
         assert report.forwarded == 0 and report.error is not None
         assert gateway.status()["upstream_error"] == report.error and gateway.status()["pending"] == 5

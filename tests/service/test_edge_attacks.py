@@ -7,25 +7,22 @@ from __future__ import annotations
 import pickle
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
-from fastapi.testclient import TestClient
 
 from edge.gateway import SNAPSHOT, Gateway
-from ledger_service.app.api.app import create_app
 from ledger_service.app.edge_api import create_edge_app
 from ledger_service.core.chain.context import ChainContext
-from ledger_service.core.db import create_schema, make_engine
 from ledger_service.core.enums import KeyType
 from ledger_service.core.keys import DeviceKey as CoreDeviceKey
 from ledger_service.services.container import Services
 from provenance_device import DeviceKey, Domain, HttpTransport, Outbox, Sender
-from tests.utils.factories import Device, new_device, signed_body
+from tests.utils.edge import hand_in, make_gateway
+from tests.utils.factories import Device, new_device
 from tests.utils.service import serving
 
 DEAD = "http://127.0.0.1:9"
@@ -52,21 +49,6 @@ def liar(kind: str) -> FastAPI:
     return app
 
 
-def make_gateway(path: Path, chain: ChainContext, upstream: str, rpc: str | None = None, **options: Any) -> Gateway:
-    from web3 import Web3
-
-    engine = make_engine(f"sqlite:///{path}")
-    create_schema(engine)
-    w3 = chain.client.w3 if rpc is None else Web3(Web3.HTTPProvider(rpc, request_kwargs={"timeout": 2}))
-    return Gateway(engine, w3, chain.deployment, chain.artifacts["DeviceRegistry"].abi, upstream, **options)
-
-
-@pytest.fixture
-def upstream(services: Services) -> Iterator[str]:
-    with serving(create_app(services)) as port:
-        yield f"http://127.0.0.1:{port}"
-
-
 def library_sender(services: Services, device: Device, url: str, tmp_path: Path) -> Sender:
     key = DeviceKey(device.key.key_type.label, device.key.secret)
     domain = Domain(services.ledger.domain.chain_id, services.ledger.domain.verifying_contract)
@@ -89,25 +71,19 @@ def test_an_answer_that_is_not_about_the_readings_sent_settles_none_of_them(
 
 
 def test_the_gateway_forwards_nothing_to_a_liar_and_loses_nothing(
-    services: Services, chain: ChainContext, upstream: str, tmp_path: Path
+    services: Services, gateway: Gateway, upstream: str
 ) -> None:
-    gateway = make_gateway(tmp_path / "edge.db", chain, upstream)
-    try:
-        device = new_device(services.ledger)
-        gateway.sync_registry()
-        api = TestClient(create_edge_app(gateway))
-        for _ in range(4):
-            assert api.post("/v1/readings", json=signed_body(device, services.ledger.domain)).status_code == 201
-        for kind in ("redirect", "whole-batch-422", "wrong-ids", "malformed"):
-            with serving(liar(kind)) as port:
-                gateway.forwarder.transport = HttpTransport(f"http://127.0.0.1:{port}")
-                report = gateway.forwarder.forward_once()
-            assert (report.forwarded, report.refused) == (0, 0) and report.error is not None, kind
-            assert gateway.status()["pending"] == 4 and gateway.store.refused() == []
-        gateway.forwarder.transport = HttpTransport(upstream)
-        assert gateway.forwarder.forward_once().forwarded == 4
-    finally:
-        gateway.close()
+    device = new_device(services.ledger)
+    gateway.sync_registry()
+    hand_in(gateway, device, services.ledger.domain, 4)
+    for kind in ("redirect", "whole-batch-422", "wrong-ids", "malformed"):
+        with serving(liar(kind)) as port:
+            gateway.forwarder.transport = HttpTransport(f"http://127.0.0.1:{port}")
+            report = gateway.forwarder.forward_once()
+        assert (report.forwarded, report.refused) == (0, 0) and report.error is not None, kind
+        assert gateway.status()["pending"] == 4 and gateway.store.refused() == []
+    gateway.forwarder.transport = HttpTransport(upstream)
+    assert gateway.forwarder.forward_once().forwarded == 4
 
 
 def test_a_device_whose_readings_wait_upstream_holds_up_no_other_device(
@@ -117,14 +93,10 @@ def test_a_device_whose_readings_wait_upstream_holds_up_no_other_device(
     try:
         early, others = new_device(services.ledger), [new_device(services.ledger) for _ in range(2)]
         gateway.sync_registry()
-        api = TestClient(create_edge_app(gateway))
         ahead = int(time.time()) + 1800  # upstream refuses these for now (timestamp-in-future)
-        for n in range(5):
-            body = signed_body(early, services.ledger.domain, timestamp=ahead + n)
-            assert api.post("/v1/readings", json=body).status_code == 201
+        hand_in(gateway, early, services.ledger.domain, 5, timestamp=ahead)
         for device in others:
-            for _ in range(3):
-                assert api.post("/v1/readings", json=signed_body(device, services.ledger.domain)).status_code == 201
+            hand_in(gateway, device, services.ledger.domain, 3)
         report = gateway.forwarder.forward_once()
         assert report.forwarded == 6 and "timestamp-in-future" in str(report.error)
         assert gateway.status()["pending"] == 5 and gateway.store.refused() == []
@@ -177,20 +149,12 @@ def test_a_planted_or_unreadable_registry_snapshot_is_refused_and_never_run(
         assert planted.registry.restore(junk) is False
 
 
-def test_readings_left_behind_the_cursor_are_found_and_forwarded(
-    services: Services, chain: ChainContext, upstream: str, tmp_path: Path
-) -> None:
-    gateway = make_gateway(tmp_path / "edge.db", chain, upstream)
-    try:
-        device = new_device(services.ledger)
-        gateway.sync_registry()
-        api = TestClient(create_edge_app(gateway))
-        for _ in range(3):
-            assert api.post("/v1/readings", json=signed_body(device, services.ledger.domain)).status_code == 201
-        gateway.store.mark([], 10**6)  # as if rowids had been renumbered below the cursor
-        assert gateway.store.pending(10) == [] and gateway.store.behind_cursor() == 3
-        gateway.forwarder._audited = 0.0  # the minute since the last check has passed
-        gateway.forwarder.forward_once()  # finds them, moves the cursor back
-        assert gateway.forwarder.forward_once().forwarded == 3 and gateway.status()["pending"] == 0
-    finally:
-        gateway.close()
+def test_readings_left_behind_the_cursor_are_found_and_forwarded(services: Services, gateway: Gateway) -> None:
+    device = new_device(services.ledger)
+    gateway.sync_registry()
+    hand_in(gateway, device, services.ledger.domain, 3)
+    gateway.store.mark([], 10**6)  # as if rowids had been renumbered below the cursor
+    assert gateway.store.pending(10) == [] and gateway.store.behind_cursor() == 3
+    gateway.forwarder._audited = 0.0  # the minute since the last check has passed
+    gateway.forwarder.forward_once()  # finds them, moves the cursor back
+    assert gateway.forwarder.forward_once().forwarded == 3 and gateway.status()["pending"] == 0

@@ -14,10 +14,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
+from web3 import Web3
 
+from edge.gateway import Gateway
+from ledger_service.app.edge_api import create_edge_app
+from ledger_service.core.chain.context import ChainContext
+from ledger_service.core.db import create_schema, make_engine
+from ledger_service.core.readings import Domain
 from tests.utils.external import IN_CI
+from tests.utils.factories import Device, signed_body
 from tests.utils.service import VENV_BIN, RunningService
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -168,3 +177,33 @@ def namespace() -> Iterator[Namespace]:
     finally:
         subprocess.run(["ip", "link", "del", host_link], capture_output=True, timeout=10)
         subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=10)
+
+
+def make_gateway(path: Path, chain: ChainContext, upstream: str, rpc: str | None = None, **options: Any) -> Gateway:
+    """A gateway over a fresh SQLite file at `path` (or the one there), on the session's chain or, with
+    `rpc`, on another endpoint (a dead one: offline)."""
+    engine = make_engine(f"sqlite:///{path}")
+    create_schema(engine)
+    w3 = chain.client.w3 if rpc is None else Web3(Web3.HTTPProvider(rpc, request_kwargs={"timeout": 2}))
+    return Gateway(engine, w3, chain.deployment, chain.artifacts["DeviceRegistry"].abi, upstream, **options)
+
+
+def hand_in(gateway: Gateway, device: Device, domain: Domain, count: int = 1, **overrides: Any) -> list[str]:
+    """Posts `count` of the device's next readings to the gateway's API; each must be taken (201)."""
+    api = TestClient(create_edge_app(gateway))
+    ids = []
+    for _ in range(count):
+        answer = api.post("/v1/readings", json=signed_body(device, domain, **overrides))
+        assert answer.status_code == 201, answer.text
+        ids.append(str(answer.json()["id"]))
+    return ids
+
+
+def stop_all(devices: list[DeviceProcess], *services: RunningService | None) -> None:
+    """Kills the device processes and stops the services (SIGTERM, then SIGKILL)."""
+    for device in devices:
+        device.process.kill()
+        device.process.wait()
+    for service in services:
+        if service is not None:
+            service.__exit__(None, None, None)
