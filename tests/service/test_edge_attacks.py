@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.testclient import TestClient
 
 from edge.gateway import SNAPSHOT, Gateway
+from ledger_service.app.api.app import create_app
 from ledger_service.app.edge_api import create_edge_app
 from ledger_service.core.chain.context import ChainContext
 from ledger_service.core.enums import KeyType
@@ -158,3 +160,29 @@ def test_readings_left_behind_the_cursor_are_found_and_forwarded(services: Servi
     gateway.forwarder._audited = 0.0  # the minute since the last check has passed
     gateway.forwarder.forward_once()  # finds them, moves the cursor back
     assert gateway.forwarder.forward_once().forwarded == 3 and gateway.status()["pending"] == 0
+
+
+def test_a_batch_refused_whole_as_too_large_or_too_many_bad_signatures_is_sent_again_in_halves(
+    services: Services, upstream: str, tmp_path: Path
+) -> None:
+    """A stand-in in front of the real service refuses any batch of more than two readings, one way
+    or the other; the sender halves until the service takes them, and stores every one."""
+    refusals = iter([(413, "payload-too-large"), (422, "too-many-bad-signatures")] * 10)
+    app = FastAPI()
+
+    @app.post("/v1/readings/batch")
+    async def front(request: Request) -> Any:
+        body = await request.json()
+        if len(body["readings"]) > 2:
+            status, code = next(refusals)
+            problem = {"code": code, "detail": "no", "status": status}
+            return JSONResponse(problem, status_code=status, media_type="application/problem+json")
+        return TestClient(create_app(services)).post("/v1/readings/batch", json=body).json()
+
+    with serving(app) as port:
+        sender = library_sender(services, new_device(services.ledger), f"http://127.0.0.1:{port}", tmp_path)
+        sender.batch_size = 8
+        for n in range(5):
+            sender.record("temperature", n)
+        report = sender.flush()
+    assert (report.confirmed, report.refused, report.pending, report.error) == (5, 0, 0, None)
