@@ -13,13 +13,18 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from web3 import Web3
 
+from edge.aggregate import Aggregator
 from edge.forwarder import Forwarder
+from edge.proofs import EdgeProofs
 from edge.store import EdgeStore
 from ledger_service.core.chain.manifest import Deployment
 from ledger_service.core.errors import ProvenanceError, ReadingRejected
+from ledger_service.core.keys import DeviceKey
 from ledger_service.core.loops import HealthRecorder, run_loop
 from ledger_service.core.readings import Domain, Reading
+from ledger_service.services.devices import default_device_id
 from ledger_service.services.ingest import Ingestor, ItemResult
+from ledger_service.services.proofs import ProofService
 from ledger_service.services.registry import RegistryCache
 from provenance_device.http import HttpTransport
 
@@ -88,7 +93,6 @@ class EdgeIngestor(Ingestor):
         self.store.record_ages(stored, self.registry_age())
         return results
 
-
     def _stale_if_offline(self, result: ItemResult) -> ItemResult:
         """A signature refused against a copy that could not be refreshed is refused for now only."""
         registry = self.registry
@@ -113,7 +117,12 @@ class Gateway:
         max_clock_skew: float = 300.0,
         max_reading_age: float = 86_400.0,
         verify_processes: int = 0,
+        key: DeviceKey | None = None,
+        gateway_id: bytes | None = None,
+        aggregate_max: int = 10_000,
     ) -> None:
+        """With `key` (and the id it is registered under), the gateway aggregates: it seals what it
+        holds under roots it signs, and forwards those instead of each reading."""
         if engine.dialect.name != "sqlite":
             raise ValueError("the gateway keeps its readings in SQLite (its forwarding order is SQLite's rowid)")
         self.engine = engine
@@ -130,6 +139,16 @@ class Gateway:
             verify_processes=verify_processes, store=self.store,
         )  # fmt: skip
         self.forwarder = Forwarder(self.store, HttpTransport(upstream_url), batch_size=forward_batch)
+        self.upstream_url = upstream_url
+        self.aggregator: Aggregator | None = None
+        if key is not None:
+            own_id = gateway_id or default_device_id(key.public_key)
+            self.aggregator = Aggregator(engine, self.ingestor, self.domain, key, own_id, aggregate_max)
+            self.store.only = self.aggregator.gateway_id
+            proofs = ProofService(engine, deployment, self.domain, self.registry)
+            self.proofs: EdgeProofs | None = EdgeProofs(engine, proofs, self.aggregator, upstream_url)
+        else:
+            self.proofs = None
         self._saved_block = self.registry.synced_block
 
     def sync_registry(self) -> bool:
@@ -149,6 +168,8 @@ class Gateway:
             "pending": counts.pending,
             "forwarded": counts.forwarded,
             "refused_upstream": counts.refused,
+            "aggregated": counts.aggregated,
+            "gateway_id": None if self.aggregator is None else self.aggregator.gateway_id,
             "registry_synced_block": self.registry.synced_block,
             "registry_age": self.ingestor.registry_age(),
             "upstream_error": self.forwarder.last_error,
@@ -160,19 +181,26 @@ class Gateway:
             raise RegistryUnreachable(self.registry.last_error or "the chain did not answer")
         return False
 
-    def run(self, stop: threading.Event, registry_poll: float = 5.0, forward_interval: float = 0.5) -> None:
-        """Keeps the registry copy fresh and forwards, until `stop` is set; both loops by `core.loops`,
-        their health in the gateway's `loop_health` table."""
+    def run(self, stop: threading.Event, registry_poll: float = 5.0, forward_interval: float = 0.5,
+            aggregate_every: float = 10.0) -> None:  # fmt: skip
+        """Keeps the registry copy fresh, seals roots every `aggregate_every` seconds (when it
+        aggregates) and forwards, until `stop` is set; each loop by `core.loops`, their health in the
+        gateway's `loop_health` table."""
         recorder = HealthRecorder(self.engine)
-        forwarding = threading.Thread(
-            target=self.forwarder.run, args=(stop, forward_interval, recorder), name="edge-forward"
-        )
-        forwarding.start()
+        loops = [
+            threading.Thread(target=self.forwarder.run, args=(stop, forward_interval, recorder), name="edge-forward")
+        ]
+        if self.aggregator is not None:
+            args = ("edge-aggregate", self.aggregator.step, stop, aggregate_every, recorder)
+            loops.append(threading.Thread(target=run_loop, args=args, name="edge-aggregate"))
+        for loop in loops:
+            loop.start()
         try:
             run_loop("edge-registry", self.registry_step, stop, registry_poll, recorder)
         finally:
             stop.set()
-            forwarding.join()
+            for loop in loops:
+                loop.join()
 
     def close(self) -> None:
         """Releases the database and the verification processes."""

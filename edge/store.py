@@ -25,11 +25,16 @@ _PENDING = (
     " WHERE r.rowid > :cursor AND NOT EXISTS (SELECT 1 FROM edge_forwarded f WHERE f.reading_id = r.id)"
 )
 _ORDER = " ORDER BY r.rowid LIMIT :limit"
-_BEHIND = text(
+_BEHIND_ALL = (
     "SELECT count(*) FROM reading r WHERE r.rowid <= :cursor"
     " AND NOT EXISTS (SELECT 1 FROM edge_forwarded f WHERE f.reading_id = r.id)"
 )
+_BEHIND = text(_BEHIND_ALL)
 _PENDING_ALL = text(_PENDING + _ORDER)
+# With aggregation on, only the gateway's own readings (its roots) go upstream one by one.
+_ONLY = " AND r.device_id = :only"
+_PENDING_ONLY = text(_PENDING + _ONLY + _ORDER)
+_BEHIND_ONLY = text(_BEHIND_ALL + _ONLY)
 _PENDING_SKIPPING = text(_PENDING + " AND r.device_id NOT IN :skip" + _ORDER).bindparams(
     bindparam("skip", expanding=True)
 )
@@ -65,13 +70,16 @@ class EdgeCounts:
     pending: int
     forwarded: int
     refused: int
+    aggregated: int = 0
 
 
 class EdgeStore:
     """Reads and writes the gateway's tables."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, only: str | None = None) -> None:
         self.engine = engine
+        #: With aggregation on, the gateway's own id: only its readings (the roots) are forwarded.
+        self.only = only
         with engine.begin() as connection:
             for statement in _TABLES:
                 connection.exec_driver_sql(statement)
@@ -91,7 +99,11 @@ class EdgeStore:
         cursor = int.from_bytes(self.load(CURSOR) or b"", "big")
         params: dict[str, Any] = {"cursor": cursor, "limit": limit}
         statement = _PENDING_ALL
-        if skip:
+        if self.only is not None:
+            if skip and self.only in skip:
+                return []
+            statement, params["only"] = _PENDING_ONLY, self.only
+        elif skip:
             statement, params["skip"] = _PENDING_SKIPPING, sorted(skip)
         with self.engine.connect() as connection:
             rows = connection.execute(statement, params).all()
@@ -99,9 +111,17 @@ class EdgeStore:
             PendingReading(
                 row.position,
                 row.id,
-                {"device_id": row.device_id, "sequence": row.sequence, "timestamp": row.timestamp,
-                 "metric": row.metric, "value": int(row.value), "scale": row.scale, "unit": row.unit,
-                 "payload_hash": row.payload_hash, "signature": row.signature},
+                {
+                    "device_id": row.device_id,
+                    "sequence": row.sequence,
+                    "timestamp": row.timestamp,
+                    "metric": row.metric,
+                    "value": int(row.value),
+                    "scale": row.scale,
+                    "unit": row.unit,
+                    "payload_hash": row.payload_hash,
+                    "signature": row.signature,
+                },
                 row.registry_age,
             )  # fmt: skip
             for row in rows
@@ -110,8 +130,9 @@ class EdgeStore:
     def behind_cursor(self) -> int:
         """Unanswered readings at or below the cursor: none, unless rowids were renumbered."""
         cursor = int.from_bytes(self.load(CURSOR) or b"", "big")
+        params: dict[str, Any] = {"cursor": cursor, "only": self.only}
         with self.engine.connect() as connection:
-            return int(connection.execute(_BEHIND, {"cursor": cursor}).scalar_one())
+            return int(connection.execute(_BEHIND if self.only is None else _BEHIND_ONLY, params).scalar_one())
 
     def mark(self, answers: list[tuple[str, str, str | None, str | None]], cursor: int) -> None:
         """Records upstream's answer (reading id, status, code, detail) for forwarded readings, and
@@ -136,7 +157,11 @@ class EdgeStore:
                 "SELECT count(*) FROM edge_forwarded WHERE status = 'refused'"
             ).scalar_one()
             answered = connection.exec_driver_sql("SELECT count(*) FROM edge_forwarded").scalar_one()
-        return EdgeCounts(pending=total - answered, forwarded=answered - refused, refused=refused)
+            aggregated = connection.exec_driver_sql(
+                "SELECT count(*) FROM edge_forwarded WHERE status = 'aggregated'"
+            ).scalar_one()
+        return EdgeCounts(pending=total - answered, forwarded=answered - refused - aggregated, refused=refused,
+                          aggregated=aggregated)  # fmt: skip
 
     def refused(self) -> list[tuple[str, str | None, str | None]]:
         """(reading id, code, detail) of every reading upstream refused."""

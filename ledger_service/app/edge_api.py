@@ -14,7 +14,7 @@ from edge.gateway import Gateway
 from ledger_service.app.api.limits import BodySizeLimit
 from ledger_service.app.api.problems import install_problem_handlers
 from ledger_service.app.api.schemas import ReadingIn
-from ledger_service.core.errors import PayloadTooLarge
+from ledger_service.core.errors import NotFound, PayloadTooLarge
 from ledger_service.services.ingest import ItemResult
 
 
@@ -29,6 +29,20 @@ def _item(index: int, result: ItemResult) -> dict[str, Any]:
     error = result.error
     return {"index": index, "status": result.status, "id": result.reading_id,
             "code": error.code if error else None, "detail": error.detail if error else None}  # fmt: skip
+
+
+def _parse(readings: list[dict[str, Any]]) -> tuple[list[dict[str, Any] | None], list[tuple[int, ReadingIn]]]:
+    """The batch's readings parsed (with their places); a result already for each that is not a reading."""
+    results: list[dict[str, Any] | None] = [None] * len(readings)
+    parsed: list[tuple[int, ReadingIn]] = []
+    for index, item in enumerate(readings):
+        try:
+            parsed.append((index, ReadingIn.model_validate(item)))
+        except ValidationError as exc:
+            detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+            results[index] = {"index": index, "status": "refused", "id": None, "code": "validation-error",
+                              "detail": detail}  # fmt: skip
+    return results, parsed
 
 
 def create_edge_app(
@@ -55,6 +69,13 @@ def create_edge_app(
         reported while they stay missing), and the clock skew seen."""
         return {"data": gateway.store.devices(limit)}
 
+    @app.get("/v1/readings/{reading_id}/proof")
+    async def reading_proof(reading_id: str) -> dict[str, Any]:
+        """The chained proof of a reading sealed under one of the gateway's roots (aggregation on)."""
+        if gateway.proofs is None:
+            raise NotFound("this gateway forwards each reading: ask upstream for its proof")
+        return await run_in_threadpool(gateway.proofs.bundle, reading_id)
+
     @app.post("/v1/readings", status_code=status.HTTP_201_CREATED)
     async def post_reading(body: ReadingIn, response: Response) -> dict[str, Any]:
         items = [(body.to_reading(), body.signature_bytes())]
@@ -69,15 +90,7 @@ def create_edge_app(
     async def post_batch(body: BatchIn) -> dict[str, Any]:
         if len(body.readings) > max_batch:
             raise PayloadTooLarge(f"{len(body.readings)} readings in one request; at most {max_batch}")
-        results: list[dict[str, Any] | None] = [None] * len(body.readings)
-        parsed: list[tuple[int, ReadingIn]] = []
-        for index, item in enumerate(body.readings):
-            try:
-                parsed.append((index, ReadingIn.model_validate(item)))
-            except ValidationError as exc:
-                detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-                results[index] = {"index": index, "status": "refused", "id": None, "code": "validation-error",
-                                  "detail": detail}  # fmt: skip
+        results, parsed = _parse(body.readings)
         items = [(r.to_reading(), r.signature_bytes()) for _, r in parsed]
         outcomes = await run_in_threadpool(gateway.ingestor.ingest_many, items, max_bad_signatures)
         for (index, _), outcome in zip(parsed, outcomes, strict=True):

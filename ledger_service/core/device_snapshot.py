@@ -15,12 +15,18 @@ def state_to_json(state: RegistryState) -> list[dict[str, Any]]:
     """Every device of `state`, in registration order."""
     return [
         {
-            "device_id": device.device_id.hex(), "owner": device.owner, "status": int(device.status),
-            "registered_at": device.registered_at, "registered_block": device.registered_block,
-            "registrar": device.registrar, "updated_block": device.updated_block,
+            "device_id": device.device_id.hex(),
+            "owner": device.owner,
+            "status": int(device.status),
+            "registered_at": device.registered_at,
+            "registered_block": device.registered_block,
+            "registrar": device.registrar,
+            "updated_block": device.updated_block,
             "metadata": [device.metadata.model, device.metadata.firmware_hash.hex(), device.metadata.metadata_cid],
-            "keys": [[k.key.to_json(), k.valid_from, k.valid_from_block, k.valid_until, k.valid_until_block]
-                     for k in device.keys],
+            "keys": [
+                [k.key.to_json(), k.valid_from, k.valid_from_block, k.valid_until, k.valid_until_block]
+                for k in device.keys
+            ],
             "suspensions": [[p.start, p.end] for p in device.suspensions],
         }  # fmt: skip
         for device in state.devices.values()

@@ -26,6 +26,8 @@ READING_TYPEHASH = keccak(text=READING_TYPE)
 DOMAIN_TYPEHASH = keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
 LEAF_TYPES = ("bytes32", "bytes32")
 ZERO_HASH = b"\x00" * 32
+#: The metric of an edge gateway's root reading: value the leaf count, payloadHash the root (docs/edge.md).
+GATEWAY_ROOT_METRIC = "edge.root"
 
 EIP712_TYPES: dict[str, list[dict[str, str]]] = {
     "EIP712Domain": [

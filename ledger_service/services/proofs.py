@@ -28,6 +28,8 @@ PROOF_FORMAT = "provenance-ledger/proof@3"
 #: Earlier bundle formats a verifier still checks: proof@2 is proof@3 without the log section.
 EARLIER_PROOF_FORMATS = ("provenance-ledger/proof@2",)
 MULTIPROOF_FORMAT = "provenance-ledger/multiproof@1"
+#: A reading sealed under an edge gateway's root: its path there, and upstream's bundle of the root.
+EDGE_PROOF_FORMAT = "provenance-ledger/edge-proof@1"
 ANCHORED = (BatchStatus.ANCHORED, BatchStatus.CONFIRMED, BatchStatus.FINAL)
 
 
@@ -201,14 +203,13 @@ class ProofService:
             for row, batch in pairs
         ]
 
-    def _bundle(self, row: Stored, batch: Any, path: list[bytes]) -> dict[str, Any]:
+    def signed_reading(self, row: Stored) -> dict[str, Any]:
+        """The parts of a bundle that show what the device signed: the reading, the key the registry
+        copy names for it, the EIP-712 document, the digest and the leaf (docs/proof-format.md)."""
         digest = bytes.fromhex(row.digest[2:])
         signature = bytes.fromhex(row.signature[2:])
         reading = stored_to_reading(row)
         return {
-            "format": PROOF_FORMAT,
-            "reading_id": row.id,
-            "status": batch.status.value,
             "reading": {**reading.message(), "signature": row.signature, "signer": row.signer},
             "key": self._signing_key(row),
             "eip712": reading.typed_data(self.domain),
@@ -218,6 +219,14 @@ class ProofService:
                 "types": list(LEAF_TYPES),
                 "values": ["0x" + v.hex() for v in leaf_values(digest, signature)],
             },
+        }
+
+    def _bundle(self, row: Stored, batch: Any, path: list[bytes]) -> dict[str, Any]:
+        return {
+            "format": PROOF_FORMAT,
+            "reading_id": row.id,
+            "status": batch.status.value,
+            **self.signed_reading(row),
             "merkle": {
                 "root": batch.root,
                 "proof": ["0x" + p.hex() for p in path],

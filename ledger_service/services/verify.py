@@ -13,7 +13,7 @@ Standalone: it needs the bundle, a trust anchor and a JSON-RPC URL; no database,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 from eth_utils import keccak, to_checksum_address
@@ -37,7 +37,7 @@ SELF_CONSISTENCY_WARNING = (
 )
 
 
-def _contract(w3: Web3, address: str, abi: list[dict[str, Any]]) -> Contract:
+def contract_at(w3: Web3, address: str, abi: list[dict[str, Any]]) -> Contract:
     return w3.eth.contract(address=to_checksum_address(address), abi=abi)
 
 
@@ -87,13 +87,26 @@ def offline_checks(bundle: dict[str, Any], domain: Domain | None = None) -> Iter
     bundle's own. Stops at the first failure that later checks build on."""
     fmt = bundle.get("format")
     yield Check("format", fmt == PROOF_FORMAT or fmt in EARLIER_PROOF_FORMATS, f"{fmt}")
+    leaf = yield from signed_reading_checks(bundle, domain)
+    if leaf is None:
+        return
+    root = process_proof(leaf, [_b(p) for p in bundle["merkle"]["proof"]])
+    path_ok = "0x" + root.hex() == bundle["merkle"]["root"]
+    yield Check("merkle-path", path_ok, f"{len(bundle['merkle']['proof'])} siblings lead to 0x{root.hex()}")
+    if fmt == PROOF_FORMAT:
+        yield from log_path_checks(bundle)
+
+
+def signed_reading_checks(bundle: dict[str, Any], domain: Domain | None) -> Generator[Check, None, bytes | None]:
+    """The reading, its digest, the signature by the key the bundle names, and the leaf; returns the
+    leaf computed here (None when the reading is malformed)."""
     try:
         reading = _reading(bundle)
         digest = reading.digest(domain or _bundle_domain(bundle))
         signature = _b(bundle["reading"]["signature"])
     except (KeyError, TypeError, ValueError) as exc:
         yield Check("reading", False, f"the bundle's reading is malformed: {exc}")
-        return
+        return None
     same_fields = all(bundle["reading"].get(k) == v for k, v in reading.message().items())
     yield Check("reading", same_fields, "the reading matches its EIP-712 message" if same_fields else "they differ")
     ok = "0x" + digest.hex() == bundle.get("digest")
@@ -109,11 +122,7 @@ def offline_checks(bundle: dict[str, Any], domain: Domain | None = None) -> Iter
     values_ok = ["0x" + v.hex() for v in leaf_values(digest, signature)] == bundle["leaf"]["values"]
     leaf_ok = values_ok and "0x" + leaf.hex() == bundle["leaf"]["hash"] == bundle.get("reading_id")
     yield Check("leaf", leaf_ok, f"leaf 0x{leaf.hex()}" + ("" if leaf_ok else " does not match the bundle"))
-    root = process_proof(leaf, [_b(p) for p in bundle["merkle"]["proof"]])
-    path_ok = "0x" + root.hex() == bundle["merkle"]["root"]
-    yield Check("merkle-path", path_ok, f"{len(bundle['merkle']['proof'])} siblings lead to 0x{root.hex()}")
-    if fmt == PROOF_FORMAT:
-        yield from log_path_checks(bundle)
+    return leaf
 
 
 def _code_check(w3: Web3, name: str, address: str, code_hash: str | None) -> Check:
@@ -159,7 +168,7 @@ def _anchor_checks(w3: Web3, bundle: dict[str, Any], trust: TrustAnchor, min_con
         event_ok,
         f"BatchAnchored(batch {anchor['batch_id']}, root {bundle['merkle']['root']}) by the pinned {notary}",
     )
-    record = _contract(w3, notary, NOTARY_ABI).functions.getAnchor(root).call()
+    record = contract_at(w3, notary, NOTARY_ABI).functions.getAnchor(root).call()
     anchored_at = int(record[1])
     batch = bundle["batch"]  # what the bundle (and its log leaf) says of the batch: the chain's record must agree
     claimed = (int(batch["reading_count"]), int(batch["first_timestamp"]), int(batch["last_timestamp"]))
@@ -177,7 +186,7 @@ def _anchor_checks(w3: Web3, bundle: dict[str, Any], trust: TrustAnchor, min_con
 
 def _registry_key(w3: Web3, trust: TrustAnchor, reading: Reading) -> tuple[int, PublicKey] | None:
     """The key the pinned registry held for the device at the reading's time, newest first."""
-    registry = _contract(w3, trust.registry.address, REGISTRY_ABI).functions
+    registry = contract_at(w3, trust.registry.address, REGISTRY_ABI).functions
     for index in range(int(registry.keyCount(reading.device_id).call()) - 1, -1, -1):
         record = registry.getKey(reading.device_id, index).call()
         valid_from, valid_until = int(record[1]), int(record[3])
@@ -190,6 +199,16 @@ def _registry_key(w3: Web3, trust: TrustAnchor, reading: Reading) -> tuple[int, 
 
 
 def _key_checks(w3: Web3, bundle: dict[str, Any], trust: TrustAnchor) -> Iterator[Check]:
+    yield from device_key_checks(w3, bundle, trust)
+    notary = contract_at(w3, trust.notary.address, NOTARY_ABI)
+    proof = [_b(p) for p in bundle["merkle"]["proof"]]
+    root, leaf = _b(bundle["merkle"]["root"]), _b(bundle["leaf"]["hash"])
+    yield call_check("notary-verify", "DataNotary.verify", lambda: notary.functions.verify(root, leaf, proof).call())
+
+
+def device_key_checks(w3: Web3, bundle: dict[str, Any], trust: TrustAnchor) -> Iterator[Check]:
+    """The key the pinned registry held for the device at the reading's time signed it, and the
+    registry's own `verifySignedReading` agrees."""
     reading = _reading(bundle)
     digest = reading.digest(trust.domain)
     signature = _b(bundle["reading"]["signature"])
@@ -207,13 +226,9 @@ def _key_checks(w3: Web3, bundle: dict[str, Any], trust: TrustAnchor) -> Iterato
             f"key {index} of device 0x{reading.device_id.hex()} in the pinned "
             f"registry ({key.key_type.label} {label})" + ("" if signed else " did not sign this reading"),
         )
-    registry = _contract(w3, trust.registry.address, REGISTRY_ABI)
-    yield _call("registry-verify", "DeviceRegistry.verifySignedReading",
+    registry = contract_at(w3, trust.registry.address, REGISTRY_ABI)
+    yield call_check("registry-verify", "DeviceRegistry.verifySignedReading",
                 lambda: registry.functions.verifySignedReading(reading.as_tuple(), signature).call())  # fmt: skip
-    notary = _contract(w3, trust.notary.address, NOTARY_ABI)
-    proof = [_b(p) for p in bundle["merkle"]["proof"]]
-    root, leaf = _b(bundle["merkle"]["root"]), _b(bundle["leaf"]["hash"])
-    yield _call("notary-verify", "DataNotary.verify", lambda: notary.functions.verify(root, leaf, proof).call())
 
 
 def chain_checks(
@@ -237,7 +252,7 @@ def chain_checks(
             return
 
 
-def _call(name: str, what: str, run: Callable[[], Any]) -> Check:
+def call_check(name: str, what: str, run: Callable[[], Any]) -> Check:
     try:
         return Check(name, bool(run()), what)
     except Exception as exc:  # noqa: BLE001 - a failed call is a failed check

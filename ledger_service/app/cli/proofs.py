@@ -16,10 +16,12 @@ from ledger_service.core.errors import TrustAnchorError
 from ledger_service.core.settings import Settings
 from ledger_service.services.completeness_check import check_completeness
 from ledger_service.services.payload_audit import audit_payload, registry_keys
+from ledger_service.services.proofs import EDGE_PROOF_FORMAT
 from ledger_service.services.transparency_log import decode_leaf_data
 from ledger_service.services.trust import TrustAnchor, explicit_anchor, load_trust
 from ledger_service.services.verification import Check, Verification
 from ledger_service.services.verify import SELF_CONSISTENCY_WARNING, verify_bundle
+from ledger_service.services.verify_edge import verify_edge_bundle
 
 
 def register(app: typer.Typer) -> None:
@@ -108,7 +110,8 @@ def verify(
         rpc_url = rpc or settings.rpc_url or read_runtime(settings).get("rpc_url")
         if anchor is not None and not rpc_url:
             fail(ValueError("no node of the pinned chain to check against: pass --rpc URL"))
-    result = verify_bundle(bundle, anchor, rpc_url, min_confirmations=min_confirmations)
+    check = verify_edge_bundle if bundle.get("format") == EDGE_PROOF_FORMAT else verify_bundle
+    result = check(bundle, anchor, rpc_url, min_confirmations=min_confirmations)
     _report_bundle(result, anchor, self_consistency_only)
 
 

@@ -1,0 +1,220 @@
+"""Hierarchical aggregation at the edge: the gateway seals the readings it holds under a root it
+signs, upstream anchors that root reading as one leaf, and each reading's chained proof verifies
+link by link against the pinned chain; a gateway cannot make a proof for a reading its device never
+signed, nor move a reading into a root upstream never anchored."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_utils import keccak
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from edge.aggregate import AggregationPaused
+from edge.gateway import Gateway
+from ledger_service.app.api.app import create_app
+from ledger_service.app.cli import app as cli_app
+from ledger_service.app.edge_api import create_edge_app
+from ledger_service.core.chain.context import ChainContext
+from ledger_service.core.chain.node import ManagedAnvil
+from ledger_service.core.enums import KeyType
+from ledger_service.core.keys import DeviceKey
+from ledger_service.core.merkle import MerkleTree
+from ledger_service.core.readings import GATEWAY_ROOT_METRIC, reading_leaf
+from ledger_service.services.container import Services
+from ledger_service.services.trust import TrustAnchor, anchor_from_document, trust_document
+from ledger_service.services.verify_edge import verify_edge_bundle
+from tests.utils.edge import hand_in, make_gateway
+from tests.utils.factories import Device, new_device, signed_body
+from tests.utils.problems import assert_problem
+
+
+@pytest.fixture
+def aggregating(tmp_path: Path, chain: ChainContext, services: Services, upstream: str) -> Iterator[Gateway]:
+    """A gateway with its own key, registered upstream as a device, that aggregates."""
+    own = new_device(services.ledger)
+    built = make_gateway(tmp_path / "edge.db", chain, upstream, key=own.key, gateway_id=own.device_id)
+    try:
+        built.sync_registry()
+        yield built
+    finally:
+        built.close()
+
+
+def anchor_upstream(services: Services) -> None:
+    batcher = services.batcher()
+    batcher.batch_age = 0
+    batcher.batch_size = 1000
+    batcher.run_once()
+
+
+def pin(services: Services) -> TrustAnchor:
+    return anchor_from_document(trust_document(services.ledger.deployment), "the trust document")
+
+
+def upstream_rows(services: Services, device_id: str) -> list[tuple[str, str, int]]:
+    with services.engine.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT device_id, metric, value, payload_hash FROM reading").all()
+    return [(r[1], r[3], int(r[2])) for r in rows if r[0] == device_id]
+
+
+def failed(checks: list[Any]) -> list[str]:
+    return [c.name for c in checks if not c.ok]
+
+
+def test_readings_sealed_under_a_gateway_root_go_upstream_as_one_anchored_leaf_and_each_proof_verifies(
+    services: Services, aggregating: Gateway, anvil: ManagedAnvil, tmp_path: Path
+) -> None:
+    devices = [new_device(services.ledger), new_device(services.ledger, KeyType.P256)]
+    aggregating.sync_registry()
+    ids = [i for d in devices for i in hand_in(aggregating, d, services.ledger.domain, 3)]
+    assert aggregating.aggregator is not None
+    sealed = aggregating.aggregator.seal_once()
+    assert sealed is not None and sealed.reading_count == 6
+    assert aggregating.aggregator.seal_once() is None  # nothing sealed twice
+    report = aggregating.forwarder.forward_once()
+    assert (report.forwarded, report.error) == (1, None)  # the root reading alone
+    assert all(upstream_rows(services, "0x" + d.device_id.hex()) == [] for d in devices)
+    gateway_id = aggregating.aggregator.gateway_id
+    assert upstream_rows(services, gateway_id) == [(GATEWAY_ROOT_METRIC, sealed.root, 6)]
+    status = aggregating.status()
+    assert (status["pending"], status["aggregated"], status["forwarded"]) == (0, 6, 1)
+    api = TestClient(create_edge_app(aggregating))
+    assert_problem(api.get(f"/v1/readings/{ids[0]}/proof"), 409, "not-yet-anchored")  # upstream has not anchored
+    anchor_upstream(services)
+    bundle = api.get(f"/v1/readings/{ids[4]}/proof").json()
+    assert bundle["format"] == "provenance-ledger/edge-proof@1" and bundle["gateway"]["root"] == sealed.root
+    result = verify_edge_bundle(bundle, pin(services), anvil.url)
+    assert failed(result.checks) == [] and result.complete
+    names = [c.name for c in result.checks]
+    for name in ("gateway-path", "gateway-root", "upstream.anchor-event", "upstream.device-key", "device-key",
+                 "registry-verify", "timeline"):  # fmt: skip
+        assert name in names
+    good, trust = tmp_path / "edge-proof.json", tmp_path / "trust.json"
+    good.write_text(json.dumps(bundle))
+    trust.write_text(json.dumps(trust_document(services.ledger.deployment)))
+    passed = CliRunner().invoke(cli_app, ["verify", str(good), "--trust", str(trust), "--rpc", anvil.url])
+    assert passed.exit_code == 0 and "gateway-path" in passed.output, passed.output
+
+
+def _tamper(bundle: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    changed = copy.deepcopy(bundle)
+    *parents, last = path.split(".")
+    target = changed
+    for key in parents:
+        target = target[int(key)] if key.isdigit() else target[key]
+    target[int(last) if last.isdigit() else last] = value
+    return changed
+
+
+EDGE_TAMPERS = [
+    ("reading.value", 7, "reading"),
+    ("eip712.message.value", 7, "reading"),
+    ("gateway.proof.0", "0x" + "55" * 32, "gateway-path"),
+    ("gateway.root", "0x" + "66" * 32, "gateway-path"),
+    ("gateway.leaf_count", 1, "gateway-root"),
+    ("upstream.eip712.message.metric", "temperature", "gateway-root"),
+    ("upstream.merkle.proof.0", "0x" + "77" * 32, "upstream.merkle-path"),
+]
+
+
+def test_a_tampered_edge_proof_fails_at_the_link_that_was_changed(
+    services: Services, aggregating: Gateway, anvil: ManagedAnvil
+) -> None:
+    device = new_device(services.ledger)
+    aggregating.sync_registry()
+    ids = hand_in(aggregating, device, services.ledger.domain, 3)
+    assert aggregating.aggregator is not None and aggregating.aggregator.seal_once() is not None
+    aggregating.forwarder.forward_once()
+    anchor_upstream(services)
+    bundle = TestClient(create_edge_app(aggregating)).get(f"/v1/readings/{ids[1]}/proof").json()
+    for path, value, check in EDGE_TAMPERS:
+        result = verify_edge_bundle(_tamper(bundle, path, value), pin(services), anvil.url)
+        assert check in failed(result.checks), (path, failed(result.checks))
+        assert not result.complete
+    unrelated = new_device(services.ledger)  # upstream's proof of some other reading in the bundle's place
+    api = _upstream_api(services)
+    other_id = api.post("/v1/readings", json=signed_body(unrelated, services.ledger.domain)).json()["id"]
+    anchor_upstream(services)
+    swapped = {**bundle, "upstream": api.get(f"/v1/readings/{other_id}/proof").json()}
+    assert "gateway-root" in failed(verify_edge_bundle(swapped, pin(services), anvil.url).checks)
+
+
+def _upstream_api(services: Services) -> TestClient:
+    return TestClient(create_app(services))
+
+
+def test_a_gateway_cannot_prove_a_reading_its_device_never_signed(
+    services: Services, aggregating: Gateway, anvil: ManagedAnvil
+) -> None:
+    """A dishonest gateway seals, under a root it signs and gets anchored, a reading in a real
+    device's name signed with a key of its own. The bundle is consistent in itself; the pinned
+    registry's key for that device did not sign it."""
+    victim = new_device(services.ledger)
+    assert aggregating.aggregator is not None
+    forger = Device(key=DeviceKey.generate(KeyType.SECP256K1), device_id=victim.device_id)
+    domain = services.ledger.domain
+    forged = forger.reading(value=-4000)
+    signature = forger.sign(forged, domain)
+    leaf = reading_leaf(forged.digest(domain), signature)
+    honest_device = new_device(services.ledger)
+    aggregating.sync_registry()
+    honest = hand_in(aggregating, honest_device, domain, 1)[0]
+    tree = MerkleTree([leaf, bytes.fromhex(honest[2:])])
+    gateway = Device(key=aggregating.aggregator.key, device_id=bytes.fromhex(aggregating.aggregator.gateway_id[2:]))
+    api = _upstream_api(services)
+    body = signed_body(gateway, domain, metric=GATEWAY_ROOT_METRIC, value=2, scale=0, unit="readings",
+                       payload_hash=tree.root)  # fmt: skip
+    root_id = api.post("/v1/readings", json=body).json()["id"]
+    anchor_upstream(services)
+    digest = forged.digest(domain)
+    bundle = {
+        "format": "provenance-ledger/edge-proof@1",
+        "reading_id": "0x" + leaf.hex(),
+        "reading": {**forged.message(), "signature": "0x" + signature.hex(), "signer": forger.key.public_key.signer},
+        "key": forger.key.public_key.to_json(),
+        "eip712": forged.typed_data(domain),
+        "digest": "0x" + digest.hex(),
+        "leaf": {"hash": "0x" + leaf.hex(), "types": ["bytes32", "bytes32"],
+                 "values": ["0x" + digest.hex(), "0x" + keccak(signature).hex()]},
+        "gateway": {"id": aggregating.aggregator.gateway_id, "root": "0x" + tree.root.hex(),
+                    "proof": ["0x" + p.hex() for p in tree.proof(leaf)], "leaf_count": 2, "root_reading_id": root_id},
+        "upstream": api.get(f"/v1/readings/{root_id}/proof").json(),
+    }  # fmt: skip
+    offline = verify_edge_bundle(bundle, None, None)
+    assert failed(offline.checks) == [] and not offline.complete  # consistent in itself, proves nothing yet
+    result = verify_edge_bundle(bundle, pin(services), anvil.url)
+    assert failed(result.checks) == ["device-key", "registry-verify"] and not result.complete
+
+
+def test_proofs_at_the_gateway_say_what_is_missing(services: Services, aggregating: Gateway) -> None:
+    api = TestClient(create_edge_app(aggregating))
+    device = new_device(services.ledger)
+    aggregating.sync_registry()
+    [held] = hand_in(aggregating, device, services.ledger.domain, 1)
+    assert_problem(api.get(f"/v1/readings/{held}/proof"), 409, "not-yet-anchored")  # not sealed yet
+    assert_problem(api.get(f"/v1/readings/0x{'ab' * 32}/proof"), 404, "not-found")
+    assert aggregating.forwarder.forward_once().forwarded == 0  # a device's reading never goes alone
+
+
+def test_a_gateway_whose_own_key_is_not_registered_seals_nothing(
+    services: Services, chain: ChainContext, upstream: str, tmp_path: Path
+) -> None:
+    stranger = Device(key=DeviceKey.generate(KeyType.SECP256K1))
+    gateway = make_gateway(tmp_path / "edge.db", chain, upstream, key=stranger.key, gateway_id=stranger.device_id)
+    try:
+        device = new_device(services.ledger)
+        gateway.sync_registry()
+        [held] = hand_in(gateway, device, services.ledger.domain, 1)
+        assert gateway.aggregator is not None
+        with pytest.raises(AggregationPaused, match="unknown-device"):
+            gateway.aggregator.seal_once()
+        assert gateway.aggregator.membership(held) is None and gateway.status()["aggregated"] == 0
+    finally:
+        gateway.close()
