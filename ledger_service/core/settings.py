@@ -200,6 +200,15 @@ class Settings(BaseSettings):
     edge_registry_poll: float = Field(
         5.0, gt=0, description="`provenance edge`: seconds between syncs of the gateway's registry copy."
     )
+    edge_key_file: Path | None = Field(
+        None, description="`provenance edge`: the gateway's own key file; with it, the gateway aggregates."
+    )
+    edge_aggregate_every: float = Field(
+        10.0, gt=0, description="`provenance edge` aggregating: seconds between the roots it seals."
+    )
+    edge_aggregate_max: int = Field(
+        10_000, ge=1, le=1_000_000, description="`provenance edge` aggregating: readings under one root at most."
+    )
 
     def model_post_init(self, context: object, /) -> None:
         """Registers the secret settings, so that no error text, log line or stored error shows them."""

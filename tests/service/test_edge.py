@@ -183,6 +183,16 @@ def test_a_reading_upstream_refuses_for_now_waits_and_the_others_are_not_sent_tw
         ([], {}, "--upstream"),
         (["--upstream", "http://127.0.0.1:9"], {}, "PROVENANCE_RPC_URL"),
         (["--upstream", "http://127.0.0.1:9"], {"PROVENANCE_RPC_URL": "http://127.0.0.1:9"}, "no deployment manifest"),
+        (
+            ["--upstream", "http://127.0.0.1:9", "--key", "/nonexistent.key"],
+            {"PROVENANCE_RPC_URL": "http://127.0.0.1:9"},
+            "cannot read the gateway's key file",
+        ),
+        (
+            ["--upstream", "http://127.0.0.1:9", "--gateway-id", "0x01"],
+            {"PROVENANCE_RPC_URL": "http://127.0.0.1:9"},
+            "--gateway-id goes with --key",
+        ),
     ],
 )
 def test_provenance_edge_without_what_it_needs_says_so_and_exits_non_zero(
