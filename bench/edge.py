@@ -2,6 +2,7 @@
 fast it catches up after an outage of its upstream link.
 
     .venv/bin/python bench/edge.py [--devices 4] [--readings 5000] [--batch 100] [--outage 60] [--rate 200]
+                                   [--aggregate 10000] [--only aggregation]
 
 Starts `provenance up` (the upstream, rate limits off) and `provenance edge` in front of it, each in a
 temporary directory, with pre-signed readings from the device library:
@@ -14,7 +15,12 @@ temporary directory, with pre-signed readings from the device library:
    reported: the backlog, the seconds until the gateway has forwarded every reading it holds, and
    the catch-up rate (readings forwarded per second above the incoming load).
 
-Gas per reading with aggregation is not measured: gateway roots are not anchored as leaves yet (issue 19).
+3. aggregation: a second gateway with its own registered key (`--key`) takes `--aggregate` readings,
+   seals them under one root it signs, and forwards that one reading; reported: the anchor
+   transaction's gasUsed per reading, next to the same number of readings sent straight to the
+   service and anchored there (same run, same batch limit), and the size of one chained proof.
+
+`--only aggregation` runs the third part alone.
 """
 
 from __future__ import annotations
@@ -136,6 +142,79 @@ def catch_up(gateway_dir: Path, url: str, proxy: TcpProxy, device: BenchDevice, 
           f"{seconds:.1f} s = {backlog / seconds:,.0f} readings/s above the live load")  # fmt: skip
 
 
+def anchor_gas(upstream: RunningService, reading_ids: list[str]) -> tuple[int, int]:
+    """(total gasUsed, anchor transactions) of the upstream batches holding `reading_ids`, once all
+    are anchored."""
+    from web3 import Web3
+
+    database = upstream.workdir / ".provenance" / "provenance.db"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        with sqlite3.connect(database) as db:
+            marks = ",".join("?" * len(reading_ids))
+            query = "SELECT DISTINCT b.transaction_hash FROM reading r LEFT JOIN batch b ON b.id = r.batch_id"
+            rows = db.execute(f"{query} WHERE r.id IN ({marks})", reading_ids).fetchall()
+            stored = db.execute(f"SELECT count(*) FROM reading WHERE id IN ({marks})", reading_ids).fetchone()[0]
+        if stored == len(reading_ids) and rows and all(r[0] for r in rows):
+            w3 = Web3(Web3.HTTPProvider(upstream.rpc_url))
+            gas = sum(int(w3.eth.get_transaction_receipt(r[0])["gasUsed"]) for r in rows)
+            return gas, len(rows)
+        time.sleep(0.5)
+    raise SystemExit("the readings were not anchored upstream within 300 s")
+
+
+def aggregation(root: Path, upstream: RunningService, manifest: Path, fleet: list[BenchDevice], count: int) -> None:
+    """Gas per reading: `count` readings under one gateway root, next to `count` sent directly."""
+    key_file = root / "gateway.key"
+    DeviceKey.generate().save(key_file)
+    register_key_file(upstream, key_file)
+    edge_port = free_port()
+    env = {**QUIET, "PROVENANCE_RPC_URL": upstream.rpc_url, "PROVENANCE_API_PORT": str(edge_port),
+           "PROVENANCE_EDGE_AGGREGATE_EVERY": "15", "PROVENANCE_EDGE_AGGREGATE_MAX": str(count)}  # fmt: skip
+    command = ("edge", "--upstream", upstream.api_url, "--manifest", str(manifest), "--key", str(key_file))
+    with RunningService(root / "edge-aggregating", env=env, command=command, ready_text="edge gateway on"):
+        edge_url = f"http://127.0.0.1:{edge_port}"
+        time.sleep(2)
+        bodies = [b for d in fleet[:4] for b in d.bodies(count // 4)]
+        with httpx.Client(base_url=edge_url, timeout=60) as client:
+            ids = []
+            for start in range(0, len(bodies), 1000):
+                answer = client.post("/v1/readings/batch", json={"readings": bodies[start : start + 1000]}).json()
+                ids += [r["id"] for r in answer["results"]]
+            deadline = time.monotonic() + 120
+            while (status := client.get("/v1/edge/status").json())["aggregated"] < len(ids):
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"not sealed after 120 s: {status}")
+                time.sleep(0.5)
+            seal_seconds = 120 - (deadline - time.monotonic())
+            roots = _root_ids(root / "edge-aggregating")
+            edge_gas, edge_tx = anchor_gas(upstream, roots)
+            proof = client.get(f"/v1/readings/{ids[len(ids) // 2]}/proof")
+            while proof.status_code == 409:
+                time.sleep(0.5)
+                proof = client.get(f"/v1/readings/{ids[len(ids) // 2]}/proof")
+            bundle = proof.json()
+    direct_bodies = [b for d in fleet[4:8] for b in d.bodies(count // 4)]
+    with httpx.Client(base_url=upstream.api_url, timeout=60) as client:
+        direct_ids = []
+        for start in range(0, len(direct_bodies), 1000):
+            answer = client.post("/v1/readings/batch", json={"readings": direct_bodies[start : start + 1000]}).json()
+            direct_ids += [r["id"] for r in answer["results"]]
+    direct_gas, direct_tx = anchor_gas(upstream, direct_ids)
+    print(
+        f"aggregation, {len(ids):,} readings under {len(roots)} gateway root(s) (sealed within {seal_seconds:.0f} s):"
+        f" {edge_gas:,} gas in {edge_tx} anchor(s) = {edge_gas / len(ids):.2f} gas/reading;"
+        f" sent directly: {direct_gas:,} gas in {direct_tx} anchor(s) = {direct_gas / len(direct_ids):.2f} gas/reading"
+    )
+    print(f"one chained proof: {len(json.dumps(bundle)):,} bytes, {len(bundle['gateway']['proof'])} gateway siblings"
+          f" + {len(bundle['upstream']['merkle']['proof'])} upstream siblings")  # fmt: skip
+
+
+def _root_ids(gateway_dir: Path) -> list[str]:
+    with sqlite3.connect(gateway_dir / ".provenance" / "provenance.db") as db:
+        return [r[0] for r in db.execute("SELECT DISTINCT root_reading_id FROM edge_aggregate")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, default=4)
@@ -143,6 +222,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--outage", type=float, default=60.0, help="seconds the upstream link is cut")
     parser.add_argument("--rate", type=float, default=200.0, help="readings/s during the outage")
+    parser.add_argument("--aggregate", type=int, default=10_000, help="readings under one gateway root")
+    parser.add_argument("--only", choices=["aggregation"], default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -150,7 +231,10 @@ def main() -> None:
             manifest = upstream.workdir / ".provenance" / "deployment.json"
             deployment = json.loads(manifest.read_text())
             domain = Domain(int(deployment["chain_id"]), deployment["contracts"]["DeviceRegistry"]["address"])
-            fleet = [BenchDevice(upstream, root, i, domain) for i in range(2 * args.devices + 3)]
+            fleet = [BenchDevice(upstream, root, i, domain) for i in range(max(8, 2 * args.devices + 3))]
+            if args.only == "aggregation":
+                aggregation(root, upstream, manifest, fleet, args.aggregate)
+                return
             port = int(upstream.api_url.rsplit(":", 1)[1])
             with TcpProxy(port) as proxy:
                 edge_port = free_port()
@@ -169,6 +253,7 @@ def main() -> None:
                     print(f"one reading per request, one connection: gateway {one_gw:,.0f} readings/s, "
                           f"the service directly {one_direct:,.0f} readings/s")  # fmt: skip
                     catch_up(root / "edge", edge_url, proxy, fleet[-1], args.rate, args.outage)
+            aggregation(root, upstream, manifest, fleet, args.aggregate)
 
 
 if __name__ == "__main__":
