@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
+import subprocess
 import time
 from pathlib import Path
+
+import httpx
 
 from ledger_service.core.chain.node import free_port
 from provenance_device import DeviceKey
@@ -23,15 +27,17 @@ from tests.utils.edge import (
     upstream_rows,
     wait_until,
 )
-from tests.utils.service import RunningService
+from tests.utils.service import VENV_BIN, RunningService
 from tests.utils.tcp_proxy import TcpProxy
 
 
 def gateway_service(workdir: Path, upstream_url: str, rpc_url: str, manifest: Path, port: int,
-                    prefix: tuple[str, ...] = ()) -> RunningService:  # fmt: skip
+                    prefix: tuple[str, ...] = (), key: Path | None = None) -> RunningService:  # fmt: skip
     env = {"PROVENANCE_RPC_URL": rpc_url, "PROVENANCE_API_PORT": str(port), "PROVENANCE_EDGE_REGISTRY_POLL": "0.5",
-           "PROVENANCE_API_HOST": "127.0.0.1"}  # fmt: skip
-    command = ("edge", "--upstream", upstream_url, "--manifest", str(manifest))
+           "PROVENANCE_API_HOST": "127.0.0.1", "PROVENANCE_EDGE_AGGREGATE_EVERY": "1"}  # fmt: skip
+    command: tuple[str, ...] = ("edge", "--upstream", upstream_url, "--manifest", str(manifest))
+    if key is not None:
+        command += ("--key", str(key))
     return RunningService(workdir, env=env, command=command, ready_text="edge gateway on", prefix=prefix)
 
 
@@ -121,6 +127,69 @@ def test_a_gateway_cut_off_by_its_link_keeps_taking_readings_and_catches_up(tmp_
             assert held == answered == sum(recorded)
     finally:
         stop_all(devices, gateway, upstream)
+
+
+def test_an_aggregating_gateway_killed_while_sealing_leaves_every_reading_under_an_anchored_root(
+    tmp_path: Path,
+) -> None:
+    """`provenance edge --key`: device processes send through it, it is SIGKILLed and restarted while it
+    seals and forwards; every reading it acknowledged ends up under a root anchored upstream, and the
+    reading's chained proof passes `provenance verify` against the pinned deployment."""
+    upstream = RunningService(tmp_path / "upstream").start()
+    gateway: RunningService | None = None
+    devices: list[DeviceProcess] = []
+    try:
+        keys = make_devices(tmp_path, upstream, 2)
+        own_key = tmp_path / "gateway.key"
+        DeviceKey.generate().save(own_key)
+        gateway_id = register_key_file(upstream, own_key)
+        manifest = upstream.workdir / ".provenance" / "deployment.json"
+        edge_port = free_port()
+        gateway = gateway_service(tmp_path / "edge", upstream.api_url, upstream.rpc_url, manifest, edge_port,
+                                  key=own_key).start()  # fmt: skip
+        url = f"http://127.0.0.1:{edge_port}"
+        devices = [start_device(k, d, _domain(manifest), url, seconds=6, every=0.02) for k, d in keys]
+        time.sleep(3)
+        gateway.kill()
+        gateway.start()
+        summaries = [d.result(timeout=120) for d in devices]
+        assert all(s["refused"] == [] and s["pending"] == 0 for s in summaries), summaries
+        held = _gateway_readings(tmp_path / "edge", [d.device_id for d in devices])
+        assert len(held) == sum(int(s["recorded"]) for s in summaries)  # type: ignore[call-overload]
+        wait_until(lambda: _all_sealed_and_anchored(upstream, tmp_path / "edge", held), 90, "every root anchored")
+        assert all(upstream_rows(upstream, d.device_id) == [] for d in devices)  # only roots went upstream
+        assert len(upstream_rows(upstream, gateway_id)) >= 1
+        proof = httpx.get(f"{url}/v1/readings/{held[len(held) // 2]}/proof", timeout=30)
+        assert proof.status_code == 200, proof.text
+        (tmp_path / "proof.json").write_text(proof.text)
+        done = subprocess.run(
+            [str(VENV_BIN / "provenance"), "verify", str(tmp_path / "proof.json"), "--manifest", str(manifest),
+             "--rpc", upstream.rpc_url],
+            cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0 and "gateway-path" in done.stdout + done.stderr, done.stdout + done.stderr
+    finally:
+        stop_all(devices, gateway, upstream)
+
+
+def _gateway_readings(workdir: Path, device_ids: list[str]) -> list[str]:
+    with sqlite3.connect(workdir / ".provenance" / "provenance.db") as db:
+        marks = ",".join("?" * len(device_ids))
+        return [r[0] for r in db.execute(f"SELECT id FROM reading WHERE device_id IN ({marks})", device_ids)]
+
+
+def _all_sealed_and_anchored(upstream: RunningService, workdir: Path, reading_ids: list[str]) -> bool:
+    """Every reading has a root, and every root reading a reading points to is anchored upstream."""
+    with sqlite3.connect(workdir / ".provenance" / "provenance.db") as db:
+        rows = db.execute("SELECT m.reading_id, a.root_reading_id FROM edge_member m JOIN edge_aggregate a"
+                          " ON a.root = m.root").fetchall()  # fmt: skip
+    roots = dict(rows)
+    if any(r not in roots for r in reading_ids):
+        return False
+    batches = anchored_batches(upstream)
+    with sqlite3.connect(upstream.workdir / ".provenance" / "provenance.db") as db:
+        placed = dict(db.execute("SELECT id, batch_id FROM reading WHERE metric = 'edge.root'").fetchall())
+    return all(placed.get(root) in batches for root in set(roots.values()))
 
 
 def _domain(manifest: Path) -> tuple[int, str]:
