@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -81,6 +81,9 @@ class EdgeIngestor(Ingestor):
     def __init__(self, *args: Any, store: EdgeStore, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.store = store
+        #: Called with (reading id, reading, time taken in) of the readings each call stored, after
+        #: they are committed (local rules); an observer's failure is logged, never the ingest's.
+        self.observers: list[Callable[[list[tuple[str, Reading, float]]], object]] = []
 
     def registry_age(self) -> float | None:
         """Seconds since the registry copy last reached the chain's head (None: never)."""
@@ -91,6 +94,15 @@ class EdgeIngestor(Ingestor):
         results = [self._stale_if_offline(r) for r in super().ingest_many(items, max_bad)]
         stored = [r.reading_id for r in results if r.status == "stored" and r.reading_id is not None]
         self.store.record_ages(stored, self.registry_age())
+        if self.observers and stored:
+            now = time.time()
+            taken = [(r.reading_id, item[0], now) for r, item in zip(results, items, strict=True)
+                     if r.status == "stored" and r.reading_id is not None]  # fmt: skip
+            for observer in self.observers:
+                try:
+                    observer(taken)
+                except Exception:  # noqa: BLE001 - the readings are kept whatever an observer does
+                    log.exception("an observer of stored readings failed")
         return results
 
     def _stale_if_offline(self, result: ItemResult) -> ItemResult:
@@ -140,6 +152,7 @@ class Gateway:
         )  # fmt: skip
         self.forwarder = Forwarder(self.store, HttpTransport(upstream_url), batch_size=forward_batch)
         self.upstream_url = upstream_url
+        self.refreshers: list[Callable[[], None]] = []
         self.aggregator: Aggregator | None = None
         if key is not None:
             own_id = gateway_id or default_device_id(key.public_key)
@@ -176,9 +189,15 @@ class Gateway:
         }
 
     def registry_step(self) -> bool:
-        """One registry sync, as a step of `core.loops.run_loop` (a failed sync is a failed step)."""
+        """One registry sync, as a step of `core.loops.run_loop` (a failed sync is a failed step);
+        after it, the other copies of chain state (`refreshers`: the local rules) are brought up to date."""
         if not self.sync_registry():
             raise RegistryUnreachable(self.registry.last_error or "the chain did not answer")
+        for refresh in self.refreshers:
+            try:
+                refresh()
+            except Exception as exc:  # noqa: BLE001 - the last copy stays in use
+                log.info("a copy of chain state could not be refreshed", extra={"error": str(exc)[:200]})
         return False
 
     def run(self, stop: threading.Event, registry_poll: float = 5.0, forward_interval: float = 0.5,

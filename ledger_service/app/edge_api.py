@@ -16,6 +16,7 @@ from ledger_service.app.api.problems import install_problem_handlers
 from ledger_service.app.api.schemas import ReadingIn
 from ledger_service.core.errors import NotFound, PayloadTooLarge
 from ledger_service.services.ingest import ItemResult
+from oracles.local_rules import LocalAlarms
 
 
 class BatchIn(BaseModel):
@@ -46,8 +47,9 @@ def _parse(readings: list[dict[str, Any]]) -> tuple[list[dict[str, Any] | None],
 
 
 def create_edge_app(
-    gateway: Gateway, max_bad_signatures: int = 64, max_body_bytes: int = 4_000_000, max_batch: int = 5000
-) -> FastAPI:
+    gateway: Gateway, max_bad_signatures: int = 64, max_body_bytes: int = 4_000_000, max_batch: int = 5000,
+    alarms: LocalAlarms | None = None,
+) -> FastAPI:  # fmt: skip
     """The gateway's API over `gateway`, with the service's limits (`PROVENANCE_MAX_BAD_SIGNATURES`,
     `PROVENANCE_MAX_BODY_BYTES`, `PROVENANCE_MAX_BATCH_READINGS`)."""
     app = FastAPI(title="provenance-ledger edge gateway", docs_url=None, redoc_url=None)
@@ -68,6 +70,11 @@ def create_edge_app(
         """Per device and key: readings held, sequence range, gaps (sequences never received here,
         reported while they stay missing), and the clock skew seen."""
         return {"data": gateway.store.devices(limit)}
+
+    @app.get("/v1/edge/alarms")
+    def edge_alarms(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+        """The latest alarms of the sensor rules evaluated here, newest first."""
+        return {"data": [] if alarms is None else alarms.recent(limit)}
 
     @app.get("/v1/readings/{reading_id}/proof")
     async def reading_proof(reading_id: str) -> dict[str, Any]:

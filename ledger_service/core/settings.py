@@ -206,6 +206,9 @@ class Settings(BaseSettings):
     edge_aggregate_every: float = Field(
         10.0, gt=0, description="`provenance edge` aggregating: seconds between the roots it seals."
     )
+    edge_alarm_webhook_url: str | None = Field(
+        None, description="`provenance edge`: a local URL that receives each alarm of the sensor rules as JSON."
+    )
     edge_aggregate_max: int = Field(
         10_000, ge=1, le=1_000_000, description="`provenance edge` aggregating: readings under one root at most."
     )

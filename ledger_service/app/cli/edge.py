@@ -13,6 +13,7 @@ from web3 import Web3
 from edge.gateway import Gateway
 from ledger_service.app.cli.common import console, fail, load_settings, terminate_on_sigterm
 from ledger_service.app.edge_api import create_edge_app
+from ledger_service.app.edge_rules import attach_local_rules
 from ledger_service.app.mqtt_ingest import MqttIngest
 from ledger_service.app.runtime import bind_socket
 from ledger_service.core.chain.manifest import load_manifest
@@ -22,6 +23,7 @@ from ledger_service.core.errors import ConfigurationError, ProvenanceError
 from ledger_service.core.keys import DeviceKey
 from ledger_service.core.settings import Settings
 from ledger_service.services.devices import default_device_id
+from oracles.local_rules import LocalAlarms
 
 
 def register(app: typer.Typer) -> None:
@@ -70,9 +72,11 @@ def edge(
             max_reading_age=settings.max_reading_age, verify_processes=settings.verify_processes,
             key=own_key, gateway_id=own_id, aggregate_max=settings.edge_aggregate_max,
         )  # fmt: skip
+        rules_file = settings.data_dir / "edge-rules.json"
+        alarms = attach_local_rules(gateway, w3, deployment, artifacts, rules_file, settings.edge_alarm_webhook_url)
     except (ProvenanceError, ValueError) as exc:
         fail(exc)
-    _run(gateway, settings, settings.api_port if port is None else port, upstream)
+    _run(gateway, settings, settings.api_port if port is None else port, upstream, alarms)
 
 
 def _own_identity(key_file: Path | None, gateway_id: str | None) -> tuple[DeviceKey | None, bytes | None]:
@@ -96,7 +100,7 @@ def _own_identity(key_file: Path | None, gateway_id: str | None) -> tuple[Device
     return own_key, own_id
 
 
-def _run(gateway: Gateway, settings: Settings, port: int, upstream: str) -> None:
+def _run(gateway: Gateway, settings: Settings, port: int, upstream: str, alarms: LocalAlarms | None) -> None:
     """Serves the gateway's API, with its loops and MQTT ingest beside it, until Ctrl-C or SIGTERM."""
     stop = threading.Event()
     loops = (stop, settings.edge_registry_poll, 0.5, settings.edge_aggregate_every)
@@ -107,7 +111,7 @@ def _run(gateway: Gateway, settings: Settings, port: int, upstream: str) -> None
     bound = sock.getsockname()[1]
     app = create_edge_app(
         gateway, max_bad_signatures=settings.max_bad_signatures, max_body_bytes=settings.max_body_bytes,
-        max_batch=settings.max_batch_readings,
+        max_batch=settings.max_batch_readings, alarms=alarms,
     )  # fmt: skip
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False))
     try:
@@ -130,4 +134,6 @@ def _run(gateway: Gateway, settings: Settings, port: int, upstream: str) -> None
         if worker.is_alive():
             worker.join(timeout=30)
         sock.close()
+        if alarms is not None:
+            alarms.close()
         gateway.close()
