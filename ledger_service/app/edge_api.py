@@ -46,15 +46,8 @@ def _parse(readings: list[dict[str, Any]]) -> tuple[list[dict[str, Any] | None],
     return results, parsed
 
 
-def create_edge_app(
-    gateway: Gateway, max_bad_signatures: int = 64, max_body_bytes: int = 4_000_000, max_batch: int = 5000,
-    alarms: LocalAlarms | None = None,
-) -> FastAPI:  # fmt: skip
-    """The gateway's API over `gateway`, with the service's limits (`PROVENANCE_MAX_BAD_SIGNATURES`,
-    `PROVENANCE_MAX_BODY_BYTES`, `PROVENANCE_MAX_BATCH_READINGS`)."""
-    app = FastAPI(title="provenance-ledger edge gateway", docs_url=None, redoc_url=None)
-    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
-    install_problem_handlers(app)
+def _add_views(app: FastAPI, gateway: Gateway, alarms: LocalAlarms | None) -> None:
+    """The gateway's read endpoints: health, status, devices, alarms and proofs."""
 
     @app.get("/health")
     def health() -> dict[str, Any]:
@@ -82,6 +75,19 @@ def create_edge_app(
         if gateway.proofs is None:
             raise NotFound("this gateway forwards each reading: ask upstream for its proof")
         return await run_in_threadpool(gateway.proofs.bundle, reading_id)
+
+
+def create_edge_app(
+    gateway: Gateway, max_bad_signatures: int = 64, max_body_bytes: int = 4_000_000, max_batch: int = 5000,
+    alarms: LocalAlarms | None = None,
+) -> FastAPI:  # fmt: skip
+    """The gateway's API over `gateway`, with the service's limits (`PROVENANCE_MAX_BAD_SIGNATURES`,
+    `PROVENANCE_MAX_BODY_BYTES`, `PROVENANCE_MAX_BATCH_READINGS`)."""
+    app = FastAPI(title="provenance-ledger edge gateway", docs_url=None, redoc_url=None)
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    install_problem_handlers(app)
+
+    _add_views(app, gateway, alarms)
 
     @app.post("/v1/readings", status_code=status.HTTP_201_CREATED)
     async def post_reading(body: ReadingIn, response: Response) -> dict[str, Any]:

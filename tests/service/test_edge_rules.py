@@ -87,7 +87,9 @@ def test_a_gateway_cut_off_raises_the_alarm_itself_and_the_rule_fires_on_chain_o
         gateway.forwarder.transport = HttpTransport(upstream)  # the link is back
         assert gateway.forwarder.forward_once().forwarded == 9
         claimed = OracleDaemon(services, lambda report_id: None, name="edge-rules").step().claimed
-        services.batcher().run_once()
+        batcher = services.batcher()
+        batcher.batch_age, batcher.batch_size = 0, 1000
+        batcher.run_once()
         assert submitter_for(services).submit(claimed[0]) == "fired"
         [fired] = fired_events(services, rule_id)
         assert fired is not None
