@@ -45,7 +45,7 @@ def _b(text: str) -> bytes:
     return bytes(HexBytes(text))
 
 
-def _reading(bundle: dict[str, Any]) -> Reading:
+def reading_of(bundle: dict[str, Any]) -> Reading:
     message = bundle["eip712"]["message"]
     return Reading(
         device_id=_b(message["deviceId"]),
@@ -101,7 +101,7 @@ def signed_reading_checks(bundle: dict[str, Any], domain: Domain | None) -> Gene
     """The reading, its digest, the signature by the key the bundle names, and the leaf; returns the
     leaf computed here (None when the reading is malformed)."""
     try:
-        reading = _reading(bundle)
+        reading = reading_of(bundle)
         digest = reading.digest(domain or _bundle_domain(bundle))
         signature = _b(bundle["reading"]["signature"])
     except (KeyError, TypeError, ValueError) as exc:
@@ -209,7 +209,7 @@ def _key_checks(w3: Web3, bundle: dict[str, Any], trust: TrustAnchor) -> Iterato
 def device_key_checks(w3: Web3, bundle: dict[str, Any], trust: TrustAnchor) -> Iterator[Check]:
     """The key the pinned registry held for the device at the reading's time signed it, and the
     registry's own `verifySignedReading` agrees."""
-    reading = _reading(bundle)
+    reading = reading_of(bundle)
     digest = reading.digest(trust.domain)
     signature = _b(bundle["reading"]["signature"])
     found = _registry_key(w3, trust, reading)

@@ -57,4 +57,6 @@ REGISTRY_ABI = [
      "inputs": [_READING, {"name": "signature", "type": "bytes"}]},
     _fn("keyCount", [("deviceId", "bytes32")], [{"name": "", "type": "uint256"}]),
     _fn("getKey", [("deviceId", "bytes32"), ("index", "uint256")], [_KEY_RECORD]),
+    _fn("verifyReadingAt", [("deviceId", "bytes32"), ("digest", "bytes32"), ("signature", "bytes"),
+                            ("timestamp", "uint64")], _BOOL),
 ]  # fmt: skip

@@ -9,7 +9,9 @@ Each link is checked, and nothing the gateway says is believed:
 4. upstream's bundle by every rule of `verify.verify_bundle` (its checks named `upstream.*`): pinned
    contracts, the gateway's key in the pinned registry, the path, the anchor on the pinned chain;
 5. on the chain: the device's key in the pinned registry at the reading's time signed it
-   (`device-key`, `registry-verify`), and the reading's time is not after the anchor (`timeline`).
+   (`device-key`, `registry-verify`), the reading's time is not after the anchor (`timeline`), and
+   that key was still open, the device not suspended, when the root was anchored
+   (`key-open-at-anchor`): what upstream's intake would have asked of the reading had it come directly.
 """
 
 from __future__ import annotations
@@ -25,8 +27,14 @@ from ledger_service.core.readings import GATEWAY_ROOT_METRIC, Domain
 from ledger_service.services.proofs import EDGE_PROOF_FORMAT
 from ledger_service.services.trust import TrustAnchor
 from ledger_service.services.verification import Check, Verification
-from ledger_service.services.verify import contract_at, device_key_checks, signed_reading_checks, verify_bundle
-from ledger_service.services.verify_abi import NOTARY_ABI
+from ledger_service.services.verify import (
+    contract_at,
+    device_key_checks,
+    reading_of,
+    signed_reading_checks,
+    verify_bundle,
+)
+from ledger_service.services.verify_abi import NOTARY_ABI, REGISTRY_ABI
 
 
 def _hex(value: Any) -> str:
@@ -66,12 +74,26 @@ def _device_chain_checks(bundle: dict[str, Any], trust: TrustAnchor, rpc_url: st
         yield from device_key_checks(w3, bundle, trust)
         root = bytes(HexBytes(bundle["upstream"]["merkle"]["root"]))
         anchored_at = int(contract_at(w3, trust.notary.address, NOTARY_ABI).functions.getAnchor(root).call()[1])
+        reading = reading_of(bundle)
+        signature = bytes(HexBytes(bundle["reading"]["signature"]))
+        registry = contract_at(w3, trust.registry.address, REGISTRY_ABI).functions
+        still_open = bool(registry.verifyReadingAt(reading.device_id, reading.digest(trust.domain), signature,
+                                                   anchored_at).call())  # fmt: skip
     except Exception as exc:  # noqa: BLE001 - an unreachable node or a reverted call is a failed check
         yield Check("chain", False, f"the device checks stopped: {type(exc).__name__}")
         return
-    taken = int(bundle["eip712"]["message"]["timestamp"])
+    taken = reading.timestamp
     yield Check("timeline", 0 < anchored_at and taken <= anchored_at,
-                f"taken at {taken}, anchored (through the gateway root) at {anchored_at}")  # fmt: skip
+                f"taken at {taken}, anchored (through the gateway root) at {anchored_at}, "
+                f"{anchored_at - taken} s later")  # fmt: skip
+    # What the service's intake asks of a reading on arrival, asked of it at the anchor: the key that
+    # signed it not rotated out or closed by a revocation, the device not suspended. Without this, a
+    # revoked key's holder could date a reading inside the key's old validity and have any device
+    # that publishes roots carry it (upstream's intake never sees the reading itself).
+    yield Check("key-open-at-anchor", still_open,
+                f"DeviceRegistry.verifyReadingAt(device, digest, signature, {anchored_at}): the signing key was "
+                + ("still open and the device not suspended when the root was anchored" if still_open else
+                   "rotated out, revoked or suspended by the time the root was anchored"))  # fmt: skip
 
 
 def verify_edge_bundle(

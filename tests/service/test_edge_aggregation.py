@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from ledger_service.core.chain.node import ManagedAnvil
 from ledger_service.core.enums import KeyType
 from ledger_service.core.keys import DeviceKey
 from ledger_service.core.merkle import MerkleTree
-from ledger_service.core.readings import GATEWAY_ROOT_METRIC, reading_leaf
+from ledger_service.core.readings import GATEWAY_ROOT_METRIC, Reading, reading_leaf
 from ledger_service.services.container import Services
 from ledger_service.services.trust import TrustAnchor, anchor_from_document, trust_document
 from ledger_service.services.verify_edge import verify_edge_bundle
@@ -150,6 +151,39 @@ def _upstream_api(services: Services) -> TestClient:
     return TestClient(create_app(services))
 
 
+def root_bundle(
+    services: Services, publisher: Device, forged: Reading, signer: DeviceKey, others: list[str]
+) -> dict[str, Any]:
+    """An edge proof made by hand: `forged` signed by `signer`, under a root over it and `others`
+    (reading ids) that `publisher` (any registered device) signs as its `edge.root` reading, posts
+    upstream and gets anchored."""
+    domain = services.ledger.domain
+    signature, digest = signer.sign(forged.digest(domain)), forged.digest(domain)
+    leaf = reading_leaf(digest, signature)
+    tree = MerkleTree([leaf, *(bytes.fromhex(o[2:]) for o in others)])
+    api = _upstream_api(services)
+    body = signed_body(publisher, domain, metric=GATEWAY_ROOT_METRIC, value=len(others) + 1, scale=0,
+                       unit="readings", payload_hash=tree.root)  # fmt: skip
+    posted = api.post("/v1/readings", json=body)
+    assert posted.status_code == 201, posted.text
+    root_id = posted.json()["id"]
+    anchor_upstream(services)
+    return {
+        "format": "provenance-ledger/edge-proof@1",
+        "reading_id": "0x" + leaf.hex(),
+        "reading": {**forged.message(), "signature": "0x" + signature.hex(), "signer": signer.public_key.signer},
+        "key": signer.public_key.to_json(),
+        "eip712": forged.typed_data(domain),
+        "digest": "0x" + digest.hex(),
+        "leaf": {"hash": "0x" + leaf.hex(), "types": ["bytes32", "bytes32"],
+                 "values": ["0x" + digest.hex(), "0x" + keccak(signature).hex()]},
+        "gateway": {"id": "0x" + publisher.device_id.hex(), "root": "0x" + tree.root.hex(),
+                    "proof": ["0x" + p.hex() for p in tree.proof(leaf)], "leaf_count": len(others) + 1,
+                    "root_reading_id": root_id},
+        "upstream": api.get(f"/v1/readings/{root_id}/proof").json(),
+    }  # fmt: skip
+
+
 def test_a_gateway_cannot_prove_a_reading_its_device_never_signed(
     services: Services, aggregating: Gateway, anvil: ManagedAnvil
 ) -> None:
@@ -159,38 +193,33 @@ def test_a_gateway_cannot_prove_a_reading_its_device_never_signed(
     victim = new_device(services.ledger)
     assert aggregating.aggregator is not None
     forger = Device(key=DeviceKey.generate(KeyType.SECP256K1), device_id=victim.device_id)
-    domain = services.ledger.domain
-    forged = forger.reading(value=-4000)
-    signature = forger.sign(forged, domain)
-    leaf = reading_leaf(forged.digest(domain), signature)
     honest_device = new_device(services.ledger)
     aggregating.sync_registry()
-    honest = hand_in(aggregating, honest_device, domain, 1)[0]
-    tree = MerkleTree([leaf, bytes.fromhex(honest[2:])])
+    honest = hand_in(aggregating, honest_device, services.ledger.domain, 1)[0]
     gateway = Device(key=aggregating.aggregator.key, device_id=bytes.fromhex(aggregating.aggregator.gateway_id[2:]))
-    api = _upstream_api(services)
-    body = signed_body(gateway, domain, metric=GATEWAY_ROOT_METRIC, value=2, scale=0, unit="readings",
-                       payload_hash=tree.root)  # fmt: skip
-    root_id = api.post("/v1/readings", json=body).json()["id"]
-    anchor_upstream(services)
-    digest = forged.digest(domain)
-    bundle = {
-        "format": "provenance-ledger/edge-proof@1",
-        "reading_id": "0x" + leaf.hex(),
-        "reading": {**forged.message(), "signature": "0x" + signature.hex(), "signer": forger.key.public_key.signer},
-        "key": forger.key.public_key.to_json(),
-        "eip712": forged.typed_data(domain),
-        "digest": "0x" + digest.hex(),
-        "leaf": {"hash": "0x" + leaf.hex(), "types": ["bytes32", "bytes32"],
-                 "values": ["0x" + digest.hex(), "0x" + keccak(signature).hex()]},
-        "gateway": {"id": aggregating.aggregator.gateway_id, "root": "0x" + tree.root.hex(),
-                    "proof": ["0x" + p.hex() for p in tree.proof(leaf)], "leaf_count": 2, "root_reading_id": root_id},
-        "upstream": api.get(f"/v1/readings/{root_id}/proof").json(),
-    }  # fmt: skip
+    bundle = root_bundle(services, gateway, forger.reading(value=-4000), forger.key, [honest])
     offline = verify_edge_bundle(bundle, None, None)
     assert failed(offline.checks) == [] and not offline.complete  # consistent in itself, proves nothing yet
     result = verify_edge_bundle(bundle, pin(services), anvil.url)
-    assert failed(result.checks) == ["device-key", "registry-verify"] and not result.complete
+    assert failed(result.checks) == ["device-key", "registry-verify", "key-open-at-anchor"] and not result.complete
+
+
+def test_a_revoked_keys_holder_cannot_slip_a_backdated_reading_under_a_root_of_its_own(
+    services: Services, chain: ChainContext, anvil: ManagedAnvil
+) -> None:
+    """The key of a device is stolen, and the device revoked. The thief dates a reading inside the
+    key's old validity and has an accomplice's device publish a root over it: upstream's intake,
+    which would refuse the reading as `device-revoked`, never sees it. The verifier asks at the anchor
+    what the intake asks on arrival: was the signing key still open then. It was not."""
+    victim, accomplice = new_device(services.ledger), new_device(services.ledger)
+    w3 = chain.client.w3
+    registered_at = int(w3.eth.get_block("latest")["timestamp"])
+    time.sleep(2.5)  # blocks take the wall clock's time: the revocation lands a few seconds later
+    services.ledger.revoke_device(victim.device_id)
+    backdated = victim.reading(timestamp=registered_at + 1)
+    bundle = root_bundle(services, accomplice, backdated, victim.key, [])
+    result = verify_edge_bundle(bundle, pin(services), anvil.url)
+    assert failed(result.checks) == ["key-open-at-anchor"] and not result.complete  # every other link holds
 
 
 def test_proofs_at_the_gateway_say_what_is_missing(services: Services, aggregating: Gateway) -> None:
