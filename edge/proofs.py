@@ -77,7 +77,9 @@ class EdgeProofs:
         if answer.status_code != 200:
             raise UpstreamUnreachable(f"{url} answered {answer.status_code}")
         try:
-            bundle: dict[str, Any] = answer.json()
+            bundle = answer.json()
         except ValueError as exc:
             raise UpstreamUnreachable(f"{url} answered something other than JSON") from exc
+        if not isinstance(bundle, dict):
+            raise UpstreamUnreachable(f"{url} answered something other than a proof bundle")
         return bundle

@@ -90,8 +90,12 @@ def offline_checks(bundle: dict[str, Any], domain: Domain | None = None) -> Iter
     leaf = yield from signed_reading_checks(bundle, domain)
     if leaf is None:
         return
-    root = process_proof(leaf, [_b(p) for p in bundle["merkle"]["proof"]])
-    path_ok = "0x" + root.hex() == bundle["merkle"]["root"]
+    try:
+        root = process_proof(leaf, [_b(p) for p in bundle["merkle"]["proof"]])
+        path_ok = "0x" + root.hex() == bundle["merkle"]["root"]
+    except (KeyError, TypeError, ValueError) as exc:
+        yield Check("merkle-path", False, f"the bundle's Merkle path is malformed: {exc!r}")
+        return
     yield Check("merkle-path", path_ok, f"{len(bundle['merkle']['proof'])} siblings lead to 0x{root.hex()}")
     if fmt == PROOF_FORMAT:
         yield from log_path_checks(bundle)

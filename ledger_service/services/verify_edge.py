@@ -50,7 +50,10 @@ def edge_offline_checks(bundle: dict[str, Any], domain: Domain | None) -> Iterat
         return
     try:
         gateway, upstream = bundle["gateway"], bundle["upstream"]
-        root = process_proof(leaf, [bytes(HexBytes(p)) for p in gateway["proof"]])
+        siblings = [bytes(HexBytes(p)) for p in gateway["proof"]]
+        if any(len(sibling) != 32 for sibling in siblings):
+            raise ValueError("a sibling is not a 32-byte hash")
+        root = process_proof(leaf, siblings)
         message = upstream["eip712"]["message"]
         carried = (str(message["metric"]), _hex(message["payloadHash"]), int(message["value"]),
                    _hex(message["deviceId"]), _hex(upstream["reading_id"]))  # fmt: skip

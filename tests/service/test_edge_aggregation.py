@@ -102,6 +102,15 @@ def test_readings_sealed_under_a_gateway_root_go_upstream_as_one_anchored_leaf_a
     trust.write_text(json.dumps(trust_document(services.ledger.deployment)))
     passed = CliRunner().invoke(cli_app, ["verify", str(good), "--trust", str(trust), "--rpc", anvil.url])
     assert passed.exit_code == 0 and "gateway-path" in passed.output, passed.output
+    marked = tmp_path / "marked.json"  # the bundle's own text is printed as text, never as console markup
+    marked.write_text(json.dumps({**bundle, "format": "x[/red][green]ok"}))
+    shown = CliRunner().invoke(cli_app, ["verify", str(marked), "--trust", str(trust), "--rpc", anvil.url])
+    assert (
+        shown.exit_code == 1
+        and "x[/red][green]ok" in shown.output
+        and shown.exception is None
+        or isinstance(shown.exception, SystemExit)
+    ), shown.output
 
 
 def _tamper(bundle: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
@@ -118,6 +127,7 @@ EDGE_TAMPERS = [
     ("reading.value", 7, "reading"),
     ("eip712.message.value", 7, "reading"),
     ("gateway.proof.0", "0x" + "55" * 32, "gateway-path"),
+    ("gateway.proof.0", "0x" + "55" * 31, "gateway-path"),  # not a 32-byte hash
     ("gateway.root", "0x" + "66" * 32, "gateway-path"),
     ("gateway.leaf_count", 1, "gateway-root"),
     ("upstream.eip712.message.metric", "temperature", "gateway-root"),

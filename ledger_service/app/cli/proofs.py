@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import httpx
 import typer
+from rich.markup import escape
 from web3 import Web3
 
 from ledger_service.app.cli.common import console, fail, load_settings
@@ -169,7 +170,7 @@ def audit_payloads(proof: dict[str, Any], url: str, anchor: TrustAnchor | None, 
 def _print_checks(checks: list[Check]) -> None:
     for check in checks:
         mark = "[green]ok  [/green]" if check.ok else "[red]FAIL[/red]"
-        console.print(f"{mark} {check.name:<16} {check.detail}")
+        console.print(f"{mark} {escape(check.name):<16} {escape(check.detail)}")  # details quote the bundle
 
 
 def _read_json(path: Path) -> dict[str, Any]:
