@@ -156,19 +156,28 @@ class Gateway:
         self.aggregator: Aggregator | None = None
         if key is not None:
             own_id = gateway_id or default_device_id(key.public_key)
-            self.aggregator = Aggregator(engine, self.ingestor, self.domain, key, own_id, aggregate_max)
-            self.store.only = self.aggregator.gateway_id
+            self.aggregator = Aggregator(
+                self.store, self.ingestor, self.domain, key, own_id, self._fresh, max_readings=aggregate_max
+            )
+            self.store.aggregating = True
+        self.proofs: EdgeProofs | None = None
+        if self.aggregator is not None or self.store.has_roots():  # proofs of earlier roots stay served
             proofs = ProofService(engine, deployment, self.domain, self.registry)
-            self.proofs: EdgeProofs | None = EdgeProofs(engine, proofs, self.aggregator, upstream_url)
-        else:
-            self.proofs = None
+            self.proofs = EdgeProofs(engine, self.store, proofs, upstream_url)
         self._saved_block = self.registry.synced_block
+        self._synced = False
+
+    def _fresh(self) -> bool:
+        """Whether the registry copy reached the chain since the gateway started, and on its last try
+        (sealing waits for that: never against a copy restored from disk alone)."""
+        return self._synced and self.registry.last_error is None
 
     def sync_registry(self) -> bool:
         """Brings the registry copy to the chain's head and keeps it on disk; False when the chain
         cannot be reached (the copy stays as it was)."""
         if not self.registry.refresh(force=True):
             return False
+        self._synced = True
         if self.registry.synced_block != self._saved_block:
             self.store.save(SNAPSHOT, self.registry.snapshot())
             self._saved_block = self.registry.synced_block

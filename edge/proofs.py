@@ -12,7 +12,7 @@ import httpx
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Engine
 
-from edge.aggregate import Aggregator
+from edge.store import EdgeStore
 from ledger_service.core.errors import NotFound, NotYetAnchored, ProvenanceError
 from ledger_service.services.proofs import EDGE_PROOF_FORMAT, ProofService
 
@@ -30,11 +30,11 @@ class UpstreamUnreachable(ProvenanceError):
 class EdgeProofs:
     """Builds the proof bundles of readings the gateway sealed under its roots."""
 
-    def __init__(self, engine: Engine, proofs: ProofService, aggregator: Aggregator, upstream_url: str,
+    def __init__(self, engine: Engine, store: EdgeStore, proofs: ProofService, upstream_url: str,
                  timeout: float = 10.0) -> None:  # fmt: skip
         self.engine = engine
+        self.store = store
         self.proofs = proofs
-        self.aggregator = aggregator
         self.upstream_url = upstream_url.rstrip("/")
         self.timeout = timeout
 
@@ -45,7 +45,7 @@ class EdgeProofs:
             row = connection.execute(_READING, {"id": reading_id.lower()}).first()
         if row is None:
             raise NotFound(f"no reading {reading_id} at this gateway")
-        member = self.aggregator.membership(row.id)
+        member = self.store.membership(row.id)
         if member is None:
             raise NotYetAnchored(f"reading {reading_id} is held, not sealed under a gateway root yet",
                                  batch_status="held")  # fmt: skip
@@ -56,7 +56,7 @@ class EdgeProofs:
             "status": upstream.get("status"),
             **self.proofs.signed_reading(row),
             "gateway": {
-                "id": self.aggregator.gateway_id,
+                "id": member.gateway_id,
                 "root": member.root,
                 "proof": ["0x" + p.hex() for p in member.path],
                 "leaf_count": member.reading_count,

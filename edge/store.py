@@ -1,6 +1,7 @@
 """The gateway's own tables, beside the service's `reading` table in the gateway's SQLite database:
 the registry's age when each reading was taken in, what upstream answered for each forwarded reading,
-and small named values (the registry snapshot)."""
+small named values (the registry snapshot), and, when it aggregates, its roots, their members and
+the ids it signed roots as."""
 
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ _TABLES = (
     "CREATE TABLE IF NOT EXISTS edge_forwarded (reading_id VARCHAR(66) PRIMARY KEY, status VARCHAR(16) NOT NULL,"
     " code VARCHAR(64), detail TEXT, forwarded_at REAL NOT NULL)",
     "CREATE TABLE IF NOT EXISTS edge_state (name VARCHAR(64) PRIMARY KEY, value BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS edge_identity (device_id VARCHAR(66) PRIMARY KEY)",
+    "CREATE TABLE IF NOT EXISTS edge_aggregate (root VARCHAR(66) PRIMARY KEY, root_reading_id VARCHAR(66) NOT NULL,"
+    " reading_count INTEGER NOT NULL, sealed_at REAL NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS edge_member (reading_id VARCHAR(66) PRIMARY KEY, root VARCHAR(66) NOT NULL,"
+    " tree_index INTEGER NOT NULL, path BLOB NOT NULL)",
 )
 # In the order the gateway committed them (SQLite's rowid: one writer at a time), so each device's in
 # sequence order; from the cursor, below which every reading has upstream's answer (a range scan).
@@ -29,14 +35,29 @@ _BEHIND_ALL = (
     "SELECT count(*) FROM reading r WHERE r.rowid <= :cursor"
     " AND NOT EXISTS (SELECT 1 FROM edge_forwarded f WHERE f.reading_id = r.id)"
 )
-_BEHIND = text(_BEHIND_ALL)
-_PENDING_ALL = text(_PENDING + _ORDER)
-# With aggregation on, only the gateway's own readings (its roots) go upstream one by one.
-_ONLY = " AND r.device_id = :only"
-_PENDING_ONLY = text(_PENDING + _ONLY + _ORDER)
-_BEHIND_ONLY = text(_BEHIND_ALL + _ONLY)
-_PENDING_SKIPPING = text(_PENDING + " AND r.device_id NOT IN :skip" + _ORDER).bindparams(
-    bindparam("skip", expanding=True)
+# With aggregation on, only the roots go upstream one by one: the readings of every id the gateway
+# signed roots as (an earlier id's roots too, after a change of key).
+_ONLY = " AND r.device_id IN (SELECT device_id FROM edge_identity)"
+_SKIP = " AND r.device_id NOT IN :skip"
+_BEHIND = {False: text(_BEHIND_ALL), True: text(_BEHIND_ALL + _ONLY)}
+_PENDING_BY = {
+    (only, skipping): text(_PENDING + (_ONLY if only else "") + (_SKIP if skipping else "") + _ORDER).bindparams(
+        *([bindparam("skip", expanding=True)] if skipping else [])
+    )
+    for only in (False, True)
+    for skipping in (False, True)
+}
+# A root upstream refused for good releases its readings (sealed again into the next root).
+_RELEASE = (
+    "DELETE FROM edge_forwarded WHERE status = 'aggregated' AND reading_id IN (SELECT m.reading_id FROM edge_member m"
+    " JOIN edge_aggregate a ON a.root = m.root WHERE a.root_reading_id = :id)",
+    "DELETE FROM edge_member WHERE root IN (SELECT root FROM edge_aggregate WHERE root_reading_id = :id)",
+    "DELETE FROM edge_aggregate WHERE root_reading_id = :id",
+)
+_MEMBER = text(
+    "SELECT m.root, m.tree_index, m.path, a.root_reading_id, a.reading_count, g.device_id AS gateway_id"
+    " FROM edge_member m JOIN edge_aggregate a ON a.root = m.root JOIN reading g ON g.id = a.root_reading_id"
+    " WHERE m.reading_id = :id"
 )
 CURSOR = "forward-cursor"
 # Per device and key: counts, the sequence range, and the clock skew seen (arrival here less the
@@ -64,6 +85,18 @@ class PendingReading:
 
 
 @dataclass(frozen=True)
+class Membership:
+    """Where a reading sits in a gateway root, and which of the gateway's readings carries that root."""
+
+    root: str
+    tree_index: int
+    path: list[bytes]
+    root_reading_id: str
+    reading_count: int
+    gateway_id: str
+
+
+@dataclass(frozen=True)
 class EdgeCounts:
     """How many readings wait, went upstream, or were refused there."""
 
@@ -76,10 +109,10 @@ class EdgeCounts:
 class EdgeStore:
     """Reads and writes the gateway's tables."""
 
-    def __init__(self, engine: Engine, only: str | None = None) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        #: With aggregation on, the gateway's own id: only its readings (the roots) are forwarded.
-        self.only = only
+        #: With aggregation on, only the readings of the ids in `edge_identity` (the roots) are forwarded.
+        self.aggregating = False
         with engine.begin() as connection:
             for statement in _TABLES:
                 connection.exec_driver_sql(statement)
@@ -98,13 +131,9 @@ class EdgeStore:
         `skip` (0x-hex ids)."""
         cursor = int.from_bytes(self.load(CURSOR) or b"", "big")
         params: dict[str, Any] = {"cursor": cursor, "limit": limit}
-        statement = _PENDING_ALL
-        if self.only is not None:
-            if skip and self.only in skip:
-                return []
-            statement, params["only"] = _PENDING_ONLY, self.only
-        elif skip:
-            statement, params["skip"] = _PENDING_SKIPPING, sorted(skip)
+        if skip:
+            params["skip"] = sorted(skip)
+        statement = _PENDING_BY[(self.aggregating, bool(skip))]
         with self.engine.connect() as connection:
             rows = connection.execute(statement, params).all()
         return [
@@ -130,9 +159,8 @@ class EdgeStore:
     def behind_cursor(self) -> int:
         """Unanswered readings at or below the cursor: none, unless rowids were renumbered."""
         cursor = int.from_bytes(self.load(CURSOR) or b"", "big")
-        params: dict[str, Any] = {"cursor": cursor, "only": self.only}
         with self.engine.connect() as connection:
-            return int(connection.execute(_BEHIND if self.only is None else _BEHIND_ONLY, params).scalar_one())
+            return int(connection.execute(_BEHIND[self.aggregating], {"cursor": cursor}).scalar_one())
 
     def mark(self, answers: list[tuple[str, str, str | None, str | None]], cursor: int) -> None:
         """Records upstream's answer (reading id, status, code, detail) for forwarded readings, and
@@ -144,10 +172,34 @@ class EdgeStore:
                     text("INSERT OR REPLACE INTO edge_forwarded VALUES (:id, :status, :code, :detail, :at)"),
                     [{"id": i, "status": s, "code": c, "detail": d, "at": now} for i, s, c, d in answers],
                 )
+                for reading_id in (i for i, status, _, _ in answers if status == "refused"):
+                    for statement in _RELEASE:  # nothing, unless it is a root
+                        connection.execute(text(statement), {"id": reading_id})
             connection.execute(
                 text("INSERT OR REPLACE INTO edge_state VALUES (:name, :value)"),
                 {"name": CURSOR, "value": cursor.to_bytes(8, "big")},
             )
+
+    def add_identity(self, device_id: str) -> None:
+        """Notes an id the gateway signs roots as (kept: its roots are forwarded after a change of key)."""
+        with self.engine.begin() as connection:
+            connection.execute(text("INSERT OR IGNORE INTO edge_identity VALUES (:id)"), {"id": device_id})
+
+    def has_roots(self) -> bool:
+        """Whether the gateway ever sealed a root (its proofs are served even with aggregation off)."""
+        with self.engine.connect() as connection:
+            return connection.exec_driver_sql("SELECT 1 FROM edge_aggregate LIMIT 1").first() is not None
+
+    def membership(self, reading_id: str) -> Membership | None:
+        """The root a reading was sealed under, and its path there; None if it is in no root."""
+        with self.engine.connect() as connection:
+            row = connection.execute(_MEMBER, {"id": reading_id.lower()}).first()
+        if row is None:
+            return None
+        path = bytes(row.path)
+        siblings = [path[i : i + 32] for i in range(0, len(path), 32)]
+        return Membership(row.root, int(row.tree_index), siblings, row.root_reading_id, int(row.reading_count),
+                          row.gateway_id)  # fmt: skip
 
     def counts(self) -> EdgeCounts:
         """Readings pending, forwarded and refused upstream."""

@@ -35,6 +35,8 @@ from tests.utils.edge import hand_in, make_gateway
 from tests.utils.factories import Device, new_device, signed_body
 from tests.utils.problems import assert_problem
 
+DEAD_RPC = "http://127.0.0.1:9"  # the discard port: no chain answers there
+
 
 @pytest.fixture
 def aggregating(tmp_path: Path, chain: ChainContext, services: Services, upstream: str) -> Iterator[Gateway]:
@@ -112,7 +114,7 @@ def test_readings_sealed_under_a_gateway_root_go_upstream_as_one_anchored_leaf_a
 def _tamper(bundle: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     changed = copy.deepcopy(bundle)
     *parents, last = path.split(".")
-    target = changed
+    target: Any = changed
     for key in parents:
         target = target[int(key)] if key.isdigit() else target[key]
     target[int(last) if last.isdigit() else last] = value
@@ -250,6 +252,81 @@ def test_a_gateway_whose_own_key_is_not_registered_seals_nothing(
         assert gateway.aggregator is not None
         with pytest.raises(AggregationPaused, match="unknown-device"):
             gateway.aggregator.seal_once()
-        assert gateway.aggregator.membership(held) is None and gateway.status()["aggregated"] == 0
+        assert gateway.store.membership(held) is None and gateway.status()["aggregated"] == 0
     finally:
         gateway.close()
+
+
+def test_a_root_upstream_refuses_for_good_releases_its_readings_and_a_new_key_proves_them(
+    services: Services, chain: ChainContext, upstream: str, anvil: ManagedAnvil, tmp_path: Path
+) -> None:
+    """The gateway's key is rotated between sealing and forwarding: upstream refuses the root signed
+    with the old one (`key-rotated`, for good). Its readings are not lost: released, sealed again
+    once the gateway runs with its new key, anchored, and proven; with aggregation off afterwards,
+    the gateway still serves their proofs."""
+    own = new_device(services.ledger)
+    path = tmp_path / "edge.db"
+    first = make_gateway(path, chain, upstream, key=own.key, gateway_id=own.device_id)
+    device = new_device(services.ledger)
+    first.sync_registry()
+    ids = hand_in(first, device, services.ledger.domain, 3)
+    assert first.aggregator is not None and first.aggregator.seal_once() is not None
+    fresh_key = DeviceKey.generate(KeyType.P256)
+    services.ledger.rotate_key(own.device_id, fresh_key.public_key)
+    services.registry.refresh(force=True)
+    report = first.forwarder.forward_once()
+    assert (report.forwarded, report.refused) == (0, 1)
+    assert first.store.membership(ids[0]) is None and first.status()["aggregated"] == 0  # released, not lost
+    first.sync_registry()
+    with pytest.raises(AggregationPaused, match="key-rotated"):  # the old key cannot seal any more
+        first.aggregator.seal_once()
+    first.close()
+    second = make_gateway(path, chain, upstream, key=fresh_key, gateway_id=own.device_id)
+    try:
+        second.sync_registry()
+        assert second.aggregator is not None and second.aggregator.seal_once() is not None
+        assert second.forwarder.forward_once().forwarded == 1
+        anchor_upstream(services)
+        bundle = TestClient(create_edge_app(second)).get(f"/v1/readings/{ids[1]}/proof").json()
+        assert failed(verify_edge_bundle(bundle, pin(services), anvil.url).checks) == []
+    finally:
+        second.close()
+    plain = make_gateway(path, chain, upstream)  # aggregation off: the proofs of its roots stay served
+    try:
+        answer = TestClient(create_edge_app(plain)).get(f"/v1/readings/{ids[2]}/proof")
+        assert answer.status_code == 200 and answer.json()["gateway"]["id"] == "0x" + own.device_id.hex()
+    finally:
+        plain.close()
+
+
+def test_readings_are_checked_again_when_sealed_and_nothing_is_sealed_offline(
+    services: Services, chain: ChainContext, upstream: str, tmp_path: Path
+) -> None:
+    """A device revoked while its reading waited at the gateway: the reading is refused at sealing
+    (as upstream would refuse it on arrival), never sealed into a proof that fails. A gateway whose
+    registry copy cannot reach the chain seals nothing: its readings wait."""
+    own, kept, revoked = (new_device(services.ledger) for _ in range(3))
+    path = tmp_path / "edge.db"
+    gateway = make_gateway(path, chain, upstream, key=own.key, gateway_id=own.device_id)
+    gateway.sync_registry()
+    [good] = hand_in(gateway, kept, services.ledger.domain, 1)
+    [bad] = hand_in(gateway, revoked, services.ledger.domain, 1)
+    gateway.close()
+    offline = make_gateway(path, chain, upstream, rpc=DEAD_RPC, key=own.key, gateway_id=own.device_id)
+    try:
+        offline.sync_registry()
+        assert offline.aggregator is not None and offline.aggregator.seal_once() is None
+        assert offline.status()["pending"] == 2
+    finally:
+        offline.close()
+    services.ledger.revoke_device(revoked.device_id)
+    online = make_gateway(path, chain, upstream, key=own.key, gateway_id=own.device_id)
+    try:
+        online.sync_registry()
+        assert online.aggregator is not None
+        sealed = online.aggregator.seal_once()
+        assert sealed is not None and (sealed.reading_count, sealed.refused) == (1, 1)
+        assert online.store.membership(good) is not None and online.store.membership(bad) is None
+        assert [(rid, code) for rid, code, _ in online.store.refused()] == [(bad, "device-revoked")]
+    finally:
+        online.close()
