@@ -39,6 +39,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ledger_service.core.chain.node import free_port  # noqa: E402
+from ledger_service.core.readings import GATEWAY_MODEL  # noqa: E402
 from provenance_device import DeviceKey, Domain, Reading  # noqa: E402
 from tests.utils.edge import register_key_file  # noqa: E402
 from tests.utils.service import RunningService  # noqa: E402
@@ -171,7 +172,7 @@ def aggregation(root: Path, upstream: RunningService, manifest: Path, fleet: lis
     anchor_gas(upstream, [warm["results"][0]["id"]])
     key_file = root / "gateway.key"
     DeviceKey.generate().save(key_file)
-    register_key_file(upstream, key_file)
+    register_key_file(upstream, key_file, "--model", GATEWAY_MODEL)
     edge_port = free_port()
     env = {**QUIET, "PROVENANCE_RPC_URL": upstream.rpc_url, "PROVENANCE_API_PORT": str(edge_port),
            "PROVENANCE_EDGE_AGGREGATE_EVERY": "15", "PROVENANCE_EDGE_AGGREGATE_MAX": str(count)}  # fmt: skip

@@ -28,6 +28,8 @@ LEAF_TYPES = ("bytes32", "bytes32")
 ZERO_HASH = b"\x00" * 32
 #: The metric of an edge gateway's root reading: value the leaf count, payloadHash the root (docs/edge.md).
 GATEWAY_ROOT_METRIC = "edge.root"
+#: The registry metadata model that makes a device an edge gateway: only such a device may publish roots.
+GATEWAY_MODEL = "provenance-edge-gateway"
 
 EIP712_TYPES: dict[str, list[dict[str, str]]] = {
     "EIP712Domain": [

@@ -24,12 +24,13 @@ from ledger_service.core.errors import (
     InvalidSignature,
     KeyNotYetValid,
     KeyRotated,
+    NotAGateway,
     ReadingRejected,
     TimestampInFuture,
     TimestampTooOld,
     UnknownDevice,
 )
-from ledger_service.core.readings import Domain, Reading, reading_leaf
+from ledger_service.core.readings import GATEWAY_MODEL, GATEWAY_ROOT_METRIC, Domain, Reading, reading_leaf
 from ledger_service.services.registry import RegistryCache
 from ledger_service.services.sigcheck import Job, KeyTuple, SignaturePool, key_tuple, too_many_bad_signatures
 
@@ -120,6 +121,7 @@ class ReadingChecks:
             if not current.key.verify(digest, signature):
                 self._refuse_signature(device, digest, signature)
         self._check_dated_in_key(device, current, reading)
+        self._check_gateway(device, reading)
         leaf = reading_leaf(digest, signature)
         return VerifiedReading(reading, signature, digest, key_label(current), leaf, len(device.keys) - 1)
 
@@ -155,6 +157,15 @@ class ReadingChecks:
                 f"(suspended at {period.start}, {until})",
                 suspended_from=period.start,
                 suspended_until=period.end,
+            )
+
+    @staticmethod
+    def _check_gateway(device: DeviceRecord, reading: Reading) -> None:
+        """Only a device registered as an edge gateway publishes gateway roots (docs/edge.md)."""
+        if reading.metric == GATEWAY_ROOT_METRIC and device.metadata.model != GATEWAY_MODEL:
+            raise NotAGateway(
+                f"device 0x{device.device_id.hex()} is not registered as an edge gateway (model "
+                f"{GATEWAY_MODEL!r}): it may not publish {GATEWAY_ROOT_METRIC} readings"
             )
 
     def _device(self, device_id: bytes, refresh: bool = True) -> DeviceRecord:
@@ -257,6 +268,7 @@ class ReadingChecks:
         current = device.current_key
         try:
             self._check_dated_in_key(device, current, reading)
+            self._check_gateway(device, reading)
         except ReadingRejected as exc:
             return exc
         return VerifiedReading(reading, signature, digest, key_label(current), leaf, len(device.keys) - 1)

@@ -57,6 +57,12 @@ REGISTRY_ABI = [
      "inputs": [_READING, {"name": "signature", "type": "bytes"}]},
     _fn("keyCount", [("deviceId", "bytes32")], [{"name": "", "type": "uint256"}]),
     _fn("getKey", [("deviceId", "bytes32"), ("index", "uint256")], [_KEY_RECORD]),
+    _fn("getDevice", [("deviceId", "bytes32")], [{"name": "", "type": "tuple", "components": [
+        {"name": "owner", "type": "address"}, {"name": "status", "type": "uint8"},
+        {"name": "registeredAt", "type": "uint64"},
+        {"name": "metadata", "type": "tuple", "components": [
+            {"name": "model", "type": "string"}, {"name": "firmwareHash", "type": "bytes32"},
+            {"name": "metadataCid", "type": "string"}]}]}]),
     _fn("verifyReadingAt", [("deviceId", "bytes32"), ("digest", "bytes32"), ("signature", "bytes"),
                             ("timestamp", "uint64")], _BOOL),
 ]  # fmt: skip

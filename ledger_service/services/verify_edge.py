@@ -11,7 +11,8 @@ Each link is checked, and nothing the gateway says is believed:
 5. on the chain: the device's key in the pinned registry at the reading's time signed it
    (`device-key`, `registry-verify`), the reading's time is not after the anchor (`timeline`), and
    that key was still open, the device not suspended, when the root was anchored
-   (`key-open-at-anchor`): what upstream's intake would have asked of the reading had it come directly.
+   (`key-open-at-anchor`): what upstream's intake would have asked of the reading had it come directly;
+   and the root's publisher is registered as an edge gateway (`gateway-kind`: its metadata model).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from hexbytes import HexBytes
 from web3 import Web3
 
 from ledger_service.core.merkle import process_proof
-from ledger_service.core.readings import GATEWAY_ROOT_METRIC, Domain
+from ledger_service.core.readings import GATEWAY_MODEL, GATEWAY_ROOT_METRIC, Domain
 from ledger_service.services.proofs import EDGE_PROOF_FORMAT
 from ledger_service.services.trust import TrustAnchor
 from ledger_service.services.verification import Check, Verification
@@ -82,6 +83,8 @@ def _device_chain_checks(bundle: dict[str, Any], trust: TrustAnchor, rpc_url: st
         registry = contract_at(w3, trust.registry.address, REGISTRY_ABI).functions
         still_open = bool(registry.verifyReadingAt(reading.device_id, reading.digest(trust.domain), signature,
                                                    anchored_at).call())  # fmt: skip
+        gateway_id = bytes(HexBytes(bundle["gateway"]["id"]))
+        model = str(registry.getDevice(gateway_id).call()[3][0])
     except Exception as exc:  # noqa: BLE001 - an unreachable node or a reverted call is a failed check
         yield Check("chain", False, f"the device checks stopped: {type(exc).__name__}")
         return
@@ -93,6 +96,9 @@ def _device_chain_checks(bundle: dict[str, Any], trust: TrustAnchor, rpc_url: st
     # signed it not rotated out or closed by a revocation, the device not suspended. Without this, a
     # revoked key's holder could date a reading inside the key's old validity and have any device
     # that publishes roots carry it (upstream's intake never sees the reading itself).
+    yield Check("gateway-kind", model == GATEWAY_MODEL,
+                f"the root's publisher 0x{gateway_id.hex()} is registered with model {model!r}"
+                + ("" if model == GATEWAY_MODEL else f", not {GATEWAY_MODEL!r}: not an edge gateway"))  # fmt: skip
     yield Check("key-open-at-anchor", still_open,
                 f"DeviceRegistry.verifyReadingAt(device, digest, signature, {anchored_at}): the signing key was "
                 + ("still open and the device not suspended when the root was anchored" if still_open else

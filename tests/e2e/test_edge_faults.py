@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from ledger_service.core.chain.node import free_port
+from ledger_service.core.readings import GATEWAY_MODEL
 from provenance_device import DeviceKey
 from tests.utils.edge import (
     DeviceProcess,
@@ -142,7 +143,7 @@ def test_an_aggregating_gateway_killed_while_sealing_leaves_every_reading_under_
         keys = make_devices(tmp_path, upstream, 2)
         own_key = tmp_path / "gateway.key"
         DeviceKey.generate().save(own_key)
-        gateway_id = register_key_file(upstream, own_key)
+        gateway_id = register_key_file(upstream, own_key, "--model", GATEWAY_MODEL)
         manifest = upstream.workdir / ".provenance" / "deployment.json"
         edge_port = free_port()
         gateway = gateway_service(tmp_path / "edge", upstream.api_url, upstream.rpc_url, manifest, edge_port,

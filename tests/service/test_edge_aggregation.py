@@ -24,10 +24,11 @@ from ledger_service.app.cli import app as cli_app
 from ledger_service.app.edge_api import create_edge_app
 from ledger_service.core.chain.context import ChainContext
 from ledger_service.core.chain.node import ManagedAnvil
+from ledger_service.core.device_state import Metadata
 from ledger_service.core.enums import KeyType
 from ledger_service.core.keys import DeviceKey
 from ledger_service.core.merkle import MerkleTree
-from ledger_service.core.readings import GATEWAY_ROOT_METRIC, Reading, reading_leaf
+from ledger_service.core.readings import GATEWAY_MODEL, GATEWAY_ROOT_METRIC, Reading, reading_leaf
 from ledger_service.services.container import Services
 from ledger_service.services.trust import TrustAnchor, anchor_from_document, trust_document
 from ledger_service.services.verify_edge import verify_edge_bundle
@@ -41,7 +42,7 @@ DEAD_RPC = "http://127.0.0.1:9"  # the discard port: no chain answers there
 @pytest.fixture
 def aggregating(tmp_path: Path, chain: ChainContext, services: Services, upstream: str) -> Iterator[Gateway]:
     """A gateway with its own key, registered upstream as a device, that aggregates."""
-    own = new_device(services.ledger)
+    own = new_device(services.ledger, model=GATEWAY_MODEL)
     built = make_gateway(tmp_path / "edge.db", chain, upstream, key=own.key, gateway_id=own.device_id)
     try:
         built.sync_registry()
@@ -219,7 +220,7 @@ def test_a_revoked_keys_holder_cannot_slip_a_backdated_reading_under_a_root_of_i
     key's old validity and has an accomplice's device publish a root over it: upstream's intake,
     which would refuse the reading as `device-revoked`, never sees it. The verifier asks at the anchor
     what the intake asks on arrival: was the signing key still open then. It was not."""
-    victim, accomplice = new_device(services.ledger), new_device(services.ledger)
+    victim, accomplice = new_device(services.ledger), new_device(services.ledger, model=GATEWAY_MODEL)
     w3 = chain.client.w3
     registered_at = int(w3.eth.get_block("latest")["timestamp"])
     time.sleep(2.5)  # blocks take the wall clock's time: the revocation lands a few seconds later
@@ -264,7 +265,7 @@ def test_a_root_upstream_refuses_for_good_releases_its_readings_and_a_new_key_pr
     with the old one (`key-rotated`, for good). Its readings are not lost: released, sealed again
     once the gateway runs with its new key, anchored, and proven; with aggregation off afterwards,
     the gateway still serves their proofs."""
-    own = new_device(services.ledger)
+    own = new_device(services.ledger, model=GATEWAY_MODEL)
     path = tmp_path / "edge.db"
     first = make_gateway(path, chain, upstream, key=own.key, gateway_id=own.device_id)
     device = new_device(services.ledger)
@@ -305,7 +306,8 @@ def test_readings_are_checked_again_when_sealed_and_nothing_is_sealed_offline(
     """A device revoked while its reading waited at the gateway: the reading is refused at sealing
     (as upstream would refuse it on arrival), never sealed into a proof that fails. A gateway whose
     registry copy cannot reach the chain seals nothing: its readings wait."""
-    own, kept, revoked = (new_device(services.ledger) for _ in range(3))
+    own = new_device(services.ledger, model=GATEWAY_MODEL)
+    kept, revoked = new_device(services.ledger), new_device(services.ledger)
     path = tmp_path / "edge.db"
     gateway = make_gateway(path, chain, upstream, key=own.key, gateway_id=own.device_id)
     gateway.sync_registry()
@@ -330,3 +332,27 @@ def test_readings_are_checked_again_when_sealed_and_nothing_is_sealed_offline(
         assert [(rid, code) for rid, code, _ in online.store.refused()] == [(bad, "device-revoked")]
     finally:
         online.close()
+
+
+def test_only_a_device_registered_as_an_edge_gateway_publishes_roots(services: Services) -> None:
+    """An ordinary device posting an `edge.root` reading upstream is refused `not-a-gateway`, and the
+    service stores nothing: no device can carry other devices' readings under a root it made up."""
+    ordinary = new_device(services.ledger)
+    services.registry.refresh(force=True)
+    body = signed_body(ordinary, services.ledger.domain, metric=GATEWAY_ROOT_METRIC, value=1, scale=0,
+                       unit="readings", payload_hash=b"\x11" * 32)  # fmt: skip
+    assert_problem(_upstream_api(services).post("/v1/readings", json=body), 422, "not-a-gateway")
+    assert upstream_rows(services, "0x" + ordinary.device_id.hex()) == []
+
+
+def test_a_root_whose_publisher_is_not_registered_as_a_gateway_does_not_verify(
+    services: Services, anvil: ManagedAnvil
+) -> None:
+    """The verifier reads the publisher's kind from the pinned registry itself (it does not rely on
+    the operator's intake having refused `not-a-gateway`)."""
+    publisher, device = new_device(services.ledger, model=GATEWAY_MODEL), new_device(services.ledger)
+    services.registry.refresh(force=True)
+    bundle = root_bundle(services, publisher, device.reading(), device.key, [])
+    assert failed(verify_edge_bundle(bundle, pin(services), anvil.url).checks) == []
+    services.ledger.update_metadata(publisher.device_id, Metadata(model="thermometer"))
+    assert failed(verify_edge_bundle(bundle, pin(services), anvil.url).checks) == ["gateway-kind"]

@@ -87,10 +87,10 @@ def start_device(
     return DeviceProcess(device_id, outbox, process)
 
 
-def register_key_file(upstream: RunningService, key_file: Path) -> str:
-    """Registers the device of a key file with the CLI; its id."""
+def register_key_file(upstream: RunningService, key_file: Path, *options: str) -> str:
+    """Registers the device of a key file with the CLI (`options`: `--model ...`, say); its id."""
     done = subprocess.run(
-        [str(VENV_BIN / "provenance"), "device", "register", str(key_file)],
+        [str(VENV_BIN / "provenance"), "device", "register", str(key_file), *options],
         cwd=upstream.workdir, env=upstream.env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

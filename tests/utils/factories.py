@@ -11,6 +11,7 @@ from typing import Any
 
 from ledger_service.app.api.schemas import reading_body
 from ledger_service.core.chain.ledger import Ledger
+from ledger_service.core.device_state import Metadata
 from ledger_service.core.enums import KeyType
 from ledger_service.core.keys import DeviceKey
 from ledger_service.core.readings import Domain, Reading
@@ -44,11 +45,12 @@ class Device:
         return self.key.sign(reading.digest(domain))
 
 
-def new_device(ledger: Ledger | None = None, key_type: KeyType = KeyType.SECP256K1) -> Device:
-    """A fresh device key, registered in `ledger` (owned by the operator) when one is given."""
+def new_device(ledger: Ledger | None = None, key_type: KeyType = KeyType.SECP256K1, model: str = "") -> Device:
+    """A fresh device key, registered in `ledger` (owned by the operator, with metadata model `model`)
+    when one is given."""
     device = Device(key=DeviceKey.generate(key_type))
     if ledger is not None:
-        ledger.register_device(device.device_id, device.key.public_key)
+        ledger.register_device(device.device_id, device.key.public_key, metadata=Metadata(model=model))
     return device
 
 

@@ -41,6 +41,13 @@ class DeviceRevoked(ReadingRejected):
     title = "Device revoked"
 
 
+class NotAGateway(ReadingRejected):
+    """A gateway root (metric `edge.root`) from a device not registered as an edge gateway."""
+
+    code = "not-a-gateway"
+    title = "Not an edge gateway"
+
+
 class KeyRotated(ReadingRejected):
     """The reading is signed with a key the device no longer uses."""
 
