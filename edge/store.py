@@ -67,9 +67,11 @@ _DEVICES = text(
     " min(received_at - timestamp) AS skew_min, max(received_at - timestamp) AS skew_max"
     " FROM reading GROUP BY device_id, key_index ORDER BY device_id, key_index LIMIT :limit"
 )
+# Each gap, with the time of the reading after it: every missing reading is older than that one
+# (a device's timestamps increase), so once it is past the age limit the gap can never be filled.
 _GAPS = text(
-    "SELECT previous + 1 AS gap_start, sequence - 1 AS gap_end FROM ("
-    " SELECT sequence, lag(sequence) OVER (ORDER BY sequence) AS previous FROM reading"
+    "SELECT previous + 1 AS gap_start, sequence - 1 AS gap_end, timestamp AS after FROM ("
+    " SELECT sequence, timestamp, lag(sequence) OVER (ORDER BY sequence) AS previous FROM reading"
     " WHERE device_id = :device AND key_index = :key) WHERE sequence > previous + 1 ORDER BY gap_start LIMIT :limit"
 )
 
@@ -223,19 +225,24 @@ class EdgeStore:
             ).all()
         return [(row[0], row[1], row[2]) for row in rows]
 
-    def devices(self, limit: int = 100, max_gaps: int = 100) -> list[dict[str, Any]]:
+    def devices(self, limit: int = 100, max_gaps: int = 100, max_age: float | None = None) -> list[dict[str, Any]]:
         """Per device and key: readings held, sequence range, the ranges of sequences never received
-        here (at most `max_gaps`), and the clock skew seen (seconds, min and max)."""
+        here (at most `max_gaps`): `gaps` while they may still be filled, `given_up` once the reading
+        after one is older than `max_age` (so is every missing reading: none would be taken any more),
+        and the clock skew seen (seconds, min and max)."""
+        oldest = float("-inf") if max_age is None else time.time() - max_age
         with self.engine.connect() as connection:
             rows = connection.execute(_DEVICES, {"limit": limit}).all()
             answer = []
             for row in rows:
                 params = {"device": row.device_id, "key": row.key_index, "limit": max_gaps}
-                gaps = [[int(a), int(b)] for a, b in connection.execute(_GAPS, params).all()]
+                found = connection.execute(_GAPS, params).all()
+                gaps = [[int(a), int(b)] for a, b, after in found if after >= oldest]
+                given_up = [[int(a), int(b)] for a, b, after in found if after < oldest]
                 answer.append(
                     {"device_id": row.device_id, "key_index": row.key_index, "readings": row.readings,
                      "first_sequence": row.first, "last_sequence": row.last,
-                     "missing": sum(b - a + 1 for a, b in gaps), "gaps": gaps,
+                     "missing": sum(b - a + 1 for a, b in gaps), "gaps": gaps, "given_up": given_up,
                      "clock_skew": {"min": round(row.skew_min, 3), "max": round(row.skew_max, 3)}}
                 )  # fmt: skip
         return answer

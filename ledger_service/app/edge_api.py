@@ -61,8 +61,8 @@ def _add_views(app: FastAPI, gateway: Gateway, alarms: LocalAlarms | None) -> No
     @app.get("/v1/edge/devices")
     def edge_devices(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
         """Per device and key: readings held, sequence range, gaps (sequences never received here,
-        reported while they stay missing), and the clock skew seen."""
-        return {"data": gateway.store.devices(limit)}
+        reported while they may still arrive, then as given up), and the clock skew seen."""
+        return {"data": gateway.store.devices(limit, max_age=gateway.ingestor.policy.max_reading_age)}
 
     @app.get("/v1/edge/alarms")
     def edge_alarms(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:

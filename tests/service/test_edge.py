@@ -236,3 +236,28 @@ def test_the_gateway_reports_each_devices_gaps_and_clock_skew(services: Services
     other = report["0x" + steady.device_id.hex()]
     assert other["gaps"] == [] and abs(other["clock_skew"]["max"]) < 30
     assert api.get("/v1/edge/devices", params={"limit": 0}).status_code == 422
+
+
+def test_a_gap_no_late_reading_could_fill_any_more_is_reported_as_given_up(
+    services: Services, chain: ChainContext, tmp_path: Path
+) -> None:
+    """Readings older than the age limit are refused, and a device's missing readings are older than
+    the reading after them: once that one is past the limit, the gap is given up, not left open."""
+    device = new_device(services.ledger)
+    lax = make_gateway(tmp_path / "edge.db", chain, DEAD)
+    try:
+        lax.sync_registry()
+        for sequences in ((1, 3), (4, 7)):
+            taken = max(int(time.time()), int(chain.client.w3.eth.get_block("latest")["timestamp"]))
+            for sequence in sequences:
+                hand_in(lax, device, services.ledger.domain, sequence=sequence, timestamp=taken)
+            if sequences == (1, 3):
+                time.sleep(5.5)
+    finally:
+        lax.close()
+    strict = make_gateway(tmp_path / "edge.db", chain, DEAD, max_reading_age=4.0)  # the gateway's limit now
+    try:
+        [seen] = TestClient(create_edge_app(strict)).get("/v1/edge/devices").json()["data"]
+        assert (seen["gaps"], seen["given_up"], seen["missing"]) == ([[5, 6]], [[2, 2]], 2)
+    finally:
+        strict.close()
