@@ -17,14 +17,15 @@ from fastapi.testclient import TestClient
 
 from edge.gateway import SNAPSHOT, Gateway
 from ledger_service.app.api.app import create_app
-from ledger_service.app.edge_api import create_edge_app
+from ledger_service.app.edge_api import EdgeLimits, create_edge_app
 from ledger_service.core.chain.context import ChainContext
 from ledger_service.core.enums import KeyType
 from ledger_service.core.keys import DeviceKey as CoreDeviceKey
 from ledger_service.services.container import Services
 from provenance_device import DeviceKey, Domain, HttpTransport, Outbox, Sender
 from tests.utils.edge import hand_in, make_gateway
-from tests.utils.factories import Device, new_device
+from tests.utils.factories import Device, body_of, new_device, signed_body
+from tests.utils.problems import assert_problem
 from tests.utils.service import serving
 
 DEAD = "http://127.0.0.1:9"
@@ -186,3 +187,24 @@ def test_a_batch_refused_whole_as_too_large_or_too_many_bad_signatures_is_sent_a
             sender.record("temperature", n)
         report = sender.flush()
     assert (report.confirmed, report.refused, report.pending, report.error) == (5, 0, 0, None)
+
+
+def test_the_gateways_api_limits_a_flooding_client_as_the_service_does(services: Services, gateway: Gateway) -> None:
+    """A client on the local network that floods the gateway with forged signatures, or with
+    requests, is turned away (429) before it costs the gateway its signature checks; nothing forged
+    is kept."""
+    device = new_device(services.ledger)
+    gateway.sync_registry()
+    domain = services.ledger.domain
+    forged_key = CoreDeviceKey.generate(KeyType.SECP256K1)
+    budgeted = TestClient(create_edge_app(gateway, EdgeLimits(bad_signature_rate=0.01, bad_signature_burst=2)))
+    for _ in range(2):
+        reading = device.reading()
+        forged = budgeted.post("/v1/readings", json=body_of(reading, forged_key.sign(reading.digest(domain))))
+        assert_problem(forged, 422, "invalid-signature")
+    assert_problem(budgeted.post("/v1/readings", json=signed_body(device, domain)), 429, "bad-signature-budget-spent")
+    assert gateway.status()["pending"] == 0
+    paced = TestClient(create_edge_app(gateway, EdgeLimits(ingest_client_rate=0.2)))
+    assert paced.post("/v1/readings", json=signed_body(device, domain)).status_code == 201
+    assert_problem(paced.post("/v1/readings", json=signed_body(device, domain)), 429, "too-many-requests")
+    assert paced.get("/v1/edge/status").json()["pending"] == 1  # reads are not ingest: still answered

@@ -12,7 +12,7 @@ from web3 import Web3
 
 from edge.gateway import Gateway
 from ledger_service.app.cli.common import console, fail, load_settings, terminate_on_sigterm
-from ledger_service.app.edge_api import create_edge_app
+from ledger_service.app.edge_api import EdgeLimits, create_edge_app
 from ledger_service.app.edge_rules import attach_local_rules
 from ledger_service.app.mqtt_ingest import MqttIngest
 from ledger_service.app.runtime import bind_socket
@@ -109,10 +109,7 @@ def _run(gateway: Gateway, settings: Settings, port: int, upstream: str, alarms:
     host = settings.api_host
     sock = bind_socket(host, port)
     bound = sock.getsockname()[1]
-    app = create_edge_app(
-        gateway, max_bad_signatures=settings.max_bad_signatures, max_body_bytes=settings.max_body_bytes,
-        max_batch=settings.max_batch_readings, alarms=alarms,
-    )  # fmt: skip
+    app = create_edge_app(gateway, EdgeLimits.from_settings(settings), alarms)
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False))
     try:
         gateway.ingestor.warm_up()
