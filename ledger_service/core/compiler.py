@@ -161,17 +161,23 @@ class Compiler:
 
     def load(self) -> dict[str, Artifact]:
         """Reads the cached artifacts."""
-        artifacts = {}
-        for path in sorted(self._artifact_dir.glob("*.json")):
-            record = json.loads(path.read_text())
-            artifacts[record["contractName"]] = Artifact(
-                name=record["contractName"],
-                abi=record["abi"],
-                bytecode=record["bytecode"],
-                deployed_bytecode=record["deployedBytecode"],
-                metadata=record["metadata"],
-            )
-        return artifacts
+        return load_artifacts(self.build_dir)
+
+
+def load_artifacts(build_dir: Path) -> dict[str, Artifact]:
+    """The artifacts compiled into `build_dir` (by this project, here or on another machine), read
+    without a compiler: what an edge gateway installed without Node.js and solc uses."""
+    artifacts = {}
+    for path in sorted((build_dir / "contracts").glob("*.json")):
+        record = json.loads(path.read_text())
+        artifacts[record["contractName"]] = Artifact(
+            name=record["contractName"],
+            abi=record["abi"],
+            bytecode=record["bytecode"],
+            deployed_bytecode=record["deployedBytecode"],
+            metadata=record["metadata"],
+        )
+    return artifacts
 
 
 def compile_contracts(build_dir: Path, solc: Path | None = None, force: bool = False) -> dict[str, Artifact]:

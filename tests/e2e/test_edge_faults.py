@@ -18,6 +18,7 @@ from ledger_service.core.chain.node import free_port
 from ledger_service.core.readings import GATEWAY_MODEL
 from provenance_device import DeviceKey
 from tests.utils.edge import (
+    ROOT,
     DeviceProcess,
     anchored_batches,
     gateway_counts,
@@ -37,8 +38,8 @@ def gateway_service(workdir: Path, upstream_url: str, rpc_url: str, manifest: Pa
     env = {"PROVENANCE_RPC_URL": rpc_url, "PROVENANCE_API_PORT": str(port), "PROVENANCE_EDGE_REGISTRY_POLL": "0.5",
            "PROVENANCE_API_HOST": "127.0.0.1", "PROVENANCE_EDGE_AGGREGATE_EVERY": "1"}  # fmt: skip
     command: tuple[str, ...] = ("edge", "--upstream", upstream_url, "--manifest", str(manifest))
-    if key is not None:
-        command += ("--key", str(key))
+    if key is not None:  # and light: the ABIs from a copy of the operator's build directory, no compiler
+        command += ("--key", str(key), "--artifacts", str(ROOT / "build"))
     return RunningService(workdir, env=env, command=command, ready_text="edge gateway on", prefix=prefix)
 
 

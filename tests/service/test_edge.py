@@ -189,6 +189,11 @@ def test_a_reading_upstream_refuses_for_now_waits_and_the_others_are_not_sent_tw
             "cannot read the gateway's key file",
         ),
         (
+            ["--upstream", "http://127.0.0.1:9", "--artifacts", "/nonexistent"],
+            {"PROVENANCE_RPC_URL": "http://127.0.0.1:9"},
+            "no compiled DeviceRegistry",
+        ),
+        (
             ["--upstream", "http://127.0.0.1:9", "--gateway-id", "0x01"],
             {"PROVENANCE_RPC_URL": "http://127.0.0.1:9"},
             "--gateway-id goes with --key",

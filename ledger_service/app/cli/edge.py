@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -17,7 +17,7 @@ from ledger_service.app.edge_rules import attach_local_rules
 from ledger_service.app.mqtt_ingest import MqttIngest
 from ledger_service.app.runtime import bind_socket
 from ledger_service.core.chain.manifest import load_manifest
-from ledger_service.core.compiler import compile_contracts
+from ledger_service.core.compiler import compile_contracts, load_artifacts
 from ledger_service.core.db import create_schema, make_engine
 from ledger_service.core.errors import ConfigurationError, ProvenanceError
 from ledger_service.core.keys import DeviceKey
@@ -46,6 +46,10 @@ def edge(
     gateway_id: Annotated[
         str | None, typer.Option(help="With --key: the device id the key is registered under (default: the key's own).")
     ] = None,
+    artifacts_dir: Annotated[
+        Path | None,
+        typer.Option("--artifacts", help="A copy of the operator's build/ directory: no Node.js or solc needed here."),
+    ] = None,
 ) -> None:
     """Run an edge gateway: take readings from local devices (HTTP, and MQTT with PROVENANCE_MQTT_HOST),
     check them against the registry as last seen, keep them, and forward them upstream when the link is up."""
@@ -58,13 +62,13 @@ def edge(
         if not settings.rpc_url:
             raise ConfigurationError("set PROVENANCE_RPC_URL: the gateway reads the device registry from the chain")
         own_key, own_id = _own_identity(key or settings.edge_key_file, gateway_id)
+        artifacts = _artifacts(artifacts_dir, settings)
         deployment = load_manifest(manifest or settings.manifest_path)
         if deployment is None:
             raise ConfigurationError(f"no deployment manifest at {manifest or settings.manifest_path}")
         settings.ensure_dirs()
         engine = make_engine(settings.resolved_database_url)
         create_schema(engine)
-        artifacts = compile_contracts(settings.build_dir, settings.solc)
         w3 = Web3(Web3.HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 5}))
         gateway = Gateway(
             engine, w3, deployment, artifacts["DeviceRegistry"].abi, upstream,
@@ -77,6 +81,17 @@ def edge(
     except (ProvenanceError, ValueError) as exc:
         fail(exc)
     _run(gateway, settings, settings.api_port if port is None else port, upstream, alarms)
+
+
+def _artifacts(artifacts_dir: Path | None, settings: Settings) -> dict[str, Any]:
+    """The contracts' ABIs: read from a copied build directory, or compiled here (cached)."""
+    if artifacts_dir is None:
+        return compile_contracts(settings.build_dir, settings.solc)
+    found = load_artifacts(artifacts_dir)
+    missing = {"DeviceRegistry", "SensorOracle", "SupplyChain"} - set(found)
+    if missing:
+        raise ConfigurationError(f"no compiled {', '.join(sorted(missing))} under {artifacts_dir}/contracts")
+    return found
 
 
 def _own_identity(key_file: Path | None, gateway_id: str | None) -> tuple[DeviceKey | None, bytes | None]:
