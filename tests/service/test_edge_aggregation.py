@@ -5,7 +5,6 @@ signed, nor move a reading into a root upstream never anchored."""
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 from collections.abc import Iterator
@@ -32,6 +31,7 @@ from ledger_service.core.readings import GATEWAY_MODEL, GATEWAY_ROOT_METRIC, Rea
 from ledger_service.services.container import Services
 from ledger_service.services.trust import TrustAnchor, anchor_from_document, trust_document
 from ledger_service.services.verify_edge import verify_edge_bundle
+from tests.utils.bundles import tampered
 from tests.utils.edge import hand_in, make_gateway
 from tests.utils.factories import Device, new_device, signed_body
 from tests.utils.problems import assert_problem
@@ -112,16 +112,6 @@ def test_readings_sealed_under_a_gateway_root_go_upstream_as_one_anchored_leaf_a
     assert not isinstance(shown.exception, Exception)  # a verdict (SystemExit), not a crash
 
 
-def _tamper(bundle: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
-    changed = copy.deepcopy(bundle)
-    *parents, last = path.split(".")
-    target: Any = changed
-    for key in parents:
-        target = target[int(key)] if key.isdigit() else target[key]
-    target[int(last) if last.isdigit() else last] = value
-    return changed
-
-
 EDGE_TAMPERS = [
     ("reading.value", 7, "reading"),
     ("eip712.message.value", 7, "reading"),
@@ -145,7 +135,7 @@ def test_a_tampered_edge_proof_fails_at_the_link_that_was_changed(
     anchor_upstream(services)
     bundle = TestClient(create_edge_app(aggregating)).get(f"/v1/readings/{ids[1]}/proof").json()
     for path, value, check in EDGE_TAMPERS:
-        result = verify_edge_bundle(_tamper(bundle, path, value), pin(services), anvil.url)
+        result = verify_edge_bundle(tampered(bundle, path, value), pin(services), anvil.url)
         assert check in failed(result.checks), (path, failed(result.checks))
         assert not result.complete
     unrelated = new_device(services.ledger)  # upstream's proof of some other reading in the bundle's place

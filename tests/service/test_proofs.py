@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from ledger_service.core.models import StoredReading
 from ledger_service.services.container import Services
 from ledger_service.services.trust import TrustAnchor, anchor_from_document, trust_document
 from ledger_service.services.verify import verify_bundle
+from tests.utils.bundles import tampered
 from tests.utils.factories import new_device, signed_body
 from tests.utils.problems import assert_problem
 
@@ -70,16 +70,6 @@ def test_bundle_verifies_offline_and_on_chain(
     ]  # fmt: skip
 
 
-def _tamper(bundle: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
-    changed = copy.deepcopy(bundle)
-    *parents, last = path.split(".")
-    target = changed
-    for key in parents:
-        target = target[int(key)] if key.isdigit() else target[key]
-    target[int(last) if last.isdigit() else last] = value
-    return changed
-
-
 TAMPERS = [
     ("reading.value", 1, "reading"),
     ("eip712.message.value", 1, "reading"),
@@ -105,7 +95,7 @@ def test_each_tampered_bundle_fails_at_its_check(api: TestClient, services: Serv
     ids = anchored_ids(api, services, 4)
     bundle = api.get(f"/v1/readings/{ids[0]}/proof").json()
     for path, value, check in TAMPERS:
-        results = verify_bundle(_tamper(bundle, path, value), pin(services), anvil.url)
+        results = verify_bundle(tampered(bundle, path, value), pin(services), anvil.url)
         assert failed(results.checks)[:1] == [check], (path, failed(results.checks))
     too_deep = verify_bundle(bundle, pin(services), anvil.url, min_confirmations=10**6)
     assert failed(too_deep.checks) == ["confirmations"]
@@ -117,7 +107,7 @@ def test_verify_command_prints_each_check_and_exits_non_zero_on_failure(
     bundle = api.get(f"/v1/readings/{anchored_ids(api, services, 2)[0]}/proof").json()
     good, bad, trust = tmp_path / "good.json", tmp_path / "bad.json", tmp_path / "trust.json"
     good.write_text(json.dumps(bundle))
-    bad.write_text(json.dumps(_tamper(bundle, "merkle.proof.0", "0x" + "55" * 32)))
+    bad.write_text(json.dumps(tampered(bundle, "merkle.proof.0", "0x" + "55" * 32)))
     trust.write_text(json.dumps(trust_document(services.ledger.deployment)))
     runner = CliRunner()
     passed = runner.invoke(cli_app, ["verify", str(good), "--trust", str(trust), "--rpc", anvil.url])
