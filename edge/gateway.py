@@ -192,6 +192,7 @@ class Gateway:
             "refused_upstream": counts.refused,
             "aggregated": counts.aggregated,
             "gateway_id": None if self.aggregator is None else self.aggregator.gateway_id,
+            "aggregation_stopped": None if self.aggregator is None else self.aggregator.fallen_back,
             "registry_synced_block": self.registry.synced_block,
             "registry_age": self.ingestor.registry_age(),
             "upstream_error": self.forwarder.last_error,

@@ -5,23 +5,27 @@ the ids it signed roots as."""
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
+log = logging.getLogger(__name__)
 _TABLES = (
     "CREATE TABLE IF NOT EXISTS edge_received (reading_id VARCHAR(66) PRIMARY KEY, registry_age REAL)",
     "CREATE TABLE IF NOT EXISTS edge_forwarded (reading_id VARCHAR(66) PRIMARY KEY, status VARCHAR(16) NOT NULL,"
     " code VARCHAR(64), detail TEXT, forwarded_at REAL NOT NULL)",
     "CREATE TABLE IF NOT EXISTS edge_state (name VARCHAR(64) PRIMARY KEY, value BLOB NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS edge_identity (device_id VARCHAR(66) PRIMARY KEY)",
+    "CREATE TABLE IF NOT EXISTS edge_identity (device_id VARCHAR(66) NOT NULL PRIMARY KEY)",
     "CREATE TABLE IF NOT EXISTS edge_aggregate (root VARCHAR(66) PRIMARY KEY, root_reading_id VARCHAR(66) NOT NULL,"
     " reading_count INTEGER NOT NULL, sealed_at REAL NOT NULL)",
     "CREATE TABLE IF NOT EXISTS edge_member (reading_id VARCHAR(66) PRIMARY KEY, root VARCHAR(66) NOT NULL,"
     " tree_index INTEGER NOT NULL, path BLOB NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS edge_aggregate_reading ON edge_aggregate (root_reading_id)",
+    "CREATE INDEX IF NOT EXISTS edge_member_root ON edge_member (root)",
 )
 # In the order the gateway committed them (SQLite's rowid: one writer at a time), so each device's in
 # sequence order; from the cursor, below which every reading has upstream's answer (a range scan).
@@ -54,6 +58,11 @@ _RELEASE = (
     "DELETE FROM edge_member WHERE root IN (SELECT root FROM edge_aggregate WHERE root_reading_id = :id)",
     "DELETE FROM edge_aggregate WHERE root_reading_id = :id",
 )
+_IS_ROOT = text("SELECT 1 FROM edge_aggregate WHERE root_reading_id = :id")
+_DANGLING = text(
+    "SELECT a.root_reading_id FROM edge_aggregate a"
+    " WHERE NOT EXISTS (SELECT 1 FROM reading r WHERE r.id = a.root_reading_id)"
+)
 _MEMBER = text(
     "SELECT m.root, m.tree_index, m.path, a.root_reading_id, a.reading_count, g.device_id AS gateway_id"
     " FROM edge_member m JOIN edge_aggregate a ON a.root = m.root JOIN reading g ON g.id = a.root_reading_id"
@@ -84,6 +93,15 @@ class PendingReading:
     id: str
     body: dict[str, Any]
     registry_age: float | None
+
+
+def _release(connection: Connection, root_reading_id: str) -> None:
+    """Within the caller's transaction: the readings sealed under this root reading's root are held again."""
+    if connection.execute(_IS_ROOT, {"id": root_reading_id}).first() is not None:
+        for statement in _RELEASE:
+            connection.execute(text(statement), {"id": root_reading_id})
+        log.warning("a gateway root will not be anchored; its readings are sealed again",
+                    extra={"root_reading": root_reading_id})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -175,12 +193,20 @@ class EdgeStore:
                     [{"id": i, "status": s, "code": c, "detail": d, "at": now} for i, s, c, d in answers],
                 )
                 for reading_id in (i for i, status, _, _ in answers if status == "refused"):
-                    for statement in _RELEASE:  # nothing, unless it is a root
-                        connection.execute(text(statement), {"id": reading_id})
+                    _release(connection, reading_id)  # nothing, unless it is a root
             connection.execute(
                 text("INSERT OR REPLACE INTO edge_state VALUES (:name, :value)"),
                 {"name": CURSOR, "value": cursor.to_bytes(8, "big")},
             )
+
+    def release_dangling(self) -> int:
+        """Releases the readings of roots whose reading was never stored (a crash, or the gateway's own
+        checks refused it); how many roots."""
+        with self.engine.begin() as connection:
+            dangling = [row[0] for row in connection.execute(_DANGLING)]
+            for root_reading_id in dangling:
+                _release(connection, root_reading_id)
+        return len(dangling)
 
     def add_identity(self, device_id: str) -> None:
         """Notes an id the gateway signs roots as (kept: its roots are forwarded after a change of key)."""

@@ -346,3 +346,53 @@ def test_a_root_whose_publisher_is_not_registered_as_a_gateway_does_not_verify(
     assert failed(verify_edge_bundle(bundle, pin(services), anvil.url).checks) == []
     services.ledger.update_metadata(publisher.device_id, Metadata(model="thermometer"))
     assert failed(verify_edge_bundle(bundle, pin(services), anvil.url).checks) == ["gateway-kind"]
+
+
+def test_a_gateway_whose_own_roots_are_refused_for_good_forwards_each_reading_instead(
+    services: Services, chain: ChainContext, upstream: str, tmp_path: Path
+) -> None:
+    """Registered as a plain device (not an edge gateway), the gateway's own root is refused
+    `not-a-gateway` by its own checks: it stops aggregating and forwards each reading, so what it
+    acknowledged is not held for a root that can never be made."""
+    plain = new_device(services.ledger)
+    gateway = make_gateway(tmp_path / "edge.db", chain, upstream, key=plain.key, gateway_id=plain.device_id)
+    try:
+        device = new_device(services.ledger)
+        gateway.sync_registry()
+        ids = hand_in(gateway, device, services.ledger.domain, 2)
+        assert gateway.aggregator is not None
+        with pytest.raises(AggregationPaused, match="not-a-gateway"):
+            gateway.aggregator.seal_once()
+        assert gateway.status()["aggregation_stopped"] is not None and gateway.aggregator.seal_once() is None
+        assert all(gateway.store.membership(i) is None for i in ids)
+        assert gateway.forwarder.forward_once().forwarded == 2
+        assert [row[0] for row in upstream_rows(services, "0x" + device.device_id.hex())] == ["temperature"] * 2
+    finally:
+        gateway.close()
+
+
+def test_a_crash_between_a_roots_members_and_its_reading_seals_the_readings_again(
+    services: Services, aggregating: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The members are written first; the gateway dies before its root reading is stored (here: the
+    store raises). The next sealing finds the root without its reading, releases the readings and
+    seals them again: none stays marked under a root that does not exist."""
+    device = new_device(services.ledger)
+    aggregating.sync_registry()
+    ids = hand_in(aggregating, device, services.ledger.domain, 2)
+    assert aggregating.aggregator is not None
+    store_reading = aggregating.ingestor.ingest_many
+
+    def crash(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("the process died here")
+
+    monkeypatch.setattr(aggregating.ingestor, "ingest_many", crash)
+    with pytest.raises(OSError):
+        aggregating.aggregator.seal_once()
+    assert aggregating.status()["aggregated"] == 2  # marked, under a root whose reading was never stored
+    monkeypatch.setattr(aggregating.ingestor, "ingest_many", store_reading)
+    sealed = aggregating.aggregator.seal_once()
+    assert sealed is not None and sealed.reading_count == 2
+    member = aggregating.store.membership(ids[0])
+    assert member is not None and member.root_reading_id == sealed.root_reading_id
+    assert aggregating.forwarder.forward_once().forwarded == 1
