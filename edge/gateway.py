@@ -207,7 +207,7 @@ class Gateway:
             try:
                 refresh()
             except Exception as exc:  # noqa: BLE001 - the last copy stays in use
-                log.info("a copy of chain state could not be refreshed", extra={"error": str(exc)[:200]})
+                log.warning("a copy of chain state could not be refreshed", extra={"error": str(exc)[:200]})
         return False
 
     def run(self, stop: threading.Event, registry_poll: float = 5.0, forward_interval: float = 0.5,

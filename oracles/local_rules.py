@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import threading
 import time
@@ -30,6 +31,8 @@ from oracles.evaluator import Breach, Observed, ThresholdEvaluator
 from oracles.rules import ZERO32, Rule
 
 log = logging.getLogger(__name__)
+#: Reading ids kept with an alarm at most (the stretch's first ones); the evidence upstream has them all.
+MAX_IDS = 1000
 _ALARMS = (
     "CREATE TABLE IF NOT EXISTS edge_alarm (id INTEGER PRIMARY KEY AUTOINCREMENT, rule_id INTEGER NOT NULL,"
     " device_id VARCHAR(66) NOT NULL, first_sequence INTEGER NOT NULL, last_sequence INTEGER NOT NULL,"
@@ -58,21 +61,26 @@ class RuleBook:
     """The threshold rules and the attachments they need, as last read from the chain."""
 
     def __init__(self, w3: Web3, deployment: Deployment, oracle_abi: list[dict[str, Any]],
-                 supply_abi: list[dict[str, Any]], path: Path) -> None:  # fmt: skip
+                 supply_abi: list[dict[str, Any]], path: Path, min_interval: float = 60.0) -> None:  # fmt: skip
         self.oracle = w3.eth.contract(address=Web3.to_checksum_address(deployment.address_of("SensorOracle")),
                                       abi=oracle_abi).functions  # fmt: skip
         self.supply = w3.eth.contract(address=Web3.to_checksum_address(deployment.address_of("SupplyChain")),
                                       abi=supply_abi).functions  # fmt: skip
         self.path = path
+        self.min_interval = min_interval
+        self._read_at = float("-inf")
         self.rules: dict[int, Rule] = {}
         self.devices: dict[int, list[bytes]] = {}  # rule id -> devices it watches (item rules: the item's history)
         self.periods: dict[tuple[bytes, bytes], list[Attachment]] = {}
         self.synced_at: float | None = None
+        self._last: dict[str, Any] | None = None
         self._load()
 
     def refresh(self) -> None:
-        """Reads every rule and the attachments of their items; raises when the chain is out of reach
-        (the copy stays as it was)."""
+        """Reads every rule and the attachments of their items, at most once per `min_interval`
+        seconds; raises when the chain is out of reach (the copy stays as it was)."""
+        if time.monotonic() - self._read_at < self.min_interval:
+            return
         raw_rules, raw_devices, raw_periods = {}, {}, {}
         for rule_id in range(1, int(self.oracle.ruleCount().call()) + 1):
             value = self.oracle.getRule(rule_id).call()
@@ -89,8 +97,13 @@ class RuleBook:
                     raw_periods[f"0x{rule.item_id.hex()}:0x{device.hex()}"] = [[int(a), int(d)] for a, d in rows]
             raw_devices[rule_id] = ["0x" + d.hex() for d in devices]
         document = {"rules": raw_rules, "devices": raw_devices, "periods": raw_periods, "synced_at": time.time()}
+        changed = {k: v for k, v in document.items() if k != "synced_at"} != self._last
         self._apply(document)
-        self.path.write_text(json.dumps(document))
+        self._read_at, self._last = time.monotonic(), {k: v for k, v in document.items() if k != "synced_at"}
+        if changed:  # written whole, then renamed: a crash never leaves half a file
+            partial = self.path.with_suffix(".partial")
+            partial.write_text(json.dumps(document))
+            os.replace(partial, self.path)
 
     def _load(self) -> None:
         try:
@@ -136,6 +149,8 @@ class LocalAlarms:
             connection.exec_driver_sql(_ALARMS)
         self._sender: threading.Thread | None = None
         if webhook_url:
+            for alarm in reversed(self.recent(1000, undelivered=True)):  # those a restart left unsent, oldest first
+                self._outgoing.put_nowait(alarm)
             self._sender = threading.Thread(target=self._deliver, name="edge-alarms", daemon=True)
             self._sender.start()
 
@@ -153,14 +168,21 @@ class LocalAlarms:
                     if breach is not None and key not in self._raised:
                         self._raised.add(key)
                         raised.append(breach)
+            self.evaluator.refused.clear()  # logged by the evaluator; kept nowhere here
         for breach in raised:
-            self._raise(breach)
+            try:
+                self._raise(breach)
+            except Exception:  # the alarm could not be kept: it may be raised again
+                with self._lock:
+                    self._raised.discard((breach.rule.rule_id, breach.device_id))
+                raise
         return raised
 
     def _raise(self, breach: Breach) -> None:
         alarm = {"rule_id": breach.rule.rule_id, "device_id": "0x" + breach.device_id.hex(),
                  "first_sequence": breach.readings[0].sequence, "last_sequence": breach.readings[-1].sequence,
-                 "reading_ids": [r.reading_id for r in breach.readings], "raised_at": time.time()}  # fmt: skip
+                 "reading_ids": [r.reading_id for r in breach.readings[:MAX_IDS]],
+                 "raised_at": time.time()}  # fmt: skip
         with self.engine.begin() as connection:
             alarm["id"] = connection.execute(
                 text("INSERT INTO edge_alarm (rule_id, device_id, first_sequence, last_sequence, reading_ids,"
@@ -181,20 +203,21 @@ class LocalAlarms:
             try:
                 httpx.post(str(self.webhook_url), json={"type": "edge.alarm", **alarm}, timeout=self.timeout,
                            follow_redirects=False).raise_for_status()  # fmt: skip
-            except httpx.HTTPError as exc:
+                with self.engine.begin() as connection:
+                    connection.execute(text("UPDATE edge_alarm SET delivered = 1 WHERE id = :id"), {"id": alarm["id"]})
+            except Exception as exc:  # noqa: BLE001 - the sender must outlive any one alarm; it stays undelivered
                 log.warning("edge alarm webhook failed", extra={"error": type(exc).__name__})
-                continue
-            with self.engine.begin() as connection:
-                connection.execute(text("UPDATE edge_alarm SET delivered = 1 WHERE id = :id"), {"id": alarm["id"]})
 
-    def recent(self, limit: int = 100) -> list[dict[str, Any]]:
-        """The latest alarms, newest first."""
+    def recent(self, limit: int = 100, undelivered: bool = False) -> list[dict[str, Any]]:
+        """The latest alarms (only those the webhook did not take, with `undelivered`), newest first."""
+        where = "WHERE delivered = 0 " if undelivered else ""
         with self.engine.connect() as connection:
             rows = connection.exec_driver_sql(
-                "SELECT rule_id, device_id, first_sequence, last_sequence, reading_ids, raised_at, delivered"
-                f" FROM edge_alarm ORDER BY id DESC LIMIT {int(limit)}"
+                "SELECT id, rule_id, device_id, first_sequence, last_sequence, reading_ids, raised_at, delivered"
+                f" FROM edge_alarm {where}ORDER BY id DESC LIMIT {int(limit)}"
             ).all()
-        names = ("rule_id", "device_id", "first_sequence", "last_sequence", "reading_ids", "raised_at", "delivered")
+        names = ("id", "rule_id", "device_id", "first_sequence", "last_sequence", "reading_ids", "raised_at",
+                 "delivered")  # fmt: skip
         alarms = [dict(zip(names, row, strict=True)) for row in rows]
         for alarm in alarms:
             alarm["reading_ids"], alarm["delivered"] = json.loads(alarm["reading_ids"]), bool(alarm["delivered"])

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from edge.gateway import Gateway
+from edge.gateway import Gateway, RegistryStale
 from ledger_service.app.api.access import RequestRateLimit, client_address
 from ledger_service.app.api.limits import BodySizeLimit
 from ledger_service.app.api.problems import install_problem_handlers
@@ -133,7 +133,8 @@ class _Budget:
         except TooManyBadSignatures:
             self.limiter.spend(client, allowed + 1)
             raise
-        self.limiter.spend(client, sum(1 for r in results if isinstance(r.error, InvalidSignature | KeyRotated)))
+        bad = (InvalidSignature, KeyRotated, RegistryStale)  # a stale copy's refusal still cost a check
+        self.limiter.spend(client, sum(1 for r in results if isinstance(r.error, bad)))
         return results
 
 
@@ -144,7 +145,7 @@ def create_edge_app(gateway: Gateway, limits: EdgeLimits | None = None, alarms: 
     app = FastAPI(title="provenance-ledger edge gateway", docs_url=None, redoc_url=None)
     app.add_middleware(BodySizeLimit, max_bytes=limits.max_body_bytes)
     app.add_middleware(RequestRateLimit, per_key=0.0, per_client=limits.client_rate,
-                       per_ingest_client=limits.ingest_client_rate)  # fmt: skip
+                       per_ingest_client=limits.ingest_client_rate, keys=False)  # fmt: skip
     install_problem_handlers(app)
     budget, max_batch = _Budget(limits), limits.max_batch
 

@@ -207,4 +207,7 @@ def test_the_gateways_api_limits_a_flooding_client_as_the_service_does(services:
     paced = TestClient(create_edge_app(gateway, EdgeLimits(ingest_client_rate=0.2)))
     assert paced.post("/v1/readings", json=signed_body(device, domain)).status_code == 201
     assert_problem(paced.post("/v1/readings", json=signed_body(device, domain)), 429, "too-many-requests")
+    made_up = {"Authorization": "Bearer not-a-key-here"}  # a made-up token buys no bucket of its own
+    assert_problem(paced.post("/v1/readings", json=signed_body(device, domain), headers=made_up), 429,
+                   "too-many-requests")  # fmt: skip
     assert paced.get("/v1/edge/status").json()["pending"] == 1  # reads are not ingest: still answered

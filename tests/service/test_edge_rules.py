@@ -120,6 +120,17 @@ def test_a_failed_webhook_keeps_the_alarm_undelivered_and_ingest_goes_on(
         [alarm] = alarms.recent()
         assert alarm["reading_ids"] == ids[:1] and alarm["delivered"] is False and receiver.received == []
         assert gateway.status()["pending"] == 2  # both readings held whatever the webhook did
+        alarms.close()
+        again = attach_local_rules(gateway, chain.client.w3, chain.deployment, services.artifacts,
+                                   tmp_path / "rules.json", receiver.url)  # fmt: skip
+        assert again is not None
+        alarms = again  # a restart sends what the last run could not
+        [posted] = wait_for(receiver, 1)
+        assert posted["reading_ids"] == ids[:1]
+        deadline = time.monotonic() + 5
+        while not alarms.recent()[0]["delivered"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert alarms.recent()[0]["delivered"] is True
     finally:
         alarms.close()
         gateway.close()

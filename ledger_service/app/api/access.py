@@ -85,9 +85,13 @@ class RequestRateLimit:
         engine: Engine | None = None,
         per_ingest_client: float = 0.0,
         burst_seconds: float = 2.0,
+        keys: bool = True,
     ) -> None:
+        """`keys=False` (where there are no API keys, as at an edge gateway): a bearer token is
+        ignored, so that no made-up token buys a bucket of its own."""
         self.app = app
         self.engine = engine
+        self.use_keys = keys
         self.keys = RateLimiter(per_key, max(1.0, per_key * burst_seconds))
         self.clients = RateLimiter(per_client, max(1.0, per_client * burst_seconds))
         self.ingest = RateLimiter(per_ingest_client, max(1.0, per_ingest_client * burst_seconds))
@@ -99,7 +103,7 @@ class RequestRateLimit:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        secret = bearer_secret(headers.get(b"authorization", b"").decode("latin-1") or None)
+        secret = bearer_secret(headers.get(b"authorization", b"").decode("latin-1") or None) if self.use_keys else None
         client = client_address(scope)
         if secret is not None:
             digest = hashlib.sha256(secret.encode()).digest()
