@@ -151,7 +151,6 @@ class Gateway:
             verify_processes=verify_processes, store=self.store,
         )  # fmt: skip
         self.forwarder = Forwarder(self.store, HttpTransport(upstream_url), batch_size=forward_batch)
-        self.upstream_url = upstream_url
         self.refreshers: list[Callable[[], None]] = []
         self.aggregator: Aggregator | None = None
         if key is not None:

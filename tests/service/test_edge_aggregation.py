@@ -396,3 +396,19 @@ def test_a_crash_between_a_roots_members_and_its_reading_seals_the_readings_agai
     member = aggregating.store.membership(ids[0])
     assert member is not None and member.root_reading_id == sealed.root_reading_id
     assert aggregating.forwarder.forward_once().forwarded == 1
+
+
+def test_a_proof_asked_while_upstream_is_out_of_reach_is_a_502_not_a_half_bundle(
+    services: Services, chain: ChainContext, tmp_path: Path
+) -> None:
+    own = new_device(services.ledger, model=GATEWAY_MODEL)
+    gateway = make_gateway(tmp_path / "edge.db", chain, "http://127.0.0.1:9", key=own.key, gateway_id=own.device_id)
+    try:
+        device = new_device(services.ledger)
+        gateway.sync_registry()
+        [held] = hand_in(gateway, device, services.ledger.domain, 1)
+        assert gateway.aggregator is not None and gateway.aggregator.seal_once() is not None
+        assert_problem(TestClient(create_edge_app(gateway)).get(f"/v1/readings/{held}/proof"), 502,
+                       "upstream-unreachable")  # fmt: skip
+    finally:
+        gateway.close()
