@@ -12,17 +12,19 @@ import {IDataNotary} from "./interfaces/IDataNotary.sol";
  * that a reading was part of a batch anchored at a given time. Trees follow OpenZeppelin's
  * StandardMerkleTree: double-hashed leaves and sorted-pair nodes.
  *
- * Storage is one slot per batch, so anchoring costs the same whatever the batch size: the batch
- * payload's content id, the anchorer and the rest live in the {BatchAnchored} event, which is
- * where indexers and verifiers read them.
+ * Every batch is a leaf of one append-only transparency log, an RFC 9162 tree (SHA-256, 0x00 leaf
+ * and 0x01 node prefixes) that the contract grows itself: it keeps the tree's frontier, the root of
+ * the last complete subtree of each height, and an anchor writes one frontier slot and the batch
+ * count, nothing per batch. No caller can submit a head, so every head extends the one before it;
+ * {logHead} gives the current size and root that signed checkpoints of the log are checked against.
+ * The batch's content id, the anchorer and the rest live in the {BatchAnchored} event, which is
+ * where indexers and verifiers read them, and the block it is in dates the batch.
  *
- * Every batch is also a leaf of one append-only transparency log, an RFC 9162 tree (SHA-256,
- * 0x00 leaf and 0x01 node prefixes) that the contract grows itself: it keeps the tree's frontier,
- * the root of the last complete subtree of each height, and writes one frontier slot per anchor.
- * No caller can submit a head, so every head extends the one before it; {logHead} gives the
- * current size and root that signed checkpoints of the log are checked against. {Multicall} lets an anchorer anchor several batches in
- * one transaction (each call keeps its own access check). Its types, errors and events are
- * declared in {IDataNotary}.
+ * A contract that checks a reading on chain ({verify}, {verifyMulti}) needs its batch recorded
+ * first: {recordAnchor}, open to anyone, proves the batch's leaf against a frontier node and keeps
+ * its root, once, so only the batches used on chain pay for a storage slot. {Multicall} lets an
+ * anchorer anchor several batches in one transaction (each call keeps its own access check). Its
+ * types, errors and events are declared in {IDataNotary}.
  */
 contract DataNotary is IDataNotary, AccessControl, Multicall {
     /// @notice Role allowed to anchor batches.
@@ -30,12 +32,15 @@ contract DataNotary is IDataNotary, AccessControl, Multicall {
 
     /// @dev Leaf data version of the log's leaves (docs/transparency-log.md).
     uint8 private constant _LOG_LEAF_VERSION = 1;
+    /// @dev Heights the frontier holds: a log of up to 2^40 - 1 batches.
+    uint256 private constant _LOG_HEIGHTS = 40;
 
-    mapping(bytes32 root => Anchor) private _anchors;
     uint40 private _batchCount;
-    /// @dev `_logFrontier[h]`: the root of the last complete subtree of 2^h leaves. For a log of
-    /// size n, the entries at the heights of n's set bits are the subtrees the root is made of.
+    /// @dev `_logFrontier[h]`: the root of the last complete subtree of 2^h leaves whose index at
+    /// height h is even (a left child). For a log of size n, the entries at the heights of n's set
+    /// bits are the subtrees the root is made of.
     bytes32[40] private _logFrontier;
+    mapping(bytes32 root => Record) private _records;
 
     /**
      * @param admin Account that receives the admin role and the anchorer role.
@@ -57,27 +62,41 @@ contract DataNotary is IDataNotary, AccessControl, Multicall {
         if (readingCount == 0) revert DataNotaryEmptyBatch();
         if (firstTimestamp > lastTimestamp) revert DataNotaryInvalidTimeRange(firstTimestamp, lastTimestamp);
         if (bytes(contentId).length > type(uint16).max) revert DataNotaryContentIdTooLong(bytes(contentId).length);
-        Anchor storage existing = _anchors[root];
-        if (_exists(existing)) revert DataNotaryRootAlreadyAnchored(root, existing.batchId);
 
         uint40 id = _batchCount;
         _batchCount = id + 1;
-        _anchors[root] = Anchor({
-            batchId: id,
-            anchoredAt: uint40(block.timestamp),
-            blockNumber: uint48(block.number),
-            readingCount: readingCount,
-            firstTimestamp: firstTimestamp,
-            lastTimestamp: lastTimestamp
-        });
         _appendToLog(id, _logLeafHash(id, root, readingCount, firstTimestamp, lastTimestamp, contentId));
         emit BatchAnchored(id, root, _msgSender(), readingCount, firstTimestamp, lastTimestamp, contentId);
         return id;
     }
 
     /// @inheritdoc IDataNotary
+    function recordAnchor(
+        uint256 batchId,
+        bytes32 root,
+        uint32 readingCount,
+        uint48 firstTimestamp,
+        uint48 lastTimestamp,
+        string calldata contentId,
+        bytes32[] calldata logPath
+    ) external {
+        if (!_inLog(batchId, _logLeafHash(batchId, root, readingCount, firstTimestamp, lastTimestamp, contentId), logPath)) {
+            revert DataNotaryNotInLog(batchId);
+        }
+        Record storage existing = _records[root];
+        if (_exists(existing) && existing.batchId <= batchId) return; // the earliest batch of a root is kept
+        _records[root] = Record({
+            batchId: uint40(batchId),
+            readingCount: readingCount,
+            firstTimestamp: firstTimestamp,
+            lastTimestamp: lastTimestamp
+        });
+        emit AnchorRecorded(batchId, root);
+    }
+
+    /// @inheritdoc IDataNotary
     function verify(bytes32 root, bytes32 leaf, bytes32[] calldata proof) external view returns (bool) {
-        return _exists(_anchors[root]) && MerkleProof.verifyCalldata(proof, root, leaf);
+        return _exists(_records[root]) && MerkleProof.verifyCalldata(proof, root, leaf);
     }
 
     /// @inheritdoc IDataNotary
@@ -89,7 +108,7 @@ contract DataNotary is IDataNotary, AccessControl, Multicall {
     ) external view returns (bool) {
         return
             leaves.length != 0 &&
-            _exists(_anchors[root]) &&
+            _exists(_records[root]) &&
             MerkleProof.multiProofVerifyCalldata(proof, proofFlags, root, leaves);
     }
 
@@ -112,20 +131,20 @@ contract DataNotary is IDataNotary, AccessControl, Multicall {
     }
 
     /// @inheritdoc IDataNotary
-    function isAnchored(bytes32 root) external view returns (bool) {
-        return _exists(_anchors[root]);
+    function logFrontier(uint256 height) external view returns (bytes32) {
+        return height < _LOG_HEIGHTS ? _logFrontier[height] : bytes32(0);
     }
 
     /// @inheritdoc IDataNotary
-    function getAnchor(bytes32 root) public view returns (Anchor memory) {
-        Anchor storage found = _anchors[root];
-        if (!_exists(found)) revert DataNotaryUnknownRoot(root);
+    function isRecorded(bytes32 root) external view returns (bool) {
+        return _exists(_records[root]);
+    }
+
+    /// @inheritdoc IDataNotary
+    function getRecord(bytes32 root) external view returns (Record memory) {
+        Record storage found = _records[root];
+        if (!_exists(found)) revert DataNotaryNotRecorded(root);
         return found;
-    }
-
-    /// @inheritdoc IDataNotary
-    function batchIdOf(bytes32 root) external view returns (uint256) {
-        return getAnchor(root).batchId;
     }
 
     /// @dev Appends the leaf at `index` (the log's size before it): the subtrees it completes are
@@ -140,6 +159,19 @@ contract DataNotary is IDataNotary, AccessControl, Multicall {
         _logFrontier[height] = node;
     }
 
+    /// @dev Whether `leafHash` is leaf `index` of the log: `path` (its siblings, bottom up) leads to
+    /// the subtree of 2^path.length leaves the frontier holds at that height, and that subtree is
+    /// the one holding `index`.
+    function _inLog(uint256 index, bytes32 leafHash, bytes32[] calldata path) private view returns (bool) {
+        uint256 height = path.length;
+        uint256 completed = height < _LOG_HEIGHTS ? uint256(_batchCount) >> height : 0;
+        if (completed == 0 || (index >> height) != ((completed - 1) & ~uint256(1))) return false;
+        bytes32 node = leafHash;
+        for (uint256 h = 0; h < height; ++h) {
+            node = (index >> h) & 1 == 0 ? _logNode(node, path[h]) : _logNode(path[h], node);
+        }
+        return node == _logFrontier[height];
+    }
     /// @dev RFC 9162 leaf hash of a batch's leaf data (see {IDataNotary-logHead}).
     function _logLeafHash(
         uint256 batchId,
@@ -170,9 +202,8 @@ contract DataNotary is IDataNotary, AccessControl, Multicall {
         return sha256(abi.encodePacked(bytes1(0x01), left, right));
     }
 
-    /// @dev Whether the slot holds an anchor: every anchored batch has at least one reading (the
-    /// time fields are not used for this, so no comparison depends on the block's timestamp).
-    function _exists(Anchor storage anchor_) private view returns (bool) {
-        return anchor_.readingCount != 0;
+    /// @dev Whether the slot holds a record: every anchored batch has at least one reading.
+    function _exists(Record storage record) private view returns (bool) {
+        return record.readingCount != 0;
     }
 }

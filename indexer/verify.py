@@ -16,8 +16,10 @@ from sqlalchemy.engine import Engine
 from web3 import Web3
 
 from indexer.store import Store
+from ledger_service.core import tlog
 from ledger_service.core.chain.rpc import JsonRpc
 from ledger_service.core.enums import DeviceStatus
+from ledger_service.core.log_leaf import BATCH_ANCHORED_TOPIC, leaf_data
 
 _CALLS_PER_REQUEST = 200
 
@@ -94,7 +96,7 @@ def verify(engine: Engine, rpc_url: str, contracts: dict[str, str], abis: dict[s
             registry = _Caller(rpc, w3, contracts["DeviceRegistry"], abis["DeviceRegistry"], head)
             _check_devices(registry, query, report)
             notary = _Caller(rpc, w3, contracts["DataNotary"], abis["DataNotary"], head)
-            _check_batches(notary, query, report)
+            _check_batches(notary, state.start_block, query, report)
             _check_roles(rpc, w3, contracts, abis, head, query, report)
             if "SupplyChain" in contracts:
                 chain = _Caller(rpc, w3, contracts["SupplyChain"], abis["SupplyChain"], head)
@@ -178,26 +180,39 @@ def _check_devices(registry: _Caller, query: Callable[[str], list[Any]], report:
             report.divergences.append(f"device {row[0]} key {row[1]}: mirror {tuple(row[2:])}, chain {key_values}")
 
 
-def _check_batches(notary: _Caller, query: Callable[[str], list[Any]], report: Report) -> None:
+def _check_batches(notary: _Caller, start: int, query: Callable[[str], list[Any]], report: Report) -> None:
+    """The mirror's batches against the chain: the notary keeps no per-batch state, so each batch is
+    compared with its `BatchAnchored` event, and all of them with the log head the contract grew."""
     batches = query(
-        "SELECT batch_id, root, reading_count, first_timestamp, last_timestamp, block_number, anchored_at "
+        "SELECT batch_id, root, reading_count, first_timestamp, last_timestamp, block_number, content_id "
         "FROM anchored_batch ORDER BY batch_id"
     )
     report.checked["batches"] = len(batches)
-    count = next(notary.many("batchCount", [[]]))
-    if count is not None and count[0] != len(batches):
-        report.divergences.append(f"batches: {count[0]} anchored on chain, {len(batches)} mirrored")
+    head = next(notary.many("logHead", [[]]))
+    if head is not None and head[0] != len(batches):
+        report.divergences.append(f"batches: {head[0]} anchored on chain, {len(batches)} mirrored")
     ids = [int(b[0]) for b in batches]
     if ids != list(range(len(ids))):
         report.divergences.append("batches: batch ids are not 0..n-1 without gaps")
-    roots = [[bytes.fromhex(b[1][2:])] for b in batches]
-    for row, found in zip(batches, notary.many("getAnchor", roots), strict=True):
-        if found is None:
-            report.divergences.append(f"batch {row[0]}: root {row[1]} is not anchored on chain")
+    elif head is not None and head[0] == len(batches):
+        leaves = [tlog.leaf_hash(leaf_data(int(b[0]), b[1], int(b[2]), int(b[3]), int(b[4]), b[6])) for b in batches]
+        if tlog.root(leaves) != bytes(head[1]):
+            report.divergences.append("batches: the mirror's batches are not the chain's log (another log root)")
+    topics = ["0x" + BATCH_ANCHORED_TOPIC.hex()]
+    logs = notary.rpc.call(
+        "eth_getLogs", {"address": notary.address, "fromBlock": hex(start), "toBlock": notary.block, "topics": topics}
+    )
+    events = {int(log["topics"][1], 16): log for log in logs}
+    for row in batches:
+        log = events.get(int(row[0]))
+        if log is None:
+            report.divergences.append(f"batch {row[0]}: root {row[1]} has no BatchAnchored event on chain")
             continue
-        batch_id, anchored_at, block_number, reading_count, first, last = found[0]
-        chain_values = (batch_id, reading_count, first, last, block_number, anchored_at)
-        mirror_values = (int(row[0]), *map(int, row[2:7]))
+        count, first, last, content_id = abi_decode(
+            ["uint64", "uint64", "uint64", "string"], bytes.fromhex(log["data"][2:])
+        )
+        chain_values = (log["topics"][2], count, first, last, int(log["blockNumber"], 16), content_id)
+        mirror_values = (row[1], *map(int, row[2:6]), row[6])
         if mirror_values != chain_values:
             report.divergences.append(f"batch {row[0]} ({row[1]}): mirror {mirror_values}, chain {chain_values}")
 

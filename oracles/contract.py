@@ -15,6 +15,7 @@ from web3.types import TxReceipt
 
 from ledger_service.core.chain.client import ChainClient
 from ledger_service.core.chain.deploy import Deployment
+from ledger_service.core.chain.ledger import Ledger
 from ledger_service.core.compiler import Artifact
 from ledger_service.core.readings import Reading
 from oracles import bls
@@ -97,6 +98,7 @@ class SensorOracleContract:
 
     def __init__(self, client: ChainClient, deployment: Deployment, artifacts: dict[str, Artifact]) -> None:
         self.client = client
+        self._deployment, self._artifacts = deployment, artifacts
         self._abi = artifacts["SensorOracle"].abi
         client.errors.register(self._abi)
         for name in ("SupplyChain", "AssetToken", "ShipmentEscrow", "DeviceRegistry"):
@@ -108,6 +110,7 @@ class SensorOracleContract:
         """The same contract called from another account."""
         other = SensorOracleContract.__new__(SensorOracleContract)
         other.client = client
+        other._deployment, other._artifacts = self._deployment, self._artifacts
         other._abi = self._abi
         other.address = self.address
         client.errors.register(self._abi)
@@ -145,8 +148,14 @@ class SensorOracleContract:
 
     # reports
 
+    def record_batches(self, readings: Sequence[SignedReading]) -> None:
+        """Records the batches the readings' proofs rest on in the notary, from this account, so that
+        `DataNotary.verify` answers for them (it keeps nothing per batch until someone asks)."""
+        Ledger(self.client, self._deployment, self._artifacts).record_anchors(r.root for r in readings)
+
     def submit_evidence(self, rule_id: int, readings: Sequence[SignedReading]) -> TxReceipt:
-        """Fires a threshold rule on evidence."""
+        """Fires a threshold rule on evidence (its batches recorded first: `record_batches`)."""
+        self.record_batches(readings)
         return self.client.transact(self.functions.submitEvidence(rule_id, [r.as_tuple() for r in readings]))
 
     def committee_digest(self, report: CommitteeReport) -> bytes:

@@ -7,11 +7,9 @@ pragma solidity ^0.8.24;
  * signed readings, anchored so that anyone can later prove a reading was part of a batch.
  */
 interface IDataNotary {
-    /// @notice An anchored batch, packed into one storage slot.
-    struct Anchor {
+    /// @notice A batch recorded for on-chain checks ({recordAnchor}), packed into one storage slot.
+    struct Record {
         uint40 batchId;
-        uint40 anchoredAt;
-        uint48 blockNumber;
         uint32 readingCount;
         uint48 firstTimestamp;
         uint48 lastTimestamp;
@@ -23,10 +21,10 @@ interface IDataNotary {
     error DataNotaryEmptyBatch();
     /// @notice The batch's first timestamp is after its last.
     error DataNotaryInvalidTimeRange(uint64 firstTimestamp, uint64 lastTimestamp);
-    /// @notice The root was already anchored, as batch `batchId`.
-    error DataNotaryRootAlreadyAnchored(bytes32 root, uint256 batchId);
-    /// @notice No batch has this root.
-    error DataNotaryUnknownRoot(bytes32 root);
+    /// @notice No batch with this root has been recorded ({recordAnchor}).
+    error DataNotaryNotRecorded(bytes32 root);
+    /// @notice The leaf data and path given are not leaf `batchId` of the log under a frontier node.
+    error DataNotaryNotInLog(uint256 batchId);
     /// @notice The content id is longer than the log's leaf encoding allows (65,535 bytes).
     error DataNotaryContentIdTooLong(uint256 length);
 
@@ -41,12 +39,17 @@ interface IDataNotary {
         string contentId
     );
 
+    /// @notice Emitted when anchored batch `batchId` is recorded for on-chain checks of its `root`.
+    event AnchorRecorded(uint256 indexed batchId, bytes32 indexed root);
+
     /**
      * @notice Anchors the Merkle `root` of a batch of `readingCount` readings whose timestamps span
      * `firstTimestamp` to `lastTimestamp`; `contentId` names the batch payload in a content store.
-     * @dev Requirements: the caller has ANCHORER_ROLE; the root is non-zero and new; the batch is
+     * @dev Requirements: the caller has ANCHORER_ROLE; the root is non-zero; the batch is
      * non-empty, its time range is ordered and its content id at most 65,535 bytes long. The batch
-     * is appended to the transparency log as leaf `batchId` (see {logHead}). Emits {BatchAnchored}.
+     * is appended to the transparency log as leaf `batchId` (see {logHead}); nothing is stored per
+     * batch, so a root is not refused for having been anchored before (its earliest batch is the
+     * one that dates it). Emits {BatchAnchored}.
      * @return batchId The id of the new batch, counting from zero.
      */
     function anchor(
@@ -57,11 +60,31 @@ interface IDataNotary {
         string calldata contentId
     ) external returns (uint256 batchId);
 
-    /// @notice Returns true when `root` is anchored and `proof` proves `leaf` under it.
+    /**
+     * @notice Records anchored batch `batchId` so that contracts can check its readings
+     * ({verify}, {verifyMulti}). Anyone may call it: the batch's leaf data (as {BatchAnchored} gave
+     * it) must be leaf `batchId` of the log, proven by `logPath`, its siblings bottom up, to the
+     * subtree of 2^logPath.length leaves that {logFrontier} holds at that height and that holds
+     * `batchId`. A node there is replaced when a later subtree of its height completes, so a path
+     * is built against the log as it is and may have to be built again if batches land before it.
+     * @dev A root already recorded from an earlier batch is left as it is, without a revert.
+     * Reverts with {DataNotaryNotInLog} when the leaf is not proven. Emits {AnchorRecorded}.
+     */
+    function recordAnchor(
+        uint256 batchId,
+        bytes32 root,
+        uint32 readingCount,
+        uint48 firstTimestamp,
+        uint48 lastTimestamp,
+        string calldata contentId,
+        bytes32[] calldata logPath
+    ) external;
+
+    /// @notice Returns true when `root` is recorded and `proof` proves `leaf` under it.
     function verify(bytes32 root, bytes32 leaf, bytes32[] calldata proof) external view returns (bool);
 
     /**
-     * @notice Returns true when `root` is anchored and the OpenZeppelin multiproof (`proof`,
+     * @notice Returns true when `root` is recorded and the OpenZeppelin multiproof (`proof`,
      * `proofFlags`) proves all of `leaves` under it at once.
      * @dev An empty `leaves` proves nothing and returns false (OpenZeppelin's library would accept
      * `proof = [root]` for it). A malformed proof reverts with `MerkleProofInvalidMultiproof`.
@@ -85,18 +108,16 @@ interface IDataNotary {
      */
     function logHead() external view returns (uint256 size, bytes32 root);
 
-    /// @notice Returns whether `root` is anchored.
-    function isAnchored(bytes32 root) external view returns (bool);
+    /// @notice Returns the frontier node at `height`: the root of the last complete subtree of
+    /// 2^height leaves that is a left child (zero before there is one, or past the highest height).
+    function logFrontier(uint256 height) external view returns (bytes32);
+
+    /// @notice Returns whether `root` is recorded for on-chain checks ({recordAnchor}).
+    function isRecorded(bytes32 root) external view returns (bool);
 
     /**
-     * @notice Returns the anchor of `root`: batch id, time, block, reading count and time range.
-     * @dev Reverts with {DataNotaryUnknownRoot} when the root is not anchored.
+     * @notice Returns the record of `root`: its batch id, reading count and time range.
+     * @dev Reverts with {DataNotaryNotRecorded} when the root is not recorded.
      */
-    function getAnchor(bytes32 root) external view returns (Anchor memory);
-
-    /**
-     * @notice Returns the id of the batch anchored with `root`.
-     * @dev Reverts with {DataNotaryUnknownRoot} when the root is not anchored.
-     */
-    function batchIdOf(bytes32 root) external view returns (uint256);
+    function getRecord(bytes32 root) external view returns (Record memory);
 }

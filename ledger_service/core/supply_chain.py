@@ -14,6 +14,7 @@ from web3.types import TxReceipt
 
 from ledger_service.core.chain.client import ChainClient
 from ledger_service.core.chain.deploy import Deployment
+from ledger_service.core.chain.ledger import Ledger
 from ledger_service.core.compiler import Artifact
 from ledger_service.core.enums import Condition, ItemStatus
 from ledger_service.core.hashing import keccak256
@@ -119,6 +120,7 @@ class SupplyChainContract:
 
     def __init__(self, client: ChainClient, deployment: Deployment, artifacts: dict[str, Artifact]) -> None:
         self.client = client
+        self._deployment, self._artifacts = deployment, artifacts
         client.errors.register(artifacts["SupplyChain"].abi)
         self.contract: Contract = client.w3.eth.contract(
             address=to_checksum_address(deployment.address_of("SupplyChain")), abi=artifacts["SupplyChain"].abi
@@ -128,6 +130,7 @@ class SupplyChainContract:
         """The same contract called from another account."""
         other = SupplyChainContract.__new__(SupplyChainContract)
         other.client = client
+        other._deployment, other._artifacts = self._deployment, self._artifacts
         client.errors.register(self.contract.abi)  # type: ignore[arg-type]
         other.contract = client.w3.eth.contract(address=self.contract.address, abi=self.contract.abi)
         return other
@@ -181,7 +184,10 @@ class SupplyChainContract:
     def record_checkpoint(
         self, item_id: bytes, location: Location, status_code: int, evidence: Evidence | None = None
     ) -> TxReceipt:
-        """Records a checkpoint, with evidence checked on chain when given."""
+        """Records a checkpoint, with evidence checked on chain when given (its batch is recorded in
+        the notary first, from this account, unless it is already: `Ledger.record_anchors`)."""
+        if evidence is not None and any(evidence.root):
+            Ledger(self.client, self._deployment, self._artifacts).record_anchors([evidence.root])
         return self.client.transact(
             self.functions.recordCheckpoint(
                 item_id, location.as_tuple(), status_code, (evidence or Evidence()).as_tuple()

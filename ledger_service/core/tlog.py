@@ -70,6 +70,21 @@ def path_from_levels(built: Sequence[Sequence[bytes]], index: int) -> list[bytes
     return path
 
 
+def frontier_path(leaves: Sequence[bytes], index: int) -> tuple[int, list[bytes]]:
+    """The path of leaf `index` to the node of a log of `len(leaves)` leaves that DataNotary's
+    frontier holds it under: the last complete subtree of 2^h leaves whose index at height h is
+    even, at the highest such h (the node the contract keeps longest). Returns (h, siblings bottom up)."""
+    size = len(leaves)
+    if not 0 <= index < size:
+        raise ValueError(f"leaf {index} is not in a log of {size}")
+    height = max(h for h in range(size.bit_length()) if index >> h == ((size >> h) - 1) & ~1)
+    path = []
+    for h in range(height):
+        start = ((index >> h) ^ 1) << h
+        path.append(root(leaves[start : start + (1 << h)]))
+    return height, path
+
+
 def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
     """PATH(index, leaves): the audit path of leaf `index` in the tree of `leaves`."""
     if not 0 <= index < len(leaves):

@@ -14,9 +14,9 @@ from eth_utils import to_checksum_address
 from web3 import Web3
 
 from ledger_service.core import tlog
+from ledger_service.core.log_leaf import event_leaf_data
 from ledger_service.core.signed_note import Checkpoint
 from ledger_service.services.log_audit import Check
-from ledger_service.services.transparency_log import leaf_data
 from ledger_service.services.verify_abi import NOTARY_ABI
 
 
@@ -38,10 +38,7 @@ def read_chain_log(w3: Web3, notary: str, from_block: int = 0) -> ChainLog:
     logs = contract.events.BatchAnchored.get_logs(from_block=from_block, to_block=block)
     leaves: dict[int, bytes] = {}
     for log in logs:
-        a = log["args"]
-        data = leaf_data(a["batchId"], "0x" + bytes(a["root"]).hex(), a["readingCount"], a["firstTimestamp"],
-                         a["lastTimestamp"], a["contentId"])  # fmt: skip
-        leaves[int(a["batchId"])] = tlog.leaf_hash(data)
+        leaves[int(log["args"]["batchId"])] = tlog.leaf_hash(event_leaf_data(log["args"]))
     ordered = [leaves[i] for i in range(len(leaves)) if i in leaves]
     return ChainLog(block, int(size), bytes(root), ordered)
 

@@ -1,19 +1,12 @@
 """One append-only log over every anchored batch: its leaves, signed checkpoints and proofs.
 
 The log's leaves are the notary's `BatchAnchored` events in chain order, from confirmed blocks of
-the mirror (so a leaf, once in the log, is never taken back by a reorg). A leaf's data:
-
-    0x01                       version
-    batch id                   8 bytes, big-endian (DataNotary's id of the batch)
-    root                       32 bytes (the batch's Merkle root)
-    reading count              8 bytes, big-endian
-    first, last timestamp      8 bytes each, big-endian (Unix seconds)
-    content id length          2 bytes, big-endian
-    content id                 UTF-8 (the batch payload's CID)
-
-The tree is RFC 9162's (`ledger_service.core.tlog`). A checkpoint is a C2SP tlog-checkpoint
-signed as a C2SP signed note with the log's Ed25519 key (`ledger_service.core.signed_note`). Every
-checkpoint served is kept, so any old one can be proven consistent with any newer one.
+the mirror (so a leaf, once in the log, is never taken back by a reorg). A leaf's data is the
+batch's id, root, reading count, time range and content id, encoded as `ledger_service.core.log_leaf`
+says (the chain client records batches with it too). The tree is RFC 9162's
+(`ledger_service.core.tlog`). A checkpoint is a C2SP tlog-checkpoint signed as a C2SP signed note
+with the log's Ed25519 key (`ledger_service.core.signed_note`). Every checkpoint served is kept, so
+any old one can be proven consistent with any newer one.
 """
 
 from __future__ import annotations
@@ -32,47 +25,14 @@ from sqlmodel import Session
 
 from ledger_service.core import tlog
 from ledger_service.core.errors import InvalidFilter
+from ledger_service.core.log_leaf import LEAF_VERSION, LeafFields, decode_leaf_data, leaf_data
 from ledger_service.core.mirror_models import EvBatchAnchored, IndexState, table_of
 from ledger_service.core.models import LogCheckpoint
 from ledger_service.core.secret_files import secret_file
 from ledger_service.core.settings import Settings
 from ledger_service.core.signed_note import checkpoint_body, sign_note, verifier_key
 
-LEAF_VERSION = 1
-
-
-def leaf_data(batch_id: int, root: str, count: int, first: int, last: int, content_id: str) -> bytes:
-    """A batch's leaf data (see the module text)."""
-    cid = content_id.encode()
-    return (
-        bytes([LEAF_VERSION]) + batch_id.to_bytes(8, "big") + bytes.fromhex(root.removeprefix("0x"))
-        + count.to_bytes(8, "big") + first.to_bytes(8, "big") + last.to_bytes(8, "big")
-        + len(cid).to_bytes(2, "big") + cid
-    )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class LeafFields:
-    """A leaf's data, decoded."""
-
-    batch_id: int
-    root: str
-    reading_count: int
-    first_timestamp: int
-    last_timestamp: int
-    content_id: str
-
-
-def decode_leaf_data(data: bytes) -> LeafFields:
-    """The fields of a leaf's data; `ValueError` if it is not one (another version, a wrong length)."""
-    if len(data) < 67 or data[0] != LEAF_VERSION:
-        raise ValueError("not a version-1 leaf of this log")
-    length = int.from_bytes(data[65:67], "big")
-    if len(data) != 67 + length:
-        raise ValueError("the content id's length does not match the leaf's")
-    number = [int.from_bytes(data[i : i + 8], "big") for i in (1, 41, 49, 57)]
-    return LeafFields(number[0], "0x" + data[9:41].hex(), number[1], number[2], number[3], data[67:].decode())
-
+__all__ = ["LEAF_VERSION", "LeafFields", "TransparencyLog", "decode_leaf_data", "leaf_data"]
 
 @dataclass(frozen=True)
 class _Tree:

@@ -16,18 +16,20 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
+from eth_abi import decode as abi_decode
 from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 
 from ledger_service.core.keys import KeyError_, PublicKey
+from ledger_service.core.log_leaf import EVENT_DATA_TYPES
 from ledger_service.core.merkle import process_proof
 from ledger_service.core.readings import Domain, Reading, leaf_values, reading_leaf
 from ledger_service.services.proofs import EARLIER_PROOF_FORMATS, PROOF_FORMAT
 from ledger_service.services.trust import TrustAnchor
 from ledger_service.services.verification import Check, Verification
-from ledger_service.services.verify_abi import BATCH_ANCHORED_TOPIC, NOTARY_ABI, REGISTRY_ABI
+from ledger_service.services.verify_abi import BATCH_ANCHORED_TOPIC, REGISTRY_ABI
 from ledger_service.services.verify_log import log_key_checks, log_path_checks
 
 SELF_CONSISTENCY_WARNING = (
@@ -172,20 +174,27 @@ def _anchor_checks(w3: Web3, bundle: dict[str, Any], trust: TrustAnchor, min_con
         event_ok,
         f"BatchAnchored(batch {anchor['batch_id']}, root {bundle['merkle']['root']}) by the pinned {notary}",
     )
-    record = contract_at(w3, notary, NOTARY_ABI).functions.getAnchor(root).call()
-    anchored_at = int(record[1])
-    batch = bundle["batch"]  # what the bundle (and its log leaf) says of the batch: the chain's record must agree
+    if not event_ok:
+        return
+    # the event is the chain's record of the batch (the notary stores nothing per batch): its data
+    # must be what the bundle, and its log leaf, say of the batch; its block dates the anchor
+    count, first, last, _ = abi_decode(EVENT_DATA_TYPES, bytes(events[0]["data"]))
+    batch = bundle["batch"]
     claimed = (int(batch["reading_count"]), int(batch["first_timestamp"]), int(batch["last_timestamp"]))
-    record_ok = int(record[0]) == anchor["batch_id"] and int(record[2]) == int(receipt["blockNumber"])
-    record_ok = record_ok and (int(record[3]), int(record[4]), int(record[5])) == claimed
-    yield Check("anchor-record", record_ok, f"DataNotary.getAnchor: batch {record[0]}, block {record[2]}, "
-                f"anchored at {anchored_at}")  # fmt: skip
+    yield Check("anchor-record", (count, first, last) == claimed,
+                f"BatchAnchored: {count} readings taken from {first} to {last}")  # fmt: skip
+    anchored_at = anchor_time(w3, receipt["blockHash"])
     taken = int(bundle["eip712"]["message"]["timestamp"])
     yield Check(
         "timeline", taken <= anchored_at, f"taken at {taken}, anchored at {anchored_at}: the reading existed by then"
     )
     depth = int(w3.eth.block_number) - int(receipt["blockNumber"]) + 1
     yield Check("confirmations", depth >= min_confirmations, f"{depth} confirmations (need {min_confirmations})")
+
+
+def anchor_time(w3: Web3, block_hash: Any) -> int:
+    """The time of the block an anchor is in (the block the transaction check found it in)."""
+    return int(w3.eth.get_block(HexBytes(block_hash))["timestamp"])
 
 
 def _registry_key(w3: Web3, trust: TrustAnchor, reading: Reading) -> tuple[int, PublicKey] | None:
@@ -200,14 +209,6 @@ def _registry_key(w3: Web3, trust: TrustAnchor, reading: Reading) -> tuple[int, 
             return None
         return index, PublicKey.from_tuple(record[0])
     return None
-
-
-def _key_checks(w3: Web3, bundle: dict[str, Any], trust: TrustAnchor) -> Iterator[Check]:
-    yield from device_key_checks(w3, bundle, trust)
-    notary = contract_at(w3, trust.notary.address, NOTARY_ABI)
-    proof = [_b(p) for p in bundle["merkle"]["proof"]]
-    root, leaf = _b(bundle["merkle"]["root"]), _b(bundle["leaf"]["hash"])
-    yield call_check("notary-verify", "DataNotary.verify", lambda: notary.functions.verify(root, leaf, proof).call())
 
 
 def device_key_checks(w3: Web3, bundle: dict[str, Any], trust: TrustAnchor) -> Iterator[Check]:
@@ -243,7 +244,7 @@ def chain_checks(
     stages: list[Callable[[], Iterator[Check]]] = [
         lambda: _chain_identity(w3, trust),
         lambda: _anchor_checks(w3, bundle, trust, min_confirmations),
-        lambda: _key_checks(w3, bundle, trust),
+        lambda: device_key_checks(w3, bundle, trust),
     ]
     for stage in stages:
         try:

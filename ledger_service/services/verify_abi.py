@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from eth_utils import keccak
+from ledger_service.core.log_leaf import BATCH_ANCHORED_TOPIC
 
-BATCH_ANCHORED_TOPIC = keccak(text="BatchAnchored(uint256,bytes32,address,uint64,uint64,uint64,string)")
+__all__ = ["BATCH_ANCHORED_TOPIC", "NOTARY_ABI", "REGISTRY_ABI"]
 
 
 def _fn(name: str, inputs: list[tuple[str, str]], outputs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -25,14 +25,8 @@ _KEY_RECORD = {"name": "", "type": "tuple", "components": [
         {"name": "x", "type": "bytes32"}, {"name": "y", "type": "bytes32"}]},
     {"name": "validFrom", "type": "uint64"}, {"name": "validFromBlock", "type": "uint64"},
     {"name": "validUntil", "type": "uint64"}, {"name": "validUntilBlock", "type": "uint64"}]}  # fmt: skip
-_ANCHOR = {"name": "", "type": "tuple", "components": [
-    {"name": n, "type": t} for n, t in (
-        ("batchId", "uint40"), ("anchoredAt", "uint40"), ("blockNumber", "uint48"), ("readingCount", "uint32"),
-        ("firstTimestamp", "uint48"), ("lastTimestamp", "uint48"))]}  # fmt: skip
 _BOOL = [{"name": "", "type": "bool"}]
 NOTARY_ABI = [
-    _fn("verify", [("root", "bytes32"), ("leaf", "bytes32"), ("proof", "bytes32[]")], _BOOL),
-    _fn("getAnchor", [("root", "bytes32")], [_ANCHOR]),
     _fn("logHead", [], [{"name": "size", "type": "uint256"}, {"name": "root", "type": "bytes32"}]),
     {
         "type": "event",

@@ -29,13 +29,14 @@ from ledger_service.services.proofs import EDGE_PROOF_FORMAT
 from ledger_service.services.trust import TrustAnchor
 from ledger_service.services.verification import Check, Verification
 from ledger_service.services.verify import (
+    anchor_time,
     contract_at,
     device_key_checks,
     reading_of,
     signed_reading_checks,
     verify_bundle,
 )
-from ledger_service.services.verify_abi import NOTARY_ABI, REGISTRY_ABI
+from ledger_service.services.verify_abi import REGISTRY_ABI
 
 
 def _hex(value: Any) -> str:
@@ -76,8 +77,7 @@ def _device_chain_checks(bundle: dict[str, Any], trust: TrustAnchor, rpc_url: st
     w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
     try:
         yield from device_key_checks(w3, bundle, trust)
-        root = bytes(HexBytes(bundle["upstream"]["merkle"]["root"]))
-        anchored_at = int(contract_at(w3, trust.notary.address, NOTARY_ABI).functions.getAnchor(root).call()[1])
+        anchored_at = anchor_time(w3, bundle["upstream"]["anchor"]["block_hash"])  # upstream's checks found it there
         reading = reading_of(bundle)
         signature = bytes(HexBytes(bundle["reading"]["signature"]))
         registry = contract_at(w3, trust.registry.address, REGISTRY_ABI).functions

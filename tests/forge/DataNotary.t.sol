@@ -24,6 +24,25 @@ library ReferenceLog {
         while (split << 1 < n) split <<= 1;
         return sha256(bytes.concat(bytes1(0x01), rootOf(leaves, from, from + split), rootOf(leaves, from + split, to)));
     }
+
+    /// @dev The path of leaf `index` to the frontier node that holds it in a log of `size` leaves,
+    /// at the highest height there is one: the subtree of 2^h leaves whose index at height h is
+    /// even and the last complete one of its height.
+    function frontierPath(bytes32[] memory leaves, uint256 index, uint256 size)
+        internal
+        pure
+        returns (bytes32[] memory path)
+    {
+        uint256 height = 0;
+        for (uint256 h = 0; size >> h != 0; ++h) {
+            if ((index >> h) == (((size >> h) - 1) & ~uint256(1))) height = h;
+        }
+        path = new bytes32[](height);
+        for (uint256 h = 0; h < height; ++h) {
+            uint256 start = ((index >> h) ^ 1) << h;
+            path[h] = rootOf(leaves, start, start + (1 << h));
+        }
+    }
 }
 
 /// @notice Fuzz tests of every external function of DataNotary.
@@ -47,39 +66,39 @@ contract DataNotaryTest is Base {
         return notary.anchor(root, 1, 10, 20, "cid");
     }
 
-    function testFuzz_anchorRecordsTheBatch(
+    /// @dev Anchors `root` as `_anchor` does and records it (the log holds only this test's batches).
+    function _anchorAndRecord(bytes32 root) internal {
+        vm.assertEq(_anchor(root), 0, "the helper anchors the log's first batch");
+        // alone in the log, the batch is the frontier's node at height 0: an empty path
+        notary.recordAnchor(0, root, 1, 10, 20, "cid", new bytes32[](0));
+    }
+
+    function testFuzz_anchorAppendsTheBatchToTheLogAndStoresNothingPerRoot(
         bytes32 root,
         uint32 count,
         uint48 first,
         uint48 span,
-        uint40 at,
         string calldata cid
     ) public {
         vm.assume(root != bytes32(0) && count != 0);
         uint48 last = uint48(_bound(uint256(first) + span, first, type(uint48).max));
-        vm.warp(_bound(at, 1, type(uint40).max));
-        vm.roll(1234);
+        vm.expectEmit(address(notary));
+        emit IDataNotary.BatchAnchored(0, root, ANCHORER, count, first, last, cid);
         vm.prank(ANCHORER);
         uint256 id = notary.anchor(root, count, first, last, cid);
 
-        IDataNotary.Anchor memory anchor = notary.getAnchor(root);
         vm.assertEq(id, 0, "first batch id");
-        vm.assertEq(uint256(anchor.batchId), 0, "stored id");
-        vm.assertEq(uint256(anchor.anchoredAt), block.timestamp, "anchoredAt");
-        vm.assertEq(uint256(anchor.blockNumber), 1234, "block");
-        vm.assertEq(uint256(anchor.readingCount), count, "count");
-        vm.assertEq(uint256(anchor.firstTimestamp), first, "first");
-        vm.assertEq(uint256(anchor.lastTimestamp), last, "last");
         vm.assertEq(notary.batchCount(), 1, "batchCount");
-        vm.assertTrue(notary.isAnchored(root), "isAnchored");
-        vm.assertEq(notary.batchIdOf(root), 0, "batchIdOf");
+        (uint256 size, bytes32 head) = notary.logHead();
+        vm.assertEq(size, 1, "log size");
+        vm.assertEq(head, ReferenceLog.leafHash(0, root, count, first, last, bytes(cid)), "the batch is the log's leaf");
+        vm.assertFalse(notary.isRecorded(root), "not recorded until someone needs it on chain");
     }
 
     function testFuzz_anchorNumbersBatchesInOrder(bytes32 a, bytes32 b) public {
         vm.assume(a != 0 && b != 0 && a != b);
         vm.assertEq(_anchor(a), 0, "first");
         vm.assertEq(_anchor(b), 1, "second");
-        vm.assertEq(notary.batchIdOf(b), 1, "batchIdOf");
         vm.assertEq(notary.batchCount(), 2, "count");
     }
 
@@ -88,7 +107,6 @@ contract DataNotaryTest is Base {
         vm.expectRevert(_unauthorized(caller, notary.ANCHORER_ROLE()));
         vm.prank(caller);
         notary.anchor(root, 1, 1, 2, "");
-        vm.assertFalse(notary.isAnchored(root), "nothing anchored");
         vm.assertEq(notary.batchCount(), 0, "no batch");
     }
 
@@ -105,7 +123,7 @@ contract DataNotaryTest is Base {
         vm.expectRevert(IDataNotary.DataNotaryEmptyBatch.selector);
         vm.prank(ANCHORER);
         notary.anchor(root, 0, 1, 2, "");
-        vm.assertFalse(notary.isAnchored(root), "nothing anchored");
+        vm.assertEq(notary.batchCount(), 0, "no batch");
     }
 
     function testFuzz_anchorRefusesAReversedTimeRange(bytes32 root, uint48 first, uint48 last) public {
@@ -113,24 +131,113 @@ contract DataNotaryTest is Base {
         vm.expectRevert(abi.encodeWithSelector(IDataNotary.DataNotaryInvalidTimeRange.selector, first, last));
         vm.prank(ANCHORER);
         notary.anchor(root, 1, first, last, "");
-        vm.assertFalse(notary.isAnchored(root), "nothing anchored");
+        vm.assertEq(notary.batchCount(), 0, "no batch");
     }
 
-    function testFuzz_anchorRefusesARootAnchoredBefore(bytes32 root, uint32 count, uint48 first) public {
-        vm.assume(root != 0 && count != 0);
-        _anchor(root);
-        IDataNotary.Anchor memory before = notary.getAnchor(root);
-        vm.warp(block.timestamp + 100);
-        vm.expectRevert(abi.encodeWithSelector(IDataNotary.DataNotaryRootAlreadyAnchored.selector, root, 0));
+    function testFuzz_aRootAnchoredAgainIsANewBatchAndItsRecordKeepsTheEarliest(bytes32 root) public {
+        vm.assume(root != 0);
+        bytes32[] memory leaves = new bytes32[](2);
         vm.prank(ANCHORER);
-        notary.anchor(root, count, first, first, "other");
-        IDataNotary.Anchor memory afterwards = notary.getAnchor(root);
-        vm.assertEq(uint256(afterwards.anchoredAt), before.anchoredAt, "time kept");
-        vm.assertEq(uint256(afterwards.readingCount), before.readingCount, "count kept");
-        vm.assertEq(notary.batchCount(), 1, "one batch");
+        notary.anchor(root, 5, 1, 2, "early");
+        leaves[0] = ReferenceLog.leafHash(0, root, 5, 1, 2, "early");
+        vm.prank(ANCHORER);
+        notary.anchor(root, 7, 3, 4, "late");
+        leaves[1] = ReferenceLog.leafHash(1, root, 7, 3, 4, "late");
+
+        notary.recordAnchor(1, root, 7, 3, 4, "late", ReferenceLog.frontierPath(leaves, 1, 2));
+        vm.assertEq(uint256(notary.getRecord(root).batchId), 1, "the later batch, recorded first");
+        notary.recordAnchor(0, root, 5, 1, 2, "early", ReferenceLog.frontierPath(leaves, 0, 2));
+        IDataNotary.Record memory record = notary.getRecord(root);
+        vm.assertEq(uint256(record.batchId), 0, "the earlier batch replaces it");
+        vm.assertEq(uint256(record.readingCount), 5, "its count");
+        notary.recordAnchor(1, root, 7, 3, 4, "late", ReferenceLog.frontierPath(leaves, 1, 2));
+        vm.assertEq(uint256(notary.getRecord(root).batchId), 0, "a later batch never replaces an earlier one");
     }
 
-    function testFuzz_verifyProvesEachLeafOfAnAnchoredTree(bytes32 a, bytes32 b, bytes32 other) public {
+    function testFuzz_recordAnchorProvesEveryBatchAgainstTheFrontier(uint8 batches, uint256 seed, address caller) public {
+        uint256 n = _bound(batches, 1, 40);
+        bytes32[] memory leaves = new bytes32[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            vm.prank(ANCHORER);
+            notary.anchor(keccak256(abi.encode(seed, i)), uint32(i + 1), uint48(i), uint48(i + 3), "cid");
+            leaves[i] = ReferenceLog.leafHash(i, keccak256(abi.encode(seed, i)), uint32(i + 1), uint48(i), uint48(i + 3), "cid");
+            // each batch is recorded right after it lands, and an older one once the log has grown
+            uint256 older = uint256(keccak256(abi.encode(seed, "older", i))) % (i + 1);
+            for (uint256 k = 0; k < 2; ++k) {
+                uint256 id = k == 0 ? i : older;
+                bytes32 root = keccak256(abi.encode(seed, id));
+                vm.prank(caller);
+                notary.recordAnchor(id, root, uint32(id + 1), uint48(id), uint48(id + 3), "cid", ReferenceLog.frontierPath(leaves, id, i + 1));
+                IDataNotary.Record memory record = notary.getRecord(root);
+                vm.assertEq(uint256(record.batchId), id, "batch id");
+                vm.assertEq(uint256(record.readingCount), id + 1, "count");
+                vm.assertEq(uint256(record.firstTimestamp), id, "first");
+                vm.assertEq(uint256(record.lastTimestamp), id + 3, "last");
+            }
+        }
+    }
+
+    function testFuzz_recordAnchorRefusesLeafDataTheLogDoesNotHold(uint8 batches, uint256 seed, uint8 field) public {
+        uint256 n = _bound(batches, 1, 20);
+        bytes32[] memory leaves = new bytes32[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            vm.prank(ANCHORER);
+            notary.anchor(keccak256(abi.encode(seed, i)), 9, 100, 200, "cid");
+            leaves[i] = ReferenceLog.leafHash(i, keccak256(abi.encode(seed, i)), 9, 100, 200, "cid");
+        }
+        uint256 id = seed % n;
+        bytes32 root = keccak256(abi.encode(seed, id));
+        bytes32[] memory path = ReferenceLog.frontierPath(leaves, id, n);
+        uint256 which = field % 6;
+        bytes32 claimed = which == 0 ? bytes32(uint256(root) ^ 1) : root;
+        vm.expectRevert(abi.encodeWithSelector(IDataNotary.DataNotaryNotInLog.selector, which == 5 ? id + n : id));
+        notary.recordAnchor(
+            which == 5 ? id + n : id, // a batch id past the log
+            claimed, // another root
+            which == 1 ? 10 : 9, // another count
+            which == 2 ? 99 : 100, // another first time
+            which == 3 ? 201 : 200, // another last time
+            which == 4 ? "cie" : "cid", // another content id
+            path
+        );
+        vm.assertFalse(notary.isRecorded(claimed), "nothing recorded");
+    }
+
+    function testFuzz_recordAnchorRefusesAPathToANodeTheFrontierNoLongerHolds(uint256 seed) public {
+        bytes32[] memory leaves = new bytes32[](3);
+        for (uint256 i = 0; i < 3; ++i) {
+            vm.prank(ANCHORER);
+            notary.anchor(keccak256(abi.encode(seed, i)), 1, 1, 1, "");
+            leaves[i] = ReferenceLog.leafHash(i, keccak256(abi.encode(seed, i)), 1, 1, 1, "");
+        }
+        bytes32 root = keccak256(abi.encode(seed, uint256(0)));
+        // built when the log held one batch: batch 0 alone at height 0, replaced by batch 2 since
+        vm.expectRevert(abi.encodeWithSelector(IDataNotary.DataNotaryNotInLog.selector, 0));
+        notary.recordAnchor(0, root, 1, 1, 1, "", new bytes32[](0));
+        bytes32[] memory tooLong = new bytes32[](40);
+        vm.expectRevert(abi.encodeWithSelector(IDataNotary.DataNotaryNotInLog.selector, 0));
+        notary.recordAnchor(0, root, 1, 1, 1, "", tooLong);
+        vm.assertFalse(notary.isRecorded(root), "nothing recorded");
+        notary.recordAnchor(0, root, 1, 1, 1, "", ReferenceLog.frontierPath(leaves, 0, 3));
+        vm.assertTrue(notary.isRecorded(root), "recorded with a path built again");
+    }
+
+    function testFuzz_recordAnchorRefusesAFrontierNodeAsALeaf(uint256 seed) public {
+        bytes32[] memory leaves = new bytes32[](2);
+        for (uint256 i = 0; i < 2; ++i) {
+            vm.prank(ANCHORER);
+            notary.anchor(keccak256(abi.encode(seed, i)), 1, 1, 1, "");
+            leaves[i] = ReferenceLog.leafHash(i, keccak256(abi.encode(seed, i)), 1, 1, 1, "");
+        }
+        // an interior node is no leaf: its hash is never a leaf hash (0x00 and 0x01 prefixes)
+        bytes32 node = notary.logFrontier(1);
+        vm.assertEq(node, ReferenceLog.rootOf(leaves, 0, 2), "the frontier holds both batches at height 1");
+        vm.expectRevert(abi.encodeWithSelector(IDataNotary.DataNotaryNotInLog.selector, 0));
+        notary.recordAnchor(0, node, 1, 1, 1, "", new bytes32[](0));
+        vm.assertFalse(notary.isRecorded(node), "nothing recorded");
+    }
+
+    function testFuzz_verifyProvesEachLeafOfARecordedTree(bytes32 a, bytes32 b, bytes32 other) public {
         vm.assume(a != b && other != a && other != b);
         bytes32 root = _leafPair(a, b);
         bytes32[] memory proofA = new bytes32[](1);
@@ -139,13 +246,15 @@ contract DataNotaryTest is Base {
         proofB[0] = a;
         vm.assertFalse(notary.verify(root, a, proofA), "not anchored yet");
         _anchor(root);
+        vm.assertFalse(notary.verify(root, a, proofA), "anchored, not recorded yet");
+        notary.recordAnchor(0, root, 1, 10, 20, "cid", new bytes32[](0));
         vm.assertTrue(notary.verify(root, a, proofA), "leaf a");
         vm.assertTrue(notary.verify(root, b, proofB), "leaf b");
         vm.assertFalse(notary.verify(root, other, proofA), "another leaf");
     }
 
-    function testFuzz_verifyRefusesTheRootItselfAsALeafOfAnUnanchoredRoot(bytes32 root) public view {
-        vm.assertFalse(notary.verify(root, root, new bytes32[](0)), "unanchored root");
+    function testFuzz_verifyRefusesTheRootItselfAsALeafOfAnUnrecordedRoot(bytes32 root) public view {
+        vm.assertFalse(notary.verify(root, root, new bytes32[](0)), "unrecorded root");
     }
 
     function testFuzz_verifyMultiProvesBothLeavesAtOnce(bytes32 a, bytes32 b) public {
@@ -157,7 +266,7 @@ contract DataNotaryTest is Base {
         bool[] memory flags = new bool[](1);
         flags[0] = true;
         vm.assertFalse(notary.verifyMulti(root, leaves, new bytes32[](0), flags), "not anchored yet");
-        _anchor(root);
+        _anchorAndRecord(root);
         vm.assertTrue(notary.verifyMulti(root, leaves, new bytes32[](0), flags), "both leaves");
         leaves[1] = bytes32(uint256(b) ^ 1);
         vm.assertFalse(notary.verifyMulti(root, leaves, new bytes32[](0), flags), "a changed leaf");
@@ -165,18 +274,18 @@ contract DataNotaryTest is Base {
 
     function testFuzz_verifyMultiRefusesAnEmptyLeafSet(bytes32 root) public {
         vm.assume(root != 0);
-        _anchor(root);
+        _anchorAndRecord(root);
         bytes32[] memory proof = new bytes32[](1);
         proof[0] = root;
         vm.assertFalse(notary.verifyMulti(root, new bytes32[](0), proof, new bool[](0)), "empty leaves prove nothing");
     }
 
-    function testFuzz_getAnchorAndBatchIdOfRefuseAnUnknownRoot(bytes32 root) public {
-        vm.expectRevert(abi.encodeWithSelector(IDataNotary.DataNotaryUnknownRoot.selector, root));
-        notary.getAnchor(root);
-        vm.expectRevert(abi.encodeWithSelector(IDataNotary.DataNotaryUnknownRoot.selector, root));
-        notary.batchIdOf(root);
-        vm.assertFalse(notary.isAnchored(root), "isAnchored");
+    function testFuzz_getRecordRefusesAnUnrecordedRoot(bytes32 root) public {
+        vm.assume(root != 0);
+        _anchor(root);
+        vm.expectRevert(abi.encodeWithSelector(IDataNotary.DataNotaryNotRecorded.selector, root));
+        notary.getRecord(root);
+        vm.assertFalse(notary.isRecorded(root), "isRecorded");
     }
 
     function testFuzz_multicallAnchorsSeveralBatchesWithEachCallChecked(bytes32 a, bytes32 b, address caller) public {
@@ -190,7 +299,12 @@ contract DataNotaryTest is Base {
         vm.assertEq(notary.batchCount(), 0, "a stranger anchors nothing");
         vm.prank(ANCHORER);
         notary.multicall(calls);
-        vm.assertEq(notary.batchIdOf(b), 1, "both anchored in order");
+        bytes32[] memory leaves = new bytes32[](2);
+        leaves[0] = ReferenceLog.leafHash(0, a, 1, 1, 1, "a");
+        leaves[1] = ReferenceLog.leafHash(1, b, 2, 1, 2, "b");
+        (uint256 size, bytes32 head) = notary.logHead();
+        vm.assertEq(size, 2, "both anchored");
+        vm.assertEq(head, ReferenceLog.rootOf(leaves, 0, 2), "in order");
     }
 
     function test_logHeadOfTheEmptyLogIsTheHashOfNothing() public view {
@@ -244,16 +358,27 @@ contract DataNotaryTest is Base {
     }
 }
 
-/// @notice Drives a notary at random for the invariant test: anchors, refused anchors, role changes.
+/// @notice Drives a notary at random for the invariant test: anchors (of new roots and of roots
+/// anchored before), records with true and with forged leaf data, role changes.
 contract NotaryHandler is Base {
+    struct Batch {
+        bytes32 root;
+        uint32 count;
+        uint48 first;
+        uint48 last;
+    }
+
     DataNotary public immutable notary;
     address[4] internal actors = [address(0xA1), address(0xA2), address(0xA3), address(0xA4)];
 
-    bytes32[] public roots;
+    Batch[] internal _batches;
     bytes32[] internal _leaves;
     bytes32[] public heads; // heads[m - 1]: the log's root when it held m batches
-    mapping(bytes32 root => IDataNotary.Anchor) public recorded;
+    bytes32[] public recordedRoots;
+    mapping(bytes32 root => uint256) public earliestRecorded; // batch id + 1 of the earliest recorded
     mapping(address actor => bool) public anchorerByAdmin; // the admin's grants and revocations
+    /// @dev What went wrong in a call (the invariant run ignores reverts, so they are kept here).
+    string public violation;
 
     constructor(DataNotary notary_) {
         notary = notary_;
@@ -264,26 +389,40 @@ contract NotaryHandler is Base {
         return actors[i];
     }
 
-    function anchor(uint256 actorSeed, bytes32 root, uint32 count, uint48 first, uint48 span, uint40 at) external {
+    function anchor(uint256 actorSeed, bytes32 root, uint32 count, uint48 first, uint48 span, bool again) external {
         address who = actorSeed % 5 == 4 ? ADMIN : actors[actorSeed % 4];
-        vm.warp(_bound(at, block.timestamp, uint256(block.timestamp) + 1 days));
+        if (again && _batches.length != 0) root = _batches[uint256(root) % _batches.length].root;
         uint48 last = uint48(_bound(uint256(first) + span, first, type(uint48).max));
         vm.prank(who);
         try notary.anchor(root, count, first, last, "") {
-            recorded[root] = notary.getAnchor(root);
-            _leaves.push(ReferenceLog.leafHash(roots.length, root, count, first, last, ""));
-            roots.push(root);
+            _leaves.push(ReferenceLog.leafHash(_batches.length, root, count, first, last, ""));
+            _batches.push(Batch(root, count, first, last));
             (, bytes32 head) = notary.logHead();
             heads.push(head);
         } catch {}
     }
 
-    function reanchorKnownRoot(uint256 index, uint256 actorSeed, uint32 count) external {
-        if (roots.length == 0) return;
-        bytes32 root = roots[index % roots.length];
-        vm.prank(actorSeed % 2 == 0 ? ADMIN : actors[actorSeed % 4]);
-        try notary.anchor(root, count, 0, 0, "replay") {
-            revert("a root was anchored twice");
+    function record(uint256 seed, address caller) external {
+        if (_batches.length == 0) return;
+        uint256 id = seed % _batches.length;
+        Batch memory b = _batches[id];
+        vm.prank(caller);
+        try notary.recordAnchor(id, b.root, b.count, b.first, b.last, "", ReferenceLog.frontierPath(_leaves, id, _leaves.length)) {} catch {
+            violation = "a batch of the log was refused";
+            return;
+        }
+        if (earliestRecorded[b.root] == 0) recordedRoots.push(b.root);
+        if (earliestRecorded[b.root] == 0 || earliestRecorded[b.root] > id + 1) earliestRecorded[b.root] = id + 1;
+    }
+
+    function recordForged(uint256 seed, uint32 count, uint48 first, uint48 last) external {
+        if (_batches.length == 0) return;
+        uint256 id = seed % _batches.length;
+        Batch memory b = _batches[id];
+        if (count == b.count && first == b.first && last == b.last) return;
+        bytes32[] memory path = ReferenceLog.frontierPath(_leaves, id, _leaves.length);
+        try notary.recordAnchor(id, b.root, count, first, last, "", path) {
+            violation = "a forged batch was recorded";
         } catch {}
     }
 
@@ -292,7 +431,7 @@ contract NotaryHandler is Base {
         address caller = actors[callerSeed % 4];
         vm.prank(caller);
         try notary.grantRole(role, actors[granteeSeed % 4]) {
-            revert("a non-admin granted a role");
+            violation = "a non-admin granted a role";
         } catch {}
     }
 
@@ -320,8 +459,12 @@ contract NotaryHandler is Base {
         anchorerByAdmin[who] = false; // a role may shrink without the admin, never grow
     }
 
-    function rootCount() external view returns (uint256) {
-        return roots.length;
+    function batch(uint256 id) external view returns (Batch memory) {
+        return _batches[id];
+    }
+
+    function recordedCount() external view returns (uint256) {
+        return recordedRoots.length;
     }
 
     function leaves() external view returns (bytes32[] memory) {
@@ -329,7 +472,8 @@ contract NotaryHandler is Base {
     }
 }
 
-/// @notice Invariants: anchored roots never change or disappear; roles never grow without the admin.
+/// @notice Invariants: the log only grows; a record is always a batch of the log, the earliest
+/// recorded of its root; roles never grow without the admin.
 contract DataNotaryInvariantTest is Base {
     DataNotary internal notary;
     NotaryHandler internal handler;
@@ -344,20 +488,22 @@ contract DataNotaryInvariantTest is Base {
         targets[0] = address(handler);
     }
 
-    function invariant_anchoredRootsNeverChangeOrDisappear() public view {
-        uint256 n = handler.rootCount();
-        vm.assertEq(notary.batchCount(), n, "one batch per accepted anchor");
-        for (uint256 i = 0; i < n; ++i) {
-            bytes32 root = handler.roots(i);
-            (uint40 id, uint40 at, uint48 blockNumber, uint32 count, uint48 first, uint48 last) = handler.recorded(root);
-            IDataNotary.Anchor memory now_ = notary.getAnchor(root);
-            vm.assertEq(uint256(now_.batchId), id, "batch id");
-            vm.assertEq(uint256(now_.batchId), i, "ids in anchoring order");
-            vm.assertEq(uint256(now_.anchoredAt), at, "anchoredAt");
-            vm.assertEq(uint256(now_.blockNumber), blockNumber, "block");
-            vm.assertEq(uint256(now_.readingCount), count, "count");
-            vm.assertEq(uint256(now_.firstTimestamp), first, "first");
-            vm.assertEq(uint256(now_.lastTimestamp), last, "last");
+    function invariant_noCallDidWhatItMustNot() public view {
+        string memory violation = handler.violation();
+        vm.assertTrue(bytes(violation).length == 0, violation);
+    }
+
+    function invariant_everyRecordIsTheEarliestRecordedBatchOfItsRoot() public view {
+        vm.assertEq(notary.batchCount(), handler.leaves().length, "one batch per accepted anchor");
+        for (uint256 i = 0; i < handler.recordedCount(); ++i) {
+            bytes32 root = handler.recordedRoots(i);
+            IDataNotary.Record memory record = notary.getRecord(root);
+            NotaryHandler.Batch memory b = handler.batch(record.batchId);
+            vm.assertEq(uint256(record.batchId) + 1, handler.earliestRecorded(root), "the earliest recorded batch");
+            vm.assertEq(b.root, root, "a batch of that root");
+            vm.assertEq(uint256(record.readingCount), b.count, "count");
+            vm.assertEq(uint256(record.firstTimestamp), b.first, "first");
+            vm.assertEq(uint256(record.lastTimestamp), b.last, "last");
         }
     }
 

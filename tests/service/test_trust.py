@@ -103,7 +103,7 @@ def test_genuine_bundle_verifies_against_the_pinned_trust_document(
     assert [c.name for c in result.checks] == [
         "pinned-contracts", "format", "reading", "digest", "signature", "leaf", "merkle-path", "log-path",
         "chain-id", "genesis", "contract-code", "contract-code", "transaction", "anchor-event", "anchor-record",
-        "timeline", "confirmations", "device-key", "registry-verify", "notary-verify",
+        "timeline", "confirmations", "device-key", "registry-verify",
     ]  # fmt: skip
 
 

@@ -181,6 +181,12 @@ class ChainClient:
             )
         return receipt
 
+    def settle(self) -> None:
+        """Waits for this account's transactions that an earlier run left pending (the outbox's) to
+        be mined or dropped, so what the chain shows next includes them (`TxManager.resume`)."""
+        with self._lock:
+            self.sender.resume()
+
     def cancel(self, nonce: int) -> TxReceipt:
         """Cancels this account's unmined transaction of `nonce` (`TxManager.cancel`)."""
         with self._lock:

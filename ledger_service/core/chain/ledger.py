@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from web3.contract import Contract
+from web3.contract.contract import ContractFunction
 from web3.exceptions import TransactionNotFound
 from web3.types import TxReceipt
 
+from ledger_service.core import tlog
 from ledger_service.core.chain.client import ChainClient
 from ledger_service.core.chain.deploy import Deployment
 from ledger_service.core.compiler import Artifact
 from ledger_service.core.device_state import Metadata
+from ledger_service.core.errors import TransactionReverted
 from ledger_service.core.keys import PublicKey
+from ledger_service.core.log_leaf import event_leaf_data
 from ledger_service.core.readings import Domain, Reading
 
 
@@ -27,6 +32,33 @@ class AnchorRecord:
     transaction_hash: str
     block_number: int
     block_hash: str
+
+
+def log_leaves(notary: Contract, from_block: int) -> tuple[list[bytes], list[Any]]:
+    """The notary's log at the latest block, from its `BatchAnchored` events: the leaf hashes and
+    the events' arguments, by batch id."""
+    block = int(notary.w3.eth.block_number)
+    size = int(notary.functions.batchCount().call(block_identifier=block))
+    logs = notary.events.BatchAnchored().get_logs(from_block=from_block, to_block=block)
+    by_id = {int(log["args"]["batchId"]): log["args"] for log in logs}
+    if sorted(by_id) != list(range(size)):
+        raise RuntimeError(f"the node gave {len(by_id)} BatchAnchored logs for a log of {size} batches")
+    ordered = [by_id[i] for i in range(size)]
+    return [tlog.leaf_hash(event_leaf_data(a)) for a in ordered], ordered
+
+
+def record_call(notary: Contract, root: bytes, from_block: int) -> ContractFunction | None:
+    """The `DataNotary.recordAnchor` call of `root`'s earliest batch, its log path built against the
+    log as it is now; None when `root` was never anchored."""
+    leaves, events = log_leaves(notary, from_block)
+    found = next((a for a in events if bytes(a["root"]) == root), None)
+    if found is None:
+        return None
+    _, path = tlog.frontier_path(leaves, int(found["batchId"]))
+    return notary.functions.recordAnchor(
+        found["batchId"], root, found["readingCount"], found["firstTimestamp"], found["lastTimestamp"],
+        found["contentId"], path,
+    )  # fmt: skip
 
 
 class Ledger:
@@ -120,21 +152,50 @@ class Ledger:
         )
 
     def find_anchor(self, root: bytes) -> AnchorRecord | None:
-        """Where `root` was anchored, found from the chain's logs, or None when it is not anchored."""
-        if not self.notary.functions.isAnchored(root).call():
-            return None
+        """Where `root` was first anchored, found from the chain's logs, or None when it is not. The
+        anchorer's transactions left pending by an earlier run are waited for first: the notary
+        takes a root again, so an anchor still on its way must be seen before another is sent."""
+        self.client.for_role("anchorer").settle()
         logs = self.notary.events.BatchAnchored().get_logs(
             from_block=self.deployment.contracts["DataNotary"].block_number, argument_filters={"root": root}
         )
         if not logs:
-            raise RuntimeError(f"root 0x{root.hex()} is anchored but no BatchAnchored log was found")
-        entry: Any = logs[-1]
+            return None
+        entry: Any = min(logs, key=lambda log: int(log["args"]["batchId"]))
         return AnchorRecord(
             chain_batch_id=int(entry["args"]["batchId"]),
             transaction_hash=HexBytes(entry["transactionHash"]).to_0x_hex(),
             block_number=int(entry["blockNumber"]),
             block_hash=HexBytes(entry["blockHash"]).to_0x_hex(),
         )
+
+    def is_recorded(self, root: bytes) -> bool:
+        """Whether `root` is recorded for on-chain checks (`DataNotary.verify` answers for it)."""
+        return bool(self.notary.functions.isRecorded(root).call())
+
+    def record_anchors(self, roots: Iterable[bytes], attempts: int = 3) -> int:
+        """Records each anchored root of `roots` not recorded yet (`DataNotary.recordAnchor`, from
+        this client's account): the batch's leaf and its path to the log's frontier are read from the
+        chain's events. A path goes stale when batches land before it does; it is built again, up to
+        `attempts` times. A root never anchored is left alone (a contract checking it will refuse it).
+        Returns how many were recorded."""
+        recorded = 0
+        for root in dict.fromkeys(roots):
+            for attempt in range(attempts):
+                if self.is_recorded(root):
+                    break
+                call = record_call(self.notary, root, self.deployment.contracts["DataNotary"].block_number)
+                if call is None:
+                    break
+                try:
+                    self.client.transact(call)
+                except TransactionReverted as exc:
+                    if exc.context.get("error") != "DataNotaryNotInLog" or attempt == attempts - 1:
+                        raise
+                    continue
+                recorded += 1
+                break
+        return recorded
 
     def anchor_depth(self, transaction_hash: str, block_hash: str) -> int | None:
         """How many blocks (its own included) confirm the anchor, or None when its transaction is
@@ -160,5 +221,5 @@ class Ledger:
         self.client.reset_nonce()  # the role clients' too
 
     def verify(self, root: bytes, leaf: bytes, proof: list[bytes]) -> bool:
-        """`DataNotary.verify` on chain."""
+        """`DataNotary.verify` on chain (false for a root not recorded: `record_anchors`)."""
         return bool(self.notary.functions.verify(root, leaf, proof).call())
