@@ -7,7 +7,11 @@ of a counter), then `--anchors` transactions, each anchoring a new random hash; 
 transaction's gasUsed.
 
 - **before the log**: DataNotary as it was at commit BEFORE_LOG (read from git and compiled here);
-- **with the log**: today's DataNotary, which also appends each batch to its RFC 9162 log;
+- **with the log**: today's DataNotary, which appends each batch to its RFC 9162 log and stores
+  nothing per batch;
+- **recordAnchor**: what a batch costs when a contract must check its readings on chain (the
+  oracle's evidence, a checkpoint's): recording it once against the log's frontier, for batches
+  picked at random from the run above, each with the path built against the log as it is;
 - **EAS.timestamp(bytes32)**: the Ethereum Attestation Service's timestamp of one bare hash, from
   the artifact published in the npm package (fetched with `npm pack` into build/bench).
 
@@ -21,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -32,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from web3 import Web3  # noqa: E402
 
+from ledger_service.core.chain.ledger import log_leaves, record_call  # noqa: E402
 from ledger_service.core.chain.node import ManagedAnvil  # noqa: E402
 from ledger_service.core.compiler import Compiler, compile_contracts  # noqa: E402
 from ledger_service.core.settings import PROJECT_ROOT  # noqa: E402
@@ -92,6 +98,17 @@ def _timestamps(eas: Any) -> Any:
         yield eas.functions.timestamp(os.urandom(32))
 
 
+def _records(w3: Web3, notary: Any, count: int) -> list[int]:
+    """Gas of recording `count` batches picked at random from the notary's log."""
+    leaves, events = log_leaves(notary, 0)
+    gas = []
+    for index in random.Random(7).sample(range(len(leaves)), min(count, len(leaves))):
+        call = record_call(notary, bytes(events[index]["root"]), 0)
+        assert call is not None
+        gas.append(int(w3.eth.wait_for_transaction_receipt(call.transact())["gasUsed"]))
+    return gas
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--anchors", type=int, default=256, help="anchors (and timestamps) per contract")
@@ -110,6 +127,7 @@ def main() -> None:
             "DataNotary with the log": _gas_of(w3, _anchors(with_log), args.anchors),
             "EAS.timestamp(bytes32)": _gas_of(w3, _timestamps(eas), args.anchors),
         }
+        rows["recordAnchor (when needed)"] = _records(w3, with_log, 64)
     print(f"Gas per transaction, {args.anchors} transactions each (anvil, same run)")
     print(f"  {'':28} {'min':>8} {'median':>8} {'mean':>9} {'max':>8}")
     for name, gas in rows.items():

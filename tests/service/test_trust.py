@@ -299,12 +299,15 @@ def test_documented_json_rpc_walkthrough_verifies_a_bundle(real: Services, victi
     logs = [log for log in receipt["logs"] if log["address"].lower() == notary["address"].lower()
             and log["topics"][0] == topic0 and log["topics"][2] == bundle["merkle"]["root"]]  # fmt: skip
     assert int(logs[0]["topics"][1], 16) == bundle["anchor"]["batch_id"]
-    root, leaf = _word(bundle["merkle"]["root"]), _word(bundle["leaf"]["hash"])
-    anchor = _call_words(url, notary["address"], "0x7feb51d9" + root)
-    assert anchor[0] == bundle["anchor"]["batch_id"] and anchor[2] == int(receipt["blockNumber"], 16)
-    proof = bundle["merkle"]["proof"]
-    data = "0x3423e548" + root + leaf + _word(0x60) + _word(len(proof)) + "".join(_word(p) for p in proof)
-    assert _call_words(url, notary["address"], data) == [1]
+    batch = bundle["batch"]  # the event's data words: readingCount, firstTimestamp, lastTimestamp, ...
+    words = [int(logs[0]["data"][2 + 64 * i : 66 + 64 * i], 16) for i in range(3)]
+    assert words == [batch["reading_count"], batch["first_timestamp"], batch["last_timestamp"]]
+    block = _rpc(url, "eth_getBlockByHash", receipt["blockHash"], False)
+    assert int(bundle["eip712"]["message"]["timestamp"]) <= int(block["timestamp"], 16)
+    node = bytes.fromhex(_word(bundle["leaf"]["hash"]))
+    for sibling in bundle["merkle"]["proof"]:
+        node = keccak(b"".join(sorted([node, bytes.fromhex(_word(sibling))])))
+    assert "0x" + node.hex() == bundle["merkle"]["root"]
     message = bundle["eip712"]["message"]
     device_id, timestamp = _word(message["deviceId"]), int(message["timestamp"])
     count = _call_words(url, registry["address"], "0x4422cf0b" + device_id)[0]

@@ -45,6 +45,7 @@ from ledger_service.core.mirror_models.oracle_events import (  # noqa: F401 - on
     EvRuleFired,
 )
 from ledger_service.core.mirror_models.registry_events import (  # noqa: F401 - one import path for every table
+    EvAnchorRecorded,
     EvBatchAnchored,
     EvDeviceKeyRotated,
     EvDeviceMetadataUpdated,
@@ -95,6 +96,7 @@ EVENT_TABLES: dict[str, type[SQLModel]] = {
     "DeviceOwnershipTransferred": EvDeviceOwnershipTransferred,
     "DeviceMetadataUpdated": EvDeviceMetadataUpdated,
     "BatchAnchored": EvBatchAnchored,
+    "AnchorRecorded": EvAnchorRecorded,
     "RoleGranted": EvRoleGranted,
     "RoleRevoked": EvRoleRevoked,
     "RoleAdminChanged": EvRoleAdminChanged,

@@ -90,6 +90,16 @@ class EvBatchAnchored(EventRow, table=True):
     content_id: str = Field(sa_type=Text)
 
 
+class EvAnchorRecorded(EventRow, table=True):
+    """DataNotary.AnchorRecorded: a batch recorded for on-chain checks."""
+
+    __tablename__ = "ev_anchor_recorded"
+    __table_args__ = CLUSTERED
+
+    batch_id: int = Field(sa_type=BigInteger)
+    root: str = Field(max_length=HASH, index=True)
+
+
 class EvRoleGranted(EventRow, table=True):
     """AccessControl.RoleGranted, from any project contract."""
 
