@@ -122,7 +122,6 @@ class Coordinator:
         positions = {address: i for i, address in enumerate(oracle.members())}
         if quorum == 0 or not positions:
             raise QuorumNotReached("the oracle has no committee")
-        oracle.record_batches(readings)  # members check each reading's batch with DataNotary.verify
         digest = oracle.committee_digest(report)
         keys = _registered_g2(oracle, self.from_block) if scheme == "bls" else {}
         body = sign_request(report, readings, scheme)

@@ -25,6 +25,7 @@ from web3.contract import Contract
 
 from ledger_service.core.compiler import Artifact
 from ledger_service.core.enums import RuleKind
+from ledger_service.core.merkle import process_proof
 from ledger_service.core.readings import reading_leaf
 from oracles import bls
 from oracles.contract import CommitteeReport, SignedReading
@@ -71,6 +72,7 @@ class Member:
         self.notary = self.w3.eth.contract(address=functions.notary().call(), abi=artifacts["DataNotary"].abi)
         self.supply = self.w3.eth.contract(address=functions.supplyChain().call(), abi=artifacts["SupplyChain"].abi)
         self._chain_checked = False
+        self._anchored_roots: set[bytes] = set()
 
     @property
     def address(self) -> str:
@@ -158,7 +160,7 @@ class Member:
             raise SignRefused("invalid-report-time", "the window does not lie between the rule's creation and now")
 
     def _check_readings(self, report: CommitteeReport, readings: Sequence[SignedReading]) -> None:
-        registry, notary = self.registry.functions, self.notary.functions
+        registry = self.registry.functions
         for index, signed in enumerate(readings):
             reading = signed.reading
             if reading.device_id != report.device_id:
@@ -171,8 +173,16 @@ class Member:
             if not registry.verifyReadingAt(reading.device_id, digest, signed.signature, reading.timestamp).call():
                 raise SignRefused("invalid-signature", f"reading {index} is not signed by the device's key of its time")
             leaf = reading_leaf(digest, signed.signature)
-            if not notary.verify(signed.root, leaf, signed.proof).call():
+            if process_proof(leaf, signed.proof) != signed.root or not self._anchored(signed.root):
                 raise SignRefused("not-anchored", f"reading {index} is not proven under an anchored root")
+
+    def _anchored(self, root: bytes) -> bool:
+        """Whether the oracle's notary anchored `root`: its `BatchAnchored` event (the notary keeps
+        nothing per batch; a root found once stays found)."""
+        if root not in self._anchored_roots:
+            if self.notary.events.BatchAnchored().get_logs(from_block=0, argument_filters={"root": root}):
+                self._anchored_roots.add(root)
+        return root in self._anchored_roots
 
     def _check_silence(self, rule: Rule, report: CommitteeReport, readings: Sequence[SignedReading]) -> None:
         silence = report.observed_at - report.window_start
