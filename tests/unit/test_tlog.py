@@ -10,9 +10,11 @@ import random
 from ledger_service.core.tlog import (
     EMPTY_ROOT,
     consistency_proof,
+    frontier_path,
     inclusion_proof,
     leaf_hash,
     levels,
+    node_hash,
     path_from_levels,
     prefix_nodes,
     range_root,
@@ -171,3 +173,66 @@ def test_tampered_or_misplaced_proofs_fail() -> None:
     assert verify_consistency(13, 13, tree_root, tree_root, []) and not verify_consistency(
         13, 13, tree_root, old_root, []
     )
+
+
+class _Frontier:
+    """DataNotary's frontier, written again here from the contract: an append merges the subtrees
+    the new leaf completes and writes the result at its height."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[int, bytes] = {}
+        self.size = 0
+
+    def append(self, leaf: bytes) -> None:
+        node, height = leaf, 0
+        while (self.size >> height) & 1:
+            node = node_hash(self.nodes[height], node)
+            height += 1
+        self.nodes[height] = node
+        self.size += 1
+
+    def holds(self, index: int, leaf: bytes, path: list[bytes]) -> bool:
+        """`DataNotary._inLog`: the path leads to the node at its height, the one holding `index`."""
+        height = len(path)
+        completed = self.size >> height
+        if completed == 0 or index >> height != (completed - 1) & ~1:
+            return False
+        node = leaf
+        for h, sibling in enumerate(path):
+            node = node_hash(node, sibling) if (index >> h) & 1 == 0 else node_hash(sibling, node)
+        return node == self.nodes.get(height)
+
+
+def test_frontier_paths_lead_every_leaf_to_the_node_the_contract_keeps_for_it() -> None:
+    frontier, leaves = _Frontier(), []
+    for n in range(1, 70):
+        leaves.append(leaf_hash(n.to_bytes(4, "big")))
+        frontier.append(leaves[-1])
+        assert root(leaves) == _decomposed_root(frontier)
+        for index in range(n):
+            height, path = frontier_path(leaves, index)
+            assert len(path) == height and frontier.holds(index, leaves[index], path), (n, index)
+            assert not frontier.holds(index, leaf_hash(b"other"), path)
+            if index ^ 1 < n:
+                assert not frontier.holds(index ^ 1, leaves[index], path)  # another place: another node
+
+
+def test_a_fresh_leaf_stays_provable_for_at_least_one_more_append() -> None:
+    for n in range(1, 70):
+        leaves = [leaf_hash(i.to_bytes(4, "big")) for i in range(n + 1)]
+        frontier = _Frontier()
+        for leaf in leaves[:n]:
+            frontier.append(leaf)
+        _, path = frontier_path(leaves[:n], n - 1)
+        frontier.append(leaves[n])  # a batch lands before the record does
+        assert frontier.holds(n - 1, leaves[n - 1], path), n
+
+
+def _decomposed_root(frontier: _Frontier) -> bytes:
+    """`DataNotary.logHead`: the frontier's nodes at the size's set bits, hashed right to left."""
+    found: bytes | None = None
+    for height in range(frontier.size.bit_length()):
+        if (frontier.size >> height) & 1:
+            found = frontier.nodes[height] if found is None else node_hash(frontier.nodes[height], found)
+    assert found is not None
+    return found
