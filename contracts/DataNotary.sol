@@ -58,16 +58,21 @@ contract DataNotary is IDataNotary, AccessControl, Multicall {
         uint48 lastTimestamp,
         string calldata contentId
     ) external onlyRole(ANCHORER_ROLE) returns (uint256 batchId) {
-        if (root == bytes32(0)) revert DataNotaryZeroRoot();
-        if (readingCount == 0) revert DataNotaryEmptyBatch();
-        if (firstTimestamp > lastTimestamp) revert DataNotaryInvalidTimeRange(firstTimestamp, lastTimestamp);
-        if (bytes(contentId).length > type(uint16).max) revert DataNotaryContentIdTooLong(bytes(contentId).length);
+        return _anchor(_batchCount, root, readingCount, firstTimestamp, lastTimestamp, contentId);
+    }
 
-        uint40 id = _batchCount;
-        _batchCount = id + 1;
-        _appendToLog(id, _logLeafHash(id, root, readingCount, firstTimestamp, lastTimestamp, contentId));
-        emit BatchAnchored(id, root, _msgSender(), readingCount, firstTimestamp, lastTimestamp, contentId);
-        return id;
+    /// @inheritdoc IDataNotary
+    function anchorAs(
+        uint256 batchId,
+        bytes32 root,
+        uint32 readingCount,
+        uint48 firstTimestamp,
+        uint48 lastTimestamp,
+        string calldata contentId
+    ) external onlyRole(ANCHORER_ROLE) returns (uint256) {
+        uint40 next = _batchCount;
+        if (batchId != next) revert DataNotaryNotNextBatch(batchId, next);
+        return _anchor(next, root, readingCount, firstTimestamp, lastTimestamp, contentId);
     }
 
     /// @inheritdoc IDataNotary
@@ -147,6 +152,26 @@ contract DataNotary is IDataNotary, AccessControl, Multicall {
         return found;
     }
 
+    /// @dev Checks a batch and appends it to the log as batch `id` (the current count).
+    function _anchor(
+        uint40 id,
+        bytes32 root,
+        uint32 readingCount,
+        uint48 firstTimestamp,
+        uint48 lastTimestamp,
+        string calldata contentId
+    ) private returns (uint256) {
+        if (root == bytes32(0)) revert DataNotaryZeroRoot();
+        if (readingCount == 0) revert DataNotaryEmptyBatch();
+        if (firstTimestamp > lastTimestamp) revert DataNotaryInvalidTimeRange(firstTimestamp, lastTimestamp);
+        if (bytes(contentId).length > type(uint16).max) revert DataNotaryContentIdTooLong(bytes(contentId).length);
+
+        _batchCount = id + 1;
+        _appendToLog(id, _logLeafHash(id, root, readingCount, firstTimestamp, lastTimestamp, contentId));
+        emit BatchAnchored(id, root, _msgSender(), readingCount, firstTimestamp, lastTimestamp, contentId);
+        return id;
+    }
+
     /// @dev Appends the leaf at `index` (the log's size before it): the subtrees it completes are
     /// merged into one, which is written at its height. One storage write whatever the log's size.
     function _appendToLog(uint256 index, bytes32 leafHash) private {
@@ -172,7 +197,11 @@ contract DataNotary is IDataNotary, AccessControl, Multicall {
         }
         return node == _logFrontier[height];
     }
-    /// @dev RFC 9162 leaf hash of a batch's leaf data (see {IDataNotary-logHead}).
+    /// @dev RFC 9162 leaf hash of a batch's leaf data (see {IDataNotary-logHead}): SHA-256 of
+    /// `0x00 || 0x01 || uint64 batchId || root || uint64 readingCount || uint64 firstTimestamp ||
+    /// uint64 lastTimestamp || uint16 length || contentId`, laid out in free memory by hand (the
+    /// same bytes `abi.encodePacked` would give, without its copies; the Foundry tests check it
+    /// against a reference written with `abi.encodePacked`).
     function _logLeafHash(
         uint256 batchId,
         bytes32 root,
@@ -180,26 +209,42 @@ contract DataNotary is IDataNotary, AccessControl, Multicall {
         uint48 firstTimestamp,
         uint48 lastTimestamp,
         string calldata contentId
-    ) private pure returns (bytes32) {
-        return
-            sha256(
-                abi.encodePacked(
-                    bytes1(0x00),
-                    _LOG_LEAF_VERSION,
-                    uint64(batchId),
-                    root,
-                    uint64(readingCount),
-                    uint64(firstTimestamp),
-                    uint64(lastTimestamp),
-                    uint16(bytes(contentId).length),
-                    contentId
+    ) private view returns (bytes32 leafHash) {
+        uint256 version = _LOG_LEAF_VERSION;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            let length := contentId.length
+            // bytes 0-1: the leaf prefix and the version; 2-9: the batch id
+            mstore(ptr, or(shl(240, version), shl(176, and(batchId, 0xffffffffffffffff))))
+            mstore(add(ptr, 10), root) // bytes 10-41
+            // bytes 42-49, 50-57, 58-65: count, first, last; 66-67: the content id's length
+            mstore(
+                add(ptr, 42),
+                or(
+                    or(shl(192, readingCount), shl(128, firstTimestamp)),
+                    or(shl(64, lastTimestamp), shl(48, and(length, 0xffff)))
                 )
-            );
+            )
+            calldatacopy(add(ptr, 68), contentId.offset, length)
+            if iszero(staticcall(gas(), 0x02, ptr, add(68, length), 0x00, 0x20)) {
+                revert(0, 0)
+            }
+            leafHash := mload(0x00)
+        }
     }
 
-    /// @dev RFC 9162 interior node.
-    function _logNode(bytes32 left, bytes32 right) private pure returns (bytes32) {
-        return sha256(abi.encodePacked(bytes1(0x01), left, right));
+    /// @dev RFC 9162 interior node: SHA-256 of `0x01 || left || right`.
+    function _logNode(bytes32 left, bytes32 right) private view returns (bytes32 node) {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, shl(248, 0x01))
+            mstore(add(ptr, 1), left)
+            mstore(add(ptr, 33), right)
+            if iszero(staticcall(gas(), 0x02, ptr, 65, 0x00, 0x20)) {
+                revert(0, 0)
+            }
+            node := mload(0x00)
+        }
     }
 
     /// @dev Whether the slot holds a record: every anchored batch has at least one reading.

@@ -21,6 +21,8 @@ interface IDataNotary {
     error DataNotaryEmptyBatch();
     /// @notice The batch's first timestamp is after its last.
     error DataNotaryInvalidTimeRange(uint64 firstTimestamp, uint64 lastTimestamp);
+    /// @notice The anchor was sent as batch `batchId`, but the log's next batch is `next`.
+    error DataNotaryNotNextBatch(uint256 batchId, uint256 next);
     /// @notice No batch with this root has been recorded ({recordAnchor}).
     error DataNotaryNotRecorded(bytes32 root);
     /// @notice The leaf data and path given are not leaf `batchId` of the log under a frontier node.
@@ -59,6 +61,23 @@ interface IDataNotary {
         uint48 lastTimestamp,
         string calldata contentId
     ) external returns (uint256 batchId);
+
+    /**
+     * @notice Anchors a batch as {anchor} does, only as batch `batchId`: it must be the log's next
+     * batch. An anchorer that sends with the id it saw cannot append a root twice: of two anchors
+     * sent against the same log (a retry, or a transaction a reorg put back into the pool), one
+     * lands and the other reverts.
+     * @dev Reverts with {DataNotaryNotNextBatch} when `batchId` is not {batchCount}; otherwise as
+     * {anchor}. Emits {BatchAnchored}.
+     */
+    function anchorAs(
+        uint256 batchId,
+        bytes32 root,
+        uint32 readingCount,
+        uint48 firstTimestamp,
+        uint48 lastTimestamp,
+        string calldata contentId
+    ) external returns (uint256);
 
     /**
      * @notice Records anchored batch `batchId` so that contracts can check its readings

@@ -1,9 +1,12 @@
 """The batcher: seals stored readings into Merkle batches (`ledger_service.services.sealing`), anchors
 their roots, confirms them.
 
-Anchoring (`anchor_batch`, also run as a Celery task) first asks the chain whether
-the root is already anchored, so a batch whose transaction was sent just before a crash is
-recorded, never anchored twice.
+Anchoring (`anchor_batch`, also run as a Celery task) first waits for the anchorer's transactions an
+earlier run left pending, then asks the chain whether this batch is already anchored, so a batch
+whose transaction was sent just before a crash is recorded, not anchored again. The anchor is sent as
+the log's next batch (`DataNotary.anchorAs`): if an earlier copy lands first (a transaction a reorg
+put back into the pool), the new one reverts and the next round finds the earlier one. The notary
+itself stores nothing per root, so this is what keeps a batch from being anchored twice.
 
 An anchored batch becomes confirmed after `confirmations` blocks (or once the chain's finalized
 block reaches it), and proofs are served from then on; it is still re-checked every round until
@@ -38,7 +41,7 @@ class Anchorer(Protocol):
 
     def anchor(self, root: bytes, count: int, first_ts: int, last_ts: int, content_id: str) -> AnchorRecord: ...
 
-    def find_anchor(self, root: bytes) -> AnchorRecord | None: ...
+    def find_anchor(self, root: bytes, batch: tuple[int, int, int, str] | None = None) -> AnchorRecord | None: ...
 
     def anchor_depth(self, transaction_hash: str, block_hash: str) -> int | None: ...
 
@@ -108,7 +111,9 @@ class Batcher(Sealer):
             return None
         root = bytes.fromhex(batch.root[2:])
         try:
-            record = self.anchorer.find_anchor(root)
+            record = self.anchorer.find_anchor(
+                root, (batch.reading_count, batch.first_timestamp, batch.last_timestamp, batch.content_id)
+            )
             if record is None:
                 record = self.anchorer.anchor(
                     root, batch.reading_count, batch.first_timestamp, batch.last_timestamp, batch.content_id

@@ -9,10 +9,10 @@ again, until it is anchored.
 
 Either way the task sends from the anchorer account (its only job: it holds
 `DataNotary.ANCHORER_ROLE` and nothing else) and holds that account's sender lock
-(`ledger_service.core.locks.account_lock`) while it checks the batch, asks the chain whether the root
-is anchored already, and sends with a nonce fresh from the node: concurrent workers never share a
-nonce and a batch is never anchored twice. Failed RPC calls
-are retried with exponential backoff.
+(`ledger_service.core.locks.account_lock`) while it checks the batch, asks the chain whether the batch
+is anchored already, and sends with a nonce fresh from the node, as the log's next batch
+(`DataNotary.anchorAs`): concurrent workers never share a nonce and a batch is never anchored twice.
+Failed RPC calls are retried with exponential backoff.
 """
 
 from __future__ import annotations

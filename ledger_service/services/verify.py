@@ -168,7 +168,8 @@ def _anchor_checks(w3: Web3, bundle: dict[str, Any], trust: TrustAnchor, min_con
     events = [entry for entry in receipt["logs"]
               if entry["address"] == notary and len(entry["topics"]) >= 3
               and bytes(entry["topics"][0]) == BATCH_ANCHORED_TOPIC and bytes(entry["topics"][2]) == root]  # fmt: skip
-    event_ok = bool(events) and int.from_bytes(bytes(events[0]["topics"][1]), "big") == anchor["batch_id"]
+    events = [entry for entry in events if int.from_bytes(bytes(entry["topics"][1]), "big") == anchor["batch_id"]]
+    event_ok = bool(events)
     yield Check(
         "anchor-event",
         event_ok,
@@ -178,11 +179,12 @@ def _anchor_checks(w3: Web3, bundle: dict[str, Any], trust: TrustAnchor, min_con
         return
     # the event is the chain's record of the batch (the notary stores nothing per batch): its data
     # must be what the bundle, and its log leaf, say of the batch; its block dates the anchor
-    count, first, last, _ = abi_decode(EVENT_DATA_TYPES, bytes(events[0]["data"]))
+    count, first, last, content_id = abi_decode(EVENT_DATA_TYPES, bytes(events[0]["data"]))
     batch = bundle["batch"]
-    claimed = (int(batch["reading_count"]), int(batch["first_timestamp"]), int(batch["last_timestamp"]))
-    yield Check("anchor-record", (count, first, last) == claimed,
-                f"BatchAnchored: {count} readings taken from {first} to {last}")  # fmt: skip
+    claimed = (int(batch["reading_count"]), int(batch["first_timestamp"]), int(batch["last_timestamp"]),
+               str(batch.get("content_id")))  # fmt: skip
+    yield Check("anchor-record", (count, first, last, content_id) == claimed,
+                f"BatchAnchored: {count} readings taken from {first} to {last}, content {content_id}")  # fmt: skip
     anchored_at = anchor_time(w3, receipt["blockHash"])
     taken = int(bundle["eip712"]["message"]["timestamp"])
     yield Check(

@@ -113,6 +113,17 @@ def test_a_root_anchored_twice_is_found_and_recorded_as_its_earliest_batch(ledge
     assert ledger.notary.functions.getRecord(root).call()[0] == first.chain_batch_id
 
 
+def test_find_anchor_with_the_batch_takes_only_an_anchor_of_that_batch(ledger: Ledger) -> None:
+    """An anchor of the same root with other fields (a stray one by another anchorer) is not the
+    batch's: the batcher, which looks with the batch's fields, would anchor it again."""
+    root = keccak(os.urandom(4))
+    stray = ledger.anchor(root, 1, 1, 1, "bafy-stray")
+    assert ledger.find_anchor(root, (1, 1, 1, "bafy-mine")) is None
+    assert ledger.find_anchor(root, (1, 1, 1, "bafy-stray")) == stray == ledger.find_anchor(root)
+    mine = ledger.anchor(root, 1, 1, 1, "bafy-mine")
+    assert ledger.find_anchor(root, (1, 1, 1, "bafy-mine")) == mine
+
+
 def test_unknown_roots_are_not_recorded_and_verify_refuses_them(ledger: Ledger) -> None:
     with pytest.raises(ContractCustomError) as info:
         ledger.notary.functions.getRecord(keccak(b"never")).call()

@@ -95,6 +95,30 @@ contract DataNotaryTest is Base {
         vm.assertFalse(notary.isRecorded(root), "not recorded until someone needs it on chain");
     }
 
+    function testFuzz_anchorAsAppendsOnlyAsTheNextBatch(bytes32 a, bytes32 b, uint256 wrong) public {
+        vm.assume(a != 0 && b != 0 && wrong != 1);
+        vm.prank(ANCHORER);
+        vm.assertEq(notary.anchorAs(0, a, 1, 1, 1, "a"), 0, "the first batch");
+        // the same anchor sent again (a retry, a transaction a reorg put back): the log moved on
+        vm.expectRevert(abi.encodeWithSelector(IDataNotary.DataNotaryNotNextBatch.selector, 0, 1));
+        vm.prank(ANCHORER);
+        notary.anchorAs(0, a, 1, 1, 1, "a");
+        vm.expectRevert(abi.encodeWithSelector(IDataNotary.DataNotaryNotNextBatch.selector, wrong, 1));
+        vm.prank(ANCHORER);
+        notary.anchorAs(wrong, b, 1, 1, 1, "b");
+        vm.assertEq(notary.batchCount(), 1, "nothing appended by a refused anchor");
+        vm.prank(ANCHORER);
+        vm.assertEq(notary.anchorAs(1, b, 1, 1, 1, "b"), 1, "the next batch");
+    }
+
+    function testFuzz_anchorAsRefusesACallerWithoutTheRole(address caller, bytes32 root) public {
+        vm.assume(caller != ANCHORER && caller != ADMIN && root != 0);
+        vm.expectRevert(_unauthorized(caller, notary.ANCHORER_ROLE()));
+        vm.prank(caller);
+        notary.anchorAs(0, root, 1, 1, 2, "");
+        vm.assertEq(notary.batchCount(), 0, "no batch");
+    }
+
     function testFuzz_anchorNumbersBatchesInOrder(bytes32 a, bytes32 b) public {
         vm.assume(a != 0 && b != 0 && a != b);
         vm.assertEq(_anchor(a), 0, "first");

@@ -29,6 +29,7 @@ from ledger_service.services.content import cid_of
 from ledger_service.services.sealing import Sealer
 from tests.utils.factories import new_device
 from tests.utils.readings import store
+from tests.utils.reverts import error_of
 from tests.utils.settings import make_settings
 
 
@@ -173,6 +174,49 @@ def test_anchor_lost_in_a_reorg_is_anchored_again(
             services.close()
 
 
+def test_an_anchor_a_reorg_put_back_is_recorded_and_never_doubled(
+    artifacts: dict[str, Artifact], tmp_path: Path, database_url: str, clock: Clock
+) -> None:
+    """A reorg drops the anchor; a node puts the transaction back and it lands again (geth does;
+    anvil drops it, so the test sends it back itself). The batch is recorded from it. And an anchor
+    sent against the log as it was before that copy landed reverts instead of appending the root
+    a second time (the notary keeps nothing per root to refuse it by)."""
+    with ManagedAnvil(state_dir=None) as node:
+        settings = make_settings(tmp_path / "repool", database_url=database_url)
+        client = connect(settings, node.url)
+        deployment, _ = deploy(client, artifacts, settings.manifest_path)
+        services = Services.build(settings, client, deployment, artifacts)
+        try:
+            services.ingestor.policy.clock = clock
+            store(services, new_device(services.ledger), 2)
+            w3 = client.w3
+            snapshot = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+            batcher = batcher_for(services, clock, batch_size=2, batch_age=60, confirmations=5)
+            batcher.run_once()
+            first = batches(services)[0]
+            raw = w3.provider.make_request("eth_getRawTransactionByHash", [first.transaction_hash])["result"]  # type: ignore[arg-type]
+            w3.provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]
+            w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+            client.reset_nonce()
+            batcher.confirm_anchored()
+            assert batches(services)[0].status == BatchStatus.SEALED
+            stale_id = services.ledger.notary.functions.batchCount().call()
+            w3.eth.send_raw_transaction(raw)  # the dropped transaction is back, and lands
+            batcher.anchor_sealed()
+            again = batches(services)[0]
+            assert again.status == BatchStatus.ANCHORED and again.transaction_hash == first.transaction_hash
+            assert services.ledger.notary.functions.batchCount().call() == 1
+            root = bytes.fromhex(again.root[2:])
+            anchorer = client.for_role("anchorer")
+            late = services.ledger.notary.functions.anchorAs(
+                stale_id, root, again.reading_count, again.first_timestamp, again.last_timestamp, again.content_id
+            )
+            assert error_of(lambda: anchorer.transact(late)) == "DataNotaryNotNextBatch"
+            assert services.ledger.notary.functions.batchCount().call() == 1
+        finally:
+            services.close()
+
+
 def test_batch_anchored_before_a_crash_is_recorded_not_anchored_again(services: Services, clock: Clock) -> None:
     device = new_device(services.ledger)
     store(services, device, 3)
@@ -180,7 +224,8 @@ def test_batch_anchored_before_a_crash_is_recorded_not_anchored_again(services: 
     batcher.seal_due()
     (batch,) = batches(services)
     # The transaction went out, then the process died before it wrote the result down.
-    sent = services.ledger.anchor(bytes.fromhex(batch.root[2:]), 3, batch.first_timestamp, batch.last_timestamp, "")
+    root = bytes.fromhex(batch.root[2:])
+    sent = services.ledger.anchor(root, 3, batch.first_timestamp, batch.last_timestamp, batch.content_id)
     count = services.ledger.notary.functions.batchCount().call()
 
     batcher.anchor_sealed()
@@ -197,7 +242,7 @@ class DownChain:
     def anchor(self, root: bytes, count: int, first_ts: int, last_ts: int, content_id: str) -> AnchorRecord:
         raise ChainError("connection refused")
 
-    def find_anchor(self, root: bytes) -> AnchorRecord | None:
+    def find_anchor(self, root: bytes, batch: tuple[int, int, int, str] | None = None) -> AnchorRecord | None:
         raise ChainError("connection refused")
 
     def anchor_depth(self, transaction_hash: str, block_hash: str) -> int | None:

@@ -87,6 +87,7 @@ TAMPERS = [
     ("anchor.batch_id", 10**6, "anchor-event"),
     ("batch.reading_count", 10**6, "anchor-record"),  # the chain's record of the batch disagrees
     ("batch.last_timestamp", 1, "anchor-record"),
+    ("batch.content_id", "bafkreiother", "anchor-record"),
     ("anchor.notary", "0x" + "99" * 20, "pinned-contracts"),
 ]
 

@@ -34,12 +34,27 @@ class AnchorRecord:
     block_hash: str
 
 
+#: Blocks per `eth_getLogs` request: nodes and providers cap the range one request may span.
+LOG_RANGE = 50_000
+
+
+def batch_anchored_logs(notary: Contract, from_block: int, to_block: int, root: bytes | None = None) -> list[Any]:
+    """The notary's `BatchAnchored` events in [from_block, to_block] (of `root` only, when given),
+    read in ranges of `LOG_RANGE` blocks."""
+    filters = {"root": root} if root is not None else None
+    found: list[Any] = []
+    for start in range(from_block, to_block + 1, LOG_RANGE):
+        end = min(start + LOG_RANGE - 1, to_block)
+        found.extend(notary.events.BatchAnchored().get_logs(from_block=start, to_block=end, argument_filters=filters))
+    return found
+
+
 def log_leaves(notary: Contract, from_block: int) -> tuple[list[bytes], list[Any]]:
     """The notary's log at the latest block, from its `BatchAnchored` events: the leaf hashes and
     the events' arguments, by batch id."""
     block = int(notary.w3.eth.block_number)
     size = int(notary.functions.batchCount().call(block_identifier=block))
-    logs = notary.events.BatchAnchored().get_logs(from_block=from_block, to_block=block)
+    logs = batch_anchored_logs(notary, from_block, block)
     by_id = {int(log["args"]["batchId"]): log["args"] for log in logs}
     if sorted(by_id) != list(range(size)):
         raise RuntimeError(f"the node gave {len(by_id)} BatchAnchored logs for a log of {size} batches")
@@ -138,9 +153,14 @@ class Ledger:
     # DataNotary
 
     def anchor(self, root: bytes, count: int, first_ts: int, last_ts: int, content_id: str) -> AnchorRecord:
-        """Anchors a batch root from the anchorer account and returns where it landed."""
-        call = self.notary.functions.anchor(root, count, first_ts, last_ts, content_id)
-        receipt = self.client.for_role("anchorer").transact(call)
+        """Anchors a batch root from the anchorer account and returns where it landed. It is sent as
+        the log's next batch as the chain shows it now (`anchorAs`): if another anchor lands first (a
+        copy of an earlier one a reorg put back into the pool, say), it reverts with
+        `DataNotaryNotNextBatch` instead of appending the root twice."""
+        anchorer = self.client.for_role("anchorer")
+        next_id = int(self.notary.functions.batchCount().call())
+        call = self.notary.functions.anchorAs(next_id, root, count, first_ts, last_ts, content_id)
+        receipt = anchorer.transact(call)
         events = self.notary.events.BatchAnchored().process_receipt(receipt)
         if not events:
             raise RuntimeError("anchor transaction emitted no BatchAnchored event")
@@ -151,14 +171,16 @@ class Ledger:
             block_hash=HexBytes(receipt["blockHash"]).to_0x_hex(),
         )
 
-    def find_anchor(self, root: bytes) -> AnchorRecord | None:
-        """Where `root` was first anchored, found from the chain's logs, or None when it is not. The
-        anchorer's transactions left pending by an earlier run are waited for first: the notary
-        takes a root again, so an anchor still on its way must be seen before another is sent."""
+    def find_anchor(self, root: bytes, batch: tuple[int, int, int, str] | None = None) -> AnchorRecord | None:
+        """Where `root` was first anchored, found from the chain's logs, or None when it is not; with
+        `batch` (reading count, first and last timestamp, content id), only an anchor of exactly that
+        batch counts. The anchorer's transactions left pending by an earlier run are waited for first,
+        so an anchor still on its way is seen before another is sent."""
         self.client.for_role("anchorer").settle()
-        logs = self.notary.events.BatchAnchored().get_logs(
-            from_block=self.deployment.contracts["DataNotary"].block_number, argument_filters={"root": root}
-        )
+        start = self.deployment.contracts["DataNotary"].block_number
+        logs = batch_anchored_logs(self.notary, start, int(self.client.w3.eth.block_number), root)
+        fields = ("readingCount", "firstTimestamp", "lastTimestamp", "contentId")
+        logs = [log for log in logs if batch is None or tuple(log["args"][f] for f in fields) == batch]
         if not logs:
             return None
         entry: Any = min(logs, key=lambda log: int(log["args"]["batchId"]))
@@ -189,8 +211,10 @@ class Ledger:
                     break
                 try:
                     self.client.transact(call)
-                except TransactionReverted as exc:
-                    if exc.context.get("error") != "DataNotaryNotInLog" or attempt == attempts - 1:
+                except TransactionReverted:
+                    # the path went stale (before the estimate or after it), or someone recorded it
+                    # first: look again, and build the path again
+                    if attempt == attempts - 1 and not self.is_recorded(root):
                         raise
                     continue
                 recorded += 1
