@@ -1,10 +1,9 @@
 """A committee member's own process: serves `POST /sign`, and signs a committee report only after
 checking it, reading the chain through its own RPC URL, against the pinned chain and oracle: the
 rule, the committee, the device and its attachment, each reading's signature (the key
-DeviceRegistry held at its time) and anchor, and the breach recomputed from those readings. It
-signs the digest it computed itself, never one it was sent. Anything else is refused with a
-stable code (`SignRefused.code`). The checks and codes are listed in docs/oracles.md ("Members
-are independent processes"); the key file is `oracles.member_keys`.
+DeviceRegistry held at its time) and anchor, and the breach recomputed from those readings. It signs
+the digest it computed itself, never one it was sent; anything else is refused with a stable code
+(`SignRefused.code`, listed in docs/oracles.md); the key file is `oracles.member_keys`.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 
+from ledger_service.core.chain.ledger import batch_anchored_logs
 from ledger_service.core.compiler import Artifact
 from ledger_service.core.enums import RuleKind
 from ledger_service.core.merkle import process_proof
@@ -72,7 +72,6 @@ class Member:
         self.notary = self.w3.eth.contract(address=functions.notary().call(), abi=artifacts["DataNotary"].abi)
         self.supply = self.w3.eth.contract(address=functions.supplyChain().call(), abi=artifacts["SupplyChain"].abi)
         self._chain_checked = False
-        self._anchored_roots: set[bytes] = set()
 
     @property
     def address(self) -> str:
@@ -173,16 +172,9 @@ class Member:
             if not registry.verifyReadingAt(reading.device_id, digest, signed.signature, reading.timestamp).call():
                 raise SignRefused("invalid-signature", f"reading {index} is not signed by the device's key of its time")
             leaf = reading_leaf(digest, signed.signature)
-            if process_proof(leaf, signed.proof) != signed.root or not self._anchored(signed.root):
+            anchored = batch_anchored_logs(self.notary, 0, int(self.w3.eth.block_number), signed.root)  # its event
+            if process_proof(leaf, signed.proof) != signed.root or not anchored:
                 raise SignRefused("not-anchored", f"reading {index} is not proven under an anchored root")
-
-    def _anchored(self, root: bytes) -> bool:
-        """Whether the oracle's notary anchored `root`: its `BatchAnchored` event (the notary keeps
-        nothing per batch; a root found once stays found)."""
-        if root not in self._anchored_roots:
-            if self.notary.events.BatchAnchored().get_logs(from_block=0, argument_filters={"root": root}):
-                self._anchored_roots.add(root)
-        return root in self._anchored_roots
 
     def _check_silence(self, rule: Rule, report: CommitteeReport, readings: Sequence[SignedReading]) -> None:
         silence = report.observed_at - report.window_start
