@@ -37,8 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from web3 import Web3  # noqa: E402
 
-from ledger_service.core.chain.ledger import log_leaves, record_call  # noqa: E402
 from ledger_service.core.chain.node import ManagedAnvil  # noqa: E402
+from ledger_service.core.chain.notary_log import NotaryLog  # noqa: E402
 from ledger_service.core.compiler import Compiler, compile_contracts  # noqa: E402
 from ledger_service.core.settings import PROJECT_ROOT  # noqa: E402
 
@@ -107,10 +107,11 @@ def _timestamps(eas: Any) -> Any:
 
 def _records(w3: Web3, notary: Any, count: int) -> list[int]:
     """Gas of recording `count` batches picked at random from the notary's log."""
-    leaves, events = log_leaves(notary, 0)
+    log = NotaryLog(notary, 0)
+    leaves, events = log.read()
     gas = []
     for index in random.Random(7).sample(range(len(leaves)), min(count, len(leaves))):
-        call = record_call(notary, bytes(events[index]["root"]), 0)
+        call = log.record_call(bytes(events[index]["root"]))
         assert call is not None
         gas.append(int(w3.eth.wait_for_transaction_receipt(call.transact())["gasUsed"]))
     return gas

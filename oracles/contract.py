@@ -105,6 +105,7 @@ class SensorOracleContract:
             client.errors.register(artifacts[name].abi)
         self.address = to_checksum_address(deployment.address_of("SensorOracle"))
         self.contract: Contract = client.w3.eth.contract(address=self.address, abi=self._abi)
+        self._ledger = Ledger(client, deployment, artifacts)
 
     def as_account(self, client: ChainClient) -> SensorOracleContract:
         """The same contract called from another account."""
@@ -115,6 +116,7 @@ class SensorOracleContract:
         other.address = self.address
         client.errors.register(self._abi)
         other.contract = client.w3.eth.contract(address=self.address, abi=self._abi)
+        other._ledger = Ledger(client, self._deployment, self._artifacts, log=self._ledger.log)
         return other
 
     @property
@@ -151,7 +153,7 @@ class SensorOracleContract:
     def record_batches(self, readings: Sequence[SignedReading]) -> None:
         """Records the batches the readings' proofs rest on in the notary, from this account, so that
         `DataNotary.verify` answers for them (it keeps nothing per batch until someone asks)."""
-        Ledger(self.client, self._deployment, self._artifacts).record_anchors(r.root for r in readings)
+        self._ledger.record_anchors(r.root for r in readings)
 
     def submit_evidence(self, rule_id: int, readings: Sequence[SignedReading]) -> TxReceipt:
         """Fires a threshold rule on evidence (its batches recorded first: `record_batches`)."""

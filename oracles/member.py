@@ -22,7 +22,7 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 
-from ledger_service.core.chain.ledger import batch_anchored_logs
+from ledger_service.core.chain.notary_log import batch_anchored_logs
 from ledger_service.core.compiler import Artifact
 from ledger_service.core.enums import RuleKind
 from ledger_service.core.merkle import process_proof

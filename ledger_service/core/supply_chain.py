@@ -125,6 +125,7 @@ class SupplyChainContract:
         self.contract: Contract = client.w3.eth.contract(
             address=to_checksum_address(deployment.address_of("SupplyChain")), abi=artifacts["SupplyChain"].abi
         )
+        self._ledger = Ledger(client, deployment, artifacts)
 
     def as_account(self, client: ChainClient) -> SupplyChainContract:
         """The same contract called from another account."""
@@ -133,6 +134,7 @@ class SupplyChainContract:
         other._deployment, other._artifacts = self._deployment, self._artifacts
         client.errors.register(self.contract.abi)  # type: ignore[arg-type]
         other.contract = client.w3.eth.contract(address=self.contract.address, abi=self.contract.abi)
+        other._ledger = Ledger(client, self._deployment, self._artifacts, log=self._ledger.log)
         return other
 
     @property
@@ -187,7 +189,7 @@ class SupplyChainContract:
         """Records a checkpoint, with evidence checked on chain when given (its batch is recorded in
         the notary first, from this account, unless it is already: `Ledger.record_anchors`)."""
         if evidence is not None and any(evidence.root):
-            Ledger(self.client, self._deployment, self._artifacts).record_anchors([evidence.root])
+            self._ledger.record_anchors([evidence.root])
         return self.client.transact(
             self.functions.recordCheckpoint(
                 item_id, location.as_tuple(), status_code, (evidence or Evidence()).as_tuple()

@@ -10,7 +10,8 @@ from web3.exceptions import ContractCustomError
 
 from ledger_service.core import tlog
 from ledger_service.core.chain.client import ChainClient
-from ledger_service.core.chain.ledger import Ledger, log_leaves
+from ledger_service.core.chain.ledger import Ledger
+from ledger_service.core.chain.notary_log import log_leaves
 from ledger_service.core.log_leaf import leaf_data
 from ledger_service.core.merkle import MerkleTree
 from tests.utils.accounts import outsider

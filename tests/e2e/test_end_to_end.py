@@ -61,7 +61,7 @@ def test_acknowledged_reading_is_anchored_after_a_crash(tmp_path: Path, artifact
         reading_id = httpx.post(f"{service.api_url}/v1/readings", json=body, timeout=30).json()["id"]
         service.kill()  # SIGKILL right after the acknowledgement
     with RunningService(tmp_path) as restarted, httpx.Client(base_url=restarted.api_url, timeout=30) as api:
-        wait_for_status(api, reading_id, "anchored", timeout=15)
+        wait_for_status(api, reading_id, "anchored", timeout=60)
         bundle = api.get(f"/v1/readings/{reading_id}/proof").json()
         assert verify_on_chain(restarted.rpc_url, artifacts, bundle) == (True, False)
 
@@ -116,7 +116,7 @@ def test_each_component_runs_alone(tmp_path: Path, artifacts: dict[str, Artifact
             body = sign_outside(api_process, device.key.to_0x_hex(), sequence=1, value=7)
             with httpx.Client(base_url=api_url, timeout=30) as api:
                 reading_id = api.post("/v1/readings", json=body).json()["id"]
-                wait_for_status(api, reading_id, "anchored", timeout=15)
+                wait_for_status(api, reading_id, "anchored", timeout=60)
                 bundle = api.get(f"/v1/readings/{reading_id}/proof").json()
         assert verify_on_chain(chain.rpc_url, artifacts, bundle) == (True, False)
 

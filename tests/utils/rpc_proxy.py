@@ -1,9 +1,10 @@
 """A JSON-RPC proxy in front of anvil that refuses log queries over too many blocks, with the
-error public providers give (anvil itself has no such limit)."""
+error public providers give (anvil itself has no such limit), and can play a node that hides logs."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -12,13 +13,17 @@ import orjson
 
 
 class LogRangeLimitProxy:
-    """Forwards to `upstream`; an `eth_getLogs` over more than `max_blocks` blocks gets -32005."""
+    """Forwards to `upstream`; an `eth_getLogs` over more than `max_blocks` blocks gets -32005. The
+    block ranges of the log queries served are kept in `queries`; the logs `hide` is true of are
+    left out of their answers."""
 
-    def __init__(self, upstream: str, max_blocks: int) -> None:
+    def __init__(self, upstream: str, max_blocks: int, hide: Callable[[dict[str, Any]], bool] | None = None) -> None:
         self.upstream = upstream
         self.max_blocks = max_blocks
+        self.hide = hide
         self.refused = 0
         self.served = 0
+        self.queries: list[tuple[int, int]] = []
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -58,7 +63,11 @@ class LogRangeLimitProxy:
                     "error": {"code": -32005, "message": "query returned more than 10000 results"},
                 }
             self.served += 1
-        return orjson.loads(self._http.post(self.upstream, content=orjson.dumps(body)).content)
+            self.queries.append((int(query["fromBlock"], 16), int(query["toBlock"], 16)))
+        answer = orjson.loads(self._http.post(self.upstream, content=orjson.dumps(body)).content)
+        if body.get("method") == "eth_getLogs" and self.hide is not None and isinstance(answer.get("result"), list):
+            answer["result"] = [log for log in answer["result"] if not self.hide(log)]
+        return answer
 
     def __enter__(self) -> LogRangeLimitProxy:
         self._thread.start()

@@ -15,7 +15,7 @@ import httpx
 from eth_account import Account
 from web3 import Web3
 
-from ledger_service.core.chain.ledger import record_call
+from ledger_service.core.chain.notary_log import record_call
 from ledger_service.core.compiler import Artifact
 from tests.utils.service import VENV_BIN, RunningService
 
@@ -89,7 +89,7 @@ def exercise_skeleton(service: RunningService, artifacts: dict[str, Artifact]) -
         forged = {**body, "value": 9999}
         assert api.post("/v1/readings", json=forged).json()["code"] == "invalid-signature"
 
-        status = wait_for_status(api, reading_id, "anchored", timeout=15)
+        status = wait_for_status(api, reading_id, "anchored", timeout=60)
         assert status["batch"]["transaction_hash"].startswith("0x")
         bundle = api.get(f"/v1/readings/{reading_id}/proof").json()
     assert verify_on_chain(service.rpc_url, artifacts, bundle) == (True, False)

@@ -9,18 +9,16 @@ from typing import Any
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from web3.contract import Contract
-from web3.contract.contract import ContractFunction
 from web3.exceptions import TransactionNotFound
 from web3.types import TxReceipt
 
-from ledger_service.core import tlog
 from ledger_service.core.chain.client import ChainClient
 from ledger_service.core.chain.deploy import Deployment
+from ledger_service.core.chain.notary_log import NotaryLog, batch_anchored_logs
 from ledger_service.core.compiler import Artifact
 from ledger_service.core.device_state import Metadata
 from ledger_service.core.errors import TransactionReverted
 from ledger_service.core.keys import PublicKey
-from ledger_service.core.log_leaf import event_leaf_data
 from ledger_service.core.readings import Domain, Reading
 
 
@@ -34,52 +32,14 @@ class AnchorRecord:
     block_hash: str
 
 
-#: Blocks per `eth_getLogs` request: nodes and providers cap the range one request may span.
-LOG_RANGE = 50_000
-
-
-def batch_anchored_logs(notary: Contract, from_block: int, to_block: int, root: bytes | None = None) -> list[Any]:
-    """The notary's `BatchAnchored` events in [from_block, to_block] (of `root` only, when given),
-    read in ranges of `LOG_RANGE` blocks."""
-    filters = {"root": root} if root is not None else None
-    found: list[Any] = []
-    for start in range(from_block, to_block + 1, LOG_RANGE):
-        end = min(start + LOG_RANGE - 1, to_block)
-        found.extend(notary.events.BatchAnchored().get_logs(from_block=start, to_block=end, argument_filters=filters))
-    return found
-
-
-def log_leaves(notary: Contract, from_block: int) -> tuple[list[bytes], list[Any]]:
-    """The notary's log at the latest block, from its `BatchAnchored` events: the leaf hashes and
-    the events' arguments, by batch id."""
-    block = int(notary.w3.eth.block_number)
-    size = int(notary.functions.batchCount().call(block_identifier=block))
-    logs = batch_anchored_logs(notary, from_block, block)
-    by_id = {int(log["args"]["batchId"]): log["args"] for log in logs}
-    if sorted(by_id) != list(range(size)):
-        raise RuntimeError(f"the node gave {len(by_id)} BatchAnchored logs for a log of {size} batches")
-    ordered = [by_id[i] for i in range(size)]
-    return [tlog.leaf_hash(event_leaf_data(a)) for a in ordered], ordered
-
-
-def record_call(notary: Contract, root: bytes, from_block: int) -> ContractFunction | None:
-    """The `DataNotary.recordAnchor` call of `root`'s earliest batch, its log path built against the
-    log as it is now; None when `root` was never anchored."""
-    leaves, events = log_leaves(notary, from_block)
-    found = next((a for a in events if bytes(a["root"]) == root), None)
-    if found is None:
-        return None
-    _, path = tlog.frontier_path(leaves, int(found["batchId"]))
-    return notary.functions.recordAnchor(
-        found["batchId"], root, found["readingCount"], found["firstTimestamp"], found["lastTimestamp"],
-        found["contentId"], path,
-    )  # fmt: skip
-
-
 class Ledger:
     """The project's contracts on one chain, called through one `ChainClient`."""
 
-    def __init__(self, client: ChainClient, deployment: Deployment, artifacts: dict[str, Artifact]) -> None:
+    def __init__(
+        self, client: ChainClient, deployment: Deployment, artifacts: dict[str, Artifact], log: NotaryLog | None = None
+    ) -> None:
+        """`log`: the notary's log as another `Ledger` of the same deployment keeps it (`self.log`),
+        shared so that neither reads the blocks the other has read."""
         self.client = client
         self.deployment = deployment
         for artifact in artifacts.values():
@@ -87,6 +47,7 @@ class Ledger:
         self.registry: Contract = self._contract("DeviceRegistry", artifacts)
         self.notary: Contract = self._contract("DataNotary", artifacts)
         self.domain = Domain(chain_id=deployment.chain_id, verifying_contract=self.registry.address)
+        self.log = log or NotaryLog(self.notary, deployment.contracts["DataNotary"].block_number)
 
     def _contract(self, name: str, artifacts: dict[str, Artifact]) -> Contract:
         return self.client.w3.eth.contract(
@@ -206,7 +167,7 @@ class Ledger:
             for attempt in range(attempts):
                 if self.is_recorded(root):
                     break
-                call = record_call(self.notary, root, self.deployment.contracts["DataNotary"].block_number)
+                call = self.log.record_call(root)
                 if call is None:
                     break
                 try:
