@@ -14,7 +14,7 @@ from eth_utils import to_checksum_address
 from web3 import Web3
 
 from ledger_service.core import tlog
-from ledger_service.core.log_leaf import event_leaf_data
+from ledger_service.core.chain.notary_log import batch_anchored_logs, leaf_hashes
 from ledger_service.core.signed_note import Checkpoint
 from ledger_service.services.log_audit import Check
 from ledger_service.services.verify_abi import NOTARY_ABI
@@ -31,14 +31,12 @@ class ChainLog:
 
 
 def read_chain_log(w3: Web3, notary: str, from_block: int = 0) -> ChainLog:
-    """The notary's log head at the latest block, and the leaves of its events up to that block."""
+    """The notary's log head at the latest block, and the leaves of its events up to that block (those
+    the node gave: unlike `NotaryLog`, an auditor goes on with a log missing events, to report it)."""
     contract = w3.eth.contract(address=to_checksum_address(notary), abi=NOTARY_ABI)
     block = int(w3.eth.block_number)
     size, root = contract.functions.logHead().call(block_identifier=block)
-    logs = contract.events.BatchAnchored.get_logs(from_block=from_block, to_block=block)
-    leaves: dict[int, bytes] = {}
-    for log in logs:
-        leaves[int(log["args"]["batchId"])] = tlog.leaf_hash(event_leaf_data(log["args"]))
+    leaves = leaf_hashes(batch_anchored_logs(contract, from_block, block))
     ordered = [leaves[i] for i in range(len(leaves)) if i in leaves]
     return ChainLog(block, int(size), bytes(root), ordered)
 

@@ -27,6 +27,11 @@ def batch_anchored_logs(notary: Contract, from_block: int, to_block: int, root: 
     return found
 
 
+def leaf_hashes(logs: list[Any]) -> dict[int, bytes]:
+    """The log leaf hash of each `BatchAnchored` event, by batch id."""
+    return {int(log["args"]["batchId"]): tlog.leaf_hash(event_leaf_data(log["args"])) for log in logs}
+
+
 class NotaryLog:
     """The notary's log from block `from_block` on, kept between reads: each read asks the node only
     for the blocks it has not read yet, then checks every leaf it holds against the contract's
@@ -61,10 +66,8 @@ class NotaryLog:
         raise RuntimeError(f"the node's BatchAnchored logs are not the notary's log of {size} batches")
 
     def _take(self, logs: list[Any]) -> None:
-        for log in logs:
-            batch_id = int(log["args"]["batchId"])
-            self._events[batch_id] = log["args"]
-            self._leaves[batch_id] = tlog.leaf_hash(event_leaf_data(log["args"]))
+        self._events.update((int(log["args"]["batchId"]), log["args"]) for log in logs)
+        self._leaves.update(leaf_hashes(logs))
 
     def record_call(self, root: bytes) -> ContractFunction | None:
         """The `DataNotary.recordAnchor` call of `root`'s earliest batch, its path built against the
