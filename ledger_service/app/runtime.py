@@ -14,7 +14,6 @@ from contextlib import contextmanager
 
 import uvicorn
 
-from ledger_service.app.api.app import create_app
 from ledger_service.app.mqtt_ingest import MqttIngest
 from ledger_service.app.supervisor import Child, Supervisor
 from ledger_service.core.chain.context import prepare_chain, running_chain_url
@@ -160,6 +159,8 @@ def attached_services(settings: Settings) -> Iterator[Services]:
 
 def serve(services: Services, sock: socket.socket, on_ready: Callable[[], None] | None = None) -> None:
     """Serves the API on `sock` until SIGINT (returns) or SIGTERM (raises SystemExit)."""
+    from ledger_service.app.api.app import create_app  # the API's routers load only where it is served
+
     config = uvicorn.Config(
         create_app(services), log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=10
     )

@@ -241,14 +241,9 @@ def test_readings_before_the_attachment_are_not_reported(services: Services) -> 
     sensor = Sensor(os.urandom(32), key)
     services.ledger.register_device(sensor.device_id, key.public_key)
     services.registry.refresh(force=True)
-    early = ingest(
-        services,
-        sensor,
-        [900, 900, 900],
-        now(services),
-    )
     start = now(services)
-    while now(services) <= start + 30:  # the early readings span 20 s from `start`
+    early = ingest(services, sensor, [900, 900, 900], start, spacing=1)
+    while now(services) <= start + 3:  # the early readings span 2 s from `start`
         threading.Event().wait(0.5)
         services.ledger.client.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
     receipt = supply.attach_device(item_id, sensor.device_id)

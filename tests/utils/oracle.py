@@ -44,11 +44,12 @@ def ingest(
     metric: str = "temperature",
     unit: str = "Cel",
     scale: int = 2,
+    spacing: int = 10,
 ) -> list[str]:
     ids = []
     for offset, value in enumerate(values):
         sensor.sequence += 1
-        reading = Reading(sensor.device_id, sensor.sequence, start + 10 * offset, metric, value, scale, unit)
+        reading = Reading(sensor.device_id, sensor.sequence, start + spacing * offset, metric, value, scale, unit)
         result = services.ingestor.ingest(reading, sensor.key.sign(reading.digest(services.ledger.domain)))
         ids.append(result.reading.id)
     return ids

@@ -12,7 +12,6 @@ from web3 import Web3
 
 from edge.gateway import Gateway
 from ledger_service.app.cli.common import console, fail, load_settings, terminate_on_sigterm
-from ledger_service.app.edge_api import EdgeLimits, create_edge_app
 from ledger_service.app.edge_rules import attach_local_rules
 from ledger_service.app.mqtt_ingest import MqttIngest
 from ledger_service.app.runtime import bind_socket
@@ -117,6 +116,8 @@ def _own_identity(key_file: Path | None, gateway_id: str | None) -> tuple[Device
 
 def _run(gateway: Gateway, settings: Settings, port: int, upstream: str, alarms: LocalAlarms | None) -> None:
     """Serves the gateway's API, with its loops and MQTT ingest beside it, until Ctrl-C or SIGTERM."""
+    from ledger_service.app.edge_api import EdgeLimits, create_edge_app  # loaded only where it is served
+
     stop = threading.Event()
     loops = (stop, settings.edge_registry_poll, 0.5, settings.edge_aggregate_every)
     worker = threading.Thread(target=gateway.run, args=loops, name="edge", daemon=True)
