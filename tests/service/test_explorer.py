@@ -14,7 +14,6 @@ import pytest
 from eth_utils import keccak
 from fastapi.testclient import TestClient
 
-from indexer.runner import ChainIndexer, target_of
 from ledger_service.app.api.app import create_app
 from ledger_service.core.chain.context import ChainContext
 from ledger_service.core.enums import Action, Comparison
@@ -23,6 +22,7 @@ from ledger_service.services.container import Services
 from ledger_service.services.content import LocalContentStore
 from oracles.contract import SensorOracleContract
 from oracles.rules import RuleSpec
+from tests.utils.event_flow import index
 from tests.utils.factories import new_device, signed_body
 from tokenization.assets import AssetTokens
 
@@ -66,11 +66,7 @@ def site(services: Services, chain: ChainContext, tmp_path: Path) -> Iterator[tu
         }
     )
     assert w3.eth.wait_for_transaction_receipt(failing)["status"] == 0
-    indexer = ChainIndexer(services.engine, chain.client.rpc_url, target_of(chain.deployment, chain.artifacts))
-    try:
-        indexer.backfill()
-    finally:
-        indexer.close()
+    index(services, chain)
     batch = api.get(f"/v1/readings/{ids[0]}").json()["batch"]
     yield api, {
         "item": "0x" + item_id.hex(), "device": "0x" + device.device_id.hex(), "token": str(token_id),

@@ -13,7 +13,6 @@ from eth_utils import keccak
 from fastapi.testclient import TestClient
 from sqlalchemy import event, text
 
-from indexer.runner import ChainIndexer, target_of
 from ledger_service.app.api.app import create_app
 from ledger_service.core.chain.context import ChainContext
 from ledger_service.core.supply_chain import Location, SupplyChainContract
@@ -21,6 +20,7 @@ from ledger_service.services import items as actions
 from ledger_service.services.container import Services
 from ledger_service.services.content import LocalContentStore
 from tests.utils.accounts import outsider
+from tests.utils.event_flow import index
 from tests.utils.evidence import prove_breach
 from tests.utils.factories import new_device, signed_body
 from tests.utils.problems import assert_problem
@@ -56,11 +56,7 @@ def flow(services: Services, chain: ChainContext, tmp_path: Path) -> Iterator[tu
     tokens = AssetTokens(chain.client, chain.deployment, chain.artifacts, LocalContentStore(tmp_path / "content"))
     token_id, _ = tokens.mint(item_id, operator)
 
-    indexer = ChainIndexer(services.engine, chain.client.rpc_url, target_of(chain.deployment, chain.artifacts))
-    try:
-        indexer.backfill()
-    finally:
-        indexer.close()
+    index(services, chain)
     yield api, {
         "item": "0x" + item_id.hex(), "token": str(token_id), "carrier": carrier.operator.address.lower(),
         "device": "0x" + device.device_id.hex(), "evidence_leaf": "0x" + evidence.leaf(ledger.domain).hex(),

@@ -12,10 +12,10 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import positive_data_acceptance
 
-from indexer.runner import ChainIndexer, target_of
 from ledger_service.app.api.app import create_app
 from ledger_service.core.chain.context import ChainContext
 from ledger_service.services.container import Services
+from tests.utils.event_flow import index
 from tests.utils.factories import new_device
 from tests.utils.settings import make_settings
 
@@ -35,11 +35,7 @@ def seeded(chain: ChainContext, tmp_path_factory: pytest.TempPathFactory) -> Ite
             reading = device.reading()
             services.ingestor.ingest(reading, device.sign(reading, services.ledger.domain))
         services.batcher().run_once()
-        indexer = ChainIndexer(services.engine, chain.client.rpc_url, target_of(chain.deployment, chain.artifacts))
-        try:
-            indexer.backfill()
-        finally:
-            indexer.close()
+        index(services, chain)
         yield services
     finally:
         services.close()

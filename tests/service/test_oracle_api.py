@@ -7,7 +7,6 @@ import os
 
 from fastapi.testclient import TestClient
 
-from indexer.runner import ChainIndexer, target_of
 from ledger_service.app.api.app import create_app
 from ledger_service.core.chain.context import ChainContext
 from ledger_service.services.apikeys import Role, create_key
@@ -15,16 +14,9 @@ from ledger_service.services.container import Services
 from oracles.contract import SensorOracleContract
 from oracles.daemon import OracleDaemon
 from oracles.tasks import report_dispatcher
+from tests.utils.event_flow import index
 from tests.utils.oracle import ingest, now, shipment
 from tests.utils.problems import assert_problem
-
-
-def index(services: Services, chain: ChainContext) -> None:
-    indexer = ChainIndexer(services.engine, chain.client.rpc_url, target_of(chain.deployment, chain.artifacts))
-    try:
-        indexer.backfill()
-    finally:
-        indexer.close()
 
 
 def test_rules_and_reports_through_the_api(services: Services, chain: ChainContext) -> None:

@@ -39,7 +39,11 @@ class Flow:
 
 
 def index(services: Services, chain: ChainContext) -> None:
-    indexer = ChainIndexer(services.engine, chain.client.rpc_url, target_of(chain.deployment, chain.artifacts))
+    """Mirrors the session's chain into the service's database, fetching in this process (a child
+    process is the backfill's way for long ranges; its start costs more than these ranges take)."""
+    indexer = ChainIndexer(
+        services.engine, chain.client.rpc_url, target_of(chain.deployment, chain.artifacts), process_threshold=10**9
+    )
     try:
         indexer.backfill()
     finally:
