@@ -14,11 +14,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from eth_utils import event_abi_to_log_topic
 from web3 import Web3
 from web3.contract import Contract
+from web3.exceptions import BlockNotFound
 
+from ledger_service.core.chain.rpc import Web3Transport
 from ledger_service.core.device_snapshot import state_from_json, state_to_json
 from ledger_service.core.device_state import (
     DEVICE_EVENTS,
@@ -28,6 +31,8 @@ from ledger_service.core.device_state import (
 from ledger_service.core.loops import HealthRecorder, run_loop
 
 log = logging.getLogger(__name__)
+
+_BLOCKS_PER_BATCH = 500
 
 
 class RegistryCache:
@@ -171,21 +176,40 @@ class RegistryCache:
         """Decodes the range's logs and reads their blocks' times first, then applies them all at
         once: a failure half-way applies nothing, so a retry never applies an event twice."""
         logs = self.w3.eth.get_logs({"address": self.registry.address, "fromBlock": from_block, "toBlock": to_block})
-        times: dict[int, int] = {}
         decoded_events = []
         for entry in logs:
             event = self._decoders.get(bytes(entry["topics"][0]))
             if event is None:
                 continue
             decoded = event.process_log(entry)
-            number = int(entry["blockNumber"])
-            if number not in times:
-                times[number] = int(self.w3.eth.get_block(number)["timestamp"])
-            decoded_events.append((decoded["event"], dict(decoded["args"]), number))
+            decoded_events.append((decoded["event"], dict(decoded["args"]), int(entry["blockNumber"])))
+        times = self._block_times(logs)
         with self._lock:
             for name, args, number in decoded_events:
                 self.state.apply(name, args, number, times[number])
         return len(logs)
+
+    def _block_times(self, logs: list[Any]) -> dict[int, int]:
+        """The time of each block holding one of `logs`: the `blockTimestamp` nodes put in logs
+        (anvil, geth), else each block asked for, in batches of `_BLOCKS_PER_BATCH` when the
+        provider carries batches."""
+        times: dict[int, int] = {}
+        for entry in logs:
+            stamp = entry.get("blockTimestamp")
+            if stamp is not None:
+                times[int(entry["blockNumber"])] = int(stamp, 16) if isinstance(stamp, str) else int(stamp)
+        missing = sorted({int(entry["blockNumber"]) for entry in logs} - times.keys())
+        provider = self.w3.provider
+        if not isinstance(provider, Web3Transport):
+            return times | {n: int(self.w3.eth.get_block(n)["timestamp"]) for n in missing}
+        for start in range(0, len(missing), _BLOCKS_PER_BATCH):
+            numbers = missing[start : start + _BLOCKS_PER_BATCH]
+            blocks = provider.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
+            for number, block in zip(numbers, blocks, strict=True):
+                if block is None:
+                    raise BlockNotFound(f"block {number} is gone (a reorg): the registry cache syncs again")
+                times[number] = int(block["timestamp"], 16)
+        return times
 
     def run(self, stop: threading.Event, poll: float, recorder: HealthRecorder | None = None) -> None:
         """Follows the head until `stop` is set, by the loop policy (`core.loops`)."""

@@ -1,17 +1,23 @@
 """The registry cache against a device owner who writes bytes that are not UTF-8 into its metadata:
 the contract takes any bytes as a string, so a strict decoder would fail on that log for ever and
-the cache would stop seeing every later event, revocations included."""
+the cache would stop seeing every later event, revocations included. And the block times it keeps
+(suspension periods, key validity) are the same whether the node puts them in its logs or not."""
 
 from __future__ import annotations
 
 from eth_abi import encode
 from eth_utils import function_abi_to_4byte_selector
+from web3 import Web3
 from web3.types import TxParams
 
+from ledger_service.core.chain.client import lenient_codec
 from ledger_service.core.chain.context import ChainContext
+from ledger_service.core.chain.rpc import JsonRpc, Web3Transport
 from ledger_service.core.enums import DeviceStatus
 from ledger_service.services.container import Services
+from ledger_service.services.registry import RegistryCache
 from tests.utils.factories import new_device
+from tests.utils.rpc_proxy import LogRangeLimitProxy
 
 
 def test_metadata_that_is_not_utf8_cannot_freeze_the_registry_cache(services: Services, chain: ChainContext) -> None:
@@ -38,3 +44,24 @@ def test_metadata_that_is_not_utf8_cannot_freeze_the_registry_cache(services: Se
     # the contract's own answer reads the same through the chain client
     model = ledger.registry.functions.getDevice(device.device_id).call()[3][0]
     assert model == "\ufffd\ufffd model"
+
+
+def test_block_times_are_the_same_from_a_node_whose_logs_carry_none(services: Services, chain: ChainContext) -> None:
+    """Anvil and geth put `blockTimestamp` in logs, which the cache takes; without it (ganache), the
+    cache asks for the blocks, in batches, and keeps the same suspension periods and key times."""
+    ledger = services.ledger
+    device = new_device(ledger)
+    ledger.suspend_device(device.device_id)
+    ledger.reactivate_device(device.device_id)
+    start = ledger.deployment.contracts["DeviceRegistry"].block_number
+    with LogRangeLimitProxy(chain.client.rpc_url, max_blocks=10**9, strip=("blockTimestamp",)) as proxy:
+        w3 = Web3(Web3Transport(JsonRpc(proxy.url)))
+        w3.codec = lenient_codec(w3.codec)  # as the chain client reads (the test above wrote bad UTF-8)
+        registry = w3.eth.contract(address=ledger.registry.address, abi=ledger.registry.abi)
+        without = RegistryCache(registry, start)
+        without.sync()
+    with_times = RegistryCache(ledger.registry, start)
+    with_times.sync()
+    record = without.get(device.device_id, refresh=False)
+    assert record is not None and record.suspensions and record == with_times.get(device.device_id, refresh=False)
+    assert without.devices() == with_times.devices()

@@ -15,12 +15,20 @@ import orjson
 class LogRangeLimitProxy:
     """Forwards to `upstream`; an `eth_getLogs` over more than `max_blocks` blocks gets -32005. The
     block ranges of the log queries served are kept in `queries`; the logs `hide` is true of are
-    left out of their answers."""
+    left out of their answers, and the fields `strip` names are taken out of the others (a node
+    without `blockTimestamp` in its logs, as ganache and older geth)."""
 
-    def __init__(self, upstream: str, max_blocks: int, hide: Callable[[dict[str, Any]], bool] | None = None) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        max_blocks: int,
+        hide: Callable[[dict[str, Any]], bool] | None = None,
+        strip: tuple[str, ...] = (),
+    ) -> None:
         self.upstream = upstream
         self.max_blocks = max_blocks
         self.hide = hide
+        self.strip = strip
         self.refused = 0
         self.served = 0
         self.queries: list[tuple[int, int]] = []
@@ -65,8 +73,9 @@ class LogRangeLimitProxy:
             self.served += 1
             self.queries.append((int(query["fromBlock"], 16), int(query["toBlock"], 16)))
         answer = orjson.loads(self._http.post(self.upstream, content=orjson.dumps(body)).content)
-        if body.get("method") == "eth_getLogs" and self.hide is not None and isinstance(answer.get("result"), list):
-            answer["result"] = [log for log in answer["result"] if not self.hide(log)]
+        if body.get("method") == "eth_getLogs" and isinstance(answer.get("result"), list):
+            kept = [log for log in answer["result"] if self.hide is None or not self.hide(log)]
+            answer["result"] = [{k: v for k, v in log.items() if k not in self.strip} for log in kept]
         return answer
 
     def __enter__(self) -> LogRangeLimitProxy:
