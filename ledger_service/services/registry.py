@@ -16,11 +16,11 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from eth_utils import event_abi_to_log_topic
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import BlockNotFound
 
+from ledger_service.core.chain.event_decoder import event_decoders
 from ledger_service.core.chain.rpc import Web3Transport
 from ledger_service.core.device_snapshot import state_from_json, state_to_json
 from ledger_service.core.device_state import (
@@ -61,11 +61,7 @@ class RegistryCache:
         self.synced_at: float | None = None  # wall-clock time of the last sync that reached the head
         self._lock = threading.RLock()  # guards the state
         self._sync_lock = threading.RLock()  # one sync at a time
-        self._decoders = {
-            bytes(event_abi_to_log_topic(entry)): getattr(registry.events, entry["name"])()  # type: ignore[arg-type,typeddict-item]
-            for entry in registry.abi
-            if entry.get("type") == "event" and entry.get("name") in self.EVENTS
-        }
+        self._decoders = event_decoders(registry.abi, self.EVENTS, self.w3.codec)  # type: ignore[arg-type]
 
     @property
     def synced_block(self) -> int | None:
@@ -181,8 +177,7 @@ class RegistryCache:
             event = self._decoders.get(bytes(entry["topics"][0]))
             if event is None:
                 continue
-            decoded = event.process_log(entry)
-            decoded_events.append((decoded["event"], dict(decoded["args"]), int(entry["blockNumber"])))
+            decoded_events.append((event.name, event.decode(entry), int(entry["blockNumber"])))
         times = self._block_times(logs)
         with self._lock:
             for name, args, number in decoded_events:

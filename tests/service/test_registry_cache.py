@@ -5,6 +5,9 @@ the cache would stop seeing every later event, revocations included. And the blo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import pytest
 from eth_abi import encode
 from eth_utils import function_abi_to_4byte_selector
 from web3 import Web3
@@ -12,10 +15,14 @@ from web3.types import TxParams
 
 from ledger_service.core.chain.client import lenient_codec
 from ledger_service.core.chain.context import ChainContext
+from ledger_service.core.chain.event_decoder import event_decoders
 from ledger_service.core.chain.rpc import JsonRpc, Web3Transport
-from ledger_service.core.enums import DeviceStatus
+from ledger_service.core.device_state import Metadata
+from ledger_service.core.enums import DeviceStatus, KeyType
+from ledger_service.core.keys import DeviceKey
 from ledger_service.services.container import Services
 from ledger_service.services.registry import RegistryCache
+from tests.utils.accounts import outsider
 from tests.utils.factories import new_device
 from tests.utils.rpc_proxy import LogRangeLimitProxy
 
@@ -65,3 +72,39 @@ def test_block_times_are_the_same_from_a_node_whose_logs_carry_none(services: Se
     record = without.get(device.device_id, refresh=False)
     assert record is not None and record.suspensions and record == with_times.get(device.device_id, refresh=False)
     assert without.devices() == with_times.devices()
+
+
+def plain(value: object) -> object:
+    """web3's AttributeDicts as dicts, all the way down."""
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
+def test_the_cache_decodes_every_registry_log_as_web3_does(services: Services, chain: ChainContext) -> None:
+    """The cache's own decoder against web3's `process_log`, on every registry event of the session's
+    chain (bad UTF-8 metadata included, read by the chain client's lenient codec), and refusing a
+    log of another event or with a topic too many."""
+    ledger = services.ledger
+    device = new_device(ledger)
+    ledger.rotate_key(device.device_id, DeviceKey.generate(KeyType.P256).public_key)
+    ledger.update_metadata(device.device_id, Metadata(model="m-2", metadata_cid="bafy-meta"))
+    ledger.suspend_device(device.device_id)
+    ledger.transfer_device(device.device_id, outsider(chain.client).operator.address)
+    logs = chain.client.w3.eth.get_logs({"address": ledger.registry.address, "fromBlock": 0, "toBlock": "latest"})
+    decoders = event_decoders(ledger.registry.abi, RegistryCache.EVENTS, chain.client.w3.codec)
+    seen = set()
+    for log in logs:
+        decoder = decoders.get(bytes(log["topics"][0]))
+        if decoder is None:
+            continue
+        expected = getattr(ledger.registry.events, decoder.name)().process_log(log)["args"]
+        assert decoder.decode(log) == plain(expected)
+        seen.add(decoder.name)
+    assert seen == set(RegistryCache.EVENTS)
+    registered = decoders[next(t for t, d in decoders.items() if d.name == "DeviceRegistered")]
+    status = next(log for log in logs if bytes(log["topics"][0]) != registered.topic)
+    with pytest.raises(ValueError, match="not a DeviceRegistered event"):
+        registered.decode(status)
+    with pytest.raises(ValueError):
+        registered.decode({**status, "topics": [registered.topic, *status["topics"][1:], bytes(32)]})
