@@ -16,6 +16,7 @@ from ledger_service.core.chain.node import ManagedAnvil
 from ledger_service.core.compiler import Artifact, compile_contracts
 from ledger_service.core.settings import Settings
 from ledger_service.services.container import Services
+from tests.utils.db_templates import MigratedTemplates
 from tests.utils.postgres import postgres_database
 from tests.utils.settings import make_settings
 
@@ -103,9 +104,22 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield from postgres_database()
 
 
+@pytest.fixture(scope="session")
+def migrated_templates() -> Iterator[MigratedTemplates]:
+    """Databases at the newest revision to copy (`tests.utils.db_templates`), removed at the end."""
+    templates = MigratedTemplates()
+    try:
+        yield templates
+    finally:
+        templates.close()
+
+
 @pytest.fixture
-def services(database_url: str, chain: ChainContext, tmp_path: Path) -> Iterator[Services]:
-    """The service's parts over a fresh database and the session's chain."""
+def services(
+    database_url: str, chain: ChainContext, tmp_path: Path, migrated_templates: MigratedTemplates
+) -> Iterator[Services]:
+    """The service's parts over a fresh database (a copy of the migrated template) and the session's chain."""
+    migrated_templates.fill(database_url)
     settings = make_settings(tmp_path / "data", database_url=database_url, batch_size=4, batch_age=60.0)
     built = Services.build(settings, chain.client, chain.deployment, chain.artifacts)
     try:
