@@ -33,13 +33,8 @@ class MigratedTemplates:
             shutil.copyfile(self._sqlite_template(), url.database)
             return
         template = self._postgres_template()
-        admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        try:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE "{url.database}" WITH (FORCE)'))
-                conn.execute(text(f'CREATE DATABASE "{url.database}" TEMPLATE "{template}"'))
-        finally:
-            admin.dispose()
+        name = url.database
+        _admin(f'DROP DATABASE "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
 
     def _sqlite_template(self) -> Path:
         if self._sqlite is None:
@@ -51,12 +46,7 @@ class MigratedTemplates:
     def _postgres_template(self) -> str:
         if self._postgres is None:
             name = f"provenance_template_{uuid.uuid4().hex[:12]}"
-            admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-            try:
-                with admin.connect() as conn:
-                    conn.execute(text(f'CREATE DATABASE "{name}"'))
-            finally:
-                admin.dispose()
+            _admin(f'CREATE DATABASE "{name}"')
             _migrate(POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
             self._postgres = name
         return self._postgres
@@ -64,12 +54,7 @@ class MigratedTemplates:
     def close(self) -> None:
         shutil.rmtree(self._folder, ignore_errors=True)
         if self._postgres is not None:
-            admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-            try:
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{self._postgres}" WITH (FORCE)'))
-            finally:
-                admin.dispose()
+            _admin(f'DROP DATABASE IF EXISTS "{self._postgres}" WITH (FORCE)')
 
 
 def _migrate(url: str) -> None:
@@ -78,3 +63,13 @@ def _migrate(url: str) -> None:
         upgrade_schema(engine)
     finally:
         engine.dispose()  # a template must have no open connections
+
+
+def _admin(*statements: str) -> None:
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            for statement in statements:
+                conn.execute(text(statement))
+    finally:
+        admin.dispose()
