@@ -4,7 +4,9 @@ The cache applies the registry's events in chain order, so it holds the same dev
 owners, key histories and suspension periods (from the status changes and their block times) as
 the contract, without one RPC call per reading. It follows the head (a background loop, and an
 on-demand refresh, rate-limited, when a reading names a device or key it does not know yet), and
-starts over from the deployment block if the block it last saw was reorganized away.
+starts over from the deployment block if the block it last saw was reorganized away. Logs are
+decoded by `core.chain.event_decoder` (not web3's per-log path), and block times come from the
+logs' `blockTimestamp` where the node gives it, else from the blocks, asked for in batches.
 """
 
 from __future__ import annotations
