@@ -23,7 +23,7 @@ from web3.contract import Contract
 from web3.exceptions import BlockNotFound
 
 from ledger_service.core.chain.event_decoder import event_decoders
-from ledger_service.core.chain.rpc import Web3Transport
+from ledger_service.core.chain.rpc import JsonRpc, RpcError, Web3Transport
 from ledger_service.core.device_snapshot import state_from_json, state_to_json
 from ledger_service.core.device_state import (
     DEVICE_EVENTS,
@@ -35,6 +35,23 @@ from ledger_service.core.loops import HealthRecorder, run_loop
 log = logging.getLogger(__name__)
 
 _BLOCKS_PER_BATCH = 500
+
+
+def _batched_block_times(rpc: JsonRpc, numbers: list[int]) -> dict[int, int]:
+    """The times of blocks `numbers`, asked for in batches; the ones a node refusing batches (or
+    batches this large) leaves out are for the caller to ask one by one."""
+    times: dict[int, int] = {}
+    for start in range(0, len(numbers), _BLOCKS_PER_BATCH):
+        part = numbers[start : start + _BLOCKS_PER_BATCH]
+        try:
+            blocks = rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in part])
+        except RpcError:
+            break
+        for number, block in zip(part, blocks, strict=True):
+            if block is None:
+                raise BlockNotFound(f"block {number} is gone (a reorg): the registry cache syncs again")
+            times[number] = int(block["timestamp"], 16)
+    return times
 
 
 class RegistryCache:
@@ -188,25 +205,17 @@ class RegistryCache:
 
     def _block_times(self, logs: list[Any]) -> dict[int, int]:
         """The time of each block holding one of `logs`: the `blockTimestamp` nodes put in logs
-        (anvil, geth), else each block asked for, in batches of `_BLOCKS_PER_BATCH` when the
-        provider carries batches."""
+        (anvil, geth), else each block asked for, in batches of `_BLOCKS_PER_BATCH` where the
+        provider carries batches and the node takes them, one by one otherwise."""
         times: dict[int, int] = {}
         for entry in logs:
             stamp = entry.get("blockTimestamp")
             if stamp is not None:
-                times[int(entry["blockNumber"])] = int(stamp, 16) if isinstance(stamp, str) else int(stamp)
+                times[int(entry["blockNumber"])] = int(stamp, 0) if isinstance(stamp, str) else int(stamp)
         missing = sorted({int(entry["blockNumber"]) for entry in logs} - times.keys())
-        provider = self.w3.provider
-        if not isinstance(provider, Web3Transport):
-            return times | {n: int(self.w3.eth.get_block(n)["timestamp"]) for n in missing}
-        for start in range(0, len(missing), _BLOCKS_PER_BATCH):
-            numbers = missing[start : start + _BLOCKS_PER_BATCH]
-            blocks = provider.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
-            for number, block in zip(numbers, blocks, strict=True):
-                if block is None:
-                    raise BlockNotFound(f"block {number} is gone (a reorg): the registry cache syncs again")
-                times[number] = int(block["timestamp"], 16)
-        return times
+        if isinstance(self.w3.provider, Web3Transport):
+            times |= _batched_block_times(self.w3.provider.rpc, missing)
+        return times | {n: int(self.w3.eth.get_block(n)["timestamp"]) for n in missing if n not in times}
 
     def run(self, stop: threading.Event, poll: float, recorder: HealthRecorder | None = None) -> None:
         """Follows the head until `stop` is set, by the loop policy (`core.loops`)."""

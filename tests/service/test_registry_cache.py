@@ -13,7 +13,6 @@ from eth_utils import function_abi_to_4byte_selector
 from web3 import Web3
 from web3.types import TxParams
 
-from ledger_service.core.chain.client import lenient_codec
 from ledger_service.core.chain.context import ChainContext
 from ledger_service.core.chain.event_decoder import event_decoders
 from ledger_service.core.chain.rpc import JsonRpc, Web3Transport
@@ -27,14 +26,13 @@ from tests.utils.factories import new_device
 from tests.utils.rpc_proxy import LogRangeLimitProxy
 
 
-def test_metadata_that_is_not_utf8_cannot_freeze_the_registry_cache(services: Services, chain: ChainContext) -> None:
+def write_metadata_that_is_not_utf8(services: Services, chain: ChainContext, device_id: bytes) -> None:
+    """The device's owner (the operator) sends raw bytes where the contract takes a string."""
     ledger = services.ledger
-    device = new_device(ledger)  # owned by the operator
-    services.registry.refresh(force=True)
     entry = next(e for e in ledger.registry.abi if e.get("name") == "updateDeviceMetadata")
     # strings and bytes share one ABI encoding: this sends raw bytes where the contract takes a string
     data = function_abi_to_4byte_selector(entry) + encode(
-        ["bytes32", "(bytes,bytes32,bytes)"], [device.device_id, (b"\xff\xfe model", bytes(32), b"\xc3")]
+        ["bytes32", "(bytes,bytes32,bytes)"], [device_id, (b"\xff\xfe model", bytes(32), b"\xc3")]
     )
     owner = chain.client
     tx: TxParams = {
@@ -43,6 +41,13 @@ def test_metadata_that_is_not_utf8_cannot_freeze_the_registry_cache(services: Se
     }  # fmt: skip
     with owner._lock:
         assert owner.sender.send(tx, "updateDeviceMetadata")["status"] == 1
+
+
+def test_metadata_that_is_not_utf8_cannot_freeze_the_registry_cache(services: Services, chain: ChainContext) -> None:
+    ledger = services.ledger
+    device = new_device(ledger)  # owned by the operator
+    services.registry.refresh(force=True)
+    write_metadata_that_is_not_utf8(services, chain, device.device_id)
     ledger.revoke_device(device.device_id)  # the event the attacker would like the service to miss
     services.registry.refresh(force=True)
     record = services.registry.get(device.device_id, refresh=False)
@@ -53,17 +58,40 @@ def test_metadata_that_is_not_utf8_cannot_freeze_the_registry_cache(services: Se
     assert model == "\ufffd\ufffd model"
 
 
-def test_block_times_are_the_same_from_a_node_whose_logs_carry_none(services: Services, chain: ChainContext) -> None:
+def test_a_cache_over_a_strict_web3_reads_past_metadata_that_is_not_utf8(
+    services: Services, chain: ChainContext
+) -> None:
+    """The edge gateway reads the registry through a plain web3 (a strict codec): the cache decodes
+    leniently whatever codec it is given, so a revocation after bad metadata is still seen there."""
+    ledger = services.ledger
+    device = new_device(ledger)
+    write_metadata_that_is_not_utf8(services, chain, device.device_id)
+    ledger.revoke_device(device.device_id)
+    plain_w3 = Web3(Web3.HTTPProvider(chain.client.rpc_url))
+    registry = plain_w3.eth.contract(address=ledger.registry.address, abi=ledger.registry.abi)
+    cache = RegistryCache(registry, ledger.deployment.contracts["DeviceRegistry"].block_number)
+    cache.sync()
+    record = cache.get(device.device_id, refresh=False)
+    assert record is not None and record.status is DeviceStatus.REVOKED and record.metadata.metadata_cid == "\ufffd"
+
+
+@pytest.mark.parametrize("batches", ["taken", "refused"])
+def test_block_times_are_the_same_from_a_node_whose_logs_carry_none(
+    services: Services, chain: ChainContext, batches: str
+) -> None:
     """Anvil and geth put `blockTimestamp` in logs, which the cache takes; without it (ganache), the
-    cache asks for the blocks, in batches, and keeps the same suspension periods and key times."""
+    cache asks for the blocks, in batches or, from a node that refuses batches, one by one, and
+    keeps the same suspension periods and key times."""
     ledger = services.ledger
     device = new_device(ledger)
     ledger.suspend_device(device.device_id)
     ledger.reactivate_device(device.device_id)
     start = ledger.deployment.contracts["DeviceRegistry"].block_number
-    with LogRangeLimitProxy(chain.client.rpc_url, max_blocks=10**9, strip=("blockTimestamp",)) as proxy:
+    refuse = batches == "refused"
+    with LogRangeLimitProxy(
+        chain.client.rpc_url, max_blocks=10**9, strip=("blockTimestamp",), refuse_batches=refuse
+    ) as proxy:
         w3 = Web3(Web3Transport(JsonRpc(proxy.url)))
-        w3.codec = lenient_codec(w3.codec)  # as the chain client reads (the test above wrote bad UTF-8)
         registry = w3.eth.contract(address=ledger.registry.address, abi=ledger.registry.abi)
         without = RegistryCache(registry, start)
         without.sync()
@@ -87,6 +115,7 @@ def test_the_cache_decodes_every_registry_log_as_web3_does(services: Services, c
     log of another event or with a topic too many."""
     ledger = services.ledger
     device = new_device(ledger)
+    write_metadata_that_is_not_utf8(services, chain, device.device_id)
     ledger.rotate_key(device.device_id, DeviceKey.generate(KeyType.P256).public_key)
     ledger.update_metadata(device.device_id, Metadata(model="m-2", metadata_cid="bafy-meta"))
     ledger.suspend_device(device.device_id)
@@ -108,3 +137,10 @@ def test_the_cache_decodes_every_registry_log_as_web3_does(services: Services, c
         registered.decode(status)
     with pytest.raises(ValueError):
         registered.decode({**status, "topics": [registered.topic, *status["topics"][1:], bytes(32)]})
+
+
+def test_the_decoder_refuses_argument_types_it_would_not_shape_as_web3_does(chain: ChainContext) -> None:
+    event = {"type": "event", "name": "Listed", "anonymous": False,
+             "inputs": [{"name": "owners", "type": "address[]", "indexed": False}]}  # fmt: skip
+    with pytest.raises(ValueError, match="arrays"):
+        event_decoders([event], ["Listed"], chain.client.w3.codec)

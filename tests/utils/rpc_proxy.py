@@ -16,7 +16,8 @@ class LogRangeLimitProxy:
     """Forwards to `upstream`; an `eth_getLogs` over more than `max_blocks` blocks gets -32005. The
     block ranges of the log queries served are kept in `queries`; the logs `hide` is true of are
     left out of their answers, and the fields `strip` names are taken out of the others (a node
-    without `blockTimestamp` in its logs, as ganache and older geth)."""
+    without `blockTimestamp` in its logs, as ganache and older geth); with `refuse_batches`, a batch
+    request gets one error, as from providers that take no batches."""
 
     def __init__(
         self,
@@ -24,8 +25,10 @@ class LogRangeLimitProxy:
         max_blocks: int,
         hide: Callable[[dict[str, Any]], bool] | None = None,
         strip: tuple[str, ...] = (),
+        refuse_batches: bool = False,
     ) -> None:
         self.upstream = upstream
+        self.refuse_batches = refuse_batches
         self.max_blocks = max_blocks
         self.hide = hide
         self.strip = strip
@@ -58,6 +61,8 @@ class LogRangeLimitProxy:
         return f"http://{host}:{port}"
 
     def handle(self, body: Any) -> Any:
+        if isinstance(body, list) and self.refuse_batches:
+            return {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "batch requests are not served"}}
         if isinstance(body, list):
             return [self.handle(item) for item in body]
         if body.get("method") == "eth_getLogs":

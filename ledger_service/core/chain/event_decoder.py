@@ -11,8 +11,20 @@ from eth_abi.codec import ABICodec
 from eth_utils import event_abi_to_log_topic, to_checksum_address
 from eth_utils.abi import collapse_if_tuple
 
-#: Types an indexed argument keeps only the hash of: its topic is given as it is.
-_HASHED = ("string", "bytes", "tuple")
+from ledger_service.core.chain.client import lenient_codec
+
+
+def _hashed(entry: dict[str, Any]) -> bool:
+    """Whether an indexed argument of this type keeps only its hash in the topic (given as it is)."""
+    return entry["type"] in ("string", "bytes") or entry["type"].startswith("tuple")
+
+
+def _supported(entry: dict[str, Any]) -> None:
+    """Refuses, when the decoder is made, the types it does not shape as web3 does (arrays)."""
+    if entry["type"].endswith("]"):
+        raise ValueError(f"event argument {entry.get('name')!r}: arrays ({entry['type']}) are not decoded here")
+    for component in entry.get("components", ()):
+        _supported(component)
 
 
 def _shape(entry: dict[str, Any], value: Any) -> Any:
@@ -24,13 +36,16 @@ def _shape(entry: dict[str, Any], value: Any) -> Any:
 
 
 class EventDecoder:
-    """One event of an ABI, decoded with `codec` (the chain client's, which reads strings that are
-    not UTF-8 leniently)."""
+    """One event of an ABI, decoded with `codec`, whose strings are read leniently whatever codec is
+    given (invalid UTF-8 replaced, as `lenient_codec` does): a contract takes any bytes as a string,
+    and a strict decoder would stop at such a log for ever."""
 
     def __init__(self, entry: dict[str, Any], codec: ABICodec) -> None:
+        for argument in entry["inputs"]:
+            _supported(argument)
         self.name: str = entry["name"]
         self.topic = bytes(event_abi_to_log_topic(entry))  # type: ignore[arg-type]
-        self.codec = codec
+        self.codec = lenient_codec(codec)
         self.indexed = [i for i in entry["inputs"] if i["indexed"]]
         self.data = [i for i in entry["inputs"] if not i["indexed"]]
         self.data_types = [collapse_if_tuple(i) for i in self.data]
@@ -42,8 +57,10 @@ class EventDecoder:
             raise ValueError(f"the log is not a {self.name} event")
         args: dict[str, Any] = {}
         for entry, topic in zip(self.indexed, topics[1:], strict=True):
-            hashed = entry["type"].startswith(_HASHED) or entry["type"].endswith("]")
-            args[entry["name"]] = topic if hashed else _shape(entry, self.codec.decode([entry["type"]], topic)[0])
+            if _hashed(entry):
+                args[entry["name"]] = topic
+            else:
+                args[entry["name"]] = _shape(entry, self.codec.decode([entry["type"]], topic)[0])
         values = self.codec.decode(self.data_types, bytes(log["data"]))
         for entry, value in zip(self.data, values, strict=True):
             args[entry["name"]] = _shape(entry, value)

@@ -52,11 +52,11 @@ class NotaryLog:
             return self._read()
 
     def _read(self) -> tuple[list[bytes], list[Any]]:
-        block = int(self.notary.w3.eth.block_number)
-        size, head = self.notary.functions.logHead().call(block_identifier=block)
         for fresh in (False, True):
-            if fresh:
+            if fresh:  # at a head read again: the reorg may still be going on at the tip
                 self._next_block, self._events, self._leaves = self.from_block, {}, {}
+            block = int(self.notary.w3.eth.block_number)
+            size, head = self.notary.functions.logHead().call(block_identifier=block)
             self._take(batch_anchored_logs(self.notary, self._next_block, block))
             self._next_block = block + 1
             if all(i in self._leaves for i in range(size)) and len(self._leaves) == size:
